@@ -1,0 +1,124 @@
+"""The store interface every backend implements (GeoPackage file, PostGIS).
+
+Frames in and out are pandas DataFrames, or GeoDataFrames in EPSG:4326 for spatial
+tables (geometry column ``geometry``).  ``where`` filters are portable dicts:
+
+* ``{"col": value}`` → ``col = value`` (``None`` → ``col IS NULL``)
+* ``{"col": [v1, v2]}`` → ``col IN (...)`` (empty list matches nothing)
+* ``{"col": Between(lo, hi)}`` → ``lo <= col < hi`` (either bound may be None)
+* ``{"col": Op("!=", v)}`` with op in ``= != < <= > >=``
+
+Every write method runs in a transaction; inside ``with store.transaction():``
+several writes commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+
+from gridmap.store.schema import SCHEMA_VERSION, Table, get_table
+
+
+@dataclass(frozen=True)
+class Between:
+    lo: Any = None
+    hi: Any = None
+
+
+@dataclass(frozen=True)
+class Op:
+    op: Literal["=", "!=", "<", "<=", ">", ">="]
+    value: Any
+
+
+Where = Mapping[str, Any]
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; the store is unchanged."""
+
+
+class Store(abc.ABC):
+    """One interface, two backends (:class:`GpkgStore`, :class:`PostgisStore`)."""
+
+    backend: str
+    url: str
+
+    # --- lifecycle -------------------------------------------------------------
+    @abc.abstractmethod
+    def init(self) -> None:
+        """Create or migrate every registered table (idempotent); records schema_version."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int | None:
+        """The schema version recorded in the store (None for an uninitialised store)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all commit or none; nested calls join the outer transaction."""
+
+    # --- reads -----------------------------------------------------------------
+    @abc.abstractmethod
+    def read(
+        self,
+        table: str,
+        where: Where | None = None,
+        columns: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame | gpd.GeoDataFrame:
+        """Rows of ``table``; spatial tables come back as GeoDataFrames in EPSG:4326.
+
+        ``bbox`` is (minlon, minlat, maxlon, maxlat) in degrees and keeps rows whose
+        geometry envelope intersects it.
+        """
+
+    @abc.abstractmethod
+    def count(self, table: str, where: Where | None = None) -> int: ...
+
+    # --- writes ----------------------------------------------------------------
+    @abc.abstractmethod
+    def write(self, table: str, frame: pd.DataFrame, mode: Literal["append", "replace"] = "append") -> int:
+        """Insert rows (``replace`` empties the table first); returns rows written."""
+
+    @abc.abstractmethod
+    def upsert(self, table: str, frame: pd.DataFrame) -> int:
+        """Insert rows, replacing rows with the same primary key; returns rows written."""
+
+    @abc.abstractmethod
+    def update(self, table: str, values: Mapping[str, Any], where: Where) -> int:
+        """Set ``values`` on matching rows; returns rows changed."""
+
+    @abc.abstractmethod
+    def delete(self, table: str, where: Where | None = None) -> int:
+        """Delete matching rows (all rows when ``where`` is None); returns rows deleted."""
+
+    # --- shared helpers --------------------------------------------------------
+    def table(self, name: str) -> Table:
+        return get_table(name)
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        df = self.read("meta", where={"key": key})
+        return default if df.empty else str(df["value"].iloc[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.upsert("meta", pd.DataFrame({"key": [key], "value": [str(value)]}))
+
+    def active_plan_id(self) -> str | None:
+        df = self.read("plans", where={"status": "active"}, order_by=["created_at"])
+        return None if df.empty else str(df["plan_id"].iloc[-1])
+
+    expected_schema_version = SCHEMA_VERSION
