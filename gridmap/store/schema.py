@@ -92,7 +92,7 @@ register(Table(
     "addresses",
     {
         "address_id": T, "full_address": T, "county_code": T, "township_code": T,
-        "village_code": T, "road": T, "house_number": T, "households": I,
+        "village_code": T, "road": T, "house_number": T, "building": T, "households": I,
         "population": I, "urban": I, "source": T,
     },
     primary_key=("address_id",),
