@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     audit_max_open_cases_per_worker: int = 30
     audit_reach_distance_m: float = 150.0
     audit_min_reach_share: float = 0.8
+    audit_max_outside_share: float = 0.1
+    audit_required_visit_every_days: int = 1
+    audit_worker_roles: tuple[str, ...] = ("full_time",)
 
     # privacy
     suppress_counts_below: int = 3

@@ -1,0 +1,121 @@
+"""``gridmap audit`` and ``gridmap kpi``: coverage audit and governance KPIs from the store.
+
+    gridmap audit --period 2024-12 [--max-days 7 ...] [--out findings.csv|.xlsx] [--html report.html]
+    gridmap kpi --level county --period 2024 [--out kpi.csv|.xlsx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from gridmap.errors import InputError
+
+log = logging.getLogger("gridmap.coverage")
+
+
+def register(subparsers) -> None:
+    audit = subparsers.add_parser(
+        "audit", help="grid-worker coverage audit (网格巡查覆盖审计)",
+        description="Audit patrol coverage and worker load of the active plan over a period.",
+    )
+    audit.add_argument("--period", required=True, help="2024, 2024-12, 2024-Q4 or 2024-01-01/2024-03-31")
+    audit.add_argument("--store", help="store path or postgresql:// URL (default: settings)")
+    audit.add_argument("--plan", help="plan id (default: the active plan)")
+    audit.add_argument("--max-days", type=int, dest="max_days_unvisited", metavar="DAYS", help="longest allowed run of days without a check-in")
+    audit.add_argument("--max-grids", type=int, dest="max_grids_per_worker", metavar="N", help="grids per worker")
+    audit.add_argument("--max-households", type=int, dest="max_households_per_worker", metavar="N", help="households per worker")
+    audit.add_argument("--max-open-cases", type=int, dest="max_open_cases_per_worker", metavar="N", help="open cases per worker")
+    audit.add_argument("--reach-m", type=float, dest="reach_distance_m", metavar="METRES", help="reach distance in metres")
+    audit.add_argument("--min-reach-share", type=float, dest="min_reach_share", metavar="SHARE", help="0–1")
+    audit.add_argument("--max-outside-share", type=float, dest="max_outside_share", metavar="SHARE", help="0–1")
+    audit.add_argument("--every-days", type=int, dest="required_visit_every_days", metavar="DAYS", help="patrol rule: one visit every N days")
+    audit.add_argument("--roles", help="comma-separated roles that staff a grid (default full_time)")
+    audit.add_argument("--out", help="findings as .csv, or .xlsx (sheets findings, grids, workers)")
+    audit.add_argument("--html", help="printable HTML report")
+    audit.add_argument("--kpi-level", default="county", choices=["grid", "village", "township", "county", "city"],
+                       help="KPI table level in the HTML report (default county)")
+    audit.set_defaults(func=run_audit_command)
+
+    kpi = subparsers.add_parser(
+        "kpi", help="dispute and petition KPIs (矛盾纠纷排查化解、信访)",
+        description="Cases found/resolved, times, overdue, follow-ups, satisfaction, petitions, 同比.",
+    )
+    kpi.add_argument("--level", default="county", choices=["grid", "village", "township", "county", "city"])
+    kpi.add_argument("--period", required=True, help="2024, 2024-12, 2024-Q4 or 2024-01-01/2024-03-31")
+    kpi.add_argument("--store", help="store path or postgresql:// URL (default: settings)")
+    kpi.add_argument("--kinds", default="dispute", help="case kinds counted as found/resolved (default dispute)")
+    kpi.add_argument("--no-yoy", action="store_true", help="skip the 同比 columns")
+    kpi.add_argument("--out", help=".csv or .xlsx")
+    kpi.set_defaults(func=run_kpi_command)
+
+
+def _check_out(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
+    if not path:
+        return None
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"{out.name}: write {' or '.join(suffixes)}")
+    if not out.parent.exists():
+        raise InputError(f"{out.parent}: no such directory")
+    return out
+
+
+def run_audit_command(args: argparse.Namespace) -> int:
+    from gridmap.coverage.audit import AuditThresholds
+    from gridmap.coverage.export import write_table
+    from gridmap.coverage.periods import parse_period
+    from gridmap.coverage.report import write_report
+    from gridmap.coverage.service import audit_from_store, kpis_from_store, trend_from_store
+    from gridmap.store import open_store
+
+    period = parse_period(args.period)
+    out = _check_out(args.out, (".csv", ".xlsx"))
+    html = _check_out(args.html, (".html", ".htm"))
+    overrides = {name: getattr(args, name) for name in (
+        "max_days_unvisited", "max_grids_per_worker", "max_households_per_worker", "max_open_cases_per_worker",
+        "reach_distance_m", "min_reach_share", "max_outside_share", "required_visit_every_days")}
+    if args.roles:
+        overrides["worker_roles"] = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+    thresholds = AuditThresholds.from_settings(**overrides)
+    with open_store(args.store) as store:
+        log.info("auditing %s", period)
+        result, inputs = audit_from_store(store, period, thresholds, args.plan)
+        kpis = trend = None
+        if html is not None:
+            log.info("computing %s KPIs and the monthly trend for the report", args.kpi_level)
+            kpis = kpis_from_store(store, args.kpi_level, period)
+            trend = trend_from_store(store, period)
+    print(result.summary())
+    if out is not None:
+        frames = {"findings": result.findings, "grids": result.grids, "workers": result.workers}
+        write_table(frames if out.suffix.lower() == ".xlsx" else result.findings, out)
+        print(f"findings written to {out}")
+    if html is not None:
+        write_report(html, audit=result, grids=inputs.grids, kpis=kpis, trend=trend)
+        print(f"report written to {html}")
+    return 0
+
+
+def run_kpi_command(args: argparse.Namespace) -> int:
+    from gridmap.coverage.export import write_table
+    from gridmap.coverage.periods import parse_period
+    from gridmap.coverage.service import kpis_from_store
+    from gridmap.store import open_store
+
+    period = parse_period(args.period)
+    out = _check_out(args.out, (".csv", ".xlsx"))
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    with open_store(args.store) as store:
+        table = kpis_from_store(store, args.level, period, compare_previous_year=not args.no_yoy, kinds=kinds)
+    if out is not None:
+        write_table({"kpi": table}, out)
+        print(f"{len(table)} {args.level} rows written to {out}")
+    else:
+        shown = [c for c in ("unit_code", "unit_name", "found", "resolved", "resolution_rate", "overdue_open",
+                             "petitions_cases", "petitions_persons", "found_yoy_ratio") if c in table.columns]
+        table[shown].to_string(sys.stdout, index=False, float_format=lambda v: f"{v:.3f}")
+        print()
+    return 0
