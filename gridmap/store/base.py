@@ -23,6 +23,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 
+from gridmap.errors import GridmapError
 from gridmap.store.schema import SCHEMA_VERSION, Table, get_table
 
 
@@ -41,8 +42,11 @@ class Op:
 Where = Mapping[str, Any]
 
 
-class StoreError(RuntimeError):
-    """A store operation failed; the store is unchanged."""
+class StoreError(GridmapError, RuntimeError):
+    """A store operation failed; the store is unchanged.
+
+    A :class:`~gridmap.errors.GridmapError`, so the CLI prints its message without a traceback.
+    """
 
 
 class Store(abc.ABC):
@@ -62,6 +66,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @abc.abstractmethod
     @contextmanager
@@ -83,7 +93,9 @@ class Store(abc.ABC):
         """Rows of ``table``; spatial tables come back as GeoDataFrames in EPSG:4326.
 
         ``bbox`` is (minlon, minlat, maxlon, maxlat) in degrees and keeps rows whose
-        geometry envelope intersects it.
+        geometry envelope intersects it.  ``columns`` may include ``"geometry"``; when given
+        without it, a spatial table comes back as a plain DataFrame.  Without ``order_by``
+        rows come in primary-key order.
         """
 
     @abc.abstractmethod
@@ -92,15 +104,31 @@ class Store(abc.ABC):
     # --- writes ----------------------------------------------------------------
     @abc.abstractmethod
     def write(self, table: str, frame: pd.DataFrame, mode: Literal["append", "replace"] = "append") -> int:
-        """Insert rows (``replace`` empties the table first); returns rows written."""
+        """Insert rows (``replace`` empties the table first); returns rows written.
+
+        All or nothing.  Unknown columns → :class:`StoreError` naming them; declared columns
+        missing from the frame are NULL; values are converted to the column types (TEXT →
+        ``str``, INTEGER → ``Int64``, REAL → ``float64`` on the way back).  Geometries go in
+        column ``geometry``: a GeoDataFrame in another CRS is reprojected to EPSG:4326, one
+        without CRS must have lon/lat-looking coordinates (else InputError); Polygons are
+        promoted for MULTIPOLYGON tables; Z is dropped; None/empty are stored as NULL.
+        """
 
     @abc.abstractmethod
     def upsert(self, table: str, frame: pd.DataFrame) -> int:
-        """Insert rows, replacing rows with the same primary key; returns rows written."""
+        """Insert rows, replacing rows with the same primary key; returns rows written.
+
+        A replaced row is replaced entirely (columns missing from the frame become NULL).
+        Same validation as :meth:`write`; keys repeated within the frame are refused.
+        """
 
     @abc.abstractmethod
     def update(self, table: str, values: Mapping[str, Any], where: Where) -> int:
-        """Set ``values`` on matching rows; returns rows changed."""
+        """Set ``values`` on matching rows; returns rows changed.
+
+        ``values`` maps columns to scalars (``"geometry"`` → a shapely geometry in lon/lat);
+        ``where`` None or ``{}`` matches every row.
+        """
 
     @abc.abstractmethod
     def delete(self, table: str, where: Where | None = None) -> int:

@@ -13,7 +13,7 @@ their own; :func:`all_tables` imports those modules so every backend sees them.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
 
@@ -70,7 +70,7 @@ def get_table(name: str) -> Table:
     return tables[name]
 
 
-T, I, R = "TEXT", "INTEGER", "REAL"
+T, I, R = "TEXT", "INTEGER", "REAL"  # noqa: E741 (short column-type names keep the declarations readable)
 
 register(Table(
     "meta",

@@ -1,0 +1,449 @@
+"""The server backend: PostgreSQL + PostGIS through psycopg2.
+
+Tables come from the same declarations as the GeoPackage (:mod:`gridmap.store.schema`):
+TEXT → ``text COLLATE "C"`` (byte order, so sorting and ranges match SQLite exactly),
+INTEGER → ``bigint``, REAL → ``double precision``, geometry → ``geometry(<type>, 4326)``
+in column ``geom`` with a GiST index; the declared primary key and indexes as btree.
+
+Bulk writes stream through ``COPY`` (geometries as hex EWKB with SRID 4326, which PostGIS
+parses on input like ``ST_GeomFromEWKB``); upserts ``COPY`` into a temporary table and
+``INSERT … ON CONFLICT DO UPDATE``.  Reads return geometries with ``ST_AsBinary``.
+
+One connection per thread (autocommit, with explicit BEGIN/SAVEPOINT from
+:meth:`PostgisStore.transaction`); ``schema`` isolates a store inside one database
+(the tests use a throw-away schema).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg2
+import psycopg2.errors
+
+from gridmap.store.base import Store, StoreError, Where
+from gridmap.store.columns import coerce_scalar
+from gridmap.store.frames import WriteBatch, gc_paused, prepare_write, result_frame
+from gridmap.store.geometry import WGS84_EPSG, decode_wkb, ewkb_hex, prepare_geometries
+from gridmap.store.schema import SCHEMA_VERSION, Table, all_tables
+from gridmap.store.sql import (
+    PostgresDialect,
+    check_bbox,
+    limit_sql,
+    order_sql,
+    quote,
+    select_columns,
+    where_sql,
+)
+
+log = logging.getLogger(__name__)
+
+GEOMETRY_COLUMN = "geom"
+SQL_TYPES = {"TEXT": 'text COLLATE "C"', "INTEGER": "bigint", "REAL": "double precision"}
+GEOMETRY_TYPES = {"POINT": "Point", "MULTIPOLYGON": "MultiPolygon", "GEOMETRY": "Geometry"}
+COPY_CHUNK_ROWS = 200_000
+REBUILD_INDEXES_ROWS = 20_000
+_INIT_LOCK = "gridmap-store-init"
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ``***`` (safe to print or log)."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return dsn
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+
+
+def _pg_message(exc: psycopg2.Error) -> str:
+    # First line only: the DETAIL line of a constraint error quotes row values.
+    text = (getattr(exc, "pgerror", None) or str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class _ThreadState:
+    conn: Any
+    depth: int = 0
+
+
+def _copy_escape(series: pd.Series) -> list[str]:
+    """Text values escaped for COPY's text format; NULL → ``\\N``."""
+    joined = "".join(series.dropna().tolist())
+    if any(c in joined for c in "\\\t\n\r"):
+        series = (
+            series.str.replace("\\", "\\\\", regex=False)
+            .str.replace("\t", "\\t", regex=False)
+            .str.replace("\n", "\\n", regex=False)
+            .str.replace("\r", "\\r", regex=False)
+        )
+    return series.to_numpy(dtype=object, na_value="\\N").tolist()
+
+
+def copy_text(batch: WriteBatch, rows: slice) -> str:
+    """Rows of ``batch`` as COPY text (tab-separated, ``\\N`` for NULL), built column-wise."""
+    columns = []
+    for name, sql_type in batch.table.columns.items():
+        series = batch.frame[name].iloc[rows]
+        if sql_type == "TEXT":
+            columns.append(_copy_escape(series))
+        else:
+            # float64 → str is the shortest round-trip repr; Int64 prints plain integers
+            columns.append(series.astype("str").to_numpy(dtype=object, na_value="\\N").tolist())
+    if batch.table.is_spatial:
+        columns.append(["\\N" if h is None else h for h in ewkb_hex(batch.geometry[rows])])
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+
+class PostgisStore(Store):
+    """The store in a PostgreSQL/PostGIS database.
+
+    Parameters
+    ----------
+    dsn
+        a libpq connection string or ``postgresql://`` URL.
+    schema
+        the PostgreSQL schema holding gridmap's tables (created on :meth:`init`).
+    """
+
+    backend = "postgis"
+
+    def __init__(self, dsn: str, schema: str = "public", *, connect_timeout_s: int = 10) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.url = mask_dsn(dsn)
+        self.connect_timeout_s = connect_timeout_s
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._dialect = PostgresDialect()
+
+    def __repr__(self) -> str:
+        return f"PostgisStore({self.url!r}, schema={self.schema!r})"
+
+    # --- connections and transactions ---------------------------------------------------
+    def _state(self) -> _ThreadState:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        state = getattr(self._local, "state", None)
+        if state is None or state.conn.closed:
+            try:
+                conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout_s)
+            except psycopg2.Error as exc:
+                raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {_pg_message(exc)}") from exc
+            conn.autocommit = True
+            state = _ThreadState(conn)
+            self._local.state = state
+            with self._lock:
+                self._connections.append(conn)
+        return state
+
+    @contextmanager
+    def _cursor(self, what: str) -> Iterator[Any]:
+        state = self._state()
+        try:
+            with state.conn.cursor() as cursor:
+                yield cursor
+        except psycopg2.Error as exc:
+            raise StoreError(f"PostGIS {what}: {_pg_message(exc)}") from exc
+
+    def _table_sql(self, table: str) -> str:
+        return f"{quote(self.schema)}.{quote(table)}"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all.
+
+        A nested call joins the outer transaction (as a SAVEPOINT: if the inner block fails,
+        only its own writes are undone and the outer block decides).  The transaction is the
+        calling thread's.
+        """
+        state = self._state()
+        depth = state.depth
+        with self._cursor("transaction") as cursor:
+            cursor.execute("BEGIN" if depth == 0 else f"SAVEPOINT gridmap_{depth}")
+        state.depth += 1
+        try:
+            yield
+        except BaseException:
+            state.depth = depth
+            try:
+                with state.conn.cursor() as cursor:
+                    if depth == 0:
+                        cursor.execute("ROLLBACK")
+                    else:
+                        cursor.execute(f"ROLLBACK TO SAVEPOINT gridmap_{depth}")
+                        cursor.execute(f"RELEASE SAVEPOINT gridmap_{depth}")
+            except psycopg2.Error:
+                log.exception("rollback failed on %r", self)
+            raise
+        state.depth = depth
+        with self._cursor("commit") as cursor:
+            cursor.execute("COMMIT" if depth == 0 else f"RELEASE SAVEPOINT gridmap_{depth}")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._closed = True
+        for conn in connections:
+            try:
+                conn.close()
+            except psycopg2.Error:  # pragma: no cover - closing never loses data
+                log.warning("closing a connection to %s failed", self.url)
+        self._local = threading.local()
+
+    # --- schema ---------------------------------------------------------------------------
+    def _stored_version(self, cursor: Any) -> int | None:
+        cursor.execute("SELECT to_regclass(%s)", (self._table_sql("meta"),))
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"SELECT value FROM {self._table_sql('meta')} WHERE key = 'schema_version'")
+        row = cursor.fetchone()
+        if row is None or row[0] is None:
+            return None
+        try:
+            return int(row[0])
+        except ValueError:
+            raise StoreError(f"{self!r}: schema_version {row[0]!r} in meta is not a number") from None
+
+    def schema_version(self) -> int | None:
+        with self._cursor("schema_version") as cursor:
+            return self._stored_version(cursor)
+
+    def init(self) -> None:
+        """Create or migrate: the PostGIS extension, the schema, every registered table
+        (missing ones created, missing columns added, indexes); records ``schema_version``.
+
+        Refuses (:class:`StoreError`, database untouched) a store written by a newer gridmap.
+        """
+        with self.transaction(), self._cursor("init") as cursor:
+            # concurrent inits (parallel test sessions, several API workers) take turns
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_INIT_LOCK,))
+            stored = self._stored_version(cursor)
+            if stored is not None and stored > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self!r} has schema_version {stored}, newer than this gridmap's {SCHEMA_VERSION}; "
+                    "upgrade gridmap or use another store"
+                )
+            try:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            except psycopg2.Error as exc:
+                raise StoreError(
+                    f"PostGIS is not available in {self.url}: {_pg_message(exc)} "
+                    "(install postgresql-15-postgis-3, e.g. `bash scripts/pg_setup.sh`)"
+                ) from exc
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
+            for table in all_tables().values():
+                self._create_table(cursor, table)
+            cursor.execute(
+                f"INSERT INTO {self._table_sql('meta')} (key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _create_table(self, cursor: Any, table: Table) -> None:
+        reserved = {GEOMETRY_COLUMN, "geometry"} & set(table.columns)
+        if reserved:
+            raise StoreError(f"table {table.name}: column names {sorted(reserved)} are reserved by the store")
+        name = self._table_sql(table.name)
+        parts = [f"{quote(c)} {SQL_TYPES[t]}" for c, t in table.columns.items()]
+        if table.is_spatial:
+            geometry_type = GEOMETRY_TYPES[(table.geometry_type or "GEOMETRY").upper()]
+            parts.append(f"{quote(GEOMETRY_COLUMN)} geometry({geometry_type}, {WGS84_EPSG})")
+        if table.primary_key:
+            parts.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)})")
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (name,),
+        )
+        existing = {row[0] for row in cursor.fetchall()}
+        missing = [c for c in table.columns if c not in existing]
+        lost_keys = [c for c in missing if c in table.primary_key]
+        if lost_keys:
+            raise StoreError(f"{self!r}: table {table.name} lacks key columns {lost_keys}; cannot migrate")
+        for column in missing:
+            cursor.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {quote(column)} {SQL_TYPES[table.columns[column]]}")
+        for _, create in self._secondary_indexes(table):
+            cursor.execute(create)
+
+    def _secondary_indexes(self, table: Table) -> list[tuple[str, str]]:
+        """(name, CREATE INDEX IF NOT EXISTS …) of the declared btree indexes and the GiST index."""
+        name = self._table_sql(table.name)
+        out = []
+        for columns in table.indexes:
+            index = f"{table.name}_{'_'.join(columns)}_idx"
+            out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} ({', '.join(quote(c) for c in columns)})"))
+        if table.is_spatial:
+            index = f"{table.name}_{GEOMETRY_COLUMN}_gist"
+            out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} USING GIST ({quote(GEOMETRY_COLUMN)})"))
+        return out
+
+    # --- reads ----------------------------------------------------------------------------
+    def _conditions(
+        self, table: Table, where: Where | None, bbox: tuple[float, float, float, float] | None
+    ) -> tuple[str, list[Any]]:
+        condition, params = where_sql(table, where, self._dialect)
+        conditions = [condition] if condition else []
+        if bbox is not None:
+            minx, miny, maxx, maxy = check_bbox(table, bbox)
+            conditions.append(f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})")
+            params += [minx, miny, maxx, maxy]
+        return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+    def read(
+        self,
+        table: str,
+        where: Where | None = None,
+        columns: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame | gpd.GeoDataFrame:
+        """Rows of ``table`` (see :meth:`Store.read`); geometry comes back in EPSG:4326.
+
+        ``columns`` may name ``"geometry"``; without it a spatial table is read as a plain
+        DataFrame.  ``bbox`` (degrees) is PostGIS ``&&`` on float32 boxes rounded outwards:
+        geometries within ~1e-5° of the box may be included (the GeoPackage R-tree alike).
+        """
+        decl = self.table(table)
+        names, with_geometry = select_columns(decl, columns)
+        selected = [quote(c) for c in names]
+        if with_geometry:
+            # hex text travels faster through psycopg2 than bytea (no per-value memoryview)
+            selected.append(f"encode(ST_AsBinary({quote(GEOMETRY_COLUMN)}, 'NDR'), 'hex')")
+        condition, params = self._conditions(decl, where, bbox)
+        paging, paging_params = limit_sql(limit, offset, self._dialect)
+        sql = (
+            f"SELECT {', '.join(selected) or '1'} FROM {self._table_sql(decl.name)}{condition}"
+            f"{order_sql(decl, order_by)}{paging}"
+        )
+        with gc_paused():
+            with self._cursor(f"read {table}") as cursor:
+                cursor.execute(sql, params + paging_params)
+                rows = cursor.fetchall()
+            values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in range(len(selected) or 1)]
+            geometry = decode_wkb(values.pop()) if with_geometry else None
+            if not names:
+                values = []
+            frame = result_frame(decl, names, values, geometry)
+        if not names and not with_geometry:
+            frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+        return frame
+
+    def count(self, table: str, where: Where | None = None) -> int:
+        decl = self.table(table)
+        condition, params = self._conditions(decl, where, None)
+        with self._cursor(f"count {table}") as cursor:
+            cursor.execute(f"SELECT count(*) FROM {self._table_sql(decl.name)}{condition}", params)
+            return int(cursor.fetchone()[0])
+
+    # --- writes ---------------------------------------------------------------------------
+    def _copy(self, cursor: Any, target: str, batch: WriteBatch) -> None:
+        names = [quote(c) for c in batch.columns]
+        if batch.table.is_spatial:
+            names.append(quote(GEOMETRY_COLUMN))
+        for start in range(0, len(batch), COPY_CHUNK_ROWS):
+            text = copy_text(batch, slice(start, start + COPY_CHUNK_ROWS))
+            cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", io.StringIO(text))
+
+    def write(self, table: str, frame: pd.DataFrame, mode: Literal["append", "replace"] = "append") -> int:
+        """Insert rows (``replace`` first empties the table), all or nothing.
+
+        Frames are validated and converted by :func:`~gridmap.store.frames.prepare_write`:
+        unknown columns are refused, missing ones are NULL, a GeoDataFrame in another CRS is
+        reprojected to EPSG:4326, Polygons are promoted for MULTIPOLYGON tables.
+        """
+        if mode not in ("append", "replace"):
+            raise StoreError(f"write mode must be 'append' or 'replace', got {mode!r}")
+        batch = prepare_write(self.table(table), frame)
+        with self.transaction(), self._cursor(f"write {table}") as cursor:
+            if mode == "replace":
+                # TRUNCATE is transactional; it holds an exclusive lock until commit (readers wait)
+                cursor.execute(f"TRUNCATE {self._table_sql(table)}")
+            if len(batch):
+                rebuild = len(batch) >= REBUILD_INDEXES_ROWS and self._fewer_rows_than(cursor, table, len(batch))
+                if rebuild:
+                    # Building indexes once after COPY is ~3x faster than maintaining them row by row.
+                    for index, _ in self._secondary_indexes(batch.table):
+                        cursor.execute(f"DROP INDEX IF EXISTS {quote(self.schema)}.{quote(index)}")
+                self._copy(cursor, self._table_sql(table), batch)
+                if rebuild:
+                    for _, create in self._secondary_indexes(batch.table):
+                        cursor.execute(create)
+        return len(batch)
+
+    def _fewer_rows_than(self, cursor: Any, table: str, rows: int) -> bool:
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {self._table_sql(table)} LIMIT %s) AS probe", (rows,))
+        return int(cursor.fetchone()[0]) < rows
+
+    def upsert(self, table: str, frame: pd.DataFrame) -> int:
+        """Insert rows; a row whose primary key exists is replaced entirely (missing columns → NULL)."""
+        decl = self.table(table)
+        if not decl.primary_key:
+            raise StoreError(f"{table}: upsert needs a primary key")
+        batch = prepare_write(decl, frame)
+        if not len(batch):
+            return 0
+        columns = [quote(c) for c in batch.columns] + ([quote(GEOMETRY_COLUMN)] if decl.is_spatial else [])
+        updates = [c for c in columns if c not in {quote(k) for k in decl.primary_key}]
+        on_conflict = (
+            "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates) if updates else "DO NOTHING"
+        )
+        staging = quote("gridmap_upsert")
+        with self.transaction(), self._cursor(f"upsert {table}") as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{staging}")
+            cursor.execute(f"CREATE TEMP TABLE {staging} (LIKE {self._table_sql(table)} INCLUDING DEFAULTS)")
+            self._copy(cursor, staging, batch)
+            cursor.execute(
+                f"INSERT INTO {self._table_sql(table)} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                f"FROM {staging} ON CONFLICT ({', '.join(quote(k) for k in decl.primary_key)}) {on_conflict}"
+            )
+            cursor.execute(f"DROP TABLE {staging}")
+        return len(batch)
+
+    def update(self, table: str, values: Mapping[str, Any], where: Where | None) -> int:
+        """Set ``values`` (column → scalar; ``"geometry"`` → a shapely geometry in lon/lat) on
+        rows matching ``where`` (``None``/``{}`` = every row); returns rows changed."""
+        decl = self.table(table)
+        if not values:
+            return 0
+        assignments, params = [], []
+        for column, value in values.items():
+            if column == "geometry" and decl.is_spatial:
+                geometry = prepare_geometries(np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY", decl.name)
+                assignments.append(f"{quote(GEOMETRY_COLUMN)} = %s::geometry")
+                params.append(ewkb_hex(geometry)[0])
+            elif column in decl.columns:
+                assignments.append(f"{quote(column)} = %s")
+                params.append(coerce_scalar(value, decl.columns[column], f"{decl.name}.{column}"))
+            else:
+                raise StoreError(f"{table}: unknown columns [{column!r}]; the table has {list(decl.columns)}")
+        condition, where_params = self._conditions(decl, where, None)
+        with self.transaction(), self._cursor(f"update {table}") as cursor:
+            cursor.execute(
+                f"UPDATE {self._table_sql(decl.name)} SET {', '.join(assignments)}{condition}", params + where_params
+            )
+            return int(cursor.rowcount)
+
+    def delete(self, table: str, where: Where | None = None) -> int:
+        decl = self.table(table)
+        condition, params = self._conditions(decl, where, None)
+        with self.transaction(), self._cursor(f"delete {table}") as cursor:
+            cursor.execute(f"DELETE FROM {self._table_sql(decl.name)}{condition}", params)
+            return int(cursor.rowcount)

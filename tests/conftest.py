@@ -1,0 +1,148 @@
+"""Shared fixtures: an empty, initialised store on each backend.
+
+* ``gpkg_store``: a :class:`~gridmap.store.gpkg.GpkgStore` in a fresh file under ``tmp_path``.
+* ``postgis_store``: a :class:`~gridmap.store.postgis.PostgisStore` on
+  ``GRIDMAP_TEST_DATABASE_URL`` (default ``postgresql://postgres@127.0.0.1:5432/gridmap_test``,
+  created if missing), in a schema unique to this test session (dropped at the end); every
+  table is emptied before each test.  Tests using it are marked ``postgis`` automatically.
+* ``store``: parametrized over both, so a test written against ``store`` runs on each backend.
+
+PostGIS unreachable: when ``CI`` is set or ``GRIDMAP_REQUIRE_POSTGIS=1`` that is an error
+of every PostGIS test (with the reason); otherwise those tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gridmap_test"
+
+
+def postgis_required() -> bool:
+    ci = os.environ.get("CI", "").strip().lower()
+    return ci not in ("", "0", "false", "no") or os.environ.get("GRIDMAP_REQUIRE_POSTGIS") == "1"
+
+
+def _ensure_database(url: str) -> str | None:
+    """Make sure the test database exists and has PostGIS; returns a problem or None."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(url, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            return f"cannot connect to {url}: {str(exc).strip()}"
+        parts = urlsplit(url)
+        database = parts.path.lstrip("/")
+        try:
+            admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")), connect_timeout=5)
+            admin.autocommit = True
+            with admin.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{database}"')
+            admin.close()
+        except psycopg2.errors.DuplicateDatabase:
+            pass  # a parallel session created it first
+        except psycopg2.Error as create_exc:
+            return f"database {database!r} is missing and could not be created: {str(create_exc).strip()}"
+        try:
+            conn = psycopg2.connect(url, connect_timeout=5)
+        except psycopg2.Error as retry_exc:
+            return f"cannot connect to {url}: {str(retry_exc).strip()}"
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtext('gridmap-store-init'))")
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            cursor.execute("SELECT postgis_lib_version()")
+    except psycopg2.Error as exc:
+        return f"PostGIS extension not available in {url}: {str(exc).strip()}"
+    finally:
+        conn.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgis_database() -> Iterator[tuple[str, str]]:
+    """(database URL, schema name unique to this session); the schema is dropped at the end."""
+    url = os.environ.get("GRIDMAP_TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    problem = _ensure_database(url)
+    if problem:
+        hint = "run `bash scripts/pg_setup.sh` or set GRIDMAP_TEST_DATABASE_URL"
+        if postgis_required():
+            pytest.fail(f"PostGIS is required here (CI / GRIDMAP_REQUIRE_POSTGIS=1) but {problem}; {hint}", pytrace=False)
+        pytest.skip(f"PostGIS unavailable: {problem}; {hint}")
+    schema = f"gridmap_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield url, schema
+    import psycopg2
+
+    conn = psycopg2.connect(url, connect_timeout=5)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    conn.close()
+
+
+@pytest.fixture
+def gpkg_store(tmp_path):
+    """An initialised, empty GeoPackage store in ``tmp_path / "store.gpkg"``."""
+    from gridmap.store.gpkg import GpkgStore
+
+    store = GpkgStore(tmp_path / "store.gpkg")
+    store.init()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def postgis_store(postgis_database):
+    """An initialised PostGIS store in the session's schema, every table emptied first."""
+    from gridmap.store.postgis import PostgisStore
+
+    url, schema = postgis_database
+    store = PostgisStore(url, schema=schema)
+    store.init()
+    with store.transaction(), store._cursor("empty test schema") as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+        tables = [row[0] for row in cursor.fetchall()]
+        # DELETE, not TRUNCATE: on a few rows it is ~50x faster
+        for table in tables:
+            cursor.execute(f'DELETE FROM "{schema}"."{table}"')
+    store.init()  # records schema_version again
+    yield store
+    store.close()
+
+
+BACKENDS = [pytest.param("gpkg", id="gpkg"), pytest.param("postgis", id="postgis", marks=pytest.mark.postgis)]
+
+
+def pytest_generate_tests(metafunc):
+    """Run every test that needs ``store`` (directly or through another fixture) on each backend."""
+    if "store" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        if "store" in names:
+            return  # the test chose its own backends
+    metafunc.parametrize("store", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def store(request):
+    """The same test on each backend: an initialised, empty store.
+
+    Tests (and fixtures) that list ``store`` run once per backend; one fetched dynamically
+    with ``request.getfixturevalue("store")`` gets the GeoPackage.
+    """
+    return request.getfixturevalue(f"{getattr(request, 'param', 'gpkg')}_store")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "postgis_store" in getattr(item, "fixturenames", ()) or "postgis_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgis)
