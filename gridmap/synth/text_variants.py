@@ -90,6 +90,9 @@ def address_texts(parts: pd.DataFrame, rng: np.random.Generator) -> tuple[np.nda
     urban = parts["urban"].to_numpy() == 1
     flags["road_typo"] &= urban  # a rural "3组" has no name to misspell
     flags["building_variant"] &= urban
+    # rural lanes ("3组") repeat in every village: people name their village, or no one
+    # could place the address; streets are distinctive enough to drop it
+    flags["no_village"] &= urban
     flags["no_village"] &= ~flags["no_township"] | (rng.random(n) < 0.2)
     flags["official_village_name"] &= ~flags["no_village"]
     short_prefix = clean & (rng.random(n) < 0.2)
