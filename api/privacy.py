@@ -1,0 +1,121 @@
+"""Masking of personal fields and a logging filter that keeps phone and ID numbers out of logs.
+
+Personal fields: cases ``party_name``, ``party_phone``, ``party_id_number``; workers ``name``,
+``phone``.  Masks keep just enough to tell records apart on screen:
+
+* name ``张三丰`` → ``张**`` (first character kept);
+* phone ``19912341234`` → ``199****1234`` (first 3 and last 4 digits kept);
+* ID number ``150502199001011234`` → ``150502********1234`` (region code and last 4 kept).
+
+Aggregates shown to roles without case access suppress small counts: a count ``c`` with
+``0 < c < k`` (``k = settings.suppress_counts_below``) becomes ``None`` with ``suppressed = True``.
+A zero is shown: it reveals nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
+WORKER_PERSONAL_FIELDS = ("name", "phone")
+
+_PHONE = re.compile(r"(?<![\dA-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![\dA-Za-z])")
+_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])")
+
+
+def mask_name(name: object) -> object:
+    """``张三`` → ``张*``; empty/None unchanged."""
+    if not isinstance(name, str) or not name:
+        return name
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_phone(phone: object) -> object:
+    """Keep the first 3 and last 4 digits of numbers with at least 8 characters, mask the rest."""
+    if not isinstance(phone, str) or not phone:
+        return phone
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_id_number(number: object) -> object:
+    """Keep the 6-digit region code and the last 4 characters: ``150502********1234``."""
+    if not isinstance(number, str) or not number:
+        return number
+    if len(number) < 11:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+_MASKERS = {
+    "party_name": mask_name, "party_phone": mask_phone, "party_id_number": mask_id_number,
+    "name": mask_name, "phone": mask_phone,
+}
+
+
+def mask_frame(frame: pd.DataFrame, fields: Iterable[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with the personal ``fields`` present in it masked."""
+    out = frame.copy()
+    for col in fields:
+        if col in out.columns:
+            out[col] = out[col].map(_MASKERS[col])
+    return out
+
+
+def scrub_text(text: str) -> str:
+    """Mask every mobile number and 18-character ID number found in free text."""
+    text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-4:], text)
+    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+
+
+def suppress_counts(counts: pd.Series | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values with small counts set to NaN, boolean ``suppressed`` flags) for ``0 < count < k``."""
+    values = np.asarray(counts, dtype=float)
+    suppressed = (values > 0) & (values < k)
+    return np.where(suppressed, np.nan, values), suppressed
+
+
+class PersonalDataFilter(logging.Filter):
+    """Rewrites log records so phone and ID numbers never reach a log file.
+
+    Installed on the uvicorn loggers (the access log prints paths with query strings)
+    and on gridmap's own loggers; it never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = scrub_text(record.msg)
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = {k: scrub_text(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            else:
+                record.args = tuple(scrub_text(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+LOGGERS_TO_SCRUB = ("uvicorn", "uvicorn.access", "uvicorn.error", "gridmap", "api", "")
+
+
+def install_log_filter() -> PersonalDataFilter:
+    """Attach one :class:`PersonalDataFilter` to the uvicorn, gridmap and root loggers and handlers.
+
+    A filter on a logger only sees records logged on that logger, so it also goes on the
+    handlers of those loggers (which see propagated records).  Idempotent.
+    """
+    existing = getattr(install_log_filter, "_filter", None)
+    filt = existing or PersonalDataFilter()
+    install_log_filter._filter = filt  # type: ignore[attr-defined]
+    for name in LOGGERS_TO_SCRUB:
+        logger = logging.getLogger(name)
+        if filt not in logger.filters:
+            logger.addFilter(filt)
+        for handler in logger.handlers:
+            if filt not in handler.filters:
+                handler.addFilter(filt)
+    return filt

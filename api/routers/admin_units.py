@@ -1,0 +1,42 @@
+"""Administrative units: city, counties, townships, villages (public: no personal data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from api.deps import StoreDep
+from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, feature_text, parse_bbox
+
+router = APIRouter(tags=["admin units"])
+
+LEVELS = ("city", "county", "township", "village")
+PROPERTIES = ["code", "name", "level", "parent_code"]
+
+
+@router.get("/admin-units", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def admin_units(
+    store: StoreDep,
+    level: str | None = Query(None, description="city | county | township | village"),
+    parent: str | None = Query(None, description="parent unit code: the children of that unit"),
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+    crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
+    simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),
+) -> Response:
+    """Units as a GeoJSON FeatureCollection (lon/lat), filtered by level and/or parent code."""
+    if level is not None and level not in LEVELS:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"level {level!r}: use one of {', '.join(LEVELS)}")
+    where = {k: v for k, v in (("level", level), ("parent_code", parent)) if v is not None}
+    units = store.read("admin_units", where=where or None, bbox=parse_bbox(bbox), order_by=["code"])
+    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify)
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+@router.get("/admin-units/{code}", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def admin_unit(code: str, store: StoreDep, crs: str = "wgs84") -> Response:
+    """One unit as a GeoJSON Feature, with the number of its child units."""
+    units = store.read("admin_units", where={"code": code})
+    if units.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no admin unit {code}")
+    children = store.count("admin_units", {"parent_code": code})
+    text = feature_text(units.assign(children=children), "code", [*PROPERTIES, "children"], check_crs(crs))
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)

@@ -1,0 +1,38 @@
+"""Liveness and the front end's configuration."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import PrincipalDep, SettingsDep, StoreDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health")
+@router.get("/api/v1/health")
+def health(store: StoreDep) -> dict:
+    """Whether the server and its store answer; the store backend, schema version and active plan."""
+    return {
+        "status": "ok",
+        "backend": store.backend,
+        "schema_version": store.schema_version(),
+        "active_plan": store.active_plan_id(),
+    }
+
+
+@router.get("/api/v1/config")
+def client_config(settings: SettingsDep, principal: PrincipalDep) -> dict:
+    """What the web page needs to start: base map, privacy threshold and who is signed in."""
+    return {
+        "basemap_url": settings.basemap_url,
+        "basemap_crs": settings.basemap_crs,
+        "basemap_attribution": settings.basemap_attribution,
+        "suppress_counts_below": settings.suppress_counts_below,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "grid_target_households": settings.grid_target_households,
+        "grid_min_households": settings.grid_min_households,
+        "grid_max_households": settings.grid_max_households,
+        "grid_tolerance": settings.grid_tolerance,
+        "user": {"username": principal.username, "role": principal.role, "rights": sorted(principal.rights)},
+    }

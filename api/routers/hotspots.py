@@ -1,0 +1,198 @@
+"""Hotspot runs and their per-unit results (aggregates), the KDE surface, case counts per grid.
+
+Results are aggregates: anyone may read them, but roles that do not read every case get
+counts below ``settings.suppress_counts_below`` as null with ``suppressed: true`` (and no
+``extra`` details).  Starting a run needs ``hotspots.run``; permutation runs go to a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
+
+from api.auth import Principal, audit
+from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
+from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
+from api.queries import grid_case_counts, suppress_frame
+from api.routers.cases import CaseFilterDep
+from api.tilesource import hotspot_run_for
+
+router = APIRouter(tags=["hotspots"])
+
+RUN_JSON_COLUMNS = ("params", "filters", "summary")
+RESULT_COLUMNS = ["run_id", "unit_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "extra"]
+
+
+def _run_records(runs) -> list[dict]:
+    out = records(runs)
+    for row in out:
+        for col in RUN_JSON_COLUMNS:
+            with contextlib.suppress(ValueError):
+                row[col] = json.loads(row[col]) if row.get(col) else {}
+    return out
+
+
+@router.get("/hotspots/runs")
+def list_runs(store: StoreDep, method: str | None = None) -> list[dict]:
+    """Every hotspot run (newest first), optionally of one method: parameters, filters, summary."""
+    runs = store.read("hotspot_runs", where={"method": method} if method else None,
+                      order_by=["-created_at", "run_id"])
+    return _run_records(runs)
+
+
+@router.get("/hotspots/runs/{run_id}")
+def get_run(run_id: str, store: StoreDep) -> dict:
+    runs = store.read("hotspot_runs", where={"run_id": run_id})
+    if runs.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
+    return _run_records(runs)[0]
+
+
+def results_text(store, run_id: str, principal: Principal, k: int, crs: str,
+                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0) -> str:
+    """The results of one run as GeoJSON text, suppressed for ``principal`` as needed."""
+    results = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
+    results = suppress_frame(results, ["count"], k, principal.sees_all_cases, derived_columns=["value"])
+    columns = [c for c in RESULT_COLUMNS if c != "extra" or principal.sees_all_cases] + ["suppressed"]
+    if "extra" in columns:
+        results["extra"] = [json.loads(e) if isinstance(e, str) and e else None for e in results["extra"]]
+    return feature_collection_text(results, "unit_id", columns, crs, members={"run_id": run_id},
+                                   simplify_m=simplify_m)
+
+
+@router.get("/hotspots/runs/{run_id}/results", response_class=Response,
+            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def run_results(
+    run_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+    simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),
+) -> Response:
+    """Per-unit results (Gi* z, p, FDR-adjusted p, bin −3..+3, emerging-hot-spot label) as GeoJSON."""
+    if not store.count("hotspot_runs", {"run_id": run_id}):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
+    text = results_text(store, run_id, principal, settings.suppress_counts_below, check_crs(crs), parse_bbox(bbox),
+                        simplify)
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+@router.get("/hotspots/latest/{method}", response_class=Response,
+            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def latest_results(method: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
+                   crs: str = Query("wgs84", description="wgs84 or gcj02"),
+                   simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),) -> Response:
+    """Results of the latest run of ``method`` (gi, emerging, …) as GeoJSON."""
+    run_id = hotspot_run_for(store, method)
+    if run_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run for method {method!r}")
+    text = results_text(store, run_id, principal, settings.suppress_counts_below, check_crs(crs), None, simplify)
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+def _surface(store, run_id: str):
+    require_table("hotspot_surfaces")
+    rows = store.read("hotspot_surfaces", where={"run_id": run_id})
+    if rows.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} has no density surface (not a kde run?)")
+    return rows.iloc[0]
+
+
+@router.get("/hotspots/runs/{run_id}/kde")
+def kde_info(run_id: str, store: StoreDep, _reader: Annotated[Principal, Depends(require("cases.read"))],
+             crs: str = Query("wgs84", description="wgs84 or gcj02 (bounds shifted to match a GCJ-02 base map)")
+             ) -> dict:
+    """Bounds [west, south, east, north] (degrees) of a kernel-density run's image, its URL and
+    scale (cases per km²).  The surface resolves single cases at street scale: case access only."""
+    row = _surface(store, run_id)
+    bounds = [float(row["west"]), float(row["south"]), float(row["east"]), float(row["north"])]
+    if check_crs(crs) == "gcj02":
+        from gridmap.geocode.transform import wgs84_to_gcj02
+
+        lon, lat = wgs84_to_gcj02([bounds[0], bounds[2]], [bounds[1], bounds[3]])
+        bounds = [float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])]
+    return {"run_id": run_id, "bounds": bounds, "href": f"api/v1/hotspots/runs/{run_id}/kde.png",
+            "max_density_per_km2": float(row["max_density"]), "bandwidth_m": float(row["bandwidth_m"])}
+
+
+@router.get("/hotspots/runs/{run_id}/kde.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def kde_png(run_id: str, store: StoreDep, _reader: Annotated[Principal, Depends(require("cases.read"))]) -> Response:
+    """The kernel-density surface as a transparent PNG (columns even in longitude, rows even in
+    Web-Mercator y: what Leaflet's imageOverlay expects)."""
+    return Response(base64.b64decode(_surface(store, run_id)["png_base64"]), media_type="image/png")
+
+
+AREA_COLUMNS = ["run_id", "sign", "rank", "cases", "units", "max_z", "top_categories", "trend", "area_km2",
+                "centre_lon", "centre_lat"]
+
+
+@router.get("/hotspots/runs/{run_id}/areas", response_class=Response,
+            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def run_areas(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
+              sign: int | None = Query(None, description="1 hot areas, -1 cold areas (default both)"),
+              crs: str = Query("wgs84", description="wgs84 or gcj02"),
+              simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),) -> Response:
+    """Hot-spot areas: contiguous significant units merged and ranked by cases (GeoJSON);
+    small case counts suppressed for roles without full case access."""
+    require_table("hotspot_areas")
+    where = {"run_id": run_id, **({"sign": sign} if sign is not None else {})}
+    areas = store.read("hotspot_areas", where=where, order_by=["sign", "rank"])
+    areas = suppress_frame(areas, ["cases"], settings.suppress_counts_below, principal.sees_all_cases)
+    areas["area_id"] = [f"{s}:{r}" for s, r in zip(areas["sign"], areas["rank"], strict=True)]
+    areas["top_categories"] = [json.loads(v) if isinstance(v, str) and v else [] for v in areas["top_categories"]]
+    text = feature_collection_text(areas, "area_id", [*AREA_COLUMNS, "suppressed"], check_crs(crs),
+                                   members={"run_id": run_id}, simplify_m=simplify)
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+@router.get("/grid-counts")
+def grid_counts(
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    flt: CaseFilterDep,
+    limit: int = Query(0, ge=0, le=100000, description="the top N grids only (0 = all)"),
+) -> dict:
+    """Cases per grid for the filters (time window, kind, category …), most first — the
+    "top hot grids of the period".  Small counts are suppressed for roles without full case access."""
+    counts = grid_case_counts(store, flt)
+    if limit:
+        counts = counts.head(limit)
+    frame = counts.rename("count").rename_axis("grid_code").reset_index()
+    frame = suppress_frame(frame, ["count"], settings.suppress_counts_below, principal.sees_all_cases)
+    return {"filters": {k: v for k, v in vars(flt).items() if v}, "grids": records(frame)}
+
+
+class RunRequest(BaseModel):
+    method: str = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
+    unit: str = Field("grid", description="grid | h3 | county | township | village")
+    plan_id: str | None = Field(None, description="default: the active plan")
+    h3_resolution: int | None = None
+    filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")
+    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, bandwidth_m …")
+
+
+@router.post("/hotspots/runs", status_code=202)
+def start_run(body: RunRequest, store: StoreDep, jobs: JobsDep,
+              principal: Annotated[Principal, Depends(require("hotspots.run"))]) -> dict:
+    """Start a hotspot run in the background (permutation runs take a while); poll
+    ``/api/v1/jobs/{job_id}``, whose result names the new run."""
+    run_hotspots = capability("gridmap.hotspots.runs", "run_hotspots")
+
+    def work(progress) -> dict:
+        progress(0.0, f"{body.method} on {body.unit}")
+        run_id = run_hotspots(store, method=body.method, unit=body.unit, plan_id=body.plan_id,
+                              h3_resolution=body.h3_resolution, filters=body.filters, params=body.params)
+        audit(store, principal, "hotspots.run", "hotspot_run", [run_id], {"method": body.method})
+        return {"run_id": run_id}
+
+    job_id = jobs.submit("hotspots", work, body.model_dump(), actor=principal.actor)
+    return {"job_id": job_id, "href": f"/api/v1/jobs/{job_id}"}

@@ -1,0 +1,87 @@
+"""Mapbox vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf``.
+
+Layers:
+
+* ``grids`` — the grids of the active plan (or ``?plan=ID``): code, village_code,
+  households, population;
+* ``hotspots`` — the results of the latest hotspot run (``?method=gi`` by default, or
+  ``?run=ID``): unit_id, count, value, z, p_fdr, bin, label, suppressed.  Counts below
+  ``settings.suppress_counts_below`` are left out for roles that do not read every case.
+
+PostGIS builds tiles with ``ST_AsMVT``; the GeoPackage backend with :mod:`api.mvt`.
+Tiles are cached in memory (LRU) under a key that names the plan and its edit count,
+or the run, so an edit or a new run never serves a stale tile.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from api import mvt
+from api.deps import PrincipalDep
+from api.tilesource import LAYERS, TileRequest, build_tile
+
+router = APIRouter(tags=["tiles"])
+
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+#: from this zoom a tile holds a handful of features: built on the event loop once its source is in memory
+INLINE_MIN_ZOOM = 11
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", response_class=Response,
+            responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "empty tile"}})
+async def tile(
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    request: Request,
+    principal: PrincipalDep,
+    plan: str | None = Query(None, description="grids layer: plan id (default: the active plan)"),
+    method: str = Query("gi", description="hotspots layer: method of the latest run to show"),
+    run: str | None = Query(None, description="hotspots layer: a specific run id"),
+) -> Response:
+    """One vector tile (XYZ scheme, y from the top; extent 4096, buffer 64).
+
+    Served from memory when cached (no store access at all).  Otherwise built from the
+    in-memory index of its source: on the event loop for small high-zoom tiles, on a worker
+    thread for low-zoom tiles, PostGIS, and the first load of a source.
+    """
+    state = request.app.state
+    store, cache = state.store, state.tile_cache
+    if layer not in LAYERS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+    try:
+        mvt.check_tile(z, x, y)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    source_id, revision = await _resolve(state, store, layer, plan, method, run)
+    if source_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "no active plan" if layer == "grids" else f"no hotspot run for method {method!r}")
+    tile_request = TileRequest(layer, source_id, z, x, y, principal.sees_all_cases,
+                               state.settings.suppress_counts_below)
+    key = (tile_request, revision, store.url)
+    data = cache.peek(key)
+    if data is None:
+        def build() -> bytes:
+            return build_tile(store, tile_request, revision, state.tile_indexes)
+
+        if z >= INLINE_MIN_ZOOM and store.backend != "postgis" and state.tile_indexes.has(
+                store, tile_request, revision):
+            data = cache.get_or_build(key, build)  # about a millisecond: cheaper than a thread hop
+        else:
+            data = await run_in_threadpool(cache.get_or_build, key, build)
+    headers = {"Cache-Control": "no-cache"}
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+async def _resolve(state, store, layer, plan, method, run):
+    memo = state.tile_sources
+    hit = memo.peek(store, layer, plan, method, run)
+    if hit is not None:
+        return hit
+    return await run_in_threadpool(memo.resolve, store, layer, plan, method, run)

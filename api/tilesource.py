@@ -1,0 +1,220 @@
+"""Where vector tiles come from: store rows → MVT bytes (PostGIS ``ST_AsMVT`` or :mod:`api.mvt`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from api import mvt
+from api.privacy import suppress_counts
+from gridmap.store.base import Store
+from gridmap.store.schema import all_tables
+
+LAYERS = ("grids", "hotspots")
+
+GRID_PROPERTIES = ["code", "village_code", "households", "population"]
+HOTSPOT_PROPERTIES = ["unit_id", "count", "value", "z", "p_fdr", "bin", "label"]
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """Everything a tile's bytes depend on (also its cache key, with the source revision)."""
+
+    layer: str
+    source_id: str  # plan id (grids) or run id (hotspots)
+    z: int
+    x: int
+    y: int
+    full_counts: bool  # False → small counts suppressed
+    suppress_below: int
+
+
+def plan_revision(store: Store, plan_id: str) -> int:
+    """Number of edits recorded for a plan (0 when the partition tables are not there)."""
+    if "plan_edits" not in all_tables():
+        return 0
+    return store.count("plan_edits", {"plan_id": plan_id})
+
+
+def hotspot_run_for(store: Store, method: str) -> str | None:
+    """Id of the latest hotspot run of ``method``."""
+    runs = store.read("hotspot_runs", where={"method": method}, columns=["run_id", "created_at"],
+                      order_by=["created_at", "run_id"])
+    return None if runs.empty else str(runs["run_id"].iloc[-1])
+
+
+def _numeric_id(values: pd.Series) -> list[int | None]:
+    """Feature ids: numeric codes as integers (grid and admin codes fit in 64 bits), else none."""
+    out: list[int | None] = []
+    for v in values.astype(str):
+        out.append(int(v) if v.isdigit() and len(v) < 19 else None)
+    return out
+
+
+def _properties(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    cols = [c for c in columns if c in frame.columns]
+    data = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols}
+    return [dict(zip(cols, row, strict=True)) for row in zip(*(data[c] for c in cols), strict=True)] \
+        if cols else [{} for _ in range(len(frame))]
+
+
+def _hotspot_frame(frame: pd.DataFrame, request: TileRequest) -> pd.DataFrame:
+    if request.full_counts or frame.empty:
+        return frame.assign(suppressed=False)
+    counts, small = suppress_counts(frame["count"].to_numpy(), request.suppress_below)
+    out = frame.assign(count=counts, suppressed=small)
+    out.loc[small, "value"] = np.nan
+    return out
+
+
+@dataclass
+class SourceIndex:
+    """All features of one tile source (a plan's grids, a run's results) ready for tiling:
+    geometries already in Web Mercator (EPSG:3857, metres), ids, properties and an STRtree.
+
+    Built once per (source, revision, count visibility) and kept in memory, so a tile is an
+    index query plus the encoder — no store access, no data-frame construction per tile.
+    """
+
+    geometries: np.ndarray
+    ids: list[int | None]
+    properties: list[dict]
+    tree: shapely.STRtree
+
+    @classmethod
+    def load(cls, store: Store, request: TileRequest) -> SourceIndex:
+        if request.layer == "grids":
+            frame = store.read("grids", where={"plan_id": request.source_id}, columns=[*GRID_PROPERTIES, "geometry"])
+            id_column, columns = "code", GRID_PROPERTIES
+        else:
+            frame = store.read("hotspot_results", where={"run_id": request.source_id},
+                               columns=[*HOTSPOT_PROPERTIES, "geometry"])
+            frame = _hotspot_frame(frame, request)
+            id_column, columns = "unit_id", [*HOTSPOT_PROPERTIES, "suppressed"]
+        if len(frame):
+            frame = frame[frame.geometry.notna()]
+        geoms = mvt.to_mercator(frame.geometry.to_numpy()) if len(frame) else np.array([], dtype=object)
+        ids = _numeric_id(frame[id_column]) if len(frame) else []
+        return cls(geoms, ids, _properties(frame, columns) if len(frame) else [], shapely.STRtree(geoms))
+
+    def tile(self, request: TileRequest) -> bytes:
+        z, x, y = request.z, request.x, request.y
+        minx, miny, maxx, maxy = mvt.tile_bounds_3857(z, x, y)
+        pad = (maxx - minx) * mvt.BUFFER / mvt.EXTENT
+        hits = np.sort(self.tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)))
+        if len(hits) == 0:
+            return b""
+        layer = mvt.TileLayer(request.layer, self.geometries[hits], [self.properties[i] for i in hits],
+                              [self.ids[i] for i in hits], crs="EPSG:3857")
+        return mvt.encode_tile([layer], z, x, y)
+
+
+class SourceIndexCache:
+    """The few most recently used :class:`SourceIndex` objects (thread-safe)."""
+
+    def __init__(self, max_items: int = 8) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.max_items = max_items
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict = {}
+
+    @staticmethod
+    def _key(store: Store, request: TileRequest, revision: int) -> tuple:
+        return store.url, request.layer, request.source_id, revision, request.full_counts, request.suppress_below
+
+    def has(self, store: Store, request: TileRequest, revision: int) -> bool:
+        """Whether the source of ``request`` is loaded already."""
+        with self._lock:
+            return self._key(store, request, revision) in self._items
+
+    def get(self, store: Store, request: TileRequest, revision: int) -> SourceIndex:
+        import threading
+
+        key = self._key(store, request, revision)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        # one thread loads a source; the others wanting it wait for that load instead of repeating it
+        with loading:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            index = SourceIndex.load(store, request)
+            with self._lock:
+                self._items[key] = index
+                self._loading.pop(key, None)
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+        return index
+
+
+_DEFAULT_INDEXES = SourceIndexCache()
+
+
+def build_tile(store: Store, request: TileRequest, revision: int = 0,
+               indexes: SourceIndexCache | None = None) -> bytes:
+    """The encoded tile (empty bytes when nothing is in it).
+
+    PostGIS: ``ST_AsMVT`` in the database.  GeoPackage: :class:`SourceIndex` + :mod:`api.mvt`;
+    ``revision`` (the plan's edit count) keys the in-memory index so edits are never missed.
+    """
+    if store.backend == "postgis":
+        return _postgis_tile(store, request)
+    return (indexes or _DEFAULT_INDEXES).get(store, request, revision).tile(request)
+
+
+def _postgis_tile(store: Store, request: TileRequest) -> bytes:
+    """``ST_AsMVT`` on the store's own connection (same extent and buffer as :mod:`api.mvt`)."""
+    from api.postgis_tiles import postgis_tile
+
+    return postgis_tile(store, request)
+
+
+class SourceMemo:
+    """Which plan/run (and plan revision) a tile URL means, remembered for ``ttl_s`` seconds.
+
+    A cached tile is then served without touching the store at all; an edit made outside
+    this server (CLI, another process) shows after at most ``ttl_s``; edits through the API
+    call :meth:`clear`.
+    """
+
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        import threading
+
+        self.ttl_s = ttl_s
+        self._items: dict[tuple, tuple[float, tuple[str | None, int]]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, store: Store, layer: str, plan: str | None, method: str, run: str | None) -> tuple | None:
+        """The remembered answer if still fresh, else None (never touches the store)."""
+        import time
+
+        with self._lock:
+            hit = self._items.get((store.url, layer, plan, method, run))
+        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl_s else None
+
+    def resolve(self, store: Store, layer: str, plan: str | None, method: str, run: str | None) -> tuple[str | None, int]:
+        import time
+
+        key = (store.url, layer, plan, method, run)
+        now = time.monotonic()
+        if layer == "grids":
+            source = plan or store.active_plan_id()
+            value = (source, plan_revision(store, source) if source else 0)
+        else:
+            value = (run or hotspot_run_for(store, method), 0)
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
