@@ -324,5 +324,8 @@ def test_no_records_at_all_flags_every_grid(village):
                     thresholds=THRESHOLDS, targets=addresses)
     counts = got.counts()
     assert counts["no_active_worker"] == 5 and counts["not_visited_n_days"] == 5
-    assert (got.findings.loc[got.findings["kind"] == "not_visited_n_days", "figure"] == 30).all()
+    stale = got.findings[got.findings["kind"] == "not_visited_n_days"]
+    assert (stale["figure"] == 30).all()
+    assert stale["message_zh"].str.contains("最近一次：期内无").all()
+    assert not stale["message_en"].str.contains("nan").any()
     assert counts.drop(["no_active_worker", "not_visited_n_days"]).sum() == 0

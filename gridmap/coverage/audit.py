@@ -439,17 +439,18 @@ def run_audit(
     }))
 
     stale = grid_table[grid_table["longest_gap_days"] > t.max_days_unvisited]
+    stale_last = [v if isinstance(v, str) and v else None for v in stale["last_visit"]]
     findings.append(pd.DataFrame({
         "kind": "not_visited_n_days", "grid_code": stale["grid_code"], "worker_id": stale["worker_ids"],
         "figure": stale["longest_gap_days"].astype(float), "threshold": float(t.max_days_unvisited), "unit": "days",
         "message_zh": [
             f"网格{g}连续{d}天无巡查打卡（上限{t.max_days_unvisited}天；最近一次：{v or '期内无'}）"
-            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale["last_visit"], strict=True)
+            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
         ],
         "message_en": [
             f"grid {g} went {d} consecutive days without a patrol check-in "
             f"(limit {t.max_days_unvisited}; last visit: {v or 'none in period'})"
-            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale["last_visit"], strict=True)
+            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
         ],
     }))
 
