@@ -110,3 +110,37 @@ def test_unknown_plan_is_404(env):
     for url in ("/api/v1/plans/none", "/api/v1/plans/none/quality", "/api/v1/plans/none/edits"):
         assert client.get(url).status_code == 404
     assert client.post("/api/v1/plans/none/edits/split", json={"grid": G1}, headers=h["planner"]).status_code == 404
+
+
+def test_partition_job_saves_a_balanced_draft_plan(env):
+    """POST /api/v1/plans runs the partition in the background and the job reports the plan."""
+    import time
+
+    import geopandas as gpd
+    import numpy as np
+
+    store, client, h = env
+    rng = np.random.default_rng(3)
+    n = 120  # 120 addresses × 10 households in one 民航社区 → k = 3 grids of ~400
+    lon = 122.05 + rng.random(n) * 0.15
+    lat = 43.52 + rng.random(n) * 0.1
+    store.write("addresses", gpd.GeoDataFrame({
+        "address_id": [f"A{i:04d}" for i in range(n)], "village_code": "150502001001",
+        "households": 10, "population": 27, "urban": 1, "source": "test",
+    }, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"), mode="replace")
+    assert client.post("/api/v1/plans", json={"name": "v3"}, headers=h["commander"]).status_code == 403
+    r = client.post("/api/v1/plans", json={"name": "v3", "parent_id": None}, headers=h["planner"])
+    assert r.status_code == 202, r.text
+    href = r.json()["href"]
+    for _ in range(600):
+        job = client.get(href, headers=h["planner"]).json()
+        if job["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["state"] == "done", job
+    plan_id = job["result"]["plan_id"]
+    plan = store.read("plans", where={"plan_id": plan_id}).iloc[0]
+    assert plan["status"] == "draft" and plan["name"] == "v3"
+    grids = store.read("grids", where={"plan_id": plan_id, "village_code": "150502001001"})
+    assert len(grids) == 3 and grids["households"].sum() == 1200
+    assert grids["households"].between(360, 440).all()

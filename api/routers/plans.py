@@ -258,7 +258,7 @@ class PartitionRequest(BaseModel):
 def partition(body: PartitionRequest, store: StoreDep, settings: SettingsDep, jobs: JobsDep,
               principal: PlanEditor) -> dict:
     """Compute a new balanced draft plan in the background; poll ``/api/v1/jobs/{job_id}``."""
-    partition_to_plan = capability("gridmap.partition.plans", "partition_to_plan")
+    partition_to_plan = capability("gridmap.partition.workflow", "partition_to_plan")
     parent = body.parent_id or store.active_plan_id()
 
     def work(progress) -> dict:
