@@ -163,13 +163,13 @@ def _build_plans(
     """First plan (H3 cells clipped to villages), then the balanced plan; returns the active plan id."""
     from gridmap.partition import plans
     from gridmap.partition.h3plan import h3_plan
-
     from gridmap.store.schema import all_tables
 
     known = all_tables()
-    for table in ("plan_edits", "plan_atoms", "grids", "plans"):
-        if table in known:
-            store.delete(table)
+    with store.transaction():
+        for table in ("plan_edits", "plan_atoms", "grids", "plans"):
+            if table in known:
+                store.delete(table)
 
     res = settings.demo_h3_resolution
     with _step(report, f"first plan: H3 r{res} clipped to villages", progress):
@@ -181,26 +181,23 @@ def _build_plans(
         plans.activate_plan(store, first_id)
 
     with _step(report, "balanced plan (partition)", progress):
-        from gridmap.partition.atoms import build_atoms
-        from gridmap.partition.balance import partition_plan
-        from gridmap.partition.tiling import grids_from_atoms
+        from gridmap.partition.workflow import partition_store
 
-        atoms = build_atoms(villages, addresses, target=settings.grid_target_households)
-        result = partition_plan(
-            atoms,
+        outcome = partition_store(
+            store, "均衡网格 v1",
             target=settings.grid_target_households,
             band=(settings.grid_min_households, settings.grid_max_households),
             tolerance=settings.grid_tolerance,
+            progress=lambda fraction, message: progress(f"    {fraction:4.0%} {message}"),
         )
-        grids = grids_from_atoms(atoms, result, villages)
-        balanced_id = plans.create_plan(
-            store, "均衡网格 v1", grids, atoms=result.atoms if hasattr(result, "atoms") else atoms,
-            params={"method": "balanced", "target": settings.grid_target_households,
-                    "tolerance": settings.grid_tolerance},
-            parent_id=first_id,
-        )
+        balanced_id = outcome.plan_id
+        store.update("plans", {"parent_id": first_id}, where={"plan_id": balanced_id})
         plans.activate_plan(store, balanced_id)
-        report.notes.append(f"plans: first {first_id} (archived), balanced {balanced_id} (active)")
+        r = outcome.result.report
+        report.notes.append(
+            f"plans: first {first_id} (archived, {len(first):,} grids), balanced {balanced_id} (active, "
+            f"{len(outcome.grids):,} grids; villages outside tolerance: {r.get('villages_outside_tolerance')})"
+        )
     return balanced_id
 
 
