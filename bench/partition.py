@@ -18,6 +18,15 @@ atoms (no adaptive refinement, so all three methods see the same units).
 spopt is a bench-only dependency: ``pip install spopt``.
 
     .venv/bin/python bench/partition.py [--seed 1] [--maxp-villages 3]
+
+With ``--city-scale S`` it instead times the whole planning chain on the synthetic city
+(``gridmap.synth.synthesize(seed, S)``; scale 1 is all 2,568 villages, ~386k addresses,
+~1.0M households): ``build_atoms``, ``partition_plan``, ``grids_from_atoms``,
+``quality_report`` (with the tiling check) and ``h3_plan`` (r8), each step's seconds, the
+plan's quality, and whether the grids are an edge-matched coverage (per village, per
+township, city-wide).
+
+    .venv/bin/python bench/partition.py --city-scale 1 [--city-seed 7]
 """
 
 from __future__ import annotations
@@ -116,11 +125,69 @@ def maxp(atoms: gpd.GeoDataFrame, villages: list[str]) -> tuple[np.ndarray, floa
     return out, time.perf_counter() - t0
 
 
+def edge_matched_share(grids: gpd.GeoDataFrame, key: pd.Series) -> float:
+    """Share of groups (villages, townships) whose grids pass ``shapely.coverage_is_valid``."""
+    ok = [shapely.coverage_is_valid(np.asarray(part.geometry.values)) for _, part in grids.groupby(key)]
+    return float(np.mean(ok)) if ok else 1.0
+
+
+def city_chain(seed: int, scale: float) -> None:
+    # bench/api.py would shadow the 'api' package that the store schema imports
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    from gridmap.partition.h3plan import h3_plan
+    from gridmap.partition.quality import quality_report
+    from gridmap.partition.tiling import grids_from_atoms
+    from gridmap.synth import synthesize
+
+    t = time.perf_counter()
+    city = synthesize(seed, scale)
+    villages = city.admin_units[city.admin_units["level"] == "village"]
+    addresses = city.addresses
+    print(f"synthetic city seed {seed} scale {scale}: {len(villages):,} villages, {len(addresses):,} addresses, "
+          f"{int(addresses['households'].sum()):,} households (synthesized in {time.perf_counter() - t:.1f} s)")
+    seconds = {}
+    t = time.perf_counter()
+    atoms = build_atoms(villages, addresses, target=TARGET)
+    seconds["build_atoms"] = time.perf_counter() - t
+    t = time.perf_counter()
+    result = partition_plan(atoms, target=TARGET, n_jobs=2)
+    seconds["partition_plan"] = time.perf_counter() - t
+    t = time.perf_counter()
+    grids = grids_from_atoms(atoms, result, villages)
+    seconds["grids_from_atoms"] = time.perf_counter() - t
+    t = time.perf_counter()
+    quality = quality_report(grids, villages, target=TARGET)
+    seconds["quality_report"] = time.perf_counter() - t
+    chain = sum(seconds.values())
+    t = time.perf_counter()
+    first = h3_plan(villages, addresses, resolution=8)
+    seconds["h3_plan"] = time.perf_counter() - t
+    for step, s in seconds.items():
+        extra = f" (adjacency graph {result.report['seconds_graph']:.1f} s)" if step == "partition_plan" else ""
+        print(f"{step:18s} {s:7.1f} s{extra}")
+    print(f"{'chain (first four)':18s} {chain:7.1f} s")
+    print(f"atoms {len(atoms):,} holding {int(atoms['households'].sum()):,} households; "
+          f"grids {len(grids):,}; h3 plan grids {len(first):,}")
+    print(quality.to_text())
+    for name, layer in (("balanced grids", grids), ("h3 plan grids", first)):
+        code = layer["village_code"].astype(str)
+        print(f"{name}: edge-matched villages {edge_matched_share(layer, code):.1%}, "
+              f"townships {edge_matched_share(layer, code.str[:9]):.1%}, "
+              f"city-wide {shapely.coverage_is_valid(np.asarray(layer.geometry.values))}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--maxp-villages", type=int, default=1)
+    ap.add_argument("--city-scale", type=float, default=None,
+                    help="time the whole chain on the synthetic city at this scale instead")
+    ap.add_argument("--city-seed", type=int, default=7)
     args = ap.parse_args()
+    if args.city_scale is not None:
+        city_chain(args.city_seed, args.city_scale)
+        return
     t0 = time.perf_counter()
     area = sample_area(seed=args.seed, n_villages=20, size_km=30.0, households=76_000, n_clusters=120,
                        max_building_households=30, spread_m=(600.0, 1500.0))

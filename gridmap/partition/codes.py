@@ -30,12 +30,13 @@ EXCLUSIVE_START = 901
 REGULAR_MAX = 900
 
 
-def reading_order(grids: gpd.GeoDataFrame) -> np.ndarray:
+def reading_order(grids: gpd.GeoDataFrame, metric: np.ndarray | None = None) -> np.ndarray:
     """Rank (0-based) of every grid within its village by the numbering rule above.
 
-    ``grids`` needs ``village_code`` and polygon geometry (any CRS with a definition).
+    ``grids`` needs ``village_code`` and polygon geometry (any CRS with a definition);
+    ``metric`` may pass the same geometries already in LOCAL_CRS.
     """
-    metric = grids.geometry.to_crs(LOCAL_CRS).values
+    metric = grids.geometry.to_crs(LOCAL_CRS).values if metric is None else np.asarray(metric, dtype=object)
     rep = shapely.point_on_surface(metric)
     frame = pd.DataFrame({
         "village_code": grids["village_code"].astype(str).to_numpy(),
@@ -56,14 +57,16 @@ def _sequence(code: str) -> int:
     return int(code[12:15])
 
 
-def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = ()) -> np.ndarray:
+def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = (), metric: np.ndarray | None = None
+                 ) -> np.ndarray:
     """15-digit codes for ``grids`` (``village_code``, geometry; optional ``exclusive`` flag
     and ``code``).
 
     Rows whose ``code`` is already a valid code of their village keep it; every other row
     gets the next free sequence number of its village (regular from 001, exclusive from
     901), in reading order.  ``reserved`` codes (e.g. grids retired by an edit) are never
-    reused.  Raises :class:`ValidationError` when a village runs out of numbers.
+    reused.  Raises :class:`ValidationError` when a village runs out of numbers.  ``metric``
+    may pass the geometries already in LOCAL_CRS.
     """
     village = grids["village_code"].astype(str).to_numpy()
     exclusive = (grids["exclusive"].fillna(0).astype(bool).to_numpy() if "exclusive" in grids.columns
@@ -89,7 +92,7 @@ def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = ()) -> np.nd
         seq = _sequence(c)
         key = (c[:12], seq >= EXCLUSIVE_START)
         taken[key] = max(taken.get(key, 0), seq)
-    rank = reading_order(grids)
+    rank = reading_order(grids, metric)
     todo = np.flatnonzero(~valid)
     todo = todo[np.lexsort((rank[todo], exclusive[todo], village[todo]))]
     for k in todo:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.crs import LOCAL_CRS, WGS84
+from gridmap.crs import WGS84
+from gridmap.partition._frames import to_metric
 from gridmap.partition.codes import assign_codes
 from gridmap.partition.tiling import dissolve_grids, polsby_popper
 
@@ -20,8 +21,8 @@ GRID_COLUMNS = ["code", "village_code", "township_code", "county_code", "househo
 def to_multipolygon(geoms) -> np.ndarray:
     """Polygons → MultiPolygons (the store's column type); others unchanged."""
     geoms = np.asarray(geoms, dtype=object).copy()
-    single = shapely.get_type_id(geoms) == 3
-    geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+    single = np.flatnonzero(shapely.get_type_id(geoms) == 3)
+    geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(len(single)))
     return geoms
 
 
@@ -35,15 +36,16 @@ def grids_from_assignment(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
     keys that already are 15-digit codes of their village are kept.
     """
     grids = dissolve_grids(atoms, assignment, villages)
+    metric = to_metric(grids.geometry.values)
     grids["code"] = np.where(grids["grid"].str.contains("#"), "", grids["grid"])
-    grids["code"] = assign_codes(grids, reserved=reserved)
+    grids["code"] = assign_codes(grids, reserved=reserved, metric=metric)
     key_to_code = dict(zip(grids["grid"], grids["code"], strict=True))
     assignment = assignment.assign(grid_code=assignment["grid"].map(key_to_code))
     grids["township_code"] = grids["village_code"].str[:9]
     grids["county_code"] = grids["village_code"].str[:6]
     grids["locked"] = grids["code"].isin(set(locked)).astype(np.int64)
     grids["exclusive"] = grids["exclusive"].astype(bool).astype(np.int64)
-    grids["polsby_popper"] = polsby_popper(np.asarray(grids.geometry.to_crs(LOCAL_CRS).values, dtype=object))
+    grids["polsby_popper"] = polsby_popper(metric)
     for c in ("households", "population"):
         if c not in grids.columns:
             grids[c] = 0

@@ -79,8 +79,8 @@ def quality_report(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None = 
     best_mean = totals["sum"] / best_k
     forced = totals[(best_mean < band[0]) | (best_mean > band[1])].assign(
         best_k=best_k, best_mean=best_mean).reset_index()
-    tiling = validate_tiling(g, villages, code_field=code_field if code_field in g.columns else None) \
-        if villages is not None else None
+    tiling = validate_tiling(g, villages, code_field=code_field if code_field in g.columns else None,
+                             grids_metric=metric) if villages is not None else None
     summary = {
         "grids": int(len(frame)),
         "regular_grids": int(len(regular)),

@@ -10,27 +10,34 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import LOCAL_CRS, WGS84
-from gridmap.partition._frames import polygonal, village_frame
+from gridmap.partition._frames import village_frame
 
 #: gaps, overlaps and spill-over below this area (m²) are floating-point noise
 TOLERANCE_M2 = 1.0
 GRID_M = 1e-5
+#: parts of a grid below this area (m²) are floating-point crumbs, not land
+CRUMB_M2 = 1e-3
 
 
 def dissolve_grids(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
                    villages: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
-    """One polygon per grid: the coverage union of its atoms (LOCAL_CRS, then EPSG:4326).
+    """One polygon per grid: the coverage union of its atoms, in the atoms' own CRS (EPSG:4326).
 
-    ``assignment`` has ``atom_id`` and ``grid`` (and optionally ``exclusive``).  Atoms
-    tile their village exactly, so the coverage union is exact and fast; with ``villages``
-    any grid part outside its village (there should be none) is clipped off.
+    ``assignment`` has ``atom_id`` and ``grid`` (and optionally ``exclusive``).  The atoms
+    of :func:`~gridmap.partition.atoms.build_atoms` are an edge-matched coverage, so the
+    coverage union is exact and fast, and it keeps every vertex of the grid outlines: the
+    grids are an edge-matched coverage too (no re-projection, no re-noding of single grids).
+    Groups that are not edge-matched fall back to a snap-rounded union.  ``villages`` is
+    accepted for compatibility and not needed: atoms nest in their village by construction,
+    and :func:`validate_tiling` reports any grid that does not.
 
     Returns ``grid, village_code, households, population, workload, atoms, exclusive``,
     geometry (Polygon/MultiPolygon) in EPSG:4326.
     """
     cols = ["atom_id", "grid"] + (["exclusive"] if "exclusive" in assignment.columns else [])
     frame = atoms.merge(assignment[cols], on="atom_id", how="inner", validate="one_to_one")
-    frame = frame.to_crs(LOCAL_CRS)
+    if frame.crs is not None and not frame.crs.equals(WGS84):
+        frame = frame.to_crs(WGS84)
     weights = [c for c in ("households", "population", "workload") if c in frame.columns]
     agg = {c: (c, "sum") for c in weights}
     agg["village_code"] = ("village_code", "first")
@@ -45,27 +52,33 @@ def dissolve_grids(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
     ends = np.r_[starts[1:], len(keys)]
     merged = np.empty(len(starts), dtype=object)
     for n, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        merged[n] = geoms[s] if e - s == 1 else shapely.coverage_union_all(geoms[s:e])
-    bad = ~shapely.is_valid(merged)
-    if bad.any():  # atoms that were not an exact coverage: fall back to a robust union
-        for n in np.flatnonzero(bad):
-            merged[n] = shapely.union_all(geoms[starts[n]:ends[n]], grid_size=GRID_M)
-    if villages is not None:
-        v = village_frame(villages).to_crs(LOCAL_CRS).set_index("village_code").geometry
-        vg = np.asarray(v.reindex(table["village_code"].to_numpy()).values, dtype=object)
-        has = ~pd.isna(vg)
-        shapely.prepare(vg[has])
-        inside = np.ones(len(merged), bool)
-        inside[has] = shapely.covers(vg[has], merged[has])
-        clip = np.flatnonzero(has & ~inside)
-        if len(clip):
-            spill = shapely.area(shapely.difference(merged[clip], vg[clip], grid_size=GRID_M))
-            clip = clip[spill > 1e-3]  # below that it is coordinate round-off, not land
-            merged[clip] = polygonal(shapely.intersection(merged[clip], vg[clip], grid_size=GRID_M))
-    out = gpd.GeoDataFrame(table.reset_index(), geometry=merged, crs=LOCAL_CRS).to_crs(WGS84)
+        merged[n] = geoms[s] if e - s == 1 else _coverage_union(geoms[s:e])
+    out = gpd.GeoDataFrame(table.reset_index(), geometry=merged, crs=WGS84)
     if "exclusive" not in out.columns:
         out["exclusive"] = False
     return out
+
+
+def _coverage_union(geoms: np.ndarray):
+    """Union of polygons that tile without overlap: coverage union when they are edge-matched,
+    else a snap-rounded union (in metres, back to lon/lat)."""
+    try:
+        merged = shapely.coverage_union_all(geoms)
+        if not shapely.is_valid(merged):
+            merged = None
+    except shapely.errors.GEOSException:  # not edge-matched
+        merged = None
+    if merged is None:
+        metric = gpd.GeoSeries(geoms, crs=WGS84).to_crs(LOCAL_CRS).values
+        union = shapely.union_all(np.asarray(metric, dtype=object), grid_size=GRID_M)
+        merged = gpd.GeoSeries([union], crs=LOCAL_CRS).to_crs(WGS84).values[0]
+    if shapely.get_type_id(merged) == 6:
+        # sub-mm² crumbs where neighbouring atoms' outlines differ in the last bits are not land
+        parts = shapely.get_parts(merged)
+        area = shapely.area(gpd.GeoSeries(parts, crs=WGS84).to_crs(LOCAL_CRS).values)
+        real = parts[area > CRUMB_M2] if (area > CRUMB_M2).any() else parts[[np.argmax(area)]]
+        merged = real[0] if len(real) == 1 else shapely.multipolygons(real)
+    return merged
 
 
 def polsby_popper(geoms_metric: np.ndarray) -> np.ndarray:
@@ -95,10 +108,12 @@ class TilingFindings:
 
 
 def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
-                    tolerance_m2: float = TOLERANCE_M2, code_field: str | None = None) -> TilingFindings:
+                    tolerance_m2: float = TOLERANCE_M2, code_field: str | None = None,
+                    grids_metric: np.ndarray | None = None) -> TilingFindings:
     """Check that the grids of every village tile it exactly.
 
-    ``grids``: ``village_code`` and polygons (any CRS); ``code``/``grid`` names a grid.
+    ``grids``: ``village_code`` and polygons (any CRS); ``code``/``grid`` names a grid;
+    ``grids_metric`` may pass the same geometries already in LOCAL_CRS.
     Findings (areas in m², LOCAL_CRS):
 
     * ``unknown_village`` — the grid's village is not in ``villages``;
@@ -107,13 +122,19 @@ def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
     * ``overlap`` — area covered by two grids of the village > tolerance;
     * ``noncontiguous`` — grid made of more than one polygon;
     * ``invalid`` — invalid grid geometry.
+
+    Per village the grids are merged once (a coverage union when they are edge-matched, which
+    also proves they do not overlap, else a snap-rounded union) and compared with the village
+    by two overlays: the village minus the union is the gap, the union minus the village the
+    spill-over; only a village with spill-over has its grids measured one by one.
     """
     code_field = code_field or ("code" if "code" in grids.columns else "grid")
     v = village_frame(villages).to_crs(LOCAL_CRS)
-    g = grids.to_crs(LOCAL_CRS).reset_index(drop=True)
+    g = grids.reset_index(drop=True)
+    geoms = (np.asarray(grids_metric, dtype=object).copy() if grids_metric is not None
+             else np.asarray(g.geometry.to_crs(LOCAL_CRS).values, dtype=object).copy())
     gcode = g[code_field].astype(str).to_numpy() if code_field in g.columns else np.arange(len(g)).astype(str)
     gvill = g["village_code"].astype(str).to_numpy()
-    geoms = np.asarray(g.geometry.values, dtype=object)
     rows = []
 
     def add(kind, village, code, value, message):
@@ -131,27 +152,65 @@ def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
     for k in np.flatnonzero(~known):
         add("unknown_village", gvill[k], gcode[k], 0, f"grid {gcode[k]} names village {gvill[k]}, not in the layer")
     kk = np.flatnonzero(known)
-    own = np.asarray(vgeom.reindex(gvill[kk]).values, dtype=object)
-    outside = shapely.area(shapely.difference(geoms[kk], own, grid_size=GRID_M))
-    for k, a in zip(kk[outside > tolerance_m2], outside[outside > tolerance_m2], strict=True):
-        add("crosses_village", gvill[k], gcode[k], a, f"grid {gcode[k]} has {a:.1f} m² outside village {gvill[k]}")
-    frame = pd.DataFrame({"v": gvill[kk], "area": shapely.area(geoms[kk])})
-    frame["geom"] = geoms[kk]
-    for code, part in frame.groupby("v", sort=True):
-        vg = vgeom[code]
-        gg = part["geom"].to_numpy()
-        union = shapely.union_all(gg, grid_size=GRID_M)
-        overlap = float(part["area"].sum() - shapely.area(union))
-        if overlap > tolerance_m2:
-            add("overlap", code, "", overlap, f"grids of village {code} overlap by {overlap:.1f} m²")
-        gap = float(shapely.area(shapely.difference(vg, union, grid_size=GRID_M)))
-        if gap > tolerance_m2:
-            add("gap", code, "", gap, f"{gap:.1f} m² of village {code} is in no grid")
+    order = kk[np.argsort(gvill[kk], kind="stable")]
+    keys = gvill[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(order) else np.empty(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(order)]
+    codes = keys[starts]
+    unions = np.empty(len(starts), dtype=object)
+    overlap = np.zeros(len(starts))
+    for n, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        members = geoms[order[s:e]]
+        union = None
+        if e - s == 1:
+            union = members[0]
+        elif not invalid[order[s:e]].any():
+            try:
+                union = shapely.coverage_union_all(members)
+                if not shapely.is_valid(union):
+                    union = None
+            except shapely.errors.GEOSException:  # not edge-matched: measure the hard way
+                union = None
+        if union is None:
+            union = shapely.union_all(members, grid_size=GRID_M)
+            overlap[n] = float(shapely.area(members).sum() - shapely.area(union))
+        unions[n] = union
+    own = np.asarray(vgeom.reindex(codes).values, dtype=object)
+    gap = shapely.area(_overlay(shapely.difference, own, unions))
+    spill = shapely.area(_overlay(shapely.difference, unions, own))
+    for n in np.flatnonzero(overlap > tolerance_m2):
+        add("overlap", codes[n], "", overlap[n], f"grids of village {codes[n]} overlap by {overlap[n]:.1f} m²")
+    for n in np.flatnonzero(gap > tolerance_m2):
+        add("gap", codes[n], "", gap[n], f"{gap[n]:.1f} m² of village {codes[n]} is in no grid")
+    for n in np.flatnonzero(spill > tolerance_m2):
+        members = order[starts[n]:ends[n]]
+        outside = shapely.area(_overlay(shapely.difference, geoms[members],
+                                        np.full(len(members), own[n], dtype=object)))
+        for k, a in zip(members[outside > tolerance_m2], outside[outside > tolerance_m2], strict=True):
+            add("crosses_village", gvill[k], gcode[k], a,
+                f"grid {gcode[k]} has {a:.1f} m² outside village {gvill[k]}")
     missing = sorted(set(vgeom.index) - set(gvill))
     for code in missing:
         add("gap", code, "", shapely.area(vgeom[code]), f"village {code} has no grid")
+    rows.sort(key=lambda r: (r["kind"], r["village_code"], r["code"]))
     findings = pd.DataFrame(rows, columns=["kind", "village_code", "code", "value", "message"])
     return TilingFindings(findings=findings, villages_checked=len(vgeom), grids_checked=len(g))
+
+
+def _overlay(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``op(a, b)`` element-wise in floating point (fast; the pieces measured are µm slivers
+    or real areas alike), snap-rounded where the floating-point overlay fails."""
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        return np.array([_overlay_one(op, x, y) for x, y in zip(a, b, strict=True)], dtype=object)
+
+
+def _overlay_one(op, a, b):
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        return op(a, b, grid_size=GRID_M)
 
 
 def grids_from_atoms(atoms: gpd.GeoDataFrame, result, villages: gpd.GeoDataFrame | None = None,
