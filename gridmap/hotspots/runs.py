@@ -1,0 +1,527 @@
+"""Run a hotspot analysis on the store's cases and record it in ``hotspot_runs``/``hotspot_results``.
+
+One call: read the filtered cases, aggregate them onto units (grids of a plan, H3 cells,
+counties, townships or villages), compute the statistic, and write the run (its
+parameters, filters and a JSON summary), one result row per unit (geometry = the unit
+polygon, WGS-84), the merged hot-spot areas (``hotspot_areas``) and, for ``kde``, the
+heat surface (``hotspot_surfaces``) — all in one transaction.  Only positions,
+categories and timestamps of cases are read: never their personal fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.config import get_settings
+from gridmap.crs import WGS84
+from gridmap.errors import InputError
+from gridmap.hotspots.aggregate import (
+    CaseFilter,
+    case_lonlat,
+    empirical_bayes,
+    filter_cases,
+    h3_polygons,
+    latlng_to_cells,
+    locate_in_polygons,
+    rate_per_1000,
+    spatial_empirical_bayes,
+)
+from gridmap.hotspots.areas import hotspot_areas
+from gridmap.hotspots.emerging import CLASSES, emerging_hotspots, space_time_cube
+from gridmap.hotspots.getis_ord import gi_star
+from gridmap.hotspots.inference import FDRResolutionWarning, bin_label
+from gridmap.hotspots.kde import kernel_density
+from gridmap.hotspots.moran import QUADRANT_LABELS, local_moran
+from gridmap.hotspots.weights import SpatialWeights, h3_disks, h3_weights, queen_weights
+from gridmap.store.base import Between, Store
+
+log = logging.getLogger(__name__)
+
+METHODS = ("gi", "lisa", "emerging", "kde")
+UNITS = ("grid", "h3", "county", "township", "village")
+VALUES = ("count", "rate", "eb_rate", "seb_rate")
+H3_FILLS = ("occupied", "ring", "addresses")
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+#: accepted params and their defaults (None → decided per method / settings)
+DEFAULT_PARAMS: dict = {
+    "permutations": None,  # gi: 0 (analytical), lisa: 999
+    "seed": None,
+    "alpha": None,  # settings.fdr_alpha
+    "exact": False,  # exact conditional-randomisation p-values (counts only)
+    "value": "count",
+    "k": 1,  # H3 ring size
+    "h3_fill": None,  # addresses when the store has addresses, else ring
+    "contiguity_tolerance_m": 1.0,
+    "time_lag": 1,
+    "step": "month",
+    "trend_alpha": 0.05,
+    "bandwidth_m": None,  # kde: ArcGIS default rule
+    "pixel_size_m": None,
+    "top_areas": 3,
+}
+
+
+@dataclass
+class Units:
+    """Analysis units: ids (text), polygons (WGS-84) and households (NaN when unknown)."""
+
+    kind: str
+    ids: np.ndarray
+    geometry: gpd.GeoSeries
+    households: np.ndarray
+    weights: SpatialWeights
+    h3_cells: np.ndarray | None = None
+
+
+def _now() -> str:
+    return datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def resolve_params(method: str, params: dict | None) -> dict:
+    """Defaults filled in, unknown keys refused."""
+    params = dict(params or {})
+    unknown = set(params) - set(DEFAULT_PARAMS)
+    if unknown:
+        raise InputError(f"unknown hotspot parameters {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}")
+    resolved = {**DEFAULT_PARAMS, **{k: v for k, v in params.items() if v is not None}}
+    if resolved["permutations"] is None:
+        resolved["permutations"] = 999 if method == "lisa" else 0
+    if resolved["alpha"] is None:
+        resolved["alpha"] = get_settings().fdr_alpha
+    if resolved["value"] not in VALUES:
+        raise InputError(f"value must be one of {VALUES}, got {resolved['value']!r}")
+    if resolved["h3_fill"] is not None and resolved["h3_fill"] not in H3_FILLS:
+        raise InputError(f"h3_fill must be one of {H3_FILLS}, got {resolved['h3_fill']!r}")
+    for key in ("permutations", "k", "time_lag", "top_areas"):
+        try:
+            resolved[key] = int(resolved[key])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{key} must be an integer, got {resolved[key]!r}") from exc
+        if resolved[key] < 0:
+            raise InputError(f"{key} must be >= 0, got {resolved[key]}")
+    return resolved
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_cases(store: Store, case_filter: CaseFilter) -> pd.DataFrame:
+    """Filtered cases with only the columns the analysis needs (no personal fields)."""
+    where: dict = {}
+    if isinstance(case_filter.kind, str):
+        where["kind"] = case_filter.kind
+    elif case_filter.kind:
+        where["kind"] = list(case_filter.kind)
+    if case_filter.start or case_filter.end:
+        where["reported_at"] = Between(case_filter.start, case_filter.end)
+    columns = ["case_id", "kind", "category", "status", "reported_at", "lon", "lat", "geometry"]
+    cases = store.read("cases", where=where or None, columns=columns)
+    return filter_cases(cases, case_filter)
+
+
+def _households_by_code(store: Store, level: str) -> pd.Series:
+    column = f"{level}_code"
+    addresses = store.read("addresses", columns=[column, "households"])
+    if addresses.empty:
+        return pd.Series(dtype=float)
+    return pd.to_numeric(addresses["households"], errors="coerce").fillna(0).groupby(addresses[column]).sum()
+
+
+def load_polygon_units(store: Store, unit: str, plan_id: str | None, tolerance_m: float) -> Units:
+    if unit == "grid":
+        plan = plan_id or store.active_plan_id()
+        if plan is None:
+            raise InputError("no active plan: pass plan_id (--plan) or activate a plan first")
+        frame = store.read("grids", where={"plan_id": plan}, columns=["code", "households", "geometry"])
+        if frame.empty:
+            raise InputError(f"plan {plan!r} has no grids")
+        households = pd.to_numeric(frame["households"], errors="coerce").to_numpy(dtype=float)
+    else:
+        frame = store.read("admin_units", where={"level": unit}, columns=["code", "geometry"])
+        frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+        if frame.empty:
+            raise InputError(f"the store has no {unit} polygons (run the demo build or import admin units)")
+        by_code = _households_by_code(store, unit)
+        households = frame["code"].map(by_code).to_numpy(dtype=float)
+    frame = frame.reset_index(drop=True)
+    weights = queen_weights(frame, ids="code", criterion="geometry", tolerance_m=tolerance_m)
+    return Units(unit, frame["code"].astype(str).to_numpy(), frame.geometry.reset_index(drop=True),
+                 households, weights)
+
+
+def load_h3_units(store: Store, resolution: int, lon: np.ndarray, lat: np.ndarray, fill: str | None,
+                  k: int) -> Units:
+    case_cells = np.unique(latlng_to_cells(lat, lon, resolution))
+    addresses = store.read("addresses", columns=["households", "geometry"])
+    if fill is None:
+        fill = "addresses" if len(addresses) else "ring"
+    address_cells = np.empty(0, np.uint64)
+    address_households = np.empty(0)
+    if len(addresses):
+        a_lon, a_lat = case_lonlat(addresses)
+        address_cells = latlng_to_cells(a_lat, a_lon, resolution)
+        located = ~(addresses.geometry.isna() | addresses.geometry.is_empty).to_numpy()
+        address_households = pd.to_numeric(addresses["households"], errors="coerce").fillna(0).to_numpy()[located]
+    if fill == "occupied":
+        cells = case_cells
+    elif fill == "ring":
+        ring, _ = h3_disks(case_cells, 1)
+        cells = np.unique(np.concatenate([case_cells, ring]))
+    else:
+        cells = np.unique(np.concatenate([case_cells, address_cells]))
+    if len(cells) == 0:
+        raise InputError("no H3 cells to analyse: no located case and no address")
+    households = np.full(len(cells), np.nan)
+    if len(address_cells):
+        pos = np.searchsorted(cells, address_cells)
+        pos[pos == len(cells)] = 0
+        hit = cells[pos] == address_cells
+        households = np.bincount(pos[hit], weights=address_households[hit], minlength=len(cells))
+    ids = np.array([h3.int_to_str(c) for c in cells.tolist()], dtype=object)
+    return Units("h3", ids, h3_polygons(cells), households, h3_weights(cells, k=k), h3_cells=cells)
+
+
+def unit_index_of(units: Units, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Position of each case's unit (-1 outside every unit)."""
+    if units.h3_cells is not None:
+        resolution = int((units.h3_cells[0] >> np.uint64(52)) & np.uint64(0xF))
+        cells = latlng_to_cells(lat, lon, resolution)
+        pos = np.searchsorted(units.h3_cells, cells)
+        pos[pos == len(units.h3_cells)] = 0
+        return np.where(units.h3_cells[pos] == cells, pos, -1)
+    return locate_in_polygons(lon, lat, units.geometry)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _values(counts: np.ndarray, units: Units, value: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values to analyse and the mask of units that take part (rates need households)."""
+    if value == "count":
+        return counts, np.ones(len(counts), dtype=bool)
+    usable = np.nan_to_num(units.households) > 0
+    if usable.sum() < 3:
+        raise InputError(f"value {value!r} needs households per unit; fewer than 3 units have any")
+    if value == "rate":
+        values = rate_per_1000(counts, units.households)
+    elif value == "eb_rate":
+        values = np.full(len(counts), np.nan)
+        values[usable] = 1000.0 * empirical_bayes(counts[usable], units.households[usable])
+    else:
+        sub = units.weights.subset(usable)
+        values = np.full(len(counts), np.nan)
+        values[usable] = 1000.0 * spatial_empirical_bayes(counts[usable], units.households[usable], sub)
+    return values, usable
+
+
+def _clean(value):
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _json(value) -> str:
+    return json.dumps(_clean(value), ensure_ascii=False, allow_nan=False, default=str)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _multipolygons(geometry: gpd.GeoSeries) -> np.ndarray:
+    geoms = np.asarray(geometry.values)
+    single = shapely.get_type_id(geoms) == 3
+    out = geoms.copy()
+    out[single] = shapely.multipolygons(geoms[single], indices=np.arange(single.sum()))
+    return out
+
+
+def run_hotspots(
+    store: Store,
+    method: str,
+    unit: str = "grid",
+    plan_id: str | None = None,
+    h3_resolution: int | None = None,
+    filters: dict | None = None,
+    params: dict | None = None,
+) -> str:
+    """Compute a hotspot analysis and store it; returns the new ``run_id``.
+
+    Parameters
+    ----------
+    store : Store
+        an open store (GeoPackage or PostGIS).
+    method : {"gi", "lisa", "emerging", "kde"}
+        Getis–Ord Gi* with FDR bins; local Moran clusters/outliers; emerging hot spots
+        (monthly space-time Gi* + Mann–Kendall, 17 classes); quartic kernel density.
+    unit : {"grid", "h3", "county", "township", "village"}
+        analysis units: grids of ``plan_id`` (default: the active plan), H3 cells at
+        ``h3_resolution`` (default ``settings.demo_h3_resolution``) or admin units.
+    filters : dict
+        case filters ``kind``, ``category``, ``status``, ``start``/``from``, ``end``/``to``
+        (see :class:`gridmap.hotspots.aggregate.CaseFilter`).
+    params : dict
+        see :data:`DEFAULT_PARAMS`: ``permutations``, ``seed``, ``alpha``, ``exact``,
+        ``value`` (count | rate | eb_rate | seb_rate, per 1,000 households), ``k`` and
+        ``h3_fill`` (occupied | ring | addresses) for H3, ``time_lag``/``step``/``trend_alpha``
+        for emerging, ``bandwidth_m``/``pixel_size_m`` for kde, ``top_areas``.
+
+    Returns
+    -------
+    str
+        the run id; the summary is in ``hotspot_runs.summary`` (JSON).
+    """
+    started = time.perf_counter()
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    if unit not in UNITS:
+        raise InputError(f"unit must be one of {UNITS}, got {unit!r}")
+    p = resolve_params(method, params)
+    case_filter = CaseFilter.from_dict(filters)
+    resolution = int(h3_resolution if h3_resolution is not None else get_settings().demo_h3_resolution)
+    if unit == "h3" and not 0 <= resolution <= 15:
+        raise InputError(f"H3 resolution must be 0..15, got {resolution}")
+
+    cases = read_cases(store, case_filter)
+    lon, lat, located = case_lonlat(cases, return_mask=True)
+    located_cases = cases.loc[located]
+    log.info("hotspots %s on %s: %d cases match the filters, %d located", method, unit, len(cases), len(lon))
+    if len(lon) == 0:
+        raise InputError("no located case matches the filters (geocode cases first or widen the filters)")
+
+    if unit == "h3":
+        units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1))
+    else:
+        units = load_polygon_units(store, unit, plan_id, float(p["contiguity_tolerance_m"]))
+    where = unit_index_of(units, lon, lat)
+    inside = where >= 0
+    n_units = len(units.ids)
+    counts = np.bincount(where[inside], minlength=n_units).astype(np.float64)
+    log.info("%d units (%s), %d cases inside, %d outside, %d islands", n_units, units.weights.kind,
+             int(inside.sum()), int((~inside).sum()), len(units.weights.islands))
+    categories = pd.crosstab(where[inside], located_cases["category"].astype(str).to_numpy()[inside])
+    category_counts = categories.reindex(range(n_units), fill_value=0)
+
+    run_id = f"hs-{datetime.now(LOCAL_TZ).strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    summary: dict = {
+        "method": method, "unit": unit, "units": n_units, "cases_matched": int(len(cases)),
+        "cases_located": int(len(lon)), "cases_in_units": int(inside.sum()),
+        "cases_outside_units": int((~inside).sum()), "islands": int(len(units.weights.islands)),
+        "neighbours": units.weights.kind,
+    }
+    if unit == "h3":
+        summary["h3_resolution"] = resolution
+    rows = pd.DataFrame({"run_id": run_id, "unit_id": units.ids, "count": counts})
+    areas = gpd.GeoDataFrame()
+    surface = None
+    trend_labels = None
+
+    if method in ("gi", "lisa"):
+        values, usable = _values(counts, units, p["value"])
+        sub = units.weights if usable.all() else units.weights.subset(usable)
+        pos = np.flatnonzero(usable)
+        # the summary carries any FDR resolution warning; no duplicate Python warning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FDRResolutionWarning)
+            if method == "gi":
+                result = gi_star(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
+                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
+            else:
+                result = local_moran(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
+                                     alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
+        if method == "gi":
+            z, pv, p_fdr, bins = result.z, result.p, result.p_fdr, result.bin
+            labels = bin_label(bins)
+            extra = [{"G": g, "p_norm": pn, "p_sim": ps, "p_exact": pe, "neighbours": int(c)}
+                     for g, pn, ps, pe, c in zip(result.G, result.p_norm,
+                                                 _or_nan(result.p_sim, len(pos)), _or_nan(result.p_exact, len(pos)),
+                                                 result.cardinalities, strict=True)]
+            summary["bins"] = {str(k): v for k, v in result.bin_counts().items()}
+            significant, sign_z = result.significant_fdr, result.z
+        else:
+            z, pv, p_fdr, bins = result.z_norm, result.p, result.p_fdr, result.cluster
+            labels = result.labels
+            extra = [{"I": i, "q": int(q), "quadrant": QUADRANT_LABELS[int(q)], "p_sim": ps, "p_exact": pe}
+                     for i, q, ps, pe in zip(result.I, result.q, _or_nan(result.p_sim, len(pos)),
+                                             _or_nan(result.p_exact, len(pos)), strict=True)]
+            summary["clusters"] = result.cluster_counts()
+            significant, sign_z = result.cluster == 1, np.ones(len(pos))
+        summary.update(permutations=result.permutations, seed=result.seed, engine=result.engine,
+                       fdr_warning=result.fdr_warning, alpha=result.alpha, exact=bool(p["exact"]),
+                       value=p["value"], units_analysed=int(usable.sum()))
+        rows["value"] = values
+        for column, data in (("z", z), ("p", pv), ("p_fdr", p_fdr)):
+            rows[column] = np.nan
+            rows.loc[pos, column] = data
+        rows["bin"] = pd.array([None] * n_units, dtype="Int64")
+        rows.loc[pos, "bin"] = bins
+        rows["label"] = None
+        rows.loc[pos, "label"] = labels
+        rows["extra"] = None
+        rows.loc[pos, "extra"] = [_json(e) for e in extra]
+        full_significant = np.zeros(n_units, dtype=bool)
+        full_significant[pos] = significant
+        full_z = np.zeros(n_units)
+        full_z[pos] = sign_z
+        areas = _areas(full_significant, full_z, units, counts, category_counts, None, p["top_areas"],
+                       both_signs=method == "gi")
+    elif method == "emerging":
+        cube = space_time_cube(where, located_cases["reported_at"].to_numpy(), units.ids, step=p["step"],
+                               start=case_filter.start, end=case_filter.end)
+        result = emerging_hotspots(cube, units.weights, time_lag=p["time_lag"], alpha=p["alpha"],
+                                   trend_alpha=p["trend_alpha"])
+        trend_labels = result.labels
+        rows["value"] = cube.counts[-1]
+        rows["z"] = result.trend_z
+        rows["p"] = result.trend_p
+        rows["p_fdr"] = result.p_fdr[-1]
+        rows["bin"] = result.classes
+        rows["label"] = trend_labels
+        rows["extra"] = [
+            _json({"trend_tau": _finite(tau), "final_z": fz, "final_bin": int(fb),
+                   "z_series": np.round(zs, 3), "count_series": cs})
+            for tau, fz, fb, zs, cs in zip(result.trend_tau, result.z[-1], result.bins[-1], result.z.T,
+                                           cube.counts.T.astype(int), strict=True)]
+        summary.update(classes=result.class_counts(), steps=cube.steps, step=cube.step, time_lag=result.time_lag,
+                       alpha=result.alpha, trend_alpha=result.trend_alpha)
+        areas = _areas(result.classes > 0, np.ones(n_units), units, counts, category_counts, trend_labels,
+                       p["top_areas"], both_signs=False)
+    else:  # kde
+        kde = kernel_density(lon, lat, bandwidth_m=p["bandwidth_m"], pixel_size_m=p["pixel_size_m"])
+        centres = units.geometry.representative_point() if units.h3_cells is None else None
+        if units.h3_cells is not None:
+            latlng = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in units.h3_cells.tolist()])
+            c_lon, c_lat = latlng[:, 1], latlng[:, 0]
+        else:
+            c_lon, c_lat = centres.x.to_numpy(), centres.y.to_numpy()
+        rows["value"] = kde.sample(c_lon, c_lat)  # cases per km² at the unit centre
+        png = kde.to_png()
+        surface = pd.DataFrame([{
+            "run_id": run_id, "west": kde.west, "south": kde.south, "east": kde.east, "north": kde.north,
+            "width": kde.density.shape[1], "height": kde.density.shape[0], "bandwidth_m": kde.bandwidth_m,
+            "cell_size_m": kde.cell_size_m, "total": kde.total, "max_density": float(kde.density.max()),
+            "png_base64": base64.b64encode(png).decode("ascii"),
+        }])
+        summary.update(bandwidth_m=kde.bandwidth_m, bandwidth_rule="fixed" if p["bandwidth_m"] else "arcgis",
+                       bounds=kde.bounds, raster=list(kde.density.shape), max_density_per_km2=float(kde.density.max()),
+                       integral=kde.integral())
+
+    if len(areas):
+        summary["top_areas"] = [
+            {"rank": int(a["rank"]), "sign": int(a["sign"]), "cases": float(a["cases"]), "units": int(a["units"]),
+             "top_categories": json.loads(a["top_categories"]), "trend": a["trend"],
+             "centre": [round(float(a["centre_lon"]), 6), round(float(a["centre_lat"]), 6)],
+             "area_km2": round(float(a["area_km2"]), 3)}
+            for _, a in areas.iterrows() if int(a["rank"]) <= p["top_areas"]
+        ]
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+
+    results = gpd.GeoDataFrame(rows, geometry=_multipolygons(units.geometry), crs=WGS84)
+    run_row = pd.DataFrame([{
+        "run_id": run_id, "method": method, "created_at": _now(),
+        "plan_id": (plan_id or (store.active_plan_id() if unit == "grid" else None)),
+        "unit_kind": unit if unit != "h3" else f"h3_{resolution}",
+        "params": _json({k: v for k, v in p.items()}), "filters": _json(case_filter.as_dict()),
+        "summary": _json(summary),
+    }])
+    with store.transaction():
+        store.write("hotspot_runs", run_row)
+        store.write("hotspot_results", results)
+        if len(areas):
+            area_rows = areas.copy()
+            area_rows.insert(0, "run_id", run_id)
+            store.write("hotspot_areas", area_rows)
+        if surface is not None:
+            store.write("hotspot_surfaces", surface)
+    log.info("run %s stored: %d units, %d areas, %.1f s", run_id, n_units, len(areas), summary["seconds"])
+    return run_id
+
+
+def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:
+    return np.full(n, np.nan) if values is None else values
+
+
+def _areas(significant, z, units: Units, counts, category_counts, trend_labels, top: int,
+           both_signs: bool) -> gpd.GeoDataFrame:
+    frames = []
+    for sign in ((1, -1) if both_signs else (1,)):
+        found = hotspot_areas(significant, z, units.weights, units.geometry, counts, category_counts=category_counts,
+                              trend_labels=trend_labels, sign=sign)
+        frames.append(found)
+    if not frames or all(len(f) == 0 for f in frames):
+        return gpd.GeoDataFrame()
+    return gpd.GeoDataFrame(pd.concat([f for f in frames if len(f)], ignore_index=True), crs=WGS84)
+
+
+def read_run(store: Store, run_id: str) -> tuple[dict, gpd.GeoDataFrame]:
+    """A stored run: its row (params/filters/summary parsed from JSON) and its per-unit results."""
+    runs = store.read("hotspot_runs", where={"run_id": run_id})
+    if runs.empty:
+        raise InputError(f"no hotspot run {run_id!r}")
+    row = runs.iloc[0].to_dict()
+    for key in ("params", "filters", "summary"):
+        row[key] = json.loads(row[key]) if row.get(key) else {}
+    results = store.read("hotspot_results", where={"run_id": run_id},
+                         columns=["unit_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "extra", "geometry"])
+    return row, results
+
+
+def format_summary(run_id: str, summary: dict) -> str:
+    """Readable lines for the command line."""
+    lines = [f"run {run_id}: {summary['method']} on {summary['units']:,} {summary['unit']} units, "
+             f"{summary['cases_in_units']:,} cases ({summary['cases_located']:,} located of "
+             f"{summary['cases_matched']:,} matching; {summary['cases_outside_units']:,} outside the units)"]
+    if "bins" in summary:
+        counts = summary["bins"]
+        order = ["3", "2", "1", "0", "-1", "-2", "-3"]
+        lines.append("Gi* bins: " + ", ".join(f"{bin_label(np.array([int(b)]))[0]} {counts.get(b, 0)}" for b in order))
+    if "clusters" in summary:
+        lines.append("clusters: " + ", ".join(f"{k} {v}" for k, v in summary["clusters"].items()))
+    if "classes" in summary:
+        ordered = sorted(summary["classes"].items(), key=lambda kv: -kv[1])
+        lines.append("classes: " + ", ".join(f"{k} {v}" for k, v in ordered))
+        lines.append(f"time steps: {len(summary['steps'])} {summary['step']}s from {summary['steps'][0]}")
+    if "bandwidth_m" in summary:
+        lines.append(f"kernel density: bandwidth {summary['bandwidth_m']:.0f} m ({summary['bandwidth_rule']}), "
+                     f"raster {summary['raster'][1]}x{summary['raster'][0]}, peak "
+                     f"{summary['max_density_per_km2']:.1f} cases/km²")
+    if summary.get("permutations"):
+        lines.append(f"permutations: {summary['permutations']} (seed {summary['seed']}, engine {summary['engine']})")
+    if summary.get("fdr_warning"):
+        lines.append(f"warning: {summary['fdr_warning']}")
+    for area in summary.get("top_areas", []):
+        kind = "hot" if area["sign"] > 0 else "cold"
+        categories = ", ".join(f"{c} {n}" for c, n in area["top_categories"]) or "-"
+        trend = f", trend {area['trend']}" if area.get("trend") else ""
+        lines.append(f"  {kind} area #{area['rank']}: {area['cases']:.0f} cases in {area['units']} units "
+                     f"({area['area_km2']:.2f} km²) near {area['centre'][0]:.5f},{area['centre'][1]:.5f}; "
+                     f"top: {categories}{trend}")
+    lines.append(f"({summary['seconds']:.1f} s)")
+    return "\n".join(lines)
+
+
+__all__ = ["CLASSES", "METHODS", "UNITS", "format_summary", "read_run", "run_hotspots"]
