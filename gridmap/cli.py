@@ -1,4 +1,6 @@
-"""``gridmap`` command line: each sub-package contributes its sub-commands.
+"""gridmap: grid planning, case geocoding, hotspot analytics and grid-worker audits (网格化管理).
+
+Each sub-package contributes its sub-commands.
 
 A module listed in :data:`COMMAND_MODULES` exposes ``register(subparsers)`` which
 adds its parsers with ``set_defaults(func=...)``; ``func(args) -> int`` is the exit code.

@@ -15,11 +15,12 @@ import pytest
 import shapely
 
 from gridmap import boundaries
-from gridmap.crs import LOCAL_CRS, to_local
+from gridmap.crs import LOCAL_CRS, WGS84, to_local
 from gridmap.errors import InputError
 from gridmap.store.schema import get_table
 from gridmap.synth import coords, synthesize, write_city
-from gridmap.synth.geometry import partition_polygon
+from gridmap.synth.admin import GRID_DEGREES
+from gridmap.synth.geometry import densify_shared, insert_touching_vertices, partition_polygon, snap_coverage
 from gridmap.synth.people import id_number_valid, id_numbers
 from gridmap.synth.text_variants import chinese_numeral
 
@@ -27,6 +28,8 @@ SCALE = 0.02
 SEED = 7
 MAX_SYMDIFF_M2 = 1e4  # 0.01 km²
 MAX_OVERLAP_M2 = 1.0
+#: edges are straight in lon/lat; this short they are straight in metres too (< 0.1 mm)
+MEASURE_SEGMENT_DEG = 5e-4
 
 
 @pytest.fixture(scope="module")
@@ -46,38 +49,89 @@ def admin_local(city):
     return city.admin_units.to_crs(LOCAL_CRS)
 
 
+def _area_m2(geoms_wgs84) -> np.ndarray:
+    """Areas (m²) of EPSG:4326 geometries: densified in degrees, then measured in LOCAL_CRS.
+
+    A long edge is straight in lon/lat but curves by metres in LOCAL_CRS (~2 m over
+    10 km); projecting it undensified would count that bend as a tiling error.
+    """
+    dense = shapely.segmentize(np.atleast_1d(np.asarray(geoms_wgs84, dtype=object)), MEASURE_SEGMENT_DEG)
+    return gpd.GeoSeries(dense, crs=WGS84).to_crs(LOCAL_CRS).area.to_numpy()
+
+
 def _tiling_errors(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> tuple[float, float]:
     """(largest symmetric difference between a parent and the union of its children,
-    total area of pairwise child overlaps), m² in LOCAL_CRS."""
+    total area of pairwise child overlaps), m², for frames in EPSG:4326."""
     union = children.dissolve("parent_code")
     parent = parents.set_index("code").loc[union.index]
-    symdiff = shapely.area(shapely.symmetric_difference(union.geometry.values, parent.geometry.values))
+    symdiff = _area_m2(shapely.symmetric_difference(union.geometry.values, parent.geometry.values))
     left, right = shapely.STRtree(children.geometry.values).query(children.geometry.values, predicate="intersects")
     pairs = left < right
-    overlap = shapely.area(
+    overlap = _area_m2(
         shapely.intersection(children.geometry.values[left[pairs]], children.geometry.values[right[pairs]])
     )
     return float(symdiff.max()), float(overlap.sum())
 
 
+def _level(city, level: str) -> gpd.GeoDataFrame:
+    return city.admin_units[city.admin_units["level"] == level]
+
+
+def _vertex_set(geoms) -> set[tuple[float, float]]:
+    return set(map(tuple, shapely.get_coordinates(np.asarray(geoms, dtype=object))))
+
+
 # --- admin polygons ------------------------------------------------------------------------
 
 
-def test_townships_tile_counties_exactly(admin_local):
-    townships = admin_local[admin_local["level"] == "township"]
-    counties = admin_local[admin_local["level"] == "county"]
+def test_townships_tile_counties_exactly(city):
+    townships, counties = _level(city, "township"), _level(city, "county")
     assert set(townships["parent_code"]) == set(counties["code"])
     symdiff, overlap = _tiling_errors(townships, counties)
     assert symdiff < MAX_SYMDIFF_M2
     assert overlap < MAX_OVERLAP_M2
 
 
-def test_villages_tile_townships_exactly(admin_local):
-    villages = admin_local[admin_local["level"] == "village"]
-    townships = admin_local[admin_local["level"] == "township"]
-    symdiff, overlap = _tiling_errors(villages, townships)
+def test_villages_tile_townships_exactly(city):
+    symdiff, overlap = _tiling_errors(_level(city, "village"), _level(city, "township"))
     assert symdiff < MAX_SYMDIFF_M2
     assert overlap < MAX_OVERLAP_M2
+
+
+def test_villages_and_townships_are_valid_coverages_city_wide(city):
+    for level in ("village", "township"):
+        geoms = np.asarray(_level(city, level).geometry.values)
+        assert shapely.coverage_is_valid(geoms), level  # no overlaps, shared edges with identical vertices
+        assert shapely.is_empty(shapely.coverage_invalid_edges(geoms)).all(), level
+        # no gaps: the coverage union over every county line is one polygon without holes
+        union = shapely.coverage_union_all(geoms)
+        assert union.geom_type == "Polygon" and shapely.get_num_interior_rings(union) == 0, level
+        assert _area_m2(shapely.symmetric_difference(union, _level(city, "city").geometry.values[0]))[0] < 1e4
+        # every vertex on the precision grid, and still valid polygons once projected to metres
+        xy = shapely.get_coordinates(geoms)
+        per_degree = round(1 / GRID_DEGREES)
+        assert (np.round(xy * per_degree) / per_degree == xy).all(), level
+        assert shapely.is_valid(np.asarray(_level(city, level).to_crs(LOCAL_CRS).geometry.values)).all(), level
+
+
+def test_townships_are_the_union_of_their_villages(city):
+    townships = _level(city, "township").set_index("code")
+    for code, villages in _level(city, "village").groupby("parent_code"):
+        union = shapely.coverage_union_all(np.asarray(villages.geometry.values))
+        township = townships.loc[code, "geometry"]
+        assert shapely.equals(township, union), code
+        # the township outline is made of its villages' own vertices
+        assert _vertex_set([township]) <= _vertex_set(villages.geometry.values), code
+
+
+def test_counties_kept_and_their_vertices_shared_by_the_townships(city):
+    real = boundaries.counties().set_index("code")
+    ours = _level(city, "county").set_index("code").loc[real.index]
+    assert shapely.equals_exact(ours.geometry.values, real.geometry.values, tolerance=0).all()
+    townships = _level(city, "township")
+    for code, county in real.iterrows():
+        mine = townships[townships["parent_code"] == code]
+        assert _vertex_set([county.geometry]) <= _vertex_set(mine.geometry.values), code
 
 
 def test_every_official_unit_once_with_its_name_and_parent(city):
@@ -115,6 +169,69 @@ def test_urban_units_small_and_packed_around_their_town(admin_local):
     streets = townships[townships["name"].str.contains("街道") & townships["code"].str[:6].isin(["150502", "150571"])]
     assert len(streets) == 15
     assert shapely.distance(shapely.point_on_surface(streets.geometry.values), centre).max() < 12_000
+
+
+def test_admin_falls_back_on_snapping_when_rounding_breaks_the_coverage(monkeypatch):
+    from gridmap.synth import admin
+
+    snapped = []
+    real_snap = admin.snap_coverage
+    monkeypatch.setattr(admin, "_is_valid_coverage", lambda geoms: False)
+    monkeypatch.setattr(admin, "snap_coverage", lambda *args: snapped.append(1) or real_snap(*args))
+    result = admin.build_admin(SEED)
+    assert snapped
+    units = result.admin_units
+    for level in ("village", "township"):
+        geoms = np.asarray(units.loc[units["level"] == level, "geometry"].values)
+        assert shapely.coverage_is_valid(geoms) and shapely.is_valid(geoms).all(), level
+        assert (shapely.get_num_geometries(geoms) == 1).all(), level
+    assert shapely.is_valid(result.villages.geometry.values).all()  # the LOCAL_CRS working frame too
+
+
+def _two_parents_split_separately():
+    """Two unit squares split on their own: the left one in two at y=0.5, which puts a
+    vertex (1, 0.5) on the right square's edge that the right square lacks."""
+    bottom = shapely.box(0, 0, 1, 0.5)
+    top = shapely.box(0, 0.5, 1, 1)
+    right = shapely.box(1, 0, 2, 1)
+    return np.array([bottom, top, right], dtype=object)
+
+
+def test_insert_touching_vertices_heals_a_t_junction():
+    geoms = _two_parents_split_separately()
+    assert not shapely.coverage_is_valid(geoms)
+    healed = insert_touching_vertices(geoms, 1e-9)
+    assert shapely.coverage_is_valid(healed)
+    assert (1.0, 0.5) in _vertex_set([healed[2]])
+    assert np.allclose(shapely.area(healed), shapely.area(geoms))
+    assert all(shapely.equals(a, b) for a, b in zip(healed, geoms, strict=True))
+
+
+def test_densify_shared_gives_both_sides_of_an_edge_the_same_new_vertices():
+    left = shapely.Polygon([(0, 0), (1.0, 0.3), (0.2, 1.7)])
+    right = shapely.Polygon([(1.0, 0.3), (1.9, 1.1), (0.2, 1.7)])  # shares the diagonal, run the other way
+    dense = densify_shared(np.array([left, right], dtype=object), 0.013)
+    assert shapely.coverage_is_valid(dense)
+    assert len(_vertex_set([dense[0]]) & _vertex_set([dense[1]])) > 100
+    assert _vertex_set([left]) <= _vertex_set([dense[0]])  # original vertices kept
+
+
+def test_snap_coverage_closes_gaps_and_overlaps_inside_fixed_regions():
+    regions = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], dtype=object)
+    bottom, top, right = _two_parents_split_separately()
+    top = shapely.box(0, 0.5003, 1, 1)  # a gap 0.0003 high under it
+    right = shapely.Polygon([(0.9996, 0), (2, 0), (2, 1), (1.0002, 1)])  # overlaps region 0, a sliver short of it
+    geoms = np.array([bottom, top, right], dtype=object)
+    out = snap_coverage(geoms, np.array([0, 0, 1]), regions, 1e-4)
+    assert shapely.coverage_is_valid(out)
+    assert (shapely.get_num_geometries(out) == 1).all()
+    xy = shapely.get_coordinates(out)
+    assert np.allclose(xy, np.round(xy / 1e-4) * 1e-4, atol=1e-12, rtol=0)
+    # each region filled exactly by its own polygons; the fixed region line holds
+    assert shapely.equals(shapely.coverage_union_all(out[:2]), regions[0])
+    assert shapely.equals(out[2], regions[1])
+    assert abs(shapely.area(out[1]) - 0.5) < 1e-3  # the gap went to a neighbour
+    assert abs(shapely.area(out[0]) + shapely.area(out[1]) - 1.0) < 1e-12
 
 
 def test_partition_polygon_tiles_a_concave_parent():

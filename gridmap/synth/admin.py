@@ -7,9 +7,19 @@ with :func:`gridmap.synth.geometry.partition_polygon`.  Urban units (街道 town
 centre for 科尔沁区 and the 通辽经济技术开发区 streets, the county seats elsewhere, a
 township's own seat for the communities of a rural township.
 
-Everything metric happens in :data:`gridmap.crs.LOCAL_CRS`; :func:`build_admin`
-returns the output frame in EPSG:4326 plus LOCAL_CRS working frames for the later
-components (addresses, hotspots, workers).
+Everything metric happens in :data:`gridmap.crs.LOCAL_CRS`.  The county outlines are
+densified in degrees before they are projected for splitting, so a county edge is the
+same line in both CRSs (to < 1 mm).  Each county and township is split on its own, so
+where two parents meet their children form T-junctions (a vertex on one side only);
+:func:`gridmap.synth.geometry.insert_touching_vertices` copies each such vertex into the
+other side, the villages are projected to EPSG:4326 and rounded to a
+:data:`GRID_DEGREES` grid (equal vertices stay equal), and townships are the coverage
+unions of their villages.  Villages and townships are then each a valid polygon
+coverage city-wide (shared edges have identical vertices, in EPSG:4326 and after
+projection), and the townships of a county keep every real county vertex.
+:func:`build_admin` returns the output frame in EPSG:4326 plus LOCAL_CRS working
+frames holding the same polygons for the later components (addresses, hotspots,
+workers).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap import boundaries
 from gridmap.crs import LOCAL_CRS, WGS84, to_local, to_wgs84
-from gridmap.synth.geometry import partition_polygon
+from gridmap.synth.geometry import densify_shared, insert_touching_vertices, partition_polygon, snap_coverage
 from gridmap.synth.streams import stream
 
 SOURCE = "synthetic"
@@ -50,6 +60,15 @@ DEV_ZONE_TOWN = "150571100"
 COMMUNITY_KM2 = {"city": 0.55, "county_seat": 0.45, "township_seat": 0.3}
 PERI_URBAN_VILLAGE_KM2 = 3.0
 
+#: precision grid of the synthetic polygons in EPSG:4326 (≈1 cm); the real county
+#: vertices (1e-6°) lie on it, so rounding keeps them
+GRID_DEGREES = 1e-7
+#: longest county edge (degrees, ≈200 m) before the outlines are projected for splitting:
+#: a straight edge in degrees and in metres then differ by < 1 mm, well under the grid
+COUNTY_SEGMENT_DEGREES = 0.002
+#: a vertex this close (metres) to a neighbour's edge lies on it (a T-junction)
+TOUCH_TOLERANCE_M = 1e-6
+
 #: mesh density: fine Voronoi cells per child unit
 COUNTY_MESH_PER_CHILD = 40
 TOWNSHIP_MESH_PER_CHILD = 9
@@ -59,7 +78,8 @@ TOWNSHIP_MESH_PER_CHILD = 9
 class AdminResult:
     """Admin layer (EPSG:4326, schema columns) and LOCAL_CRS working frames.
 
-    ``townships``/``villages`` (LOCAL_CRS) carry extra columns: ``county_code``,
+    ``counties`` is the real outline densified (LOCAL_CRS); ``townships``/``villages``
+    (LOCAL_CRS, the output polygons projected) carry extra columns: ``county_code``,
     ``urban`` (bool), ``town_id``; townships ``seat_x``/``seat_y`` (metres);
     villages also ``township_code``, ``short_name``, ``seat_village`` (the rural village
     at the township seat);
@@ -142,6 +162,49 @@ def _to_wgs84_geoms(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(np.asarray(geoms, dtype=object), project)
 
 
+def _to_local_geoms(geoms: np.ndarray) -> np.ndarray:
+    def project(lonlat: np.ndarray) -> np.ndarray:
+        x, y = to_local(lonlat[:, 0], lonlat[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(np.asarray(geoms, dtype=object), project)
+
+
+def _is_valid_coverage(geoms: np.ndarray) -> bool:
+    return bool(shapely.is_valid(geoms).all() and shapely.coverage_is_valid(geoms))
+
+
+def _edge_matched(
+    villages: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, counties: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """(village, township) polygons in EPSG:4326 forming valid coverages city-wide.
+
+    ``villages``/``townships`` are the LOCAL_CRS partitions (rows in the order of the
+    output arrays), ``counties`` the real outlines in EPSG:4326.  T-junctions along
+    township and county lines get their vertex on both sides, so every shared edge has
+    the same vertices on both sides; the vertices are reprojected and rounded to
+    :data:`GRID_DEGREES`, which keeps equal vertices equal.  Should rounding ever break
+    the coverage (two vertices of a ring in one grid cell), the whole layer is
+    snap-rounded instead.  A township is the coverage union of its villages, so both
+    layers share every vertex.
+    """
+    local = insert_touching_vertices(villages.geometry.values, TOUCH_TOLERANCE_M)
+    village_geoms = shapely.remove_repeated_points(
+        shapely.set_precision(_to_wgs84_geoms(local), GRID_DEGREES, mode="pointwise")
+    )
+    if not _is_valid_coverage(village_geoms):
+        region_of = pd.Index(counties["code"]).get_indexer(villages["county_code"])
+        village_geoms = snap_coverage(village_geoms, region_of, np.asarray(counties.geometry.values), GRID_DEGREES)
+    township_of = pd.Index(townships["code"]).get_indexer(villages["township_code"])
+    order = np.argsort(township_of, kind="stable")
+    bounds = np.searchsorted(township_of[order], np.arange(len(townships) + 1))
+    township_geoms = np.array(
+        [shapely.coverage_union_all(village_geoms[order[bounds[t] : bounds[t + 1]]]) for t in range(len(townships))],
+        dtype=object,
+    )
+    return village_geoms, township_geoms
+
+
 def _as_multipolygon(geoms: np.ndarray) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object)
     single = shapely.get_type_id(geoms) == 3
@@ -162,7 +225,12 @@ def build_admin(
     towns_df = boundaries.townships(data_dir)
     villages_df = boundaries.villages(data_dir)
     places = boundaries.places(data_dir)
-    counties_local = counties.to_crs(LOCAL_CRS)
+    # split a densified outline: its edges project to (almost) the same lines in metres
+    counties_local = gpd.GeoDataFrame(
+        counties.drop(columns="geometry"),
+        geometry=_to_local_geoms(densify_shared(counties.geometry.values, COUNTY_SEGMENT_DEGREES)),
+        crs=LOCAL_CRS,
+    )
 
     village_is_comm = villages_df.groupby("parent_code")["is_community"].agg(["sum", "count"])
     towns_df = towns_df.join(village_is_comm, on="code")
@@ -265,6 +333,11 @@ def build_admin(
 
     villages = gpd.GeoDataFrame(village_rows, geometry="geometry", crs=LOCAL_CRS)
     villages = villages.sort_values("code", ignore_index=True)
+    village_wgs84, township_wgs84 = _edge_matched(villages, townships, counties)
+    # the working frames carry the final polygons, so addresses fall inside the output villages
+    villages["geometry"] = _to_local_geoms(village_wgs84)
+    townships["geometry"] = _to_local_geoms(township_wgs84)
+    say("admin: villages and townships snapped into edge-matched coverages")
     villages["seat_village"] = _seat_villages(villages, townships)
     villages["short_name"] = short_village_name(villages["name"])
     townships["short_name"] = short_township_name(townships["name"])
@@ -276,7 +349,7 @@ def build_admin(
             "code": synthetic["code"], "name": synthetic["name"], "level": synthetic["level"],
             "parent_code": synthetic["parent_code"], "source": SOURCE,
         },
-        geometry=_to_wgs84_geoms(synthetic.geometry.values),
+        geometry=np.concatenate([township_wgs84, village_wgs84]),
         crs=WGS84,
     )
     real = boundaries.real_admin_units(data_dir)

@@ -1,6 +1,8 @@
 """Geometry helpers for the synthetic city: point sampling and exact polygon partitions.
 
-All inputs and outputs are in :data:`gridmap.crs.LOCAL_CRS` (metres).
+Inputs and outputs are in :data:`gridmap.crs.LOCAL_CRS` (metres), except for the
+coverage helpers at the end (:func:`densify_shared`, :func:`insert_touching_vertices`,
+:func:`snap_coverage`), which work in the units of whatever CRS they are given.
 
 :func:`partition_polygon` splits a parent polygon into child polygons that tile it
 exactly: a fine Voronoi mesh (``shapely.voronoi_polygons`` of seeded points) is
@@ -17,8 +19,10 @@ share it among themselves.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry.base import BaseGeometry
@@ -395,3 +399,196 @@ def _merge_detached_parts(children: list[BaseGeometry]) -> list[BaseGeometry]:
                 kept.append(p)
         children[c] = shapely.coverage_union_all(kept)
     return children
+
+
+def densify_shared(geoms: np.ndarray, max_length: float) -> np.ndarray:
+    """``shapely.segmentize`` that keeps a coverage edge-matched (units of the CRS of ``geoms``).
+
+    Points inserted into an edge are interpolated from its lexicographically smaller
+    endpoint, so the two polygons sharing an edge (whose rings run it in opposite
+    directions) get bit-identical new vertices.  Original vertices are kept as they are.
+    """
+
+    def rebuild(xy: np.ndarray, ring_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seg = np.flatnonzero(ring_of[:-1] == ring_of[1:])
+        a, b = xy[seg], xy[seg + 1]
+        swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+        p, q = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+        n = np.maximum(1, np.ceil(np.hypot(*(q - p).T) / max_length)).astype(np.int64)
+        seg_of = np.repeat(np.arange(len(seg)), n)
+        step = np.arange(len(seg_of)) - np.repeat(np.cumsum(n) - n, n)
+        frac = np.where(swap[seg_of], n[seg_of] - step, step) / n[seg_of]
+        pts = p[seg_of] + (q[seg_of] - p[seg_of]) * frac[:, None]
+        pts[step == 0] = a[seg_of[step == 0]]
+        return pts, ring_of[seg][seg_of]
+
+    return _rebuild_rings(np.asarray(geoms, dtype=object), rebuild)
+
+
+def insert_touching_vertices(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """Give every edge the vertices of the other polygons that lie on it (units of the CRS).
+
+    Polygons split one parent at a time meet a neighbouring parent's children in
+    T-junctions: a vertex of one side lies on an edge of the other (within rounding
+    error) that lacks it.  Inserting it makes both sides of every shared edge carry the
+    same vertices — bit-identical copies, so the layer becomes an edge-matched coverage.
+    A vertex within ``tolerance`` of an edge's interior counts as lying on it.
+    """
+
+    def rebuild(xy: np.ndarray, ring_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seg = np.flatnonzero(ring_of[:-1] == ring_of[1:])
+        a, b = xy[seg], xy[seg + 1]
+        # an edge that both neighbours carry is matched; T-junctions sit on the unmatched ones,
+        # at vertices that end an unmatched edge on the other side
+        swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+        canon = np.where(swap[:, None], np.hstack([b, a]), np.hstack([a, b]))
+        unmatched = np.flatnonzero(~pd.DataFrame(canon).duplicated(keep=False).to_numpy())
+        ends = pd.DataFrame(np.vstack([a[unmatched], b[unmatched]]))
+        vertices = ends[~ends.duplicated()].to_numpy()
+        lines = shapely.linestrings(np.stack([a[unmatched], b[unmatched]], axis=1))
+        s, v = shapely.STRtree(shapely.points(vertices)).query(lines, predicate="dwithin", distance=tolerance)
+        s = unmatched[s]
+        ab = b[s] - a[s]
+        length = np.hypot(*ab.T)
+        along = np.einsum("ij,ij->i", vertices[v] - a[s], ab) / np.maximum(length, 1e-300)
+        inside = (along > tolerance) & (along < length - tolerance)
+        s, v, along = s[inside], v[inside], along[inside]
+        key = np.concatenate([np.arange(len(seg)), s])
+        pos = np.concatenate([np.full(len(seg), -np.inf), along])
+        order = np.lexsort((pos, key))
+        pts = np.concatenate([a, vertices[v]])[order]
+        return pts, ring_of[seg][key[order]]
+
+    return _rebuild_rings(np.asarray(geoms, dtype=object), rebuild)
+
+
+def _rebuild_rings(
+    geoms: np.ndarray, rebuild: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Polygons rebuilt with new ring vertices.
+
+    ``rebuild(xy, ring_of)`` gets the coordinates of all rings (each ring repeating its
+    first point) with their ring index and returns the new open vertex sequences in the
+    same ring order, as (points, ring index); rings are closed here.
+    """
+    out = geoms.copy()
+    ok = np.flatnonzero(~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6)))
+    if not len(ok):
+        return out
+    parts, part_owner = shapely.get_parts(geoms[ok], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    pts, pts_ring = rebuild(xy, ring_of)
+    first = np.flatnonzero(np.r_[True, ring_of[1:] != ring_of[:-1]])
+    order = np.argsort(np.concatenate([pts_ring, ring_of[first]]), kind="stable")
+    coords = np.concatenate([pts, xy[first]])[order]
+    new_rings = shapely.linearrings(coords, indices=np.concatenate([pts_ring, ring_of[first]])[order])
+    new_parts = shapely.polygons(new_rings, indices=ring_part)
+    n_parts = np.bincount(part_owner, minlength=len(ok))
+    merged = np.empty(len(ok), dtype=object)
+    single = np.flatnonzero(n_parts == 1)
+    first_part = np.searchsorted(part_owner, np.arange(len(ok)))
+    merged[single] = new_parts[first_part[single]]
+    multi = n_parts > 1
+    if multi.any():
+        sel = multi[part_owner]
+        merged[multi] = shapely.multipolygons(new_parts[sel], indices=np.unique(part_owner[sel], return_inverse=True)[1])
+    out[ok] = merged
+    return out
+
+
+def snap_coverage(
+    polygons: np.ndarray, region_of: np.ndarray, regions: np.ndarray, grid_size: float
+) -> np.ndarray:
+    """Turn polygons that nearly tile ``regions`` into an exact polygonal coverage on a grid.
+
+    Works in any CRS: ``grid_size`` is in the units of the coordinates (1e-7° ≈ 1 cm
+    in EPSG:4326).  :func:`gridmap.synth.admin.build_admin` falls back on it should
+    vertex rounding ever break its coverage.
+
+    Parameters
+    ----------
+    polygons : (n,) Polygon/MultiPolygon array that tiles ``regions`` up to small gaps,
+        overlaps and T-junctions (a vertex on one side of a shared edge that the other
+        side lacks, or that it misses by a few decimetres after a reprojection)
+    region_of : (n,) int, index into ``regions`` of the region each polygon belongs to
+    regions : (m,) Polygon/MultiPolygon array, a valid coverage whose outlines are kept
+        (e.g. real county outlines); vertices on the grid stay exactly where they are
+    grid_size : float, the precision grid, CRS units
+
+    Returns
+    -------
+    (n,) array of polygons, same CRS, forming a valid coverage
+    (``shapely.coverage_is_valid``): every vertex on the grid, both sides of every
+    shared edge with identical vertices, and the polygons of a region together filling
+    the region as outlined on the grid.
+
+    All boundaries, the regions' included, are snap-rounded together
+    (``shapely.union_all(grid_size=...)``, which nodes them robustly) and polygonized
+    into faces.  A face goes to the polygon of its own region that contains it (the
+    lowest index where polygons overlap), a face in a gap to the neighbour in its region
+    with which it shares most boundary; faces outside every region are dropped.  Each
+    polygon is the coverage union of its faces, so shared edges are derived once.
+    """
+    polygons = np.asarray(polygons, dtype=object)
+    regions = np.asarray(regions, dtype=object)
+    region_of = np.asarray(region_of, dtype=np.int64)
+    lines = np.concatenate([shapely.boundary(polygons), shapely.boundary(regions)])
+    noded = shapely.union_all(lines, grid_size=grid_size)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    inner = shapely.point_on_surface(faces)
+
+    face_region = _first_container(inner, regions, len(faces))
+    face, poly = shapely.STRtree(polygons).query(inner, predicate="within")
+    same = region_of[poly] == face_region[face]
+    owner = _lowest_per_key(face[same], poly[same], len(faces))
+
+    tree = shapely.STRtree(faces)
+    while True:
+        todo = np.flatnonzero((owner < 0) & (face_region >= 0))
+        if not len(todo):
+            break
+        a, b = tree.query(faces[todo], predicate="intersects")
+        a = todo[a]
+        ok = (owner[b] >= 0) & (face_region[b] == face_region[a])
+        a, b = a[ok], b[ok]
+        shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
+        a, b, shared = a[shared > 0], b[shared > 0], shared[shared > 0]
+        if not len(a):
+            # an enclosed gap with no neighbour of its region: the nearest polygon of the region
+            for f in todo:
+                mine = np.flatnonzero(region_of == face_region[f])
+                owner[f] = mine[int(np.argmin(shapely.distance(polygons[mine], faces[f])))]
+            break
+        best = np.lexsort((b, -shared, a))
+        first = best[np.r_[True, a[best][1:] != a[best][:-1]]]
+        owner[a[first]] = owner[b[first]]
+
+    kept = np.flatnonzero(owner >= 0)
+    kept = kept[np.argsort(owner[kept], kind="stable")]
+    bounds = np.searchsorted(owner[kept], np.arange(len(polygons) + 1))
+    count = np.diff(bounds)
+    if (count == 0).any():
+        lost = np.flatnonzero(count == 0)
+        raise ValueError(f"polygons {lost[:5].tolist()} vanished when snapped to a {grid_size} grid")
+    out = np.empty(len(polygons), dtype=object)
+    single = count == 1
+    out[single] = faces[kept[bounds[:-1][single]]]
+    for i in np.flatnonzero(~single):
+        out[i] = shapely.coverage_union_all(faces[kept[bounds[i] : bounds[i + 1]]])
+    return out
+
+
+def _first_container(points: np.ndarray, polygons: np.ndarray, n: int) -> np.ndarray:
+    """Index of the lowest-numbered polygon containing each point, -1 where none does."""
+    point, poly = shapely.STRtree(polygons).query(points, predicate="within")
+    return _lowest_per_key(point, poly, n)
+
+
+def _lowest_per_key(key: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """For keys 0..n-1 the smallest ``value`` paired with it, -1 for unpaired keys."""
+    out = np.full(n, -1, dtype=np.int64)
+    order = np.lexsort((value, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]] if len(order) else order
+    out[key[first]] = value[first]
+    return out
