@@ -196,7 +196,8 @@ def _build_plans(
         r = outcome.result.report
         report.notes.append(
             f"plans: first {first_id} (archived, {len(first):,} grids), balanced {balanced_id} (active, "
-            f"{len(outcome.grids):,} grids; villages outside tolerance: {r.get('villages_outside_tolerance')})"
+            f"{len(outcome.grids):,} grids; {len(r.get('villages_outside_tolerance') or [])} villages whose "
+            "atoms cannot give every grid ±tolerance: see `gridmap plan quality`)"
         )
     return balanced_id
 
