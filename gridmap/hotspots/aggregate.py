@@ -388,6 +388,7 @@ def spatial_empirical_bayes(events, base, weights: SpatialWeights) -> np.ndarray
     Like :func:`empirical_bayes` but the prior mean and variance of unit ``i`` come from
     its neighbourhood (``i`` and its neighbours): ``m_i = Σe / Σb`` over the
     neighbourhood, ``v_i = Σ b_j (r_j − m_i)² / Σb − m_i / mean(b)`` clipped at 0.
+    A neighbourhood without any event gets rate 0 (esda: NaN from 0/0).
     Vectorised with sparse products.  Units with base 0 contribute to their neighbours'
     sums but get NaN themselves.
     """
@@ -408,5 +409,8 @@ def spatial_empirical_bayes(events, base, weights: SpatialWeights) -> np.ndarray
         spread = sum_br2 - 2 * m * e_sum + m**2 * b_sum
         v = spread / b_sum - m / (b_sum / size)
         v = np.where(v < 0, 0.0, v)
-        smoothed = m + (rate - m) * (v / (v + m / b))
+        # a neighbourhood without events has m = v = 0: its rate is 0, not 0/0
+        denominator = v + m / np.where(valid, b, 1.0)
+        shrink = np.divide(v, denominator, out=np.zeros_like(v), where=denominator > 0)
+        smoothed = m + (rate - m) * shrink
     return np.where(valid, smoothed, np.nan)

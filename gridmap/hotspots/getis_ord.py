@@ -133,7 +133,9 @@ def gi_star_z(values: np.ndarray, adjacency: sp.csr_matrix) -> tuple[np.ndarray,
     total = values.sum()
     mean = total / n
     variance = values.var()  # population variance, as esda and ArcGIS
-    if variance <= 0 or total == 0:
+    # equal values (e.g. Empirical Bayes rates all shrunk to the city rate) leave a variance of
+    # rounding noise, whose z-scores would be meaningless
+    if total == 0 or variance <= (1e-12 * abs(mean)) ** 2:
         raise InputError(
             f"all {n} units have the same value ({values[0]:g}): Gi* is undefined; widen the filters or the area"
         )

@@ -301,6 +301,8 @@ def run_hotspots(
     if unit not in UNITS:
         raise InputError(f"unit must be one of {UNITS}, got {unit!r}")
     p = resolve_params(method, params)
+    if method in ("emerging", "kde") and p["value"] != "count":
+        raise InputError(f"value {p['value']!r} applies to gi and lisa; {method} analyses case counts")
     case_filter = CaseFilter.from_dict(filters)
     resolution = int(h3_resolution if h3_resolution is not None else get_settings().demo_h3_resolution)
     if unit == "h3" and not 0 <= resolution <= 15:

@@ -5,14 +5,24 @@ case rate of some kinds/categories is multiplied by ``multiplier(t)`` per month
 (2022-01 … 2024-12).  Trends:
 
 * ``steady``: the full multiplier all 36 months;
-* ``growing``: rising linearly from 1 to the peak over the 36 months;
+* ``growing``: its excess (multiplier − 1) rising linearly from :data:`RAMP_FLOOR` of the
+  peak's in 2022-01 to the peak in 2024-12;
 * ``growing`` with ``new=True``: absent for 24 months, at the peak in the last 12;
-* ``fading``: at the peak in 2022, falling through 2023, gone in 2024.
+* ``fading``: its excess falling linearly from the peak's in 2022-01 to :data:`RAMP_FLOOR`
+  of it in 2024-12.
+
+A ramp never starts or ends at 1: a hotspot must be significant in (nearly) every month
+for emerging hot-spot analysis to call it intensifying or diminishing (ArcGIS: hot in at
+least 90 % of the time steps, including the last, with a significant Mann–Kendall trend);
+one that starts from nothing or dies out is "sporadic" by those rules.
 
 Town hotspots cover at least ~1,500 households (several ~400-household grids); rural
 ones sit in a populous township-seat village (镇区, ~1,000 households or more).  With
-peak multipliers of 6–15× they stand out to Getis–Ord Gi* at FDR 0.05 at scale 1 in
-the months they are active.
+peak multipliers of 8–22× they stand out to Getis–Ord Gi* at FDR 0.05 at scale 1 in
+the months they are active, and growing, new and fading ones are classed as such by
+emerging hot-spot analysis (monthly steps, three-month neighbourhoods): see
+``tests/test_hotspots_truth.py``.  Below scale 1 fewer households share the same grids
+and villages, so hotspots are weaker and the classes less reliable.
 """
 
 from __future__ import annotations
@@ -33,24 +43,25 @@ PETITION_CATEGORIES = (
     "petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement", "petition_other",
 )
 
-#: (setting, kinds, categories, trend, new, peak multiplier range); the first four
-#: cover every trend and both kinds.  A ramp averages half its peak and a new hotspot
-#: lives 12 months only, so those get the stronger peaks.
+#: (setting, kinds, categories, trend, new, peak multiplier range); the first four cover
+#: every trend and both kinds.  A trend must show month by month, in grids a town hotspot
+#: only partly fills, so trending hotspots get the strongest peaks (a ramp averages 70 %
+#: of its peak excess; a new hotspot lives 12 months only).
 TEMPLATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, bool, tuple[float, float]], ...] = (
     ("city", ("dispute",), ("property_mgmt", "neighbour"), "steady", False, (8.0, 12.0)),
     ("rural", ("dispute",), ("land", "neighbour", "family_marriage", "wages", "loans_finance", "other"),
-     "growing", False, (12.0, 15.0)),
-    ("city", ("dispute",), ("wages", "loans_finance", "neighbour", "other"), "growing", True, (12.0, 15.0)),
+     "growing", False, (16.0, 20.0)),
+    ("city", ("dispute",), ("wages", "loans_finance", "neighbour", "other"), "growing", True, (16.0, 20.0)),
     ("city", ("dispute", "petition"), ("family_marriage", "neighbour", "other", "petition_housing"), "fading", False,
-     (8.0, 12.0)),
+     (18.0, 22.0)),
     ("rural", ("dispute",), DISPUTE_CATEGORIES, "steady", False, (8.0, 12.0)),
-    ("city", ("dispute",), DISPUTE_CATEGORIES, "growing", False, (10.0, 14.0)),
+    ("city", ("dispute",), DISPUTE_CATEGORIES, "growing", False, (18.0, 22.0)),
     ("rural", ("petition", "dispute"), ("petition_land", "land", "neighbour", "family_marriage"), "steady", False,
      (9.0, 13.0)),
-    ("county_seat", ("dispute",), ("neighbour", "family_marriage", "property_mgmt"), "fading", False, (8.0, 12.0)),
+    ("county_seat", ("dispute",), ("neighbour", "family_marriage", "property_mgmt"), "fading", False, (18.0, 22.0)),
     ("county_seat", ("dispute",), ("loans_finance", "wages", "family_marriage", "neighbour"), "growing", True,
-     (12.0, 15.0)),
-    ("rural", ("dispute",), DISPUTE_CATEGORIES, "fading", False, (10.0, 14.0)),
+     (16.0, 20.0)),
+    ("rural", ("dispute",), DISPUTE_CATEGORIES, "fading", False, (14.0, 18.0)),
 )
 RADIUS_M = {"city": (300.0, 800.0), "county_seat": (300.0, 800.0), "rural": (1200.0, 1500.0)}
 #: a town hotspot spans several ~400-household grids: its radius grows (within RADIUS_M)
@@ -60,6 +71,8 @@ TOWN_HOTSPOT_HOUSEHOLDS = 1800.0
 #: enough to span a few grids, not so big that it drowns the other hotspots
 RURAL_HOTSPOT_VILLAGE_HOUSEHOLDS = (1000.0, 2500.0)
 MIN_SEPARATION_M = 5000.0
+#: share of the peak excess where a growing hotspot starts and a fading one ends
+RAMP_FLOOR = 0.4
 
 
 @dataclass
@@ -94,14 +107,15 @@ def hotspot_count(scale: float) -> int:
 def monthly_multiplier(trend: str, new: bool, peak: float) -> np.ndarray:
     """The (36,) multiplier profile of a trend (see module docstring)."""
     t = np.arange(N_MONTHS)
+    ramp = t / (N_MONTHS - 1)
     if trend == "steady":
         return np.full(N_MONTHS, peak)
     if trend == "growing" and new:
         return np.where(t >= 24, peak, 1.0)
     if trend == "growing":
-        return 1.0 + (peak - 1.0) * (t + 1) / N_MONTHS
+        return 1.0 + (peak - 1.0) * (RAMP_FLOOR + (1.0 - RAMP_FLOOR) * ramp)
     if trend == "fading":
-        return np.where(t < 12, peak, np.maximum(1.0, np.where(t < 24, peak - (peak - 1.0) * (t - 11) / 12, 1.0)))
+        return 1.0 + (peak - 1.0) * (1.0 - (1.0 - RAMP_FLOOR) * ramp)
     raise ValueError(f"unknown trend {trend!r}")
 
 
