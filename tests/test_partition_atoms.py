@@ -133,3 +133,28 @@ def test_bad_inputs_are_clear_errors(area):
         build_atoms(area.villages, area.addresses.drop(columns="households"))
     with pytest.raises(InputError, match="CRS"):
         build_atoms(area.villages.set_crs(None, allow_override=True), area.addresses)
+
+
+def test_a_dense_compound_is_refined_until_grids_balance():
+    """5,000 households in 125 buildings on ~2 ha (a high-rise estate): res-11 cells would leave
+    atoms of over 1,000 households; refinement must go finer so every grid lands in the band."""
+    from gridmap.partition.balance import partition_plan
+
+    lon0, lat0 = 122.27, 43.62
+    village = gpd.GeoDataFrame(
+        {"code": ["150502001001"], "name": ["高层小区社区"], "level": ["village"], "parent_code": ["150502001"]},
+        geometry=[shapely.box(lon0, lat0, lon0 + 0.002, lat0 + 0.0012)], crs="EPSG:4326",
+    )
+    rng = np.random.default_rng(5)
+    n = 125
+    addresses = gpd.GeoDataFrame(
+        {"address_id": [f"B{i:03d}" for i in range(n)], "village_code": "150502001001",
+         "households": 40, "population": 100},
+        geometry=gpd.points_from_xy(lon0 + 0.0001 + rng.random(n) * 0.0018, lat0 + 0.0001 + rng.random(n) * 0.001),
+        crs="EPSG:4326",
+    )
+    atoms = build_atoms(village, addresses, target=400, max_share=0.25)
+    assert atoms["households"].sum() == 5000
+    assert atoms["households"].max() <= 120  # about a quarter of the target, at most 3 buildings
+    grids = partition_plan(atoms, target=400, n_jobs=1).grid_households()
+    assert len(grids) == 13 and grids["households"].between(300, 500).all()
