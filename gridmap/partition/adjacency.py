@@ -12,6 +12,9 @@ from scipy.sparse.csgraph import connected_components
 
 #: two polygons are rook neighbours when they share at least this much boundary (metres)
 MIN_SHARED_M = 0.01
+#: boundaries closer than this (metres) are one line: atoms whose outlines differ by floating-point
+#: noise (µm) still share that edge, and the grid dissolve snaps them together by the same amount
+SNAP_M = 1e-3
 
 
 @dataclass
@@ -96,6 +99,16 @@ def _intersection_lengths(geoms: np.ndarray, i: np.ndarray, j: np.ndarray) -> np
     return length
 
 
+def _near_lengths(geoms: np.ndarray, i: np.ndarray, j: np.ndarray, tolerance: float) -> np.ndarray:
+    """Length of boundary the two polygons of each pair run along within ``tolerance`` of each
+    other (the shorter of the two sides): a shared edge whose vertices differ by noise measures
+    its full length, a corner contact about ``2 × tolerance``."""
+    bi, bj = shapely.boundary(geoms[i]), shapely.boundary(geoms[j])
+    near_i = shapely.intersection(bi, shapely.buffer(bj, tolerance, quad_segs=2))
+    near_j = shapely.intersection(bj, shapely.buffer(bi, tolerance, quad_segs=2))
+    return np.minimum(shapely.length(near_i), shapely.length(near_j))
+
+
 def pair_lengths(geoms: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Length of the common boundary of the polygon pairs ``(i[k], j[k])`` (units of the CRS):
     identical segments where they share any (edge-matched coverages), else by intersecting
@@ -129,7 +142,11 @@ def rook_adjacency(metric_geoms: np.ndarray, group: np.ndarray | None = None) ->
     Shared edges are first found by matching identical boundary segments (exact and fast
     for an edge-matched coverage such as the atoms of :func:`~gridmap.partition.atoms.build_atoms`);
     touching pairs with no identical segment (inputs that are not edge-matched) are measured
-    by intersecting the two polygons, so any polygons give the same relation.
+    by intersecting the two polygons, so any polygons give the same relation.  Pairs whose
+    common boundary is shorter than :data:`MIN_SHARED_M` by exact overlay (e.g. an edge whose
+    vertices differ by µm of noise, so the polygons touch only at a point or not at all) are
+    measured again with a :data:`SNAP_M` tolerance: an edge in the graph is always a positive
+    length of boundary that :func:`~gridmap.partition.tiling.dissolve_grids` merges.
     """
     geoms = np.asarray(metric_geoms)
     n = len(geoms)
@@ -139,7 +156,7 @@ def rook_adjacency(metric_geoms: np.ndarray, group: np.ndarray | None = None) ->
         keep = group[i] == group[j]
         i, j, length = i[keep], j[keep], length[keep]
     tree = shapely.STRtree(geoms)
-    ci, cj = tree.query(geoms, predicate="intersects")
+    ci, cj = tree.query(geoms, predicate="dwithin", distance=SNAP_M)
     keep = ci < cj
     if group is not None:
         keep &= group[ci] == group[cj]
@@ -148,6 +165,9 @@ def rook_adjacency(metric_geoms: np.ndarray, group: np.ndarray | None = None) ->
     ci, cj = ci[~matched], cj[~matched]
     if len(ci):
         extra = _intersection_lengths(geoms, ci, cj)
+        short = extra < MIN_SHARED_M
+        if short.any():
+            extra[short] = np.maximum(extra[short], _near_lengths(geoms, ci[short], cj[short], SNAP_M))
         i, j, length = np.r_[i, ci], np.r_[j, cj], np.r_[length, extra]
         order = np.lexsort((j, i))
         i, j, length = i[order], j[order], length[order]

@@ -17,6 +17,9 @@ TOLERANCE_M2 = 1.0
 GRID_M = 1e-5
 #: parts of a grid below this area (m²) are floating-point crumbs, not land
 CRUMB_M2 = 1e-3
+#: atoms whose outlines differ by less than this (degrees, ~1 mm; cf. adjacency.SNAP_M) are
+#: snapped together when their plain union falls apart
+SNAP_DEG = 1e-8
 
 
 def dissolve_grids(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
@@ -61,7 +64,30 @@ def dissolve_grids(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
 
 def _coverage_union(geoms: np.ndarray):
     """Union of polygons that tile without overlap: coverage union when they are edge-matched,
-    else a snap-rounded union (in metres, back to lon/lat)."""
+    else a snap-rounded union (in metres, back to lon/lat).  When that falls apart into several
+    pieces although the atoms are rook neighbours (outlines differing by µm of floating-point
+    noise touch at a point or not at all), the atoms are snapped together within
+    :data:`SNAP_DEG` and merged again."""
+    merged = _union(geoms)
+    if shapely.get_type_id(merged) == 6:
+        snapped = _union(_snap_together(geoms))
+        if shapely.get_num_geometries(snapped) < shapely.get_num_geometries(merged):
+            merged = snapped
+    return merged
+
+
+def _snap_together(geoms: np.ndarray) -> np.ndarray:
+    """Each polygon snapped to the vertices of the ones before it (so near-coincident outlines
+    become identical; the first keeps its shape)."""
+    out = np.asarray(geoms, dtype=object).copy()
+    for n in range(1, len(out)):
+        reference = shapely.multipoints(shapely.get_coordinates(out[:n]))
+        snapped = shapely.snap(out[n], reference, SNAP_DEG)
+        out[n] = snapped if shapely.is_valid(snapped) else shapely.make_valid(snapped)
+    return out
+
+
+def _union(geoms: np.ndarray):
     try:
         merged = shapely.coverage_union_all(geoms)
         if not shapely.is_valid(merged):
