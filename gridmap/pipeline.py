@@ -63,17 +63,11 @@ def _step(report: BuildReport, name: str, progress: Callable[[str], None]) -> It
 
 def _patrol_points_wgs84(patrols: pd.DataFrame) -> gpd.GeoDataFrame:
     """Patrol check-ins with their declared-CRS coordinates converted to WGS-84 points."""
-    from gridmap.geocode.transform import to_wgs84
+    from gridmap.geocode.transform import to_wgs84_mixed
 
-    lon = patrols["raw_lon"].to_numpy(float)
-    lat = patrols["raw_lat"].to_numpy(float)
-    out_lon = lon.copy()
-    out_lat = lat.copy()
-    for crs in pd.unique(patrols["raw_crs"].fillna("wgs84")):
-        sel = (patrols["raw_crs"].fillna("wgs84") == crs).to_numpy()
-        out_lon[sel], out_lat[sel] = to_wgs84(lon[sel], lat[sel], str(crs))
+    lon, lat = to_wgs84_mixed(patrols["raw_lon"], patrols["raw_lat"], patrols["raw_crs"].to_numpy())
     frame = pd.DataFrame(patrols).drop(columns=["geometry"], errors="ignore")
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(out_lon, out_lat), crs=WGS84)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 
 def build_demo(

@@ -9,7 +9,7 @@ import shapely
 from libpysal.weights import Rook
 
 from gridmap.crs import LOCAL_CRS, WGS84
-from gridmap.partition._frames import segmentize_shared
+from gridmap.geometry import segmentize_shared
 from gridmap.partition.adjacency import rook_adjacency, shared_segments
 from gridmap.partition.atoms import build_atoms
 from gridmap.partition.balance import partition_plan

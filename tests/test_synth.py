@@ -17,10 +17,11 @@ import shapely
 from gridmap import boundaries
 from gridmap.crs import LOCAL_CRS, WGS84, to_local
 from gridmap.errors import InputError
+from gridmap.geometry import segmentize_shared
 from gridmap.store.schema import get_table
 from gridmap.synth import coords, synthesize, write_city
 from gridmap.synth.admin import GRID_DEGREES
-from gridmap.synth.geometry import densify_shared, insert_touching_vertices, partition_polygon, snap_coverage
+from gridmap.synth.geometry import insert_touching_vertices, partition_polygon, snap_coverage
 from gridmap.synth.people import id_number_valid, id_numbers
 from gridmap.synth.text_variants import chinese_numeral
 
@@ -210,7 +211,7 @@ def test_insert_touching_vertices_heals_a_t_junction():
 def test_densify_shared_gives_both_sides_of_an_edge_the_same_new_vertices():
     left = shapely.Polygon([(0, 0), (1.0, 0.3), (0.2, 1.7)])
     right = shapely.Polygon([(1.0, 0.3), (1.9, 1.1), (0.2, 1.7)])  # shares the diagonal, run the other way
-    dense = densify_shared(np.array([left, right], dtype=object), 0.013)
+    dense = segmentize_shared(np.array([left, right], dtype=object), 0.013)
     assert shapely.coverage_is_valid(dense)
     assert len(_vertex_set([dense[0]]) & _vertex_set([dense[1]])) > 100
     assert _vertex_set([left]) <= _vertex_set([dense[0]])  # original vertices kept

@@ -36,7 +36,8 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap import boundaries
 from gridmap.crs import LOCAL_CRS, WGS84, to_local, to_wgs84
-from gridmap.synth.geometry import densify_shared, insert_touching_vertices, partition_polygon, snap_coverage
+from gridmap.geometry import segmentize_shared
+from gridmap.synth.geometry import insert_touching_vertices, partition_polygon, snap_coverage
 from gridmap.synth.streams import stream
 
 SOURCE = "synthetic"
@@ -228,7 +229,7 @@ def build_admin(
     # split a densified outline: its edges project to (almost) the same lines in metres
     counties_local = gpd.GeoDataFrame(
         counties.drop(columns="geometry"),
-        geometry=_to_local_geoms(densify_shared(counties.geometry.values, COUNTY_SEGMENT_DEGREES)),
+        geometry=_to_local_geoms(segmentize_shared(counties.geometry.values, COUNTY_SEGMENT_DEGREES)),
         crs=LOCAL_CRS,
     )
 

@@ -1,7 +1,7 @@
 """Geometry helpers for the synthetic city: point sampling and exact polygon partitions.
 
 Inputs and outputs are in :data:`gridmap.crs.LOCAL_CRS` (metres), except for the
-coverage helpers at the end (:func:`densify_shared`, :func:`insert_touching_vertices`,
+coverage helpers at the end (:func:`gridmap.geometry.segmentize_shared` does the densifying; :func:`insert_touching_vertices`,
 :func:`snap_coverage`), which work in the units of whatever CRS they are given.
 
 :func:`partition_polygon` splits a parent polygon into child polygons that tile it
@@ -399,30 +399,6 @@ def _merge_detached_parts(children: list[BaseGeometry]) -> list[BaseGeometry]:
                 kept.append(p)
         children[c] = shapely.coverage_union_all(kept)
     return children
-
-
-def densify_shared(geoms: np.ndarray, max_length: float) -> np.ndarray:
-    """``shapely.segmentize`` that keeps a coverage edge-matched (units of the CRS of ``geoms``).
-
-    Points inserted into an edge are interpolated from its lexicographically smaller
-    endpoint, so the two polygons sharing an edge (whose rings run it in opposite
-    directions) get bit-identical new vertices.  Original vertices are kept as they are.
-    """
-
-    def rebuild(xy: np.ndarray, ring_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        seg = np.flatnonzero(ring_of[:-1] == ring_of[1:])
-        a, b = xy[seg], xy[seg + 1]
-        swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-        p, q = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
-        n = np.maximum(1, np.ceil(np.hypot(*(q - p).T) / max_length)).astype(np.int64)
-        seg_of = np.repeat(np.arange(len(seg)), n)
-        step = np.arange(len(seg_of)) - np.repeat(np.cumsum(n) - n, n)
-        frac = np.where(swap[seg_of], n[seg_of] - step, step) / n[seg_of]
-        pts = p[seg_of] + (q[seg_of] - p[seg_of]) * frac[:, None]
-        pts[step == 0] = a[seg_of[step == 0]]
-        return pts, ring_of[seg][seg_of]
-
-    return _rebuild_rings(np.asarray(geoms, dtype=object), rebuild)
 
 
 def insert_touching_vertices(geoms: np.ndarray, tolerance: float) -> np.ndarray:
