@@ -53,7 +53,9 @@ test: install-test system-deps postgis
 lint: install-test
 	$(BIN)/ruff check .
 
+## bench: every benchmark beside its peer (esda, libpysal, spopt, numba come from the bench extra)
 bench: install-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
