@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -146,3 +148,66 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgis_store" in getattr(item, "fixturenames", ()) or "postgis_database" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgis)
+
+
+# --- the demo city, built once per test session -----------------------------------------------
+
+DEMO_SEED = 7
+DEMO_SCALE = 1.0
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """The scale-1 demo (what ``make demo`` builds) and the synthetic city it came from.
+
+    ``path`` is the GeoPackage; ``city`` is the :class:`gridmap.synth.SynthCity` (with
+    ``truth`` and ``case_truth``).  Tests must treat both as read-only: open
+    ``open_store(path)`` to read, and copy the file (``copy_demo``) before writing.
+    """
+
+    path: Path
+    city: object
+    report: object
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory) -> Iterator[DemoBuild]:
+    """The Tongliao demo at seed 7, scale 1, built once for the whole session (about 90 s)."""
+    from gridmap import synth
+    from gridmap.pipeline import build_demo
+    from gridmap.store import open_store
+
+    built = {}
+    original = synth.synthesize
+
+    def keep(*args, **kwargs):
+        built["city"] = original(*args, **kwargs)
+        return built["city"]
+
+    path = tmp_path_factory.mktemp("demo_build") / "gridmap.gpkg"
+    store = open_store(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(synth, "synthesize", keep)
+        report = build_demo(seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False)
+    store.close()
+    yield DemoBuild(path=path, city=built["city"], report=report)
+
+
+@pytest.fixture
+def demo_store(demo_build):
+    """The session's demo GeoPackage opened read-mostly (do not write to it; see ``copy_demo``)."""
+    from gridmap.store import open_store
+
+    store = open_store(demo_build.path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def copy_demo(demo_build, tmp_path):
+    """A writable copy of the session's demo GeoPackage (path)."""
+    import shutil
+
+    target = tmp_path / "demo_copy.gpkg"
+    shutil.copyfile(demo_build.path, target)
+    return target

@@ -211,31 +211,13 @@ def test_emerging_and_kde_runs_refuse_a_rate_value(gpkg_store):
 
 # --- the issue target on the demo build -------------------------------------------------------
 
-DEMO_SEED = 7
-DEMO_SCALE = 1.0
 BOTH_KINDS = {"kind": ["dispute", "petition"]}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo build (GeoPackage) and the synthetic city it was built from."""
-    from gridmap import synth
-    from gridmap.pipeline import build_demo
-    from gridmap.store import open_store
-
-    built = {}
-    original = synth.synthesize
-
-    def keep(*args, **kwargs):
-        built["city"] = original(*args, **kwargs)
-        return built["city"]
-
-    store = open_store(tmp_path_factory.mktemp("truth") / "gridmap.gpkg")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth, "synthesize", keep)
-        build_demo(seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False)
-    yield store, built["city"]
-    store.close()
+@pytest.fixture
+def demo(demo_store, demo_build):
+    """The session's demo build (tests/conftest.py) and the synthetic city it was built from."""
+    return demo_store, demo_build.city
 
 
 @pytest.mark.slow

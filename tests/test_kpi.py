@@ -146,10 +146,9 @@ def test_bad_case_records_are_named():
 
 
 @pytest.mark.slow
-def test_synthetic_city_2022_disputes_and_resolution():
+def test_synthetic_city_2022_disputes_and_resolution(demo_build):
     """The demo city at scale 1: about 7,400 disputes in 2022, about 93 % resolved, from the records."""
-    city_module = pytest.importorskip("gridmap.synth.city")
-    city = city_module.synthesize(seed=7, scale=1.0)
+    city = demo_build.city
     table = case_kpis(city.cases, "city", "2022", compare_previous_year=False)
     found, rate = int(table["found"].iloc[0]), float(table["resolution_rate"].iloc[0])
     assert 7100 <= found <= 7700, found
