@@ -108,6 +108,9 @@ class GeocodeContext:
         if grids is not None and len(grids):
             grids = grids.to_crs(WGS84) if grids.crs is not None and not grids.crs.equals(WGS84) else grids
             grid_index = GridIndex(grids, code_col="code")
+            # the grid of every standard address lets a text that fits several addresses of one
+            # grid be accepted at grid precision (gridmap.geocode.match module doc)
+            matcher = matcher.on_grids(grid_index.assign(matcher._lon, matcher._lat))
         villages = admin_units[(admin_units["level"] == "village") & admin_units.geometry.notna()]
         villages = villages[~villages.geometry.is_empty]
         village_index = GridIndex(villages, code_col="code") if len(villages) else None
@@ -272,7 +275,7 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
             nearest[k] = ctx.matcher.address_record(int(i))
             nearest_d[k] = d
 
-    accepted_address = (col["geocode_status"][idx] == "accepted") & (col["precision"][idx] == "address")
+    accepted_address = (col["geocode_status"][idx] == "accepted") & np.isin(col["precision"][idx], ("address", "grid"))
     named_village = col["village_code"][idx]
     named_township = col["township_code"][idx]
     named_county = col["county_code"][idx]

@@ -15,10 +15,19 @@ The cascade, per distinct normalized text (the first level that finds something 
 Only address-level matches scoring at least :data:`ACCEPT_SCORE` are ``accepted``;
 every other result is ``review`` (with up to five candidates) or ``rejected`` (empty
 address, no admin area recognised).
+
+**Grid precision.** With the grid of every standard address known
+(:meth:`AddressMatcher.on_grids`, set by :class:`gridmap.geocode.batch.GeocodeContext`),
+a text that fits several standard addresses equally well (``通顺大街1号`` without the
+building: every 栋 of that number) is still accepted when *all* of them lie in one grid:
+the grid, which is what cases are counted by, is certain even though the address is not.
+Such a result has precision ``grid`` and the point of the most-populated candidate.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,13 +54,20 @@ ACCEPT_SCORE = 90.0
 #: rapidfuzz ``fuzz.ratio`` a road name must reach to be considered the same road (0–100)
 FUZZY_ROAD_CUTOFF = 60.0
 
-PRECISIONS = ("address", "road", "village", "township", "county", "none")
+#: ``grid``: several standard addresses fit equally, all in one grid (see the module doc)
+PRECISION_GRID = "grid"
+PRECISIONS = ("address", PRECISION_GRID, "road", "village", "township", "county", "none")
 STATUSES = ("accepted", "review", "rejected")
 MAX_CANDIDATES = 5
 
 # Score of a road+house match by the admin level the road was looked up in.
 _LEVEL_SCORE = {"village": 98.0, "township": 95.0, "county": 91.0, "": 82.0}
 _SKIPPED_TEXT_PENALTY = 6.0  # unreadable text between the admin part and the road
+# Unread text that names a unit (…村, …嘎查, …社区) or stands before a hamlet group (3组, found
+# in every village) means the village meant was not the one recognised: never automatic.
+_SKIPPED_UNIT_PENALTY = 30.0
+_SKIPPED_UNIT = re.compile(r"(?:村|嘎查|社区|委会|镇|乡|苏木|街道|旗|县|区)$")
+_GROUP_ROAD = re.compile(r"^\d+组$")
 _FUZZY_ROAD_WEIGHT = 0.05  # points lost per point of road dissimilarity
 _FUZZY_ROAD_PENALTY = 3.0
 _FUZZY_ROAD_MARGIN = 10.0  # a runner-up road this close (ratio points) makes the choice ambiguous
@@ -179,6 +195,29 @@ class AddressMatcher:
         )
         self._unit_points = self._representative_points(admin_units)
         self._tree = None  # STRtree of address points in LOCAL_CRS metres, built on first use
+        self._grid: np.ndarray | None = None  # grid code of every address (on_grids); None: unknown
+
+    def on_grids(self, address_grids: np.ndarray) -> AddressMatcher:
+        """This matcher, knowing the grid code of every standard address (None/NaN: in no grid).
+
+        Returns a shallow copy (the indexes are shared), so one matcher serves several plans.
+        ``address_grids`` is aligned with the address rows the matcher was built from.
+        """
+        grids = np.asarray(address_grids, dtype=object)
+        if grids.shape != self._ids.shape:
+            raise ValueError(f"{grids.size} grid codes for {self._ids.size} standard addresses")
+        other = copy.copy(self)
+        other._grid = grids
+        return other
+
+    def one_grid(self, rows) -> str | None:
+        """The grid code shared by every address row in ``rows``, else None (also when grids are unknown)."""
+        if self._grid is None or len(rows) == 0:
+            return None
+        codes = pd.unique(pd.Series(self._grid[np.asarray(rows, dtype=np.int64)], dtype=object))
+        if len(codes) != 1 or pd.isna(codes[0]):
+            return None
+        return str(codes[0])
 
     # --- construction helpers ------------------------------------------------------
     def _representative_points(self, admin_units: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
@@ -278,13 +317,19 @@ class AddressMatcher:
         }
 
     # --- the cascade ---------------------------------------------------------------
-    def _address_candidates(self, p: ParsedAddress) -> tuple[list[tuple[int, float]], str, str]:
-        """Rows matching road (exact, then fuzzy) and house number exactly: (rows with scores, how, problem)."""
+    def _address_candidates(self, p: ParsedAddress) -> tuple[list[tuple[int, float]], str, str, bool]:
+        """Rows matching road (exact, then fuzzy) and house number exactly.
+
+        Returns (rows with scores, how, problem, same_grid): ``same_grid`` is True when the
+        best rows tie and all lie in one grid (precision ``grid``).
+        """
         level = p.area_level or ""
         areas = p.areas
         base = _LEVEL_SCORE[level]
         if p.skipped:
             base -= _SKIPPED_TEXT_PENALTY
+            if _SKIPPED_UNIT.search(p.skipped) or _GROUP_ROAD.match(p.road):
+                base -= _SKIPPED_UNIT_PENALTY
         scored: dict[int, float] = {}
         how = ""
         if p.road_known:
@@ -294,7 +339,7 @@ class AddressMatcher:
         if not scored and p.road and level:
             scored, how = self._fuzzy_road_rows(p, level, base), "similar road name and house number"
         if not scored:
-            return [], how, ""
+            return [], how, "", False
         # Equal scores: the address with more households first (cases happen where people live).
         rows = sorted(scored.items(), key=lambda kv: (-kv[1], -self._households[kv[0]], self._ids[kv[0]]))
         problem = ""
@@ -310,10 +355,15 @@ class AddressMatcher:
             plain = [(i, s) for i, s in rows if self._building[i] == ""]
             if plain:
                 rows = plain + [(i, s - _AMBIGUOUS_PENALTY) for i, s in rows if self._building[i] != ""]
+        same_grid = False
         if len(rows) > 1 and rows[0][1] == rows[1][1]:
-            rows = [(i, s - _AMBIGUOUS_PENALTY) for i, s in rows]
-            problem = problem or f"{sum(1 for r in rows if r[1] == rows[0][1])} standard addresses match equally"
-        return rows, how, problem
+            tied = [i for i, s in rows if s == rows[0][1]]
+            if self.one_grid(tied) is not None:
+                same_grid = True
+            else:
+                rows = [(i, s - _AMBIGUOUS_PENALTY) for i, s in rows]
+                problem = problem or f"{len(tied)} standard addresses match equally"
+        return rows, how, problem, same_grid
 
     def _fuzzy_road_rows(self, p: ParsedAddress, level: str, base: float) -> dict[int, float]:
         """Rows on roads of the area whose name is close to the parsed road, with this exact house number.
@@ -346,7 +396,8 @@ class AddressMatcher:
                 scored[int(i)] = max(scored.get(int(i), 0.0), score)
         return scored
 
-    def _outcome_for_rows(self, p: ParsedAddress, rows: list[tuple[int, float]], how: str, problem: str) -> _Outcome:
+    def _outcome_for_rows(self, p: ParsedAddress, rows: list[tuple[int, float]], how: str, problem: str,
+                          same_grid: bool = False) -> _Outcome:
         best, score = rows[0]
         candidates = [self._candidate(i, s) for i, s in rows[:MAX_CANDIDATES]]
         accepted = score >= self.accept_score
@@ -356,7 +407,7 @@ class AddressMatcher:
         else:  # only what the text itself said: the best candidate is a guess
             codes = (p.county, p.township, p.village)
         return _Outcome(
-            "address", score, "accepted" if accepted else "review", reason, best,
+            PRECISION_GRID if same_grid else "address", score, "accepted" if accepted else "review", reason, best,
             float(self._lon[best]), float(self._lat[best]), *codes, candidates,
         )
 
@@ -413,9 +464,9 @@ class AddressMatcher:
             )
         p = parse_address(s, self.gazetteer)
         if p.house_number and p.road:
-            rows, how, problem = self._address_candidates(p)
+            rows, how, problem, same_grid = self._address_candidates(p)
             if rows:
-                return self._outcome_for_rows(p, rows, how, problem)
+                return self._outcome_for_rows(p, rows, how, problem, same_grid)
         road = self._road_outcome(p)
         if road is not None:
             return road

@@ -49,6 +49,11 @@ _VILLAGE_SUFFIXES = (
     ("村", ()),
 )
 _NAME_PREFIXES = ("通辽市", "国有")
+#: a village suffix typed after a recognised village name is part of the name, whichever suffix the
+#: official name has (嘎查 and 村 are the same level: 同德店村 is typed 同德店嘎查); longest first
+_TRAILING_VILLAGE_SUFFIXES = ("社区居民委员会", "社区居委会", "嘎查村民委员会", "嘎查村委会", "村民委员会", "村委会",
+                              "居委会", "委员会", "委会", "社区", "嘎查", "村")
+_TRAILING_TOWNSHIP_SUFFIXES = ("街道办事处", "办事处", "街道", "苏木", "镇", "乡")
 
 _HOUSE = re.compile(r"(\d+(?:-\d+)?)号")
 _HOUSE_AT = re.compile(r"(\d+(?:-\d+)?)号(?![路街巷道])")
@@ -150,6 +155,7 @@ class ParsedAddress:
     area_level: str | None = None
     road_known: bool = False
     skipped: str = ""
+    skipped_prefix: str = ""
     normalized: str = ""
 
     @property
@@ -325,12 +331,52 @@ def _resolve(gazetteer: Gazetteer, found: dict[str, set[str]]) -> tuple[dict[str
     return resolved, areas, deepest
 
 
+#: how an unrecognised leading county/township name ends (左中旗, 后旗, 某某镇)
+_UNIT_ENDINGS = ("苏木", "旗", "县", "区", "市", "镇", "乡")
+_MAX_UNKNOWN_PREFIX = 6
+
+
+def _unknown_unit_prefix(s: str, gazetteer: Gazetteer) -> int:
+    """Length of a leading county/township name the gazetteer does not know, when known units follow.
+
+    ``左中旗宝龙山镇…`` (an abbreviation nobody listed) would otherwise stop the parser at the
+    first character and lose every level; only a prefix of at most six characters ending
+    like a unit name (旗, 县, 区, 市, 镇, 乡, 苏木) is skipped, only when no known unit or city
+    road starts the text, and only when a known unit follows it directly.
+    """
+    if gazetteer.longest_unit_at(s, 0, {})[0] or gazetteer.longest_road_at(s, 0, gazetteer.roads_in.get("", set())):
+        return 0
+    for end in range(2, min(_MAX_UNKNOWN_PREFIX, len(s) - 1) + 1):
+        if s[:end].endswith(_UNIT_ENDINGS) and gazetteer.longest_unit_at(s, end, {})[0]:
+            return end
+    return 0
+
+
+def _trailing_suffix(s: str, pos: int, level: str, gazetteer: Gazetteer, found: dict[str, set[str]]) -> int:
+    """Length of a unit suffix at ``s[pos:]`` that belongs to the unit just recognised (0 if none).
+
+    Not when a road of the recognised area starts there (村东路 is a road), nor when a
+    longer unit name does.
+    """
+    suffixes = {"village": _TRAILING_VILLAGE_SUFFIXES, "township": _TRAILING_TOWNSHIP_SUFFIXES}.get(level, ())
+    for suffix in suffixes:
+        if s.startswith(suffix, pos):
+            _, areas, _ = _resolve(gazetteer, found)
+            if gazetteer.longest_road_at(s, pos, gazetteer.roads_in_areas(areas)):
+                return 0
+            if gazetteer.longest_unit_at(s, pos, found)[0] > len(suffix):
+                return 0
+            return len(suffix)
+    return 0
+
+
 def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
     """Parse one address (any spelling; it is normalized first) with ``gazetteer``."""
     s = normalize_address(text)
     if not s:
         return ParsedAddress(normalized="")
-    pos = 0
+    pos = _unknown_unit_prefix(s, gazetteer)
+    skipped_prefix = s[:pos]
     found: dict[str, set[str]] = {}
     while pos < len(s):
         length, codes = gazetteer.longest_unit_at(s, pos, found)
@@ -350,6 +396,7 @@ def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
         lvl = min(by_level, key=LEVEL_DEPTH.__getitem__)
         found[lvl] = by_level[lvl]
         pos += length
+        pos += _trailing_suffix(s, pos, lvl, gazetteer, found)
 
     resolved, areas, deepest = _resolve(gazetteer, found)
     allowed = gazetteer.roads_in_areas(areas) if areas else gazetteer.roads_in.get("", set())
@@ -401,5 +448,6 @@ def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
         area_level=deepest,
         road_known=road_known,
         skipped=skipped,
+        skipped_prefix=skipped_prefix,
         normalized=s,
     )
