@@ -59,8 +59,6 @@ def zh_number(n: int) -> str:
     for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
         digit, n = divmod(n, value)
         if digit:
-            if out and out[-1] == "零":
-                pass
             if not (value == 10 and digit == 1 and not out):
                 out.append(ZH_DIGITS[digit])
             out.append(unit)
@@ -220,19 +218,19 @@ def unambiguous(parts: pd.DataFrame, rewritten: pd.DataFrame, address_grid: np.n
     book["grid"] = address_grid if population_grid is None else population_grid
     book["village_short"] = book["village"].map(_village_stem)
     book["road_stem"] = book["road"].map(lambda r: _strip(r, ROAD_SUFFIXES))
-    sample = parts.copy()
+    sample = parts.reset_index(drop=True)
     sample["village_short"] = sample["village"].map(_village_stem)
     sample["road_stem"] = rewritten["road_key"].to_numpy()
     sample["road"] = rewritten["road_key"].to_numpy()
     out = np.zeros(len(parts), dtype=bool)
-    flags = rewritten[["county_kept", "township_kept", "village_kept", "road_dropped", "building_kept"]]
+    flags = rewritten.reset_index(drop=True)[["county_kept", "township_kept", "village_kept", "road_dropped", "building_kept"]]
     for combo, index in flags.groupby(list(flags.columns)).groups.items():
         county, township, village, dropped, building = combo
         keys = (["county_code"] if county else []) + (["township_code"] if township else []) \
             + (["village_short"] if village else []) + (["road_stem" if dropped else "road", "number"]) \
             + (["building_no"] if building else [])
         grids = book.groupby(keys)["grid"].nunique(dropna=False)
-        position = parts.index.get_indexer(index)
+        position = np.asarray(index, dtype=np.int64)  # rewritten has a RangeIndex
         key_rows = sample.iloc[position][keys]
         looked_up = grids.reindex(pd.MultiIndex.from_frame(key_rows)).to_numpy()
         out[position] = looked_up == 1

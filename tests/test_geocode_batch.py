@@ -35,10 +35,25 @@ def test_gps_next_to_the_address_snaps_to_it(ctx):
 
 
 def test_coordinates_resolve_an_ambiguous_address(ctx):
-    # 18号 has buildings 1栋 (122.002) and 2栋 (122.003): the text alone is ambiguous
-    assert decide(ctx, "民航社区建国路18号").geocode_status == "review"
+    # 18号 has buildings 1栋 (122.002) and 2栋 (122.003): the text alone names the grid (both lie in
+    # its west grid: grid precision), and the coordinates settle the address itself
+    assert decide(ctx, "民航社区建国路18号").precision == "grid"
     r = decide(ctx, "民航社区建国路18号", 122.0031, 43.0021, "wgs84")
     assert (r.geocode_status, r.precision, r.address_id) == ("accepted", "address", "15050200100100002")
+
+
+def test_several_addresses_in_one_grid_are_accepted_at_grid_precision(ctx):
+    # 40号 has 1栋 and 2栋, both in the west grid of 民航社区: the grid is certain, the address is not
+    r = decide(ctx, "民航社区建国路40号")
+    assert (r.geocode_status, r.precision, r.grid_code) == ("accepted", "grid", "150502001001001")
+    assert r.address_id == td.address_id("科尔沁区科尔沁街道民航社区建国路40号1栋")
+    # 60号 has a building in each grid: a person decides
+    r = decide(ctx, "民航社区建国路60号")
+    assert (r.geocode_status, r.grid_code) == ("review", None)
+    assert r.reason == "2 standard addresses match equally"
+    # without grids (no plan) nothing is known about grids: the tie stays a tie
+    bare = GeocodeContext.build(td.addresses(), td.admin_units(), None, margin_km=20)
+    assert decide(bare, "民航社区建国路40号").geocode_status == "review"
 
 
 def test_coordinates_used_when_they_agree_with_the_village(ctx):

@@ -48,7 +48,7 @@ def test_geocode_command(gpkg, tmp_path, capsys):
 
 def test_import_and_review_commands(gpkg, tmp_path, capsys):
     src = tmp_path / "cases.csv"
-    pd.DataFrame({"编码": ["Z-1", "Z-2"], "地址": ["民航社区建国路18号1栋", "民航社区建国路18号"]}).to_csv(src, index=False)
+    pd.DataFrame({"编码": ["Z-1", "Z-2"], "地址": ["民航社区建国路18号1栋", "民航社区建国路60号"]}).to_csv(src, index=False)
     assert main(["import", "cases", str(src), "--mapping", json.dumps({"编码": "external_id"}), "--store", gpkg]) == 0
     assert "accepted 1, review 1, rejected 0" in capsys.readouterr().out
     assert main(["review", "list", "--json", "--store", gpkg]) == 0
