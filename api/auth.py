@@ -55,7 +55,7 @@ ROLE_RIGHTS: dict[str, frozenset[str]] = {
     }),
     "planner": frozenset({"plans.edit", "coverage.read", "kpi.read"}),
     # grid workers: case rights limited to their own grids (see :func:`case_grid_scope`)
-    "grid_worker": frozenset({"cases.read", "cases.personal", "patrols.own", "kpi.read"}),
+    "grid_worker": frozenset({"cases.read", "cases.personal", "patrols.own", "kpi.read", "field.report"}),
     ANONYMOUS: frozenset(),
 }
 
