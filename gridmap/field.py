@@ -7,11 +7,11 @@ same for the API (``POST /api/v1/patrols``, ``POST /api/v1/cases``) and any othe
 * **own grids only** — the point must lie in a grid of the active plan that the worker
   holds an assignment for on the record's day (``valid_from ≤ day ≤ valid_to``, both
   inclusive, open end allowed: :func:`gridmap.coverage.assignments.active_assignments`);
-  otherwise :class:`NotOwnGrid` and nothing is written;
+  otherwise :class:`NotOwnGridError` and nothing is written;
 * **idempotent** — the row id is derived from (worker, kind, client id), so the same
   client id sent twice (a retry after a lost answer) writes one row and returns the same
   answer, with ``created`` False the second time; the same client id with different
-  content is refused (:class:`ClientIdReused`) rather than silently ignored;
+  content is refused (:class:`ClientIdReusedError`) rather than silently ignored;
 * stored geometry is WGS-84 (EPSG:4326); the declared coordinates and CRS are kept in
   ``raw_lon``/``raw_lat``/``raw_crs``.
 """
@@ -43,11 +43,11 @@ class FieldError(InputError):
     """A field record that cannot be taken; the message says why in one line."""
 
 
-class NotOwnGrid(FieldError):
+class NotOwnGridError(FieldError):
     """The point lies outside the worker's own grids (the API answers 403)."""
 
 
-class ClientIdReused(FieldError):
+class ClientIdReusedError(FieldError):
     """The client id was used before for a different record (the API answers 409)."""
 
 
@@ -119,18 +119,18 @@ def worker_grids(store, worker_id: str, day: str, plan_id: str | None = None) ->
     rows = store.read("assignments", where={"worker_id": worker_id, "plan_id": plan_id})
     codes = sorted(set(active_assignments(rows, day[:10])["grid_code"].dropna().astype(str))) if len(rows) else []
     if not codes:
-        raise NotOwnGrid(f"worker {worker_id} has no grid assigned on {day[:10]}")
+        raise NotOwnGridError(f"worker {worker_id} has no grid assigned on {day[:10]}")
     return store.read("grids", where={"plan_id": plan_id, "code": codes})
 
 
 def own_grid_at(store, worker_id: str, lon: float, lat: float, day: str) -> pd.Series:
-    """The worker's own grid containing the WGS-84 point; :class:`NotOwnGrid` if there is none."""
+    """The worker's own grid containing the WGS-84 point; :class:`NotOwnGridError` if there is none."""
     from gridmap.geocode.assign import assign_points
 
     grids = worker_grids(store, worker_id, day)
     code = assign_points([lon], [lat], grids)[0] if len(grids) else None
     if code is None:
-        raise NotOwnGrid(f"the point ({lon:.6f}, {lat:.6f}) lies outside worker {worker_id}'s grids on {day[:10]}")
+        raise NotOwnGridError(f"the point ({lon:.6f}, {lat:.6f}) lies outside worker {worker_id}'s grids on {day[:10]}")
     return grids[grids["code"] == code].iloc[0]
 
 
@@ -151,7 +151,7 @@ def _existing(store, table: str, key: str, row_id: str, expected: dict) -> Field
         return None
     row = found.iloc[0]
     if not _same(row, expected):
-        raise ClientIdReused("this client_id was already used for a different record; send a new client_id")
+        raise ClientIdReusedError("this client_id was already used for a different record; send a new client_id")
     geom = row.geometry
     ts = row["ts"] if table == "patrols" else row["reported_at"]
     return FieldResult(row_id, False, str(row.get("grid_code") or ""), float(geom.x), float(geom.y), str(ts))

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, audit
 from api.deps import StoreDep, require
-from gridmap.field import ClientIdReused, FieldResult, NotOwnGrid, record_case, record_patrol
+from gridmap.field import ClientIdReusedError, FieldResult, NotOwnGridError, record_case, record_patrol
 
 router = APIRouter(tags=["field"])
 
@@ -64,9 +64,9 @@ def _worker_id(principal: Principal) -> str:
 async def _run(call, *args, **kwargs) -> FieldResult:
     try:
         return await run_in_threadpool(call, *args, **kwargs)
-    except NotOwnGrid as exc:
+    except NotOwnGridError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except ClientIdReused as exc:
+    except ClientIdReusedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
