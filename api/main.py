@@ -80,10 +80,14 @@ def content_security_policy(settings: Settings, inline_scripts: bool = False) ->
     from urllib.parse import urlsplit
 
     images = ["'self'", "data:", "blob:"]
-    if settings.basemap_url:
-        parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
+    for url in (settings.basemap_url, settings.tianditu_url):
+        if not url:
+            continue
+        parts = urlsplit(url)
         if parts.scheme and parts.netloc:
-            host = parts.netloc.replace("a.", "*.", 1) if "{s}" in settings.basemap_url else parts.netloc
+            # a {s} subdomain (a.tile…, t0.tianditu…) → a wildcard for the leftmost label
+            host = "*." + parts.netloc.split(".", 1)[1] if "{s}" in parts.netloc and "." in parts.netloc \
+                else parts.netloc
             images.append(f"{parts.scheme}://{host}")
     scripts = "'self' 'unsafe-inline'" if inline_scripts else "'self'"
     return (f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     basemap_url: str = ""
     basemap_crs: str = "wgs84"  # wgs84 | gcj02
     basemap_attribution: str = ""
+    # intranet 天地图 (Tianditu) WMTS: service root (…/{layer}_{set}/wmts is appended; {s} → t0…t7),
+    # browser key (tk), tile matrix set c (EPSG:4490 lon/lat) or w (Web Mercator), layers drawn
+    tianditu_url: str = ""
+    tianditu_key: str = ""
+    tianditu_matrix_set: str = "c"  # c | w
+    tianditu_layers: str = "vec,cva"  # vec (roads) / img (imagery) / ter, with cva / cia / cta labels
     token_ttl_hours: int = 12
     secret_key: str = "change-me-in-production"
 

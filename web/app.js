@@ -782,10 +782,8 @@ async function start() {
   await loadUser();
   const health = await api("api/health");
   state.activePlan = health.active_plan;
-  if (state.config.basemap_url && !state.basemap) {
-    state.basemap = L.tileLayer(state.config.basemap_url, { attribution: state.config.basemap_attribution || "" })
-      .addTo(map);
-  }
+  // web/basemap.js: Tianditu WMTS (c or w), a plain tile URL, or names of the units when there is none
+  if (!state.basemap) state.basemap = GridmapBasemap.setup(map, state.config, { api, API, qs, crs });
   const city = await api(`${API}/admin-units${qs({ level: "city", crs: crs() })}`);
   const cityFeature = city.features[0];
   state.drill = [{ code: cityFeature ? cityFeature.properties.code : CITY.code, level: "city",

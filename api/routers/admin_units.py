@@ -31,6 +31,27 @@ def admin_units(
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
+@router.get("/admin-units/labels", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+def admin_unit_labels(
+    store: StoreDep,
+    level: str = Query(..., description="county | township | village"),
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+) -> Response:
+    """Where to write each unit's name: one point inside each unit (GeoJSON Points with code and name).
+
+    For the page without a base map; a point inside the polygon (``representative_point``),
+    not the centroid, which can fall outside a crescent-shaped unit.
+    """
+    if level not in LEVELS[1:]:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"level {level!r}: use county, township or village")
+    units = store.read("admin_units", where={"level": level}, bbox=parse_bbox(bbox), order_by=["code"])
+    units = units[units.geometry.notna() & ~units.geometry.is_empty]
+    points = units.set_geometry(units.geometry.representative_point())
+    text = feature_collection_text(points, "code", PROPERTIES, check_crs(crs))
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
 @router.get("/admin-units/{code}", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
 def admin_unit(code: str, store: StoreDep, crs: str = "wgs84") -> Response:
     """One unit as a GeoJSON Feature, with the number of its child units."""
