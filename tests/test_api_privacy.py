@@ -181,6 +181,10 @@ def test_case_bearing_routes_answer_401_or_403_to_roles_without_case_access(env)
     assert client.get("/api/v1/cases/C-none", headers=headers["worker"]).status_code == 404
 
 
+#: field intake from the worker's phone (api/routers/field.py): grid workers only
+FIELD_ROUTES = ("/api/v1/patrols", "/api/v1/cases")
+
+
 def test_every_post_route_refuses_roles_without_the_right(env):
     _, _, client, headers, _ = env
     posts = [p for p, ops in client.app.openapi()["paths"].items() if "post" in ops]
@@ -191,7 +195,13 @@ def test_every_post_route_refuses_roles_without_the_right(env):
         url = path.replace("{plan_id}", "P1").replace("{case_id}", "C0001")
         for role in ("anonymous", "worker"):
             r = client.post(url, json={}, headers=headers[role])
+            if role == "worker" and path in FIELD_ROUTES:  # the phone's routes: the worker may, with a body
+                assert r.status_code == 422, (role, path, r.status_code)
+                continue
             assert r.status_code in (401, 403), (role, path, r.status_code)
+    for path in FIELD_ROUTES:
+        for role in ("planner", "commander", "supervisor"):
+            assert client.post(path, json={}, headers=headers[role]).status_code == 403, (role, path)
 
 
 def test_no_personal_data_in_query_parameters(env):
