@@ -392,8 +392,15 @@ def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
         by_level: dict[str, set[str]] = defaultdict(set)
         for code in codes:
             by_level[gazetteer.units[code].level].add(code)
-        # A name that fits several levels (rare) counts at the shallowest one.
+        # A name that fits several levels (常胜: 常胜镇 and its 常胜村) counts at the level its typed
+        # suffix names (常胜嘎查 → the village), else at the shallowest one.
         lvl = min(by_level, key=LEVEL_DEPTH.__getitem__)
+        if len(by_level) > 1:
+            after = s[pos + length:]
+            if "village" in by_level and after.startswith(_TRAILING_VILLAGE_SUFFIXES):
+                lvl = "village"
+            elif "township" in by_level and after.startswith(_TRAILING_TOWNSHIP_SUFFIXES):
+                lvl = "township"
         found[lvl] = by_level[lvl]
         pos += length
         pos += _trailing_suffix(s, pos, lvl, gazetteer, found)
