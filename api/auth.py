@@ -241,7 +241,8 @@ def case_grid_scope(store: Store, principal: Principal) -> list[str] | None:
         rows = store.read("assignments", where={"worker_id": principal.worker_id, "plan_id": plan_id},
                           columns=["grid_code", "valid_from", "valid_to"])
         started = rows["valid_from"].isna() | (rows["valid_from"].astype(str).str[:10] <= today)
-        not_ended = rows["valid_to"].isna() | (rows["valid_to"].astype(str).str[:10] > today)
+        # valid_to is inclusive (gridmap.coverage.assignments): the last day still counts
+        not_ended = rows["valid_to"].isna() | (rows["valid_to"].astype(str).str[:10] >= today)
         grids |= set(rows.loc[started & not_ended, "grid_code"].dropna().astype(str))
     return sorted(grids)
 

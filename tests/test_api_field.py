@@ -112,3 +112,19 @@ def test_case_from_the_phone(client, store):
     outside = client.post("/api/v1/cases", json={**body, "client_id": "case-3", "lon": 122.4, "lat": 43.7,
                                                   "crs": "wgs84"}, headers=worker)
     assert outside.status_code == 403
+
+
+def test_case_scope_counts_the_last_day_of_an_assignment(client, store):
+    """An assignment ending today still lets the worker read that grid's cases (valid_to inclusive)."""
+    import pandas as pd
+    from api_testdata import G5
+
+    from api.auth import now_local
+
+    worker2 = sign_in(client, "worker2")
+    case = store.read("cases", where={"grid_code": G5}, columns=["case_id"])["case_id"].iloc[0]
+    assert client.get(f"/api/v1/cases/{case}", headers=worker2).status_code == 404
+    store.write("assignments", pd.DataFrame([{
+        "assignment_id": "A-today", "worker_id": "W2", "plan_id": "P1", "grid_code": G5, "role": "part_time",
+        "valid_from": "2024-01-01", "valid_to": now_local()[:10]}]))
+    assert client.get(f"/api/v1/cases/{case}", headers=worker2).status_code == 200
