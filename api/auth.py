@@ -29,15 +29,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from gridmap.config import Settings, get_settings
+from gridmap.domain import LOCAL_TZ, assignment_active, now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Op, Store
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 ROLES = ("admin", "planner", "commander", "supervisor", "grid_worker")
 ANONYMOUS = "anonymous"
@@ -61,11 +59,6 @@ ROLE_RIGHTS: dict[str, frozenset[str]] = {
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def now_local() -> str:
-    """Current local time (Asia/Shanghai) as the store's ISO text, seconds precision."""
-    return datetime.now(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -240,9 +233,8 @@ def case_grid_scope(store: Store, principal: Principal) -> list[str] | None:
         today = now_local()[:10]
         rows = store.read("assignments", where={"worker_id": principal.worker_id, "plan_id": plan_id},
                           columns=["grid_code", "valid_from", "valid_to"])
-        started = rows["valid_from"].isna() | (rows["valid_from"].astype(str).str[:10] <= today)
-        not_ended = rows["valid_to"].isna() | (rows["valid_to"].astype(str).str[:10] > today)
-        grids |= set(rows.loc[started & not_ended, "grid_code"].dropna().astype(str))
+        active = assignment_active(rows["valid_from"], rows["valid_to"], today)
+        grids |= set(rows.loc[active, "grid_code"].dropna().astype(str))
     return sorted(grids)
 
 

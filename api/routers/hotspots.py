@@ -168,7 +168,7 @@ def grid_counts(
         counts = counts.head(limit)
     frame = counts.rename("count").rename_axis("grid_code").reset_index()
     frame = suppress_frame(frame, ["count"], settings.suppress_counts_below, principal.sees_all_cases)
-    return {"filters": {k: v for k, v in vars(flt).items() if v}, "grids": records(frame)}
+    return {"filters": flt.as_dict(), "grids": records(frame)}
 
 
 class RunRequest(BaseModel):

@@ -25,7 +25,8 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.queries import CODE_COLUMNS, present_workers, suppress_frame
+from api.queries import present_workers, suppress_frame
+from gridmap.domain import CODE_COLUMNS, OPEN_STATUSES
 
 router = APIRouter(tags=["plans"])
 
@@ -113,8 +114,7 @@ def plan_grid(
     if grids.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {code} in plan {plan_id}")
     counts = {"cases": store.count("cases", {"grid_code": code}),
-              "open_cases": store.count("cases", {"grid_code": code,
-                                                  "status": ["reported", "accepted", "in_progress"]})}
+              "open_cases": store.count("cases", {"grid_code": code, "status": list(OPEN_STATUSES)})}
     scope = case_grid_scope(store, principal)
     full = principal.sees_all_cases or (scope is not None and code in scope)
     shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], settings.suppress_counts_below, full)
