@@ -19,6 +19,7 @@ from h3._cy import latlng_to_cell as _latlng_to_cell_int
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
 from gridmap.hotspots.weights import SpatialWeights, check_h3_cells, h3_cells_as_int
+from gridmap.spatial import points_in_polygons
 
 
 def case_lonlat(cases: pd.DataFrame, return_mask: bool = False):
@@ -56,36 +57,16 @@ def case_lonlat(cases: pd.DataFrame, return_mask: bool = False):
 
 
 def locate_in_polygons(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Position of the unit containing each point (-1 when none), vectorised with an STRtree.
+    """Position of the unit containing each point (-1 when none): :func:`gridmap.spatial.points_in_polygons`.
 
-    A point strictly inside a polygon goes to it (``within``); a point exactly on a shared
-    boundary goes to the first unit (in row order) whose closure contains it, so every
-    point is counted at most once.  Points and units in WGS-84 degrees.
+    A point strictly inside a polygon goes to it; a point exactly on a shared boundary goes
+    to the lowest row position whose closure contains it, so every point is counted at most
+    once.  Points in WGS-84 degrees; units are reprojected to EPSG:4326 if needed.
     """
     geometry = units.geometry if isinstance(units, gpd.GeoDataFrame) else units
     if geometry.crs is not None and not geometry.crs.equals(WGS84):
         geometry = geometry.to_crs(WGS84)
-    polys = np.asarray(geometry.values)
-    points = shapely.points(lon, lat)
-    tree = shapely.STRtree(polys)
-    where = np.full(len(points), -1, dtype=np.int64)
-    point_pos, unit_pos = tree.query(points, predicate="within")
-    _assign_first(where, np.arange(len(points)), point_pos, unit_pos)
-    missing = np.flatnonzero(where < 0)
-    if len(missing):  # on a boundary: not within any unit, but touching one or more
-        point_pos, unit_pos = tree.query(points[missing], predicate="intersects")
-        _assign_first(where, missing, point_pos, unit_pos)
-    return where
-
-
-def _assign_first(where: np.ndarray, targets: np.ndarray, point_pos: np.ndarray, unit_pos: np.ndarray) -> None:
-    """where[targets[p]] = the lowest unit position matched by query point p."""
-    if len(point_pos) == 0:
-        return
-    order = np.lexsort((unit_pos, point_pos))
-    point_pos, unit_pos = point_pos[order], unit_pos[order]
-    first = np.r_[True, point_pos[1:] != point_pos[:-1]]
-    where[targets[point_pos[first]]] = unit_pos[first]
+    return points_in_polygons(lon, lat, np.asarray(geometry.values))
 
 
 def count_in_polygons(
