@@ -1,4 +1,5 @@
-"""``gridmap serve`` and ``gridmap users …``."""
+"""The installed ``gridmap`` command: the library's commands (:mod:`gridmap.cli`) plus
+``gridmap serve`` and ``gridmap users …``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import getpass
 import secrets
 import sys
+
+from gridmap.cli import main as library_main
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -26,9 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from api.auth import ROLES, create_user
     from gridmap.errors import InputError
     from gridmap.store import open_store
+    from gridmap.users import ROLES, create_user
 
     if args.role not in ROLES:
         raise InputError(f"role {args.role!r} unknown; choose one of {', '.join(ROLES)}")
@@ -85,3 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = users_sub.add_parser("list", help="list users (never passwords)")
     lst.add_argument("--store", default=None)
     lst.set_defaults(func=_users_list)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``gridmap …`` (the console script)."""
+    return library_main(argv, extra=(register,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,8 @@ import pandas as pd
 from api.auth import Principal, audit
 from api.privacy import CASE_PERSONAL_FIELDS, WORKER_PERSONAL_FIELDS, mask_frame, suppress_counts
 from api.tilesource import plan_revision
-from gridmap.domain import CaseFilter, now_local
+from gridmap.cases import CaseFilter
+from gridmap.domain import now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
 

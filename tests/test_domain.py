@@ -1,4 +1,4 @@
-"""gridmap.domain: one vocabulary, one validity rule, one case filter — and the API uses them."""
+"""gridmap.domain and gridmap.cases: one vocabulary, one validity rule, one case filter — and the API uses them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from api.auth import Principal, case_grid_scope
 from gridmap import domain
-from gridmap.domain import CaseFilter, assignment_active, filter_cases
+from gridmap.cases import CaseFilter, filter_cases
+from gridmap.domain import assignment_active
 from gridmap.errors import InputError
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.domain import CaseFilter, filter_cases
+from gridmap.cases import CaseFilter, filter_cases
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
     case_lonlat,

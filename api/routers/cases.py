@@ -16,7 +16,8 @@ from api.auth import Principal
 from api.deps import CaseScopeDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
 from api.queries import CASE_COLUMNS, POINT_COLUMNS, present_cases
-from gridmap.domain import CASE_KINDS, CASE_STATUSES, STATUS_GROUPS, CaseFilter, count_cases, read_cases
+from gridmap.cases import CaseFilter, count_cases, read_cases
+from gridmap.domain import CASE_KINDS, CASE_STATUSES, STATUS_GROUPS
 from gridmap.store.base import Op
 
 router = APIRouter(tags=["cases"])

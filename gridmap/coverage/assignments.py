@@ -25,6 +25,7 @@ from gridmap.coverage._frames import WORKER_ROLES, is_blank, require_columns, te
 from gridmap.coverage.periods import Period
 from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.errors import InputError
+from gridmap.geocode.assign import locate_points
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,6 @@ def overlap_mapping(
     DataFrame ``old_code, new_code, area_m2, households`` (area in LOCAL_CRS square
     metres; households 0 without addresses), only pairs that overlap.
     """
-    from gridmap.coverage.patrols import locate_points  # local import: patrols imports this module
-
     old = _polygons(old_grids, "old grids").to_crs(LOCAL_CRS)
     new = _polygons(new_grids, "new grids").to_crs(LOCAL_CRS)
     tree = shapely.STRtree(new.geometry.values)

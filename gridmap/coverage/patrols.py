@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -36,7 +35,7 @@ from gridmap.coverage.assignments import validity_days
 from gridmap.coverage.periods import Period
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
-from gridmap.geocode.assign import GridIndex
+from gridmap.geocode.assign import locate_points
 from gridmap.geocode.transform import to_wgs84_mixed
 
 log = logging.getLogger(__name__)
@@ -72,28 +71,6 @@ def checkin_coordinates(patrols: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     lon[bad] = np.nan
     lat[bad] = np.nan
     return lon, lat
-
-
-def locate_points(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon holding each point, -1 outside; on shared borders the lowest index
-    (the rule of :mod:`gridmap.spatial`).
-
-    ``lon``/``lat`` WGS-84 degrees, ``polygons`` shapely geometries in EPSG:4326; give them
-    sorted by grid code to make "lowest index" mean "lowest code".  Uses
-    :class:`gridmap.geocode.assign.GridIndex` (cell binning, exact tests only near borders).
-    """
-    lon = np.asarray(lon, dtype=float)
-    out = np.full(len(lon), -1, dtype=np.int64)
-    if not len(polygons):
-        return out
-    # zero-padded positions as codes keep "lowest code" == "lowest index"
-    width = len(str(len(polygons)))
-    codes = np.char.zfill(np.arange(len(polygons)).astype(str), width)
-    index = GridIndex(gpd.GeoDataFrame({"code": codes}, geometry=list(polygons), crs=WGS84))
-    ranks = index.assign_ranks(lon, np.asarray(lat, dtype=float))
-    found = ranks >= 0
-    out[found] = index.codes_by_rank[ranks[found]].astype(np.int64)
-    return out
 
 
 @dataclass

@@ -162,3 +162,25 @@ def assign_points(lon, lat, grids: gpd.GeoDataFrame, code_col: str = "code") -> 
     Builds a :class:`GridIndex` each call; keep one when assigning several batches to the same plan.
     """
     return GridIndex(grids, code_col=code_col).assign(lon, lat)
+
+
+def locate_points(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the polygon holding each point, -1 outside; on shared borders the lowest index
+    (the rule of :mod:`gridmap.spatial`).
+
+    ``lon``/``lat`` WGS-84 degrees, ``polygons`` shapely geometries in EPSG:4326; give them
+    sorted by grid code to make "lowest index" mean "lowest code".  Uses
+    :class:`gridmap.geocode.assign.GridIndex` (cell binning, exact tests only near borders).
+    """
+    lon = np.asarray(lon, dtype=float)
+    out = np.full(len(lon), -1, dtype=np.int64)
+    if not len(polygons):
+        return out
+    # zero-padded positions as codes keep "lowest code" == "lowest index"
+    width = len(str(len(polygons)))
+    codes = np.char.zfill(np.arange(len(polygons)).astype(str), width)
+    index = GridIndex(gpd.GeoDataFrame({"code": codes}, geometry=list(polygons), crs=WGS84))
+    ranks = index.assign_ranks(lon, np.asarray(lat, dtype=float))
+    found = ranks >= 0
+    out[found] = index.codes_by_rank[ranks[found]].astype(np.int64)
+    return out

@@ -38,7 +38,6 @@ import shapely
 from gridmap.crs import WGS84
 from gridmap.domain import CATEGORIES
 from gridmap.errors import InputError
-from gridmap.geocode import tables  # noqa: F401  (registers import_batches / import_rows)
 from gridmap.geocode.batch import GeocodeContext, candidates_json, geocode_rows
 from gridmap.geocode.checks import FLAG_OK, FLAG_REASONS, check_declared_points
 from gridmap.geocode.match import AddressMatcher

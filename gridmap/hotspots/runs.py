@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.cases import CaseFilter, read_cases
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
-from gridmap.domain import LOCAL_TZ, CaseFilter, read_cases
+from gridmap.domain import LOCAL_TZ
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
     case_lonlat,
@@ -270,7 +271,7 @@ def run_hotspots(
         ``h3_resolution`` (default ``settings.demo_h3_resolution``) or admin units.
     filters : dict
         case filters ``kind``, ``category``, ``status``, ``start``/``from``, ``end``/``to``
-        (see :class:`gridmap.domain.CaseFilter`).
+        (see :class:`gridmap.cases.CaseFilter`).
     params : dict
         see :data:`DEFAULT_PARAMS`: ``permutations``, ``seed``, ``alpha``, ``exact``,
         ``value`` (count | rate | eb_rate | seb_rate, per 1,000 households), ``k`` and

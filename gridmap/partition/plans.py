@@ -20,7 +20,6 @@ import shapely
 from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.domain import LOCAL_TZ, now_local
 from gridmap.errors import InputError, ValidationError
-from gridmap.partition import tables  # noqa: F401  (registers plan_atoms, plan_edits)
 from gridmap.partition.grids import GRID_COLUMNS, to_multipolygon
 
 STATUSES = ("draft", "active", "archived")

@@ -145,6 +145,14 @@ class Store(abc.ABC):
     def set_meta(self, key: str, value: str) -> None:
         self.upsert("meta", pd.DataFrame({"key": [key], "value": [str(value)]}))
 
+    def mvt_tile(self, table: str, z: int, x: int, y: int, *, layer: str, columns: Sequence[str],
+                 filter_column: str, filter_value: Any, id_column: str | None = None, extent: int = 4096,
+                 buffer: int = 64, small_counts: tuple[str, int, Sequence[str]] | None = None) -> bytes:
+        """A Mapbox vector tile of ``table``'s rows where ``filter_column = filter_value``, encoded by
+        the database (z/x/y in Web Mercator, EPSG:3857).  Backends that cannot encode tiles
+        raise :class:`StoreError`; callers then encode them themselves (``api.mvt``)."""
+        raise StoreError(f"the {self.backend} store does not encode vector tiles")
+
     def active_plan_id(self) -> str | None:
         df = self.read("plans", where={"status": "active"}, order_by=["created_at"])
         return None if df.empty else str(df["plan_id"].iloc[-1])

@@ -447,3 +447,52 @@ class PostgisStore(Store):
         with self.transaction(), self._cursor(f"delete {table}") as cursor:
             cursor.execute(f"DELETE FROM {self._table_sql(decl.name)}{condition}", params)
             return int(cursor.rowcount)
+
+    # --- vector tiles ------------------------------------------------------------
+    def mvt_tile(self, table: str, z: int, x: int, y: int, *, layer: str, columns: Sequence[str],
+                 filter_column: str, filter_value: Any, id_column: str | None = None, extent: int = 4096,
+                 buffer: int = 64, small_counts: tuple[str, int, Sequence[str]] | None = None) -> bytes:
+        """The tile as PostGIS encodes it (``ST_AsMVT``/``ST_AsMVTGeom``, PostGIS ≥ 3.0); empty bytes
+        when nothing is in it.
+
+        Features carry ``columns``; their id is ``id_column`` when it holds a numeric code (up to
+        18 digits), else none.  ``small_counts = (count_column, k, nulled_columns)`` nulls
+        ``nulled_columns`` where ``0 < count < k`` and adds a boolean ``suppressed`` column
+        (``k`` = 0 suppresses nothing).
+        """
+        geom = quote(GEOMETRY_COLUMN)
+        props = [f"t.{quote(c)}" for c in columns]
+        outer = [quote(c) for c in columns]
+        params: dict[str, Any] = {"z": z, "x": x, "y": y, "extent": extent, "buffer": buffer,
+                                  "source": filter_value, "layer": layer}
+        if small_counts is not None:
+            count_column, k, nulled = small_counts
+            small = f"(t.{quote(count_column)} > 0 AND t.{quote(count_column)} < %(k)s)"
+            params["k"] = int(k)
+            props = [f"CASE WHEN {small} THEN NULL ELSE t.{quote(c)} END AS {quote(c)}" if c in nulled
+                     else f"t.{quote(c)}" for c in columns]
+            props.append(f"COALESCE({small}, false) AS suppressed")
+            outer.append("suppressed")
+        fid = (f"CASE WHEN t.{quote(id_column)} ~ '^[0-9]{{1,18}}$' THEN t.{quote(id_column)}::bigint END"
+               if id_column else "NULL::bigint")
+        sql = f"""
+            WITH bounds AS (
+                SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env
+            ), features AS (
+                SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, 3857), bounds.env, %(extent)s, %(buffer)s, true)
+                           AS mvtgeom,
+                       {fid} AS fid, {", ".join(props)}
+                FROM {self._table_sql(table)} t, bounds
+                WHERE t.{quote(filter_column)} = %(source)s
+                  AND t.{geom} && ST_Transform(
+                        ST_Expand(bounds.env, (ST_XMax(bounds.env) - ST_XMin(bounds.env)) * %(buffer)s / %(extent)s),
+                        4326)
+            )
+            SELECT ST_AsMVT(f, %(layer)s, %(extent)s, 'mvtgeom', 'fid')
+            FROM (SELECT mvtgeom, fid, {", ".join(outer)} FROM features WHERE mvtgeom IS NOT NULL) f
+        """
+        with self._cursor(f"tile {layer} {z}/{x}/{y}") as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        data = row[0] if row else None
+        return bytes(data) if data else b""
