@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.domain import LOCAL_TZ_NAME as LOCAL_TZ
-from gridmap.store.base import StoreError
+from gridmap.store.filters import StoreError
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 RESULT_DTYPES = {"TEXT": "str", "INTEGER": "Int64", "REAL": "float64"}

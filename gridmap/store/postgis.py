@@ -20,31 +20,24 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
 import psycopg2
 import psycopg2.errors
 
 from gridmap.store.base import Store, StoreError, Where
-from gridmap.store.columns import coerce_scalar
-from gridmap.store.frames import WriteBatch, gc_paused, prepare_write, result_frame
-from gridmap.store.geometry import WGS84_EPSG, decode_wkb, ewkb_hex, prepare_geometries
+from gridmap.store.frames import WriteBatch, prepare_write
+from gridmap.store.geometry import WGS84_EPSG, ewkb_hex
 from gridmap.store.schema import SCHEMA_VERSION, Table, all_tables
 from gridmap.store.sql import (
     PostgresDialect,
     check_bbox,
-    limit_sql,
-    order_sql,
     quote,
-    select_columns,
-    where_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -293,65 +286,28 @@ class PostgisStore(Store):
             out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} USING GIST ({quote(GEOMETRY_COLUMN)})"))
         return out
 
-    # --- reads ----------------------------------------------------------------------------
-    def _conditions(
-        self, table: Table, where: Where | None, bbox: tuple[float, float, float, float] | None
-    ) -> tuple[str, list[Any]]:
-        condition, params = where_sql(table, where, self._dialect)
-        conditions = [condition] if condition else []
-        if bbox is not None:
-            minx, miny, maxx, maxy = check_bbox(table, bbox)
-            conditions.append(f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})")
-            params += [minx, miny, maxx, maxy]
-        return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+    # --- the SQL this backend differs in (reads, counts and updates: :class:`Store`) -----
+    def _geometry_sql(self) -> str:
+        # hex text travels faster through psycopg2 than bytea (no per-value memoryview)
+        return f"encode(ST_AsBinary({quote(GEOMETRY_COLUMN)}, 'NDR'), 'hex')"
 
-    def read(
-        self,
-        table: str,
-        where: Where | None = None,
-        columns: Sequence[str] | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        order_by: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> pd.DataFrame | gpd.GeoDataFrame:
-        """Rows of ``table`` (see :meth:`Store.read`); geometry comes back in EPSG:4326.
+    def _bbox_sql(self, table: Table, bbox: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        minx, miny, maxx, maxy = check_bbox(table, bbox)
+        return (f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})",
+                [minx, miny, maxx, maxy])
 
-        ``columns`` may name ``"geometry"``; without it a spatial table is read as a plain
-        DataFrame.  ``bbox`` (degrees) is PostGIS ``&&`` on float32 boxes rounded outwards:
-        geometries within ~1e-5° of the box may be included (the GeoPackage R-tree alike).
-        """
-        decl = self.table(table)
-        names, with_geometry = select_columns(decl, columns)
-        selected = [quote(c) for c in names]
-        if with_geometry:
-            # hex text travels faster through psycopg2 than bytea (no per-value memoryview)
-            selected.append(f"encode(ST_AsBinary({quote(GEOMETRY_COLUMN)}, 'NDR'), 'hex')")
-        condition, params = self._conditions(decl, where, bbox)
-        paging, paging_params = limit_sql(limit, offset, self._dialect)
-        sql = (
-            f"SELECT {', '.join(selected) or '1'} FROM {self._table_sql(decl.name)}{condition}"
-            f"{order_sql(decl, order_by)}{paging}"
-        )
-        with gc_paused():
-            with self._cursor(f"read {table}") as cursor:
-                cursor.execute(sql, params + paging_params)
-                rows = cursor.fetchall()
-            values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in range(len(selected) or 1)]
-            geometry = decode_wkb(values.pop()) if with_geometry else None
-            if not names:
-                values = []
-            frame = result_frame(decl, names, values, geometry)
-        if not names and not with_geometry:
-            frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        return frame
+    def _geometry_assignment(self, geometry: Any) -> tuple[str, Any]:
+        return f"{quote(GEOMETRY_COLUMN)} = %s::geometry", ewkb_hex(geometry)[0]
 
-    def count(self, table: str, where: Where | None = None) -> int:
-        decl = self.table(table)
-        condition, params = self._conditions(decl, where, None)
-        with self._cursor(f"count {table}") as cursor:
-            cursor.execute(f"SELECT count(*) FROM {self._table_sql(decl.name)}{condition}", params)
-            return int(cursor.fetchone()[0])
+    def _fetch(self, what: str, sql: str, params: list[Any]) -> list[tuple]:
+        with self._cursor(what) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def _execute(self, what: str, sql: str, params: list[Any]) -> int:
+        with self._cursor(what) as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
 
     # --- writes ---------------------------------------------------------------------------
     def _copy(self, cursor: Any, target: str, batch: WriteBatch) -> None:
@@ -416,30 +372,6 @@ class PostgisStore(Store):
             )
             cursor.execute(f"DROP TABLE {staging}")
         return len(batch)
-
-    def update(self, table: str, values: Mapping[str, Any], where: Where | None) -> int:
-        """Set ``values`` (column → scalar; ``"geometry"`` → a shapely geometry in lon/lat) on
-        rows matching ``where`` (``None``/``{}`` = every row); returns rows changed."""
-        decl = self.table(table)
-        if not values:
-            return 0
-        assignments, params = [], []
-        for column, value in values.items():
-            if column == "geometry" and decl.is_spatial:
-                geometry = prepare_geometries(np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY", decl.name)
-                assignments.append(f"{quote(GEOMETRY_COLUMN)} = %s::geometry")
-                params.append(ewkb_hex(geometry)[0])
-            elif column in decl.columns:
-                assignments.append(f"{quote(column)} = %s")
-                params.append(coerce_scalar(value, decl.columns[column], f"{decl.name}.{column}"))
-            else:
-                raise StoreError(f"{table}: unknown columns [{column!r}]; the table has {list(decl.columns)}")
-        condition, where_params = self._conditions(decl, where, None)
-        with self.transaction(), self._cursor(f"update {table}") as cursor:
-            cursor.execute(
-                f"UPDATE {self._table_sql(decl.name)} SET {', '.join(assignments)}{condition}", params + where_params
-            )
-            return int(cursor.rowcount)
 
     def delete(self, table: str, where: Where | None = None) -> int:
         decl = self.table(table)
