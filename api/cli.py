@@ -16,8 +16,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.main import create_app
     from api.privacy import install_log_filter
+    from gridmap.config import get_settings
     from gridmap.store import open_store
 
+    get_settings().api.check_serving(args.host)  # one-line refusal before anything is opened
     store = open_store(args.store) if args.store else None
     app = create_app(store=store)
     print(f"gridmap serve: http://{args.host}:{args.port}/  (API docs: /docs, OGC API: /ogc)", file=sys.stderr)
