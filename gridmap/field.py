@@ -6,7 +6,7 @@ same for the API (``POST /api/v1/patrols``, ``POST /api/v1/cases``) and any othe
 
 * **own grids only** — the point must lie in a grid of the active plan that the worker
   holds an assignment for on the record's day (``valid_from ≤ day ≤ valid_to``, both
-  inclusive, open end allowed: :func:`gridmap.coverage.assignments.active_assignments`);
+  inclusive, open end allowed: :func:`gridmap.domain.assignment_active`);
   otherwise :class:`NotOwnGridError` and nothing is written;
 * **idempotent** — the row id is derived from (worker, kind, client id), so the same
   client id sent twice (a retry after a lost answer) writes one row and returns the same
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -29,10 +28,10 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
+from gridmap.domain import CATEGORIES, LOCAL_TZ, assignment_active
 from gridmap.errors import InputError
 from gridmap.geocode.transform import canonical_crs, to_wgs84
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: a phone clock this far ahead of the server is still believed (minutes)
 CLOCK_SKEW_MINUTES = 10
 MAX_CLIENT_ID = 64
@@ -111,13 +110,12 @@ def to_storage_point(lon: float, lat: float, crs: str | None) -> tuple[float, fl
 
 def worker_grids(store, worker_id: str, day: str, plan_id: str | None = None) -> gpd.GeoDataFrame:
     """The grids of ``plan_id`` (default: the active plan) the worker is assigned to on ``day``."""
-    from gridmap.coverage.assignments import active_assignments
-
     plan_id = plan_id or store.active_plan_id()
     if plan_id is None:
         raise FieldError("no active grid plan: field records need one")
     rows = store.read("assignments", where={"worker_id": worker_id, "plan_id": plan_id})
-    codes = sorted(set(active_assignments(rows, day[:10])["grid_code"].dropna().astype(str))) if len(rows) else []
+    active = assignment_active(rows["valid_from"], rows["valid_to"], day[:10]) if len(rows) else []
+    codes = sorted(set(rows.loc[active, "grid_code"].dropna().astype(str))) if len(rows) else []
     if not codes:
         raise NotOwnGridError(f"worker {worker_id} has no grid assigned on {day[:10]}")
     return store.read("grids", where={"plan_id": plan_id, "code": codes})
@@ -184,10 +182,10 @@ def record_case(store, worker_id: str, client_id: str, lon: float, lat: float, c
     """Store one case reported by ``worker_id`` in their own grid, status ``reported``.
 
     ``kind`` and ``category`` accept what case imports accept (``dispute``/矛盾纠纷,
-    ``neighbour``/邻里 …: :data:`gridmap.geocode.intake.KIND_VALUES` and its category
-    tables).  The point is the case's location (precision ``coordinates``).
+    ``neighbour``/邻里 …: :data:`gridmap.domain.CATEGORIES`, with the Chinese spellings of
+    :data:`gridmap.geocode.intake.KIND_VALUES` and ``CATEGORY_VALUES``).  The point is the case's location (precision ``coordinates``).
     """
-    from gridmap.geocode.intake import CATEGORY_VALUES, KIND_VALUES, VALID_CATEGORIES
+    from gridmap.geocode.intake import CATEGORY_VALUES, KIND_VALUES
 
     case_kind = KIND_VALUES.get(str(kind).strip().lower() if str(kind).isascii() else str(kind).strip())
     if case_kind is None:
@@ -195,8 +193,8 @@ def record_case(store, worker_id: str, client_id: str, lon: float, lat: float, c
     case_category = None
     if category not in (None, ""):
         case_category = CATEGORY_VALUES[case_kind].get(str(category).strip(), str(category).strip())
-        if case_category not in VALID_CATEGORIES[case_kind]:
-            raise FieldError(f"unknown {case_kind} category {category!r}; one of {sorted(VALID_CATEGORIES[case_kind])}")
+        if case_category not in CATEGORIES[case_kind]:
+            raise FieldError(f"unknown {case_kind} category {category!r}; one of {sorted(CATEGORIES[case_kind])}")
     if persons is not None and (int(persons) < 0 or int(persons) > 100_000):
         raise FieldError("persons must be between 0 and 100000")
     case_id = record_id("FC", worker_id, client_id)
