@@ -183,7 +183,9 @@ def test_oversized_and_unreadable_uploads(intake_store, tmp_path, monkeypatch):
         intake.read_upload(b"x" * 2000, "big.csv", max_bytes=1000)
     path = tmp_path / "big.csv"
     path.write_bytes(csv_bytes())
-    monkeypatch.setattr(intake, "_max_upload_bytes", lambda: 100)
+    from gridmap.imports import reading
+
+    monkeypatch.setattr(reading, "_max_upload_bytes", lambda: 100)
     with pytest.raises(InputError, match="GRIDMAP_MAX_UPLOAD_BYTES"):
         intake.import_cases(intake_store, path)
     monkeypatch.undo()

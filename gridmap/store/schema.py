@@ -20,6 +20,7 @@ SCHEMA_VERSION = 1
 #: sub-package modules that declare extra tables (imported lazily, missing ones skipped)
 TABLE_MODULES = (
     "gridmap.geocode.tables",
+    "gridmap.imports.tables",
     "gridmap.partition.tables",
     "gridmap.hotspots.tables",
     "gridmap.coverage.tables",
