@@ -124,13 +124,14 @@ def test_xlsx_and_json(intake_store, tmp_path):
                                           "坐标系": "crs", "类型": "kind"}).to_dict(orient="records")}
     report = intake.import_cases(intake_store, json.dumps(doc, ensure_ascii=False).encode(), "cases.json")
     assert (report.accepted, report.review, report.rejected) == (3, 4, 2)
-    assert report.updated_cases == 8 and report.new_cases == 0
+    # the same cases in another format: nothing to change (re-importing never rewrites equal rows)
+    assert (report.updated, report.unchanged, report.new_cases) == (0, 8, 0)
 
 
 def test_reimport_updates_instead_of_duplicating(intake_store):
     first = intake.import_cases(intake_store, csv_bytes(), "cases.csv")
     second = intake.import_cases(intake_store, csv_bytes(), "cases.csv")
-    assert first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 8
+    assert first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 0 and second.unchanged == 8
     assert intake_store.count("cases") == 8
     assert first.sha256 == second.sha256 and first.batch_id != second.batch_id
     # the same external id with a corrected address updates that case

@@ -155,20 +155,24 @@ def stable_key(prefix: str, values: pd.Series | np.ndarray | list) -> np.ndarray
 
 
 def _normalised(values: pd.Series, sql_type: str) -> pd.Series:
-    if sql_type in ("INTEGER", "REAL"):
-        return pd.to_numeric(values, errors="coerce").astype(float)
-    text = values.astype(object).where(values.notna(), None)
-    return text.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v))
+    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def _differs(new: pd.Series, old: pd.Series, sql_type: str) -> np.ndarray:
-    a, b = _normalised(new.reset_index(drop=True), sql_type), _normalised(old.reset_index(drop=True), sql_type)
     if sql_type in ("INTEGER", "REAL"):
-        av, bv = a.to_numpy(float), b.to_numpy(float)
+        av = _normalised(new.reset_index(drop=True), sql_type).to_numpy(float)
+        bv = _normalised(old.reset_index(drop=True), sql_type).to_numpy(float)
         both_nan = np.isnan(av) & np.isnan(bv)
         close = np.isclose(av, bv, rtol=0.0, atol=1e-9)
         return ~(both_nan | close)
+    a, b = _texts(new), _texts(old)
     return ~np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    """Cells as text, None for missing or empty (pandas would turn None back into NaN)."""
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
+            for v in values.astype(object).tolist()]
 
 
 def _geometry_differs(new: np.ndarray, old: np.ndarray) -> np.ndarray:
@@ -365,7 +369,9 @@ def commit(
             store.upsert(extra_table, frame)
         report.seconds = time.perf_counter() - t0
         store.write("import_batches", pd.DataFrame([{
-            "batch_id": batch_id, "filename": filename, "sha256": sha256, "created_at": now_iso(), "actor": actor,
+            # microseconds: batches of the same second must still be ordered (undo checks later batches)
+            "batch_id": batch_id, "filename": filename, "sha256": sha256,
+            "created_at": datetime.now().isoformat(timespec="microseconds"), "actor": actor,
             "rows": n, "accepted": report.accepted, "review": report.review, "rejected": report.rejected,
             "report": json.dumps(report.to_dict(), ensure_ascii=False), "kind": kind,
         }]))
@@ -417,7 +423,7 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
     keys = rows["record_key"].astype(str).tolist() if len(rows) else []
     if keys:
         later = store.read("import_batches", where={"kind": kind}, columns=["batch_id", "created_at", "undone_at"])
-        later = later[(later["created_at"].astype(str) >= str(row["created_at"])) & (later["batch_id"] != batch_id)
+        later = later[(later["created_at"].astype(str) > str(row["created_at"])) & (later["batch_id"] != batch_id)
                       & later["undone_at"].isna()]
         if len(later):
             touched = store.read("import_rows", where={"batch_id": later["batch_id"].tolist(), "record_key": keys,
