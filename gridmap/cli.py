@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gridmap.synth.cli",
     "gridmap.pipeline_cli",
     "gridmap.geocode.cli",
+    "gridmap.imports.cli",
     "gridmap.partition.cli",
     "gridmap.hotspots.cli",
     "gridmap.coverage.cli",
