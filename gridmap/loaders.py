@@ -171,6 +171,7 @@ def read_vector(
     layer: str | int | None = None,
     region: tuple[float, float, float, float] | None = TONGLIAO_BOUNDS,
     margin_km: float | None = None,
+    encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Read a vector file into EPSG:4326, checking and repairing it on the way.
 
@@ -189,6 +190,9 @@ def read_vector(
         ``margin_km`` (default ``settings.city_margin_km``); default Tongliao.  ``None`` skips
         the check.  A file entirely outside → InputError (with a hint when lat/lon look
         swapped); single rows outside are dropped and reported.
+    encoding
+        the attribute encoding (Shapefile DBF: ``gbk``, ``gb18030``, ``utf-8``); default GDAL's
+        (the ``.cpg``, else ISO-8859-1).
 
     Returns
     -------
@@ -207,7 +211,7 @@ def read_vector(
         layers = pyogrio.list_layers(path)
         if layer is None and len(layers) > 1:
             report.notes.append(f"file has {len(layers)} layers; read the first, {layers[0][0]!r}")
-        frame = pyogrio.read_dataframe(path, layer=layer)
+        frame = pyogrio.read_dataframe(path, layer=layer, **({"encoding": encoding} if encoding else {}))
     except Exception as exc:  # GDAL raises several types; the operator needs the message
         raise InputError(f"{path.name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:

@@ -39,3 +39,13 @@ IMPORT_ROWS = register(Table(
     description="every imported row: outcome (accepted / review with candidates / rejected with reason) "
                 "and its change to the store (action, changed columns, values before)",
 ))
+
+ADMIN_UNIT_VERSIONS = register(Table(
+    "admin_unit_versions",
+    {"code": TEXT, "replaced_at": TEXT, "batch_id": TEXT, "name": TEXT, "level": TEXT, "parent_code": TEXT,
+     "source": TEXT},
+    primary_key=("code", "replaced_at"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("code",),),
+    description="earlier boundaries of units a units import changed: older plans stay valid against them",
+))

@@ -146,10 +146,10 @@ register(Table(
     "workers",
     {
         "worker_id": T, "name": T, "phone": T, "role": T, "village_code": T,
-        "active": I, "hired_at": T, "source": T,
+        "active": I, "hired_at": T, "source": T, "id_number": T,
     },
     primary_key=("worker_id",),
-    description="grid workers (网格员); name and phone are personal data",
+    description="grid workers (网格员); name, phone and id_number are personal data",
 ))
 
 register(Table(
