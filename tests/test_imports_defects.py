@@ -183,5 +183,5 @@ def test_reimport_of_points_is_unchanged(city):
     first = run_import(city, "cases", csv(header, [r[:4] + ["gcj02"] for r in _gcj_rows()]), "a.csv")
     again = run_import(city, "cases", csv(header, [r[:4] + ["gcj02"] for r in _gcj_rows()]), "a.csv")
     assert first.inserted == 6 and (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
-    geoms = pd.DataFrame(city.read("cases")).geometry if False else city.read("cases").geometry
+    geoms = city.read("cases").geometry
     assert np.all(~shapely.is_missing(np.asarray(geoms.values, dtype=object)))

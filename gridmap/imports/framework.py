@@ -502,6 +502,8 @@ def resolve_columns(
         if column in out:
             continue
         field_name = lookup.get(alias_key(column))
+        if field_name is None and " " in str(column).strip():
+            field_name = lookup.get(alias_key(str(column).split()[-1]))  # "联系方式 手机": a merged group's sub-column
         if field_name and field_name not in taken:
             out[column] = field_name
             taken.add(field_name)
