@@ -185,3 +185,27 @@ def test_reimport_of_points_is_unchanged(city):
     assert first.inserted == 6 and (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
     geoms = city.read("cases").geometry
     assert np.all(~shapely.is_missing(np.asarray(geoms.values, dtype=object)))
+
+
+def test_patrol_import_undo_and_duplicates(city):
+    city.write("workers", pd.DataFrame({"worker_id": ["W1"], "source": "test"}))
+    header = ["工号", "打卡时间", "经度", "纬度", "坐标系"]
+    rows = [["W1", f"2024-12-0{d} 09:00", "122.005", "43.005", "gcj02"] for d in range(1, 6)]
+    rows.append(rows[0])
+    rows.append(["W9", "2024-12-07 09:00", "122.006", "43.006", "gcj02"])
+    rows.append(["W1", "not a time", "122.006", "43.006", "gcj02"])
+    report = run_import(city, "patrols", csv(header, rows), "p.csv")
+    assert (report.accepted, report.review, report.rejected) == (5, 1, 2)
+    assert city.count("patrols") == 6
+    recorded = city.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
+    assert list(recorded["status"]) == ["rejected", "review", "rejected"]  # accepted new rows are tagged instead
+    assert "duplicate check-in" in recorded["reason"].iloc[0] and "row 2" in recorded["reason"].iloc[0]
+    again = run_import(city, "patrols", csv(header, rows), "p.csv")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
+    undo_batch(city, again.batch_id)
+    assert city.count("patrols") == 6
+    undo_batch(city, report.batch_id)
+    assert city.count("patrols") == 0
+
+    with pytest.raises(InputError, match="fit"):
+        run_import(city, "patrols", csv(header[:4], [r[:4] for r in rows]), "nocrs.csv")

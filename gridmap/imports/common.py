@@ -149,11 +149,14 @@ def declared_points(store, fields: pd.DataFrame, crs_option: str | None, source:
 
 def drop_repeats(keys: np.ndarray, rows: Rows, what: str) -> None:
     """Rows repeating an earlier row's key are rejected ("duplicate …, as row N"); the first stays."""
-    series = pd.Series(keys)
-    first = series.groupby(series, sort=False).cumcount().to_numpy()
-    repeated = (first > 0) & rows.live
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+    first_position = np.full(len(uniques), -1, dtype=np.int64)
+    order = np.arange(len(codes))
+    # the first row of each key: assign in reverse so the earliest position wins
+    first_position[codes[::-1]] = order[::-1]
+    first_row = first_position[codes]
+    repeated = (first_row != order) & rows.live
     if repeated.any():
-        first_row = series.groupby(series, sort=False).transform(lambda s: s.index[0]).to_numpy()
         reasons = np.full(len(keys), "", dtype=object)
         reasons[repeated] = [f"duplicate {what}: the same as row {int(first_row[i]) + 2}" for i in np.flatnonzero(repeated)]
         rows.mark(repeated, REJECTED, reasons)

@@ -76,6 +76,7 @@ class BatchReport:
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tag_column: str | None = None
 
     # the case intake's names, kept for its callers
     @property
@@ -131,6 +132,15 @@ class Prepared:
     #: rows whose record is written (default: every row not rejected); a case whose place was
     #: rejected is still a case on record, so the case kind writes it
     write: np.ndarray | None = None
+    #: for very large kinds (check-ins): new records get ``import BATCH`` in this column and an
+    #: accepted new record needs no ``import_rows`` row of its own (undo deletes by the tag);
+    #: every other outcome is still recorded row by row
+    tag_column: str | None = None
+
+
+def batch_tag(batch_id: str) -> str:
+    """What a tagged kind writes into its tag column on the records a batch added."""
+    return f"import {batch_id}"
 
 
 def new_batch_id(sha256: str) -> str:
@@ -329,6 +339,8 @@ def commit(
                     insert_frame[column] = insert_frame[column].astype(object).where(~missing, value)
         action[positions[ins]] = INSERT
         changed_text[positions[ins]] = "*"
+        if prepared.tag_column:
+            insert_frame[prepared.tag_column] = batch_tag(batch_id)
 
     reason_kind = prepared.reason_kind or (lambda r: r)
     reasons = Counter(reason_kind(str(r)) for r, s in zip(reason, status, strict=True) if s != ACCEPTED and r)
@@ -346,6 +358,12 @@ def commit(
                 else np.full(n, None, dtype=object))
     external = np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
                          for v in external], dtype=object)
+    report.tag_column = prepared.tag_column
+    recorded = (np.ones(n, dtype=bool) if not prepared.tag_column
+                else ~((action == INSERT) & (status == ACCEPTED)))
+    if prepared.tag_column:
+        report.notes.append(f"{int((~recorded).sum()):,} accepted new records carry {prepared.tag_column} = "
+                            f"'{batch_tag(batch_id)}' instead of a row each in import_rows")
     rows = pd.DataFrame({
         "batch_id": batch_id,
         "row_number": np.arange(n, dtype=np.int64) + 2,  # as a spreadsheet shows it: row 1 is the header
@@ -359,6 +377,8 @@ def commit(
         "changed": changed_text,
         "before": before_text,
     })
+    if not recorded.all():
+        rows = rows[recorded].reset_index(drop=True)
     progress(0.8, f"writing {report.inserted:,} new and {report.updated:,} changed records")
     with store.transaction():
         if update_frame is not None and len(update_frame):
@@ -433,11 +453,14 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
                                  "undo that batch first")
     inserted = rows[rows["action"] == INSERT] if len(rows) else rows
     updated = rows[rows["action"] == UPDATE] if len(rows) else rows
+    tag_column = json.loads(row["report"] or "{}").get("tag_column") if isinstance(row.get("report"), str) else None
     with store.transaction():
         deleted = 0
+        if tag_column:
+            deleted += store.delete(table, where={tag_column: batch_tag(batch_id)})
         if len(inserted):
             if len(decl.primary_key) == 1:
-                deleted = store.delete(table, where={decl.primary_key[0]: inserted["record_key"].astype(str).tolist()})
+                deleted += store.delete(table, where={decl.primary_key[0]: inserted["record_key"].astype(str).tolist()})
             else:
                 for key in inserted["record_key"].astype(str):
                     deleted += store.delete(table, where=dict(zip(decl.primary_key, key.split("|"), strict=True)))

@@ -51,7 +51,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
     ids = stable_key("PT-", key_text.to_numpy())
     drop_repeats(ids, rows, "check-in (same worker, time and point)")
     roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
-    unknown = ~np.isin(fields["worker_id"].to_numpy(dtype=object), list(roster)) if roster else np.ones(n, bool)
+    unknown = ~fields["worker_id"].isin(roster).to_numpy()
     rows.mark(unknown & rows.live, REVIEW, "worker not on the roster (import workers first)")
     crs_cells = fields["raw_crs"] if "raw_crs" in fields else pd.Series([""] * n)
     raw_crs = crs_cells.where(crs_cells.ne(""), crs or "").to_numpy(dtype=object)
@@ -65,7 +65,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
     keep_source = np.ones(n, dtype=bool)  # an existing check-in keeps the file it first came from
     return Prepared(records=records, status=rows.status, reason=rows.reason,
                     carried=["worker_id", "ts", "raw_lon", "raw_lat", "raw_crs", "geometry", "source"],
-                    keep={"source": keep_source}, mapping=column_map,
+                    keep={"source": keep_source}, mapping=column_map, tag_column="source",
                     ignored_columns=[c for c in table.frame.columns if c not in column_map])
 
 
