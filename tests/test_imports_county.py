@@ -82,3 +82,9 @@ def test_county_export_end_to_end(store, export):
 
     result, _ = audit_from_store(store, "2024-12")
     assert result.findings is not None
+    assert set(result.findings["worker_id"].dropna()) <= set(export.workers["worker_id"]) | {""}
+
+    from gridmap.hotspots.runs import run_hotspots
+
+    run_id = run_hotspots(store, "gi", unit="grid", params={"value": "count"})
+    assert store.count("hotspot_results", {"run_id": run_id}) == len(grids)
