@@ -190,7 +190,16 @@ def _geometry_differs(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     out = new_missing != old_missing
     both = ~new_missing & ~old_missing
     if both.any():
-        out[both] = ~shapely.equals_exact(new[both], old[both], tolerance=1e-9)
+        same = shapely.equals_exact(new[both], old[both], tolerance=1e-9)
+        # a Polygon is stored as a one-part MultiPolygon: the same shape, not a change
+        retry = np.flatnonzero(~same)
+        if len(retry):
+            a, b = new[both][retry], old[both][retry]
+            same[retry] = (shapely.get_num_geometries(a) == shapely.get_num_geometries(b)) & np.array(
+                [shapely.equals_exact(shapely.get_geometry(x, 0) if shapely.get_num_geometries(x) == 1 else x,
+                                      shapely.get_geometry(y, 0) if shapely.get_num_geometries(y) == 1 else y,
+                                      tolerance=1e-9) for x, y in zip(a, b, strict=True)], dtype=bool)
+        out[both] = ~same
     return out
 
 

@@ -127,7 +127,10 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
         outside = int(pd.isna(at).sum())
         if outside:
             findings.append(f"{outside:,} standard addresses lie in no grid of this layer")
-    plan_id = f"plan-import-{data.sha256[:12]}"
+    plan_name = plan or f"imported {data.name}"
+    existing = pd.DataFrame(store.read("plans", where={"name": plan_name}, columns=["plan_id"]))
+    # the same layer again (a re-export has other bytes): the plan of that name
+    plan_id = str(existing["plan_id"].iloc[-1]) if len(existing) else f"plan-import-{data.sha256[:12]}"
     polsby = 4 * np.pi * shapely.area(local) / np.maximum(shapely.length(local) ** 2, 1e-9)
     records = gpd.GeoDataFrame({
         "plan_id": plan_id, "code": code.to_numpy(dtype=object), "village_code": village.to_numpy(dtype=object),
@@ -139,7 +142,7 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     if not store.count("plans", {"plan_id": plan_id}):
         status = "draft" if store.active_plan_id() else "active"
         extra.append(("plans", pd.DataFrame([{
-            "plan_id": plan_id, "name": plan or f"imported {data.name}", "status": status, "parent_id": None,
+            "plan_id": plan_id, "name": plan_name, "status": status, "parent_id": None,
             "created_at": now_iso(), "params": json.dumps({"imported_from": data.name}, ensure_ascii=False),
             "note": "grid layer imported with gridmap import grids",
         }])))
