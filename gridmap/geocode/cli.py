@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import InputError
-
 #: output columns ``gridmap geocode`` adds to the input table
 GEOCODE_OUTPUT = ["lon_wgs84", "lat_wgs84", "precision", "score", "grid_code", "status", "reason"]
 
