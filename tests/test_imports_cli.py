@@ -41,3 +41,16 @@ def test_imports_refuse_the_synthetic_demo(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "synthetic demo" in err and len(err.strip().splitlines()) == 1
     assert main(["init", "--store", store_path]) == 1
+
+
+def test_the_demo_build_refuses_an_initialised_store(tmp_path):
+    import pytest
+
+    from gridmap.errors import InputError
+    from gridmap.imports.init import init_store
+    from gridmap.pipeline import build_demo
+
+    with open_store(tmp_path / "real.gpkg") as store:
+        init_store(store, empty=True)
+        with pytest.raises(InputError, match="gridmap init"):
+            build_demo(seed=7, scale=0.01, store=store, progress=lambda m: None, with_users=False)
