@@ -106,10 +106,9 @@ def import_file(
 
     def work(progress=None) -> Any:
         try:
-            if kind != "cases":
-                from gridmap.imports.init import refuse_synthetic
+            from gridmap.imports.init import refuse_synthetic
 
-                refuse_synthetic(store)
+            refuse_synthetic(store)  # real rows never go into the synthetic demo
             result = imports.run_import(store, kind, path, filename=source, actor=principal.actor,
                                         progress=progress, **options)
             audit(store, principal, f"{kind}.import", "import", [source], {"bytes": size})
