@@ -75,12 +75,14 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
 def test_wrong_parent_is_rejected(store, layout, tmp_path):
     town, villages, cx, cy = layout
     init_store(store)
-    frame = gpd.GeoDataFrame({"code": [villages["code"].iloc[0]], "parent_code": ["150521100"]},
-                             geometry=[_local_box(cx, cy, cx + 500, cy + 500)], crs=WGS84)
+    frame = gpd.GeoDataFrame({"code": [villages["code"].iloc[0], villages["code"].iloc[1]],
+                              "parent_code": ["150521100", town["code"]]},
+                             geometry=[_local_box(cx, cy, cx + 500, cy + 500), None], crs=WGS84)
     report = run_import(store, "units", _write(tmp_path / "w.gpkg", frame))
-    assert report.rejected == 1
-    row = store.read("import_rows", where={"batch_id": report.batch_id}).iloc[0]
-    assert "official parent is" in row["reason"]
+    assert report.rejected == 2 and report.rows == 2
+    rows = store.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
+    assert "official parent is" in rows["reason"].iloc[0]
+    assert rows["reason"].iloc[1] == "dropped on reading: no geometry"
 
 
 def test_grid_layer_becomes_a_plan(store, layout, tmp_path):

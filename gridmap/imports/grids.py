@@ -66,6 +66,8 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     fields = pd.DataFrame({f: frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()})
     n = len(fields)
     rows = Rows.start(n)
+    for i, why in data.dropped.items():
+        rows.status[i], rows.reason[i] = REJECTED, f"dropped on reading: {why}"
     code = fields["code"]
     village = fields["village_code"] if "village_code" in fields else code.str[:12]
     village = village.where(village.ne(""), code.str[:12])

@@ -93,6 +93,8 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
     fields = pd.DataFrame({f: frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()})
     n = len(fields)
     rows = Rows.start(n)
+    for i, why in data.dropped.items():
+        rows.status[i], rows.reason[i] = REJECTED, f"dropped on reading: {why}"
     code = fields["code"].str.replace(r"\.0$", "", regex=True)
     code = code.where(code.str.len() != 15, code)  # 15-digit village codes from some exports: keep 12
     code = code.where(~((code.str.len() == 15) & code.str.endswith("000")), code.str[:12])

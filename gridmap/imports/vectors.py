@@ -33,6 +33,9 @@ class VectorInput:
     sha256: str
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: file row → why the reader dropped it (no geometry, outside the area, nothing left after repair);
+    #: ``frame`` still has a row for it (no geometry, empty attributes) so that it is accounted for
+    dropped: dict[int, str] = field(default_factory=dict)
 
 
 def _digest(path: Path) -> str:
@@ -114,9 +117,7 @@ def read_vector_input(source: str | Path, filename: str | None = None, *, crs: s
             notes.append(f"attribute table read as {encoding.upper()}")
         frame, report = _read(read_vector, dataset, expected, layer, area, options)
         notes.extend(report.notes)
-        if report.dropped:
-            notes.append(f"{len(report.dropped)} features dropped on reading: "
-                         + "; ".join(f"row {d.row}: {d.reason}" for d in report.dropped[:5]))
+        dropped = {int(d.row): d.reason for d in report.dropped}
         if report.repaired:
             notes.append(f"{len(report.repaired)} invalid polygons repaired")
         if shifted:
@@ -134,7 +135,13 @@ def read_vector_input(source: str | Path, filename: str | None = None, *, crs: s
         if column != frame.geometry.name:
             frame[column] = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                                               else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
-    return VectorInput(frame=frame.reset_index(drop=True), name=name, sha256=digest, notes=notes, encoding=encoding)
+    if dropped:
+        frame = frame.reindex(range(report.rows_read))
+        for column in frame.columns:
+            if column != frame.geometry.name:
+                frame[column] = frame[column].fillna("")
+    return VectorInput(frame=frame.reset_index(drop=True), name=name, sha256=digest, notes=notes, encoding=encoding,
+                       dropped=dropped)
 
 
 def _read(read_vector, dataset, expected, layer, area, options):
