@@ -88,7 +88,8 @@ def test_shapefile_dbf_encoding_without_cpg_zipped(tmp_path, encoding):
     assert data.frame["name"].iloc[0] == "科尔沁街道"
 
 
-@pytest.mark.parametrize("suffix,driver", [(".geojson", "GeoJSON"), (".kml", "KML"), (".gpkg", "GPKG")])
+@pytest.mark.parametrize("suffix,driver", [(".geojson", "GeoJSON"), (".kml", "KML"), (".gpkg", "GPKG"),
+                                           (".gdb", "OpenFileGDB")])
 def test_other_vector_formats(tmp_path, suffix, driver):
     path = tmp_path / f"u{suffix}"
     _units_frame().to_file(path, driver=driver)
