@@ -84,7 +84,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
         else np.full(n, None, dtype=object)
     village = np.where(pd.isna(named), in_village, named).astype(object)
     rows.mark(pd.isna(village) & rows.live, REVIEW, "in no village: import the village polygons first or give 村社区代码")
-    unknown = pd.notna(village) & ~np.isin(village.astype(str), units.index.to_numpy(dtype=str))
+    unknown = pd.notna(village) & ~pd.Series(village.astype(str)).isin(set(units.index.astype(str))).to_numpy()
     rows.mark(unknown, REVIEW, "village code not in the store's units")
     disagree = pd.notna(named) & pd.notna(in_village) & (named != in_village)
     if disagree.any():

@@ -117,11 +117,11 @@ def prepare(
     existing = _existing_cases(store, external, explicit)
     ids = case_ids(fields, existing, sha256)
     if explicit is not None:
-        unknown = explicit.ne("").to_numpy() & ~np.isin(ids, existing["case_id"].astype(str).to_numpy())
+        unknown = explicit.ne("").to_numpy() & ~pd.Series(ids).isin(set(existing["case_id"].astype(str))).to_numpy()
         for i in np.flatnonzero(unknown & (reject == "")):
             reject[i] = f"no case with system id {ids[i]!r} (系统编号 names existing cases only)"
     old = existing.set_index("case_id") if len(existing) else existing
-    is_existing = np.isin(ids, old.index.astype(str).to_numpy()) if len(existing) else np.zeros(n, dtype=bool)
+    is_existing = pd.Series(ids).isin(set(old.index.astype(str))).to_numpy() if len(existing) else np.zeros(n, dtype=bool)
 
     # The same case twice in one file: the last row wins, earlier ones are rejected.
     last = pd.Series(np.arange(n)).groupby(ids).transform("max").to_numpy()

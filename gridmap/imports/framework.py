@@ -238,7 +238,7 @@ def _read_by_keys(store, table: str, key_columns: tuple[str, ...], records: pd.D
     existing = store.read(table, where=where)
     if len(existing) and len(key_columns) > 1:
         wanted = set(record_keys(records, key_columns))
-        existing = existing[np.isin(record_keys(existing, key_columns), list(wanted))]
+        existing = existing[pd.Series(record_keys(existing, key_columns)).isin(wanted).to_numpy()]
     return existing
 
 
