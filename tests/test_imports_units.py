@@ -71,6 +71,17 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
     overlap = shapely.intersection(stored.at[v1, "geometry"], stored.at[v2, "geometry"])
     assert shapely.area(overlap) < 1e-12
 
+    # a 2 cm sliver between the villages (20 m²) is filled; the township stays covered
+    frame3 = frame.iloc[:3].copy()
+    frame3.loc[1, "geometry"] = _local_box(cx - 1000, cy - 500, cx - 0.02, cy + 500)
+    third = run_import(store, "units", _write(tmp_path / "u3.gpkg", frame3))
+    assert any("gaps between neighbours" in f and "filled" in f for f in third.findings), third.findings
+    stored = store.read("admin_units", where={"code": [town["code"], v1, v2]}).set_index("code")
+    local = {c: shapely.transform(g, lambda xy: np.column_stack(to_local(xy[:, 0], xy[:, 1])))
+             for c, g in stored.geometry.items()}
+    uncovered = shapely.difference(local[town["code"]], shapely.union(local[v1], local[v2]))
+    assert shapely.area(uncovered) < 0.5
+
 
 def test_wrong_parent_is_rejected(store, layout, tmp_path):
     town, villages, cx, cy = layout

@@ -12,7 +12,9 @@ Checks, in order:
   :data:`NEST_TOLERANCE_M2` outside it sends the row to review with the area outside;
 * **neighbours**: overlaps between units of the same parent up to :data:`SNAP_TOLERANCE_M2`
   are snapped (the overlap is cut from the unit that comes later in the file) and reported;
-  larger overlaps are reported as findings and the rows go to review;
+  larger overlaps are reported as findings and the rows go to review; gaps inside the parent
+  up to that area are filled (given to the unit sharing the longest edge), larger ones are
+  findings;
 * **versions**: when an import changes a unit's boundary, the previous one is kept in
   ``admin_unit_versions`` (with the batch), so that older plans stay valid.
 
@@ -151,10 +153,6 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
             rows.mark(mask, REVIEW, f"overlaps a neighbour by {area:,.0f} m² (over {SNAP_TOLERANCE_M2:g} m²)")
     if snapped:
         findings.append(f"{snapped} overlaps between neighbours under {SNAP_TOLERANCE_M2:g} m² snapped")
-        redo = shapely.is_missing(geoms)
-        from gridmap.crs import to_wgs84 as from_local
-
-        geoms[redo] = shapely.transform(local[redo], lambda xy: np.column_stack(from_local(xy[:, 0], xy[:, 1])))
 
     # nesting: in the parent from this file, else the store's
     stored = store.read("admin_units", where={"code": sorted(set(parent) - {""})})
@@ -168,15 +166,35 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
         outside = float(shapely.area(shapely.difference(local[i], outer)))
         if outside > NEST_TOLERANCE_M2:
             rows.mark(np.arange(n) == i, REVIEW, f"{outside:,.0f} m² lie outside its parent {parent.iat[i]}")
-    # gaps: the part of each parent (in the store or the file) its children here leave uncovered
+    # gaps: the part of each parent (in the store or the file) its children here leave uncovered;
+    # slivers up to SNAP_TOLERANCE_M2 go to the child they share the longest edge with
+    filled = 0
     for parent_code, members in pd.Series(np.arange(n)).groupby(parent.to_numpy()).groups.items():
         outer = parents.get(parent_code)
-        if outer is None or not parent_code:
+        members = [m for m in members if rows.live[m] and polygonal[m]]
+        if outer is None or not parent_code or len(members) < 2:
             continue
-        children = shapely.union_all(local[list(members)])
-        gap = float(shapely.area(shapely.difference(outer, children)))
-        if gap > NEST_TOLERANCE_M2 and len(members) > 1:
-            findings.append(f"{parent_code}: {gap:,.0f} m² not covered by the {len(members)} units of this file")
+        gaps = shapely.get_parts(shapely.difference(outer, shapely.union_all(local[members])))
+        gaps = gaps[shapely.area(gaps) > 0]
+        small = gaps[shapely.area(gaps) <= SNAP_TOLERANCE_M2]
+        for piece in small:
+            shared = shapely.length(shapely.intersection(shapely.buffer(piece, 0.01), shapely.boundary(local[members])))
+            if shared.max() <= 0:
+                continue
+            target = members[int(np.argmax(shared))]
+            local[target] = shapely.union(local[target], piece)
+            geoms[target] = None
+            filled += 1
+        large = float(shapely.area(gaps).sum() - shapely.area(small).sum())
+        if large > NEST_TOLERANCE_M2:
+            findings.append(f"{parent_code}: {large:,.0f} m² not covered by the {len(members)} units of this file")
+    if filled:
+        findings.append(f"{filled} gaps between neighbours under {SNAP_TOLERANCE_M2:g} m² filled")
+    redo = shapely.is_missing(geoms) & polygonal
+    if redo.any():
+        from gridmap.crs import to_wgs84 as from_local
+
+        geoms[redo] = shapely.transform(local[redo], lambda xy: np.column_stack(from_local(xy[:, 0], xy[:, 1])))
 
     records = gpd.GeoDataFrame({
         "code": code.to_numpy(dtype=object), "name": name.to_numpy(dtype=object), "level": level.to_numpy(dtype=object),
