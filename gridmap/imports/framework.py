@@ -450,6 +450,10 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
     rows = store.read("import_rows", where={"batch_id": batch_id, "action": [INSERT, UPDATE]})
     rows = pd.DataFrame(rows)
     keys = rows["record_key"].astype(str).tolist() if len(rows) else []
+    tag_column = json.loads(row["report"] or "{}").get("tag_column") if isinstance(row.get("report"), str) else None
+    if tag_column and len(decl.primary_key) == 1:  # the records it added without a row each
+        tagged = store.read(table, where={tag_column: batch_tag(batch_id)}, columns=list(decl.primary_key))
+        keys += tagged[decl.primary_key[0]].astype(str).tolist()
     if keys:
         later = store.read("import_batches", where={"kind": kind}, columns=["batch_id", "created_at", "undone_at"])
         later = later[(later["created_at"].astype(str) > str(row["created_at"])) & (later["batch_id"] != batch_id)
@@ -462,7 +466,6 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
                                  "undo that batch first")
     inserted = rows[rows["action"] == INSERT] if len(rows) else rows
     updated = rows[rows["action"] == UPDATE] if len(rows) else rows
-    tag_column = json.loads(row["report"] or "{}").get("tag_column") if isinstance(row.get("report"), str) else None
     with store.transaction():
         deleted = 0
         if tag_column:
