@@ -51,7 +51,7 @@ def checkin_benchmark(rows: int, folder: Path, url: str | None, seed: int = 7) -
     from gridmap import boundaries
     from gridmap.crs import WGS84
     from gridmap.geocode.transform import from_wgs84
-    from gridmap.imports import run_import
+    from gridmap.imports.kinds import run_import
 
     rng = np.random.default_rng(seed)
     store = _store(url, folder, "checkins")
@@ -93,7 +93,7 @@ def checkin_benchmark(rows: int, folder: Path, url: str | None, seed: int = 7) -
 
 def case_benchmark(rows: int, scale: float, folder: Path, url: str | None, seed: int = 7) -> float:
     from gridmap.geocode.evaluate import h3_proxy_grids
-    from gridmap.imports import run_import
+    from gridmap.imports.kinds import run_import
     from gridmap.synth.city import synthesize
 
     t = time.perf_counter()

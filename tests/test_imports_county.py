@@ -11,8 +11,8 @@ from county_export import CountyExport, make_county_export
 
 from gridmap.crs import to_local
 from gridmap.errors import InputError
-from gridmap.imports import run_import
 from gridmap.imports.init import init_store
+from gridmap.imports.kinds import run_import
 
 
 @pytest.fixture(scope="module")

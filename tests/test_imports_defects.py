@@ -20,8 +20,8 @@ import shapely
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
 from gridmap.geocode.transform import from_wgs84
-from gridmap.imports import run_import
 from gridmap.imports.framework import undo_batch
+from gridmap.imports.kinds import run_import
 
 FULL = ["案件编号", "地址", "类型", "类别", "状态", "登记时间", "结案时间", "当事人"]
 ROWS = [

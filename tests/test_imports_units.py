@@ -11,8 +11,8 @@ from shapely.geometry import box
 
 from gridmap import boundaries
 from gridmap.crs import WGS84, to_local, to_wgs84
-from gridmap.imports import run_import
 from gridmap.imports.init import init_store
+from gridmap.imports.kinds import run_import
 
 
 def _local_box(x0, y0, x1, y1):

@@ -18,9 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
-from api.deps import JobsDep, SettingsDep, StoreDep, capability, require
+from api.deps import JobsDep, SettingsDep, StoreDep, require
 from api.geojson import to_jsonable
 from api.queries import present_cases
+from gridmap.geocode import intake
+from gridmap.imports.init import refuse_synthetic
+from gridmap.imports.kinds import KIND_MODULES, run_import
 
 router = APIRouter(tags=["intake"])
 
@@ -81,8 +84,6 @@ def import_file(
     """Import a file of ``kind`` (``gridmap import KIND FILE``): every row accepted, in review or
     rejected with a reason, in one transaction.  Returns the batch report, or — for files over
     2 MB or with ``background=true`` — a job whose progress ``GET /api/v1/jobs/{id}`` shows."""
-    from gridmap.imports import KIND_MODULES
-
     if kind not in KIND_MODULES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown kind {kind!r}; use one of {', '.join(KIND_MODULES)}")
     options: dict[str, Any] = {k: v for k, v in {"sheet": sheet, "encoding": encoding, "crs": crs, "plan": plan}.items()
@@ -96,20 +97,13 @@ def import_file(
             raise HTTPException(status.HTTP_400_BAD_REQUEST, 'mapping must be a JSON object {"field": "column"}')
         options["mapping"] = parsed
     path, size = _save_upload(file, settings.max_upload_bytes)
-    try:
-        imports = capability("gridmap.imports")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
     source = file.filename or path.name
 
     def work(progress=None) -> Any:
         try:
-            from gridmap.imports.init import refuse_synthetic
-
             refuse_synthetic(store)  # real rows never go into the synthetic demo
-            result = imports.run_import(store, kind, path, filename=source, actor=principal.actor,
+            result = run_import(store, kind, path, filename=source, actor=principal.actor,
                                         progress=progress, **options)
             audit(store, principal, f"{kind}.import", "import", [source], {"bytes": size})
             return to_jsonable(result)
@@ -126,7 +120,6 @@ def import_file(
 def review_queue(store: StoreDep, principal: Clerk,
                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
     """Cases whose location needs a human decision (oldest first), with candidate addresses."""
-    intake = capability("gridmap.geocode.intake")
     items = present_cases(store, principal, intake.review_queue(store, limit=limit, offset=offset), "review.read")
     total = store.count("cases", {"geocode_status": "review"})
     return {"items": to_jsonable(items), "total": total, "limit": limit, "offset": offset}
@@ -144,7 +137,6 @@ class ReviewAction(BaseModel):
 def resolve(case_id: str, body: ReviewAction, store: StoreDep, principal: Clerk) -> dict:
     """Decide a review item; 400 with the reason when the decision is not valid (e.g. a point
     outside the city)."""
-    intake = capability("gridmap.geocode.intake")
     result = intake.resolve_review(store, case_id, body.action, address_id=body.address_id, lon=body.lon,
                                    lat=body.lat, reason=body.reason, actor=principal.actor)
     audit(store, principal, f"review.{body.action}", "case", [case_id])

@@ -1,19 +1,12 @@
-"""Case intake: a CSV/XLSX/JSON file of cases → the ``cases`` table, every row accounted for.
+"""Case intake: the case vocabulary of a file (columns, kinds, statuses, times) and the review queue.
 
-:func:`import_cases` reads the file (size-limited), maps its columns to the cases schema,
-geocodes every row (:mod:`gridmap.geocode.batch`) and stores, in **one transaction**:
-
-* the cases (upserted: the same external id — or the same file row when there is no
-  id — updates the existing case instead of adding a duplicate);
-* one ``import_batches`` row with the counts and the report (JSON);
-* one ``import_rows`` row per file row: ``accepted``, ``review`` (with candidates) or
-  ``rejected`` (with the reason).
-
-A failure anywhere leaves the store as it was.  Personal fields (party name, phone, ID
-number) are stored in ``cases`` only and never logged or copied into reports.
-
-Review: :func:`review_queue` lists cases waiting for a person; :func:`resolve_review`
-picks a candidate address, places the case on a point, or rejects it.
+The import itself is :mod:`gridmap.imports.cases` on the shared framework
+(:mod:`gridmap.imports.framework`: one transaction, every row accepted / review / rejected
+with a reason, only the columns a file carries change, undo).  This module maps a file's
+columns to case fields (:func:`resolve_mapping`, :func:`map_fields`) and keeps the review:
+:func:`review_queue` lists cases waiting for a person; :func:`resolve_review` picks a
+candidate address, places the case on a point, or rejects it.  Personal fields (party name,
+phone, ID number) are stored in ``cases`` only and never logged or copied into reports.
 """
 
 from __future__ import annotations
@@ -32,10 +25,7 @@ import shapely
 
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
-from gridmap.geocode import tables  # noqa: F401  (registers import_batches / import_rows)
-from gridmap.geocode.batch import GeocodeContext
 from gridmap.geocode.checks import FLAG_OK, FLAG_REASONS, check_declared_points
-from gridmap.geocode.match import AddressMatcher
 from gridmap.imports.framework import BatchReport
 from gridmap.imports.reading import read_input
 
@@ -85,12 +75,6 @@ CATEGORY_VALUES = {
         "住房": "petition_housing", "房屋": "petition_housing", "执法": "petition_law_enforcement",
         "涉法涉诉": "petition_law_enforcement", "其他": "petition_other",
     },
-}
-VALID_CATEGORIES = {
-    "dispute": {"family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic",
-                "medical", "other"},
-    "petition": {"petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement",
-                 "petition_other"},
 }
 STATUS_VALUES = {
     "reported": "reported", "上报": "reported", "已上报": "reported", "登记": "reported", "已登记": "reported",
@@ -256,34 +240,6 @@ def map_fields(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFr
 
 def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
-
-
-def import_cases(
-    store,
-    source: str | Path | bytes,
-    filename: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    matcher: AddressMatcher | None = None,
-    grids: gpd.GeoDataFrame | None = None,
-    actor: str = "system",
-    context: GeocodeContext | None = None,
-    **options,
-) -> BatchReport:
-    """Import a case file into ``store``: :func:`gridmap.imports.cases.import_file` (the
-    import framework: one transaction, every row accounted for, only carried columns change).
-
-    ``matcher``/``grids`` default to the store's addresses and the active plan's grids
-    (``context`` may carry both, prebuilt, for repeated imports).
-    """
-    from gridmap.imports.cases import import_file
-
-    if context is None and (matcher is not None or grids is not None):
-        admin_units = store.read("admin_units")
-        if grids is None:
-            plan_id = store.active_plan_id()
-            grids = store.read("grids", where={"plan_id": plan_id}) if plan_id else None
-        context = GeocodeContext.build(None, admin_units, grids, matcher=matcher)
-    return import_file(store, source, filename, mapping, actor=actor, context=context, **options)
 
 
 def _text(value) -> str:

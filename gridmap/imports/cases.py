@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
+from gridmap.domain import CATEGORIES
 from gridmap.errors import InputError
 from gridmap.imports.framework import (
     ACCEPTED,
@@ -99,7 +100,6 @@ def prepare(
     from gridmap.geocode.batch import GeocodeContext, candidates_json, geocode_rows
     from gridmap.geocode.intake import (
         CATEGORY_VALUES,
-        VALID_CATEGORIES,
         map_fields,
         reason_kind,
         resolve_mapping,
@@ -154,7 +154,7 @@ def prepare(
     unknown_category = 0
     for i, (k, c) in enumerate(zip(kind, text, strict=True)):
         value = CATEGORY_VALUES[k].get(c, c)
-        if value not in VALID_CATEGORIES[k]:
+        if value not in CATEGORIES[k]:
             unknown_category += bool(c)
             value = "other" if k == "dispute" else "petition_other"
         category[i] = value
@@ -285,3 +285,19 @@ def import_file(
         raise InputError(f"{table.name}: no data rows")
     return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
                   progress=progress, started=t0)
+
+
+def import_cases(store, source: str | Path | bytes, filename: str | None = None,
+                 mapping: Mapping[str, str] | None = None, matcher=None, grids=None, actor: str = "system",
+                 context=None, **options) -> BatchReport:
+    """The case intake's entry point (formerly ``gridmap.geocode.intake.import_cases``):
+    :func:`import_file`, with ``matcher``/``grids`` prebuilt when given."""
+    from gridmap.geocode.batch import GeocodeContext
+
+    if context is None and (matcher is not None or grids is not None):
+        admin_units = store.read("admin_units")
+        if grids is None:
+            plan_id = store.active_plan_id()
+            grids = store.read("grids", where={"plan_id": plan_id}) if plan_id else None
+        context = GeocodeContext.build(None, admin_units, grids, matcher=matcher)
+    return import_file(store, source, filename, mapping, actor=actor, context=context, **options)

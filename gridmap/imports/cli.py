@@ -45,8 +45,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from gridmap.imports import run_import
     from gridmap.imports.framework import undo_batch
+    from gridmap.imports.kinds import run_import
 
     store = _store(args)
     if args.kind == "undo":
@@ -86,7 +86,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from gridmap.imports import KIND_MODULES
+    from gridmap.imports.kinds import KIND_MODULES
 
     p = subparsers.add_parser("init", help="create a store for real data (no synthetic row)",
                               description="Creates the store (GRIDMAP_DATABASE_URL / GRIDMAP_GPKG_PATH or --store) "

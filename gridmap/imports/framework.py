@@ -39,7 +39,6 @@ import shapely
 
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
-from gridmap.imports import tables  # noqa: F401  (registers import_batches / import_rows)
 from gridmap.store.schema import get_table
 
 log = logging.getLogger("gridmap.imports")
@@ -77,6 +76,7 @@ class BatchReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     tag_column: str | None = None
+    table: str = ""
 
     # the case intake's names, kept for its callers
     @property
@@ -368,6 +368,7 @@ def commit(
     external = np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
                          for v in external], dtype=object)
     report.tag_column = prepared.tag_column
+    report.table = table
     recorded = (np.ones(n, dtype=bool) if not prepared.tag_column
                 else ~((action == INSERT) & (status == ACCEPTED)))
     if prepared.tag_column:
@@ -428,14 +429,6 @@ class UndoReport:
                 f"{self.restored:,} records it changed restored")
 
 
-def _kind_table(kind: str) -> str:
-    from gridmap.imports import KINDS
-
-    if kind not in KINDS:
-        raise InputError(f"batch kind {kind!r} is not an import kind ({', '.join(KINDS)})")
-    return KINDS[kind].TABLE
-
-
 def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
     """Reverse batch ``batch_id`` (see the module doc), in one transaction."""
     batch = store.read("import_batches", where={"batch_id": batch_id})
@@ -445,12 +438,15 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
     if isinstance(row.get("undone_at"), str) and row["undone_at"]:
         raise InputError(f"batch {batch_id} was already undone at {row['undone_at']}")
     kind = row.get("kind") if isinstance(row.get("kind"), str) and row.get("kind") else "cases"
-    table = _kind_table(kind)
+    document = json.loads(row["report"]) if isinstance(row.get("report"), str) and row["report"] else {}
+    table = document.get("table") or ("cases" if kind == "cases" else "")
+    if not table:
+        raise InputError(f"batch {batch_id} does not say which table it wrote; it cannot be undone")
     decl = get_table(table)
     rows = store.read("import_rows", where={"batch_id": batch_id, "action": [INSERT, UPDATE]})
     rows = pd.DataFrame(rows)
     keys = rows["record_key"].astype(str).tolist() if len(rows) else []
-    tag_column = json.loads(row["report"] or "{}").get("tag_column") if isinstance(row.get("report"), str) else None
+    tag_column = document.get("tag_column")
     if tag_column and len(decl.primary_key) == 1:  # the records it added without a row each
         tagged = store.read(table, where={tag_column: batch_tag(batch_id)}, columns=list(decl.primary_key))
         keys += tagged[decl.primary_key[0]].astype(str).tolist()
