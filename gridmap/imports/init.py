@@ -11,11 +11,12 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
+from gridmap.domain import AREA_CODE
 from gridmap.errors import InputError
 
 #: meta key marking a store made by ``gridmap init`` (value: the area code, or "" for --empty)
 META_AREA = "real_area"
-DEFAULT_AREA = "150500"
+DEFAULT_AREA = AREA_CODE
 
 
 def area_units(area: str = DEFAULT_AREA) -> gpd.GeoDataFrame:
@@ -26,8 +27,8 @@ def area_units(area: str = DEFAULT_AREA) -> gpd.GeoDataFrame:
     loader = getattr(boundaries, "area_units", None)
     if loader is not None:  # boundaries that know more areas than Tongliao
         return loader(area)
-    if area != boundaries.CITY_CODE:
-        raise InputError(f"area {area}: no shipped boundaries for it (this version ships {boundaries.CITY_CODE} "
+    if area != AREA_CODE:
+        raise InputError(f"area {area}: no shipped boundaries for it (this version ships {AREA_CODE} "
                          "通辽市); use --empty and import your units")
     frames = [boundaries.city(), boundaries.counties(), boundaries.townships(), boundaries.villages()]
     columns = ["code", "name", "level", "parent_code", "source", "geometry"]
