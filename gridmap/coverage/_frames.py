@@ -12,6 +12,8 @@ from gridmap.errors import InputError
 
 RESOLVED_STATUSES = ("resolved", "closed")
 WORKER_ROLES = ("full_time", "part_time", "cadre", "police")
+#: petition agents (信访代办员) are workers too, posted to a village or township rather than to grids
+AGENT_ROLE = "agent"
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

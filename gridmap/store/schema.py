@@ -145,10 +145,11 @@ register(Table(
     "workers",
     {
         "worker_id": T, "name": T, "phone": T, "role": T, "village_code": T,
-        "active": I, "hired_at": T, "source": T,
+        "active": I, "hired_at": T, "source": T, "township_code": T,
     },
     primary_key=("worker_id",),
-    description="grid workers (网格员); name and phone are personal data",
+    description="grid workers (网格员) and petition agents (信访代办员, role 'agent', posted to a village or, "
+                "with village_code empty, a township); name and phone are personal data",
 ))
 
 register(Table(
