@@ -590,3 +590,34 @@ def test_agents_patrol_daily_and_items_follow_the_plan(city):
     lag = pd.to_datetime(first.reindex(on_time["item_id"]).to_numpy()) - pd.to_datetime(on_time["done_at"].to_numpy())
     assert (lag[lag.notna()] <= pd.Timedelta(days=planted.VISIT_DAYS)).all()
     assert set(visits["method"]) <= {"phone", "in_person", "wechat"} and visits["satisfaction"].between(1, 5).all()
+
+
+def test_audit_finds_the_planted_agent_gaps_exactly(city):
+    """A scale-0.02 synthetic city: every planted patrol gap, missing follow-up and overdue item, nothing else."""
+    from shapely.geometry import box
+
+    from gridmap.coverage import run_audit
+    from gridmap.coverage.duty import agents_of
+    from gridmap.coverage.periods import parse_period
+
+    def grids():
+        return gpd.GeoDataFrame({"plan_id": "P1", "code": ["150502001001001"], "households": [400]},
+                                geometry=[box(122.20, 43.60, 122.21, 43.61)], crs="EPSG:4326")
+    truth = city.truth["agents"]
+    period = parse_period("2024-10-01/2024-12-31")
+    agents = agents_of(city.workers)
+    patrols = city.patrols[city.patrols["worker_id"].isin(agents["worker_id"])]
+    empty = pd.DataFrame(columns=["worker_id", "grid_code", "role", "valid_from", "valid_to"])
+    result = run_audit(grids(), empty, patrols, city.workers, period_start=period,
+                       items=city.petition_items, visits=city.petition_visits)
+    f = result.findings
+    assert set(f.loc[f["kind"] == "agent_no_patrol_n_days", "worker_id"]) == {g["worker_id"] for g in
+                                                                            truth["patrol_gaps"]}
+    # follow-ups due in the whole span of the records
+    span = run_audit(grids(), empty, patrols.iloc[:0], city.workers, period_start="2021-01-01/2024-12-31",
+                     items=city.petition_items, visits=city.petition_visits).findings
+    expected = {g["item_id"] for g in truth["followup_gaps"] if g["visit_due_by"] <= "2024-12-31T23:59:59"}
+    assert expected and set(span.loc[span["kind"] == "followup_not_within_n_days", "item_id"]) == expected
+    overdue = {g["item_id"] for g in truth["open_past_deadline"]}
+    assert overdue and set(span.loc[span["kind"] == "item_open_past_deadline", "item_id"]) == overdue
+    assert np.isfinite(f["figure"].to_numpy(dtype=float)).all()

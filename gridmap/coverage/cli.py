@@ -43,7 +43,7 @@ def register(subparsers) -> None:
         "kpi", help="dispute and petition KPIs (矛盾纠纷排查化解、信访)",
         description="Cases found/resolved, times, overdue, follow-ups, satisfaction, petitions, 同比.",
     )
-    kpi.add_argument("--level", default="county", choices=["grid", "village", "township", "county", "city"])
+    kpi.add_argument("--level", default="county", choices=["agent", "grid", "village", "township", "county", "city"])
     kpi.add_argument("--period", required=True, help="2024, 2024-12, 2024-Q4 or 2024-01-01/2024-03-31")
     kpi.add_argument("--store", help="store path or postgresql:// URL (default: settings)")
     kpi.add_argument("--kinds", default="dispute", help="case kinds counted as found/resolved (default dispute)")
@@ -114,8 +114,15 @@ def run_kpi_command(args: argparse.Namespace) -> int:
         write_table({"kpi": table}, out)
         print(f"{len(table)} {args.level} rows written to {out}")
     else:
+        from gridmap.coverage.kpi import headline
+
+        if args.level == "city" and len(table):
+            for line in headline(table.iloc[0]):
+                print(line)
         shown = [c for c in ("unit_code", "unit_name", "found", "resolved", "resolution_rate", "overdue_open",
-                             "petitions_cases", "petitions_persons", "found_yoy_ratio") if c in table.columns]
+                             "petitions_cases", "petitions_persons", "found_yoy_ratio", "petitions_cases_yoy_ratio",
+                             "petitions_persons_yoy_ratio", "items_taken", "items_done", "done_rate",
+                             "followup_rate", "mean_visit_satisfaction") if c in table.columns]
         table[shown].to_string(sys.stdout, index=False, float_format=lambda v: f"{v:.3f}")
         print()
     return 0
