@@ -202,6 +202,8 @@ def case_kpis(
         previous = _period_measures(prepared, period.previous_year(), kinds)
         frames.append(previous[list(YOY_MEASURES)].add_suffix("_prev"))
     units = pd.Index(sorted(set().union(*(f.index for f in frames))), name="unit")
+    if level == "city" and not len(units):  # the city always has its row, zeros included
+        units = pd.Index(unit_codes(pd.DataFrame(index=[0]), "city", admin_units).to_list(), name="unit")
     names = None
     if admin_units is not None and level != "grid":
         listed = admin_units[text_column(admin_units, "level") == level]
