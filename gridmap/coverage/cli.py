@@ -51,6 +51,16 @@ def register(subparsers) -> None:
     kpi.add_argument("--out", help=".csv or .xlsx")
     kpi.set_defaults(func=run_kpi_command)
 
+    bulletin = subparsers.add_parser(
+        "bulletin", help="monthly 通报 of the city and each county (HTML + XLSX with charts)",
+        description="Figures with 同比, 12-month trend, top grids, petition agents behind on duty.",
+    )
+    bulletin.add_argument("--month", required=True, help="calendar month, e.g. 2024-12")
+    bulletin.add_argument("--out", required=True, help="output directory (created if missing)")
+    bulletin.add_argument("--store", help="store path or postgresql:// URL (default: settings)")
+    bulletin.add_argument("--city-only", action="store_true", help="skip the county bulletins")
+    bulletin.set_defaults(func=run_bulletin_command)
+
 
 def _check_out(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
     if not path:
@@ -125,4 +135,21 @@ def run_kpi_command(args: argparse.Namespace) -> int:
                              "followup_rate", "mean_visit_satisfaction") if c in table.columns]
         table[shown].to_string(sys.stdout, index=False, float_format=lambda v: f"{v:.3f}")
         print()
+    return 0
+
+
+def run_bulletin_command(args: argparse.Namespace) -> int:
+    from gridmap.coverage.service import bulletins_from_store
+    from gridmap.store import open_store
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: not a directory")
+    if not out.parent.exists():
+        raise InputError(f"{out.parent}: no such directory")
+    out.mkdir(exist_ok=True)
+    with open_store(args.store) as store:
+        written = bulletins_from_store(store, args.month, out, counties=not args.city_only)
+    for path in written:
+        print(path)
     return 0

@@ -131,3 +131,37 @@ def trend_from_store(store: Store, period: str | Period, kinds: tuple[str, ...] 
     cases = store.read("cases", where={"reported_at": Between(period.start_iso, period.end_iso)},
                        columns=list(CASE_COLUMNS))
     return monthly_trend(cases, period, kinds)
+
+
+def bulletins_from_store(
+    store: Store,
+    month: str | Period,
+    out_dir,
+    counties: bool = True,
+    thresholds: AuditThresholds | None = None,
+) -> list:
+    """Write the monthly 通报 of the city (and each county) as HTML + XLSX; returns the paths written."""
+    from gridmap.coverage.bulletin import build_bulletin, write_bulletin
+
+    period = parse_period(month)
+    cases = load_cases(store, period)
+    items, visits = load_petition_items(store, period)
+    workers = store.read("workers", columns=WORKER_COLUMNS)
+    agent_ids = workers.loc[workers["role"] == "agent", "worker_id"].astype(str).tolist()
+    patrols = store.read("patrols", where={"ts": Between(period.start_iso, period.end_iso)},
+                         columns=["worker_id", "ts"])
+    patrols = patrols[patrols["worker_id"].isin(set(agent_ids))]
+    admin = load_admin_units(store)
+    units = [("city", None)]
+    if counties and admin is not None:
+        units += [("county", code) for code in sorted(admin.loc[admin["level"] == "county", "code"].astype(str))]
+    written = []
+    for level, code in units:
+        kwargs = {"unit_code": code} if code else {}
+        if level == "city" and admin is not None and (admin["level"] == "city").any():
+            kwargs = {"unit_code": str(admin.loc[admin["level"] == "city", "code"].iloc[0])}
+        bulletin = build_bulletin(cases, items, visits, workers, patrols, period, level=level, admin_units=admin,
+                                  thresholds=thresholds, **kwargs)
+        log.info("bulletin %s", bulletin.stem)
+        written += list(write_bulletin(bulletin, out_dir))
+    return written
