@@ -122,3 +122,26 @@ def test_bad_item_timestamps_are_named():
     with pytest.raises(InputError, match="done_at.*I3"):
         run_audit(grids(), pd.DataFrame(columns=["worker_id", "grid_code", "role", "valid_from", "valid_to"]),
                   patrols, workers, period_start="2024-06", items=items, visits=visits)
+
+
+def test_upserts_check_every_row_on_both_backends(store):
+    from gridmap.coverage.petitions import upsert_items, upsert_visits
+
+    workers, _, items, visits = agent_records()
+    store.write("workers", workers)
+    items = items.assign(case_id=None)  # no cases in this store: a given case_id would be refused
+    bad = pd.DataFrame([{"item_id": "X1", "agent_id": "W1", "taken_at": "2024-06-01"},
+                        {"item_id": "X2", "agent_id": "A1", "taken_at": None}])
+    outcome = upsert_items(store, pd.concat([items, bad], ignore_index=True), deadline_days=60)
+    assert outcome.summary() == {"accepted": 7, "rejected": 2}
+    assert outcome.rejected["reason"].tolist() == ["agent_id is not a petition agent (workers with role 'agent')",
+                                                   "taken_at is missing"]
+    again = upsert_items(store, items.assign(done_at=items["done_at"].where(items["item_id"] != "I6",
+                                                                            "2024-07-01T00:00:00")))
+    assert again.summary() == {"accepted": 7, "rejected": 0} and store.count("petition_items") == 7
+    stored = store.read("petition_items").set_index("item_id")
+    assert stored.loc["I6", "status"] == "done" and stored.loc["I1", "source"] == "api"
+    v = upsert_visits(store, pd.concat([visits, pd.DataFrame([{"visit_id": "H9", "item_id": "I1",
+                                                               "visited_at": "2024-06-09", "satisfaction": 7}])]))
+    assert v.summary() == {"accepted": 3, "rejected": 1} and "1–5" in v.rejected["reason"].iloc[0]
+    assert store.read("petition_visits").set_index("visit_id").loc["H1", "satisfaction"] == 5
