@@ -189,7 +189,7 @@ def render_bulletin(b: Bulletin) -> str:
         f"<th>同比 YoY</th></tr></thead><tbody>{rows}</tbody></table>",
         "<h2>二、近12个月趋势 Trend, last 12 months</h2>",
         '<div class="chart" id="trend">' + trend_svg(trend) + "</div>",
-        '<div class="chart" id="petition-trend">'
+        '<p class="meta">信访件次 petitions per month</p><div class="chart" id="petition-trend">'
         + bars_svg(b.trend["month"], b.trend["petitions"], "petitions per month", colour="#756bb1") + "</div>",
         "<h2>三、案件最多的网格 Top grids by cases this month</h2>",
         '<div class="chart" id="top-grids">' + bars_svg(b.top_grids["grid_code"], b.top_grids["cases"], "top grids")

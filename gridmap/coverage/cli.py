@@ -32,6 +32,10 @@ def register(subparsers) -> None:
     audit.add_argument("--min-reach-share", type=float, dest="min_reach_share", metavar="SHARE", help="0–1")
     audit.add_argument("--max-outside-share", type=float, dest="max_outside_share", metavar="SHARE", help="0–1")
     audit.add_argument("--every-days", type=int, dest="required_visit_every_days", metavar="DAYS", help="patrol rule: one visit every N days")
+    audit.add_argument("--agent-max-days", type=int, dest="agent_max_days_without_patrol", metavar="DAYS",
+                       help="petition agents: longest allowed run of days without a daily patrol")
+    audit.add_argument("--followup-days", type=int, dest="followup_within_days", metavar="DAYS",
+                       help="petition items: follow-up visit due this many days after done")
     audit.add_argument("--roles", help="comma-separated roles that staff a grid (default full_time)")
     audit.add_argument("--out", help="findings as .csv, or .xlsx (sheets findings, grids, workers)")
     audit.add_argument("--html", help="printable HTML report")
@@ -86,7 +90,8 @@ def run_audit_command(args: argparse.Namespace) -> int:
     html = _check_out(args.html, (".html", ".htm"))
     overrides = {name: getattr(args, name) for name in (
         "max_days_unvisited", "max_grids_per_worker", "max_households_per_worker", "max_open_cases_per_worker",
-        "reach_distance_m", "min_reach_share", "max_outside_share", "required_visit_every_days")}
+        "reach_distance_m", "min_reach_share", "max_outside_share", "required_visit_every_days",
+        "agent_max_days_without_patrol", "followup_within_days")}
     if args.roles:
         overrides["worker_roles"] = tuple(r.strip() for r in args.roles.split(",") if r.strip())
     thresholds = AuditThresholds.from_settings(**overrides)
@@ -100,7 +105,8 @@ def run_audit_command(args: argparse.Namespace) -> int:
             trend = trend_from_store(store, period)
     print(result.summary())
     if out is not None:
-        frames = {"findings": result.findings, "grids": result.grids, "workers": result.workers}
+        frames = {"findings": result.findings, "grids": result.grids, "workers": result.workers,
+                  "agents": result.agents}
         write_table(frames if out.suffix.lower() == ".xlsx" else result.findings, out)
         print(f"findings written to {out}")
     if html is not None:
