@@ -54,6 +54,8 @@ def test_item_kpis_by_hand():
     agent = item_kpis(items, visits, "agent", "2022", cases=cases).set_index("unit_code")
     assert agent["items_taken"].to_dict() == {"A1": 2, "A2": 2, "A3": 1}
     assert agent["petitions_persons"].to_dict() == {"A1": 4, "A2": 3, "A3": 8}  # a blank counts 1
+    assert agent["petitions_cases_prev"].to_dict() == {"A1": 1, "A2": 1, "A3": 0}  # J1, J2 (2021): persons blank → 1
+    assert agent.loc["A1", "petitions_persons_yoy_ratio"] == pytest.approx(4 / 1 - 1)
     assert agent.loc["A3", "items_done"] == 0 and np.isnan(agent.loc["A3", "followup_rate"])
     with pytest.raises(InputError, match="level"):
         item_kpis(items, visits, "grid", "2022")

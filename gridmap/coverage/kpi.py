@@ -302,7 +302,8 @@ def item_kpis(
       period's end; ``followup_rate`` = followed up / done;
     * ``mean_visit_satisfaction``: mean satisfaction (1–5) of each followed-up item's latest visit;
     * at the agent level with ``cases`` given: ``petitions_cases`` / ``petitions_persons`` — the
-      petitions behind the agent's items and the sum of their ``persons`` (a blank counts 1).
+      petitions behind the agent's items and the sum of their ``persons`` (a blank counts 1),
+      with ``*_prev`` and ``*_yoy_ratio``.
 
     An item's unit above the agent is the petitioner's village/township/county recorded on the
     item (``village_code``, ``township_code``, ``county_code``), derived upwards as in
@@ -335,13 +336,19 @@ def item_kpis(
             table[f"{measure}_yoy_abs"] = table[measure] - before
             table[f"{measure}_yoy_ratio"] = (table[measure] / before - 1.0).where(before > 0)
     if level == "agent" and cases is not None:
-        in_period = prepared[period.contains(prepared["taken_at"])]
-        persons = pd.to_numeric(cases.set_index("case_id")["persons"], errors="coerce")
-        count = persons.reindex(in_period["case_id"]).fillna(1).clip(lower=1).to_numpy()
-        table["petitions_cases"] = in_period.groupby("unit")["case_id"].nunique().reindex(table.index).fillna(0)
-        table["petitions_persons"] = pd.Series(count, index=in_period["unit"]).groupby(level=0).sum().reindex(
-            table.index).fillna(0)
-        table[["petitions_cases", "petitions_persons"]] = table[["petitions_cases", "petitions_persons"]].astype(np.int64)
+        persons = pd.to_numeric(cases.drop_duplicates("case_id").set_index("case_id")["persons"], errors="coerce")
+        spans = [("", period)] + ([("_prev", period.previous_year())] if compare_previous_year else [])
+        for suffix, span in spans:
+            taken = prepared[span.contains(prepared["taken_at"])].drop_duplicates(["unit", "case_id"])
+            count = persons.reindex(taken["case_id"]).fillna(1).clip(lower=1).to_numpy()
+            table["petitions_cases" + suffix] = taken.groupby("unit").size().reindex(table.index).fillna(0).astype(
+                np.int64)
+            table["petitions_persons" + suffix] = pd.Series(count, index=taken["unit"].to_numpy()).groupby(
+                level=0).sum().reindex(table.index).fillna(0).astype(np.int64)
+        if compare_previous_year:
+            for measure in ("petitions_cases", "petitions_persons"):
+                before = table[f"{measure}_prev"]
+                table[f"{measure}_yoy_ratio"] = (table[measure] / before - 1.0).where(before > 0)
     table.index.name = "unit_code"
     table = table.reset_index()
     table.insert(0, "level", level)
