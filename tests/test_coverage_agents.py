@@ -3,6 +3,7 @@ with known answers (the planted gaps of the synthetic city: tests/test_synth.py)
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
@@ -145,3 +146,23 @@ def test_upserts_check_every_row_on_both_backends(store):
                                                                "visited_at": "2024-06-09", "satisfaction": 7}])]))
     assert v.summary() == {"accepted": 3, "rejected": 1} and "1–5" in v.rejected["reason"].iloc[0]
     assert store.read("petition_visits").set_index("visit_id").loc["H1", "satisfaction"] == 5
+
+
+def test_patrol_gaps_equal_a_naive_day_by_day_count():
+    """Random check-ins of 40 agents over 60 days: the vectorised gaps equal a plain loop over the calendar."""
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2024-03-01", "2024-04-29")
+    rows = [(f"A{a}", d + pd.Timedelta(hours=int(rng.integers(8, 18))))
+            for a in range(40) for d in days if rng.random() < 0.3 + 0.6 * (a % 3 == 0)]
+    patrols = pd.DataFrame(rows, columns=["worker_id", "ts"]).assign(ts=lambda f: f["ts"].dt.strftime(
+        "%Y-%m-%dT%H:%M:%S"))
+    agents = pd.DataFrame({"worker_id": [f"A{a}" for a in range(41)], "village_code": None, "township_code": T})
+    got = agent_patrol_gaps(patrols, agents, parse_period("2024-03-01/2024-04-29")).set_index("worker_id")
+    for worker in agents["worker_id"]:
+        seen = set(patrols.loc[patrols["worker_id"] == worker, "ts"].str[:10])
+        run = longest = 0
+        for d in days.strftime("%Y-%m-%d"):
+            run = 0 if d in seen else run + 1
+            longest = max(longest, run)
+        assert got.loc[worker, "longest_gap_days"] == longest, worker
+        assert got.loc[worker, "days_patrolled"] == len(seen)
