@@ -85,18 +85,22 @@ def build_bulletin(
     level: str = "city",
     admin_units: pd.DataFrame | None = None,
     thresholds: AuditThresholds | None = None,
+    kpis: pd.DataFrame | None = None,
 ) -> Bulletin:
     """The bulletin of ``unit_code`` (``level`` city or county) for one calendar ``month``.
 
     ``cases``: the cases table (personal columns ignored), at least the trend's twelve months and
     the same months a year earlier; ``items``/``visits``: the petition-agency tables; ``workers``:
-    with the agents (role ``agent``); ``patrols``: the agents' check-ins of the month.
+    with the agents (role ``agent``); ``patrols``: the agents' check-ins of the month; ``kpis``:
+    the month's :func:`governance_kpis` table of ``level`` when already computed (one per level
+    serves every county).
     """
     if level not in ("city", "county"):
         raise InputError(f"bulletin level {level!r}: city or county")
     period = _month(month)
     thresholds = thresholds or AuditThresholds.from_settings()
-    kpis = governance_kpis(cases, items, visits, level, period, admin_units=admin_units)
+    if kpis is None:
+        kpis = governance_kpis(cases, items, visits, level, period, admin_units=admin_units)
     row = kpis[kpis["unit_code"] == unit_code]
     if row.empty:
         raise InputError(f"unit {unit_code!r} is not a {level} of the records")

@@ -156,12 +156,14 @@ def bulletins_from_store(
     if counties and admin is not None:
         units += [("county", code) for code in sorted(admin.loc[admin["level"] == "county", "code"].astype(str))]
     written = []
+    tables = {level: governance_kpis(cases, items, visits, level, period, admin_units=admin)
+              for level in dict(units)}
     for level, code in units:
         kwargs = {"unit_code": code} if code else {}
         if level == "city" and admin is not None and (admin["level"] == "city").any():
             kwargs = {"unit_code": str(admin.loc[admin["level"] == "city", "code"].iloc[0])}
         bulletin = build_bulletin(cases, items, visits, workers, patrols, period, level=level, admin_units=admin,
-                                  thresholds=thresholds, **kwargs)
+                                  thresholds=thresholds, kpis=tables[level], **kwargs)
         log.info("bulletin %s", bulletin.stem)
         written += list(write_bulletin(bulletin, out_dir))
     return written
