@@ -12,7 +12,7 @@ items (``petition_items``)
     village/township/county codes come from the case (its geocoded village) or the agent's post.
 visits (``petition_visits``)
     ``visit_id``, ``item_id`` (an item in the store or in the same call) and ``visited_at`` are
-    required; ``method`` one of :data:`gridmap.coverage.tables.VISIT_METHODS`; ``satisfaction``
+    required; ``method`` one of :data:`gridmap.domain.VISIT_METHODS`; ``satisfaction``
     1–5 or blank; ``visitor_id`` a worker id or blank.
 
 Times are ISO local time; ``2022-03-05`` and ``2022-03-05 09:00`` are accepted and stored as
@@ -28,7 +28,7 @@ import pandas as pd
 
 from gridmap.coverage._frames import AGENT_ROLE, is_blank, text_column
 from gridmap.coverage.duty import ITEM_COLUMNS, VISIT_COLUMNS
-from gridmap.coverage.tables import VISIT_METHODS
+from gridmap.domain import VISIT_METHODS
 from gridmap.store.base import Store
 
 

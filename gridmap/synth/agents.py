@@ -53,7 +53,7 @@ VISIT_DAYS = 10.0
 FOLLOWUP_DAYS = 15
 FOLLOWUP_GAP_SHARE = 0.06
 SECOND_VISIT_SHARE = 0.3
-VISIT_METHODS = (("phone", 0.5), ("in_person", 0.35), ("wechat", 0.15))
+VISIT_METHOD_SHARE = (("phone", 0.5), ("in_person", 0.35), ("wechat", 0.15))
 SATISFACTION_P = np.array([0.02, 0.04, 0.10, 0.34, 0.50])  # scores 1…5
 PATROL_GAP_SHARE = 0.04
 PATROL_GAP_DAYS = (5, 15)
@@ -286,12 +286,12 @@ def _visits(items: pd.DataFrame, done: np.ndarray, rng: np.random.Generator) -> 
     v_item, v_at = v_item[keep], v_at[keep]
     order = np.lexsort((v_item, v_at))
     v_item, v_at = v_item[order], v_at[order]
-    methods = np.asarray([m for m, _ in VISIT_METHODS], dtype=object)
+    methods = np.asarray([m for m, _ in VISIT_METHOD_SHARE], dtype=object)
     visits = pd.DataFrame({
         "visit_id": pd.Series(np.arange(1, len(v_item) + 1)).astype(str).str.zfill(6).radd("HF").to_numpy(),
         "item_id": items["item_id"].to_numpy()[v_item], "visited_at": _iso(v_at),
         "visitor_id": items["agent_id"].to_numpy()[v_item],
-        "method": methods[rng.choice(len(methods), len(v_item), p=[p for _, p in VISIT_METHODS])],
+        "method": methods[rng.choice(len(methods), len(v_item), p=[p for _, p in VISIT_METHOD_SHARE])],
         "satisfaction": (rng.choice(5, len(v_item), p=SATISFACTION_P) + 1).astype(np.int64),
         "source": SOURCE,
     })

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridmap.domain import DISPUTE_CATEGORIES
 from gridmap.synth.streams import stream
 
 #: the monthly profile spans the synthetic calendar (2021-01 … 2024-12); hotspots are planted
@@ -40,12 +41,6 @@ N_MONTHS = 48
 FIRST_MONTH = np.datetime64("2021-01")
 PLANTED_FROM = 12  # 2022-01
 PLANTED_MONTHS = N_MONTHS - PLANTED_FROM
-DISPUTE_CATEGORIES = (
-    "family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic", "medical", "other",
-)
-PETITION_CATEGORIES = (
-    "petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement", "petition_other",
-)
 
 #: (setting, kinds, categories, trend, new, peak multiplier range); the first four cover
 #: every trend and both kinds.  A trend must show month by month, in grids a town hotspot
