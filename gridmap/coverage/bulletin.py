@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridmap.boundaries import CITY_CODE
 from gridmap.coverage.audit import AuditThresholds, duty_tables
 from gridmap.coverage.duty import agents_of
 from gridmap.coverage.kpi import governance_kpis, headline, monthly_trend, unit_codes
 from gridmap.coverage.periods import Period, parse_period
 from gridmap.coverage.report import _CSS, table_html, trend_svg
+from gridmap.domain import AREA_CODE
 from gridmap.errors import InputError
 
 TOP_GRIDS = 10
@@ -81,7 +81,7 @@ def build_bulletin(
     workers: pd.DataFrame | None,
     patrols: pd.DataFrame | None,
     month: str | Period,
-    unit_code: str = CITY_CODE,
+    unit_code: str = AREA_CODE,
     level: str = "city",
     admin_units: pd.DataFrame | None = None,
     thresholds: AuditThresholds | None = None,
