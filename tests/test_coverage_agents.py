@@ -166,3 +166,22 @@ def test_patrol_gaps_equal_a_naive_day_by_day_count():
             longest = max(longest, run)
         assert got.loc[worker, "longest_gap_days"] == longest, worker
         assert got.loc[worker, "days_patrolled"] == len(seen)
+
+
+@pytest.mark.slow
+def test_demo_city_agent_gaps_found_exactly(demo_build):
+    """Scale 1 (the session's demo city): every planted patrol gap, missing follow-up and overdue item, nothing else."""
+    city = demo_build.city
+    truth = city.truth["agents"]
+    empty = pd.DataFrame(columns=["worker_id", "grid_code", "role", "valid_from", "valid_to"])
+    agents = agents_of(city.workers)
+    patrols = city.patrols[city.patrols["worker_id"].isin(agents["worker_id"])]
+    f = run_audit(grids(), empty, patrols, city.workers, period_start="2024-10-01/2024-12-31").findings
+    assert set(f.loc[f["kind"] == "agent_no_patrol_n_days", "worker_id"]) == {g["worker_id"] for g in
+                                                                            truth["patrol_gaps"]}
+    span = run_audit(grids(), empty, patrols.iloc[:0], city.workers, period_start="2021-01-01/2024-12-31",
+                     items=city.petition_items, visits=city.petition_visits).findings
+    expected = {g["item_id"] for g in truth["followup_gaps"] if g["visit_due_by"] <= "2024-12-31T23:59:59"}
+    assert set(span.loc[span["kind"] == "followup_not_within_n_days", "item_id"]) == expected
+    assert set(span.loc[span["kind"] == "item_open_past_deadline", "item_id"]) == {
+        g["item_id"] for g in truth["open_past_deadline"]}
