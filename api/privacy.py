@@ -1,7 +1,7 @@
 """Masking of personal fields and a logging filter that keeps phone and ID numbers out of logs.
 
 Personal fields: cases ``party_name``, ``party_phone``, ``party_id_number``; workers ``name``,
-``phone``.  Masks keep just enough to tell records apart on screen:
+``phone``, ``id_number``.  Masks keep just enough to tell records apart on screen:
 
 * name ``张三丰`` → ``张**`` (first character kept);
 * phone ``19912341234`` → ``199****1234`` (first 3 and last 4 digits kept);
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
-WORKER_PERSONAL_FIELDS = ("name", "phone")
+WORKER_PERSONAL_FIELDS = ("name", "phone", "id_number")
 
 _PHONE = re.compile(r"(?<![\dA-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![\dA-Za-z])")
 _ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])")
@@ -55,7 +55,7 @@ def mask_id_number(number: object) -> object:
 
 _MASKERS = {
     "party_name": mask_name, "party_phone": mask_phone, "party_id_number": mask_id_number,
-    "name": mask_name, "phone": mask_phone,
+    "name": mask_name, "phone": mask_phone, "id_number": mask_id_number,
 }
 
 

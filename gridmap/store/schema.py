@@ -128,11 +128,11 @@ register(Table(
     "workers",
     {
         "worker_id": T, "name": T, "phone": T, "role": T, "village_code": T,
-        "active": I, "hired_at": T, "source": T, "township_code": T,
+        "active": I, "hired_at": T, "source": T, "id_number": T, "township_code": T,
     },
     primary_key=("worker_id",),
     description="grid workers (网格员) and petition agents (信访代办员, role 'agent', posted to a village or, "
-                "with village_code empty, a township); name and phone are personal data",
+                "with village_code empty, a township); name, phone and id_number are personal data",
 ))
 
 register(Table(
@@ -178,7 +178,9 @@ register(Table(
 ))
 
 
-# --- case intake (gridmap.geocode.intake): one row per import batch, one per imported row; no personal data ---
+# --- imports (gridmap.imports): one row per batch, one per file row with its change; see
+# gridmap/imports/framework.py.  ``before`` holds the values a row overwrote (needed to undo) and
+# may include personal fields; neither table is ever logged.
 TEXT, INTEGER = "TEXT", "INTEGER"
 
 register(Table(
@@ -186,21 +188,33 @@ register(Table(
     {
         "batch_id": TEXT, "filename": TEXT, "sha256": TEXT, "created_at": TEXT, "actor": TEXT, "rows": INTEGER,
         "accepted": INTEGER, "review": INTEGER, "rejected": INTEGER, "report": TEXT,
+        "kind": TEXT, "undone_at": TEXT,
     },
     primary_key=("batch_id",),
     indexes=(("sha256",), ("created_at",)),
-    description="case imports: file, checksum, counts per outcome, the full report (JSON)",
+    description="imports: kind, file, checksum, counts per outcome, the full report (JSON), when undone",
 ))
 
 register(Table(
     "import_rows",
     {
         "batch_id": TEXT, "row_number": INTEGER, "external_id": TEXT, "case_id": TEXT, "status": TEXT, "reason": TEXT,
-        "candidates": TEXT,
+        "candidates": TEXT, "record_key": TEXT, "action": TEXT, "changed": TEXT, "before": TEXT,
     },
     primary_key=("batch_id", "row_number"),
     indexes=(("case_id",), ("status",)),
-    description="every imported row's outcome: accepted, review (candidates JSON) or rejected (reason)",
+    description="every imported row: outcome (accepted / review with candidates / rejected with reason) "
+                "and its change to the store (action, changed columns, values before)",
+))
+
+register(Table(
+    "admin_unit_versions",
+    {"code": TEXT, "replaced_at": TEXT, "batch_id": TEXT, "name": TEXT, "level": TEXT, "parent_code": TEXT,
+     "source": TEXT},
+    primary_key=("code", "replaced_at"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("code",),),
+    description="earlier boundaries of units a units import changed: older plans stay valid against them",
 ))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
+from gridmap.store.schema import get_table
 from gridmap.synth import seasonality
 from gridmap.synth.addresses import build_addresses
 from gridmap.synth.admin import build_admin
@@ -105,7 +106,9 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
     agents = build_agents(v, points, case_res.cases, case_res.case_truth, seed, scale)
     say(f"petition agents: {len(agents.agents):,} agents, {len(agents.patrols):,} patrol check-ins, "
         f"{len(agents.items):,} items, {len(agents.visits):,} follow-up visits")
-    workers = pd.concat([work.workers, agents.agents], ignore_index=True)
+    # the store's column layout (columns the generator does not fill, e.g. id_number, stay empty)
+    workers = pd.concat([work.workers, agents.agents], ignore_index=True).reindex(
+        columns=list(get_table("workers").columns)).astype({"id_number": object})
     patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
 
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)
