@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, feature_collection_text, parse_bbox, records
-from api.queries import coverage_audit, suppress_frame
+from api.queries import coverage_audit, disclosure_rule, run_labels, suppress_frame
 from gridmap.errors import InputError
 from gridmap.store.base import Store
 
@@ -80,7 +80,8 @@ def _load_grids(store: Store, _settings, _principal, bbox, _dt) -> gpd.GeoDataFr
 def _hotspot_loader(method: str, run_id: str):
     def load(store: Store, settings, principal, bbox, _dt) -> gpd.GeoDataFrame:
         rows = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-        return suppress_frame(rows, ["count"], settings.suppress_counts_below, principal.sees_all_cases,
+        return suppress_frame(rows, ["count"], disclosure_rule(settings), principal.sees_all_cases,
+                              cell_labels=run_labels(store, run_id, rows["unit_id"]),
                               derived_columns=["value"])
     return load
 

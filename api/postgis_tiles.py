@@ -51,7 +51,7 @@ def postgis_tile(store: Any, request: TileRequest) -> bytes:
         FROM (SELECT mvtgeom, fid, {outer} FROM features WHERE mvtgeom IS NOT NULL) f
     """
     params = {"z": request.z, "x": request.x, "y": request.y, "extent": mvt.EXTENT, "buffer": mvt.BUFFER,
-              "source": request.source_id, "layer": request.layer, "k": request.suppress_below,
+              "source": request.source_id, "layer": request.layer, "k": request.rule.threshold,
               "full": request.full_counts}
     with store._cursor(f"tile {request.layer} {request.z}/{request.x}/{request.y}") as cursor:
         cursor.execute(sql, params)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
 
     # privacy
     suppress_counts_below: int = 3
+    #: cell-key noise decay q of gridmap.disclosure (0 < q < 1; larger = noisier)
+    disclosure_noise_decay: float = 0.5
 
     # intake
     max_upload_bytes: int = 50 * 1024 * 1024

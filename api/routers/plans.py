@@ -25,7 +25,8 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.queries import CODE_COLUMNS, present_workers, suppress_frame
+from api.queries import CODE_COLUMNS, OPEN_STATUSES, disclosure_rule, present_workers, suppress_frame
+from gridmap.disclosure import cell_keys, record_keys
 
 router = APIRouter(tags=["plans"])
 
@@ -112,12 +113,15 @@ def plan_grid(
     grids = store.read("grids", where={"plan_id": plan_id, "code": code})
     if grids.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {code} in plan {plan_id}")
-    counts = {"cases": store.count("cases", {"grid_code": code}),
-              "open_cases": store.count("cases", {"grid_code": code,
-                                                  "status": ["reported", "accepted", "in_progress"]})}
+    cases = store.read("cases", where={"grid_code": code}, columns=["case_id", "status"])
+    open_cases = cases[cases["status"].isin(OPEN_STATUSES)]
+    counts = {"cases": len(cases), "open_cases": len(open_cases)}
     scope = case_grid_scope(store, principal)
     full = principal.sees_all_cases or (scope is not None and code in scope)
-    shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], settings.suppress_counts_below, full)
+    rule = disclosure_rule(settings)
+    keys = {"cases": [int(cell_keys(record_keys(cases["case_id"], rule), [0] * len(cases)).sum())],
+            "open_cases": [int(cell_keys(record_keys(open_cases["case_id"], rule), [0] * len(open_cases)).sum())]}
+    shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], rule, full, cell_keys=keys)
     assigned = store.read("assignments", where={"plan_id": plan_id, "grid_code": code},
                           columns=["worker_id", "role", "valid_from", "valid_to"])
     workers = store.read("workers", where={"worker_id": assigned["worker_id"].astype(str).tolist()},
