@@ -69,6 +69,22 @@ class CaseFilter:
     admin: str | None = None
     grid: str | None = None
 
+    def check_disclosed(self) -> None:
+        """Filters allowed for aggregates disclosed to roles without all-case access (400 otherwise).
+
+        One value per list filter and whole calendar months: every other combination of filters
+        would let a caller build many different record sets around the same small cell and
+        average their differences (see :mod:`gridmap.disclosure`, point 3).
+        """
+        for name, value in (("kind", self.kind), ("category", self.category), ("status", self.status)):
+            values = _list(value)
+            if values is not None and len(values) > 1:
+                raise InputError(f"{name}: one value at a time for aggregates without case access")
+        for name, value in (("from", self.date_from), ("to", self.date_to)):
+            if value and not (len(value) in (7, 10) and value[4] == "-" and value[7:] in ("", "-01")):
+                raise InputError(f"{name} {value!r}: aggregates without case access take whole months "
+                                 "(2024-03 or 2024-03-01)")
+
     def where(self, scope: list[str] | None) -> dict[str, Any] | None:
         """The store ``where`` dict; ``None`` when the scope allows nothing."""
         where: dict[str, Any] = {}

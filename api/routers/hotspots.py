@@ -179,6 +179,8 @@ def grid_counts(
 ) -> dict:
     """Cases per grid for the filters (time window, kind, category …), most first — the
     "top hot grids of the period".  Small counts are suppressed for roles without full case access."""
+    if not principal.sees_all_cases:
+        flt.check_disclosed()
     disclosed = grid_case_counts_disclosed(store, flt, disclosure_rule(settings))
     if principal.sees_all_cases:
         frame = disclosed[["grid_code", "count"]].assign(suppressed=False)
