@@ -24,8 +24,17 @@ import pandas as pd
 CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
 WORKER_PERSONAL_FIELDS = ("name", "phone")
 
-_PHONE = re.compile(r"(?<![\dA-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![\dA-Za-z])")
-_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])")
+#: a separator people type inside numbers: a space, a hyphen or a dot
+_SEP = r"[\s.\-]?"
+#: mobile numbers, optionally with +86 / 0086 / 86: 19900363604, 199-0036-3604, 199 0036 3604, +86 199…
+_PHONE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)?86" + _SEP + r")?1[3-9]\d)"
+                    r"(?P<body>" + _SEP + r"\d{4}" + _SEP + r")(?P<tail>\d{4})(?![\dA-Za-z])")
+#: landlines with an area code: 0475-8123456, (0475) 812 3456, 010 1234 5678, +86 475 8123456
+_LANDLINE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)86" + _SEP + r"\(?0?[1-9]\d{1,2}\)?|\(?0[1-9]\d{1,2}\)?)"
+                       + _SEP + r")(?P<body>\d{3,4}" + _SEP + r"\d{2})(?P<tail>\d{2})(?![\dA-Za-z])")
+#: 18-character ID numbers (last character a digit or X), also typed in groups 6-8-4
+_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(?P<head>\d{6})(?P<body>" + _SEP + r"\d{8}" + _SEP + r"\d{0})"
+                        r"(?P<tail>\d{3}[\dXx])(?![\dA-Za-z])")
 
 
 def mask_name(name: object) -> object:
@@ -68,10 +77,16 @@ def mask_frame(frame: pd.DataFrame, fields: Iterable[str]) -> pd.DataFrame:
     return out
 
 
+def _mask_middle(match: re.Match) -> str:
+    return match.group("head") + re.sub(r"\d", "*", match.group("body")) + match.group("tail")
+
+
 def scrub_text(text: str) -> str:
-    """Mask every mobile number and 18-character ID number found in free text."""
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-4:], text)
-    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    """Mask every ID number, mobile and landline number found in free text (any common format:
+    separators, +86/0086 prefixes, area codes, a trailing X); the layout of the text is kept."""
+    for pattern in (_ID_NUMBER, _PHONE, _LANDLINE):
+        text = pattern.sub(_mask_middle, text)
+    return text
 
 
 def suppress_counts(counts: pd.Series | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     #: cell-key noise decay q of gridmap.disclosure (0 < q < 1; larger = noisier)
     disclosure_noise_decay: float = 0.5
 
+    # bounded cost per request (api.limits); a rate of 0 turns that limit off
+    rate_limit_per_address: float = 30.0  # requests per second per client address (anonymous)
+    rate_limit_per_token: float = 60.0  # requests per second per bearer token
+    rate_limit_burst: int = 300  # bucket size per address (tokens: twice this)
+    max_features_anonymous: int = 5_000
+    max_features_signed_in: int = 200_000
+    max_response_bytes_anonymous: int = 5 * 1024 * 1024
+
     # intake
     max_upload_bytes: int = 50 * 1024 * 1024
     city_margin_km: float = 20.0

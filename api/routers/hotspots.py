@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
@@ -19,10 +19,12 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
+from api.limits import check_feature_count, count_rows
 from api.queries import disclosure_rule, grid_case_counts_disclosed, run_labels, suppress_frame
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
 from gridmap.disclosure import DisclosureRule
+from gridmap.hotspots.runs import METHODS, UNITS
 
 router = APIRouter(tags=["hotspots"])
 
@@ -56,8 +58,13 @@ def get_run(run_id: str, store: StoreDep) -> dict:
 
 
 def results_text(store, run_id: str, principal: Principal, rule: DisclosureRule, crs: str,
-                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0) -> str:
-    """The results of one run as GeoJSON text, disclosed for ``principal`` as needed."""
+                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0,
+                 settings=None) -> str:
+    """The results of one run as GeoJSON text, disclosed for ``principal`` as needed (413 beyond
+    the role's feature cap)."""
+    if settings is not None:
+        check_feature_count(count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
+                            principal, settings, "result units")
     results = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
     results = suppress_frame(results, ["count"], rule, principal.sees_all_cases, derived_columns=["value"],
                              cell_labels=run_labels(store, run_id, results["unit_id"]))
@@ -83,7 +90,7 @@ def run_results(
     if not store.count("hotspot_runs", {"run_id": run_id}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
     text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), parse_bbox(bbox),
-                        simplify)
+                        simplify, settings)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -96,7 +103,7 @@ def latest_results(method: str, store: StoreDep, settings: SettingsDep, principa
     run_id = hotspot_run_for(store, method)
     if run_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run for method {method!r}")
-    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify)
+    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify, settings)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -196,8 +203,9 @@ def grid_counts(
 
 
 class RunRequest(BaseModel):
-    method: str = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
-    unit: str = Field("grid", description="grid | h3 | county | township | village")
+    # the choices are gridmap.hotspots.runs' own: an empty or unknown method is a 422 at once
+    method: Literal[METHODS] = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
+    unit: Literal[UNITS] = Field("grid", description="grid | h3 | county | township | village")
     plan_id: str | None = Field(None, description="default: the active plan")
     h3_resolution: int | None = None
     filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")

@@ -8,6 +8,7 @@ role may see them, and unmasked reads are audited.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,9 +40,25 @@ def too_large(size: int | None, limit: int) -> HTTPException:
     )
 
 
+def safe_filename(name: str | None, max_length: int = 120) -> str:
+    """The name of an uploaded file fit to store and show: its last path component only (no
+    ``../``, no directories, either slash), no control or markup characters, at most
+    ``max_length`` characters (the suffix kept)."""
+    import unicodedata
+
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in unicodedata.normalize("NFC", base)
+                   if unicodedata.category(ch)[0] != "C" and ch not in '<>:"|?*`$;&')
+    base = base.strip().lstrip(".").strip()
+    if len(base) > max_length:
+        stem, dot, suffix = base.rpartition(".")
+        base = (stem[: max_length - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 10 else base[:max_length]
+    return base
+
+
 def _save_upload(upload: UploadFile, limit: int) -> tuple[Path, int]:
     """Copy the upload to a temporary file, refusing it (413) as soon as it passes ``limit``."""
-    suffix = Path(upload.filename or "").suffix.lower()
+    suffix = Path(safe_filename(upload.filename)).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
                             f"file type {suffix or '(none)'} not supported; use {', '.join(ALLOWED_SUFFIXES)}")
@@ -78,7 +95,7 @@ def import_cases(
         path.unlink(missing_ok=True)
         raise
 
-    source = file.filename or path.name
+    source = safe_filename(file.filename) or path.name
 
     def work(progress=None) -> Any:
         try:

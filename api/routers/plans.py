@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -25,7 +26,9 @@ from api.geojson import (
     records,
     to_jsonable,
 )
+from api.limits import check_feature_count, count_rows
 from api.queries import CODE_COLUMNS, OPEN_STATUSES, disclosure_rule, present_workers, suppress_frame
+from api.tilesource import plan_revision
 from gridmap.disclosure import cell_keys, record_keys
 
 router = APIRouter(tags=["plans"])
@@ -79,6 +82,8 @@ def get_plan(plan_id: str, store: StoreDep) -> dict:
 def plan_grids(
     plan_id: str,
     store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
     admin: str | None = Query(None, description="county (6 digits), township (9) or village (12) code"),
     crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
@@ -92,7 +97,9 @@ def plan_grids(
             raise HTTPException(status.HTTP_400_BAD_REQUEST,
                                 f"admin {admin!r}: give a county (6 digits), township (9) or village (12) code")
         where[CODE_COLUMNS[len(admin)]] = admin
-    grids = store.read("grids", where=where, bbox=parse_bbox(bbox), order_by=["code"])
+    box = parse_bbox(bbox)
+    check_feature_count(count_rows(store, "grids", where, box, "code"), principal, settings, "grids")
+    grids = store.read("grids", where=where, bbox=box, order_by=["code"])
     text = feature_collection_text(grids, "code", GRID_PROPERTIES, check_crs(crs), members={"plan_id": plan_id},
                                    simplify_m=simplify)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
@@ -198,13 +205,18 @@ def list_edits(plan_id: str, store: StoreDep) -> list[dict]:
 
 @router.get("/plans/{plan_id}/atoms", response_class=Response,
             responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def plan_atoms(plan_id: str, store: StoreDep, grid: str | None = None,
-               bbox: str | None = None, crs: str = "wgs84") -> Response:
-    """The building blocks (atoms) of a plan's grids, to pick for a move."""
+def plan_atoms(plan_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
+               grid: str | None = Query(None, description="grid code: the atoms of that grid"),
+               bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+               crs: str = Query("wgs84", description="wgs84 or gcj02")) -> Response:
+    """The building blocks (atoms) of a plan's grids, to pick for a move (413 beyond the role's
+    feature cap: ask for one grid or a bbox)."""
     _plan_or_404(store, plan_id)
     require_table("plan_atoms")
     where = {"plan_id": plan_id, **({"grid_code": grid} if grid else {})}
-    atoms = store.read("plan_atoms", where=where, bbox=parse_bbox(bbox))
+    box = parse_bbox(bbox)
+    check_feature_count(count_rows(store, "plan_atoms", where, box, "grid_code"), principal, settings, "atoms")
+    atoms = store.read("plan_atoms", where=where, bbox=box)
     id_col = "atom_id" if "atom_id" in atoms.columns else None
     text = feature_collection_text(atoms, id_col, None, check_crs(crs))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
@@ -229,15 +241,32 @@ def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
     quality_report = capability("gridmap.partition.quality", "quality_report")
     plan = _plan_or_404(store, plan_id)
     params = plan["params"] if isinstance(plan["params"], dict) else {}
+    band = tuple(params.get("band") or (settings.grid_min_households, settings.grid_max_households))
+    target = params.get("target", settings.grid_target_households)
+    tolerance = float(params.get("tolerance", settings.grid_tolerance))
+    # seconds for a big plan: computed once per plan state and served from memory afterwards
+    key = (store.url, plan_id, plan_revision(store, plan_id), store.count("grids", {"plan_id": plan_id}),
+           band, target, tolerance)
+    cached = _QUALITY_CACHE.get(key)
+    if cached is not None:
+        return cached
     grids = store.read("grids", where={"plan_id": plan_id})
     villages = store.read("admin_units", where={"level": "village",
                                                 "code": sorted(set(grids["village_code"].dropna()))})
-    band = tuple(params.get("band") or (settings.grid_min_households, settings.grid_max_households))
-    report = quality_report(grids, villages if len(villages) else None,
-                            target=params.get("target", settings.grid_target_households),
-                            tolerance=float(params.get("tolerance", settings.grid_tolerance)), band=band)
-    return {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
-            "villages_forced": to_jsonable(report.villages_forced)}
+    report = quality_report(grids, villages if len(villages) else None, target=target, tolerance=tolerance,
+                            band=band)
+    answer = {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
+              "villages_forced": to_jsonable(report.villages_forced)}
+    with _QUALITY_LOCK:
+        _QUALITY_CACHE[key] = answer
+        while len(_QUALITY_CACHE) > QUALITY_CACHE_SIZE:
+            _QUALITY_CACHE.pop(next(iter(_QUALITY_CACHE)))
+    return answer
+
+
+QUALITY_CACHE_SIZE = 8
+_QUALITY_CACHE: dict[tuple, dict] = {}
+_QUALITY_LOCK = threading.Lock()
 
 
 @router.post("/plans/{plan_id}/activate")

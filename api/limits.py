@@ -1,0 +1,143 @@
+"""Bounded cost per request: empty parameters refused, rate limits, feature and response caps.
+
+* an empty query parameter (``?grid=``) is a 400, never "no filter" (which may mean "everything");
+* a token bucket per bearer token and one per client address (``settings.rate_limit_*``;
+  0 turns a limit off) answer 429 with ``Retry-After`` when spent;
+* :func:`check_feature_count` refuses (413) a collection larger than the role's cap *before* it
+  is built (``settings.max_features_anonymous`` / ``max_features_signed_in``);
+* a response over ``settings.max_response_bytes_anonymous`` to an anonymous caller is replaced
+  by a 413 (the safety net behind the feature caps);
+* after a large response the C allocator is asked to give freed memory back to the system
+  (``malloc_trim``), so a burst of big answers does not leave the process at its peak size.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import threading
+import time
+from urllib.parse import parse_qsl
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+
+#: answers larger than this trigger malloc_trim afterwards (bytes)
+TRIM_AFTER_BYTES = 1 << 20
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``, per key (thread-safe, in-process)."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 50_000) -> None:
+        self.rate, self.burst, self.max_keys = float(rate), int(burst), max_keys
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 when a request may go ahead (one token taken), else seconds until the next token."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._state.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._state[key] = (tokens - 1.0, now)
+                wait = 0.0
+            else:
+                self._state[key] = (tokens, now)
+                wait = (1.0 - tokens) / self.rate
+            if len(self._state) > self.max_keys:  # forget the idlest keys: memory stays bounded
+                for old in sorted(self._state, key=lambda k: self._state[k][1])[: self.max_keys // 10]:
+                    del self._state[old]
+        return wait
+
+
+def _token_key(authorization: str | None) -> str | None:
+    """A digest of the bearer token (the token itself is never kept)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return None
+    return hashlib.sha256(authorization[7:].strip().encode()).hexdigest()[:32]
+
+
+def empty_parameter(query: str) -> str | None:
+    """Name of the first query parameter given with an empty value, if any."""
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if value.strip() == "":
+            return name
+    return None
+
+
+_LIBC = None
+
+
+def release_memory() -> None:
+    """Return freed heap memory to the operating system (glibc ``malloc_trim``; no-op elsewhere)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+def install(app, settings) -> None:
+    """The middleware: empty parameters, rate limits, the anonymous response cap, memory release."""
+    per_address = TokenBucket(settings.rate_limit_per_address, settings.rate_limit_burst)
+    per_token = TokenBucket(settings.rate_limit_per_token, settings.rate_limit_burst * 2)
+    app.state.rate_limits = (per_address, per_token)
+    cap = settings.max_response_bytes_anonymous
+
+    @app.middleware("http")
+    async def bounded_cost(request, call_next):
+        path = request.url.path
+        served = path.startswith(("/api/", "/ogc", "/tiles/"))
+        if served:
+            name = empty_parameter(request.url.query)
+            if name is not None:
+                return JSONResponse({"detail": f"parameter {name!r} is empty: leave it out or give a value"},
+                                    status_code=400)
+            token = _token_key(request.headers.get("authorization"))
+            address = request.client.host if request.client else "unknown"
+            wait = per_token.take(token) if token else per_address.take(address)
+            if wait > 0:
+                return JSONResponse({"detail": "too many requests: slow down"}, status_code=429,
+                                    headers={"Retry-After": str(max(1, round(wait)))})
+        response = await call_next(request)
+        length = response.headers.get("content-length")
+        size = int(length) if length and length.isdigit() else 0
+        if served and cap and size > cap and not request.headers.get("authorization"):
+            release_memory()
+            return JSONResponse({"detail": f"answer too large for anonymous use ({size / 1e6:.1f} MB, limit "
+                                           f"{cap / 1e6:.1f} MB): narrow it with bbox, admin, grid or limit, "
+                                           "or sign in"}, status_code=413)
+        if size > TRIM_AFTER_BYTES:
+            release_memory()
+        return response
+
+
+def feature_cap(principal, settings) -> int:
+    """Largest collection (features or rows) the role may ask for in one response."""
+    if principal.is_authenticated:
+        return settings.max_features_signed_in
+    return settings.max_features_anonymous
+
+
+def check_feature_count(count: int, principal, settings, what: str) -> None:
+    """413 when ``count`` features exceed the role's cap (call it before building the answer)."""
+    cap = feature_cap(principal, settings)
+    if count > cap:
+        raise HTTPException(413, f"{count} {what} exceed the limit of {cap} per request for role "
+                                 f"{principal.role}: narrow the request with bbox or a code")
+
+
+def count_rows(store, table: str, where: dict, bbox: tuple[float, float, float, float] | None, id_column: str) -> int:
+    """Rows of ``table`` a read with ``where`` and ``bbox`` would return (ids only: cheap)."""
+    if bbox is None:
+        return store.count(table, where or None)
+    return len(store.read(table, where=where or None, columns=[id_column], bbox=bbox))
