@@ -28,6 +28,13 @@ class InputProblem(BaseModel):
     type: str
 
 
+class OgcException(BaseModel):
+    """An OGC API – Features exception (``/ogc`` answers errors in this form)."""
+
+    code: str
+    description: str
+
+
 class Unprocessable(BaseModel):
     """422: the request is well-formed but refused: a rule message, or the list of input problems."""
 
@@ -48,6 +55,18 @@ ERROR_RESPONSES: dict[str, tuple[type[BaseModel], str]] = {
 }
 
 
+#: a string with something in it and no control characters (api.limits refuses the rest with 400)
+NOT_BLANK = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+
+
+def _not_blank(schema: dict[str, Any]) -> None:
+    """String query parameters may not be empty or blank (api.limits answers 400): say so."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string" and "enum" not in option:
+            option.setdefault("minLength", 1)
+            option.setdefault("pattern", NOT_BLANK)
+
+
 def install(app: FastAPI) -> None:
     """Replace ``app.openapi`` by one that documents :data:`ERROR_RESPONSES` on every operation."""
 
@@ -56,20 +75,30 @@ def install(app: FastAPI) -> None:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (ErrorMessage, InputProblem, Unprocessable):
+        for model in (ErrorMessage, InputProblem, Unprocessable, OgcException):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in model_schema.pop("$defs", {}).items():
                 components[name] = sub
             components[model.__name__] = model_schema
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for path_item in schema.get("paths", {}).values():
+        components["OgcError"] = {"anyOf": [{"$ref": "#/components/schemas/OgcException"},
+                                            {"$ref": "#/components/schemas/ErrorMessage"}]}
+        for path, path_item in schema.get("paths", {}).items():
+            ogc = path.startswith("/ogc")
             for operation in path_item.values():
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query":
+                        _not_blank(parameter.get("schema", {}))
                 responses = operation["responses"]
+                ok = responses.get("200", {}).get("content")
+                if ogc and ok is not None and "application/json" in ok and path != "/ogc/api":
+                    ok.setdefault("text/html", {"schema": {"type": "string"}})  # ?f=html
                 for code, (model, description) in ERROR_RESPONSES.items():
-                    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+                    name = "OgcError" if ogc and code != "422" else model.__name__
+                    ref = {"$ref": f"#/components/schemas/{name}"}
                     if code == "422" or code not in responses:
                         responses[code] = {"description": description, "content": {"application/json": {"schema": ref}}}
         app.openapi_schema = schema

@@ -16,13 +16,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import re
 import threading
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
+#: NUL and other control characters: no code, name or filter value contains them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: answers larger than this trigger malloc_trim afterwards (bytes)
 TRIM_AFTER_BYTES = 1 << 20
 
@@ -101,6 +104,9 @@ def install(app, settings) -> None:
             name = empty_parameter(request.url.query)
             if name is not None:
                 return JSONResponse({"detail": f"parameter {name!r} is empty: leave it out or give a value"},
+                                    status_code=400)
+            if _CONTROL.search(unquote(request.url.query)) or _CONTROL.search(path):
+                return JSONResponse({"detail": "control characters are not allowed in the address"},
                                     status_code=400)
             token = _token_key(request.headers.get("authorization"))
             address = request.client.host if request.client else "unknown"

@@ -348,7 +348,8 @@ def item(collection_id: str, feature_id: str, request: Request, store: StoreDep,
     return Response(json.dumps(feature, ensure_ascii=False), media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of this OGC API")
+@router.get("/api", summary="OpenAPI 3.0 definition of this OGC API", response_class=Response,
+            responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}})
 def api_definition(request: Request, store: StoreDep) -> Response:
     return Response(json.dumps(openapi_document(request, store), ensure_ascii=False),
                     media_type=OPENAPI_MEDIA_TYPE)
