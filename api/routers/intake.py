@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import JobsDep, SettingsDep, StoreDep, capability, require
 from api.geojson import to_jsonable
+from api.intake_context import geocode_context
+from api.limits import release_memory
 from api.queries import present_cases
 
 router = APIRouter(tags=["intake"])
@@ -99,11 +101,13 @@ def import_cases(
 
     def work(progress=None) -> Any:
         try:
-            result = intake.import_cases(store, path, filename=source, actor=principal.actor)
+            context = geocode_context(store)  # built once per store state, not per upload
+            result = intake.import_cases(store, path, filename=source, actor=principal.actor, context=context)
             audit(store, principal, "cases.import", "import", [source], {"bytes": size})
             return to_jsonable(result)
         finally:
             path.unlink(missing_ok=True)
+            release_memory()
 
     if size > BACKGROUND_IMPORT_BYTES:
         job_id = jobs.submit("import", work, {"file": source, "bytes": size}, actor=principal.actor)
