@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, feature_collection_text, parse_bbox, records
+from api.limits import feature_cap
 from api.queries import coverage_audit, disclosure_rule, run_labels, suppress_frame
 from gridmap.errors import InputError
 from gridmap.store.base import Store
@@ -310,6 +311,9 @@ def items(
         box = parse_bbox(bbox)
     except InputError as exc:
         return _error(400, "InvalidParameterValue", str(exc))
+    # a server may return fewer items than asked (OGC API – Features, /req/core/fc-limit-response-1):
+    # the role's cap bounds the page, the next link gives the rest
+    limit = min(limit, feature_cap(principal, settings))
     frame = coll.load(store, settings, principal, box, datetime_ if coll.temporal else None)
     matched = len(frame)
     page = frame.iloc[offset:offset + limit]

@@ -172,3 +172,13 @@ def test_empty_or_unknown_method_is_refused(env):
 ])
 def test_upload_filenames_are_sanitised(raw, safe):
     assert safe_filename(raw) == safe
+
+
+def test_ogc_pages_are_capped_per_role(env):
+    store, _, _, headers = env
+    client = make_client(store, max_features_anonymous=2)
+    page = client.get("/ogc/collections/grids/items", params={"limit": 1000}).json()
+    assert page["numberReturned"] == 2 and page["numberMatched"] == 5
+    assert any(link["rel"] == "next" for link in page["links"])
+    signed = client.get("/ogc/collections/grids/items", params={"limit": 1000}, headers=headers["planner"]).json()
+    assert signed["numberReturned"] == 5
