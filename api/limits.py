@@ -127,6 +127,13 @@ def install(app, settings) -> None:
         return response
 
 
+def answer_cap(principal, settings) -> int | None:
+    """Largest answer in bytes built for the role (anonymous only; None = no cap)."""
+    if principal.is_authenticated or not settings.max_response_bytes_anonymous:
+        return None
+    return settings.max_response_bytes_anonymous
+
+
 def feature_cap(principal, settings) -> int:
     """Largest collection (features or rows) the role may ask for in one response."""
     if principal.is_authenticated:

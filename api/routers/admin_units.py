@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, feature_text, parse_bbox
-from api.limits import check_feature_count, count_rows
+from api.limits import answer_cap, check_feature_count, count_rows
 
 router = APIRouter(tags=["admin units"])
 
@@ -32,7 +32,8 @@ def admin_units(
     box = parse_bbox(bbox)
     check_feature_count(count_rows(store, "admin_units", where, box, "code"), principal, settings, "units")
     units = store.read("admin_units", where=where or None, bbox=box, order_by=["code"])
-    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify)
+    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify,
+                                   max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 

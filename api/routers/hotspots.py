@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
-from api.limits import check_feature_count, count_rows
+from api.limits import answer_cap, check_feature_count, count_rows
 from api.queries import disclosure_rule, grid_case_counts_disclosed, run_labels, suppress_frame
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
@@ -72,7 +72,8 @@ def results_text(store, run_id: str, principal: Principal, rule: DisclosureRule,
     if "extra" in columns:
         results["extra"] = [json.loads(e) if isinstance(e, str) and e else None for e in results["extra"]]
     return feature_collection_text(results, "unit_id", columns, crs, members={"run_id": run_id},
-                                   simplify_m=simplify_m)
+                                   simplify_m=simplify_m,
+                                   max_bytes=answer_cap(principal, settings) if settings is not None else None)
 
 
 @router.get("/hotspots/runs/{run_id}/results", response_class=Response,

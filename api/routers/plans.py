@@ -26,7 +26,7 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.limits import check_feature_count, count_rows
+from api.limits import answer_cap, check_feature_count, count_rows
 from api.queries import CODE_COLUMNS, OPEN_STATUSES, disclosure_rule, present_workers, suppress_frame
 from api.tilesource import plan_revision
 from gridmap.disclosure import cell_keys, record_keys
@@ -101,7 +101,7 @@ def plan_grids(
     check_feature_count(count_rows(store, "grids", where, box, "code"), principal, settings, "grids")
     grids = store.read("grids", where=where, bbox=box, order_by=["code"])
     text = feature_collection_text(grids, "code", GRID_PROPERTIES, check_crs(crs), members={"plan_id": plan_id},
-                                   simplify_m=simplify)
+                                   simplify_m=simplify, max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -218,7 +218,7 @@ def plan_atoms(plan_id: str, store: StoreDep, settings: SettingsDep, principal: 
     check_feature_count(count_rows(store, "plan_atoms", where, box, "grid_code"), principal, settings, "atoms")
     atoms = store.read("plan_atoms", where=where, bbox=box)
     id_col = "atom_id" if "atom_id" in atoms.columns else None
-    text = feature_collection_text(atoms, id_col, None, check_crs(crs))
+    text = feature_collection_text(atoms, id_col, None, check_crs(crs), max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
