@@ -134,6 +134,19 @@ def answer_cap(principal, settings) -> int | None:
     return settings.max_response_bytes_anonymous
 
 
+def features_within(frame, max_bytes: int, properties: int) -> int:
+    """How many leading rows of ``frame`` fit in ``max_bytes`` of GeoJSON (same estimate as
+    :func:`api.geojson.feature_collection_text`)."""
+    import numpy as np
+    import shapely
+
+    from api.geojson import BYTES_PER_COORDINATE, BYTES_PER_FEATURE
+
+    sizes = shapely.get_num_coordinates(frame.geometry.to_numpy()) * BYTES_PER_COORDINATE + (
+        BYTES_PER_FEATURE + 24 * properties)
+    return int(np.searchsorted(np.cumsum(sizes), max_bytes, side="right"))
+
+
 def feature_cap(principal, settings) -> int:
     """Largest collection (features or rows) the role may ask for in one response."""
     if principal.is_authenticated:

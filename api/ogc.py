@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, feature_collection_text, parse_bbox, records
-from api.limits import feature_cap
+from api.limits import answer_cap, feature_cap, features_within
 from api.queries import coverage_audit, disclosure_rule, run_labels, suppress_frame
 from gridmap.errors import InputError
 from gridmap.store.base import Store
@@ -317,10 +317,14 @@ def items(
     frame = coll.load(store, settings, principal, box, datetime_ if coll.temporal else None)
     matched = len(frame)
     page = frame.iloc[offset:offset + limit]
+    props = [c for c in coll.properties if c in page.columns]
+    cap = answer_cap(principal, settings)
+    if cap is not None and len(page):  # a shorter page (and a next link) rather than a refusal
+        limit = max(1, min(len(page), features_within(page, cap, len(props))))
+        page = page.iloc[:limit]
     links = _page_links(request, coll, {"bbox": bbox, "datetime": datetime_}, offset, limit, matched)
     if _wants_html(request, f):
         return _features_html(coll, page, links)
-    props = [c for c in coll.properties if c in page.columns]
     text = feature_collection_text(page, coll.id_column if len(page) else None, props, members={
         "numberMatched": matched, "numberReturned": len(page), "links": links,
         "timeStamp": datetime.now().astimezone().isoformat(timespec="seconds"),
