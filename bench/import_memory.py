@@ -5,7 +5,8 @@
 Starts ``gridmap serve`` on a store (give a copy: the imports write cases into it), signs in an
 admin created for the run, posts ``--imports`` small CSV files (20 cases with addresses of the
 store) one after the other, and prints the server's RSS before, after each import, and 10 s after
-the last.  Since #13 the geocoding context is built once per store state
+the last.  ``--code DIR`` runs the server from another checkout (e.g. one before #13) for the
+peer figure.  Since #13 the geocoding context is built once per store state
 (:mod:`api.intake_context`) and freed memory is returned after every import.
 """
 
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--imports", type=int, default=11)
     parser.add_argument("--port", type=int, default=8114)
+    parser.add_argument("--code", default=str(ROOT),
+                        help="checkout whose server to run (the peer: a checkout before #13)")
     args = parser.parse_args(argv)
 
     from api.auth import create_user
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         create_user(store, "bench-admin", password, "admin", replace=True)
         addresses = store.read("addresses", columns=["address_id", "full_address"], limit=20 * args.imports)
     text_column = "full_address"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
+    env = dict(os.environ, PYTHONPATH=args.code, GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
     with Path(f"/tmp/gridmap-import-memory-{args.port}.log").open("w") as log:
         server = subprocess.Popen([sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port",
                                    str(args.port), "--store", args.store], env=env, stdout=log, stderr=log)
