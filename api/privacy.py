@@ -7,9 +7,8 @@ Personal fields: cases ``party_name``, ``party_phone``, ``party_id_number``; wor
 * phone ``19912341234`` → ``199****1234`` (first 3 and last 4 digits kept);
 * ID number ``150502199001011234`` → ``150502********1234`` (region code and last 4 kept).
 
-Aggregates shown to roles without case access suppress small counts: a count ``c`` with
-``0 < c < k`` (``k = settings.suppress_counts_below``) becomes ``None`` with ``suppressed = True``.
-A zero is shown: it reveals nobody.
+Counts shown to roles without all-case access follow :mod:`gridmap.disclosure` (small cells
+suppressed, the others perturbed by their cell key): the one place of that rule.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import logging
 import re
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
@@ -87,13 +85,6 @@ def scrub_text(text: str) -> str:
     for pattern in (_ID_NUMBER, _PHONE, _LANDLINE):
         text = pattern.sub(_mask_middle, text)
     return text
-
-
-def suppress_counts(counts: pd.Series | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values with small counts set to NaN, boolean ``suppressed`` flags) for ``0 < count < k``."""
-    values = np.asarray(counts, dtype=float)
-    suppressed = (values > 0) & (values < k)
-    return np.where(suppressed, np.nan, values), suppressed
 
 
 class PersonalDataFilter(logging.Filter):
