@@ -167,3 +167,56 @@ def count_rows(store, table: str, where: dict, bbox: tuple[float, float, float, 
     if bbox is None:
         return store.count(table, where or None)
     return len(store.read(table, where=where or None, columns=[id_column], bbox=bbox))
+
+
+class ReportCache:
+    """Expensive reports (plan quality, coverage audit, KPIs) computed once per key and kept.
+
+    Single flight: concurrent requests for one key wait for the one computation instead of
+    each starting it (20 clients asking for the same report at once ran 20 copies, and the
+    server grew to 7 GB); at most ``parallel`` different reports are computed at a time.
+    """
+
+    def __init__(self, max_items: int = 16, parallel: int = 2) -> None:
+        from collections import OrderedDict
+
+        self.max_items = max_items
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._flights: dict = {}
+        self._slots = threading.BoundedSemaphore(parallel)
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            with self._slots:
+                value = compute()
+            with self._lock:
+                self._items[key] = value
+                self._flights.pop(key, None)
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+        release_memory()
+        return value
+
+
+#: one per process: the reports are keyed by store URL and state
+REPORTS = ReportCache()
+
+#: glibc's M_ARENA_MAX: fewer malloc arenas, so memory freed by one worker thread is reused by
+#: the others instead of each thread's arena keeping its own peak
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc malloc arenas for this process (no-op where mallopt is missing)."""
+    release_memory()  # loads libc
+    if _LIBC and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(_M_ARENA_MAX, arenas)

@@ -187,6 +187,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _error_handlers(app)
     _upload_limit(app, settings)
     limits.install(app, settings)
+    limits.limit_malloc_arenas()
     contract.install(app)
     _security_headers(app, settings)
     _docs_routes(app)

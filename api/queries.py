@@ -224,8 +224,6 @@ def grid_case_counts_disclosed(store: Store, flt: CaseFilter, rule: DisclosureRu
 
 
 # --- coverage --------------------------------------------------------------------------------
-_AUDIT_CACHE: dict[tuple, Any] = {}
-_AUDIT_CACHE_SIZE = 8
 OPEN_STATUSES = ["reported", "accepted", "in_progress"]
 
 
@@ -253,13 +251,12 @@ def coverage_audit(store: Store, period: str | None, settings, plan_id: str | No
     key = (store.url, plan_id, str(spec), store.count("patrols", {"ts": Between(spec.start_iso, spec.end_iso)}),
            store.count("assignments", {"plan_id": plan_id}), store.count("cases"),
            store.count("grids", {"plan_id": plan_id}), plan_revision(store, plan_id))
-    if key in _AUDIT_CACHE:
-        return _AUDIT_CACHE[key]
-    result, _inputs = audit_from_store(store, spec, AuditThresholds.from_settings(settings), plan_id)
-    if len(_AUDIT_CACHE) >= _AUDIT_CACHE_SIZE:
-        _AUDIT_CACHE.pop(next(iter(_AUDIT_CACHE)))
-    _AUDIT_CACHE[key] = result
-    return result
+    from api.limits import REPORTS
+
+    def compute():
+        return audit_from_store(store, spec, AuditThresholds.from_settings(settings), plan_id)[0]
+
+    return REPORTS.get(("audit", *key), compute)
 
 
 def grid_coverage(store: Store, audit_result, plan_id: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from api.auth import Principal, audit
 from api.deps import PrincipalDep, SettingsDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records, to_jsonable
+from api.limits import REPORTS
 from api.queries import (
     CITY_CODE,
     coverage_audit,
@@ -139,7 +140,8 @@ def kpis(
     from gridmap.coverage.kpi import COUNT_MEASURES
     from gridmap.coverage.service import kpis_from_store
 
-    table = kpis_from_store(store, level, period, kinds=(kind,))
+    key = ("kpis", store.url, level, period, kind, store.count("cases"), store.active_plan_id())
+    table = REPORTS.get(key, lambda: kpis_from_store(store, level, period, kinds=(kind,)))
     if parent and parent != CITY_CODE:
         if level == "grid":
             table = table[table["unit_code"].astype(str).str.startswith(parent)]
@@ -164,7 +166,8 @@ def kpi_trend(
     """Cases found and resolved per month of the period (city-wide)."""
     from gridmap.coverage.service import trend_from_store
 
-    table = trend_from_store(store, period, kinds=(kind,))
+    key = ("trend", store.url, period, kind, store.count("cases"))
+    table = REPORTS.get(key, lambda: trend_from_store(store, period, kinds=(kind,)))
     counts = [c for c in table.columns if c in ("found", "resolved")]
     month = table["month"].astype(str) if "month" in table.columns else pd.Series(table.index.astype(str))
     table = suppress_frame(table, counts, disclosure_rule(settings), principal.sees_all_cases,

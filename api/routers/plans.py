@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -26,7 +25,7 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.limits import answer_cap, check_feature_count, count_rows
+from api.limits import REPORTS, answer_cap, check_feature_count, count_rows
 from api.queries import CODE_COLUMNS, OPEN_STATUSES, disclosure_rule, present_workers, suppress_frame
 from api.tilesource import plan_revision
 from gridmap.disclosure import cell_keys, record_keys
@@ -247,26 +246,17 @@ def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
     # seconds for a big plan: computed once per plan state and served from memory afterwards
     key = (store.url, plan_id, plan_revision(store, plan_id), store.count("grids", {"plan_id": plan_id}),
            band, target, tolerance)
-    cached = _QUALITY_CACHE.get(key)
-    if cached is not None:
-        return cached
-    grids = store.read("grids", where={"plan_id": plan_id})
-    villages = store.read("admin_units", where={"level": "village",
-                                                "code": sorted(set(grids["village_code"].dropna()))})
-    report = quality_report(grids, villages if len(villages) else None, target=target, tolerance=tolerance,
-                            band=band)
-    answer = {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
-              "villages_forced": to_jsonable(report.villages_forced)}
-    with _QUALITY_LOCK:
-        _QUALITY_CACHE[key] = answer
-        while len(_QUALITY_CACHE) > QUALITY_CACHE_SIZE:
-            _QUALITY_CACHE.pop(next(iter(_QUALITY_CACHE)))
-    return answer
 
+    def compute() -> dict:
+        grids = store.read("grids", where={"plan_id": plan_id})
+        villages = store.read("admin_units", where={"level": "village",
+                                                    "code": sorted(set(grids["village_code"].dropna()))})
+        report = quality_report(grids, villages if len(villages) else None, target=target, tolerance=tolerance,
+                                band=band)
+        return {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
+                "villages_forced": to_jsonable(report.villages_forced)}
 
-QUALITY_CACHE_SIZE = 8
-_QUALITY_CACHE: dict[tuple, dict] = {}
-_QUALITY_LOCK = threading.Lock()
+    return REPORTS.get(("quality", *key), compute)
 
 
 @router.post("/plans/{plan_id}/activate")
