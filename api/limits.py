@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import hashlib
@@ -95,11 +96,20 @@ def install(app, settings) -> None:
     per_token = TokenBucket(settings.rate_limit_per_token, settings.rate_limit_burst * 2)
     app.state.rate_limits = (per_address, per_token)
     cap = settings.max_response_bytes_anonymous
+    # requests that read the store and build answers hold their working set until they finish;
+    # a bounded number at once bounds the server's memory (tiles and health are light: not counted)
+    busy = asyncio.Semaphore(max(1, settings.max_concurrent_requests))
 
     @app.middleware("http")
     async def bounded_cost(request, call_next):
         path = request.url.path
         served = path.startswith(("/api/", "/ogc", "/tiles/"))
+        if served and not path.startswith(("/tiles/", "/api/health", "/api/v1/health")):
+            async with busy:
+                return await _bounded(request, call_next, path, served)
+        return await _bounded(request, call_next, path, served)
+
+    async def _bounded(request, call_next, path, served):
         if served:
             name = empty_parameter(request.url.query)
             if name is not None:

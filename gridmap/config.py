@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     max_features_anonymous: int = 5_000
     max_features_signed_in: int = 200_000
     max_response_bytes_anonymous: int = 5 * 1024 * 1024
+    max_concurrent_requests: int = 4  # API/OGC requests served at once (the rest wait): bounds memory
 
     # intake
     max_upload_bytes: int = 50 * 1024 * 1024
