@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="checkout whose server to run (the peer: a checkout before #13)")
     args = parser.parse_args(argv)
 
-    from api.auth import create_user
+    from gridmap.users import create_user
     from gridmap.store import open_store
 
     password = secrets.token_urlsafe(12)

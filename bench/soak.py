@@ -49,7 +49,7 @@ def rss_mb(pid: int) -> float:
 
 def prepare(store_path: str) -> dict:
     """A soak user (commander) and what the routes need: active plan, counties, grids, tiles, period."""
-    from api.auth import create_user
+    from gridmap.users import create_user
     from gridmap.store import open_store
 
     password = secrets.token_urlsafe(12)

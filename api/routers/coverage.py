@@ -17,15 +17,9 @@ from api.auth import Principal, audit
 from api.deps import PrincipalDep, SettingsDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records, to_jsonable
 from api.limits import REPORTS
-from api.queries import (
-    CITY_CODE,
-    coverage_audit,
-    disclosure_rule,
-    grid_coverage,
-    present_workers,
-    suppress_frame,
-)
+from api.queries import coverage_audit, disclosure_rule, grid_coverage, present_workers, suppress_frame
 from gridmap.disclosure import DisclosureRule, label_keys
+from gridmap.domain import AREA_CODE
 from gridmap.store.base import Between
 
 router = APIRouter(tags=["coverage"])
@@ -142,7 +136,7 @@ def kpis(
 
     key = ("kpis", store.url, level, period, kind, store.count("cases"), store.active_plan_id())
     table = REPORTS.get(key, lambda: kpis_from_store(store, level, period, kinds=(kind,)))
-    if parent and parent != CITY_CODE:
+    if parent and parent != AREA_CODE:
         if level == "grid":
             table = table[table["unit_code"].astype(str).str.startswith(parent)]
         else:  # by parent code, not prefix: the development-zone townships (150571…) lie in 150502

@@ -17,14 +17,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
-from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
+from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
 from api.limits import answer_cap, check_feature_count, count_rows
-from api.queries import disclosure_rule, grid_case_counts_disclosed, run_labels, suppress_frame
+from api.queries import (
+    check_disclosed_filter,
+    disclosure_rule,
+    grid_case_counts_disclosed,
+    run_labels,
+    suppress_frame,
+)
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
 from gridmap.disclosure import DisclosureRule
-from gridmap.hotspots.runs import METHODS, UNITS
+from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
 
 router = APIRouter(tags=["hotspots"])
 
@@ -188,7 +194,7 @@ def grid_counts(
     """Cases per grid for the filters (time window, kind, category …), most first — the
     "top hot grids of the period".  Small counts are suppressed for roles without full case access."""
     if not principal.sees_all_cases:
-        flt.check_disclosed()
+        check_disclosed_filter(flt)
     disclosed = grid_case_counts_disclosed(store, flt, disclosure_rule(settings))
     if principal.sees_all_cases:
         frame = disclosed[["grid_code", "count"]].assign(suppressed=False)
@@ -200,7 +206,7 @@ def grid_counts(
         frame = frame.drop(columns="_rank")
     if limit:
         frame = frame.head(limit)
-    return {"filters": {k: v for k, v in vars(flt).items() if v}, "grids": records(frame.reset_index(drop=True))}
+    return {"filters": flt.as_dict(), "grids": records(frame.reset_index(drop=True))}
 
 
 class RunRequest(BaseModel):
@@ -218,7 +224,6 @@ def start_run(body: RunRequest, store: StoreDep, jobs: JobsDep,
               principal: Annotated[Principal, Depends(require("hotspots.run"))]) -> dict:
     """Start a hotspot run in the background (permutation runs take a while); poll
     ``/api/v1/jobs/{job_id}``, whose result names the new run."""
-    run_hotspots = capability("gridmap.hotspots.runs", "run_hotspots")
 
     def work(progress) -> dict:
         progress(0.0, f"{body.method} on {body.unit}")
