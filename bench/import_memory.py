@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="checkout whose server to run (the peer: a checkout before #13)")
     args = parser.parse_args(argv)
 
-    from gridmap.users import create_user
     from gridmap.store import open_store
+    from gridmap.users import create_user
 
     password = secrets.token_urlsafe(12)
     with open_store(args.store) as store:

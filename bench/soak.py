@@ -49,8 +49,8 @@ def rss_mb(pid: int) -> float:
 
 def prepare(store_path: str) -> dict:
     """A soak user (commander) and what the routes need: active plan, counties, grids, tiles, period."""
-    from gridmap.users import create_user
     from gridmap.store import open_store
+    from gridmap.users import create_user
 
     password = secrets.token_urlsafe(12)
     with open_store(store_path) as store:
