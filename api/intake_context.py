@@ -31,7 +31,7 @@ def _state_key(store: Store) -> tuple:
 def geocode_context(store: Store):
     """The :class:`gridmap.geocode.batch.GeocodeContext` for imports into ``store`` (None when the
     store has no standard addresses: the import then explains that itself)."""
-    from gridmap.geocode.intake import GeocodeContext
+    from gridmap.geocode.batch import GeocodeContext
     from gridmap.geocode.match import AddressMatcher
 
     key = _state_key(store)

@@ -1,7 +1,7 @@
 """Masking of personal fields and a logging filter that keeps phone and ID numbers out of logs.
 
 Personal fields: cases ``party_name``, ``party_phone``, ``party_id_number``; workers ``name``,
-``phone``.  Masks keep just enough to tell records apart on screen:
+``phone``, ``id_number``.  Masks keep just enough to tell records apart on screen:
 
 * name ``张三丰`` → ``张**`` (first character kept);
 * phone ``19912341234`` → ``199****1234`` (first 3 and last 4 digits kept);
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
-WORKER_PERSONAL_FIELDS = ("name", "phone")
+WORKER_PERSONAL_FIELDS = ("name", "phone", "id_number")
 
 #: a separator people type inside numbers: a space, a hyphen or a dot
 _SEP = r"[\s.\-]?"
@@ -62,7 +62,7 @@ def mask_id_number(number: object) -> object:
 
 _MASKERS = {
     "party_name": mask_name, "party_phone": mask_phone, "party_id_number": mask_id_number,
-    "name": mask_name, "phone": mask_phone,
+    "name": mask_name, "phone": mask_phone, "id_number": mask_id_number,
 }
 
 
