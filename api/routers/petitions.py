@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import SettingsDep, StoreDep, require
 from api.geojson import records, to_jsonable
-from api.queries import suppress_frame
+from api.queries import disclosure_rule, suppress_frame
 from gridmap.coverage.audit import AuditThresholds, duty_tables
 from gridmap.coverage.duty import agents_of
 from gridmap.coverage.kpi import ITEM_LEVELS
@@ -111,7 +111,9 @@ def agent_kpis(store: StoreDep, settings: SettingsDep, principal: KpiReader,
                           "found", "resolved") if c in table.columns]
     derived = [c for c in ("done_rate", "followup_rate", "mean_visit_satisfaction", "resolution_rate")
                if c in table.columns]
-    table = suppress_frame(table, counts, settings.suppress_counts_below, principal.sees_all_cases, derived)
+    # small counts hidden and the others perturbed for roles that do not read every case (gridmap.disclosure)
+    table = suppress_frame(table, counts, disclosure_rule(settings), principal.sees_all_cases, derived,
+                           cell_labels=f"agents|{level}|{period}|" + table["unit_code"].astype(str))
     return {"level": level, "period": str(parse_period(period)), "rows": records(table)}
 
 
