@@ -78,6 +78,10 @@ class AuditSettings(BaseSettings):
     audit_max_outside_share: float = 0.1
     audit_required_visit_every_days: int = 1
     audit_worker_roles: tuple[str, ...] = ("full_time",)
+    # petition agents (信访代办): daily patrol, follow-up visit, item deadline
+    audit_agent_max_days_without_patrol: int = 3
+    audit_followup_within_days: int = 15
+    petition_item_deadline_days: int = 60
 
 
 class IntakeSettings(BaseSettings):
@@ -90,11 +94,29 @@ class IntakeSettings(BaseSettings):
 
 
 class PrivacySettings(BaseSettings):
-    """Aggregate counts under ``suppress_counts_below`` are hidden from roles without case access."""
+    """Counts for roles without all-case access (:mod:`gridmap.disclosure`): under
+    ``suppress_counts_below`` hidden, the others perturbed with cell-key noise of decay
+    ``disclosure_noise_decay`` (0 < q < 1; larger = noisier)."""
 
     model_config = _CONFIG
 
     suppress_counts_below: int = 3
+    disclosure_noise_decay: float = 0.5
+
+
+class LimitsSettings(BaseSettings):
+    """Bounded cost per request (:mod:`api.limits`): rate limits (requests/s; 0 = off), the bucket
+    size, the largest collection (features) and anonymous answer (bytes), requests built at once."""
+
+    model_config = _CONFIG
+
+    rate_limit_per_address: float = 30.0
+    rate_limit_per_token: float = 60.0
+    rate_limit_burst: int = 300
+    max_features_anonymous: int = 5_000
+    max_features_signed_in: int = 200_000
+    max_response_bytes_anonymous: int = 5 * 1024 * 1024
+    max_concurrent_requests: int = 4
 
 
 class TilesSettings(BaseSettings):
@@ -141,7 +163,7 @@ def is_loopback(host: str) -> bool:
 
 
 class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, AuditSettings, IntakeSettings,
-               PrivacySettings, TilesSettings, ApiSettings):
+               PrivacySettings, LimitsSettings, TilesSettings, ApiSettings):
     """Every concern's fields in one object (same variables), for code that passes settings along
     (``create_app(Settings(...))``, tests); ``settings.audit`` etc. give one concern."""
 
@@ -178,6 +200,10 @@ class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, 
     @property
     def privacy(self) -> PrivacySettings:
         return self._concern(PrivacySettings)
+
+    @property
+    def limits(self) -> LimitsSettings:
+        return self._concern(LimitsSettings)
 
     @property
     def tiles(self) -> TilesSettings:

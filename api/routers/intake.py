@@ -9,6 +9,7 @@ role may see them, and unmasked reads are audited.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import JobsDep, SettingsDep, StoreDep, require
 from api.geojson import to_jsonable
+from api.intake_context import geocode_context
+from api.limits import release_memory
 from api.queries import present_cases
 from gridmap.geocode import intake
 from gridmap.imports.init import refuse_synthetic
@@ -43,9 +46,25 @@ def too_large(size: int | None, limit: int) -> HTTPException:
     )
 
 
+def safe_filename(name: str | None, max_length: int = 120) -> str:
+    """The name of an uploaded file fit to store and show: its last path component only (no
+    ``../``, no directories, either slash), no control or markup characters, at most
+    ``max_length`` characters (the suffix kept)."""
+    import unicodedata
+
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in unicodedata.normalize("NFC", base)
+                   if unicodedata.category(ch)[0] != "C" and ch not in '<>:"|?*`$;&')
+    base = base.strip().lstrip(".").strip()
+    if len(base) > max_length:
+        stem, dot, suffix = base.rpartition(".")
+        base = (stem[: max_length - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 10 else base[:max_length]
+    return base
+
+
 def _save_upload(upload: UploadFile, limit: int) -> tuple[Path, int]:
     """Copy the upload to a temporary file, refusing it (413) as soon as it passes ``limit``."""
-    suffix = Path(upload.filename or "").suffix.lower()
+    suffix = Path(safe_filename(upload.filename)).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
                             f"file type {suffix or '(none)'} not supported; use {', '.join(ALLOWED_SUFFIXES)}")
@@ -98,17 +117,20 @@ def import_file(
         options["mapping"] = parsed
     path, size = _save_upload(file, settings.max_upload_bytes)
 
-    source = file.filename or path.name
+    source = safe_filename(file.filename) or path.name
 
     def work(progress=None) -> Any:
         try:
             refuse_synthetic(store)  # real rows never go into the synthetic demo
+            # cases: the geocoding context is built once per store state, not per upload
+            extra = {"context": geocode_context(store)} if kind == "cases" else {}
             result = run_import(store, kind, path, filename=source, actor=principal.actor,
-                                        progress=progress, **options)
+                                progress=progress, **options, **extra)
             audit(store, principal, f"{kind}.import", "import", [source], {"bytes": size})
             return to_jsonable(result)
         finally:
             path.unlink(missing_ok=True)
+            release_memory()
 
     if background or size > BACKGROUND_IMPORT_BYTES:
         job_id = jobs.submit("import", work, {"file": source, "kind": kind, "bytes": size}, actor=principal.actor)
