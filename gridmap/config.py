@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     grid_max_households: int = 500
     grid_tolerance: float = 0.10
 
+    # batch work on dask.distributed (gridmap.distributed): empty scheduler → a LocalCluster here
+    dask_scheduler: str = ""  # e.g. tcp://10.0.0.5:8786
+    dask_workers: int = 2  # LocalCluster worker processes (one thread each)
+
     # hotspots
     fdr_alpha: float = 0.05
 
