@@ -12,8 +12,10 @@ from the frames read (the read itself is timed once and printed):
   worker processes; cluster start-up is timed apart from the run. The assignment must equal the
   serial one (checked, printed).
 
-For each: wall seconds, grids, share of villages within ±tolerance, and peak RSS (this process; for
-dask the largest worker). With ``--build S [S …]`` it also runs ``gridmap build-demo --scale S`` for
+For each: wall seconds, CPU seconds (this process and its pool; for dask the workers), grids, share of
+villages within ±tolerance, and peak RSS of the run (this process — without the pool's children for n_jobs=2; for dask the
+largest worker). On a busy
+machine compare CPU seconds: wall time then measures the other work too. With ``--build S [S …]`` it also runs ``gridmap build-demo --scale S`` for
 each scale into a temporary GeoPackage and prints build time and the child's peak RSS (the city only:
 ``--area`` for the province does not exist yet).
 
@@ -46,19 +48,39 @@ from gridmap.store import open_store  # noqa: E402
 TARGET, BAND, TOLERANCE = 400, (300, 500), 0.10
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_mib() -> float:
+    """Peak RSS of the calling process since the last :func:`_reset_peak` (Linux VmHWM). ru_maxrss
+    would be wrong for dask workers: Linux carries it over from the parent across fork + exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def _worker_rss_mib() -> float:
-    import resource as r
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
 
-    return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024
+
+def _worker_cpu() -> float:
+    import time as t
+
+    return t.process_time()
 
 
-def _row(name: str, seconds: float, result, rss: float, extra: str = "") -> dict:
+def _cpu_here() -> float:
+    """CPU seconds of this process and of its reaped children (the partition_plan process pool)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _row(name: str, seconds: float, result, rss: float, extra: str = "", cpu: float = float("nan")) -> dict:
     v = result.villages
-    return {"method": name, "seconds": round(seconds, 2), "grids": result.report["grids"],
+    return {"method": name, "seconds": round(seconds, 2), "cpu_s": round(cpu, 1), "grids": result.report["grids"],
             "atoms": result.report["atoms"], "within_tol_%": round(100 * float(v["within_tolerance"].mean()), 1),
             "peak_rss_MiB": round(rss), "note": extra}
 
@@ -80,16 +102,21 @@ def bench_partition(store_path: str, workers: list[int]) -> None:
     print(f"machine: {os.cpu_count()} cores (shared: other work may be running)")
     rows = []
     for n_jobs in (1, 2):
-        t = time.perf_counter()
+        _reset_peak()
+        t, c = time.perf_counter(), _cpu_here()
         atoms = build_atoms(villages, addresses, target=TARGET)
         result = partition_plan(atoms, target=TARGET, band=BAND, tolerance=TOLERANCE, n_jobs=n_jobs)
-        rows.append(_row(f"processes n_jobs={n_jobs}", time.perf_counter() - t, result, _rss_mib(),
-                         "all villages' atoms at once"))
+        rows.append(_row(f"processes n_jobs={n_jobs}", time.perf_counter() - t, result, _peak_mib(),
+                         "all villages' atoms at once", _cpu_here() - c))
         print(f"  {rows[-1]['method']}: {rows[-1]['seconds']} s", flush=True)
-    t = time.perf_counter()
+    _reset_peak()
+    t, c = time.perf_counter(), _cpu_here()
     _, serial = partition_by_county(villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE,
                                     engine="serial")
-    rows.append(_row("per county, serial", time.perf_counter() - t, serial, _rss_mib()))
+    rows.append(_row("per county, serial", time.perf_counter() - t, serial, _peak_mib(), "", _cpu_here() - c))
+    whole = _assignment(result)  # the last processes run
+    common = int(serial.assignment["atom_id"].isin(whole["atom_id"]).sum())
+    rows[-1]["note"] = f"atom ids shared with the whole-area run: {common:,} of {len(serial.assignment):,}"
     print(f"  per county, serial: {rows[-1]['seconds']} s", flush=True)
     reference = _assignment(serial)
     slowest = sorted(serial.report["seconds_per_county"].items(), key=lambda kv: -kv[1])
@@ -99,14 +126,17 @@ def bench_partition(store_path: str, workers: list[int]) -> None:
         with dask_client(address="", workers=n) as client:
             client.wait_for_workers(n)
             started = time.perf_counter() - t_start
+            client.run(_reset_peak)
+            cpu0 = sum(client.run(_worker_cpu).values())
             t = time.perf_counter()
             _, result = partition_by_county(villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE,
                                             engine="dask", client=client)
             seconds[n] = time.perf_counter() - t
-            rss = max(client.run(_worker_rss_mib).values())
+            cpu = sum(client.run(_worker_cpu).values()) - cpu0
+            rss = max(client.run(_peak_mib).values())
         same = _assignment(result).equals(reference)
         rows.append(_row(f"dask {n} worker{'s' if n > 1 else ''}", seconds[n], result, rss,
-                         f"cluster start {started:.1f} s; same as serial: {same}"))
+                         f"cluster start {started:.1f} s; same as serial: {same}", cpu))
         print(f"  {rows[-1]['method']}: {rows[-1]['seconds']} s", flush=True)
     print()
     print(pd.DataFrame(rows).to_string(index=False))
@@ -117,23 +147,24 @@ def bench_partition(store_path: str, workers: list[int]) -> None:
 
 
 def bench_build(scales: list[float], seed: int) -> None:
+    """``gridmap build-demo`` per scale under GNU time (its %M is the build process's own peak RSS)."""
     print("\nbuild-demo (the city; peak RSS of the build process):")
+    if not Path("/usr/bin/time").exists():
+        print("  needs /usr/bin/time (apt-get install time)")
+        return
     rows = []
     for scale in scales:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "demo.gpkg"
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            path, peak_file = Path(tmp) / "demo.gpkg", Path(tmp) / "peak"
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "gridmap.cli", "build-demo", "--seed", str(seed),
-                                   "--scale", str(scale), "--store", str(path)],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(peak_file), sys.executable, "-m",
+                                   "gridmap.cli", "build-demo", "--seed", str(seed), "--scale", str(scale),
+                                   "--store", str(path)], capture_output=True, text=True)
             seconds = time.perf_counter() - t
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            peak_kib = int(peak_file.read_text().split()[-1]) if peak_file.exists() else 0
             size = path.stat().st_size / 2**20 if path.exists() else float("nan")
         note = "ok" if proc.returncode == 0 else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
-        # ru_maxrss of children is the largest child so far: only a new maximum is this build's
-        rows.append({"scale": scale, "seconds": round(seconds, 1),
-                     "peak_rss_MiB": round(peak / 1024) if peak > before else f"≤ {round(before / 1024)}",
+        rows.append({"scale": scale, "seconds": round(seconds, 1), "peak_rss_MiB": round(peak_kib / 1024),
                      "gpkg_MiB": round(size), "result": note})
         print(f"  scale {scale}: {seconds:.1f} s", flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
