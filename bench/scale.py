@@ -19,7 +19,7 @@ machine compare CPU seconds: wall time then measures the other work too. With ``
 each scale into a temporary GeoPackage and prints build time and the child's peak RSS (the city only:
 ``--area`` for the province does not exist yet).
 
-    .venv/bin/python bench/scale.py --store var/demo-0.1.gpkg [--workers 1 2] [--build 0.05 0.2]
+    .venv/bin/python bench/scale.py --store var/demo-0.1.gpkg [--workers 1 2] [--no-peers] [--build 0.05 0.2]
 
 Figures depend on the machine and on what else runs on it (the 2 cores here are shared).
 """
@@ -90,7 +90,7 @@ def _assignment(result) -> pd.DataFrame:
     return result.assignment[cols].sort_values("atom_id", ignore_index=True)
 
 
-def bench_partition(store_path: str, workers: list[int]) -> None:
+def bench_partition(store_path: str, workers: list[int], peers: bool = True) -> None:
     t0 = time.perf_counter()
     store = open_store(store_path)
     villages = store.read("admin_units", where={"level": "village"})
@@ -101,7 +101,7 @@ def bench_partition(store_path: str, workers: list[int]) -> None:
           f"{int(addresses['households'].sum()):,} households; read in {t_read:.1f} s")
     print(f"machine: {os.cpu_count()} cores (shared: other work may be running)")
     rows = []
-    for n_jobs in (1, 2):
+    for n_jobs in (1, 2) if peers else ():
         _reset_peak()
         t, c = time.perf_counter(), _cpu_here()
         atoms = build_atoms(villages, addresses, target=TARGET)
@@ -114,9 +114,10 @@ def bench_partition(store_path: str, workers: list[int]) -> None:
     _, serial = partition_by_county(villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE,
                                     engine="serial")
     rows.append(_row("per county, serial", time.perf_counter() - t, serial, _peak_mib(), "", _cpu_here() - c))
-    whole = _assignment(result)  # the last processes run
-    common = int(serial.assignment["atom_id"].isin(whole["atom_id"]).sum())
-    rows[-1]["note"] = f"atom ids shared with the whole-area run: {common:,} of {len(serial.assignment):,}"
+    if peers:
+        whole = _assignment(result)  # the last processes run
+        common = int(serial.assignment["atom_id"].isin(whole["atom_id"]).sum())
+        rows[-1]["note"] = f"atom ids shared with the whole-area run: {common:,} of {len(serial.assignment):,}"
     print(f"  per county, serial: {rows[-1]['seconds']} s", flush=True)
     reference = _assignment(serial)
     slowest = sorted(serial.report["seconds_per_county"].items(), key=lambda kv: -kv[1])
@@ -176,9 +177,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--build", type=float, nargs="*", default=[], help="also time build-demo at these scales")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-peers", action="store_true", help="skip today's whole-area path (n_jobs 1 and 2)")
     args = parser.parse_args()
     if args.store:
-        bench_partition(args.store, args.workers)
+        bench_partition(args.store, args.workers, peers=not args.no_peers)
     if args.build:
         bench_build(args.build, args.seed)
     if not args.store and not args.build:
