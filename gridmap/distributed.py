@@ -49,6 +49,8 @@ def dask_client(address: str | None = None, workers: int | None = None, processe
             client.close()
         return
     n = max(1, int(workers or settings.dask_workers))
+    # the in-process scheduler logs every worker's start and stop at INFO: noise in a command's output
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger("distributed").level))
     # dashboard on a free port: several clusters (other users, tests) may run on one machine
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0",
                       silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
