@@ -56,6 +56,17 @@ class PartitionSettings(BaseSettings):
     grid_tolerance: float = 0.10
 
 
+class DistributedSettings(BaseSettings):
+    """Batch work on dask.distributed (:mod:`gridmap.distributed`): ``dask_scheduler`` empty → a
+    LocalCluster of ``dask_workers`` single-threaded worker processes here; ``tcp://host:8786`` → that
+    scheduler (a deployment adds machines by starting workers against it)."""
+
+    model_config = _CONFIG
+
+    dask_scheduler: str = ""
+    dask_workers: int = 2
+
+
 class HotspotSettings(BaseSettings):
     """Hot-spot analysis: the false-discovery rate at which units are called hot or cold."""
 
@@ -162,8 +173,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, AuditSettings, IntakeSettings,
-               PrivacySettings, LimitsSettings, TilesSettings, ApiSettings):
+class Settings(StoreSettings, DemoSettings, PartitionSettings, DistributedSettings, HotspotSettings, AuditSettings,
+               IntakeSettings, PrivacySettings, LimitsSettings, TilesSettings, ApiSettings):
     """Every concern's fields in one object (same variables), for code that passes settings along
     (``create_app(Settings(...))``, tests); ``settings.audit`` etc. give one concern."""
 
@@ -184,6 +195,10 @@ class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, 
     @property
     def partition(self) -> PartitionSettings:
         return self._concern(PartitionSettings)
+
+    @property
+    def distributed(self) -> DistributedSettings:
+        return self._concern(DistributedSettings)
 
     @property
     def hotspots(self) -> HotspotSettings:

@@ -124,18 +124,28 @@ def _partition_store(args) -> int:
     if villages.empty or addresses.empty:
         raise InputError("the store has no villages or no addresses (run 'gridmap build-demo' or import them)")
     _say(f"partition: {len(villages)} villages, {len(addresses)} addresses from {store.url}")
-    atoms = build_atoms(villages, addresses, target=args.target, base_resolution=args.resolution)
-    _say(f"  atoms: {len(atoms)} in {time.perf_counter() - t0:.1f} s")
     previous, locked = None, list(args.lock or [])
     if args.from_plan:
         parent = plans.load_plan(store, args.from_plan)
         previous = parent.grids[["code", "geometry"]]
         locked += parent.grids.loc[parent.grids["locked"].fillna(0).astype(int) == 1, "code"].tolist()
     band = _band(args)
-    result = partition_plan(atoms, target=args.target, band=band, tolerance=args.tolerance, previous=previous,
-                            locked=locked, n_jobs=args.n_jobs, progress=_progress)
+    if args.engine == "processes":
+        atoms = build_atoms(villages, addresses, target=args.target, base_resolution=args.resolution)
+        _say(f"  atoms: {len(atoms)} in {time.perf_counter() - t0:.1f} s")
+        result = partition_plan(atoms, target=args.target, band=band, tolerance=args.tolerance,
+                                previous=previous, locked=locked, n_jobs=args.n_jobs, progress=_progress)
+    else:
+        from gridmap.partition.counties import partition_by_county
+
+        atoms, result = partition_by_county(
+            villages, addresses, target=args.target, band=band, tolerance=args.tolerance,
+            resolution=args.resolution, previous=previous, locked=locked, engine=args.engine,
+            progress=lambda done, total, county: _say(f"  county {county}: done ({done}/{total})"))
+        _say(f"  atoms and partition of {result.report['counties']} counties ({args.engine}): {len(atoms)} atoms "
+             f"in {time.perf_counter() - t0:.1f} s")
     grids = grids_from_atoms(atoms, result, villages, locked=locked)
-    params = {"method": "balanced", "target": args.target, "band": list(band), "tolerance": args.tolerance,
+    params = {"method": "balanced", "engine": args.engine, "target": args.target, "band": list(band), "tolerance": args.tolerance,
               "resolution": args.resolution, "from_plan": args.from_plan, "locked": locked,
               "report": {k: v for k, v in result.report.items() if k != "notes"}}
     plan_id = plans.create_plan(store, args.plan, grids, result.atoms, params, parent_id=args.from_plan)
@@ -244,6 +254,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--band", type=int, nargs=2, metavar=("MIN", "MAX"), help="hard band of households per grid")
     p.add_argument("--resolution", type=int, default=8, help="H3 resolution of coarse (empty) atoms")
     p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--engine", choices=("processes", "dask", "serial"), default="processes",
+                   help="store mode: processes = all atoms at once, villages on --n-jobs processes; "
+                        "dask = atoms + partition per county on dask.distributed (LocalCluster of "
+                        "GRIDMAP_DASK_WORKERS, or GRIDMAP_DASK_SCHEDULER); serial = per county here")
     p.set_defaults(func=_partition)
 
     plan = sub.add_parser("plan", help="list, activate, compare, check and edit grid plans")

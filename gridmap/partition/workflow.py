@@ -33,6 +33,7 @@ def partition_store(
     locked: Iterable[str] = (),
     n_jobs: int = 2,
     progress: Callable[[float, str], None] | None = None,
+    engine: str = "processes",
 ) -> PartitionOutcome:
     """Build atoms from the store's villages and addresses, partition them into balanced
     grids and save a draft plan.
@@ -41,6 +42,12 @@ def partition_store(
     deviation from the village mean.  With ``parent_id`` the parent plan's grids seed the
     partition (stability: atoms stay in their grid where balance allows) and its locked grids,
     plus ``locked``, are left untouched.  ``progress(fraction, message)`` is called as work goes.
+
+    ``engine``: ``"processes"`` (default) builds the atoms of all villages at once and solves the
+    villages on ``n_jobs`` local processes; ``"dask"`` runs atoms + partition as one dask.distributed
+    task per county (:mod:`gridmap.partition.counties`; a LocalCluster of ``GRIDMAP_DASK_WORKERS``, or
+    the scheduler at ``GRIDMAP_DASK_SCHEDULER``); ``"serial"`` does the same per-county work in this
+    process.
     """
     from gridmap.partition import plans
     from gridmap.partition.atoms import build_atoms
@@ -53,21 +60,35 @@ def partition_store(
     addresses = store.read("addresses")
     if villages.empty or addresses.empty:
         raise InputError("the store has no villages or no addresses (run 'gridmap build-demo' or import them)")
-    say(0.05, f"atoms for {len(villages)} villages")
-    atoms = build_atoms(villages, addresses, target=target, base_resolution=resolution)
+    if engine not in ("processes", "dask", "serial"):
+        raise InputError(f"unknown engine {engine!r}: use processes, dask or serial")
     previous, locked = None, list(locked)
     if parent_id:
         parent = plans.load_plan(store, parent_id)
         previous = parent.grids[["code", "geometry"]]
         locked += parent.grids.loc[parent.grids["locked"].fillna(0).astype(int) == 1, "code"].tolist()
-    say(0.4, f"partitioning {len(atoms)} atoms")
-    result = partition_plan(
-        atoms, target=target, band=band, tolerance=tolerance, previous=previous, locked=locked, n_jobs=n_jobs,
-        progress=lambda done, total: say(0.4 + 0.4 * done / max(total, 1), f"{done}/{total} villages"),
-    )
+    if engine == "processes":
+        say(0.05, f"atoms for {len(villages)} villages")
+        atoms = build_atoms(villages, addresses, target=target, base_resolution=resolution)
+        say(0.4, f"partitioning {len(atoms)} atoms")
+        result = partition_plan(
+            atoms, target=target, band=band, tolerance=tolerance, previous=previous, locked=locked,
+            n_jobs=n_jobs,
+            progress=lambda done, total: say(0.4 + 0.4 * done / max(total, 1), f"{done}/{total} villages"),
+        )
+    else:
+        from gridmap.partition.counties import partition_by_county
+
+        say(0.05, f"atoms and partition of {len(villages)} villages, county by county ({engine})")
+        atoms, result = partition_by_county(
+            villages, addresses, target=target, band=band, tolerance=tolerance, resolution=resolution,
+            previous=previous, locked=locked, engine=engine,
+            progress=lambda done, total, county: say(0.05 + 0.75 * done / max(total, 1),
+                                                     f"county {county} done ({done}/{total})"),
+        )
     say(0.8, "dissolving grids")
     grids = grids_from_atoms(atoms, result, villages, locked=locked)
-    params = {"method": "balanced", "target": target, "band": list(band), "tolerance": tolerance,
+    params = {"method": "balanced", "engine": engine, "target": target, "band": list(band), "tolerance": tolerance,
               "resolution": resolution, "from_plan": parent_id, "locked": locked,
               "report": {k: v for k, v in result.report.items() if k != "notes"}}
     plan_id = plans.create_plan(store, name, grids, result.atoms, params, parent_id=parent_id)
