@@ -98,9 +98,19 @@ def filled(store):
     return store, fill_store(store)
 
 
+def test_gi_default_inference_is_the_log_count_test_and_says_so(filled):
+    store, data = filled
+    run, results = read_run(store, run_hotspots(store, "gi", unit="grid", filters={}, params={}))
+    assert run["summary"]["inference"] == "log_counts" and "0.05" in run["summary"]["confidence"]
+    by_code = results.set_index("unit_id")
+    # 100 units of which 18 carry planted cases: only the centre of a block is beyond chance at FDR 0.05
+    assert by_code.loc[data["codes"][HOT[4]], "p_fdr"] < 0.01
+
+
 def test_gi_on_grids_stores_run_results_and_areas(filled):
     store, data = filled
-    run_id = run_hotspots(store, "gi", unit="grid", filters={}, params={})
+    # normal inference: this test is about what a run stores, and fixes which units are significant
+    run_id = run_hotspots(store, "gi", unit="grid", filters={}, params={"inference": "normal"})
     run, results = read_run(store, run_id)
     assert run["method"] == "gi" and run["plan_id"] == "p1" and run["unit_kind"] == "grid"
     summary = run["summary"]

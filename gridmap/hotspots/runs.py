@@ -59,10 +59,11 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 #: accepted params and their defaults (None → decided per method / settings)
 DEFAULT_PARAMS: dict = {
-    "permutations": None,  # gi: 0 (analytical), lisa: 999
+    "permutations": None,  # gi: 0, lisa: None (counts: the exact log-count test; else 999)
     "seed": None,
     "alpha": None,  # settings.fdr_alpha
-    "exact": False,  # exact conditional-randomisation p-values (counts only)
+    "exact": False,  # exact conditional-randomisation p-values of the raw counts
+    "inference": "auto",  # gi/lisa: auto | log_counts | normal | permutations | exact
     "value": "count",
     "k": 1,  # H3 ring size
     "h3_fill": None,  # addresses when the store has addresses, else ring
@@ -99,8 +100,8 @@ def resolve_params(method: str, params: dict | None) -> dict:
     if unknown:
         raise InputError(f"unknown hotspot parameters {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}")
     resolved = {**DEFAULT_PARAMS, **{k: v for k, v in params.items() if v is not None}}
-    if resolved["permutations"] is None:
-        resolved["permutations"] = 999 if method == "lisa" else 0
+    if resolved["permutations"] is None and method != "lisa":
+        resolved["permutations"] = 0
     if resolved["alpha"] is None:
         resolved["alpha"] = get_settings().fdr_alpha
     if resolved["value"] not in VALUES:
@@ -108,6 +109,8 @@ def resolve_params(method: str, params: dict | None) -> dict:
     if resolved["h3_fill"] is not None and resolved["h3_fill"] not in H3_FILLS:
         raise InputError(f"h3_fill must be one of {H3_FILLS}, got {resolved['h3_fill']!r}")
     for key in ("permutations", "k", "time_lag", "top_areas"):
+        if key == "permutations" and resolved[key] is None:
+            continue
         try:
             resolved[key] = int(resolved[key])
         except (TypeError, ValueError) as exc:
@@ -351,10 +354,11 @@ def run_hotspots(
             warnings.simplefilter("ignore", FDRResolutionWarning)
             if method == "gi":
                 result = gi_star(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
+                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1, inference=p["inference"])
             else:
                 result = local_moran(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                                     alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
+                                     alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1,
+                                     inference=p["inference"])
         if method == "gi":
             z, pv, p_fdr, bins = result.z, result.p, result.p_fdr, result.bin
             labels = bin_label(bins)
@@ -363,7 +367,7 @@ def run_hotspots(
                                                  _or_nan(result.p_sim, len(pos)), _or_nan(result.p_exact, len(pos)),
                                                  result.cardinalities, strict=True)]
             summary["bins"] = {str(k): v for k, v in result.bin_counts().items()}
-            significant, sign_z = result.significant_fdr, result.z
+            significant, sign_z = result.significant_fdr, result._sign()
         else:
             z, pv, p_fdr, bins = result.z_norm, result.p, result.p_fdr, result.cluster
             labels = result.labels
@@ -374,7 +378,8 @@ def run_hotspots(
             significant, sign_z = result.cluster == 1, np.ones(len(pos))
         summary.update(permutations=result.permutations, seed=result.seed, engine=result.engine,
                        fdr_warning=result.fdr_warning, alpha=result.alpha, exact=bool(p["exact"]),
-                       value=p["value"], units_analysed=int(usable.sum()))
+                       value=p["value"], units_analysed=int(usable.sum()), inference=result.inference,
+                       confidence=result.confidence)
         rows["value"] = values
         for column, data in (("z", z), ("p", pv), ("p_fdr", p_fdr)):
             rows[column] = np.nan
@@ -511,6 +516,8 @@ def format_summary(run_id: str, summary: dict) -> str:
         lines.append(f"kernel density: bandwidth {summary['bandwidth_m']:.0f} m ({summary['bandwidth_rule']}), "
                      f"raster {summary['raster'][1]}x{summary['raster'][0]}, peak "
                      f"{summary['max_density_per_km2']:.1f} cases/km²")
+    if summary.get("confidence"):
+        lines.append(f"significant: {summary['confidence']} (bins ±1/±2/±3 = 90/95/99 % confidence)")
     if summary.get("permutations"):
         lines.append(f"permutations: {summary['permutations']} (seed {summary['seed']}, engine {summary['engine']})")
     if summary.get("fdr_warning"):
