@@ -400,7 +400,7 @@ def run_hotspots(
         cube = space_time_cube(where, located_cases["reported_at"].to_numpy(), units.ids, step=p["step"],
                                start=case_filter.start, end=case_filter.end)
         result = emerging_hotspots(cube, units.weights, time_lag=p["time_lag"], alpha=p["alpha"],
-                                   trend_alpha=p["trend_alpha"])
+                                   trend_alpha=p["trend_alpha"], inference=p["inference"])
         trend_labels = result.labels
         rows["value"] = cube.counts[-1]
         rows["z"] = result.trend_z
@@ -414,7 +414,8 @@ def run_hotspots(
             for tau, fz, fb, zs, cs in zip(result.trend_tau, result.z[-1], result.bins[-1], result.z.T,
                                            cube.counts.T.astype(int), strict=True)]
         summary.update(classes=result.class_counts(), steps=cube.steps, step=cube.step, time_lag=result.time_lag,
-                       alpha=result.alpha, trend_alpha=result.trend_alpha)
+                       alpha=result.alpha, trend_alpha=result.trend_alpha, inference=result.inference,
+                       confidence=f"Benjamini-Hochberg FDR <= {result.alpha:g} per bin, p from {result.inference}")
         areas = _areas(result.classes > 0, np.ones(n_units), units, counts, category_counts, trend_labels,
                        p["top_areas"], both_signs=False)
     else:  # kde
