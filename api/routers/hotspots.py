@@ -21,6 +21,7 @@ from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, 
 from api.queries import grid_case_counts, suppress_frame
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
+from gridmap.hotspots.inference import BIN_CONFIDENCE
 
 router = APIRouter(tags=["hotspots"])
 
@@ -34,6 +35,9 @@ def _run_records(runs) -> list[dict]:
         for col in RUN_JSON_COLUMNS:
             with contextlib.suppress(ValueError):
                 row[col] = json.loads(row[col]) if row.get(col) else {}
+        if row.get("method") == "gi":
+            # what each stored bin means; "hot" is summary.confidence (default FDR 0.05)
+            row["bin_confidence"] = {str(b): text for b, text in BIN_CONFIDENCE.items()}
     return out
 
 
