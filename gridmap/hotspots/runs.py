@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -51,7 +51,7 @@ from gridmap.store.base import Between, Store
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gi", "lisa", "emerging", "kde")
+METHODS = ("gi", "lisa", "emerging", "kde", "optimized")
 UNITS = ("grid", "h3", "county", "township", "village")
 VALUES = ("count", "rate", "eb_rate", "seb_rate")
 H3_FILLS = ("occupied", "ring", "addresses")
@@ -74,6 +74,7 @@ DEFAULT_PARAMS: dict = {
     "bandwidth_m": None,  # kde: ArcGIS default rule
     "pixel_size_m": None,
     "top_areas": 3,
+    "k_max": 6,  # optimized: largest ring order of the incremental spatial autocorrelation
 }
 
 
@@ -108,7 +109,7 @@ def resolve_params(method: str, params: dict | None) -> dict:
         raise InputError(f"value must be one of {VALUES}, got {resolved['value']!r}")
     if resolved["h3_fill"] is not None and resolved["h3_fill"] not in H3_FILLS:
         raise InputError(f"h3_fill must be one of {H3_FILLS}, got {resolved['h3_fill']!r}")
-    for key in ("permutations", "k", "time_lag", "top_areas"):
+    for key in ("permutations", "k", "time_lag", "top_areas", "k_max"):
         if key == "permutations" and resolved[key] is None:
             continue
         try:
@@ -280,6 +281,7 @@ class RunInputs:
     where: np.ndarray
     counts: np.ndarray
     category_counts: pd.DataFrame
+    resolution_note: dict = field(default_factory=dict)
 
     @property
     def inside(self) -> np.ndarray:
@@ -296,15 +298,27 @@ class MethodOutput:
     surface: dict | None = None
 
 
-def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int, case_filter: CaseFilter,
+def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int | None, case_filter: CaseFilter,
                 p: dict) -> RunInputs:
-    """Read the filtered cases (no personal fields), load the units and count the cases on them."""
+    """Read the filtered cases (no personal fields), load the units and count the cases on them.
+
+    ``resolution=None`` (H3 units): chosen from the cases (see
+    :func:`gridmap.hotspots.optimized.choose_resolution`), recorded in ``resolution_note``.
+    """
     cases = read_cases(store, case_filter)
     lon, lat, located = case_lonlat(cases, return_mask=True)
     located_cases = cases.loc[located]
     log.info("hotspots on %s: %d cases match the filters, %d located", unit, len(cases), len(lon))
     if len(lon) == 0:
         raise InputError("no located case matches the filters (geocode cases first or widen the filters)")
+    note: dict = {}
+    if unit == "h3" and resolution is None:
+        from gridmap.hotspots.optimized import choose_resolution
+
+        resolution, mean = choose_resolution(lon, lat)
+        note = {"resolution": resolution, "mean_per_occupied": mean}
+    elif unit == "h3":
+        note = {"resolution": resolution}
     if unit == "h3":
         units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1))
     else:
@@ -317,7 +331,7 @@ def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int, c
              int(inside.sum()), int((~inside).sum()), len(units.weights.islands))
     categories = pd.crosstab(where[inside], located_cases["category"].astype(str).to_numpy()[inside])
     return RunInputs(case_filter, cases, located_cases, lon, lat, units, where, counts,
-                     categories.reindex(range(n_units), fill_value=0))
+                     categories.reindex(range(n_units), fill_value=0), note)
 
 
 def compute_local(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
@@ -374,6 +388,32 @@ def compute_local(method: str, data: RunInputs, p: dict, run_id: str) -> MethodO
     return MethodOutput(columns, areas, summary)
 
 
+def compute_optimized(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
+    """Gi* on H3 cells at the ring order chosen by incremental spatial autocorrelation, decisions reported."""
+    from gridmap.hotspots.optimized import describe_decisions, incremental_autocorrelation, ring_adjacency
+
+    units = data.units
+    scale = incremental_autocorrelation(data.counts, units.weights, max(p["k_max"], 1))
+    if scale.chosen > 1:
+        ring = SpatialWeights(ring_adjacency(units.weights.sparse, scale.chosen), units.weights.ids,
+                              kind=f"h3_k{scale.chosen}")
+        units = Units(units.kind, units.ids, units.geometry, units.households, ring, units.h3_cells)
+    chosen = RunInputs(data.case_filter, data.cases, data.located_cases, data.lon, data.lat, units, data.where,
+                       data.counts, data.category_counts, data.resolution_note)
+    output = compute_local("gi", chosen, {**p, "value": "count"}, run_id)
+    significant = output.columns["p_fdr"] <= output.summary["alpha"]
+    sign = np.nan_to_num(np.asarray(output.columns["bin"].fillna(0), dtype=float))
+    output.summary["decisions"] = describe_decisions(
+        int(data.resolution_note["resolution"]), len(units.ids),
+        float(data.resolution_note.get("mean_per_occupied", float("nan"))), True, scale, p["k_max"],
+        output.summary["inference"], output.summary["alpha"], int((significant & (sign > 0)).sum()),
+        int((significant & (sign < 0)).sum()))
+    output.summary.update(k=scale.chosen, moran_z={str(k): round(float(z), 3)
+                                                   for k, z in zip(scale.k, scale.z, strict=True)},
+                          neighbours=units.weights.kind)
+    return output
+
+
 def compute_emerging(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
     """Monthly space-time Gi* with Mann–Kendall trends: the 17 emerging classes per unit."""
     cube = space_time_cube(data.where, data.located_cases["reported_at"].to_numpy(), data.units.ids,
@@ -421,7 +461,8 @@ def compute_kde(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOut
 
 
 #: one adapter per method: (method, inputs, params, run_id) → MethodOutput
-COMPUTE = {"gi": compute_local, "lisa": compute_local, "emerging": compute_emerging, "kde": compute_kde}
+COMPUTE = {"gi": compute_local, "lisa": compute_local, "emerging": compute_emerging, "kde": compute_kde,
+           "optimized": compute_optimized}
 
 
 def result_rows(run_id: str, data: RunInputs, output: MethodOutput) -> gpd.GeoDataFrame:
@@ -493,11 +534,17 @@ def run_hotspots(
     if method in ("emerging", "kde") and p["value"] != "count":
         raise InputError(f"value {p['value']!r} applies to gi and lisa; {method} analyses case counts")
     case_filter = CaseFilter.from_dict(filters)
+    if method == "optimized":
+        if unit not in ("grid", "h3"):
+            raise InputError("optimized hot spots aggregate onto H3 cells; leave unit at its default or use h3")
+        unit = "h3"  # the optimized analysis chooses its own aggregation
     resolution = int(h3_resolution if h3_resolution is not None else get_settings().demo_h3_resolution)
     if unit == "h3" and not 0 <= resolution <= 15:
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
 
-    data = read_inputs(store, unit, plan_id, resolution, case_filter, p)
+    chosen_resolution = None if method == "optimized" and h3_resolution is None else resolution
+    data = read_inputs(store, unit, plan_id, chosen_resolution, case_filter, p)
+    resolution = int(data.resolution_note.get("resolution", resolution))
     run_id = f"hs-{datetime.now(LOCAL_TZ).strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     inside = data.inside
     summary: dict = {
@@ -569,6 +616,8 @@ def format_summary(run_id: str, summary: dict) -> str:
     lines = [f"run {run_id}: {summary['method']} on {summary['units']:,} {summary['unit']} units, "
              f"{summary['cases_in_units']:,} cases ({summary['cases_located']:,} located of "
              f"{summary['cases_matched']:,} matching; {summary['cases_outside_units']:,} outside the units)"]
+    for decision in summary.get("decisions", []):
+        lines.append(f"decision — {decision['decision']}: {decision['value']} ({decision['why']})")
     if "bins" in summary:
         counts = summary["bins"]
         order = ["3", "2", "1", "0", "-1", "-2", "-3"]
