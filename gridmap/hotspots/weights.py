@@ -340,28 +340,38 @@ def h3_neighbours_arithmetic(cells: np.ndarray, resolution: int, directions=(1, 
 def h3_ring1_csr(ids: np.ndarray, resolution: int) -> sp.csr_matrix:
     """Binary k=1 neighbour matrix among uint64 ``ids`` (matrix order = input order), sorted CSR.
 
-    Vectorised: six arithmetic neighbour candidates per cell, one binary search each;
-    h3.grid_disk only for the few cells :func:`h3_neighbours_arithmetic` leaves open.
+    Vectorised: one arithmetic neighbour per cell and direction, one binary search each,
+    a direction at a time (so the working set stays a few arrays of n); h3.grid_disk
+    only for the few cells :func:`h3_neighbours_arithmetic` leaves open.
     """
     n = len(ids)
-    found = h3_neighbours_arithmetic(ids, resolution, directions=(1, 2, 3, 4, 5, 6))
-    unresolved = np.flatnonzero((found == 0).any(axis=0))
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
+    columns = np.full((n, 6), n, dtype=index_type)  # n marks an empty slot
+    open_cells = np.zeros(n, dtype=bool)
+    for slot, direction in enumerate(range(1, 7)):
+        found = h3_neighbours_arithmetic(ids, resolution, directions=(direction,))[0]
+        open_cells |= found == 0
+        pos = np.searchsorted(sorted_ids, found)
+        np.minimum(pos, n - 1, out=pos)
+        present = (sorted_ids[pos] == found) & (found != 0)
+        columns[present, slot] = order[pos[present]]
+        del found, pos, present
+    unresolved = np.flatnonzero(open_cells)
     if len(unresolved):
         flat, local = h3_disks(ids[unresolved], 1)
         keep = flat != ids[unresolved][local]
         flat, local = flat[keep], local[keep]
         slot = np.arange(len(local)) - np.searchsorted(local, local)  # 0.. within each cell
-        found[:, unresolved] = 0
-        found[slot, unresolved[local]] = flat
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    pos = np.searchsorted(sorted_ids, found)
-    np.minimum(pos, n - 1, out=pos)
-    present = (sorted_ids[pos] == found) & (found != 0)
-    columns = np.where(present, order[pos], n).T  # (n, 6); n marks an empty slot
+        pos = np.searchsorted(sorted_ids, flat)
+        np.minimum(pos, n - 1, out=pos)
+        hit = sorted_ids[pos] == flat
+        columns[unresolved] = n
+        columns[unresolved[local[hit]], slot[hit]] = order[pos[hit]]
     columns.sort(axis=1)
     counts = (columns < n).sum(axis=1)
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=index_type)
     np.cumsum(counts, out=indptr[1:])
     indices = columns[columns < n]
     return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
