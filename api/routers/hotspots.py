@@ -176,12 +176,14 @@ def grid_counts(
 
 
 class RunRequest(BaseModel):
-    method: str = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
+    method: str = Field(description="gi | lisa | emerging | kde | optimized (see gridmap.hotspots.runs); "
+                                     "optimized chooses H3 resolution and ring order, summary.decisions says why")
     unit: str = Field("grid", description="grid | h3 | county | township | village")
     plan_id: str | None = Field(None, description="default: the active plan")
     h3_resolution: int | None = None
     filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")
-    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, bandwidth_m …")
+    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, inference "
+                                   "(auto | log_counts | normal | permutations | exact), bandwidth_m, k_max …")
 
 
 @router.post("/hotspots/runs", status_code=202)
