@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from gridmap.crs import WGS84
+from gridmap.domain import DISPUTE_CATEGORIES, PETITION_CATEGORIES
 from gridmap.store.schema import get_table
 from gridmap.synth import coords, people, seasonality
 from gridmap.synth.admin import SOURCE
-from gridmap.synth.hotspots import DISPUTE_CATEGORIES, PETITION_CATEGORIES, Hotspot
+from gridmap.synth.hotspots import Hotspot
 from gridmap.synth.streams import stream
 from gridmap.synth.text_variants import address_texts
 
