@@ -22,6 +22,7 @@ COMPONENTS = {
     "coords": 6,
     "workers": 7,
     "patrols": 8,
+    "agents": 9,
 }
 
 
