@@ -1,9 +1,18 @@
 """Benchmark: gridmap.hotspots against esda on 1 million clustered case points around Tongliao.
 
-The points (seeded: 40 % spread over the study box, 60 % in 60 Gaussian clusters of
-0.3–3 km) are binned to H3 resolution 9 (~135 k cells) and 10 (~940 k cells) over a
-1.3° × 0.87° box centred on 通辽 (empty cells included with 0, so the cell counts do not
-depend on the points), with k=1 ring weights.  Then, side by side in one run:
+The points come from the project's planted-cluster generator
+(:func:`gridmap.hotspots.planted.planted_clusters`, seeded, synthetic: half spread over
+the study box, half in 20 Gaussian clusters of σ 300–2000 m) and are binned to H3
+resolution 8, 9 (~135 k cells) and 10 (~940 k cells) over a 1.3° × 0.87° box centred on
+通辽 (empty cells included with 0), with k=1 ring weights.  Then, side by side in one run:
+
+* **validity** — 5 shuffles of the res-9 counts: FDR-0.05 discoveries of gridmap's default
+  (the exact log-count test) and of esda's analytical Gi* (BH on its normal p);
+* **power** — planted clusters with a hot cell within 1 σ of the centre, and the share of
+  hot cells beyond 3 σ of every centre, for the same two (and gridmap's raw exact test);
+* **end to end** (aggregate the points + build the weights + Gi*) — gridmap analytical and
+  default vs esda analytical and 999 permutations, with ``libpysal.graph.Graph.build_h3``
+  weights; weights alone: gridmap's integer arithmetic vs its previous per-cell h3 calls;
 
 * analytical Gi* — ``gi_star(y, W)`` vs ``esda.G_Local(y, w, transform="B", star=True, permutations=0)``
 * Gi* with 999 conditional permutations — ``gi_star(..., permutations=999)`` vs esda ``permutations=999``;
@@ -23,8 +32,8 @@ permutations run compiled: without it they fall back to pure Python.
 esda's 999-permutation runs at resolution 10 take over 10 minutes each and are skipped
 unless ``--with-esda-permutations-res10`` is given.
 
-    .venv/bin/python bench/hotspots.py                  # res 9 and 10, esda res-10 permutations skipped
-    .venv/bin/python bench/hotspots.py --quick          # 200 k points, resolution 9 only
+    .venv/bin/python bench/hotspots.py                  # res 8, 9 and 10, esda res-10 permutations skipped
+    .venv/bin/python bench/hotspots.py --quick          # 200 k points, resolutions 8 and 9
     .venv/bin/python bench/hotspots.py --with-esda-permutations-res10
 """
 
@@ -52,24 +61,12 @@ CENTRE = (122.26, 43.635)  # 通辽 (科尔沁区)
 BOX = shapely.box(121.61, 43.2, 122.91, 44.07)  # ≈ 105 km × 97 km
 
 
-def clustered_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` seeded points: 40 % uniform over :data:`BOX`, 60 % in 60 clusters around Tongliao."""
-    rng = np.random.default_rng(seed)
-    west, south, east, north = BOX.bounds
-    n_background = int(0.4 * n)
-    lon = [rng.uniform(west, east, n_background)]
-    lat = [rng.uniform(south, north, n_background)]
-    centres_lon = np.clip(CENTRE[0] + rng.normal(0, 0.25, 60), west + 0.05, east - 0.05)
-    centres_lat = np.clip(CENTRE[1] + rng.normal(0, 0.18, 60), south + 0.05, north - 0.05)
-    sigma_m = rng.uniform(300, 3000, 60)
-    which = rng.integers(0, 60, n - n_background)
-    metres_per_degree_lat = 111_200.0
-    metres_per_degree_lon = metres_per_degree_lat * np.cos(np.radians(CENTRE[1]))
-    lon.append(centres_lon[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / metres_per_degree_lon)
-    lat.append(centres_lat[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / metres_per_degree_lat)
-    lon, lat = np.concatenate(lon), np.concatenate(lat)
-    inside = (lon > west) & (lon < east) & (lat > south) & (lat < north)
-    return lon[inside], lat[inside]
+def clustered_points(n: int, seed: int):
+    """``n`` seeded synthetic points with 20 planted clusters (the project's generator)."""
+    from gridmap.hotspots.planted import planted_clusters
+
+    return planted_clusters(n, 20, seed=seed, background_share=0.5, sigma_range_m=(300.0, 2000.0),
+                            box=BOX.bounds)
 
 
 def prepare(resolution: int, lon: np.ndarray, lat: np.ndarray, folder: Path) -> tuple[Path, dict]:
@@ -84,7 +81,8 @@ def prepare(resolution: int, lon: np.ndarray, lat: np.ndarray, folder: Path) -> 
     t2 = time.perf_counter()
     path = folder / f"res{resolution}.npz"
     m = weights.sparse
-    np.savez(path, y=counts, indptr=m.indptr, indices=m.indices)
+    np.savez(path, y=counts, indptr=m.indptr, indices=m.indices, cells=cells, lon=lon, lat=lat,
+             resolution=resolution)
     info = {"cells": len(cells), "occupied": int((counts > 0).sum()), "bin_s": t1 - t0, "weights_s": t2 - t1,
             "mean_neighbours": weights.mean_neighbours, "islands": len(weights.islands)}
     return path, info
@@ -110,12 +108,22 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
 
     warnings.simplefilter("ignore")
     d = np.load(data)
-    y = d["y"].astype(np.float64)
-    n = len(y)
-    matrix = sp.csr_matrix((np.ones(len(d["indices"])), d["indices"], d["indptr"]), shape=(n, n))
     library, statistic = kind.split("_", 1)
+    end_to_end = statistic.startswith("e2e") or statistic == "weights"
+    if not end_to_end:  # the statistic alone: counts and weights prepared before the clock
+        y = d["y"].astype(np.float64)
+        n = len(y)
+        matrix = sp.csr_matrix((np.ones(len(d["indices"])), d["indices"], d["indptr"]), shape=(n, n))
     extra: dict = {}
-    if library == "ours":
+    if library == "esda" and statistic in ("e2e_gi_perm", "gi_perm", "lisa"):
+        extra["jit_warmup_s"] = warm_up_esda()  # numba compiles before the clock starts
+    if statistic.startswith("e2e"):
+        d = {key: d[key] for key in ("lon", "lat", "resolution")}  # only the points: all else is timed
+        call = end_to_end_call(library, statistic, d, permutations)
+    elif statistic == "weights":
+        d = {"cells": d["cells"]}
+        call = weights_call(library, d)
+    elif library == "ours":
         from gridmap.hotspots.getis_ord import gi_star
         from gridmap.hotspots.moran import local_moran
         from gridmap.hotspots.weights import SpatialWeights
@@ -133,15 +141,8 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
     else:
         import esda
         from libpysal.graph import Graph
-        from libpysal.weights import lat2W
 
         graph = Graph.from_sparse(matrix)
-        if statistic != "gi":  # compile the numba kernels before the clock starts
-            t = time.perf_counter()
-            small = np.random.default_rng(0).random(100)
-            esda.G_Local(small, lat2W(10, 10), transform="B", star=True, permutations=9, seed=1)
-            esda.Moran_Local(small, lat2W(10, 10), permutations=9, seed=1, n_jobs=-1)
-            extra["jit_warmup_s"] = time.perf_counter() - t
         if statistic == "gi":
             call = lambda: esda.G_Local(y, graph, transform="B", star=True, permutations=0)  # noqa: E731
         elif statistic == "gi_perm":
@@ -153,7 +154,8 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
     before = status_mb("VmRSS")
     # a few-millisecond call is timed best of 3 for both libraries, so the clock's noise and
     # first-call costs don't decide the ratio; permutation runs are long enough to time once
-    repeats = 3 if statistic == "gi" else 1
+    quick_call = statistic == "gi" or (library == "ours" and statistic in ("weights", "e2e_gi", "e2e_gi_normal"))
+    repeats = 3 if quick_call else 1
     seconds = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
@@ -161,13 +163,119 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
         seconds = min(seconds, time.perf_counter() - t)
     extra["timed_calls"] = repeats
     peak = status_mb("VmHWM")
+    if statistic == "weights":
+        return {"seconds": seconds, "peak_rss_mb": status_mb("VmHWM"), "extra_rss_mb": status_mb("VmHWM") - before,
+                "mean_p": float("nan"), **extra}
     p = getattr(result, "p_sim", None)
     if p is None:
-        p = result.p_norm
+        p = result.p if library == "ours" else result.p_norm
     if library == "ours":
         extra["engine"] = result.engine
     return {"seconds": seconds, "peak_rss_mb": peak, "extra_rss_mb": peak - before,
             "mean_p": float(np.mean(p)), **extra}
+
+
+def warm_up_esda() -> float:
+    """Compile esda's numba kernels on a tiny lattice; returns the seconds it took."""
+    import esda
+    from libpysal.weights import lat2W
+
+    t = time.perf_counter()
+    small = np.random.default_rng(0).random(100)
+    esda.G_Local(small, lat2W(10, 10), transform="B", star=True, permutations=9, seed=1, n_jobs=-1)
+    esda.Moran_Local(small, lat2W(10, 10), permutations=9, seed=1, n_jobs=-1)
+    return time.perf_counter() - t
+
+
+def end_to_end_call(library: str, statistic: str, d, permutations: int):
+    """Points → H3 counts → weights → Gi*, all inside the timed call."""
+    import esda
+    from libpysal.graph import Graph
+
+    from gridmap.hotspots.aggregate import count_in_h3, h3_cell_strings
+    from gridmap.hotspots.getis_ord import gi_star
+    from gridmap.hotspots.weights import h3_weights
+
+    lon, lat, resolution = d["lon"], d["lat"], int(d["resolution"])
+
+    def ours():
+        cells, counts = count_in_h3(lon, lat, resolution, study_area=BOX)
+        inference = "normal" if statistic == "e2e_gi_normal" else "auto"
+        return gi_star(counts, h3_weights(cells), inference=inference)
+
+    def theirs():
+        cells, counts = count_in_h3(lon, lat, resolution, study_area=BOX)
+        graph = Graph.build_h3(h3_cell_strings(cells))
+        perms = permutations if statistic == "e2e_gi_perm" else 0
+        return esda.G_Local(counts, graph, transform="B", star=True, permutations=perms, seed=1, n_jobs=-1,
+                            keep_simulations=False)
+
+    return ours if library == "ours" else theirs
+
+
+def weights_call(library: str, d):
+    """H3 k=1 weights from uint64 cells: gridmap's integer arithmetic vs libpysal's Graph.build_h3."""
+    from libpysal.graph import Graph
+
+    from gridmap.hotspots.aggregate import h3_cell_strings
+    from gridmap.hotspots.weights import h3_weights
+
+    cells = d["cells"]
+    if library == "ours":
+        return lambda: h3_weights(cells)
+    return lambda: Graph.build_h3(h3_cell_strings(cells))
+
+
+def accuracy(data: Path, truth, shuffles: int = 5) -> list[tuple[str, str, str]]:
+    """Validity under shuffles and power on the planted clusters: gridmap's default vs esda analytical."""
+    import warnings
+
+    import esda
+    from libpysal.graph import Graph
+
+    from gridmap.hotspots.aggregate import h3_cell_strings
+    from gridmap.hotspots.getis_ord import gi_star
+    from gridmap.hotspots.inference import fdr_bh
+    from gridmap.hotspots.planted import cluster_recovery
+    from gridmap.hotspots.weights import h3_weights
+
+    warnings.simplefilter("ignore")
+    d = np.load(data)
+    cells, counts = d["cells"], d["y"]
+    weights = h3_weights(cells)
+    graph = Graph.build_h3(h3_cell_strings(cells))
+    agreement = float(np.abs(gi_star(counts, weights, inference="normal").z
+                             - esda.G_Local(counts, graph, transform="B", star=True, permutations=0).Zs).max())
+
+    def esda_hot(y):
+        g = esda.G_Local(y, graph, transform="B", star=True, permutations=0)
+        return (fdr_bh(2 * g.p_norm) <= 0.05), g.Zs
+
+    rng = np.random.default_rng(2026)
+    ours_found, theirs_found = [], []
+    for _ in range(shuffles):
+        y = rng.permutation(counts)
+        ours_found.append(int(gi_star(y, weights).significant_fdr.sum()))
+        theirs_found.append(int(esda_hot(y)[0].sum()))
+    rows = [("agreement: max |z - esda Zs| over all cells", f"{agreement:.1e}", "-"),
+            ("validity: FDR-0.05 discoveries in 5 shuffles (target: >= 4 with none)",
+             f"{ours_found} ({sum(x == 0 for x in ours_found)} of 5 with none)",
+             f"{theirs_found} ({sum(x == 0 for x in theirs_found)} of 5 with none)")]
+    default = gi_star(counts, weights)
+    raw_exact = gi_star(counts, weights, exact=True)
+    hot, z = esda_hot(counts)
+    mine = cluster_recovery(truth, cells, default.hot)
+    raw = cluster_recovery(truth, cells, raw_exact.hot)
+    theirs = cluster_recovery(truth, cells, hot & (z > 0))
+    rows.append(("power: clusters with a hot cell within 1 sigma (target >= 17 of 20)",
+                 f"{mine.clusters_found} ({default.inference}); raw exact {raw.clusters_found}",
+                 f"{theirs.clusters_found} (normal p, invalid)"))
+    rows.append(("power: hot cells beyond 3 sigma of every centre (target <= 5 %)",
+                 f"{100 * mine.far_share:.2f} % of {mine.hot_cells:,}", f"{100 * theirs.far_share:.2f} % of "
+                 f"{theirs.hot_cells:,}"))
+    rows.append(("esda 999 permutations under BH", "-", f"smallest pseudo p 1/1000 > alpha/n = "
+                 f"{0.05 / len(cells):.1e}: no cell can pass alone (measured below for time only)"))
+    return rows
 
 
 def run_measurement(kind: str, data: Path, permutations: int, timeout: float) -> dict:
@@ -186,8 +294,8 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--permutations", type=int, default=999)
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[9, 10])
-    parser.add_argument("--quick", action="store_true", help="200 k points, resolution 9 only")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[8, 9, 10])
+    parser.add_argument("--quick", action="store_true", help="200 k points, resolutions 8 and 9")
     parser.add_argument("--with-esda-permutations-res10", action="store_true",
                         help="also run esda's permutation tests at resolution 10 (over 10 minutes each)")
     parser.add_argument("--skip-esda-permutations-res10", action="store_true",
@@ -202,7 +310,7 @@ def main() -> int:
         return 0
 
     if args.quick:
-        args.points, args.resolutions = 200_000, [9]
+        args.points, args.resolutions = 200_000, [8, 9]
     try:
         import numba  # noqa: F401
 
@@ -211,8 +319,11 @@ def main() -> int:
         numba_note = "numba NOT installed: esda permutations run in pure Python (install numba for a fair run)"
     print(f"{numba_note}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}", flush=True)
     t = time.perf_counter()
-    lon, lat = clustered_points(args.points, args.seed)
-    print(f"{len(lon):,} points generated in {time.perf_counter() - t:.1f} s", flush=True)
+    planted = clustered_points(args.points, args.seed)
+    lon, lat = planted.lon, planted.lat
+    print(f"{len(lon):,} synthetic points ({planted.n_clusters} planted clusters) generated in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    accuracy_rows: list = []
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,17 +332,24 @@ def main() -> int:
             print(f"res {resolution}: {info['cells']:,} cells ({info['occupied']:,} with cases), "
                   f"binning {info['bin_s']:.2f} s, weights {info['weights_s']:.2f} s, "
                   f"{info['mean_neighbours']:.2f} neighbours per cell", flush=True)
+            if resolution == 9:
+                accuracy_rows = accuracy(data, planted)
+                for what, mine_text, theirs_text in accuracy_rows:
+                    print(f"  {what}: gridmap {mine_text} | esda {theirs_text}", flush=True)
             skip_esda_perm = resolution >= 10 and not args.with_esda_permutations_res10
             perm = args.permutations
             esda_results: dict[str, dict] = {}
-            for label, ours, theirs in (("Gi* analytical", "ours_gi", "esda_gi"),
+            for label, ours, theirs in (("weights (k=1)", "ours_weights", "esda_weights"),
+                                        ("e2e Gi* analytical", "ours_e2e_gi_normal", "esda_e2e_gi"),
+                                        ("e2e Gi* default (valid)", "ours_e2e_gi", "esda_e2e_gi_perm"),
+                                        ("Gi* analytical", "ours_gi", "esda_gi"),
                                         (f"Gi* {perm} perm", "ours_gi_perm", "esda_gi_perm"),
                                         (f"Gi* {perm} perm, draws", "ours_gi_perm_draws", "esda_gi_perm"),
                                         (f"local Moran {perm} perm", "ours_lisa", "esda_lisa"),
                                         (f"local Moran {perm}, draws", "ours_lisa_draws", "esda_lisa")):
                 mine = run_measurement(ours, data, perm, args.timeout)
                 print(f"  {label:<26} gridmap {_fmt(mine)}", flush=True)
-                if skip_esda_perm and theirs != "esda_gi":
+                if skip_esda_perm and theirs not in ("esda_gi", "esda_e2e_gi", "esda_weights"):
                     other = {"skipped": True}
                 elif theirs in esda_results:
                     other = esda_results[theirs]
@@ -240,6 +358,10 @@ def main() -> int:
                     print(f"  {label:<26} esda    {_fmt(other)}", flush=True)
                 rows.append((resolution, info["cells"], label, mine, other))
 
+    if accuracy_rows:
+        print("\nvalidity and power at resolution 9 (gridmap default vs esda analytical Gi*, BH FDR 0.05):")
+        for what, mine_text, theirs_text in accuracy_rows:
+            print(f"  {what}\n      gridmap: {mine_text}\n      esda:    {theirs_text}")
     print()
     header = (f"{'res':>3} {'cells':>9}  {'measurement':<26} {'gridmap s':>10} {'esda s':>10} {'speed-up':>9} "
               f"{'gridmap peak MB':>16} {'esda peak MB':>13}")
@@ -255,6 +377,10 @@ def main() -> int:
               "pass --with-esda-permutations-res10 to include them.")
     print("Peak MB = peak RSS (VmHWM) of the measuring subprocess: interpreter, libraries, data, weights and "
           "the call.")
+    print("'weights' row: gridmap's integer arithmetic on the H3 indexes vs its previous builder (one h3.grid_disk "
+          "call per cell; esda has no builder of its own here, libpysal's Graph.build_h3 is inside esda's e2e rows).")
+    print("'e2e' rows: points -> H3 counts -> weights -> Gi*, timed together; esda's use libpysal Graph.build_h3 "
+          "weights, its default row is 999 permutations.")
     print("'perm' rows use gridmap's default engine: for counts each unit's exact null distribution, with the "
           "999-draw counts sampled from it; 'draws' rows draw every neighbour set one by one.")
     return 0

@@ -166,7 +166,8 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
                 name="热点区域 hot-spot areas",
                 style_function=lambda _f: {"color": "#c00", "weight": 3, "dashArray": "6 4", "fill": False},
             ).add_to(fmap)
-        sections.append(("Gi* 冷热点（最新一次分析）", [(GI_COLOURS[b], GI_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)]))
+        sections.append(("Gi* 冷热点（最新一次分析；置信度按 FDR 校正，热点 = FDR ≤ 0.05）",
+                         [(GI_COLOURS[b], GI_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)]))
     emerging_run = _latest_run(store, "emerging")
     if emerging_run:
         em = _suppress(store, emerging_run, store.read("hotspot_results", where={"run_id": emerging_run}), rule)

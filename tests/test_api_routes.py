@@ -171,7 +171,9 @@ def test_hotspot_results_suppress_small_counts_for_the_public(env):
     assert public[G1]["value"] is None  # computed from the exact count: it would give the count away
     commander = client.get("/api/v1/hotspots/latest/gi", headers=headers["commander"]).json()
     assert {f["id"]: f["properties"]["count"] for f in commander["features"]}[G5] == 2
-    assert [r["run_id"] for r in client.get("/api/v1/hotspots/runs", params={"method": "gi"}).json()] == ["R-gi"]
+    gi_runs = client.get("/api/v1/hotspots/runs", params={"method": "gi"}).json()
+    assert [r["run_id"] for r in gi_runs] == ["R-gi"]
+    assert gi_runs[0]["bin_confidence"]["1"] == "hot spot, 90 % confidence"  # bins say what confidence they are
     assert client.get("/api/v1/hotspots/runs/nope/results").status_code == 404
 
 

@@ -169,3 +169,15 @@ def test_rates_handle_empty_units_and_shrink_small_ones():
     np.testing.assert_allclose(flat, 0.01)
     with pytest.raises(InputError):
         empirical_bayes([1.0], [0.0])
+
+
+def test_vectorised_cells_equal_h3_latlng_to_cell():
+    import h3
+
+    from gridmap.hotspots.aggregate import latlng_to_cells
+
+    rng = np.random.default_rng(9)
+    lat, lon = rng.uniform(-80, 80, 2000), rng.uniform(-180, 180, 2000)
+    for resolution in (0, 7, 9, 15):
+        expected = [h3.str_to_int(h3.latlng_to_cell(a, b, resolution)) for a, b in zip(lat, lon, strict=True)]
+        assert latlng_to_cells(lat, lon, resolution).tolist() == expected

@@ -98,9 +98,19 @@ def filled(store):
     return store, fill_store(store)
 
 
+def test_gi_default_inference_is_the_log_count_test_and_says_so(filled):
+    store, data = filled
+    run, results = read_run(store, run_hotspots(store, "gi", unit="grid", filters={}, params={}))
+    assert run["summary"]["inference"] == "log_counts" and "0.05" in run["summary"]["confidence"]
+    by_code = results.set_index("unit_id")
+    # 100 units of which 18 carry planted cases: only the centre of a block is beyond chance at FDR 0.05
+    assert by_code.loc[data["codes"][HOT[4]], "p_fdr"] < 0.01
+
+
 def test_gi_on_grids_stores_run_results_and_areas(filled):
     store, data = filled
-    run_id = run_hotspots(store, "gi", unit="grid", filters={}, params={})
+    # normal inference: this test is about what a run stores, and fixes which units are significant
+    run_id = run_hotspots(store, "gi", unit="grid", filters={}, params={"inference": "normal"})
     run, results = read_run(store, run_id)
     assert run["method"] == "gi" and run["plan_id"] == "p1" and run["unit_kind"] == "grid"
     summary = run["summary"]
@@ -212,3 +222,19 @@ def test_cli_prints_summary(gpkg_store, capsys):
     assert "run hs-" in out and "Gi* bins: hot_99" in out and "hot area #1" in out
     code = main(["hotspots", "--method", "gi", "--from", "someday", "--store", path])
     assert code == 1 and "not a date" in capsys.readouterr().err
+
+
+def test_optimized_run_chooses_and_reports_its_decisions(filled):
+    store, _ = filled
+    run_id = run_hotspots(store, "optimized", filters={}, params={"k_max": 3})
+    run, results = read_run(store, run_id)
+    summary = run["summary"]
+    assert run["unit_kind"].startswith("h3_") and summary["unit"] == "h3"
+    assert [d["decision"] for d in summary["decisions"]] == ["aggregation", "scale", "inference", "multiple testing"]
+    assert summary["k"] in (1, 2, 3) and summary["neighbours"] == ("h3_k1" if summary["k"] == 1 else f"h3_k{summary['k']}")
+    assert set(summary["moran_z"]) == {"1", "2", "3"} and summary["inference"] == "log_counts"
+    assert f"resolution {summary['h3_resolution']}" in summary["decisions"][0]["value"]
+    assert len(results) == summary["units"] and results["p_fdr"].notna().all()
+    from gridmap.hotspots.runs import format_summary
+
+    assert "decision — scale: ring order" in format_summary(run_id, summary)

@@ -144,3 +144,24 @@ def test_space_time_neighbours_are_same_step_plus_previous_steps():
         assert (st[t * 6 + u, s * 6 + v] > 0) == (same_step_neighbour or earlier), (t, u, s, v)
     two = as_dense(space_time_weights(spatial, n_times, 2))
     assert two[3 * 6 + 0, 1 * 6 + 0] > 0 and two[3 * 6 + 0, 0 * 6 + 0] == 0
+
+
+@pytest.mark.parametrize(("lat", "lon", "resolution"), [
+    (43.65, 122.26, 9),  # Tongliao: a hexagon subtree of base cell 24
+    (39.10, 122.30, 8),  # around base cell 24's pentagon centre: the deleted K sector
+    (39.10, 122.30, 7),
+    (52.0, -120.0, 10),  # another base cell, even resolution
+])
+def test_h3_arithmetic_neighbours_equal_h3_grid_disk(lat, lon, resolution):
+    from gridmap.hotspots.weights import h3_ring1_csr
+
+    centre = h3.latlng_to_cell(lat, lon, resolution)
+    cells = np.array([h3.str_to_int(c) for c in h3.grid_disk(centre, 30)], dtype=np.uint64)
+    cells = cells[np.random.default_rng(resolution).random(len(cells)) < 0.85]  # holes: absent cells
+    matrix = h3_ring1_csr(cells, resolution)
+    position = {int(c): i for i, c in enumerate(cells.tolist())}
+    for i, cell in enumerate(cells.tolist()):
+        expected = sorted(position[h3.str_to_int(o)] for o in h3.grid_disk(h3.int_to_str(cell), 1)
+                          if h3.str_to_int(o) in position and h3.str_to_int(o) != cell)
+        assert matrix.indices[matrix.indptr[i]:matrix.indptr[i + 1]].tolist() == expected
+    assert (matrix != matrix.T).nnz == 0

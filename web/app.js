@@ -469,6 +469,7 @@ function drawCommandLegend() {
   if (document.getElementById("l-gi").checked && has(layers.gi)) {
     box.append(el("div", { class: "legend-title" }, t("layer_gi")));
     for (const bin of [3, 2, 1, 0, -1, -2, -3]) box.append(legendItem(GI_COLOURS[bin], t("gi_" + bin)));
+    box.append(el("p", { class: "hint" }, t("gi_confidence_legend")));
   }
   if (document.getElementById("l-emerging").checked && has(layers.emerging)) {
     box.append(el("div", { class: "legend-title" }, t("layer_emerging")));

@@ -137,6 +137,7 @@ const I18N = {
     per_km2: "件/平方公里",
     areas_legend: "显著热点连片区域",
     clusters_legend: "圆圈中数字为案件数",
+    gi_confidence_legend: "置信度按错误发现率（FDR，Benjamini–Hochberg）校正：热点/冷点 = FDR ≤ 0.05（95%、99%）；90% 档仅供参考",
   },
   en: {
     app_title: "Grid management · Tongliao",
@@ -271,6 +272,7 @@ const I18N = {
     per_km2: "cases per km²",
     areas_legend: "contiguous significant hot spots",
     clusters_legend: "numbers are case counts",
+    gi_confidence_legend: "confidence after false-discovery-rate correction (Benjamini–Hochberg): hot/cold = FDR ≤ 0.05 (95 %, 99 %); the 90 % class is indicative only",
   },
 };
 

@@ -30,6 +30,7 @@ from api.queries import (
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
 from gridmap.disclosure import DisclosureRule
+from gridmap.hotspots.inference import BIN_CONFIDENCE
 from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
 
 router = APIRouter(tags=["hotspots"])
@@ -44,6 +45,9 @@ def _run_records(runs) -> list[dict]:
         for col in RUN_JSON_COLUMNS:
             with contextlib.suppress(ValueError):
                 row[col] = json.loads(row[col]) if row.get(col) else {}
+        if row.get("method") == "gi":
+            # what each stored bin means; "hot" is summary.confidence (default FDR 0.05)
+            row["bin_confidence"] = {str(b): text for b, text in BIN_CONFIDENCE.items()}
     return out
 
 
@@ -211,12 +215,15 @@ def grid_counts(
 
 class RunRequest(BaseModel):
     # the choices are gridmap.hotspots.runs' own: an empty or unknown method is a 422 at once
-    method: Literal[METHODS] = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
+    method: Literal[METHODS] = Field(description="gi | lisa | emerging | kde | optimized (see "
+                                     "gridmap.hotspots.runs); optimized chooses H3 resolution and ring order, "
+                                     "summary.decisions says why")
     unit: Literal[UNITS] = Field("grid", description="grid | h3 | county | township | village")
     plan_id: str | None = Field(None, description="default: the active plan")
     h3_resolution: int | None = None
     filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")
-    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, bandwidth_m …")
+    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, inference "
+                                   "(auto | log_counts | normal | permutations | exact), bandwidth_m, k_max …")
 
 
 @router.post("/hotspots/runs", status_code=202)

@@ -12,7 +12,7 @@ from gridmap.hotspots.runs import METHODS, UNITS, VALUES, format_summary, run_ho
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "hotspots",
-        help="hot spots of cases: Gi*, local Moran, emerging hot spots, kernel density",
+        help="hot spots of cases: Gi*, local Moran, emerging hot spots, kernel density, optimized Gi*",
         description=(
             "Aggregate the filtered cases onto units, compute the statistic (FDR-corrected), store the run "
             "in hotspot_runs/hotspot_results and print a summary with the top hot-spot areas."
@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--value", choices=VALUES, help="count (default) or rate per 1,000 households (raw, "
                                                         "global or spatial Empirical Bayes)")
     parser.add_argument("--permutations", type=int, help="conditional permutations (gi default 0, lisa 999)")
-    parser.add_argument("--exact", action="store_true", help="exact conditional-randomisation p-values (counts)")
+    parser.add_argument("--exact", action="store_true", help="exact conditional-randomisation p-values of raw counts")
+    parser.add_argument("--inference", choices=["auto", "log_counts", "normal", "permutations", "exact"],
+                        help="where p comes from (default auto: counts -> exact log-count test, rates -> normal)")
     parser.add_argument("--seed", type=int, help="permutation seed (default: fresh, recorded in the run)")
     parser.add_argument("--alpha", type=float, help="FDR level (default settings.fdr_alpha)")
     parser.add_argument("--time-lag", type=int, help="emerging: previous months in each neighbourhood (default 1)")
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         "value": args.value,
         "permutations": args.permutations,
         "exact": True if args.exact else None,
+        "inference": args.inference,
         "seed": args.seed,
         "alpha": args.alpha,
         "time_lag": args.time_lag,

@@ -7,7 +7,11 @@ Following ArcGIS *Emerging Hot Spot Analysis*:
    its unit's spatial neighbours in the same step, and the same unit and its spatial
    neighbours in the ``time_lag`` previous steps (ArcGIS "neighborhood time step",
    default 1; never later steps).  Mean and variance are those of *all* bins in the
-   cube.  p-values are two-sided normal, Benjamini–Hochberg corrected over all bins.
+   cube.  p-values (``inference="auto"``): the exact conditional-randomisation test of
+   the log-count scores of each bin's space-time neighbourhood (see
+   :mod:`gridmap.hotspots.count_tests` for what it means and assumes), or the two-sided
+   normal p of z (``inference="normal"``, ArcGIS's choice; invalid on skewed counts),
+   Benjamini–Hochberg corrected over all bins.
 3. Mann–Kendall test on each unit's series of Gi* z-scores (ties corrected).
 4. Each unit gets one class from its series of significant hot (z > 0) / cold bins,
    the final step and the trend (see :func:`classify_series`).
@@ -22,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
+from gridmap.hotspots.count_tests import log_count_test
 from gridmap.hotspots.getis_ord import gi_star_z
 from gridmap.hotspots.inference import arcgis_bins, check_alpha, fdr_bh, two_sided_normal_p
 from gridmap.hotspots.trend import mann_kendall
@@ -147,6 +152,7 @@ class EmergingResult:
     z, p_fdr, bins : (n_times, n_units) space-time Gi* z-scores, BH-adjusted p and ArcGIS bins.
     counts : (n_times, n_units) the cube.
     steps : start of every time step (ISO date).
+    inference : where ``p`` came from (``log_counts`` or ``normal``).
     """
 
     ids: np.ndarray
@@ -163,6 +169,7 @@ class EmergingResult:
     alpha: float
     trend_alpha: float
     time_lag: int
+    inference: str = "normal"
 
     @property
     def labels(self) -> np.ndarray:
@@ -296,6 +303,7 @@ def emerging_hotspots(
     alpha: float = 0.05,
     trend_alpha: float = 0.05,
     fdr: bool = True,
+    inference: str = "auto",
 ) -> EmergingResult:
     """Emerging hot-spot analysis of a space-time cube.
 
@@ -313,7 +321,11 @@ def emerging_hotspots(
         significance of the Mann–Kendall trend.
     fdr : bool
         Benjamini–Hochberg over all ``n_times × n_units`` bins (ArcGIS applies FDR too).
+    inference : {"auto", "log_counts", "normal"}
+        ``auto``: the exact log-count test for counts, the normal p of z otherwise.
     """
+    if inference not in ("auto", "log_counts", "normal"):
+        raise InputError(f"inference must be auto, log_counts or normal, got {inference!r}")
     w = as_weights(weights)
     alpha = check_alpha(alpha)
     trend_alpha = check_alpha(trend_alpha)
@@ -330,12 +342,23 @@ def emerging_hotspots(
     st = space_time_weights(w, n_times, time_lag)
     _, _, _, z_flat = gi_star_z(counts.ravel(), st.sparse)
     z = z_flat.reshape(n_times, w.n)
-    p = two_sided_normal_p(z)
+    test = log_count_test(counts.ravel(), st.sparse) if inference != "normal" else None
+    if test is None and inference == "log_counts":
+        raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
+    if test is None:
+        used = "normal"
+        p = two_sided_normal_p(z)
+        signed = z
+    else:
+        used = "log_counts"
+        p = test.p.reshape(z.shape)
+        # hot/cold follow the tested statistic's direction; magnitudes stay Gi* z
+        signed = np.abs(z) * test.direction.reshape(z.shape)
     p_fdr = fdr_bh(p.ravel()).reshape(p.shape) if fdr else p
     mk = mann_kendall(z.T)
-    classes = classify_series(z, p_fdr, alpha=alpha, trend_alpha=trend_alpha, trend=(mk.z, mk.p))
+    classes = classify_series(signed, p_fdr, alpha=alpha, trend_alpha=trend_alpha, trend=(mk.z, mk.p))
     return EmergingResult(
         ids=w.ids, classes=classes, trend_z=mk.z, trend_p=mk.p, trend_tau=mk.tau, z=z, p=p, p_fdr=p_fdr,
-        bins=arcgis_bins(z, p_fdr), counts=counts, steps=list(steps), alpha=alpha, trend_alpha=trend_alpha,
-        time_lag=int(time_lag),
+        bins=arcgis_bins(signed, p_fdr), counts=counts, steps=list(steps), alpha=alpha, trend_alpha=trend_alpha,
+        time_lag=int(time_lag), inference=used,
     )

@@ -52,15 +52,21 @@ def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.n
     ways = np.zeros((k_max + 1, width))
     ways[0, 0] = 1.0
     for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
-        updated = ways.copy()
+        if level >= width:
+            continue
+        if count == 1:
+            # one unit of this value (most large values): a single shifted add; numpy reads the
+            # overlapping right-hand side before writing, i.e. the table before this level
+            ways[1:, level:] += ways[:-1, : width - level]
+            continue
+        before = ways.copy()
         binomial = 1.0
         for a in range(1, min(count, k_max) + 1):
             binomial = binomial * (count - a + 1) / a  # C(count, a)
             shift = a * level
             if shift >= width:
                 break
-            updated[a:, shift:] += binomial * ways[: k_max + 1 - a, : width - shift]
-        ways = updated
+            ways[a:, shift:] += binomial * before[: k_max + 1 - a, : width - shift]
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
     return ways / np.exp(log_subsets)[:, None]
 
@@ -78,6 +84,13 @@ def exact_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.ndar
     observed : numpy.ndarray
         (n,) observed neighbour sums.
 
+    Summed over ``s >= x``, the leave-one-out recursion of the module docstring becomes one
+    for tails: ``Q_j(>= x) = (n P_j(>= x) − j Q_{j−1}(>= x − u)) / (n − j)`` with
+    ``Q_0(>= x) = [x <= 0]`` — and likewise for ``<=`` and for the point probability.  So
+    each unit needs only ``k_i`` look-ups into the cumulative population tables: O(n k)
+    after the tables, whatever the number of distinct values.  Each tail is computed from
+    its own side (never as 1 − the other), so small tails keep their relative precision.
+
     Units without neighbours get (0, 1, 0): their sum is always 0 = observed.
     """
     n = len(values)
@@ -85,47 +98,43 @@ def exact_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.ndar
     shifted = np.rint(values - base).astype(np.int64)
     k_max = int(cardinalities.max())
     width = k_max * int(shifted.max()) + 1
-    p = _population_subset_sums(shifted, k_max, width)
+    p = _population_subset_sums(shifted, k_max, width)  # (k_max + 1, width)
+    at_least = np.cumsum(p[:, ::-1], axis=1)[:, ::-1]  # P_j(>= s)
+    at_most = np.cumsum(p, axis=1)  # P_j(<= s)
 
+    active = np.flatnonzero(cardinalities > 0)
+    k = cardinalities[active]
+    own = shifted[active]
+    x = np.rint(observed[active] - k * base).astype(np.int64)
+
+    def table_at(table: np.ndarray, j: np.ndarray, s: np.ndarray, below: float, above: float) -> np.ndarray:
+        """table[j, s] with s outside 0..width-1 mapped to ``below`` / ``above``."""
+        out = table[j, np.clip(s, 0, width - 1)]
+        out = np.where(s < 0, below, out)
+        return np.where(s >= width, above, out)
+
+    # recursion from j = 1 up to each unit's k, all units at once (units with smaller k stop early)
+    ge = (x - k * own <= 0).astype(np.float64)  # Q_0(>= x - k u): the empty set sums to 0
+    le = (x - k * own >= 0).astype(np.float64)
+    eq = (x - k * own == 0).astype(np.float64)
+    for j in range(1, k_max + 1):
+        running = k >= j
+        # at step j the target is x − (k − j) u: what the j drawn units must reach
+        target = x - (k - j) * own
+        jj = np.full(len(active), j)
+        new_ge = (n * table_at(at_least, jj, target, 1.0, 0.0) - j * ge) / (n - j)
+        new_le = (n * table_at(at_most, jj, target, 0.0, 1.0) - j * le) / (n - j)
+        new_eq = (n * table_at(p, jj, target, 0.0, 0.0) - j * eq) / (n - j)
+        ge = np.where(running, np.clip(new_ge, 0.0, 1.0), ge)
+        le = np.where(running, np.clip(new_le, 0.0, 1.0), le)
+        eq = np.where(running, np.clip(new_eq, 0.0, 1.0), eq)
+    eq = np.minimum(eq, np.minimum(ge, le))
     p_gt = np.zeros(n)
     p_eq = np.ones(n)
     p_lt = np.zeros(n)
-    active = cardinalities > 0
-    obs = np.rint(observed - cardinalities * base).astype(np.int64)
-    own_levels, own_index = np.unique(shifted[active], return_inverse=True)
-    active_pos = np.flatnonzero(active)
-    needed = set(np.unique(cardinalities[active]).tolist())
-    chunk = max(1, MAX_TABLE // (3 * width))
-    columns = np.arange(width)
-    for start in range(0, len(own_levels), chunk):
-        levels = own_levels[start : start + chunk]
-        q = np.zeros((len(levels), width))
-        q[:, 0] = 1.0
-        # index of s - u for every (level, s); negative → outside the table (probability 0)
-        back = columns[None, :] - levels[:, None]
-        valid = back >= 0
-        back = np.where(valid, back, 0)
-        for j in range(1, k_max + 1):
-            shifted_q = np.where(valid, np.take_along_axis(q, back, axis=1), 0.0)
-            q = (n * p[j][None, :] - j * shifted_q) / (n - j)
-            np.clip(q, 0.0, 1.0, out=q)
-            if j not in needed:
-                continue
-            units = active_pos[(cardinalities[active] == j) & (own_index >= start) & (own_index < start + len(levels))]
-            if len(units) == 0:
-                continue
-            rows = own_index[np.searchsorted(active_pos, units)] - start
-            at_or_below = np.cumsum(q, axis=1)
-            at_or_above = np.cumsum(q[:, ::-1], axis=1)[:, ::-1]
-            o = np.clip(obs[units], 0, width - 1)
-            inside = (obs[units] >= 0) & (obs[units] < width)
-            eq = np.where(inside, q[rows, o], 0.0)
-            below = np.where(obs[units] >= width, 1.0, np.where(obs[units] < 0, 0.0, at_or_below[rows, o] - eq))
-            above = np.where(obs[units] < 0, 1.0, np.where(obs[units] >= width, 0.0, at_or_above[rows, o] - eq))
-            total = eq + below + above  # 1 up to rounding; renormalise so the three add up exactly
-            p_gt[units] = np.clip(above / total, 0.0, 1.0)
-            p_eq[units] = np.clip(eq / total, 0.0, 1.0)
-            p_lt[units] = np.clip(below / total, 0.0, 1.0)
+    p_gt[active] = np.clip(ge - eq, 0.0, 1.0)
+    p_lt[active] = np.clip(le - eq, 0.0, 1.0)
+    p_eq[active] = eq
     return p_gt, p_eq, p_lt
 
 

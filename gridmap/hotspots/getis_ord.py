@@ -9,6 +9,16 @@ neighbours.  The z-score is esda's ``G_Local(y, w, transform="B", star=True).Zs`
 with ``W_i = k_i + 1``, ``x̄`` the mean and ``s`` the population standard deviation of
 all ``n`` values.  It is computed with one sparse product, so it is linear in the
 number of units.
+
+Inference (``inference="auto"``, the default): for counts the p-value is the exact
+conditional-randomisation test of the neighbours' log-count scores
+(:mod:`gridmap.hotspots.count_tests`, where its meaning and assumptions are spelled out);
+other values (rates) use the normal approximation of ``z``, which is valid only for
+roughly symmetric values — on skewed counts it marks hundreds of cells hot in data
+without any structure (issue #12).  "Hot" means ``p_fdr <= alpha`` (Benjamini–Hochberg,
+default 0.05) with the neighbourhood above expectation; the ArcGIS bins ±1/±2/±3 are
+the 90/95/99 % confidence levels (on the FDR-adjusted p when ``fdr=True``), labelled so
+in :data:`gridmap.hotspots.inference.BIN_CONFIDENCE`.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridmap.errors import InputError
+from gridmap.hotspots.count_tests import log_count_test
 from gridmap.hotspots.inference import (
     arcgis_bins,
     bin_label,
@@ -62,6 +73,11 @@ class GiStarResult:
     fdr_limited, fdr_warning : set when the permutation count cannot reach BH significance
         for a single unit (see :func:`gridmap.hotspots.inference.fdr_resolution`).
     seed : the seed that reproduces the permutations (None without permutations).
+    inference : how ``p`` was made: ``log_counts`` (exact conditional randomisation of
+        log-count scores, the default for counts), ``normal``, ``permutations`` or ``exact``.
+    direction : sign used for hot/cold: the tested neighbourhood above (+1) or below (−1)
+        its expectation (``sign(z)`` except for ``log_counts``, where it is the sign for
+        the log-count scores).
     """
 
     ids: np.ndarray
@@ -86,6 +102,8 @@ class GiStarResult:
     fdr_limited: bool
     fdr_warning: str | None
     engine: str | None = None
+    inference: str = "normal"
+    direction: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -93,12 +111,24 @@ class GiStarResult:
 
     @property
     def hot(self) -> np.ndarray:
-        """Units in a significant hot bin (bin > 0)."""
-        return self.bin > 0
+        """Hot spots at the run's confidence: ``p_fdr <= alpha`` (default FDR 0.05), above expectation.
+
+        Not ``bin > 0``: bin 1 is only 90 % confidence.
+        """
+        return self.significant_fdr & (self._sign() > 0)
 
     @property
     def cold(self) -> np.ndarray:
-        return self.bin < 0
+        return self.significant_fdr & (self._sign() < 0)
+
+    def _sign(self) -> np.ndarray:
+        return np.sign(self.z) if self.direction is None else self.direction
+
+    @property
+    def confidence(self) -> str:
+        """What "hot" means in this result, e.g. ``FDR 0.05 (Benjamini-Hochberg), log_counts``."""
+        correction = "Benjamini-Hochberg FDR" if self.fdr else "uncorrected p"
+        return f"{correction} <= {self.alpha:g}, p from {self.inference}"
 
     def bin_counts(self) -> dict[int, int]:
         values, counts = np.unique(self.bin, return_counts=True)
@@ -119,6 +149,8 @@ class GiStarResult:
             "significant_fdr": self.significant_fdr,
             "bin": self.bin,
             "label": bin_label(self.bin),
+            "hot": self.hot,
+            "cold": self.cold,
         })
 
 
@@ -169,6 +201,7 @@ def gi_star(
     block_units: int = 4 * STREAM_GROUP,
     engine: str = "auto",
     exact: bool = False,
+    inference: str = "auto",
 ) -> GiStarResult:
     """Gi* hot spots with binary weights including the unit itself.
 
@@ -179,8 +212,8 @@ def gi_star(
     weights : SpatialWeights or scipy sparse matrix
         binary neighbours (any diagonal is replaced by the self weight 1).
     permutations : int
-        0 → analytical (normal) inference; N > 0 → conditional permutation pseudo p-values
-        with N draws per unit, used for FDR and bins (z stays analytical).
+        0 → the default inference (see ``inference``); N > 0 → conditional permutation
+        pseudo p-values with N draws per unit, used for FDR and bins (z stays analytical).
     seed : int or None
         permutation seed; None draws fresh entropy, recorded in the result.
     alpha : float
@@ -196,8 +229,13 @@ def gi_star(
         how permutations are made (see :func:`gridmap.hotspots.permutation.neighbour_sum_counts`):
         for counts ``auto`` samples the counts from each unit's exact null distribution.
     exact : bool
-        use the exact conditional-randomisation p-value (counts only) for FDR and bins:
-        no Monte Carlo error, so FDR works with any number of units.
+        use the exact conditional-randomisation p-value of the raw counts for FDR and bins
+        (same as ``inference="exact"``).  Valid, but powerless on clustered counts: see
+        :mod:`gridmap.hotspots.count_tests` for why.
+    inference : {"auto", "log_counts", "normal", "permutations", "exact"}
+        where ``p`` comes from.  ``auto``: ``exact`` when ``exact=True``, ``permutations``
+        when ``permutations > 0``, else ``log_counts`` for counts (exact, valid and
+        powerful; see :mod:`gridmap.hotspots.count_tests`) and ``normal`` for other values.
 
     Returns
     -------
@@ -208,13 +246,23 @@ def gi_star(
     alpha = check_alpha(alpha)
     if permutations < 0:
         raise InputError(f"permutations must be >= 0, got {permutations}")
+    inference = resolve_inference(inference, permutations, exact)
     G, EG, VG, z = gi_star_z(x, w.sparse)
     p_norm = two_sided_normal_p(z)
     p_sim = p_exact = None
     used_seed = used_engine = None
     message = None
     limited = False
-    if permutations or exact:
+    direction = None
+    if inference in ("auto", "log_counts"):
+        test = log_count_test(x, w.sparse)
+        if test is None and inference == "log_counts":
+            raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
+        inference = "normal" if test is None else "log_counts"
+    if inference == "log_counts":
+        p, direction = test.p, test.direction
+    elif inference in ("permutations", "exact"):
+        exact = inference == "exact"
         counts = neighbour_sum_counts(x, w.sparse, max(permutations, 1), seed=seed, n_jobs=n_jobs,
                                       block_units=block_units, engine="exact" if exact else engine)
         used_engine = counts.engine
@@ -226,13 +274,30 @@ def gi_star(
                 limited, _, message = fdr_resolution(permutations, w.n, alpha)
                 if limited:
                     warn_fdr_resolution(permutations, w.n, alpha)
-    p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
+    if inference != "log_counts":
+        p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
     p_fdr = fdr_bh(p)
-    bins = arcgis_bins(z, p_fdr if fdr else p)
+    bins = arcgis_bins(z if direction is None else direction, p_fdr if fdr else p)
     return GiStarResult(
         ids=w.ids, values=x, G=G, EG=EG, VG=VG, z=z, p_norm=p_norm, p_sim=p_sim, p_exact=p_exact, p=p,
         p_fdr=p_fdr,
         significant_fdr=p_fdr <= alpha, bin=bins, cardinalities=w.cardinalities, islands=w.islands,
         alpha=alpha, fdr=fdr, permutations=int(permutations), seed=used_seed, fdr_limited=limited,
-        fdr_warning=message, engine=used_engine,
+        fdr_warning=message, engine=used_engine, inference=inference, direction=direction,
     )
+
+
+INFERENCES = ("auto", "log_counts", "normal", "permutations", "exact")
+
+
+def resolve_inference(inference: str, permutations: int, exact: bool) -> str:
+    """The inference a call asks for (``auto`` stays ``auto`` until the values are seen)."""
+    if inference not in INFERENCES:
+        raise InputError(f"inference must be one of {INFERENCES}, got {inference!r}")
+    if inference != "auto":
+        if inference == "permutations" and permutations < 1:
+            raise InputError("inference='permutations' needs permutations >= 1")
+        return inference
+    if exact:
+        return "exact"
+    return "permutations" if permutations else "auto"

@@ -12,6 +12,11 @@ from gridmap.errors import InputError
 
 #: ArcGIS Gi_Bin thresholds: ±3 at 99 %, ±2 at 95 %, ±1 at 90 % confidence
 BIN_LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))
+#: what each ArcGIS bin means; with FDR the level bounds the Benjamini–Hochberg adjusted p
+BIN_CONFIDENCE = {3: "hot spot, 99 % confidence", 2: "hot spot, 95 % confidence",
+                  1: "hot spot, 90 % confidence", 0: "not significant at 90 %",
+                  -1: "cold spot, 90 % confidence", -2: "cold spot, 95 % confidence",
+                  -3: "cold spot, 99 % confidence"}
 
 
 class FDRResolutionWarning(UserWarning):

@@ -5,6 +5,11 @@ population standard deviation and ``lag_i`` the mean ``z`` of the unit's neighbo
 (row-standardised binary weights) — esda's ``Moran_Local(y, w, transformation="r")``.
 Quadrants follow esda's codes: 1 HH (high among high), 2 LH, 3 LL, 4 HL; a unit whose
 ``z`` or lag is exactly 0 counts as low, as in esda.
+
+Inference by default (``permutations=None``): for counts the exact conditional-randomisation
+test of the neighbours' log-count scores (:mod:`gridmap.hotspots.count_tests`, which says
+what its p-value means and assumes; for a fixed unit ``I_i`` is monotone in its
+neighbour sum, so a test of that sum is a test of ``I_i``), else 999 conditional permutations.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridmap.errors import InputError
+from gridmap.hotspots.count_tests import log_count_test
 from gridmap.hotspots.inference import (
     check_alpha,
     check_values,
@@ -48,7 +54,8 @@ class LocalMoranResult:
     p_sim : pseudo p-value (esda's folded ``p_sim``, ties counted in both tails); None
         when ``permutations == 0``.
     p_exact : exact conditional-randomisation p-value (counts only), else None.
-    p : ``p_exact`` with ``exact=True``, else ``p_sim`` when permutations were run, else ``p_norm``.
+    p : the log-count test's p with ``inference="log_counts"`` (the default for counts),
+        ``p_exact`` with ``exact=True``, else ``p_sim`` when permutations were run, else ``p_norm``.
     p_fdr, significant_fdr : Benjamini–Hochberg adjusted ``p`` and ``p_fdr <= alpha``.
     cluster : quadrant where ``significant_fdr`` (and not an island), else 0.
     """
@@ -77,6 +84,12 @@ class LocalMoranResult:
     fdr_limited: bool
     fdr_warning: str | None
     engine: str | None = None
+    inference: str = "permutations"
+
+    @property
+    def confidence(self) -> str:
+        """What "significant" means in this result."""
+        return f"Benjamini-Hochberg FDR <= {self.alpha:g}, p from {self.inference}"
 
     @property
     def labels(self) -> np.ndarray:
@@ -100,13 +113,14 @@ class LocalMoranResult:
 def local_moran(
     values,
     weights: SpatialWeights | sp.spmatrix,
-    permutations: int = 999,
+    permutations: int | None = None,
     seed: int | None = None,
     alpha: float = 0.05,
     n_jobs: int = 1,
     block_units: int = 4 * STREAM_GROUP,
     engine: str = "auto",
     exact: bool = False,
+    inference: str = "auto",
 ) -> LocalMoranResult:
     """Local Moran's I with row-standardised binary weights.
 
@@ -116,10 +130,11 @@ def local_moran(
         (n,) values per unit in weights order.
     weights : SpatialWeights or scipy sparse matrix
         binary neighbours (diagonal ignored); row-standardised here.
-    permutations : int
-        conditional permutations per unit (0 → normal approximation of the conditional
-        randomisation moments).
-    seed, n_jobs, block_units, engine, exact : see :func:`gridmap.hotspots.getis_ord.gi_star`.
+    permutations : int or None
+        conditional permutations per unit; None → the default inference (counts: the
+        exact log-count test, other values: 999 permutations); 0 → normal approximation of
+        the conditional randomisation moments.
+    seed, n_jobs, block_units, engine, exact, inference : see :func:`gridmap.hotspots.getis_ord.gi_star`.
     alpha : float
         FDR level.
     """
@@ -129,8 +144,17 @@ def local_moran(
     n = w.n
     if n < 3:
         raise InputError(f"local Moran needs at least 3 units, got {n}")
+    if permutations is None:
+        test = log_count_test(y, w.sparse) if inference in ("auto", "log_counts") and not exact else None
+        permutations = 0 if test is not None else 999
+    else:
+        test = None
     if permutations < 0:
         raise InputError(f"permutations must be >= 0, got {permutations}")
+    if inference == "log_counts" and test is None:
+        test = log_count_test(y, w.sparse)
+        if test is None:
+            raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
     sd = y.std()
     if sd == 0:
         raise InputError(f"all {n} units have the same value ({y[0]:g}): local Moran is undefined")
@@ -179,7 +203,12 @@ def local_moran(
     z_norm = np.zeros(n)
     np.divide(I - EI, np.sqrt(VI, where=VI > 0, out=np.ones(n)), out=z_norm, where=VI > 0)
     p_norm = two_sided_normal_p(z_norm)
-    p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
+    if test is not None:
+        used = "log_counts"
+        p = np.where(z == 0, 1.0, test.p)
+    else:
+        used = "exact" if exact else ("permutations" if p_sim is not None else "normal")
+        p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
     p_fdr = fdr_bh(p)
     significant = (p_fdr <= alpha) & has_neighbours
     cluster = np.where(significant, q, 0)
@@ -187,5 +216,5 @@ def local_moran(
         ids=w.ids, values=y, I=I, q=q, z_values=z, lag=lag, EI=EI, VI=VI, z_norm=z_norm, p_norm=p_norm,
         p_sim=p_sim, p_exact=p_exact, p=p, p_fdr=p_fdr, significant_fdr=significant, cluster=cluster,
         cardinalities=w.cardinalities, islands=w.islands, alpha=alpha, permutations=int(permutations),
-        seed=used_seed, fdr_limited=limited, fdr_warning=message, engine=used_engine,
+        seed=used_seed, fdr_limited=limited, fdr_warning=message, engine=used_engine, inference=used,
     )

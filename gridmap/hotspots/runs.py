@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import geopandas as gpd
@@ -50,17 +50,18 @@ from gridmap.store.base import Store
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gi", "lisa", "emerging", "kde")
+METHODS = ("gi", "lisa", "emerging", "kde", "optimized")
 UNITS = ("grid", "h3", "county", "township", "village")
 VALUES = ("count", "rate", "eb_rate", "seb_rate")
 H3_FILLS = ("occupied", "ring", "addresses")
 
 #: accepted params and their defaults (None → decided per method / settings)
 DEFAULT_PARAMS: dict = {
-    "permutations": None,  # gi: 0 (analytical), lisa: 999
+    "permutations": None,  # gi: 0, lisa: None (counts: the exact log-count test; else 999)
     "seed": None,
     "alpha": None,  # settings.fdr_alpha
-    "exact": False,  # exact conditional-randomisation p-values (counts only)
+    "exact": False,  # exact conditional-randomisation p-values of the raw counts
+    "inference": "auto",  # gi/lisa: auto | log_counts | normal | permutations | exact
     "value": "count",
     "k": 1,  # H3 ring size
     "h3_fill": None,  # addresses when the store has addresses, else ring
@@ -71,6 +72,7 @@ DEFAULT_PARAMS: dict = {
     "bandwidth_m": None,  # kde: ArcGIS default rule
     "pixel_size_m": None,
     "top_areas": 3,
+    "k_max": 6,  # optimized: largest ring order of the incremental spatial autocorrelation
 }
 
 
@@ -97,15 +99,17 @@ def resolve_params(method: str, params: dict | None) -> dict:
     if unknown:
         raise InputError(f"unknown hotspot parameters {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}")
     resolved = {**DEFAULT_PARAMS, **{k: v for k, v in params.items() if v is not None}}
-    if resolved["permutations"] is None:
-        resolved["permutations"] = 999 if method == "lisa" else 0
+    if resolved["permutations"] is None and method != "lisa":
+        resolved["permutations"] = 0
     if resolved["alpha"] is None:
         resolved["alpha"] = get_settings().fdr_alpha
     if resolved["value"] not in VALUES:
         raise InputError(f"value must be one of {VALUES}, got {resolved['value']!r}")
     if resolved["h3_fill"] is not None and resolved["h3_fill"] not in H3_FILLS:
         raise InputError(f"h3_fill must be one of {H3_FILLS}, got {resolved['h3_fill']!r}")
-    for key in ("permutations", "k", "time_lag", "top_areas"):
+    for key in ("permutations", "k", "time_lag", "top_areas", "k_max"):
+        if key == "permutations" and resolved[key] is None:
+            continue
         try:
             resolved[key] = int(resolved[key])
         except (TypeError, ValueError) as exc:
@@ -248,6 +252,229 @@ def _multipolygons(geometry: gpd.GeoSeries) -> np.ndarray:
     return out
 
 
+@dataclass
+class RunInputs:
+    """What every method reads: the filtered cases, their units and the counts per unit.
+
+    ``where``: each located case's unit position (−1 outside every unit); ``counts`` and
+    ``category_counts``: cases per unit (and per category) inside the units.
+    """
+
+    case_filter: CaseFilter
+    cases: pd.DataFrame
+    located_cases: pd.DataFrame
+    lon: np.ndarray
+    lat: np.ndarray
+    units: Units
+    where: np.ndarray
+    counts: np.ndarray
+    category_counts: pd.DataFrame
+    resolution_note: dict = field(default_factory=dict)
+
+    @property
+    def inside(self) -> np.ndarray:
+        return self.where >= 0
+
+
+@dataclass
+class MethodOutput:
+    """What a method adds to a run: per-unit result columns, hot-spot areas, a surface, summary entries."""
+
+    columns: dict
+    areas: gpd.GeoDataFrame
+    summary: dict
+    surface: dict | None = None
+
+
+def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int | None, case_filter: CaseFilter,
+                p: dict) -> RunInputs:
+    """Read the filtered cases (no personal fields), load the units and count the cases on them.
+
+    ``resolution=None`` (H3 units): chosen from the cases (see
+    :func:`gridmap.hotspots.optimized.choose_resolution`), recorded in ``resolution_note``.
+    """
+    cases = read_cases(store, case_filter, ANALYSIS_COLUMNS)
+    lon, lat, located = case_lonlat(cases, return_mask=True)
+    located_cases = cases.loc[located]
+    log.info("hotspots on %s: %d cases match the filters, %d located", unit, len(cases), len(lon))
+    if len(lon) == 0:
+        raise InputError("no located case matches the filters (geocode cases first or widen the filters)")
+    note: dict = {}
+    if unit == "h3" and resolution is None:
+        from gridmap.hotspots.optimized import choose_resolution
+
+        resolution, mean = choose_resolution(lon, lat)
+        note = {"resolution": resolution, "mean_per_occupied": mean}
+    elif unit == "h3":
+        note = {"resolution": resolution}
+    if unit == "h3":
+        units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1))
+    else:
+        units = load_polygon_units(store, unit, plan_id, float(p["contiguity_tolerance_m"]))
+    where = unit_index_of(units, lon, lat)
+    inside = where >= 0
+    n_units = len(units.ids)
+    counts = np.bincount(where[inside], minlength=n_units).astype(np.float64)
+    log.info("%d units (%s), %d cases inside, %d outside, %d islands", n_units, units.weights.kind,
+             int(inside.sum()), int((~inside).sum()), len(units.weights.islands))
+    categories = pd.crosstab(where[inside], located_cases["category"].astype(str).to_numpy()[inside])
+    return RunInputs(case_filter, cases, located_cases, lon, lat, units, where, counts,
+                     categories.reindex(range(n_units), fill_value=0), note)
+
+
+def compute_local(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
+    """Gi* or local Moran on counts or rates: z, p, FDR p, bins/clusters, hot-spot areas."""
+    units, n_units = data.units, len(data.units.ids)
+    values, usable = _values(data.counts, units, p["value"])
+    sub = units.weights if usable.all() else units.weights.subset(usable)
+    pos = np.flatnonzero(usable)
+    # the summary carries any FDR resolution warning; no duplicate Python warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FDRResolutionWarning)
+        if method == "gi":
+            result = gi_star(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
+                             alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1, inference=p["inference"])
+        else:
+            result = local_moran(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
+                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1, inference=p["inference"])
+    summary: dict = {}
+    if method == "gi":
+        z, pv, p_fdr, bins = result.z, result.p, result.p_fdr, result.bin
+        labels = bin_label(bins)
+        extra = [{"G": g, "p_norm": pn, "p_sim": ps, "p_exact": pe, "neighbours": int(c)}
+                 for g, pn, ps, pe, c in zip(result.G, result.p_norm, _or_nan(result.p_sim, len(pos)),
+                                             _or_nan(result.p_exact, len(pos)), result.cardinalities, strict=True)]
+        summary["bins"] = {str(k): v for k, v in result.bin_counts().items()}
+        significant, sign = result.significant_fdr, result._sign()
+    else:
+        z, pv, p_fdr, bins = result.z_norm, result.p, result.p_fdr, result.cluster
+        labels = result.labels
+        extra = [{"I": i, "q": int(q), "quadrant": QUADRANT_LABELS[int(q)], "p_sim": ps, "p_exact": pe}
+                 for i, q, ps, pe in zip(result.I, result.q, _or_nan(result.p_sim, len(pos)),
+                                         _or_nan(result.p_exact, len(pos)), strict=True)]
+        summary["clusters"] = result.cluster_counts()
+        significant, sign = result.cluster == 1, np.ones(len(pos))
+    summary.update(permutations=result.permutations, seed=result.seed, engine=result.engine,
+                   fdr_warning=result.fdr_warning, alpha=result.alpha, exact=bool(p["exact"]),
+                   value=p["value"], units_analysed=int(usable.sum()), inference=result.inference,
+                   confidence=result.confidence)
+
+    def spread(data_of_usable, fill, dtype=None):
+        out = pd.Series([fill] * n_units, dtype=dtype) if dtype else pd.Series(np.full(n_units, fill))
+        out.iloc[pos] = data_of_usable
+        return out.to_numpy() if dtype is None else out.array
+
+    columns = {"value": values, "z": spread(z, np.nan), "p": spread(pv, np.nan), "p_fdr": spread(p_fdr, np.nan),
+               "bin": spread(bins, None, "Int64"), "label": spread(labels, None, object),
+               "extra": spread([_json(e) for e in extra], None, object)}
+    full_significant = np.zeros(n_units, dtype=bool)
+    full_significant[pos] = significant
+    full_sign = np.zeros(n_units)
+    full_sign[pos] = sign
+    areas = _areas(full_significant, full_sign, units, data.counts, data.category_counts, None, p["top_areas"],
+                   both_signs=method == "gi")
+    return MethodOutput(columns, areas, summary)
+
+
+def compute_optimized(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
+    """Gi* on H3 cells at the ring order chosen by incremental spatial autocorrelation, decisions reported."""
+    from gridmap.hotspots.optimized import describe_decisions, incremental_autocorrelation, ring_adjacency
+
+    units = data.units
+    scale = incremental_autocorrelation(data.counts, units.weights, max(p["k_max"], 1))
+    if scale.chosen > 1:
+        ring = SpatialWeights(ring_adjacency(units.weights.sparse, scale.chosen), units.weights.ids,
+                              kind=f"h3_k{scale.chosen}")
+        units = Units(units.kind, units.ids, units.geometry, units.households, ring, units.h3_cells)
+    chosen = RunInputs(data.case_filter, data.cases, data.located_cases, data.lon, data.lat, units, data.where,
+                       data.counts, data.category_counts, data.resolution_note)
+    output = compute_local("gi", chosen, {**p, "value": "count"}, run_id)
+    significant = output.columns["p_fdr"] <= output.summary["alpha"]
+    sign = np.nan_to_num(np.asarray(output.columns["bin"].fillna(0), dtype=float))
+    output.summary["decisions"] = describe_decisions(
+        int(data.resolution_note["resolution"]), len(units.ids),
+        float(data.resolution_note.get("mean_per_occupied", float("nan"))), True, scale, p["k_max"],
+        output.summary["inference"], output.summary["alpha"], int((significant & (sign > 0)).sum()),
+        int((significant & (sign < 0)).sum()))
+    output.summary.update(k=scale.chosen, moran_z={str(k): round(float(z), 3)
+                                                   for k, z in zip(scale.k, scale.z, strict=True)},
+                          neighbours=units.weights.kind)
+    return output
+
+
+def compute_emerging(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
+    """Monthly space-time Gi* with Mann–Kendall trends: the 17 emerging classes per unit."""
+    cube = space_time_cube(data.where, data.located_cases["reported_at"].to_numpy(), data.units.ids,
+                           step=p["step"], start=data.case_filter.start, end=data.case_filter.end)
+    result = emerging_hotspots(cube, data.units.weights, time_lag=p["time_lag"], alpha=p["alpha"],
+                               trend_alpha=p["trend_alpha"], inference=p["inference"])
+    columns = {
+        "value": cube.counts[-1], "z": result.trend_z, "p": result.trend_p, "p_fdr": result.p_fdr[-1],
+        "bin": result.classes, "label": result.labels,
+        "extra": [_json({"trend_tau": _finite(tau), "final_z": fz, "final_bin": int(fb),
+                         "z_series": np.round(zs, 3), "count_series": cs})
+                  for tau, fz, fb, zs, cs in zip(result.trend_tau, result.z[-1], result.bins[-1], result.z.T,
+                                                 cube.counts.T.astype(int), strict=True)],
+    }
+    summary = dict(classes=result.class_counts(), steps=cube.steps, step=cube.step, time_lag=result.time_lag,
+                   alpha=result.alpha, trend_alpha=result.trend_alpha, inference=result.inference,
+                   confidence=f"Benjamini-Hochberg FDR <= {result.alpha:g} per bin, p from {result.inference}")
+    areas = _areas(result.classes > 0, np.ones(len(data.units.ids)), data.units, data.counts, data.category_counts,
+                   result.labels, p["top_areas"], both_signs=False)
+    return MethodOutput(columns, areas, summary)
+
+
+def compute_kde(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
+    """Quartic kernel density of the case points: a PNG surface and the density at each unit's centre."""
+    kde = kernel_density(data.lon, data.lat, bandwidth_m=p["bandwidth_m"], pixel_size_m=p["pixel_size_m"])
+    units = data.units
+    if units.h3_cells is not None:
+        latlng = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in units.h3_cells.tolist()])
+        c_lon, c_lat = latlng[:, 1], latlng[:, 0]
+    else:
+        centres = units.geometry.representative_point()
+        c_lon, c_lat = centres.x.to_numpy(), centres.y.to_numpy()
+    png = kde.to_png()
+    surface = {
+        "run_id": run_id, "west": kde.west, "south": kde.south, "east": kde.east, "north": kde.north,
+        "width": kde.density.shape[1], "height": kde.density.shape[0], "bandwidth_m": kde.bandwidth_m,
+        "cell_size_m": kde.cell_size_m, "total": kde.total, "max_density": float(kde.density.max()),
+        "png_base64": base64.b64encode(png).decode("ascii"),
+    }
+    summary = dict(bandwidth_m=kde.bandwidth_m, bandwidth_rule="fixed" if p["bandwidth_m"] else "arcgis",
+                   bounds=kde.bounds, raster=list(kde.density.shape), max_density_per_km2=float(kde.density.max()),
+                   integral=kde.integral())
+    # cases per km² at the unit centre
+    return MethodOutput({"value": kde.sample(c_lon, c_lat)}, gpd.GeoDataFrame(), summary, surface)
+
+
+#: one adapter per method: (method, inputs, params, run_id) → MethodOutput
+COMPUTE = {"gi": compute_local, "lisa": compute_local, "emerging": compute_emerging, "kde": compute_kde,
+           "optimized": compute_optimized}
+
+
+def result_rows(run_id: str, data: RunInputs, output: MethodOutput) -> gpd.GeoDataFrame:
+    """One row per unit: the common columns, the method's columns and the unit polygon (WGS-84)."""
+    rows = pd.DataFrame({"run_id": run_id, "unit_id": data.units.ids, "count": data.counts})
+    for column, values in output.columns.items():
+        rows[column] = values
+    return gpd.GeoDataFrame(rows, geometry=_multipolygons(data.units.geometry), crs=WGS84)
+
+
+def write_run(store: Store, run_row: pd.DataFrame, results: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
+              surface: dict | None) -> None:
+    """The run, its results, areas and surface in one transaction."""
+    with store.transaction():
+        store.write("hotspot_runs", run_row)
+        store.write("hotspot_results", results)
+        if len(areas):
+            area_rows = areas.copy()
+            area_rows.insert(0, "run_id", run_row["run_id"].iloc[0])
+            store.write("hotspot_areas", area_rows)
+        if surface is not None:
+            store.write("hotspot_surfaces", pd.DataFrame([surface]))
+
+
 def run_hotspots(
     store: Store,
     method: str,
@@ -258,6 +485,9 @@ def run_hotspots(
     params: dict | None = None,
 ) -> str:
     """Compute a hotspot analysis and store it; returns the new ``run_id``.
+
+    read (:func:`read_inputs`) → compute (one adapter per method in :data:`COMPUTE`) →
+    rows (:func:`result_rows`) → write (:func:`write_run`, one transaction).
 
     Parameters
     ----------
@@ -273,7 +503,7 @@ def run_hotspots(
         case filters ``kind``, ``category``, ``status``, ``start``/``from``, ``end``/``to``
         (see :class:`gridmap.cases.CaseFilter`).
     params : dict
-        see :data:`DEFAULT_PARAMS`: ``permutations``, ``seed``, ``alpha``, ``exact``,
+        see :data:`DEFAULT_PARAMS`: ``permutations``, ``seed``, ``alpha``, ``exact``, ``inference``,
         ``value`` (count | rate | eb_rate | seb_rate, per 1,000 households), ``k`` and
         ``h3_fill`` (occupied | ring | addresses) for H3, ``time_lag``/``step``/``trend_alpha``
         for emerging, ``bandwidth_m``/``pixel_size_m`` for kde, ``top_areas``.
@@ -292,134 +522,30 @@ def run_hotspots(
     if method in ("emerging", "kde") and p["value"] != "count":
         raise InputError(f"value {p['value']!r} applies to gi and lisa; {method} analyses case counts")
     case_filter = CaseFilter.from_dict(filters)
+    if method == "optimized":
+        if unit not in ("grid", "h3"):
+            raise InputError("optimized hot spots aggregate onto H3 cells; leave unit at its default or use h3")
+        unit = "h3"  # the optimized analysis chooses its own aggregation
     resolution = int(h3_resolution if h3_resolution is not None else get_settings().demo_h3_resolution)
     if unit == "h3" and not 0 <= resolution <= 15:
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
 
-    cases = read_cases(store, case_filter, ANALYSIS_COLUMNS)
-    lon, lat, located = case_lonlat(cases, return_mask=True)
-    located_cases = cases.loc[located]
-    log.info("hotspots %s on %s: %d cases match the filters, %d located", method, unit, len(cases), len(lon))
-    if len(lon) == 0:
-        raise InputError("no located case matches the filters (geocode cases first or widen the filters)")
-
-    if unit == "h3":
-        units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1))
-    else:
-        units = load_polygon_units(store, unit, plan_id, float(p["contiguity_tolerance_m"]))
-    where = unit_index_of(units, lon, lat)
-    inside = where >= 0
-    n_units = len(units.ids)
-    counts = np.bincount(where[inside], minlength=n_units).astype(np.float64)
-    log.info("%d units (%s), %d cases inside, %d outside, %d islands", n_units, units.weights.kind,
-             int(inside.sum()), int((~inside).sum()), len(units.weights.islands))
-    categories = pd.crosstab(where[inside], located_cases["category"].astype(str).to_numpy()[inside])
-    category_counts = categories.reindex(range(n_units), fill_value=0)
-
+    chosen_resolution = None if method == "optimized" and h3_resolution is None else resolution
+    data = read_inputs(store, unit, plan_id, chosen_resolution, case_filter, p)
+    resolution = int(data.resolution_note.get("resolution", resolution))
     run_id = f"hs-{datetime.now(LOCAL_TZ).strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    inside = data.inside
     summary: dict = {
-        "method": method, "unit": unit, "units": n_units, "cases_matched": int(len(cases)),
-        "cases_located": int(len(lon)), "cases_in_units": int(inside.sum()),
-        "cases_outside_units": int((~inside).sum()), "islands": int(len(units.weights.islands)),
-        "neighbours": units.weights.kind,
+        "method": method, "unit": unit, "units": len(data.units.ids), "cases_matched": int(len(data.cases)),
+        "cases_located": int(len(data.lon)), "cases_in_units": int(inside.sum()),
+        "cases_outside_units": int((~inside).sum()), "islands": int(len(data.units.weights.islands)),
+        "neighbours": data.units.weights.kind,
     }
     if unit == "h3":
         summary["h3_resolution"] = resolution
-    rows = pd.DataFrame({"run_id": run_id, "unit_id": units.ids, "count": counts})
-    areas = gpd.GeoDataFrame()
-    surface = None
-    trend_labels = None
-
-    if method in ("gi", "lisa"):
-        values, usable = _values(counts, units, p["value"])
-        sub = units.weights if usable.all() else units.weights.subset(usable)
-        pos = np.flatnonzero(usable)
-        # the summary carries any FDR resolution warning; no duplicate Python warning
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FDRResolutionWarning)
-            if method == "gi":
-                result = gi_star(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
-            else:
-                result = local_moran(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                                     alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1)
-        if method == "gi":
-            z, pv, p_fdr, bins = result.z, result.p, result.p_fdr, result.bin
-            labels = bin_label(bins)
-            extra = [{"G": g, "p_norm": pn, "p_sim": ps, "p_exact": pe, "neighbours": int(c)}
-                     for g, pn, ps, pe, c in zip(result.G, result.p_norm,
-                                                 _or_nan(result.p_sim, len(pos)), _or_nan(result.p_exact, len(pos)),
-                                                 result.cardinalities, strict=True)]
-            summary["bins"] = {str(k): v for k, v in result.bin_counts().items()}
-            significant, sign_z = result.significant_fdr, result.z
-        else:
-            z, pv, p_fdr, bins = result.z_norm, result.p, result.p_fdr, result.cluster
-            labels = result.labels
-            extra = [{"I": i, "q": int(q), "quadrant": QUADRANT_LABELS[int(q)], "p_sim": ps, "p_exact": pe}
-                     for i, q, ps, pe in zip(result.I, result.q, _or_nan(result.p_sim, len(pos)),
-                                             _or_nan(result.p_exact, len(pos)), strict=True)]
-            summary["clusters"] = result.cluster_counts()
-            significant, sign_z = result.cluster == 1, np.ones(len(pos))
-        summary.update(permutations=result.permutations, seed=result.seed, engine=result.engine,
-                       fdr_warning=result.fdr_warning, alpha=result.alpha, exact=bool(p["exact"]),
-                       value=p["value"], units_analysed=int(usable.sum()))
-        rows["value"] = values
-        for column, data in (("z", z), ("p", pv), ("p_fdr", p_fdr)):
-            rows[column] = np.nan
-            rows.loc[pos, column] = data
-        rows["bin"] = pd.array([None] * n_units, dtype="Int64")
-        rows.loc[pos, "bin"] = bins
-        rows["label"] = None
-        rows.loc[pos, "label"] = labels
-        rows["extra"] = None
-        rows.loc[pos, "extra"] = [_json(e) for e in extra]
-        full_significant = np.zeros(n_units, dtype=bool)
-        full_significant[pos] = significant
-        full_z = np.zeros(n_units)
-        full_z[pos] = sign_z
-        areas = _areas(full_significant, full_z, units, counts, category_counts, None, p["top_areas"],
-                       both_signs=method == "gi")
-    elif method == "emerging":
-        cube = space_time_cube(where, located_cases["reported_at"].to_numpy(), units.ids, step=p["step"],
-                               start=case_filter.start, end=case_filter.end)
-        result = emerging_hotspots(cube, units.weights, time_lag=p["time_lag"], alpha=p["alpha"],
-                                   trend_alpha=p["trend_alpha"])
-        trend_labels = result.labels
-        rows["value"] = cube.counts[-1]
-        rows["z"] = result.trend_z
-        rows["p"] = result.trend_p
-        rows["p_fdr"] = result.p_fdr[-1]
-        rows["bin"] = result.classes
-        rows["label"] = trend_labels
-        rows["extra"] = [
-            _json({"trend_tau": _finite(tau), "final_z": fz, "final_bin": int(fb),
-                   "z_series": np.round(zs, 3), "count_series": cs})
-            for tau, fz, fb, zs, cs in zip(result.trend_tau, result.z[-1], result.bins[-1], result.z.T,
-                                           cube.counts.T.astype(int), strict=True)]
-        summary.update(classes=result.class_counts(), steps=cube.steps, step=cube.step, time_lag=result.time_lag,
-                       alpha=result.alpha, trend_alpha=result.trend_alpha)
-        areas = _areas(result.classes > 0, np.ones(n_units), units, counts, category_counts, trend_labels,
-                       p["top_areas"], both_signs=False)
-    else:  # kde
-        kde = kernel_density(lon, lat, bandwidth_m=p["bandwidth_m"], pixel_size_m=p["pixel_size_m"])
-        centres = units.geometry.representative_point() if units.h3_cells is None else None
-        if units.h3_cells is not None:
-            latlng = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in units.h3_cells.tolist()])
-            c_lon, c_lat = latlng[:, 1], latlng[:, 0]
-        else:
-            c_lon, c_lat = centres.x.to_numpy(), centres.y.to_numpy()
-        rows["value"] = kde.sample(c_lon, c_lat)  # cases per km² at the unit centre
-        png = kde.to_png()
-        surface = pd.DataFrame([{
-            "run_id": run_id, "west": kde.west, "south": kde.south, "east": kde.east, "north": kde.north,
-            "width": kde.density.shape[1], "height": kde.density.shape[0], "bandwidth_m": kde.bandwidth_m,
-            "cell_size_m": kde.cell_size_m, "total": kde.total, "max_density": float(kde.density.max()),
-            "png_base64": base64.b64encode(png).decode("ascii"),
-        }])
-        summary.update(bandwidth_m=kde.bandwidth_m, bandwidth_rule="fixed" if p["bandwidth_m"] else "arcgis",
-                       bounds=kde.bounds, raster=list(kde.density.shape), max_density_per_km2=float(kde.density.max()),
-                       integral=kde.integral())
-
+    output = COMPUTE[method](method, data, p, run_id)
+    summary.update(output.summary)
+    areas = output.areas
     if len(areas):
         summary["top_areas"] = [
             {"rank": int(a["rank"]), "sign": int(a["sign"]), "cases": float(a["cases"]), "units": int(a["units"]),
@@ -430,7 +556,7 @@ def run_hotspots(
         ]
     summary["seconds"] = round(time.perf_counter() - started, 3)
 
-    results = gpd.GeoDataFrame(rows, geometry=_multipolygons(units.geometry), crs=WGS84)
+    results = result_rows(run_id, data, output)
     run_row = pd.DataFrame([{
         "run_id": run_id, "method": method, "created_at": _now(),
         "plan_id": (plan_id or (store.active_plan_id() if unit == "grid" else None)),
@@ -438,16 +564,9 @@ def run_hotspots(
         "params": _json({k: v for k, v in p.items()}), "filters": _json(case_filter.as_dict()),
         "summary": _json(summary),
     }])
-    with store.transaction():
-        store.write("hotspot_runs", run_row)
-        store.write("hotspot_results", results)
-        if len(areas):
-            area_rows = areas.copy()
-            area_rows.insert(0, "run_id", run_id)
-            store.write("hotspot_areas", area_rows)
-        if surface is not None:
-            store.write("hotspot_surfaces", surface)
-    log.info("run %s stored: %d units, %d areas, %.1f s", run_id, n_units, len(areas), summary["seconds"])
+    write_run(store, run_row, results, areas, output.surface)
+    log.info("run %s stored: %d units, %d areas, %.1f s", run_id, len(data.units.ids), len(areas),
+             summary["seconds"])
     return run_id
 
 
@@ -485,6 +604,8 @@ def format_summary(run_id: str, summary: dict) -> str:
     lines = [f"run {run_id}: {summary['method']} on {summary['units']:,} {summary['unit']} units, "
              f"{summary['cases_in_units']:,} cases ({summary['cases_located']:,} located of "
              f"{summary['cases_matched']:,} matching; {summary['cases_outside_units']:,} outside the units)"]
+    for decision in summary.get("decisions", []):
+        lines.append(f"decision — {decision['decision']}: {decision['value']} ({decision['why']})")
     if "bins" in summary:
         counts = summary["bins"]
         order = ["3", "2", "1", "0", "-1", "-2", "-3"]
@@ -499,6 +620,8 @@ def format_summary(run_id: str, summary: dict) -> str:
         lines.append(f"kernel density: bandwidth {summary['bandwidth_m']:.0f} m ({summary['bandwidth_rule']}), "
                      f"raster {summary['raster'][1]}x{summary['raster'][0]}, peak "
                      f"{summary['max_density_per_km2']:.1f} cases/km²")
+    if summary.get("confidence"):
+        lines.append(f"significant: {summary['confidence']} (bins ±1/±2/±3 = 90/95/99 % confidence)")
     if summary.get("permutations"):
         lines.append(f"permutations: {summary['permutations']} (seed {summary['seed']}, engine {summary['engine']})")
     if summary.get("fdr_warning"):

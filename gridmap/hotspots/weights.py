@@ -12,6 +12,7 @@ tolerances) happens in :data:`gridmap.crs.LOCAL_CRS` metres.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import geopandas as gpd
 import h3
@@ -62,6 +63,18 @@ class SpatialWeights:
         object.__setattr__(self, "sparse", matrix)
         object.__setattr__(self, "ids", np.asarray(self.ids))
         object.__setattr__(self, "cardinalities", np.diff(matrix.indptr).astype(np.int64))
+
+    @classmethod
+    def from_canonical(cls, matrix: sp.csr_matrix, ids: np.ndarray, kind: str) -> SpatialWeights:
+        """Wrap a CSR matrix a builder made canonical (binary 1.0 data, sorted unique indices,
+        zero diagonal, square, len(ids) rows) without re-checking it: the checks cost more than
+        the fast builders themselves."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "sparse", matrix)
+        object.__setattr__(self, "ids", np.asarray(ids))
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "cardinalities", np.diff(matrix.indptr).astype(np.int64))
+        return self
 
     @property
     def n(self) -> int:
@@ -239,6 +252,131 @@ def h3_disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return flat, owners
 
 
+# --- H3 neighbours by integer arithmetic on the indexes -------------------------------------
+#
+# An H3 index holds a base cell and one digit 0..6 per resolution.  The neighbour of a cell in
+# direction d (1..6) replaces the finest digit by NEW[digit, d] and, when ADJUST[digit, d] is
+# not 0, moves the parent the same way in direction ADJUST[digit, d] (a carry), as H3's own
+# h3NeighborRotations does.  Within one base cell no rotation is involved, so these two tables
+# per resolution parity are all there is; they are read off h3 itself (below), not copied.
+# Cells whose carry leaves the base cell, or lands in the deleted K sector of a pentagon base
+# cell, are handed to h3.grid_disk one by one.
+
+_DIGIT_MASK = np.uint64(7)
+
+
+@cache
+def _h3_digit_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(NEW, ADJUST), each (2, 49) int64 indexed [resolution % 2, digit * 7 + direction], from h3."""
+    new = np.zeros((2, 7, 7), np.int64)
+    adjust = np.zeros((2, 7, 7), np.int64)
+    for resolution in (9, 10):  # one odd, one even resolution, deep inside a hexagon's subtree
+        parent = h3.cell_to_parent(h3.latlng_to_cell(43.65, 122.26, resolution), resolution - 1)
+        shift = 3 * (15 - resolution)
+        for child in h3.cell_to_children(parent, resolution):
+            digit = (h3.str_to_int(child) >> shift) & 7
+            new[resolution % 2, digit, 0] = digit
+            for other in h3.grid_disk(child, 1):
+                if other == child:
+                    continue
+                direction = (h3.str_to_int(h3.cells_to_directed_edge(child, other)) >> 56) & 7
+                new[resolution % 2, digit, direction] = (h3.str_to_int(other) >> shift) & 7
+                other_parent = h3.cell_to_parent(other, resolution - 1)
+                adjust[resolution % 2, digit, direction] = (
+                    0 if other_parent == parent
+                    else (h3.str_to_int(h3.cells_to_directed_edge(parent, other_parent)) >> 56) & 7)
+    return new.reshape(2, 49), adjust.reshape(2, 49)
+
+
+@cache
+def _pentagon_base_cells() -> np.ndarray:
+    """Boolean lookup over the 128 base-cell numbers: True for the 12 pentagons."""
+    table = np.zeros(128, dtype=bool)
+    table[[h3.get_base_cell_number(p) for p in h3.get_pentagons(0)]] = True
+    return table
+
+
+def h3_neighbours_arithmetic(cells: np.ndarray, resolution: int, directions=(1, 2, 3)) -> np.ndarray:
+    """(len(directions), n) uint64 neighbour of each cell in each H3 direction; 0 where h3 must decide.
+
+    Directions 1, 2, 3 (K, J, JK) reach every edge once: their opposites are 6, 5, 4.
+    """
+    new, adjust = _h3_digit_tables()
+    n = len(cells)
+    m = len(directions)
+    current = np.tile(cells, m)
+    carry_dir = np.repeat(np.asarray(directions, dtype=np.int64), n)
+    todo = None  # None: every entry (the finest digit); then only the carrying ones
+    for r in range(resolution, 0, -1):
+        shift = np.uint64(3 * (15 - r))
+        value = current if todo is None else current[todo]
+        key = ((value >> shift) & _DIGIT_MASK).astype(np.int64)
+        key *= 7
+        key += carry_dir if todo is None else carry_dir[todo]
+        value = (value & ~(_DIGIT_MASK << shift)) | (new[r % 2].take(key).astype(np.uint64) << shift)
+        step = adjust[r % 2].take(key)
+        carrying = step != 0
+        if todo is None:
+            current, carry_dir, todo = value, step, np.flatnonzero(carrying)
+        else:
+            current[todo] = value
+            carry_dir[todo] = step
+            todo = todo[carrying]
+        if len(todo) == 0:
+            break
+    current[todo] = 0  # the carry left the base cell: rotations, ask h3
+    in_pentagon = _pentagon_base_cells()[((cells >> np.uint64(45)) & np.uint64(127)).astype(np.intp)]
+    if in_pentagon.any():
+        # a result whose leading non-zero digit is K (1) lies in the deleted sector: ask h3
+        out = current.reshape(m, n)
+        leading = np.zeros((m, n), np.uint64)
+        for r in range(resolution, 0, -1):
+            digit = (out >> np.uint64(3 * (15 - r))) & _DIGIT_MASK
+            leading = np.where(digit != 0, digit, leading)
+        out[(leading == 1) & in_pentagon[None, :]] = 0
+    return current.reshape(m, n)
+
+
+def h3_ring1_csr(ids: np.ndarray, resolution: int) -> sp.csr_matrix:
+    """Binary k=1 neighbour matrix among uint64 ``ids`` (matrix order = input order), sorted CSR.
+
+    Vectorised: one arithmetic neighbour per cell and direction, one binary search each,
+    a direction at a time (so the working set stays a few arrays of n); h3.grid_disk
+    only for the few cells :func:`h3_neighbours_arithmetic` leaves open.
+    """
+    n = len(ids)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
+    columns = np.full((n, 6), n, dtype=index_type)  # n marks an empty slot
+    open_cells = np.zeros(n, dtype=bool)
+    for slot, direction in enumerate(range(1, 7)):
+        found = h3_neighbours_arithmetic(ids, resolution, directions=(direction,))[0]
+        open_cells |= found == 0
+        pos = np.searchsorted(sorted_ids, found)
+        np.minimum(pos, n - 1, out=pos)
+        present = (sorted_ids[pos] == found) & (found != 0)
+        columns[present, slot] = order[pos[present]]
+        del found, pos, present
+    unresolved = np.flatnonzero(open_cells)
+    if len(unresolved):
+        flat, local = h3_disks(ids[unresolved], 1)
+        keep = flat != ids[unresolved][local]
+        flat, local = flat[keep], local[keep]
+        slot = np.arange(len(local)) - np.searchsorted(local, local)  # 0.. within each cell
+        pos = np.searchsorted(sorted_ids, flat)
+        np.minimum(pos, n - 1, out=pos)
+        hit = sorted_ids[pos] == flat
+        columns[unresolved] = n
+        columns[unresolved[local[hit]], slot[hit]] = order[pos[hit]]
+    columns.sort(axis=1)
+    counts = (columns < n).sum(axis=1)
+    indptr = np.zeros(n + 1, dtype=index_type)
+    np.cumsum(counts, out=indptr[1:])
+    indices = columns[columns < n]
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
+
+
 def h3_weights(cells, k: int = 1) -> SpatialWeights:
     """H3 k-ring contiguity among the given cells.
 
@@ -263,7 +401,9 @@ def h3_weights(cells, k: int = 1) -> SpatialWeights:
     n = len(ids)
     if n == 0:
         return SpatialWeights(sp.csr_matrix((0, 0)), ids, kind=f"h3_k{k}")
-    check_h3_cells(ids)
+    resolution = check_h3_cells(ids)
+    if k == 1 and resolution > 0:
+        return SpatialWeights.from_canonical(h3_ring1_csr(ids, resolution), ids, "h3_k1")
     flat, owners = h3_disks(ids, k)
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
@@ -278,12 +418,14 @@ def check_h3_cells(cells: np.ndarray) -> int:
     mode = (cells >> np.uint64(59)) & np.uint64(0xF)
     if (mode != 1).any():
         raise InputError(f"{int((mode != 1).sum())} values are not H3 cell indexes")
-    resolutions = np.unique((cells >> np.uint64(52)) & np.uint64(0xF))
-    if len(resolutions) != 1:
-        raise InputError(f"H3 cells mix resolutions {resolutions.tolist()}; bin all points at one resolution")
-    if len(np.unique(cells)) != len(cells):
+    resolution = (cells >> np.uint64(52)) & np.uint64(0xF)
+    if resolution.min() != resolution.max():  # min/max: np.unique would cost more than the weights
+        raise InputError(f"H3 cells mix resolutions {np.unique(resolution).tolist()}; bin all points at one "
+                         "resolution")
+    ordered = np.sort(cells)
+    if (ordered[1:] == ordered[:-1]).any():
         raise InputError("H3 cells are not unique")
-    return int(resolutions[0])
+    return int(resolution[0])
 
 
 def distance_band_weights(
