@@ -14,6 +14,7 @@ from gridmap.errors import InputError
 from gridmap.synth.addresses import build_addresses
 from gridmap.synth.admin import build_admin
 from gridmap.synth.cases import SNAPSHOT, build_cases
+from gridmap.synth import selfexcite
 from gridmap.synth.hotspots import FIRST_MONTH, N_MONTHS, plant_hotspots
 from gridmap.synth.workers import build_workers
 
@@ -137,6 +138,7 @@ def _truth(seed, scale, hotspots, case_res, points, coverage) -> dict:
         "cases_period": ["2022-01-01", "2024-12-31"],
         "snapshot": str(SNAPSHOT),
         "hotspots": out,
+        "self_excitation": selfexcite.truth_section(case_res.zones),
         "coverage": coverage,
         "notes": (
             "Synthetic data. Hotspot multipliers apply to the listed kinds/categories inside radius_m of "
