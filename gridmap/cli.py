@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "gridmap.geocode.cli",
     "gridmap.partition.cli",
     "gridmap.hotspots.cli",
+    "gridmap.forecast.cli",
     "gridmap.coverage.cli",
     "gridmap.report_cli",
     "api.cli",

@@ -22,6 +22,7 @@ TABLE_MODULES = (
     "gridmap.geocode.tables",
     "gridmap.partition.tables",
     "gridmap.hotspots.tables",
+    "gridmap.forecast.tables",
     "gridmap.coverage.tables",
     "api.tables",
 )

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
+from gridmap.synth import selfexcite
 from gridmap.synth.addresses import build_addresses
 from gridmap.synth.admin import build_admin
 from gridmap.synth.cases import SNAPSHOT, build_cases
-from gridmap.synth import selfexcite
 from gridmap.synth.hotspots import FIRST_MONTH, N_MONTHS, plant_hotspots
 from gridmap.synth.workers import build_workers
 

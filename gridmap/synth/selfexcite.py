@@ -38,13 +38,13 @@ from gridmap.synth import seasonality
 
 #: per kind: (branching ratio, mean delay in days, share at the same address, near-repeat sd in metres)
 TRIGGERING = {
-    "dispute": (0.30, 12.0, 0.6, 200.0),
-    "petition": (0.35, 20.0, 0.7, 150.0),
+    "dispute": (0.20, 12.0, 0.5, 200.0),
+    "petition": (0.25, 20.0, 0.6, 150.0),
 }
 #: drifting zones at scale 1 (at least one at any scale), their size, strength and speed
 DRIFT_ZONES = 3
 DRIFT_SIGMA_M = (1000.0, 1400.0)
-DRIFT_AMPLITUDE = (2.5, 3.5)
+DRIFT_AMPLITUDE = (1.5, 2.5)
 DRIFT_SPEED_M_PER_MONTH = (80.0, 150.0)
 #: zones start this far from the planted hotspots and from each other (metres): more than
 #: a zone drifts in the synthetic period plus a few sigmas, so hotspot truth stays clean
