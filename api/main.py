@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         auth,
         cases,
         coverage,
+        forecast,
         health,
         hotspots,
         intake,
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _security_headers(app, settings)
     _docs_routes(app)
     app.include_router(health.router)
-    for module in (auth, admin_units, plans, cases, hotspots, coverage, intake, jobs):
+    for module in (auth, admin_units, plans, cases, hotspots, forecast, coverage, intake, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tiles.router)
     app.include_router(ogc.router)
