@@ -12,7 +12,7 @@ grid_worker   reads the cases of their own grids (assignments in the active plan
 anonymous     aggregate layers only (admin units, grids, hotspot results, coverage findings)
 ============  =====================================================================
 
-Passwords are hashed with scrypt (n=2**14, r=8, p=1) and a 16-byte per-user salt.
+Accounts and password hashing live in :mod:`gridmap.users` (scrypt, per-user salt).
 Tokens are 256-bit random strings handed to the client once; the store keeps only an
 HMAC-SHA256 of them keyed with ``settings.secret_key``, with an expiry
 (``settings.token_ttl_hours``).
@@ -23,23 +23,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from gridmap.config import Settings, get_settings
-from gridmap.errors import InputError
+from gridmap.domain import LOCAL_TZ, assignment_active, now_local
 from gridmap.store.base import Between, Op, Store
+from gridmap.users import verify_password
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-ROLES = ("admin", "planner", "commander", "supervisor", "grid_worker")
 ANONYMOUS = "anonymous"
 
 #: rights per role; see the module docstring
@@ -59,13 +55,6 @@ ROLE_RIGHTS: dict[str, frozenset[str]] = {
     ANONYMOUS: frozenset(),
 }
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def now_local() -> str:
-    """Current local time (Asia/Shanghai) as the store's ISO text, seconds precision."""
-    return datetime.now(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -99,60 +88,6 @@ class Principal:
 
 
 PUBLIC = Principal(None)
-
-
-# --- passwords -------------------------------------------------------------------------------
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt_hex$hash_hex`` for ``password`` with a fresh random salt."""
-    if not password:
-        raise InputError("password must not be empty")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """True when ``password`` matches ``stored`` (constant-time comparison)."""
-    try:
-        scheme, n, r, p, salt_hex, digest_hex = stored.split("$")
-    except (AttributeError, ValueError):
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32,
-    )
-    return hmac.compare_digest(digest.hex(), digest_hex)
-
-
-# --- users -----------------------------------------------------------------------------------
-def create_user(
-    store: Store,
-    username: str,
-    password: str,
-    role: str,
-    worker_id: str | None = None,
-    grid_scope: Iterable[str] = (),
-    replace: bool = False,
-) -> None:
-    """Add a local user (or replace one when ``replace``); raises ``InputError`` on bad input."""
-    if not _USERNAME.match(username or ""):
-        raise InputError(f"user name {username!r}: use 1–64 letters, digits, '_', '.' or '-'")
-    if role not in ROLES:
-        raise InputError(f"role {role!r} unknown; choose one of {', '.join(ROLES)}")
-    if role == "grid_worker" and not worker_id and not list(grid_scope):
-        raise InputError("a grid_worker user needs --worker-id (their grids come from assignments) or --grids")
-    if not replace and store.count("users", {"username": username}):
-        raise InputError(f"user {username!r} exists already (use --replace to reset it)")
-    row = {
-        "username": username, "password_hash": hash_password(password), "role": role,
-        "worker_id": worker_id, "grid_scope": json.dumps(sorted(set(grid_scope))), "active": 1,
-        "created_at": now_local(),
-    }
-    with store.transaction():
-        store.upsert("users", pd.DataFrame([row]))
-        if replace:
-            store.delete("tokens", {"username": username})
 
 
 def _principal_from_row(row: pd.Series) -> Principal:
@@ -240,9 +175,8 @@ def case_grid_scope(store: Store, principal: Principal) -> list[str] | None:
         today = now_local()[:10]
         rows = store.read("assignments", where={"worker_id": principal.worker_id, "plan_id": plan_id},
                           columns=["grid_code", "valid_from", "valid_to"])
-        started = rows["valid_from"].isna() | (rows["valid_from"].astype(str).str[:10] <= today)
-        not_ended = rows["valid_to"].isna() | (rows["valid_to"].astype(str).str[:10] > today)
-        grids |= set(rows.loc[started & not_ended, "grid_code"].dropna().astype(str))
+        active = assignment_active(rows["valid_from"], rows["valid_to"], today)
+        grids |= set(rows.loc[active, "grid_code"].dropna().astype(str))
     return sorted(grids)
 
 
@@ -271,36 +205,3 @@ def read_audit(store: Store, since: str | None = None, limit: int = 500) -> pd.D
 
 
 # --- demo users ------------------------------------------------------------------------------
-DEMO_USERS = (
-    ("admin", "admin"),
-    ("commander", "commander"),
-    ("planner", "planner"),
-    ("supervisor", "supervisor"),
-    ("worker", "grid_worker"),
-)
-
-
-def ensure_demo_users(store: Store) -> list[str]:
-    """Create the five demo accounts that do not exist yet, with random passwords.
-
-    Returns one line per account created, carrying its password: the only time it is shown.
-    The ``worker`` account is linked to the first worker (by id) with an assignment in the
-    active plan.
-    """
-    lines = []
-    worker_id = None
-    plan_id = store.active_plan_id()
-    if plan_id:
-        rows = store.read("assignments", where={"plan_id": plan_id}, columns=["worker_id"])
-        if not rows.empty:
-            worker_id = str(sorted(rows["worker_id"].dropna().astype(str))[0])
-    for username, role in DEMO_USERS:
-        if store.count("users", {"username": username}):
-            continue
-        if role == "grid_worker" and worker_id is None:
-            lines.append(f"demo user {username}: not created (no worker has an assignment in the active plan)")
-            continue
-        password = secrets.token_urlsafe(9)
-        create_user(store, username, password, role, worker_id=worker_id if role == "grid_worker" else None)
-        lines.append(f"demo user {username:<10} role {role:<11} password {password}  (shown once)")
-    return lines

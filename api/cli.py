@@ -1,4 +1,5 @@
-"""``gridmap serve`` and ``gridmap users …``."""
+"""The installed ``gridmap`` command: the library's commands (:mod:`gridmap.cli`) plus
+``gridmap serve`` and ``gridmap users …``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import getpass
 import secrets
 import sys
 
+from gridmap.cli import main as library_main
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import create_app
     from api.privacy import install_log_filter
+    from gridmap.config import get_settings
     from gridmap.store import open_store
 
+    get_settings().api.check_serving(args.host)  # one-line refusal before anything is opened
     store = open_store(args.store) if args.store else None
     app = create_app(store=store)
     print(f"gridmap serve: http://{args.host}:{args.port}/  (API docs: /docs, OGC API: /ogc)", file=sys.stderr)
@@ -26,9 +31,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from api.auth import ROLES, create_user
     from gridmap.errors import InputError
     from gridmap.store import open_store
+    from gridmap.users import ROLES, create_user
 
     if args.role not in ROLES:
         raise InputError(f"role {args.role!r} unknown; choose one of {', '.join(ROLES)}")
@@ -85,3 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = users_sub.add_parser("list", help="list users (never passwords)")
     lst.add_argument("--store", default=None)
     lst.set_defaults(func=_users_list)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``gridmap …`` (the console script)."""
+    return library_main(argv, extra=(register,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -89,24 +89,6 @@ def case_scope(store: StoreDep, principal: Annotated[Principal, Depends(require(
 CaseScopeDep = Annotated[list[str] | None, Depends(case_scope)]
 
 
-def capability(module: str, attribute: str | None = None):
-    """A gridmap module (or one of its functions) a route needs; 501 (not 500) while it is
-    not part of this build."""
-    import importlib
-
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, f"{module} is not available in this build") from None
-        raise
-    if attribute is None:
-        return found
-    if not hasattr(found, attribute):
-        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, f"{module}.{attribute} is not available in this build")
-    return getattr(found, attribute)
-
-
 def require_table(name: str) -> None:
     """501 while the table a route reads is not declared (its sub-package is missing)."""
     from gridmap.store.schema import all_tables

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.auth import now_local
+from gridmap.domain import now_local
 from gridmap.errors import GridmapError
 from gridmap.store.base import Store
 

@@ -5,7 +5,6 @@ Kept out of the routers so they stay parameter parsing, authorisation and serial
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,16 +13,10 @@ import pandas as pd
 from api.auth import Principal, audit
 from api.privacy import CASE_PERSONAL_FIELDS, WORKER_PERSONAL_FIELDS, mask_frame, suppress_counts
 from api.tilesource import plan_revision
+from gridmap.cases import CaseFilter
+from gridmap.domain import now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
-
-#: admin code length → the case column holding codes of that level
-CODE_COLUMNS = {6: "county_code", 9: "township_code", 12: "village_code", 15: "grid_code"}
-CITY_CODE_PREFIX = "1505"
-CITY_CODE = "150500"
-
-CASE_KINDS = ("dispute", "petition")
-CASE_STATUSES = ("reported", "accepted", "in_progress", "resolved", "closed", "unresolved")
 
 #: what every case listing returns (no raw coordinates: they may come from a person's phone)
 CASE_COLUMNS = [
@@ -33,94 +26,6 @@ CASE_COLUMNS = [
     "party_name", "party_phone", "party_id_number", "followup_done", "satisfaction", "source",
 ]
 POINT_COLUMNS = ["case_id", "kind", "category", "status", "reported_at", "grid_code"]
-
-
-def _list(value: str | None) -> list[str] | None:
-    if value is None or value == "":
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _iso(value: str | None, name: str) -> str | None:
-    if not value:
-        return None
-    try:
-        return pd.Timestamp(value).isoformat(timespec="seconds") if len(value) > 10 else (
-            pd.Timestamp(value).strftime("%Y-%m-%d"))
-    except ValueError:
-        raise InputError(f"{name} {value!r}: expected an ISO date or date-time (2024-03-05 or 2024-03-05T14:30)") from None
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    """Filters of a case listing, parsed from query parameters.
-
-    ``date_from``/``date_to``: ``reported_at`` in ``[date_from, date_to)`` (ISO local time);
-    ``admin``: a county (6), township (9), village (12) or grid (15) code, or the city code.
-    """
-
-    kind: str | None = None
-    category: str | None = None
-    status: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    admin: str | None = None
-    grid: str | None = None
-
-    def where(self, scope: list[str] | None) -> dict[str, Any] | None:
-        """The store ``where`` dict; ``None`` when the scope allows nothing."""
-        where: dict[str, Any] = {}
-        for column, value, allowed in (("kind", self.kind, CASE_KINDS), ("category", self.category, None),
-                                       ("status", self.status, CASE_STATUSES)):
-            values = _list(value)
-            if values is None:
-                continue
-            bad = [v for v in values if allowed and v not in allowed]
-            if bad:
-                raise InputError(f"{column} {','.join(bad)!r} unknown; use {', '.join(allowed)}")
-            where[column] = values
-        lo, hi = _iso(self.date_from, "from"), _iso(self.date_to, "to")
-        if lo or hi:
-            where["reported_at"] = Between(lo, hi)
-        if self.admin:
-            code = self.admin
-            if not (code.isdigit() and code.startswith(CITY_CODE_PREFIX) and len(code) in CODE_COLUMNS):
-                raise InputError(f"admin {code!r}: give a county (6 digits), township (9), village (12) "
-                                 "or grid (15) code of Tongliao (1505…)")
-            if code != CITY_CODE:
-                where[CODE_COLUMNS[len(code)]] = code
-        if self.grid:
-            where["grid_code"] = self.grid
-        if scope is not None:
-            allowed_grids = set(scope)
-            if "grid_code" in where:
-                if where["grid_code"] not in allowed_grids:
-                    return None
-            else:
-                where["grid_code"] = sorted(allowed_grids)
-        return where
-
-
-def read_cases(
-    store: Store,
-    flt: CaseFilter,
-    scope: list[str] | None,
-    columns: list[str],
-    limit: int | None,
-    offset: int = 0,
-    bbox: tuple[float, float, float, float] | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """(one page of cases in scope, total matching) ordered by ``reported_at, case_id``."""
-    where = flt.where(scope)
-    if where is None or where.get("grid_code") == []:
-        return pd.DataFrame(columns=columns), 0
-    page = store.read("cases", where=where or None, columns=columns, bbox=bbox,
-                      order_by=["reported_at", "case_id"], limit=limit, offset=offset)
-    if bbox is None:
-        total = store.count("cases", where or None)
-    else:
-        total = len(store.read("cases", where=where or None, columns=["case_id"], bbox=bbox))
-    return page, total
 
 
 def present_cases(store: Store, principal: Principal, cases: pd.DataFrame, action: str) -> pd.DataFrame:
@@ -188,15 +93,12 @@ def grid_case_counts(store: Store, flt: CaseFilter) -> pd.Series:
 # --- coverage --------------------------------------------------------------------------------
 _AUDIT_CACHE: dict[tuple, Any] = {}
 _AUDIT_CACHE_SIZE = 8
-OPEN_STATUSES = ["reported", "accepted", "in_progress"]
 
 
 def default_period(store: Store) -> str:
     """The calendar month of the latest patrol check-in (``YYYY-MM``), else the current month."""
     latest = store.read("patrols", columns=["ts"], order_by=["-ts"], limit=1)
     if latest.empty or pd.isna(latest["ts"].iloc[0]):
-        from api.auth import now_local
-
         return now_local()[:7]
     return str(latest["ts"].iloc[0])[:7]
 

@@ -172,10 +172,17 @@ def build_tile(store: Store, request: TileRequest, revision: int = 0,
 
 
 def _postgis_tile(store: Store, request: TileRequest) -> bytes:
-    """``ST_AsMVT`` on the store's own connection (same extent and buffer as :mod:`api.mvt`)."""
-    from api.postgis_tiles import postgis_tile
-
-    return postgis_tile(store, request)
+    """``ST_AsMVT`` in the store (:meth:`gridmap.store.base.Store.mvt_tile`): same layers, properties,
+    extent and buffer as :mod:`api.mvt`; hotspot counts under the threshold nulled unless full access."""
+    if request.layer == "grids":
+        return store.mvt_tile("grids", request.z, request.x, request.y, layer=request.layer,
+                              columns=GRID_PROPERTIES, filter_column="plan_id", filter_value=request.source_id,
+                              id_column="code", extent=mvt.EXTENT, buffer=mvt.BUFFER)
+    k = 0 if request.full_counts else request.suppress_below
+    return store.mvt_tile("hotspot_results", request.z, request.x, request.y, layer=request.layer,
+                          columns=HOTSPOT_PROPERTIES, filter_column="run_id", filter_value=request.source_id,
+                          id_column="unit_id", extent=mvt.EXTENT, buffer=mvt.BUFFER,
+                          small_counts=("count", k, ("count", "value")))
 
 
 class SourceMemo:

@@ -53,7 +53,7 @@ def city_bounds(store_path: str) -> tuple[float, float, float, float]:
 
 def start_server(store_path: str, port: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--store", store_path]
     # the server's log (uvicorn's access log included) goes to a file: a pipe nobody reads would block it
     log_file = log_path.open("w")

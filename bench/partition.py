@@ -135,9 +135,9 @@ def city_chain(seed: int, scale: float) -> None:
     # bench/api.py would shadow the 'api' package that the store schema imports
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    from gridmap.partition.grids import grids_from_atoms
     from gridmap.partition.h3plan import h3_plan
     from gridmap.partition.quality import quality_report
-    from gridmap.partition.tiling import grids_from_atoms
     from gridmap.synth import synthesize
 
     t = time.perf_counter()

@@ -24,9 +24,9 @@ import pandas as pd
 
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
+from gridmap.domain import AREA_CODE
 
 LEVELS = ("city", "county", "township", "village")
-CITY_CODE = "150500"
 DEV_ZONE_CODE = "150571"
 DEV_ZONE_HOST_COUNTY = "150502"
 
@@ -65,7 +65,7 @@ def counties(data_dir: Path | None = None) -> gpd.GeoDataFrame:
             "code": gdf["adcode"].astype(str),
             "name": gdf["name"].astype(str),
             "level": "county",
-            "parent_code": CITY_CODE,
+            "parent_code": AREA_CODE,
             "source": SOURCE_OUTLINE,
         },
         geometry=gdf.geometry.values,

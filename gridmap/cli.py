@@ -1,48 +1,47 @@
 """gridmap: grid planning, case geocoding, hotspot analytics and grid-worker audits (网格化管理).
 
-Each sub-package contributes its sub-commands.
-
-A module listed in :data:`COMMAND_MODULES` exposes ``register(subparsers)`` which
-adds its parsers with ``set_defaults(func=...)``; ``func(args) -> int`` is the exit code.
+Each sub-package contributes its sub-commands: a module in :data:`COMMAND_MODULES` exposes
+``register(subparsers)`` which adds its parsers with ``set_defaults(func=...)``;
+``func(args) -> int`` is the exit code.  The installed ``gridmap`` command is
+:func:`api.cli.main`, which adds ``serve`` and ``users`` (the library never imports ``api``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+from collections.abc import Callable, Iterable
+from types import ModuleType
 
-COMMAND_MODULES = (
-    "gridmap.synth.cli",
-    "gridmap.pipeline_cli",
-    "gridmap.geocode.cli",
-    "gridmap.partition.cli",
-    "gridmap.hotspots.cli",
-    "gridmap.forecast.cli",
-    "gridmap.coverage.cli",
-    "gridmap.report_cli",
-    "api.cli",
+from gridmap import pipeline_cli, report_cli
+from gridmap.coverage import cli as coverage_cli
+from gridmap.forecast import cli as forecast_cli
+from gridmap.geocode import cli as geocode_cli
+from gridmap.hotspots import cli as hotspots_cli
+from gridmap.partition import cli as partition_cli
+from gridmap.synth import cli as synth_cli
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    synth_cli, pipeline_cli, geocode_cli, partition_cli, hotspots_cli, forecast_cli, coverage_cli, report_cli,
 )
 
+Register = Callable[[argparse._SubParsersAction], None]
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(extra: Iterable[Register] = ()) -> argparse.ArgumentParser:
+    """The ``gridmap`` parser with the library's commands plus ``extra`` registrars."""
     parser = argparse.ArgumentParser(prog="gridmap", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(sub)
+    for register in [*(m.register for m in COMMAND_MODULES), *extra]:
+        register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, extra: Iterable[Register] = ()) -> int:
+    """Run one ``gridmap`` command; the exit code (1 with a one-line message for bad input)."""
+    parser = build_parser(extra)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -150,7 +150,7 @@ def build_demo(
 
     if with_users:
         with _step(report, "demo users", progress):
-            from api.auth import ensure_demo_users
+            from gridmap.users import ensure_demo_users
 
             for line in ensure_demo_users(store):
                 report.notes.append(line)

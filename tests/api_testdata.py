@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from api import auth
 from gridmap.store.base import Store
+from gridmap.users import create_user
 
 WGS84 = "EPSG:4326"
 PASSWORDS = {
@@ -239,7 +239,7 @@ def build_city(store: Store, with_users: bool = True) -> City:
 
     if with_users:
         for username, role in ROLES.items():
-            auth.create_user(store, username, PASSWORDS[username], role,
+            create_user(store, username, PASSWORDS[username], role,
                              worker_id={"worker": "W1", "worker2": "W2"}.get(username), replace=True)
     return city
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from api_testdata import make_client
 
-from api import auth
+from gridmap.users import create_user
 
 HEADER = ["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间", "当事人", "电话", "身份证号"]
 ROWS = [
@@ -31,8 +31,8 @@ def _client(store):
     store.write("plans", pd.DataFrame([{"plan_id": "P1", "name": "t", "status": "active",
                                         "created_at": "2024-01-01T00:00:00"}]), mode="replace")
     store.write("grids", grids, mode="replace")
-    auth.create_user(store, "clerk", "clerk-pass-1", "admin", replace=True)
-    auth.create_user(store, "boss", "boss-pass-1", "commander", replace=True)
+    create_user(store, "clerk", "clerk-pass-1", "admin", replace=True)
+    create_user(store, "boss", "boss-pass-1", "commander", replace=True)
     c = make_client(store)
     c.headers["Authorization"] = "Bearer " + c.post(
         "/api/v1/auth/token", data={"username": "clerk", "password": "clerk-pass-1"}).json()["access_token"]

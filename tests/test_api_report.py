@@ -82,8 +82,9 @@ def test_cli_registers_report_serve_and_users(store, tmp_path, capsys):
 def test_demo_users_are_created_once_with_working_passwords(tmp_path):
     from api_testdata import build_city as build
 
-    from api.auth import authenticate, ensure_demo_users
+    from api.auth import authenticate
     from gridmap.store import open_store
+    from gridmap.users import ensure_demo_users
 
     with open_store(tmp_path / "demo.gpkg") as s:
         build(s, with_users=False)

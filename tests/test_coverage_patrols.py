@@ -7,7 +7,6 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from gridmap.coverage import patrols as patrol_mod
 from gridmap.coverage.patrols import (
     checkin_coordinates,
     grid_visits,
@@ -18,6 +17,7 @@ from gridmap.coverage.patrols import (
 from gridmap.coverage.periods import parse_period
 from gridmap.errors import InputError
 from gridmap.geocode.transform import from_wgs84
+from gridmap.spatial import points_in_polygons
 
 
 def _hex_grids(n: int = 40, seed: int = 0) -> gpd.GeoDataFrame:
@@ -30,17 +30,15 @@ def _hex_grids(n: int = 40, seed: int = 0) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"code": codes}, geometry=cells, crs="EPSG:4326")
 
 
-@pytest.mark.parametrize("use_geocode_index", [True, False])
-def test_locate_points_matches_geopandas_sjoin(monkeypatch, use_geocode_index):
-    if not use_geocode_index:
-        monkeypatch.setattr(patrol_mod, "_GridIndex", None)
+@pytest.mark.parametrize("locate", [locate_points, points_in_polygons])
+def test_locate_points_matches_geopandas_sjoin(locate):
     grids = _hex_grids()
     order = np.argsort(grids["code"].to_numpy())
     polygons = grids.geometry.values[order]
     rng = np.random.default_rng(1)
     lon = 122.17 + rng.random(3000) * 0.16  # some points fall outside every grid
     lat = 43.57 + rng.random(3000) * 0.14
-    got = locate_points(lon, lat, polygons)
+    got = locate(lon, lat, polygons)
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     joined = gpd.sjoin(points, grids, predicate="within", how="left")
     joined = joined[~joined.index.duplicated()]
@@ -51,12 +49,10 @@ def test_locate_points_matches_geopandas_sjoin(monkeypatch, use_geocode_index):
     assert (got < 0).sum() > 1000 and (got >= 0).sum() > 1400
 
 
-@pytest.mark.parametrize("use_geocode_index", [True, False])
-def test_border_points_go_to_the_lowest_code(monkeypatch, use_geocode_index):
-    if not use_geocode_index:
-        monkeypatch.setattr(patrol_mod, "_GridIndex", None)
+@pytest.mark.parametrize("locate", [locate_points, points_in_polygons])
+def test_border_points_go_to_the_lowest_code(locate):
     polygons = np.array([box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2)])
-    got = locate_points(np.array([1.0, 0.5, 1.0, 5.0]), np.array([0.5, 1.0, 1.0, 5.0]), polygons)
+    got = locate(np.array([1.0, 0.5, 1.0, 5.0]), np.array([0.5, 1.0, 1.0, 5.0]), polygons)
     assert got.tolist() == [0, 0, 0, -1]
 
 

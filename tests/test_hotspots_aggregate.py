@@ -11,15 +11,14 @@ import pandas as pd
 import pytest
 import shapely
 
+from gridmap.cases import CaseFilter, filter_cases
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
-    CaseFilter,
     case_lonlat,
     count_in_h3,
     count_in_polygons,
     empirical_bayes,
     excess_risk,
-    filter_cases,
     h3_polygons,
     latlng_to_cells,
     rate_per_1000,

@@ -11,8 +11,9 @@ from gridmap.crs import LOCAL_CRS
 from gridmap.partition.adjacency import rook_adjacency
 from gridmap.partition.atoms import build_atoms
 from gridmap.partition.balance import choose_k, partition_plan, partition_village
+from gridmap.partition.grids import grids_from_atoms
 from gridmap.partition.sample import sample_area
-from gridmap.partition.tiling import grids_from_atoms, validate_tiling
+from gridmap.partition.tiling import validate_tiling
 
 
 @pytest.fixture(scope="module")

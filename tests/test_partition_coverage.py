@@ -13,9 +13,10 @@ from gridmap.geometry import segmentize_shared
 from gridmap.partition.adjacency import rook_adjacency, shared_segments
 from gridmap.partition.atoms import build_atoms
 from gridmap.partition.balance import partition_plan
+from gridmap.partition.grids import grids_from_atoms
 from gridmap.partition.h3plan import h3_plan
 from gridmap.partition.sample import sample_area
-from gridmap.partition.tiling import grids_from_atoms, validate_tiling
+from gridmap.partition.tiling import validate_tiling
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ from gridmap.partition._frames import village_frame
 from gridmap.partition.atoms import build_atoms
 from gridmap.partition.balance import partition_plan
 from gridmap.partition.exclusive import carve_exclusive
+from gridmap.partition.grids import grids_from_atoms
 from gridmap.partition.sample import sample_area
-from gridmap.partition.tiling import grids_from_atoms, validate_tiling
+from gridmap.partition.tiling import validate_tiling
 
 
 def test_sites_become_exclusive_grids_numbered_from_901():

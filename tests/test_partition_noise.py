@@ -11,7 +11,7 @@ import shapely
 from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.partition.adjacency import MIN_SHARED_M, rook_adjacency
 from gridmap.partition.balance import partition_plan
-from gridmap.partition.tiling import grids_from_atoms
+from gridmap.partition.grids import grids_from_atoms
 
 X0, Y0, D = 122.30, 43.63, 1e-4  # ~8 m × 11 m cells in Tongliao
 NOISE = 3e-10  # degrees, ~30 µm: the size seen between real atoms

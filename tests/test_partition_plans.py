@@ -12,8 +12,9 @@ from gridmap.partition import edits, plans
 from gridmap.partition.atoms import build_atoms
 from gridmap.partition.balance import partition_plan
 from gridmap.partition.diff import diff_plans
+from gridmap.partition.grids import grids_from_atoms
 from gridmap.partition.sample import sample_area
-from gridmap.partition.tiling import grids_from_atoms, validate_tiling
+from gridmap.partition.tiling import validate_tiling
 
 
 @pytest.fixture(scope="module")

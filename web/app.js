@@ -4,7 +4,6 @@
 "use strict";
 
 const API = "api/v1";
-const CITY = { code: "150500", level: "city" };
 const CHILD_LEVEL = { city: "county", county: "township", township: "village", village: "grid" };
 const GI_COLOURS = { 3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac" };
 const EMERGING_COLOURS = {
@@ -19,13 +18,6 @@ const DAYS_CLASSES = [
   { key: "days_0", max: 1, colour: "#1a9850" }, { key: "days_2", max: 3, colour: "#d9ef8b" },
   { key: "days_4", max: 7, colour: "#fdae61" }, { key: "days_8", max: Infinity, colour: "#d73027" },
 ];
-const CATEGORIES = {
-  dispute: ["family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic",
-    "medical", "other"],
-  petition: ["petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement",
-    "petition_other"],
-};
-
 const state = {
   token: sessionStorage.getItem("gridmap.token"),
   user: { username: null, role: "anonymous", rights: [] },
@@ -232,7 +224,8 @@ function fillCategories() {
   const select = document.getElementById("f-category");
   const current = select.value;
   select.replaceChildren(el("option", { value: "" }, t("all")));
-  const keys = kind ? CATEGORIES[kind] : [...CATEGORIES.dispute, ...CATEGORIES.petition];
+  const categories = state.config.vocabulary.categories;
+  const keys = (kind ? categories[kind] : Object.values(categories).flat()).map((c) => c.key);
   for (const key of keys) select.append(el("option", { value: key }, categoryName(key)));
   if (keys.includes(current)) select.value = current;
 }
@@ -246,7 +239,7 @@ function caseFilters() {
     category: document.getElementById("f-category").value,
     from: from + "-01",
     to: nextMonth(to) + "-01",
-    admin: unit.code === CITY.code ? "" : unit.code,
+    admin: unit.code === areaUnit().code ? "" : unit.code,
   };
 }
 
@@ -257,7 +250,10 @@ function periodSpec() {
 }
 
 // --- command view --------------------------------------------------------------------------------------
-function currentUnit() { return state.drill[state.drill.length - 1] || CITY; }
+// the whole area (the city), from the server's vocabulary (gridmap.domain)
+function areaUnit() { return { code: state.config.vocabulary.area.code, level: "city" }; }
+
+function currentUnit() { return state.drill[state.drill.length - 1] || areaUnit(); }
 
 function drawBreadcrumb() {
   const nav = document.getElementById("breadcrumb");
@@ -788,7 +784,7 @@ async function start() {
   }
   const city = await api(`${API}/admin-units${qs({ level: "city", crs: crs() })}`);
   const cityFeature = city.features[0];
-  state.drill = [{ code: cityFeature ? cityFeature.properties.code : CITY.code, level: "city",
+  state.drill = [{ code: cityFeature ? cityFeature.properties.code : areaUnit().code, level: "city",
     name: cityFeature ? cityFeature.properties.name : "" }];
   if (cityFeature) map.fitBounds(L.geoJSON(cityFeature).getBounds());
   else map.setView([43.65, 122.25], 8);

@@ -274,23 +274,6 @@ const I18N = {
   },
 };
 
-// case categories, same keys as gridmap.synth
-const CATEGORY_NAMES = {
-  zh: {
-    family_marriage: "婚姻家庭", neighbour: "邻里纠纷", land: "土地纠纷", wages: "劳资纠纷",
-    loans_finance: "借贷金融", property_mgmt: "物业纠纷", traffic: "交通事故", medical: "医疗纠纷",
-    other: "其他纠纷", petition_land: "土地信访", petition_social_security: "社保信访",
-    petition_housing: "住房信访", petition_law_enforcement: "执法信访", petition_other: "其他信访",
-  },
-  en: {
-    family_marriage: "family & marriage", neighbour: "neighbours", land: "land", wages: "wages",
-    loans_finance: "loans & finance", property_mgmt: "property management", traffic: "traffic",
-    medical: "medical", other: "other disputes", petition_land: "petition: land",
-    petition_social_security: "petition: social security", petition_housing: "petition: housing",
-    petition_law_enforcement: "petition: law enforcement", petition_other: "petition: other",
-  },
-};
-
 let LANG = localStorage.getItem("gridmap.lang") || "zh";
 
 function t(key, vars) {
@@ -301,8 +284,15 @@ function t(key, vars) {
   return text;
 }
 
+// category labels come from the server (GET /api/v1/config → vocabulary, gridmap.domain)
 function categoryName(key) {
-  return (CATEGORY_NAMES[LANG] && CATEGORY_NAMES[LANG][key]) || key;
+  const vocabulary = state.config && state.config.vocabulary;
+  if (!vocabulary) return key;
+  for (const categories of Object.values(vocabulary.categories)) {
+    const found = categories.find((c) => c.key === key);
+    if (found) return found[LANG] || found.zh || key;
+  }
+  return key;
 }
 
 function applyI18n(root) {

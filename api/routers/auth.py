@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api import auth
 from api.deps import PrincipalDep, SettingsDep, StoreDep, oauth2_scheme, require
 from api.geojson import records
+from gridmap.users import create_user
 
 router = APIRouter(tags=["auth"])
 
@@ -71,7 +72,7 @@ def list_users(store: StoreDep, _admin: Annotated[auth.Principal, Depends(requir
 def add_user(body: UserIn, store: StoreDep,
              admin: Annotated[auth.Principal, Depends(require("users.manage"))]) -> dict:
     """Create (or with ``replace`` reset) a local account (admin only)."""
-    auth.create_user(store, body.username, body.password, body.role, body.worker_id, body.grid_scope,
+    create_user(store, body.username, body.password, body.role, body.worker_id, body.grid_scope,
                      replace=body.replace)
     auth.audit(store, admin, "user.create", "user", [body.username], {"role": body.role})
     return {"username": body.username, "role": body.role}

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from api.auth import Principal
 from api.deps import CaseScopeDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
-from api.queries import CASE_COLUMNS, POINT_COLUMNS, CaseFilter, present_cases, read_cases
+from api.queries import CASE_COLUMNS, POINT_COLUMNS, present_cases
+from gridmap.cases import CaseFilter, count_cases, read_cases
+from gridmap.domain import CASE_KINDS, CASE_STATUSES, STATUS_GROUPS
 from gridmap.store.base import Op
 
 router = APIRouter(tags=["cases"])
@@ -24,16 +26,16 @@ CaseReader = Annotated[Principal, Depends(require("cases.read"))]
 
 
 def case_filter(
-    kind: str | None = Query(None, description="dispute | petition (comma-separated for several)"),
+    kind: str | None = Query(None, description=" | ".join(CASE_KINDS) + " (comma-separated for several)"),
     category: str | None = Query(None, description="case category, e.g. neighbour, wages, petition_land"),
-    status_: str | None = Query(None, alias="status", description="reported | accepted | in_progress | "
-                                "resolved | closed | unresolved"),
+    status_: str | None = Query(None, alias="status", description=" | ".join([*CASE_STATUSES, *STATUS_GROUPS])),
     date_from: str | None = Query(None, alias="from", description="reported at or after (ISO date/time)"),
     date_to: str | None = Query(None, alias="to", description="reported before (ISO date/time)"),
     admin: str | None = Query(None, description="county (6 digits), township (9), village (12) or grid (15) code"),
     grid: str | None = Query(None, description="grid code (15 digits)"),
 ) -> CaseFilter:
-    return CaseFilter(kind, category, status_, date_from, date_to, admin, grid)
+    return CaseFilter.from_dict({"kind": kind, "category": category, "status": status_, "start": date_from,
+                                 "end": date_to, "admin": admin, "grid": grid})
 
 
 CaseFilterDep = Annotated[CaseFilter, Depends(case_filter)]
@@ -51,7 +53,9 @@ def list_cases(
     offset: int = Query(0, ge=0),
 ) -> dict:
     """One page of cases (oldest first) with ``total`` and a ``next`` link while more remain."""
-    page, total = read_cases(store, flt, scope, CASE_COLUMNS, limit, offset, parse_bbox(bbox))
+    box = parse_bbox(bbox)
+    page = read_cases(store, flt, CASE_COLUMNS, scope, limit, offset, box)
+    total = count_cases(store, flt, scope, box)
     page = present_cases(store, principal, page, "case.list")
 
     def link(new_offset: int) -> str:
@@ -79,7 +83,9 @@ def case_points(
 ) -> Response:
     """Geocoded case points for clustering on the map: id, kind, category, status, time, grid
     (no personal fields).  ``numberMatched`` tells when ``limit`` cut the set."""
-    page, total = read_cases(store, flt, scope, [*POINT_COLUMNS, "geometry"], limit, 0, parse_bbox(bbox))
+    box = parse_bbox(bbox)
+    page = read_cases(store, flt, [*POINT_COLUMNS, "geometry"], scope, limit, 0, box)
+    total = count_cases(store, flt, scope, box)
     if not isinstance(page, gpd.GeoDataFrame):
         page = gpd.GeoDataFrame(page, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     page = page[~page.geometry.isna() & ~page.geometry.is_empty]

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from api.auth import Principal, audit
 from api.deps import PrincipalDep, SettingsDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records, to_jsonable
-from api.queries import CITY_CODE, coverage_audit, grid_coverage, present_workers, suppress_frame
+from api.queries import coverage_audit, grid_coverage, present_workers, suppress_frame
+from gridmap.domain import AREA_CODE
 from gridmap.store.base import Between
 
 router = APIRouter(tags=["coverage"])
@@ -107,7 +108,7 @@ def kpis(
     from gridmap.coverage.service import kpis_from_store
 
     table = kpis_from_store(store, level, period, kinds=(kind,))
-    if parent and parent != CITY_CODE:
+    if parent and parent != AREA_CODE:
         if level == "grid":
             table = table[table["unit_code"].astype(str).str.startswith(parent)]
         else:  # by parent code, not prefix: the development-zone townships (150571…) lie in 150502

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
-from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
+from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records
 from api.queries import suppress_frame
+from gridmap.forecast.runs import run_forecast, township_summary
 
 router = APIRouter(tags=["forecast"])
 
@@ -80,7 +81,6 @@ def run_results(run_id: str, store: StoreDep, settings: SettingsDep, principal: 
 def run_list(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
              limit: int = Query(20, ge=1, le=100000)) -> dict:
     """The warning list (top ``limit`` grids, no geometry) and the summary per township."""
-    township_summary = capability("gridmap.forecast.runs", "township_summary")
     frame = _results(store, run_id, principal, settings.suppress_counts_below, 0)
     names = store.read("admin_units", where={"level": "township"}, columns=["code", "name"])
     towns = township_summary(frame.fillna({"recent_cases": 0}),
@@ -123,8 +123,6 @@ class ForecastRequest(BaseModel):
 def start_run(body: ForecastRequest, store: StoreDep, jobs: JobsDep,
               principal: Annotated[Principal, Depends(require("hotspots.run"))]) -> dict:
     """Start a forecast in the background; poll ``/api/v1/jobs/{job_id}``, whose result names the run."""
-    run_forecast = capability("gridmap.forecast.runs", "run_forecast")
-
     def work(progress) -> dict:
         progress(0.0, f"forecast {body.kind} from {body.asof}")
         run_id = run_forecast(store, body.kind, body.asof, body.horizon, body.categories or None, body.method,

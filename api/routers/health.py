@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
+from gridmap.domain import vocabulary
 
 router = APIRouter(tags=["health"])
 
@@ -23,7 +24,8 @@ def health(store: StoreDep) -> dict:
 
 @router.get("/api/v1/config")
 def client_config(settings: SettingsDep, principal: PrincipalDep) -> dict:
-    """What the web page needs to start: base map, privacy threshold and who is signed in."""
+    """What the web page needs to start: base map, privacy threshold, the domain vocabulary
+    (area, case kinds, categories and statuses with zh/en labels; see gridmap.domain) and who is signed in."""
     return {
         "basemap_url": settings.basemap_url,
         "basemap_crs": settings.basemap_crs,
@@ -34,5 +36,6 @@ def client_config(settings: SettingsDep, principal: PrincipalDep) -> dict:
         "grid_min_households": settings.grid_min_households,
         "grid_max_households": settings.grid_max_households,
         "grid_tolerance": settings.grid_tolerance,
+        "vocabulary": vocabulary(),
         "user": {"username": principal.username, "role": principal.role, "rights": sorted(principal.rights)},
     }

@@ -16,11 +16,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
-from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
+from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
 from api.queries import grid_case_counts, suppress_frame
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
+from gridmap.hotspots.runs import run_hotspots
 
 router = APIRouter(tags=["hotspots"])
 
@@ -168,7 +169,7 @@ def grid_counts(
         counts = counts.head(limit)
     frame = counts.rename("count").rename_axis("grid_code").reset_index()
     frame = suppress_frame(frame, ["count"], settings.suppress_counts_below, principal.sees_all_cases)
-    return {"filters": {k: v for k, v in vars(flt).items() if v}, "grids": records(frame)}
+    return {"filters": flt.as_dict(), "grids": records(frame)}
 
 
 class RunRequest(BaseModel):
@@ -185,7 +186,6 @@ def start_run(body: RunRequest, store: StoreDep, jobs: JobsDep,
               principal: Annotated[Principal, Depends(require("hotspots.run"))]) -> dict:
     """Start a hotspot run in the background (permutation runs take a while); poll
     ``/api/v1/jobs/{job_id}``, whose result names the new run."""
-    run_hotspots = capability("gridmap.hotspots.runs", "run_hotspots")
 
     def work(progress) -> dict:
         progress(0.0, f"{body.method} on {body.unit}")

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
-from api.deps import JobsDep, SettingsDep, StoreDep, capability, require
+from api.deps import JobsDep, SettingsDep, StoreDep, require
 from api.geojson import to_jsonable
 from api.queries import present_cases
+from gridmap.geocode import intake
 
 router = APIRouter(tags=["intake"])
 
@@ -72,11 +73,6 @@ def import_cases(
     """Import cases: parse, check coordinates, geocode addresses, assign grids; doubtful
     rows go to the review queue.  Returns the import summary (or a job for large files)."""
     path, size = _save_upload(file, settings.max_upload_bytes)
-    try:
-        intake = capability("gridmap.geocode.intake")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
     source = file.filename or path.name
 
@@ -98,7 +94,6 @@ def import_cases(
 def review_queue(store: StoreDep, principal: Clerk,
                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
     """Cases whose location needs a human decision (oldest first), with candidate addresses."""
-    intake = capability("gridmap.geocode.intake")
     items = present_cases(store, principal, intake.review_queue(store, limit=limit, offset=offset), "review.read")
     total = store.count("cases", {"geocode_status": "review"})
     return {"items": to_jsonable(items), "total": total, "limit": limit, "offset": offset}
@@ -116,7 +111,6 @@ class ReviewAction(BaseModel):
 def resolve(case_id: str, body: ReviewAction, store: StoreDep, principal: Clerk) -> dict:
     """Decide a review item; 400 with the reason when the decision is not valid (e.g. a point
     outside the city)."""
-    intake = capability("gridmap.geocode.intake")
     result = intake.resolve_review(store, case_id, body.action, address_id=body.address_id, lon=body.lon,
                                    lat=body.lat, reason=body.reason, actor=principal.actor)
     audit(store, principal, f"review.{body.action}", "case", [case_id])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit, case_grid_scope
-from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, capability, require, require_table
+from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import (
     GEOJSON_MEDIA_TYPE,
     check_crs,
@@ -25,7 +25,13 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.queries import CODE_COLUMNS, present_workers, suppress_frame
+from api.queries import present_workers, suppress_frame
+from gridmap.domain import CODE_COLUMNS, OPEN_STATUSES
+from gridmap.partition.diff import diff_plans
+from gridmap.partition.edits import merge_grids, move_atoms, split_grid
+from gridmap.partition.plans import activate_plan
+from gridmap.partition.quality import quality_report
+from gridmap.partition.workflow import partition_to_plan
 
 router = APIRouter(tags=["plans"])
 
@@ -113,8 +119,7 @@ def plan_grid(
     if grids.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {code} in plan {plan_id}")
     counts = {"cases": store.count("cases", {"grid_code": code}),
-              "open_cases": store.count("cases", {"grid_code": code,
-                                                  "status": ["reported", "accepted", "in_progress"]})}
+              "open_cases": store.count("cases", {"grid_code": code, "status": list(OPEN_STATUSES)})}
     scope = case_grid_scope(store, principal)
     full = principal.sees_all_cases or (scope is not None and code in scope)
     shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], settings.suppress_counts_below, full)
@@ -160,7 +165,6 @@ def _edited(request: Request, store, principal: Principal, plan_id: str, action:
 def split(plan_id: str, body: SplitRequest, request: Request, store: StoreDep, principal: PlanEditor) -> dict:
     """Split a grid of a draft plan into ``parts`` contiguous, balanced grids; 422 with the
     rule that broke (contiguity, nesting, household band, locked) unless ``override``."""
-    split_grid = capability("gridmap.partition.edits", "split_grid")
     _plan_or_404(store, plan_id)
     codes = split_grid(store, plan_id, body.grid, body.parts, principal.actor, override=body.override)
     return _edited(request, store, principal, plan_id, "split", [body.grid], list(codes))
@@ -169,7 +173,6 @@ def split(plan_id: str, body: SplitRequest, request: Request, store: StoreDep, p
 @router.post("/plans/{plan_id}/edits/merge")
 def merge(plan_id: str, body: MergeRequest, request: Request, store: StoreDep, principal: PlanEditor) -> dict:
     """Merge adjacent grids of one village in a draft plan; 422 with the reason on rejection."""
-    merge_grids = capability("gridmap.partition.edits", "merge_grids")
     _plan_or_404(store, plan_id)
     code = merge_grids(store, plan_id, body.grids, principal.actor, override=body.override)
     return _edited(request, store, principal, plan_id, "merge", body.grids, [code])
@@ -178,7 +181,6 @@ def merge(plan_id: str, body: MergeRequest, request: Request, store: StoreDep, p
 @router.post("/plans/{plan_id}/edits/move")
 def move(plan_id: str, body: MoveRequest, request: Request, store: StoreDep, principal: PlanEditor) -> dict:
     """Move atoms into another grid of a draft plan; 422 with the reason on rejection."""
-    move_atoms = capability("gridmap.partition.edits", "move_atoms")
     _plan_or_404(store, plan_id)
     move_atoms(store, plan_id, body.atoms, body.to_grid, principal.actor, override=body.override)
     return _edited(request, store, principal, plan_id, "move", [body.to_grid], [body.to_grid])
@@ -210,7 +212,6 @@ def plan_atoms(plan_id: str, store: StoreDep, grid: str | None = None,
 def diff(plan_id: str, store: StoreDep, other: str = Query(..., description="the plan to compare with")) -> dict:
     """What changes from plan ``other`` to this plan: grids added, removed, changed; atoms and
     households that move."""
-    diff_plans = capability("gridmap.partition.diff", "diff_plans")
     _plan_or_404(store, plan_id)
     _plan_or_404(store, other)
     d = diff_plans(store, other, plan_id)
@@ -222,7 +223,6 @@ def diff(plan_id: str, store: StoreDep, other: str = Query(..., description="the
 def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
     """Balance (households against the plan's band), compactness (Polsby-Popper), contiguity and
     nesting of a plan's grids (see gridmap.partition.quality)."""
-    quality_report = capability("gridmap.partition.quality", "quality_report")
     plan = _plan_or_404(store, plan_id)
     params = plan["params"] if isinstance(plan["params"], dict) else {}
     grids = store.read("grids", where={"plan_id": plan_id})
@@ -239,7 +239,6 @@ def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
 @router.post("/plans/{plan_id}/activate")
 def activate(plan_id: str, request: Request, store: StoreDep, principal: PlanEditor) -> dict:
     """Make a plan the active one (the previous active plan is archived)."""
-    activate_plan = capability("gridmap.partition.plans", "activate_plan")
     _plan_or_404(store, plan_id)
     activate_plan(store, plan_id)
     _invalidate_tiles(request)
@@ -258,7 +257,6 @@ class PartitionRequest(BaseModel):
 def partition(body: PartitionRequest, store: StoreDep, settings: SettingsDep, jobs: JobsDep,
               principal: PlanEditor) -> dict:
     """Compute a new balanced draft plan in the background; poll ``/api/v1/jobs/{job_id}``."""
-    partition_to_plan = capability("gridmap.partition.workflow", "partition_to_plan")
     parent = body.parent_id or store.active_plan_id()
 
     def work(progress) -> dict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gridmap.coverage._frames import RESOLVED_STATUSES, parse_timestamps, require_columns, text_column
+from gridmap.coverage._frames import parse_timestamps, require_columns, text_column
+from gridmap.domain import is_resolved
 
 TIME_COLUMNS = ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_at")
 
@@ -40,7 +41,7 @@ def prepare_cases(cases: pd.DataFrame) -> pd.DataFrame:
         # plain float64 whatever the backend returned (nullable Int64 from one, object from another)
         values = pd.to_numeric(cases[column], errors="coerce") if column in cases.columns else np.nan
         out[column] = pd.Series(values, index=cases.index).astype("float64") if column in cases.columns else np.nan
-    out["resolved"] = out["status"].isin(RESOLVED_STATUSES).to_numpy()
+    out["resolved"] = is_resolved(out["status"])
     out["resolved_time"] = out["resolved_at"].fillna(out["closed_at"])
     return out.reset_index(drop=True)
 

@@ -10,7 +10,6 @@ import pandas as pd
 
 from gridmap.errors import InputError
 
-RESOLVED_STATUSES = ("resolved", "closed")
 WORKER_ROLES = ("full_time", "part_time", "cadre", "police")
 
 

@@ -24,7 +24,9 @@ import shapely
 from gridmap.coverage._frames import WORKER_ROLES, is_blank, require_columns, text_column, to_day_number
 from gridmap.coverage.periods import Period
 from gridmap.crs import LOCAL_CRS, WGS84
+from gridmap.domain import assignment_active
 from gridmap.errors import InputError
+from gridmap.geocode.assign import locate_points
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +192,11 @@ def _iso_days(values: pd.Series, what: str, allow_blank: bool) -> np.ndarray:
 
 
 def active_assignments(assignments: pd.DataFrame, on_date: str | date) -> pd.DataFrame:
-    """The rows in force on ``on_date`` (``valid_from ≤ day ≤ valid_to``, open end allowed)."""
-    start, end = validity_days(assignments)
-    day = to_day_number(on_date)
-    return assignments[(start <= day) & (day <= end)].reset_index(drop=True)
+    """The rows in force on ``on_date`` (:func:`gridmap.domain.assignment_active`: ``valid_from ≤ day ≤
+    valid_to``, both inclusive, open end allowed)."""
+    validity_days(assignments)  # refuses missing, unreadable or backwards dates first
+    in_force = assignment_active(assignments["valid_from"], assignments["valid_to"], str(on_date)[:10])
+    return assignments[in_force].reset_index(drop=True)
 
 
 def assignments_in_period(assignments: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -224,8 +227,6 @@ def overlap_mapping(
     DataFrame ``old_code, new_code, area_m2, households`` (area in LOCAL_CRS square
     metres; households 0 without addresses), only pairs that overlap.
     """
-    from gridmap.coverage.patrols import locate_points  # local import: patrols imports this module
-
     old = _polygons(old_grids, "old grids").to_crs(LOCAL_CRS)
     new = _polygons(new_grids, "new grids").to_crs(LOCAL_CRS)
     tree = shapely.STRtree(new.geometry.values)

@@ -35,10 +35,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from gridmap.boundaries import CITY_CODE, DEV_ZONE_CODE, DEV_ZONE_HOST_COUNTY
+from gridmap.boundaries import DEV_ZONE_CODE, DEV_ZONE_HOST_COUNTY
 from gridmap.coverage._cases import open_at, prepare_cases
 from gridmap.coverage._frames import require_columns, text_column
 from gridmap.coverage.periods import Period, parse_period
+from gridmap.domain import AREA_CODE
 from gridmap.errors import InputError
 
 LEVELS = ("grid", "village", "township", "county", "city")
@@ -63,7 +64,7 @@ def unit_codes(cases: pd.DataFrame, level: str, admin_units: pd.DataFrame | None
     if level not in LEVELS:
         raise InputError(f"level {level!r}: use one of {', '.join(LEVELS)}")
     if level == "city":
-        city = CITY_CODE
+        city = AREA_CODE
         if admin_units is not None and (admin_units["level"] == "city").any():
             city = str(admin_units.loc[admin_units["level"] == "city", "code"].iloc[0])
         return pd.Series(city, index=cases.index, dtype="object")

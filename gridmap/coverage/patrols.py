@@ -10,7 +10,7 @@ with the lowest code (the deterministic tie rule); for "is this check-in inside 
 worker's own grids" every grid it touches counts, so a worker standing on their own
 border is never reported as outside.
 
-Everything is vectorized: one STRtree query for all points, numpy/pandas group-bys
+Everything is vectorized: one point-in-grid index for all points (:mod:`gridmap.spatial`), numpy/pandas group-bys
 for the figures; there is no loop over check-ins.
 """
 
@@ -35,18 +35,10 @@ from gridmap.coverage.assignments import validity_days
 from gridmap.coverage.periods import Period
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
+from gridmap.geocode.assign import locate_points
+from gridmap.geocode.transform import to_wgs84_mixed
 
 log = logging.getLogger(__name__)
-
-try:  # the geocode engineer's converter (wgs84 | cgcs2000 | gcj02 | bd09 per point)
-    from gridmap.geocode.transform import to_wgs84_mixed as _to_wgs84_mixed
-except ImportError:  # pragma: no cover - only while gridmap.geocode is absent
-    _to_wgs84_mixed = None
-try:  # the geocode engineer's point-in-grid index (same lowest-code rule on borders)
-    from gridmap.geocode.assign import GridIndex as _GridIndex
-except ImportError:  # pragma: no cover
-    _GridIndex = None
-
 
 def checkin_coordinates(patrols: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat (degrees) of every check-in; NaN where a row has no usable point.
@@ -74,65 +66,11 @@ def checkin_coordinates(patrols: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         raw_lon = pd.to_numeric(patrols["raw_lon"], errors="coerce").to_numpy(dtype=float)[need]
         raw_lat = pd.to_numeric(patrols["raw_lat"], errors="coerce").to_numpy(dtype=float)[need]
         crs = text_column(patrols, "raw_crs").to_numpy()[need]
-        if _to_wgs84_mixed is not None:
-            conv_lon, conv_lat = _to_wgs84_mixed(raw_lon, raw_lat, crs)
-        else:  # pragma: no cover
-            names = pd.Series(crs, dtype="object").fillna("wgs84").str.lower()
-            if not names.isin(["wgs84", "epsg:4326", "4326"]).all():
-                raise InputError("patrols: only WGS-84 raw coordinates are supported without gridmap.geocode")
-            conv_lon, conv_lat = raw_lon, raw_lat
-        lon[need], lat[need] = conv_lon, conv_lat
+        lon[need], lat[need] = to_wgs84_mixed(raw_lon, raw_lat, crs)
     bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
     lon[bad] = np.nan
     lat[bad] = np.nan
     return lon, lat
-
-
-def point_polygon_pairs(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (point index, polygon index) pair where the point intersects the polygon.
-
-    ``lon``/``lat`` are degrees (NaN points match nothing); ``polygons`` are shapely
-    geometries in the same CRS.  One STRtree query; pairs sorted by point, then polygon.
-    """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    if len(ok) == 0 or len(polygons) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    tree = shapely.STRtree(np.asarray(polygons, dtype=object))
-    points = shapely.points(lon[ok], lat[ok])
-    point_idx, poly_idx = tree.query(points, predicate="intersects")
-    point_idx = ok[point_idx]
-    order = np.lexsort((poly_idx, point_idx))
-    return point_idx[order].astype(np.int64), poly_idx[order].astype(np.int64)
-
-
-def locate_points(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon holding each point; the lowest index on shared borders, -1 outside.
-
-    Give ``polygons`` sorted by grid code to make "lowest index" mean "lowest code".
-    Uses :class:`gridmap.geocode.assign.GridIndex` (cell binning, exact tests only near
-    borders) when available, otherwise one STRtree query.
-    """
-    lon = np.asarray(lon, dtype=float)
-    if _GridIndex is not None and len(polygons):
-        import geopandas as gpd
-
-        # zero-padded positions as codes keep "lowest code" == "lowest index"
-        width = len(str(len(polygons)))
-        codes = np.char.zfill(np.arange(len(polygons)).astype(str), width)
-        index = _GridIndex(gpd.GeoDataFrame({"code": codes}, geometry=list(polygons), crs=WGS84))
-        ranks = index.assign_ranks(lon, np.asarray(lat, dtype=float))
-        out = np.full(len(lon), -1, dtype=np.int64)
-        found = ranks >= 0
-        out[found] = index.codes_by_rank[ranks[found]].astype(np.int64)
-        return out
-    point_idx, poly_idx = point_polygon_pairs(lon, lat, polygons)
-    out = np.full(len(lon), -1, dtype=np.int64)
-    if len(point_idx):
-        first = np.r_[True, point_idx[1:] != point_idx[:-1]]  # pairs are sorted: first = lowest polygon
-        out[point_idx[first]] = poly_idx[first]
-    return out
 
 
 @dataclass

@@ -11,7 +11,7 @@ One module per method, each returning a :class:`gridmap.forecast.data.MethodFore
 :mod:`.metrics` scores forecasts (Poisson log score, PAI, PEI, top-10 % share),
 :mod:`.backtest` runs rolling origins, :mod:`.simulate` draws Hawkes and county processes
 with a known intensity, :mod:`.runs` stores runs, :mod:`.export` writes CSV/XLSX and the
-township summary.  Imports are lazy: the store imports :mod:`.tables` only.
+township summary; the tables are declared in :mod:`gridmap.store.schema`.
 """
 
 from __future__ import annotations

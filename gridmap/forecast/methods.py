@@ -7,18 +7,17 @@ from collections.abc import Callable
 import numpy as np
 
 from gridmap.errors import InputError
+from gridmap.forecast.baselines import last_period, rolling_3, rolling_12
 from gridmap.forecast.data import CaseHistory, GridLayer, MethodForecast
+from gridmap.forecast.hgb import forecast_hgb
+from gridmap.forecast.kde import retrospective_kde
+from gridmap.forecast.sepp import forecast_sepp
 
 #: the reference of the skill target: the 12-month climatology
 REFERENCE = "rolling_12"
 
 
 def _methods() -> dict[str, Callable[..., MethodForecast]]:
-    from gridmap.forecast.baselines import last_period, rolling_3, rolling_12
-    from gridmap.forecast.hgb import forecast_hgb
-    from gridmap.forecast.kde import retrospective_kde
-    from gridmap.forecast.sepp import forecast_sepp
-
     return {"last_period": last_period, "rolling_3": rolling_3, "rolling_12": rolling_12,
             "kde": retrospective_kde, "sepp": forecast_sepp, "hgb": forecast_hgb}
 

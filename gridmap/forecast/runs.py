@@ -1,5 +1,5 @@
 """Forecast and backtest runs on the store's cases, recorded in ``forecast_runs``/``forecast_results``
-and ``forecast_backtests`` (:mod:`gridmap.forecast.tables`).
+and ``forecast_backtests`` (declared in :mod:`gridmap.store.schema`).
 
 Only positions, categories and report times of cases are read — never personal fields.
 The forecast method defaults to the best of the latest stored backtest of the kind
@@ -23,13 +23,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from gridmap.cases import CaseFilter, read_cases
 from gridmap.crs import LOCAL_CRS, WGS84, to_local
+from gridmap.domain import LOCAL_TZ
 from gridmap.errors import InputError
 from gridmap.forecast.backtest import BacktestResult, backtest
 from gridmap.forecast.data import CaseHistory, GridLayer, history_from_frame, parse_month, seasonal_factor
 from gridmap.forecast.methods import FALLBACK_METHOD, METHODS, run_method
-from gridmap.hotspots.aggregate import CaseFilter, case_lonlat, locate_in_polygons
-from gridmap.hotspots.runs import LOCAL_TZ, _clean, _json, _multipolygons, read_cases
+from gridmap.hotspots.aggregate import case_lonlat, locate_in_polygons
+from gridmap.hotspots.runs import _clean, _json, _multipolygons
 from gridmap.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,8 @@ def load_inputs(store: Store, kind: str, categories: list[str] | None = None, pl
         households=pd.to_numeric(frame["households"], errors="coerce").fillna(0).to_numpy(dtype=float),
         township_code=frame["township_code"].astype(str).to_numpy(),
         village_code=frame["village_code"].astype(str).to_numpy())
-    cases = read_cases(store, CaseFilter(kind=kind, category=tuple(categories) if categories else None))
+    cases = read_cases(store, CaseFilter.from_dict({"kind": kind, **({"category": list(categories)} if categories else {})}),
+                       columns=["case_id", "kind", "category", "reported_at", "lon", "lat", "geometry"])
     lon, lat, located = case_lonlat(cases, return_mask=True)
     if len(lon) == 0:
         raise InputError(f"no located {kind} case in the store (geocode cases first)")

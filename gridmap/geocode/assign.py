@@ -1,11 +1,8 @@
-"""Point → grid assignment, vectorized, with a deterministic rule for points on grid edges.
+"""Point → grid assignment, vectorized, with the rule of :mod:`gridmap.spatial` for points on grid edges.
 
-Rule: a point gets the grid whose interior contains it (exactly what
-``geopandas.sjoin(points, grids, predicate="within")`` gives for such points); a point on
+Rule (:mod:`gridmap.spatial`): a point gets the grid whose interior contains it; a point on
 the boundary of one or more grids — a shared edge or vertex — gets the **smallest code**
-among the grids whose closure contains it; a point in no grid gets None.  (If grids
-overlap, which a valid plan never does, the smallest code among the grids containing the
-point wins as well.)
+among the grids whose closure contains it; a point in no grid gets None.
 
 Speed: most points lie well inside a grid, and a point-in-polygon test per point is what
 makes ``sjoin`` slow.  :class:`GridIndex` lays a raster of square cells (degrees) over the
@@ -15,7 +12,7 @@ epsilon — is marked, so the marking is conservative).  Unmarked cells form con
 regions (``scipy.ndimage.label``) that no boundary crosses: every point of such a region
 lies in exactly the same grids, so one exact test per region labels all of them.  A point
 then costs one array lookup; only points in marked cells — near a boundary — are tested
-exactly (STRtree envelope query + prepared ``shapely.intersects_xy``).
+exactly by :class:`gridmap.spatial.PolygonIndex`.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ import shapely
 from scipy import ndimage
 
 from gridmap.crs import WGS84
+from gridmap.spatial import PolygonIndex
 
 #: cap on raster cells (int32 labels: 4 bytes each)
 MAX_RASTER_CELLS = 24_000_000
@@ -53,13 +51,9 @@ class GridIndex:
         keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         self.codes = grids[code_col].astype(str).to_numpy(dtype=object)[keep]
         self.geoms = geoms[keep]
-        shapely.prepare(self.geoms)
-        # rank[i] = position of grid i in code order, so "smallest code" is "smallest rank".
-        order = np.argsort(self.codes.astype(str), kind="stable")
-        self.rank = np.empty(len(order), dtype=np.int64)
-        self.rank[order] = np.arange(len(order))
-        self.codes_by_rank = self.codes[order]
-        self.tree = shapely.STRtree(self.geoms)
+        # the exact rule lives in gridmap.spatial; its code ranks are ours ("smallest code" = "smallest rank")
+        self.exact = PolygonIndex(self.geoms, self.codes)
+        self.codes_by_rank = self.codes[np.argsort(self.exact.rank, kind="stable")]
         self.origin = (0.0, 0.0)
         self.cell_deg = 1.0
         self.shape = (0, 0)
@@ -148,14 +142,7 @@ class GridIndex:
 
     def _exact_ranks(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Point by point: smallest code rank among grids whose closure contains the point."""
-        points = shapely.points(lon, lat)
-        point_i, grid_i = self.tree.query(points)  # envelope candidates only
-        inside = shapely.intersects_xy(self.geoms[grid_i], lon[point_i], lat[point_i])
-        point_i, grid_i = point_i[inside], grid_i[inside]
-        best = np.full(lon.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best, point_i, self.rank[grid_i])
-        best[best == np.iinfo(np.int64).max] = NO_GRID
-        return best
+        return self.exact.locate_ranks(lon, lat)
 
     def assign(self, lon, lat) -> np.ndarray:
         """Grid code per point (object array of str, None where no grid covers the point).
@@ -175,3 +162,25 @@ def assign_points(lon, lat, grids: gpd.GeoDataFrame, code_col: str = "code") -> 
     Builds a :class:`GridIndex` each call; keep one when assigning several batches to the same plan.
     """
     return GridIndex(grids, code_col=code_col).assign(lon, lat)
+
+
+def locate_points(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the polygon holding each point, -1 outside; on shared borders the lowest index
+    (the rule of :mod:`gridmap.spatial`).
+
+    ``lon``/``lat`` WGS-84 degrees, ``polygons`` shapely geometries in EPSG:4326; give them
+    sorted by grid code to make "lowest index" mean "lowest code".  Uses
+    :class:`gridmap.geocode.assign.GridIndex` (cell binning, exact tests only near borders).
+    """
+    lon = np.asarray(lon, dtype=float)
+    out = np.full(len(lon), -1, dtype=np.int64)
+    if not len(polygons):
+        return out
+    # zero-padded positions as codes keep "lowest code" == "lowest index"
+    width = len(str(len(polygons)))
+    codes = np.char.zfill(np.arange(len(polygons)).astype(str), width)
+    index = GridIndex(gpd.GeoDataFrame({"code": codes}, geometry=list(polygons), crs=WGS84))
+    ranks = index.assign_ranks(lon, np.asarray(lat, dtype=float))
+    found = ranks >= 0
+    out[found] = index.codes_by_rank[ranks[found]].astype(np.int64)
+    return out

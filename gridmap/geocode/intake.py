@@ -36,8 +36,8 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
+from gridmap.domain import CATEGORIES
 from gridmap.errors import InputError
-from gridmap.geocode import tables  # noqa: F401  (registers import_batches / import_rows)
 from gridmap.geocode.batch import GeocodeContext, candidates_json, geocode_rows
 from gridmap.geocode.checks import FLAG_OK, FLAG_REASONS, check_declared_points
 from gridmap.geocode.match import AddressMatcher
@@ -89,12 +89,6 @@ CATEGORY_VALUES = {
         "住房": "petition_housing", "房屋": "petition_housing", "执法": "petition_law_enforcement",
         "涉法涉诉": "petition_law_enforcement", "其他": "petition_other",
     },
-}
-VALID_CATEGORIES = {
-    "dispute": {"family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic",
-                "medical", "other"},
-    "petition": {"petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement",
-                 "petition_other"},
 }
 STATUS_VALUES = {
     "reported": "reported", "上报": "reported", "已上报": "reported", "登记": "reported", "已登记": "reported",
@@ -304,7 +298,7 @@ def map_rows(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFram
     unknown_category = 0
     for i, (k, c) in enumerate(zip(fields["kind"], category, strict=True)):
         value = CATEGORY_VALUES[k].get(c, c)
-        if value not in VALID_CATEGORIES[k]:
+        if value not in CATEGORIES[k]:
             unknown_category += bool(c)
             value = "other" if k == "dispute" else "petition_other"
         mapped[i] = value

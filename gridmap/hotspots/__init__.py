@@ -18,31 +18,16 @@ the values and their inference:
 
 from __future__ import annotations
 
-import importlib
+from gridmap.hotspots.areas import hotspot_areas
+from gridmap.hotspots.emerging import EmergingResult, emerging_hotspots, space_time_cube
+from gridmap.hotspots.getis_ord import GiStarResult, gi_star
+from gridmap.hotspots.kde import KDEResult, kernel_density
+from gridmap.hotspots.moran import LocalMoranResult, local_moran
+from gridmap.hotspots.runs import run_hotspots
+from gridmap.hotspots.weights import SpatialWeights, distance_band_weights, h3_weights, queen_weights
 
-# lazy: the store imports gridmap.hotspots.tables, which must not pull in scipy and friends
-_EXPORTS = {
-    "hotspot_areas": "areas",
-    "EmergingResult": "emerging",
-    "emerging_hotspots": "emerging",
-    "space_time_cube": "emerging",
-    "GiStarResult": "getis_ord",
-    "gi_star": "getis_ord",
-    "KDEResult": "kde",
-    "kernel_density": "kde",
-    "LocalMoranResult": "moran",
-    "local_moran": "moran",
-    "SpatialWeights": "weights",
-    "distance_band_weights": "weights",
-    "h3_weights": "weights",
-    "queen_weights": "weights",
-    "run_hotspots": "runs",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gridmap.hotspots.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gridmap.hotspots' has no attribute {name!r}")
+__all__ = [
+    "EmergingResult", "GiStarResult", "KDEResult", "LocalMoranResult", "SpatialWeights", "distance_band_weights",
+    "emerging_hotspots", "gi_star", "h3_weights", "hotspot_areas", "kernel_density", "local_moran",
+    "queen_weights", "run_hotspots", "space_time_cube",
+]

@@ -8,10 +8,6 @@ any resolution.  Counts never carry personal fields: only positions are used.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import geopandas as gpd
 import h3
 import numpy as np
@@ -23,103 +19,7 @@ from h3._cy import latlng_to_cell as _latlng_to_cell_int
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
 from gridmap.hotspots.weights import SpatialWeights, check_h3_cells, h3_cells_as_int
-
-RESOLVED_STATUSES = ("resolved", "closed")
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    """Which cases to count.  Every field is optional; lists mean "any of".
-
-    ``start``/``end`` bound ``reported_at`` as ``start <= reported_at < end`` and accept
-    ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS`` (local time, as stored).
-    ``status="resolved"`` also matches ``closed``; ``status="open"`` matches everything else.
-    """
-
-    kind: str | tuple[str, ...] | None = None
-    category: str | tuple[str, ...] | None = None
-    status: str | tuple[str, ...] | None = None
-    start: str | None = None
-    end: str | None = None
-
-    @classmethod
-    def from_dict(cls, filters: dict | None) -> CaseFilter:
-        filters = dict(filters or {})
-        unknown = set(filters) - {"kind", "category", "status", "start", "end", "from", "to"}
-        if unknown:
-            raise InputError(f"unknown case filters {sorted(unknown)}; use kind, category, status, start, end")
-        start = filters.get("start", filters.get("from"))
-        end = filters.get("end", filters.get("to"))
-        return cls(
-            kind=_as_choice(filters.get("kind")),
-            category=_as_choice(filters.get("category")),
-            status=_as_choice(filters.get("status")),
-            start=normalise_timestamp(start, "start") if start else None,
-            end=normalise_timestamp(end, "end") if end else None,
-        )
-
-    def as_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v is not None}
-
-
-def _as_choice(value) -> str | tuple[str, ...] | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Iterable):
-        return tuple(str(v) for v in value)
-    raise InputError(f"filter value {value!r} must be a string or a list of strings")
-
-
-def normalise_timestamp(text: str, name: str = "date") -> str:
-    """``YYYY-MM-DD`` or ISO datetime (no offset) → ``YYYY-MM-DDTHH:MM:SS`` text, or InputError."""
-    text = str(text).strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m"):
-        try:
-            return dt.datetime.strptime(text, fmt).strftime("%Y-%m-%dT%H:%M:%S")
-        except ValueError:
-            continue
-    raise InputError(f"{name} {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
-
-
-def _match(column: pd.Series, choice: str | tuple[str, ...], name: str) -> np.ndarray:
-    choices = (choice,) if isinstance(choice, str) else choice
-    if name == "status":
-        expanded: list[str] = []
-        for c in choices:
-            if c == "resolved":
-                expanded += list(RESOLVED_STATUSES)
-            elif c == "open":
-                known = {"reported", "accepted", "in_progress", "unresolved"}
-                expanded += sorted(known)
-            else:
-                expanded.append(c)
-        choices = tuple(expanded)
-    return column.astype("string").isin(choices).to_numpy(dtype=bool, na_value=False)
-
-
-def filter_cases(cases: pd.DataFrame, filters: CaseFilter | dict | None = None) -> pd.DataFrame:
-    """Rows of ``cases`` that pass ``filters`` (see :class:`CaseFilter`); the input is not modified."""
-    f = filters if isinstance(filters, CaseFilter) else CaseFilter.from_dict(filters)
-    keep = np.ones(len(cases), dtype=bool)
-    for name in ("kind", "category", "status"):
-        choice = getattr(f, name)
-        if choice is None:
-            continue
-        if name not in cases.columns:
-            raise InputError(f"cases have no {name!r} column to filter on")
-        keep &= _match(cases[name], choice, name)
-    if f.start or f.end:
-        if "reported_at" not in cases.columns:
-            raise InputError("cases have no 'reported_at' column to filter on")
-        # ISO text sorts like time; normalise 'YYYY-MM-DD HH:MM:SS' spelling first
-        reported = cases["reported_at"].astype("string").str.replace(" ", "T", n=1)
-        if f.start:
-            keep &= (reported >= f.start).to_numpy(dtype=bool, na_value=False)
-        if f.end:
-            keep &= (reported < f.end).to_numpy(dtype=bool, na_value=False)
-    return cases.loc[keep]
+from gridmap.spatial import points_in_polygons
 
 
 def case_lonlat(cases: pd.DataFrame, return_mask: bool = False):
@@ -157,36 +57,16 @@ def case_lonlat(cases: pd.DataFrame, return_mask: bool = False):
 
 
 def locate_in_polygons(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Position of the unit containing each point (-1 when none), vectorised with an STRtree.
+    """Position of the unit containing each point (-1 when none): :func:`gridmap.spatial.points_in_polygons`.
 
-    A point strictly inside a polygon goes to it (``within``); a point exactly on a shared
-    boundary goes to the first unit (in row order) whose closure contains it, so every
-    point is counted at most once.  Points and units in WGS-84 degrees.
+    A point strictly inside a polygon goes to it; a point exactly on a shared boundary goes
+    to the lowest row position whose closure contains it, so every point is counted at most
+    once.  Points in WGS-84 degrees; units are reprojected to EPSG:4326 if needed.
     """
     geometry = units.geometry if isinstance(units, gpd.GeoDataFrame) else units
     if geometry.crs is not None and not geometry.crs.equals(WGS84):
         geometry = geometry.to_crs(WGS84)
-    polys = np.asarray(geometry.values)
-    points = shapely.points(lon, lat)
-    tree = shapely.STRtree(polys)
-    where = np.full(len(points), -1, dtype=np.int64)
-    point_pos, unit_pos = tree.query(points, predicate="within")
-    _assign_first(where, np.arange(len(points)), point_pos, unit_pos)
-    missing = np.flatnonzero(where < 0)
-    if len(missing):  # on a boundary: not within any unit, but touching one or more
-        point_pos, unit_pos = tree.query(points[missing], predicate="intersects")
-        _assign_first(where, missing, point_pos, unit_pos)
-    return where
-
-
-def _assign_first(where: np.ndarray, targets: np.ndarray, point_pos: np.ndarray, unit_pos: np.ndarray) -> None:
-    """where[targets[p]] = the lowest unit position matched by query point p."""
-    if len(point_pos) == 0:
-        return
-    order = np.lexsort((unit_pos, point_pos))
-    point_pos, unit_pos = point_pos[order], unit_pos[order]
-    first = np.r_[True, point_pos[1:] != point_pos[:-1]]
-    where[targets[point_pos[first]]] = unit_pos[first]
+    return points_in_polygons(lon, lat, np.asarray(geometry.values))
 
 
 def count_in_polygons(

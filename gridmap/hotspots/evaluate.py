@@ -38,9 +38,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridmap.cases import CaseFilter, filter_cases
 from gridmap.crs import to_local
 from gridmap.errors import InputError
-from gridmap.hotspots.aggregate import CaseFilter, case_lonlat, filter_cases, locate_in_polygons
+from gridmap.hotspots.aggregate import case_lonlat, locate_in_polygons
 from gridmap.store.base import Store
 
 #: emerging classes that count as right for a trend

@@ -18,7 +18,6 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import h3
@@ -26,14 +25,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.cases import CaseFilter, read_cases
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
+from gridmap.domain import LOCAL_TZ
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
-    CaseFilter,
     case_lonlat,
     empirical_bayes,
-    filter_cases,
     h3_polygons,
     latlng_to_cells,
     locate_in_polygons,
@@ -47,7 +46,7 @@ from gridmap.hotspots.inference import FDRResolutionWarning, bin_label
 from gridmap.hotspots.kde import kernel_density
 from gridmap.hotspots.moran import QUADRANT_LABELS, local_moran
 from gridmap.hotspots.weights import SpatialWeights, h3_disks, h3_weights, queen_weights
-from gridmap.store.base import Between, Store
+from gridmap.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,6 @@ METHODS = ("gi", "lisa", "emerging", "kde")
 UNITS = ("grid", "h3", "county", "township", "village")
 VALUES = ("count", "rate", "eb_rate", "seb_rate")
 H3_FILLS = ("occupied", "ring", "addresses")
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 #: accepted params and their defaults (None → decided per method / settings)
 DEFAULT_PARAMS: dict = {
@@ -120,18 +118,8 @@ def resolve_params(method: str, params: dict | None) -> dict:
 # --- reading -------------------------------------------------------------------------------
 
 
-def read_cases(store: Store, case_filter: CaseFilter) -> pd.DataFrame:
-    """Filtered cases with only the columns the analysis needs (no personal fields)."""
-    where: dict = {}
-    if isinstance(case_filter.kind, str):
-        where["kind"] = case_filter.kind
-    elif case_filter.kind:
-        where["kind"] = list(case_filter.kind)
-    if case_filter.start or case_filter.end:
-        where["reported_at"] = Between(case_filter.start, case_filter.end)
-    columns = ["case_id", "kind", "category", "status", "reported_at", "lon", "lat", "geometry"]
-    cases = store.read("cases", where=where or None, columns=columns)
-    return filter_cases(cases, case_filter)
+#: the case columns an analysis reads (no personal fields)
+ANALYSIS_COLUMNS = ["case_id", "kind", "category", "status", "reported_at", "lon", "lat", "geometry"]
 
 
 def _households_by_code(store: Store, level: str) -> pd.Series:
@@ -283,7 +271,7 @@ def run_hotspots(
         ``h3_resolution`` (default ``settings.demo_h3_resolution``) or admin units.
     filters : dict
         case filters ``kind``, ``category``, ``status``, ``start``/``from``, ``end``/``to``
-        (see :class:`gridmap.hotspots.aggregate.CaseFilter`).
+        (see :class:`gridmap.cases.CaseFilter`).
     params : dict
         see :data:`DEFAULT_PARAMS`: ``permutations``, ``seed``, ``alpha``, ``exact``,
         ``value`` (count | rate | eb_rate | seb_rate, per 1,000 households), ``k`` and
@@ -308,7 +296,7 @@ def run_hotspots(
     if unit == "h3" and not 0 <= resolution <= 15:
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
 
-    cases = read_cases(store, case_filter)
+    cases = read_cases(store, case_filter, ANALYSIS_COLUMNS)
     lon, lat, located = case_lonlat(cases, return_mask=True)
     located_cases = cases.loc[located]
     log.info("hotspots %s on %s: %d cases match the filters, %d located", method, unit, len(cases), len(lon))

@@ -13,9 +13,10 @@ from gridmap.partition.atoms import atoms_from_polygons, build_atoms
 from gridmap.partition.balance import PartitionResult, choose_k, partition_plan, partition_village
 from gridmap.partition.codes import assign_codes
 from gridmap.partition.exclusive import carve_exclusive
+from gridmap.partition.grids import grids_from_atoms
 from gridmap.partition.h3plan import h3_plan
 from gridmap.partition.quality import QualityReport, quality_report
-from gridmap.partition.tiling import dissolve_grids, grids_from_atoms, validate_tiling
+from gridmap.partition.tiling import dissolve_grids, validate_tiling
 
 __all__ = [
     "PartitionResult", "QualityReport", "assign_codes", "atoms_from_polygons", "build_atoms", "carve_exclusive",

@@ -10,6 +10,7 @@ import shapely
 from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.errors import InputError
 from gridmap.geometry import segmentize_shared
+from gridmap.spatial import geometries_in_polygons
 
 #: longest village edge kept (degrees, about 30 m)
 SEGMENT_DEG = 0.0003
@@ -103,12 +104,12 @@ def address_frame(addresses: gpd.GeoDataFrame, workload=None) -> gpd.GeoDataFram
 
 
 def point_counts(points: gpd.GeoDataFrame, polygons: np.ndarray, columns: list[str]) -> pd.DataFrame:
-    """Sum ``columns`` of ``points`` over the polygon each point falls in (first hit for points
-    on a shared edge, so every point is counted once); one row per polygon, zeros for empty."""
-    tree = shapely.STRtree(polygons)
-    pt_idx, poly_idx = tree.query(points.geometry.values, predicate="intersects")
-    first = np.unique(pt_idx, return_index=True)[1]
-    pt_idx, poly_idx = pt_idx[first], poly_idx[first]
+    """Sum ``columns`` of ``points`` over the polygon each point falls in (the lowest position for
+    points on a shared edge, :mod:`gridmap.spatial`, so every point is counted once); one row per
+    polygon, zeros for empty.  Points and polygons in one CRS."""
+    where = geometries_in_polygons(points.geometry.values, polygons)
+    pt_idx = np.flatnonzero(where >= 0)
+    poly_idx = where[pt_idx]
     sums = points.iloc[pt_idx][columns].groupby(poly_idx).sum()
     out = pd.DataFrame(0, index=np.arange(len(polygons)), columns=columns, dtype="int64")
     out.loc[sums.index, columns] = sums.to_numpy()

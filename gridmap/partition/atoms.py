@@ -49,6 +49,7 @@ atom of that village.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import geopandas as gpd
 import h3
@@ -557,11 +558,48 @@ def build_atoms(
     if not 0 <= base_resolution <= max_resolution <= 15:
         raise InputError("need 0 <= base_resolution <= max_resolution <= 15")
     cap = max_share * target
+    # read: villages, addresses and workload checked and in metres
     v, vgeoms, pts, point_village, outside = _prepare(villages, addresses, workload)
     shapely.prepare(vgeoms)
     pts_geom = np.asarray(pts.geometry.values, dtype=object)
-    hh = pts["households"].to_numpy()
+    # compute: H3 regions refined where over the cap, cut by the villages, addresses placed
+    regions = _refined_regions(v, vgeoms, pts_geom, point_village, pts["households"].to_numpy(), cap,
+                               base_resolution, max_resolution)
+    parts, part_pair, part_village = _village_parts(vgeoms, regions)
+    point_part = _points_to_parts(pts_geom, point_village, regions, parts, part_pair)
+    # rows: one atom per part, slivers merged, households summed
+    leaf = regions.pair_leaf[part_pair]
+    reference = np.array([h3.average_hexagon_area(r, "m^2") for r in range(16)])[regions.res[leaf]]
+    atoms = _finish(v, vgeoms, pts, point_village, part_village, regions.cell[leaf], regions.res[leaf], parts,
+                    reference, sliver_share, point_part)
+    big = pts["households"].to_numpy() > cap
+    atoms.attrs["report"] = {
+        "addresses_outside": outside,
+        "overweight_addresses": int(big.sum()),
+        "overweight_atoms": atoms.loc[atoms["households"] > cap, "atom_id"].tolist(),
+        "cap": cap,
+    }
+    return atoms
 
+
+@dataclass
+class _Regions:
+    """H3 regions (metric geometry, cell id, resolution, alive = not cut further), the
+    (village, region) pairs that meet, and each address's region (-1: none)."""
+
+    cell: np.ndarray
+    geom: np.ndarray
+    res: np.ndarray
+    alive: np.ndarray
+    pair_village: np.ndarray
+    pair_leaf: np.ndarray
+    point_leaf: np.ndarray
+
+
+def _refined_regions(v: gpd.GeoDataFrame, vgeoms: np.ndarray, pts_geom: np.ndarray, point_village: np.ndarray,
+                     hh: np.ndarray, cap: float, base_resolution: int, max_resolution: int) -> _Regions:
+    """Regions of ``base_resolution`` cut into their H3 children while one holds more than ``cap``
+    households of one village in several addresses (down to ``max_resolution``), then conformed."""
     # regions of the base resolution and the (village, region) pairs that meet
     owner, cells = _covering_cells(np.asarray(v.geometry.values, dtype=object), base_resolution)
     uniq, inv = np.unique(cells.astype(str), return_inverse=True)
@@ -621,7 +659,12 @@ def build_atoms(
         alive = np.flatnonzero(reg_alive)
         reg_geom = reg_geom.copy()
         reg_geom[alive] = _conform(reg_geom[alive], reg_res[alive] > base_resolution)
+    return _Regions(reg_cell, reg_geom, reg_res, reg_alive, pair_village, pair_leaf, point_leaf)
 
+
+def _village_parts(vgeoms: np.ndarray, regions: _Regions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (village, region) pair cut into polygon parts, edge-matched: ``(parts, part_pair, part_village)``."""
+    pair_village, pair_leaf, reg_geom = regions.pair_village, regions.pair_leaf, regions.geom
     pieces = _cut_villages(vgeoms, pair_village, reg_geom[pair_leaf])
     parts, part_pair = shapely.get_parts(pieces, return_index=True)
     real = shapely.area(parts) > 0
@@ -635,6 +678,14 @@ def build_atoms(
         parts[fix] = _node_villages(parts[fix], part_village[fix], vgeoms)
         ok = ~shapely.is_empty(parts)
         parts, part_pair, part_village = parts[ok], part_pair[ok], part_village[ok]
+    return parts, part_pair, part_village
+
+
+def _points_to_parts(pts_geom: np.ndarray, point_village: np.ndarray, regions: _Regions, parts: np.ndarray,
+                     part_pair: np.ndarray) -> np.ndarray:
+    """Each address's part: the part of its (village, region) piece that holds it (-1: none)."""
+    pair_village, pair_leaf, reg_geom, point_leaf = (regions.pair_village, regions.pair_leaf, regions.geom,
+                                                     regions.point_leaf)
     # each address goes to the part of its (village, region) piece that holds it
     pair_key = pd.Series(np.arange(len(pair_leaf)), index=pair_village * len(reg_geom) + pair_leaf)
     point_pair = pair_key.reindex(point_village * len(reg_geom) + point_leaf).to_numpy()
@@ -648,18 +699,7 @@ def build_atoms(
     multi = np.flatnonzero((point_pair >= 0) & (n_parts[np.maximum(point_pair, 0)] > 1))
     if len(multi):
         point_part[multi] = _assign_points(pts_geom[multi], point_pair[multi], parts, part_pair)
-    leaf = pair_leaf[part_pair]
-    reference = np.array([h3.average_hexagon_area(r, "m^2") for r in range(16)])[reg_res[leaf]]
-    atoms = _finish(v, vgeoms, pts, point_village, part_village, reg_cell[leaf], reg_res[leaf], parts,
-                    reference, sliver_share, point_part)
-    big = pts["households"].to_numpy() > cap
-    atoms.attrs["report"] = {
-        "addresses_outside": outside,
-        "overweight_addresses": int(big.sum()),
-        "overweight_atoms": atoms.loc[atoms["households"] > cap, "atom_id"].tolist(),
-        "cap": cap,
-    }
-    return atoms
+    return point_part
 
 
 def atoms_from_polygons(

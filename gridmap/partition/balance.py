@@ -112,7 +112,7 @@ class PartitionResult:
     assignment: pd.DataFrame
     villages: pd.DataFrame
     report: dict
-    #: the atoms with their final ``grid_code``, set by :func:`gridmap.partition.tiling.grids_from_atoms`
+    #: the atoms with their final ``grid_code``, set by :func:`gridmap.partition.grids.grids_from_atoms`
     atoms: gpd.GeoDataFrame | None = None
 
     def grid_households(self) -> pd.DataFrame:

@@ -78,8 +78,8 @@ def _partition_files(args) -> int:
     from gridmap.partition.atoms import build_atoms
     from gridmap.partition.balance import partition_plan
     from gridmap.partition.exclusive import carve_exclusive
+    from gridmap.partition.grids import grids_from_atoms
     from gridmap.partition.quality import quality_report
-    from gridmap.partition.tiling import grids_from_atoms
 
     if not args.households or not args.out:
         raise InputError("--units needs --households HH.csv and --out GRIDS.gpkg")
@@ -113,8 +113,8 @@ def _partition_store(args) -> int:
     from gridmap.partition import plans
     from gridmap.partition.atoms import build_atoms
     from gridmap.partition.balance import partition_plan
+    from gridmap.partition.grids import grids_from_atoms
     from gridmap.partition.quality import quality_report
-    from gridmap.partition.tiling import grids_from_atoms
     from gridmap.store import open_store
 
     t0 = time.perf_counter()

@@ -27,11 +27,12 @@ import pandas as pd
 
 from gridmap.config import get_settings
 from gridmap.crs import LOCAL_CRS
+from gridmap.domain import now_local
 from gridmap.errors import InputError, ValidationError
 from gridmap.partition.adjacency import Adjacency, rook_adjacency
 from gridmap.partition.balance import partition_graph
 from gridmap.partition.grids import grids_from_assignment
-from gridmap.partition.plans import Plan, load_plan, now_text
+from gridmap.partition.plans import Plan, load_plan
 
 
 def _draft(store, plan_id: str) -> Plan:
@@ -94,7 +95,7 @@ def _apply(store, plan: Plan, new_codes: pd.Series, retired: Iterable[str], kind
     gone = sorted(retired | old_codes | set(grids["code"]))
     edit = pd.DataFrame([{
         "edit_id": uuid.uuid4().hex, "plan_id": plan.plan_id, "kind": kind,
-        "params": json.dumps(params, ensure_ascii=False, default=str), "actor": actor, "created_at": now_text(),
+        "params": json.dumps(params, ensure_ascii=False, default=str), "actor": actor, "created_at": now_local(),
         "override": int(bool(reason)), "reason": reason,
     }])
     with store.transaction():

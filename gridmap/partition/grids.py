@@ -53,3 +53,14 @@ def grids_from_assignment(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
     grids = grids.set_geometry(to_multipolygon(grids.geometry.values)).set_crs(WGS84, allow_override=True)
     grids = grids.sort_values("code", ignore_index=True)
     return gpd.GeoDataFrame(grids[GRID_COLUMNS], geometry="geometry", crs=WGS84), assignment
+
+
+def grids_from_atoms(atoms: gpd.GeoDataFrame, result, villages: gpd.GeoDataFrame | None = None,
+                     locked=()) -> gpd.GeoDataFrame:
+    """The coded grid layer of a :class:`~gridmap.partition.balance.PartitionResult`
+    (store ``grids`` columns, EPSG:4326).  Also sets ``result.assignment['grid_code']`` and
+    ``result.atoms`` (the atoms with their ``grid_code``)."""
+    grids, assignment = grids_from_assignment(atoms, result.assignment, villages, locked=locked)
+    result.assignment = assignment
+    result.atoms = atoms.merge(assignment[["atom_id", "grid_code"]], on="atom_id", how="left")
+    return grids

@@ -11,7 +11,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -19,19 +18,13 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import LOCAL_CRS, WGS84
+from gridmap.domain import LOCAL_TZ, now_local
 from gridmap.errors import InputError, ValidationError
-from gridmap.partition import tables  # noqa: F401  (registers plan_atoms, plan_edits)
 from gridmap.partition.grids import GRID_COLUMNS, to_multipolygon
 
-TZ = ZoneInfo("Asia/Shanghai")
 STATUSES = ("draft", "active", "archived")
 ATOM_COLUMNS = ["atom_id", "village_code", "grid_code", "households", "population", "workload", "h3_cell",
                 "resolution", "site_id"]
-
-
-def now_text() -> str:
-    """Local time (Asia/Shanghai) as the store's ISO text ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.now(TZ).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
@@ -81,7 +74,7 @@ def create_plan(store, name: str, grids: gpd.GeoDataFrame, atoms: gpd.GeoDataFra
         raise InputError("every grid needs a code")
     if grids["code"].duplicated().any():
         raise ValidationError(f"grid code {grids.loc[grids['code'].duplicated(), 'code'].iloc[0]} appears twice")
-    plan_id = f"plan-{datetime.now(TZ):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    plan_id = f"plan-{datetime.now(LOCAL_TZ):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     g = grids.to_crs(WGS84).copy()
     for c in GRID_COLUMNS:
         if c not in g.columns:
@@ -90,7 +83,7 @@ def create_plan(store, name: str, grids: gpd.GeoDataFrame, atoms: gpd.GeoDataFra
     g = g[GRID_COLUMNS].assign(plan_id=plan_id)
     g = g.set_geometry(to_multipolygon(g.geometry.values)).set_crs(WGS84, allow_override=True)
     row = pd.DataFrame([{
-        "plan_id": plan_id, "name": name, "status": status, "parent_id": parent_id, "created_at": now_text(),
+        "plan_id": plan_id, "name": name, "status": status, "parent_id": parent_id, "created_at": now_local(),
         "params": json.dumps(params or {}, ensure_ascii=False, default=str), "note": note,
     }])
     with store.transaction():

@@ -237,16 +237,3 @@ def _overlay_one(op, a, b):
         return op(a, b)
     except shapely.errors.GEOSException:
         return op(a, b, grid_size=GRID_M)
-
-
-def grids_from_atoms(atoms: gpd.GeoDataFrame, result, villages: gpd.GeoDataFrame | None = None,
-                     locked=()) -> gpd.GeoDataFrame:
-    """The coded grid layer of a :class:`~gridmap.partition.balance.PartitionResult`
-    (store ``grids`` columns, EPSG:4326).  Also sets ``result.assignment['grid_code']`` and
-    ``result.atoms`` (the atoms with their ``grid_code``)."""
-    from gridmap.partition.grids import grids_from_assignment
-
-    grids, assignment = grids_from_assignment(atoms, result.assignment, villages, locked=locked)
-    result.assignment = assignment
-    result.atoms = atoms.merge(assignment[["atom_id", "grid_code"]], on="atom_id", how="left")
-    return grids

@@ -45,7 +45,7 @@ def partition_store(
     from gridmap.partition import plans
     from gridmap.partition.atoms import build_atoms
     from gridmap.partition.balance import partition_plan
-    from gridmap.partition.tiling import grids_from_atoms
+    from gridmap.partition.grids import grids_from_atoms
 
     say = progress or (lambda fraction, message: None)
     band = band or (round(target * 0.75), round(target * 1.25))

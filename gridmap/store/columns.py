@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridmap.store.base import StoreError
+from gridmap.domain import LOCAL_TZ_NAME as LOCAL_TZ
+from gridmap.store.filters import StoreError
 
-LOCAL_TZ = "Asia/Shanghai"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 RESULT_DTYPES = {"TEXT": "str", "INTEGER": "Int64", "REAL": "float64"}
 

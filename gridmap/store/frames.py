@@ -12,8 +12,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridmap.store.base import StoreError
 from gridmap.store.columns import coerce_column, frame_from_columns, python_values
+from gridmap.store.filters import StoreError
 from gridmap.store.geometry import WGS84_EPSG, prepare_geometries
 from gridmap.store.schema import Table
 

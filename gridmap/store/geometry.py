@@ -15,7 +15,7 @@ import pyproj
 import shapely
 
 from gridmap.errors import InputError
-from gridmap.store.base import StoreError
+from gridmap.store.filters import StoreError
 
 WGS84_EPSG = 4326
 

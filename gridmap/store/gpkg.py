@@ -25,38 +25,30 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from gridmap.store.base import Store, StoreError, Where
-from gridmap.store.columns import coerce_scalar
-from gridmap.store.frames import WriteBatch, gc_paused, prepare_write, result_frame
+from gridmap.store.frames import WriteBatch, prepare_write
 from gridmap.store.geometry import (
     GPKG_SQL_FUNCTIONS,
     WGS84_EPSG,
-    decode_wkb,
     encode_gpkg,
     gpkg_wkb_sql,
-    prepare_geometries,
 )
 from gridmap.store.rtree import bulk_load, float32_outward
 from gridmap.store.schema import SCHEMA_VERSION, Table, all_tables
 from gridmap.store.sql import (
     SqliteDialect,
     check_bbox,
-    limit_sql,
-    order_sql,
     quote,
-    select_columns,
-    where_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -393,64 +385,31 @@ class GpkgStore(Store):
         )
 
     # --- reads ----------------------------------------------------------------------------
-    def _conditions(
-        self, table: Table, where: Where | None, bbox: tuple[float, float, float, float] | None
-    ) -> tuple[str, list[Any]]:
-        condition, params = where_sql(table, where, self._dialect)
-        conditions = [condition] if condition else []
-        if bbox is not None:
-            minx, miny, maxx, maxy = check_bbox(table, bbox)
-            conditions.append(
-                f"{quote(FID)} IN (SELECT id FROM {quote(_rtree_name(table.name))} "
-                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
-            )
-            params += [maxx, minx, maxy, miny]
-        return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+    # --- the SQL this backend differs in (reads, counts and updates: :class:`Store`) -----
+    def _table_sql(self, table: str) -> str:
+        return quote(table)
 
-    def read(
-        self,
-        table: str,
-        where: Where | None = None,
-        columns: Sequence[str] | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        order_by: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> pd.DataFrame | gpd.GeoDataFrame:
-        """Rows of ``table`` (see :meth:`Store.read`); geometry comes back in EPSG:4326.
+    def _geometry_sql(self) -> str:
+        return gpkg_wkb_sql(quote(GEOMETRY_COLUMN))
 
-        ``columns`` may name ``"geometry"``; without it a spatial table is read as a plain
-        DataFrame.  ``bbox`` (degrees) uses the R-tree, whose float32 boxes are rounded
-        outwards: geometries within ~1e-5° of the box may be included (PostGIS ``&&`` alike).
-        """
-        decl = self.table(table)
-        names, with_geometry = select_columns(decl, columns)
-        selected = [quote(c) for c in names]
-        if with_geometry:
-            selected.append(gpkg_wkb_sql(quote(GEOMETRY_COLUMN)))
-        condition, params = self._conditions(decl, where, bbox)
-        paging, paging_params = limit_sql(limit, offset, self._dialect)
-        sql = (
-            f"SELECT {', '.join(selected) or '1'} FROM {quote(decl.name)}{condition}"
-            f"{order_sql(decl, order_by)}{paging}"
-        )
-        with gc_paused():
-            with self._errors(f"read {table}"):
-                rows = self._conn.execute(sql, params + paging_params).fetchall()
-            values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in range(len(selected) or 1)]
-            geometry = decode_wkb(values.pop()) if with_geometry else None
-            if not names:
-                values = []
-            frame = result_frame(decl, names, values, geometry)
-        if not names and not with_geometry:
-            frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        return frame
+    def _bbox_sql(self, table: Table, bbox: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        minx, miny, maxx, maxy = check_bbox(table, bbox)
+        return (f"{quote(FID)} IN (SELECT id FROM {quote(_rtree_name(table.name))} "
+                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"), [maxx, minx, maxy, miny]
 
-    def count(self, table: str, where: Where | None = None) -> int:
-        decl = self.table(table)
-        condition, params = self._conditions(decl, where, None)
-        with self._errors(f"count {table}"):
-            return int(self._conn.execute(f"SELECT count(*) FROM {quote(decl.name)}{condition}", params).fetchone()[0])
+    def _geometry_assignment(self, geometry: Any) -> tuple[str, Any]:
+        return f"{quote(GEOMETRY_COLUMN)} = ?", encode_gpkg(geometry)[0]
+
+    def _fetch(self, what: str, sql: str, params: list[Any]) -> list[tuple]:
+        with self._errors(what):
+            return self._conn.execute(sql, params).fetchall()
+
+    def _execute(self, what: str, sql: str, params: list[Any]) -> int:
+        with self._errors(what):
+            return int(self._conn.execute(sql, params).rowcount)
+
+    def _updated(self, table: Table, geometry: Any) -> None:
+        self._extend_extent(table, shapely.bounds(geometry[~shapely.is_missing(geometry)]))
 
     # --- writes ---------------------------------------------------------------------------
     def write(self, table: str, frame: pd.DataFrame, mode: Literal["append", "replace"] = "append") -> int:
@@ -476,33 +435,6 @@ class GpkgStore(Store):
         with self._errors(f"upsert {table}"), self.transaction():
             self._store_batch(batch, "upsert")
         return len(batch)
-
-    def update(self, table: str, values: Mapping[str, Any], where: Where | None) -> int:
-        """Set ``values`` (column → scalar; ``"geometry"`` → a shapely geometry in lon/lat) on
-        rows matching ``where`` (``None``/``{}`` = every row); returns rows changed."""
-        decl = self.table(table)
-        if not values:
-            return 0
-        assignments, params, bounds = [], [], None
-        for column, value in values.items():
-            if column == "geometry" and decl.is_spatial:
-                geometry = prepare_geometries(np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY", decl.name)
-                assignments.append(f"{quote(GEOMETRY_COLUMN)} = ?")
-                params.append(encode_gpkg(geometry)[0])
-                bounds = shapely.bounds(geometry[~shapely.is_missing(geometry)])
-            elif column in decl.columns:
-                assignments.append(f"{quote(column)} = ?")
-                params.append(coerce_scalar(value, decl.columns[column], f"{decl.name}.{column}"))
-            else:
-                raise StoreError(f"{table}: unknown columns [{column!r}]; the table has {list(decl.columns)}")
-        condition, where_params = self._conditions(decl, where, None)
-        with self._errors(f"update {table}"), self.transaction():
-            changed = self._conn.execute(
-                f"UPDATE {quote(decl.name)} SET {', '.join(assignments)}{condition}", params + where_params
-            ).rowcount
-            if bounds is not None and changed:
-                self._extend_extent(decl, bounds)
-        return int(changed)
 
     def delete(self, table: str, where: Where | None = None) -> int:
         decl = self.table(table)

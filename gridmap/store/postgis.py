@@ -20,31 +20,24 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
 import psycopg2
 import psycopg2.errors
 
 from gridmap.store.base import Store, StoreError, Where
-from gridmap.store.columns import coerce_scalar
-from gridmap.store.frames import WriteBatch, gc_paused, prepare_write, result_frame
-from gridmap.store.geometry import WGS84_EPSG, decode_wkb, ewkb_hex, prepare_geometries
+from gridmap.store.frames import WriteBatch, prepare_write
+from gridmap.store.geometry import WGS84_EPSG, ewkb_hex
 from gridmap.store.schema import SCHEMA_VERSION, Table, all_tables
 from gridmap.store.sql import (
     PostgresDialect,
     check_bbox,
-    limit_sql,
-    order_sql,
     quote,
-    select_columns,
-    where_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -293,65 +286,28 @@ class PostgisStore(Store):
             out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} USING GIST ({quote(GEOMETRY_COLUMN)})"))
         return out
 
-    # --- reads ----------------------------------------------------------------------------
-    def _conditions(
-        self, table: Table, where: Where | None, bbox: tuple[float, float, float, float] | None
-    ) -> tuple[str, list[Any]]:
-        condition, params = where_sql(table, where, self._dialect)
-        conditions = [condition] if condition else []
-        if bbox is not None:
-            minx, miny, maxx, maxy = check_bbox(table, bbox)
-            conditions.append(f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})")
-            params += [minx, miny, maxx, maxy]
-        return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+    # --- the SQL this backend differs in (reads, counts and updates: :class:`Store`) -----
+    def _geometry_sql(self) -> str:
+        # hex text travels faster through psycopg2 than bytea (no per-value memoryview)
+        return f"encode(ST_AsBinary({quote(GEOMETRY_COLUMN)}, 'NDR'), 'hex')"
 
-    def read(
-        self,
-        table: str,
-        where: Where | None = None,
-        columns: Sequence[str] | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        order_by: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> pd.DataFrame | gpd.GeoDataFrame:
-        """Rows of ``table`` (see :meth:`Store.read`); geometry comes back in EPSG:4326.
+    def _bbox_sql(self, table: Table, bbox: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        minx, miny, maxx, maxy = check_bbox(table, bbox)
+        return (f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})",
+                [minx, miny, maxx, maxy])
 
-        ``columns`` may name ``"geometry"``; without it a spatial table is read as a plain
-        DataFrame.  ``bbox`` (degrees) is PostGIS ``&&`` on float32 boxes rounded outwards:
-        geometries within ~1e-5° of the box may be included (the GeoPackage R-tree alike).
-        """
-        decl = self.table(table)
-        names, with_geometry = select_columns(decl, columns)
-        selected = [quote(c) for c in names]
-        if with_geometry:
-            # hex text travels faster through psycopg2 than bytea (no per-value memoryview)
-            selected.append(f"encode(ST_AsBinary({quote(GEOMETRY_COLUMN)}, 'NDR'), 'hex')")
-        condition, params = self._conditions(decl, where, bbox)
-        paging, paging_params = limit_sql(limit, offset, self._dialect)
-        sql = (
-            f"SELECT {', '.join(selected) or '1'} FROM {self._table_sql(decl.name)}{condition}"
-            f"{order_sql(decl, order_by)}{paging}"
-        )
-        with gc_paused():
-            with self._cursor(f"read {table}") as cursor:
-                cursor.execute(sql, params + paging_params)
-                rows = cursor.fetchall()
-            values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in range(len(selected) or 1)]
-            geometry = decode_wkb(values.pop()) if with_geometry else None
-            if not names:
-                values = []
-            frame = result_frame(decl, names, values, geometry)
-        if not names and not with_geometry:
-            frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        return frame
+    def _geometry_assignment(self, geometry: Any) -> tuple[str, Any]:
+        return f"{quote(GEOMETRY_COLUMN)} = %s::geometry", ewkb_hex(geometry)[0]
 
-    def count(self, table: str, where: Where | None = None) -> int:
-        decl = self.table(table)
-        condition, params = self._conditions(decl, where, None)
-        with self._cursor(f"count {table}") as cursor:
-            cursor.execute(f"SELECT count(*) FROM {self._table_sql(decl.name)}{condition}", params)
-            return int(cursor.fetchone()[0])
+    def _fetch(self, what: str, sql: str, params: list[Any]) -> list[tuple]:
+        with self._cursor(what) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def _execute(self, what: str, sql: str, params: list[Any]) -> int:
+        with self._cursor(what) as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
 
     # --- writes ---------------------------------------------------------------------------
     def _copy(self, cursor: Any, target: str, batch: WriteBatch) -> None:
@@ -417,33 +373,58 @@ class PostgisStore(Store):
             cursor.execute(f"DROP TABLE {staging}")
         return len(batch)
 
-    def update(self, table: str, values: Mapping[str, Any], where: Where | None) -> int:
-        """Set ``values`` (column → scalar; ``"geometry"`` → a shapely geometry in lon/lat) on
-        rows matching ``where`` (``None``/``{}`` = every row); returns rows changed."""
-        decl = self.table(table)
-        if not values:
-            return 0
-        assignments, params = [], []
-        for column, value in values.items():
-            if column == "geometry" and decl.is_spatial:
-                geometry = prepare_geometries(np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY", decl.name)
-                assignments.append(f"{quote(GEOMETRY_COLUMN)} = %s::geometry")
-                params.append(ewkb_hex(geometry)[0])
-            elif column in decl.columns:
-                assignments.append(f"{quote(column)} = %s")
-                params.append(coerce_scalar(value, decl.columns[column], f"{decl.name}.{column}"))
-            else:
-                raise StoreError(f"{table}: unknown columns [{column!r}]; the table has {list(decl.columns)}")
-        condition, where_params = self._conditions(decl, where, None)
-        with self.transaction(), self._cursor(f"update {table}") as cursor:
-            cursor.execute(
-                f"UPDATE {self._table_sql(decl.name)} SET {', '.join(assignments)}{condition}", params + where_params
-            )
-            return int(cursor.rowcount)
-
     def delete(self, table: str, where: Where | None = None) -> int:
         decl = self.table(table)
         condition, params = self._conditions(decl, where, None)
         with self.transaction(), self._cursor(f"delete {table}") as cursor:
             cursor.execute(f"DELETE FROM {self._table_sql(decl.name)}{condition}", params)
             return int(cursor.rowcount)
+
+    # --- vector tiles ------------------------------------------------------------
+    def mvt_tile(self, table: str, z: int, x: int, y: int, *, layer: str, columns: Sequence[str],
+                 filter_column: str, filter_value: Any, id_column: str | None = None, extent: int = 4096,
+                 buffer: int = 64, small_counts: tuple[str, int, Sequence[str]] | None = None) -> bytes:
+        """The tile as PostGIS encodes it (``ST_AsMVT``/``ST_AsMVTGeom``, PostGIS ≥ 3.0); empty bytes
+        when nothing is in it.
+
+        Features carry ``columns``; their id is ``id_column`` when it holds a numeric code (up to
+        18 digits), else none.  ``small_counts = (count_column, k, nulled_columns)`` nulls
+        ``nulled_columns`` where ``0 < count < k`` and adds a boolean ``suppressed`` column
+        (``k`` = 0 suppresses nothing).
+        """
+        geom = quote(GEOMETRY_COLUMN)
+        props = [f"t.{quote(c)}" for c in columns]
+        outer = [quote(c) for c in columns]
+        params: dict[str, Any] = {"z": z, "x": x, "y": y, "extent": extent, "buffer": buffer,
+                                  "source": filter_value, "layer": layer}
+        if small_counts is not None:
+            count_column, k, nulled = small_counts
+            small = f"(t.{quote(count_column)} > 0 AND t.{quote(count_column)} < %(k)s)"
+            params["k"] = int(k)
+            props = [f"CASE WHEN {small} THEN NULL ELSE t.{quote(c)} END AS {quote(c)}" if c in nulled
+                     else f"t.{quote(c)}" for c in columns]
+            props.append(f"COALESCE({small}, false) AS suppressed")
+            outer.append("suppressed")
+        fid = (f"CASE WHEN t.{quote(id_column)} ~ '^[0-9]{{1,18}}$' THEN t.{quote(id_column)}::bigint END"
+               if id_column else "NULL::bigint")
+        sql = f"""
+            WITH bounds AS (
+                SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env
+            ), features AS (
+                SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, 3857), bounds.env, %(extent)s, %(buffer)s, true)
+                           AS mvtgeom,
+                       {fid} AS fid, {", ".join(props)}
+                FROM {self._table_sql(table)} t, bounds
+                WHERE t.{quote(filter_column)} = %(source)s
+                  AND t.{geom} && ST_Transform(
+                        ST_Expand(bounds.env, (ST_XMax(bounds.env) - ST_XMin(bounds.env)) * %(buffer)s / %(extent)s),
+                        4326)
+            )
+            SELECT ST_AsMVT(f, %(layer)s, %(extent)s, 'mvtgeom', 'fid')
+            FROM (SELECT mvtgeom, fid, {", ".join(outer)} FROM features WHERE mvtgeom IS NOT NULL) f
+        """
+        with self._cursor(f"tile {layer} {z}/{x}/{y}") as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        data = row[0] if row else None
+        return bytes(data) if data else b""

@@ -6,27 +6,15 @@ backends sort and filter them identically; JSON documents are TEXT.
 A table with ``geometry_type`` set is a spatial layer (WGS-84, EPSG:4326): a real
 GeoPackage feature table on the embedded backend, ``geometry(<type>, 4326)`` on PostGIS.
 
-Sub-packages declare their own tables with :func:`register` in a ``tables.py`` of
-their own; :func:`all_tables` imports those modules so every backend sees them.
+Every table is declared here, grouped by the package that writes it, so every backend
+and every process sees the same schema without importing the packages.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-
-#: sub-package modules that declare extra tables (imported lazily, missing ones skipped)
-TABLE_MODULES = (
-    "gridmap.geocode.tables",
-    "gridmap.partition.tables",
-    "gridmap.hotspots.tables",
-    "gridmap.forecast.tables",
-    "gridmap.coverage.tables",
-    "api.tables",
-)
-
 
 @dataclass(frozen=True)
 class Table:
@@ -55,12 +43,6 @@ def register(table: Table) -> Table:
 
 
 def all_tables() -> dict[str, Table]:
-    for module in TABLE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
     return dict(_REGISTRY)
 
 
@@ -192,4 +174,173 @@ register(Table(
     geometry_type="MULTIPOLYGON",
     indexes=(("run_id",),),
     description="per-unit hotspot results (grid, H3 cell or admin unit); aggregated, no personal data",
+))
+
+
+# --- case intake (gridmap.geocode.intake): one row per import batch, one per imported row; no personal data ---
+TEXT, INTEGER = "TEXT", "INTEGER"
+
+register(Table(
+    "import_batches",
+    {
+        "batch_id": TEXT, "filename": TEXT, "sha256": TEXT, "created_at": TEXT, "actor": TEXT, "rows": INTEGER,
+        "accepted": INTEGER, "review": INTEGER, "rejected": INTEGER, "report": TEXT,
+    },
+    primary_key=("batch_id",),
+    indexes=(("sha256",), ("created_at",)),
+    description="case imports: file, checksum, counts per outcome, the full report (JSON)",
+))
+
+register(Table(
+    "import_rows",
+    {
+        "batch_id": TEXT, "row_number": INTEGER, "external_id": TEXT, "case_id": TEXT, "status": TEXT, "reason": TEXT,
+        "candidates": TEXT,
+    },
+    primary_key=("batch_id", "row_number"),
+    indexes=(("case_id",), ("status",)),
+    description="every imported row's outcome: accepted, review (candidates JSON) or rejected (reason)",
+))
+
+
+# --- planning (gridmap.partition): plan atoms and the edit log ---------------------------------
+INT = "INTEGER"
+
+register(Table(
+    "plan_atoms",
+    {
+        "plan_id": T, "atom_id": T, "village_code": T, "grid_code": T, "households": INT, "population": INT,
+        "workload": INT, "h3_cell": T, "resolution": INT, "site_id": T,
+    },
+    primary_key=("plan_id", "atom_id"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("plan_id",), ("plan_id", "grid_code")),
+    description="the atoms of every plan and the grid each belongs to (planner edits move atoms)",
+))
+
+register(Table(
+    "plan_edits",
+    {
+        "edit_id": T, "plan_id": T, "kind": T, "params": T, "actor": T, "created_at": T, "override": INT,
+        "reason": T,
+    },
+    primary_key=("edit_id",),
+    indexes=(("plan_id",),),
+    description="planner edits of draft plans (split/merge/move); override=1 when a rule was overridden",
+))
+
+
+# --- hot spots (gridmap.hotspots): areas and density surfaces ----------------------------------
+
+register(Table(
+    "hotspot_areas",
+    {
+        "run_id": T, "sign": I, "rank": I, "cases": R, "units": I, "max_z": R, "top_categories": T,
+        "trend": T, "unit_ids": T, "area_km2": R, "centre_lon": R, "centre_lat": R,
+    },
+    primary_key=("run_id", "sign", "rank"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("run_id",),),
+    description="contiguous significant hot (sign 1) / cold (-1) units of a run merged into ranked areas; "
+                "top_categories and unit_ids are JSON lists",
+))
+
+register(Table(
+    "hotspot_surfaces",
+    {
+        "run_id": T, "west": R, "south": R, "east": R, "north": R, "width": I, "height": I,
+        "bandwidth_m": R, "cell_size_m": R, "total": R, "max_density": R, "png_base64": T,
+    },
+    primary_key=("run_id",),
+    description="kernel density surface of a kde run: RGBA PNG (base64) for a Leaflet ImageOverlay with "
+                "bounds [[south, west], [north, east]] (rows evenly spaced in Web-Mercator y); density in "
+                "cases per km²",
+))
+
+
+# --- early warning (gridmap.forecast): forecast runs, per-grid results, backtests --------------
+
+register(Table(
+    "forecast_runs",
+    {
+        "run_id": T, "kind": T, "categories": T, "method": T, "asof": T, "horizon_months": I,
+        "target_start": T, "target_end": T, "plan_id": T, "created_at": T, "params": T, "summary": T,
+    },
+    primary_key=("run_id",),
+    indexes=(("kind",),),
+    description="a forecast of the cases per grid in [target_start, target_end) made from the cases reported "
+                "before asof; params and summary are JSON; categories a JSON list (empty = all)",
+))
+
+register(Table(
+    "forecast_results",
+    {
+        "run_id": T, "grid_code": T, "township_code": T, "village_code": T, "expected": R, "lower": I,
+        "upper": I, "rank": I, "households": I, "recent_cases": I, "recent_nearby": I, "trend": R,
+        "season": R, "why": T,
+    },
+    primary_key=("run_id", "grid_code"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("run_id",),),
+    description="per grid of the plan: expected cases in the horizon, 80 % interval [lower, upper] (Poisson "
+                "10 %/90 % quantiles), rank (1 = most expected), and why: cases in the last 30 days in the grid "
+                "and within 1 km, trend (last 3 months / the 12-month mean), season (the target month's "
+                "city-wide factor), households",
+))
+
+register(Table(
+    "forecast_backtests",
+    {
+        "backtest_id": T, "kind": T, "categories": T, "origin_from": T, "origin_to": T, "created_at": T,
+        "best_method": T, "table": T, "summary": T, "seconds": R, "png_base64": T,
+    },
+    primary_key=("backtest_id",),
+    indexes=(("kind",),),
+    description="rolling-origin backtest: table = JSON rows (method, origin, log score, PAI/PEI at 1/5/10 % of "
+                "area, top-10 % share); summary = means per method; best_method = highest mean log score "
+                "(the default for the kind); png_base64 the plot",
+))
+
+
+# --- access (gridmap.users, the web API): local users, bearer tokens, the audit log, background jobs ---
+
+register(Table(
+    "users",
+    {
+        "username": T, "password_hash": T, "role": T, "worker_id": T, "grid_scope": T,
+        "active": I, "created_at": T,
+    },
+    primary_key=("username",),
+    description="local sign-in accounts; password_hash is scrypt with a per-user salt; "
+                "grid_scope is a JSON list of grid codes added to the worker's assignments",
+))
+
+register(Table(
+    "tokens",
+    {"token_hash": T, "username": T, "created_at": T, "expires_at": T},
+    primary_key=("token_hash",),
+    indexes=(("username",),),
+    description="bearer tokens, stored as HMAC-SHA256 of the token (the token itself is never stored)",
+))
+
+register(Table(
+    "audit_log",
+    {
+        "audit_id": T, "ts": T, "actor": T, "role": T, "action": T, "object_type": T,
+        "object_id": T, "detail": T,
+    },
+    primary_key=("audit_id",),
+    indexes=(("ts",), ("actor",)),
+    description="who read personal data or changed a plan, and when; never the personal values themselves",
+))
+
+register(Table(
+    "jobs",
+    {
+        "job_id": T, "kind": T, "state": T, "progress": R, "message": T, "actor": T,
+        "created_at": T, "started_at": T, "finished_at": T, "params": T, "result": T, "error": T,
+    },
+    primary_key=("job_id",),
+    indexes=(("state",),),
+    description="background jobs (partition, big imports, permutation hotspot runs) and their progress",
 ))

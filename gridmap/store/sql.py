@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridmap.store.base import Between, Op, StoreError, Where
 from gridmap.store.columns import coerce_scalar, is_null
+from gridmap.store.filters import Between, Op, StoreError, Where
 from gridmap.store.schema import Table
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")

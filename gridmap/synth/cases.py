@@ -20,10 +20,11 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from gridmap.crs import WGS84, to_wgs84
+from gridmap.domain import DISPUTE_CATEGORIES, PETITION_CATEGORIES
 from gridmap.store.schema import get_table
 from gridmap.synth import coords, people, seasonality, selfexcite
 from gridmap.synth.admin import SOURCE
-from gridmap.synth.hotspots import DISPUTE_CATEGORIES, PETITION_CATEGORIES, Hotspot
+from gridmap.synth.hotspots import Hotspot
 from gridmap.synth.streams import stream
 from gridmap.synth.text_variants import address_texts
 

@@ -27,6 +27,8 @@ import shapely
 from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.spatial import geometries_in_polygons
+
 
 def sample_points_in(polygon: BaseGeometry, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` points uniformly inside ``polygon``: (n, 2) array of x/y metres."""
@@ -514,7 +516,7 @@ def snap_coverage(
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     inner = shapely.point_on_surface(faces)
 
-    face_region = _first_container(inner, regions, len(faces))
+    face_region = geometries_in_polygons(inner, regions)  # the lowest region on a shared border
     face, poly = shapely.STRtree(polygons).query(inner, predicate="within")
     same = region_of[poly] == face_region[face]
     owner = _lowest_per_key(face[same], poly[same], len(faces))
@@ -553,12 +555,6 @@ def snap_coverage(
     for i in np.flatnonzero(~single):
         out[i] = shapely.coverage_union_all(faces[kept[bounds[i] : bounds[i + 1]]])
     return out
-
-
-def _first_container(points: np.ndarray, polygons: np.ndarray, n: int) -> np.ndarray:
-    """Index of the lowest-numbered polygon containing each point, -1 where none does."""
-    point, poly = shapely.STRtree(polygons).query(points, predicate="within")
-    return _lowest_per_key(point, poly, n)
 
 
 def _lowest_per_key(key: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:

@@ -32,16 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridmap.domain import DISPUTE_CATEGORIES
 from gridmap.synth.streams import stream
 
 N_MONTHS = 36
 FIRST_MONTH = np.datetime64("2022-01")
-DISPUTE_CATEGORIES = (
-    "family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic", "medical", "other",
-)
-PETITION_CATEGORIES = (
-    "petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement", "petition_other",
-)
 
 #: (setting, kinds, categories, trend, new, peak multiplier range); the first four cover
 #: every trend and both kinds.  A trend must show month by month, in grids a town hotspot

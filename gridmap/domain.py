@@ -1,0 +1,138 @@
+"""The domain vocabulary, written once: case kinds, categories, statuses, what "open" and
+"resolved" mean, the area code, the local time zone and assignment validity
+(case filters built on them: :mod:`gridmap.cases`).
+
+Every other module (library, API, page via ``GET /api/v1/config``) imports these names
+instead of repeating them, so a rule changes in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+# --- where and when --------------------------------------------------------------------------
+#: the demo city, 通辽市 (NBS 统计用区划代码); every admin code of the area starts with the prefix
+AREA_CODE = "150500"
+AREA_CODE_PREFIX = AREA_CODE[:4]
+AREA_NAME = {"zh": "通辽市", "en": "Tongliao"}
+
+#: stored timestamps are naive ISO text in this zone (``2024-03-05T14:30:00``)
+LOCAL_TZ_NAME = "Asia/Shanghai"
+LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
+
+#: admin code length → the case column holding codes of that level
+CODE_COLUMNS = {6: "county_code", 9: "township_code", 12: "village_code", 15: "grid_code"}
+
+
+def now_local() -> str:
+    """Current local time (:data:`LOCAL_TZ`) as the store's ISO text, seconds precision."""
+    return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def today_local() -> str:
+    """Today's local calendar date, ``YYYY-MM-DD``."""
+    return now_local()[:10]
+
+
+# --- cases -----------------------------------------------------------------------------------
+#: case kind → (zh, en) label
+CASE_KINDS: dict[str, tuple[str, str]] = {"dispute": ("矛盾纠纷", "disputes"), "petition": ("信访", "petitions")}
+
+#: kind → category → (zh, en) label; the keys are what the store holds
+CATEGORIES: dict[str, dict[str, tuple[str, str]]] = {
+    "dispute": {
+        "family_marriage": ("婚姻家庭", "family & marriage"),
+        "neighbour": ("邻里纠纷", "neighbours"),
+        "land": ("土地纠纷", "land"),
+        "wages": ("劳资纠纷", "wages"),
+        "loans_finance": ("借贷金融", "loans & finance"),
+        "property_mgmt": ("物业纠纷", "property management"),
+        "traffic": ("交通事故", "traffic"),
+        "medical": ("医疗纠纷", "medical"),
+        "other": ("其他纠纷", "other disputes"),
+    },
+    "petition": {
+        "petition_land": ("土地信访", "petition: land"),
+        "petition_social_security": ("社保信访", "petition: social security"),
+        "petition_housing": ("住房信访", "petition: housing"),
+        "petition_law_enforcement": ("执法信访", "petition: law enforcement"),
+        "petition_other": ("其他信访", "petition: other"),
+    },
+}
+DISPUTE_CATEGORIES: tuple[str, ...] = tuple(CATEGORIES["dispute"])
+PETITION_CATEGORIES: tuple[str, ...] = tuple(CATEGORIES["petition"])
+ALL_CATEGORIES: tuple[str, ...] = DISPUTE_CATEGORIES + PETITION_CATEGORIES
+
+#: status → (zh, en) label, in workflow order: reported → accepted → in_progress →
+#: resolved → closed, or unresolved (mediation failed; the case stays on the books)
+CASE_STATUSES: dict[str, tuple[str, str]] = {
+    "reported": ("已上报", "reported"),
+    "accepted": ("已受理", "accepted"),
+    "in_progress": ("办理中", "in progress"),
+    "resolved": ("已化解", "resolved"),
+    "closed": ("已办结", "closed"),
+    "unresolved": ("未化解", "unresolved"),
+}
+#: a case is resolved when its status is one of these ...
+RESOLVED_STATUSES: tuple[str, ...] = ("resolved", "closed")
+#: ... and open otherwise (``unresolved`` counts as open: nobody has settled it)
+OPEN_STATUSES: tuple[str, ...] = tuple(s for s in CASE_STATUSES if s not in RESOLVED_STATUSES)
+#: filter words that stand for several statuses
+STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "resolved": RESOLVED_STATUSES}
+
+
+def is_resolved(status: pd.Series) -> np.ndarray:
+    """True where ``status`` (case-insensitive) is resolved or closed."""
+    return status.astype("string").str.lower().isin(RESOLVED_STATUSES).to_numpy(dtype=bool, na_value=False)
+
+
+def is_open(status: pd.Series) -> np.ndarray:
+    """True where ``status`` is one of :data:`OPEN_STATUSES` (an unknown or empty status is neither)."""
+    return status.astype("string").str.lower().isin(OPEN_STATUSES).to_numpy(dtype=bool, na_value=False)
+
+
+def expand_statuses(statuses: Iterable[str]) -> tuple[str, ...]:
+    """Statuses with the group words of :data:`STATUS_GROUPS` replaced by their members."""
+    out: list[str] = []
+    for s in statuses:
+        out += STATUS_GROUPS.get(s, (s,))
+    return tuple(dict.fromkeys(out))
+
+
+# --- assignments -----------------------------------------------------------------------------
+def assignment_active(valid_from: Any, valid_to: Any, on_date: str | dt.date) -> np.ndarray:
+    """Whether assignments are in force on ``on_date``: ``valid_from ≤ day ≤ valid_to``.
+
+    Both bounds are local calendar days and **inclusive**: on the day named by ``valid_to``
+    the worker still holds the grid.  An empty ``valid_from`` means "since ever", an empty
+    ``valid_to`` "open-ended".  Accepts scalars or array-likes of ISO text (only the first
+    ten characters, ``YYYY-MM-DD``, are compared) and returns a boolean array.
+    """
+    day = on_date.isoformat()[:10] if isinstance(on_date, dt.date) else str(on_date)[:10]
+    start = pd.Series(np.atleast_1d(np.asarray(valid_from, dtype=object)), dtype="object")
+    end = pd.Series(np.atleast_1d(np.asarray(valid_to, dtype=object)), dtype="object")
+    start_text = start.astype("string").str.strip().str[:10]
+    end_text = end.astype("string").str.strip().str[:10]
+    started = start_text.isna() | (start_text == "") | (start_text <= day)
+    not_ended = end_text.isna() | (end_text == "") | (end_text >= day)
+    return (started & not_ended).to_numpy(dtype=bool, na_value=True)
+
+
+def vocabulary() -> dict[str, Any]:
+    """The vocabulary as JSON for the web page (``GET /api/v1/config``)."""
+    return {
+        "area": {"code": AREA_CODE, "name": AREA_NAME},
+        "time_zone": LOCAL_TZ_NAME,
+        "kinds": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in CASE_KINDS.items()],
+        "categories": {kind: [{"key": k, "zh": zh, "en": en} for k, (zh, en) in cats.items()]
+                       for kind, cats in CATEGORIES.items()},
+        "statuses": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in CASE_STATUSES.items()],
+        "open_statuses": list(OPEN_STATUSES),
+        "resolved_statuses": list(RESOLVED_STATUSES),
+    }
