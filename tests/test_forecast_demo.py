@@ -10,6 +10,8 @@ share of cases in the top 10 % of grids.  Marked ``slow`` (it needs the scale-1 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,6 +53,10 @@ def test_demo_city_forecast_meets_the_skill_targets(demo_store, demo_build):
     inputs = load_inputs(demo_store, KIND)
     oracle = _oracle(demo_store, demo_build.city, inputs.geometry)
     result = backtest(inputs.grids, inputs.history, "2024-01", "2024-12", oracle=oracle)
+    artifacts = Path(__file__).parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "forecast_demo_backtest.txt").write_text(result.format() + "\n", encoding="utf-8")
+    (artifacts / "forecast_demo_backtest.png").write_bytes(result.to_png())
     s = result.summary
     best = result.best_method
     assert s.loc["oracle", "log_score"] > s.loc["rolling_12", "log_score"], result.format()
