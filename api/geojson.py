@@ -86,6 +86,12 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{c: _clean(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
 
 
+#: a lon/lat pair as shapely writes it ("[122.12345678901234,43.12345678901234],")
+BYTES_PER_COORDINATE = 38
+#: feature framing: type, id, geometry type, property braces
+BYTES_PER_FEATURE = 80
+
+
 def feature_collection_text(
     frame: gpd.GeoDataFrame,
     id_column: str | None = None,
@@ -93,16 +99,27 @@ def feature_collection_text(
     crs: str = "wgs84",
     members: Mapping[str, Any] | None = None,
     simplify_m: float = 0.0,
+    max_bytes: int | None = None,
 ) -> str:
     """A GeoJSON FeatureCollection as text.
 
     ``frame``: GeoDataFrame in EPSG:4326; ``id_column`` becomes each feature's ``id``;
     ``properties`` (default: every non-geometry column) become its properties;
     ``members``: extra top-level members (``links``, ``numberMatched`` …);
-    ``simplify_m``: see :func:`output_geometries`.
+    ``simplify_m``: see :func:`output_geometries`; ``max_bytes``: refuse (413) before writing any
+    text when the answer would be larger (estimated from the output coordinates and rows).
     """
     props = [c for c in (properties if properties is not None else frame.columns) if c != "geometry"]
     geoms = output_geometries(frame.geometry.to_numpy(), crs, simplify_m) if len(frame) else np.array([], dtype=object)
+    if max_bytes is not None and len(frame):
+        estimate = int(shapely.get_num_coordinates(geoms).sum()) * BYTES_PER_COORDINATE + len(frame) * (
+            BYTES_PER_FEATURE + 24 * len(props))
+        if estimate > max_bytes:
+            from fastapi import HTTPException
+
+            raise HTTPException(413, f"answer too large for anonymous use (about {estimate / 1e6:.1f} MB, limit "
+                                     f"{max_bytes / 1e6:.1f} MB): narrow it with bbox, admin, grid or simplify, "
+                                     "or sign in")
     geom_texts = shapely.to_geojson(geoms) if len(frame) else []
     rows = records(frame[props]) if props else [{} for _ in range(len(frame))]
     ids = frame[id_column].tolist() if id_column else [None] * len(frame)

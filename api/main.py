@@ -21,13 +21,14 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from api import contract, limits
 from api.jobs import JobManager
 from api.mvt import TileCache
 from api.privacy import install_log_filter
 from api.tilesource import SourceIndexCache, SourceMemo
 from gridmap.config import Settings, get_settings
 from gridmap.errors import GridmapError, InputError, ValidationError
-from gridmap.store.base import Store
+from gridmap.store.base import Store, StoreError
 
 log = logging.getLogger("api")
 
@@ -43,6 +44,13 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(_req: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(StoreError)
+    async def _store(_req: Request, exc: StoreError) -> JSONResponse:
+        # the driver's message names hosts and SQL: the log gets it, the caller a plain answer
+        log.warning("store unavailable: %s", exc)
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(GridmapError)
     async def _gridmap(_req: Request, exc: GridmapError) -> JSONResponse:
@@ -179,6 +187,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     _error_handlers(app)
     _upload_limit(app, settings)
+    limits.install(app, settings)
+    limits.limit_malloc_arenas()
+    contract.install(app)
     _security_headers(app, settings)
     _docs_routes(app)
     app.include_router(health.router)

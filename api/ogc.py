@@ -33,7 +33,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, feature_collection_text, parse_bbox, records
-from api.queries import coverage_audit, suppress_frame
+from api.limits import answer_cap, feature_cap, features_within
+from api.queries import coverage_audit, disclosure_rule, run_labels, suppress_frame
 from gridmap.errors import InputError
 from gridmap.store.base import Store
 
@@ -80,7 +81,8 @@ def _load_grids(store: Store, _settings, _principal, bbox, _dt) -> gpd.GeoDataFr
 def _hotspot_loader(method: str, run_id: str):
     def load(store: Store, settings, principal, bbox, _dt) -> gpd.GeoDataFrame:
         rows = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-        return suppress_frame(rows, ["count"], settings.suppress_counts_below, principal.sees_all_cases,
+        return suppress_frame(rows, ["count"], disclosure_rule(settings), principal.sees_all_cases,
+                              cell_labels=run_labels(store, run_id, rows["unit_id"]),
                               derived_columns=["value"])
     return load
 
@@ -309,13 +311,20 @@ def items(
         box = parse_bbox(bbox)
     except InputError as exc:
         return _error(400, "InvalidParameterValue", str(exc))
+    # a server may return fewer items than asked (OGC API – Features, /req/core/fc-limit-response-1):
+    # the role's cap bounds the page, the next link gives the rest
+    limit = min(limit, feature_cap(principal, settings))
     frame = coll.load(store, settings, principal, box, datetime_ if coll.temporal else None)
     matched = len(frame)
     page = frame.iloc[offset:offset + limit]
+    props = [c for c in coll.properties if c in page.columns]
+    cap = answer_cap(principal, settings)
+    if cap is not None and len(page):  # a shorter page (and a next link) rather than a refusal
+        limit = max(1, min(len(page), features_within(page, cap, len(props))))
+        page = page.iloc[:limit]
     links = _page_links(request, coll, {"bbox": bbox, "datetime": datetime_}, offset, limit, matched)
     if _wants_html(request, f):
         return _features_html(coll, page, links)
-    props = [c for c in coll.properties if c in page.columns]
     text = feature_collection_text(page, coll.id_column if len(page) else None, props, members={
         "numberMatched": matched, "numberReturned": len(page), "links": links,
         "timeStamp": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -347,7 +356,8 @@ def item(collection_id: str, feature_id: str, request: Request, store: StoreDep,
     return Response(json.dumps(feature, ensure_ascii=False), media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of this OGC API")
+@router.get("/api", summary="OpenAPI 3.0 definition of this OGC API", response_class=Response,
+            responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}})
 def api_definition(request: Request, store: StoreDep) -> Response:
     return Response(json.dumps(openapi_document(request, store), ensure_ascii=False),
                     media_type=OPENAPI_MEDIA_TYPE)

@@ -1,15 +1,14 @@
 """Masking of personal fields and a logging filter that keeps phone and ID numbers out of logs.
 
 Personal fields: cases ``party_name``, ``party_phone``, ``party_id_number``; workers ``name``,
-``phone``.  Masks keep just enough to tell records apart on screen:
+``phone``, ``id_number``.  Masks keep just enough to tell records apart on screen:
 
 * name ``张三丰`` → ``张**`` (first character kept);
 * phone ``19912341234`` → ``199****1234`` (first 3 and last 4 digits kept);
 * ID number ``150502199001011234`` → ``150502********1234`` (region code and last 4 kept).
 
-Aggregates shown to roles without case access suppress small counts: a count ``c`` with
-``0 < c < k`` (``k = settings.suppress_counts_below``) becomes ``None`` with ``suppressed = True``.
-A zero is shown: it reveals nobody.
+Counts shown to roles without all-case access follow :mod:`gridmap.disclosure` (small cells
+suppressed, the others perturbed by their cell key): the one place of that rule.
 """
 
 from __future__ import annotations
@@ -18,14 +17,22 @@ import logging
 import re
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 CASE_PERSONAL_FIELDS = ("party_name", "party_phone", "party_id_number")
-WORKER_PERSONAL_FIELDS = ("name", "phone")
+WORKER_PERSONAL_FIELDS = ("name", "phone", "id_number")
 
-_PHONE = re.compile(r"(?<![\dA-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![\dA-Za-z])")
-_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])")
+#: a separator people type inside numbers: a space, a hyphen or a dot
+_SEP = r"[\s.\-]?"
+#: mobile numbers, optionally with +86 / 0086 / 86: 19900363604, 199-0036-3604, 199 0036 3604, +86 199…
+_PHONE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)?86" + _SEP + r")?1[3-9]\d)"
+                    r"(?P<body>" + _SEP + r"\d{4}" + _SEP + r")(?P<tail>\d{4})(?![\dA-Za-z])")
+#: landlines with an area code: 0475-8123456, (0475) 812 3456, 010 1234 5678, +86 475 8123456
+_LANDLINE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)86" + _SEP + r"\(?0?[1-9]\d{1,2}\)?|\(?0[1-9]\d{1,2}\)?)"
+                       + _SEP + r")(?P<body>\d{3,4}" + _SEP + r"\d{2})(?P<tail>\d{2})(?![\dA-Za-z])")
+#: 18-character ID numbers (last character a digit or X), also typed in groups 6-8-4
+_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(?P<head>\d{6})(?P<body>" + _SEP + r"\d{8}" + _SEP + r"\d{0})"
+                        r"(?P<tail>\d{3}[\dXx])(?![\dA-Za-z])")
 
 
 def mask_name(name: object) -> object:
@@ -55,7 +62,7 @@ def mask_id_number(number: object) -> object:
 
 _MASKERS = {
     "party_name": mask_name, "party_phone": mask_phone, "party_id_number": mask_id_number,
-    "name": mask_name, "phone": mask_phone,
+    "name": mask_name, "phone": mask_phone, "id_number": mask_id_number,
 }
 
 
@@ -68,17 +75,16 @@ def mask_frame(frame: pd.DataFrame, fields: Iterable[str]) -> pd.DataFrame:
     return out
 
 
+def _mask_middle(match: re.Match) -> str:
+    return match.group("head") + re.sub(r"\d", "*", match.group("body")) + match.group("tail")
+
+
 def scrub_text(text: str) -> str:
-    """Mask every mobile number and 18-character ID number found in free text."""
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-4:], text)
-    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-
-
-def suppress_counts(counts: pd.Series | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values with small counts set to NaN, boolean ``suppressed`` flags) for ``0 < count < k``."""
-    values = np.asarray(counts, dtype=float)
-    suppressed = (values > 0) & (values < k)
-    return np.where(suppressed, np.nan, values), suppressed
+    """Mask every ID number, mobile and landline number found in free text (any common format:
+    separators, +86/0086 prefixes, area codes, a trailing X); the layout of the text is kept."""
+    for pattern in (_ID_NUMBER, _PHONE, _LANDLINE):
+        text = pattern.sub(_mask_middle, text)
+    return text
 
 
 class PersonalDataFilter(logging.Filter):

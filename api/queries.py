@@ -5,15 +5,16 @@ Kept out of the routers so they stay parameter parsing, authorisation and serial
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from api.auth import Principal, audit
-from api.privacy import CASE_PERSONAL_FIELDS, WORKER_PERSONAL_FIELDS, mask_frame, suppress_counts
+from api.privacy import CASE_PERSONAL_FIELDS, WORKER_PERSONAL_FIELDS, mask_frame
 from api.tilesource import plan_revision
 from gridmap.cases import CaseFilter
+from gridmap.disclosure import DisclosureRule, disclose, disclose_record_counts, label_keys, run_cell_labels
 from gridmap.domain import now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
@@ -58,41 +59,75 @@ def present_workers(store: Store, principal: Principal, workers: pd.DataFrame, a
     return out
 
 
-def suppress_frame(frame: pd.DataFrame, count_columns: list[str], k: int, full_access: bool,
-                   derived_columns: list[str] = ()) -> pd.DataFrame:
-    """Aggregates with a ``suppressed`` flag per row.
+def check_disclosed_filter(flt: CaseFilter) -> None:
+    """Filters allowed for aggregates disclosed to roles without all-case access (400 otherwise).
 
-    With ``full_access`` (the user reads every case counted, e.g.
-    :attr:`Principal.sees_all_cases`) nothing changes; otherwise counts ``0 < c < k`` become
-    null and ``derived_columns`` (rates, values computed from those counts) are nulled on
-    the same rows.
+    One value per list filter and whole calendar months: every other combination of filters
+    would let a caller build many different record sets around the same small cell and
+    average their differences (see :mod:`gridmap.disclosure`, point 3).
+    """
+    for name in ("kind", "category", "status"):
+        if isinstance(getattr(flt, name), tuple) and len(getattr(flt, name)) > 1:
+            raise InputError(f"{name}: one value at a time for aggregates without case access")
+    for name, value in (("from", flt.start), ("to", flt.end)):
+        if value and not (value[8:10] == "01" and value[10:] in ("", "T00:00:00")):
+            raise InputError(f"{name} {value[:10]!r}: aggregates without case access take whole months "
+                             "(2024-03 or 2024-03-01)")
+
+
+def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: DisclosureRule, full_access: bool,
+                   derived_columns: list[str] = (), cell_labels: pd.Series | None = None,
+                   cell_keys: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Aggregates as a role may see them, with a ``suppressed`` flag per row.
+
+    With ``full_access`` (the user reads every case counted, e.g. :attr:`Principal.sees_all_cases`)
+    nothing changes.  Otherwise every count column goes through :func:`gridmap.disclosure.disclose`
+    (small counts null, the others perturbed by their cell key) and ``derived_columns`` (rates,
+    values computed from the exact counts, which would give them away) are null wherever a count
+    is not zero.  Cell keys: ``cell_keys[column]`` when the records were at hand, else keyed hashes
+    of ``cell_labels`` (one label per row naming the cell and the record selection) and the column.
     """
     out = frame.copy()
     flags = np.zeros(len(out), bool)
     if not full_access:
+        labels = cell_labels if cell_labels is not None else pd.Series(range(len(out)), index=out.index).astype(str)
+        labels = pd.Series(np.asarray(labels, dtype=object), index=out.index).astype(str)
+        nonzero = np.zeros(len(out), bool)
         for col in count_columns:
-            if col in out.columns:
-                values, small = suppress_counts(pd.to_numeric(out[col], errors="coerce"), k)
-                whole = np.isnan(values) | (values == np.round(values))
-                out[col] = pd.array(values, dtype="Int64") if whole.all() else values
-                flags |= small
+            if col not in out.columns:
+                continue
+            true = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+            keys = (cell_keys or {}).get(col)
+            if keys is None:
+                keys = label_keys(labels + "|" + col, rule)
+            shown = disclose(true, keys, rule)
+            out[col] = pd.array(np.where(np.isnan(shown.values), None, shown.values), dtype="Int64")
+            flags |= shown.suppressed
+            nonzero |= np.nan_to_num(true) != 0
         for col in derived_columns:
             if col in out.columns:
-                out[col] = out[col].astype(object).where(~flags, None)
+                out[col] = out[col].astype(object).where(~nonzero, None)
     out["suppressed"] = flags
     return out
 
 
 def grid_case_counts(store: Store, flt: CaseFilter) -> pd.Series:
-    """Cases per grid code matching ``flt`` (all cases: an aggregate; suppress before showing)."""
+    """Cases per grid code matching ``flt`` (all cases: an aggregate; disclose before showing)."""
     where = flt.where(None)
     codes = store.read("cases", where=where or None, columns=["grid_code"])["grid_code"].dropna().astype(str)
     return codes.value_counts()
 
 
+def grid_case_counts_disclosed(store: Store, flt: CaseFilter, rule: DisclosureRule) -> pd.DataFrame:
+    """Per grid matching ``flt``: ``grid_code, count`` (exact), ``shown`` (published by the cell
+    key method: the cell key is the sum of the record keys of exactly these cases) and ``suppressed``."""
+    where = flt.where(None)
+    cases = store.read("cases", where=where or None, columns=["case_id", "grid_code"])
+    cases = cases[cases["grid_code"].notna()]
+    return disclose_record_counts(cases, "grid_code", "case_id", rule)
+
+
 # --- coverage --------------------------------------------------------------------------------
-_AUDIT_CACHE: dict[tuple, Any] = {}
-_AUDIT_CACHE_SIZE = 8
 
 
 def default_period(store: Store) -> str:
@@ -117,13 +152,12 @@ def coverage_audit(store: Store, period: str | None, settings, plan_id: str | No
     key = (store.url, plan_id, str(spec), store.count("patrols", {"ts": Between(spec.start_iso, spec.end_iso)}),
            store.count("assignments", {"plan_id": plan_id}), store.count("cases"),
            store.count("grids", {"plan_id": plan_id}), plan_revision(store, plan_id))
-    if key in _AUDIT_CACHE:
-        return _AUDIT_CACHE[key]
-    result, _inputs = audit_from_store(store, spec, AuditThresholds.from_settings(settings), plan_id)
-    if len(_AUDIT_CACHE) >= _AUDIT_CACHE_SIZE:
-        _AUDIT_CACHE.pop(next(iter(_AUDIT_CACHE)))
-    _AUDIT_CACHE[key] = result
-    return result
+    from api.limits import REPORTS
+
+    def compute():
+        return audit_from_store(store, spec, AuditThresholds.from_settings(settings), plan_id)[0]
+
+    return REPORTS.get(("audit", *key), compute)
 
 
 def grid_coverage(store: Store, audit_result, plan_id: str) -> pd.DataFrame:
@@ -137,3 +171,20 @@ def grid_coverage(store: Store, audit_result, plan_id: str) -> pd.DataFrame:
     last = pd.to_datetime(out["last_visit"], errors="coerce").dt.normalize()
     out["days_since_visit"] = (end - last).dt.days.astype("Int64")
     return out.drop(columns=["grid_code", "worker_ids"], errors="ignore")
+
+
+def disclosure_rule(settings) -> DisclosureRule:
+    """The disclosure rule of ``settings`` (memoised per secret, threshold and noise)."""
+    return _rule(settings.secret_key, settings.suppress_counts_below, getattr(settings, "disclosure_noise_decay", 0.5))
+
+
+@lru_cache(maxsize=8)
+def _rule(secret: str, threshold: int, noise_decay: float) -> DisclosureRule:
+    return DisclosureRule.from_secret(secret, threshold, noise_decay)
+
+
+def run_labels(store: Store, run_id: str, unit_ids: pd.Series) -> pd.Series:
+    """Cell labels of a run's units (see :func:`gridmap.disclosure.run_cell_labels`)."""
+    runs = store.read("hotspot_runs", where={"run_id": run_id})
+    run = runs.iloc[0].to_dict() if len(runs) else {"filters": run_id}
+    return run_cell_labels(run, unit_ids).set_axis(unit_ids.index)

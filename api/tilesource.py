@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from api import mvt
-from api.privacy import suppress_counts
+from gridmap.disclosure import DisclosureRule, disclose, label_keys, run_cell_labels
 from gridmap.store.base import Store
 from gridmap.store.schema import all_tables
 
@@ -28,8 +28,8 @@ class TileRequest:
     z: int
     x: int
     y: int
-    full_counts: bool  # False → small counts suppressed
-    suppress_below: int
+    full_counts: bool  # False → counts disclosed by ``rule`` (gridmap.disclosure)
+    rule: DisclosureRule
 
 
 def plan_revision(store: Store, plan_id: str) -> int:
@@ -61,12 +61,14 @@ def _properties(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
         if cols else [{} for _ in range(len(frame))]
 
 
-def _hotspot_frame(frame: pd.DataFrame, request: TileRequest) -> pd.DataFrame:
+def _hotspot_frame(frame: pd.DataFrame, request: TileRequest, run: dict) -> pd.DataFrame:
     if request.full_counts or frame.empty:
         return frame.assign(suppressed=False)
-    counts, small = suppress_counts(frame["count"].to_numpy(), request.suppress_below)
-    out = frame.assign(count=counts, suppressed=small)
-    out.loc[small, "value"] = np.nan
+    labels = run_cell_labels(run, frame["unit_id"]).set_axis(frame.index)
+    counts = pd.to_numeric(frame["count"], errors="coerce").to_numpy(dtype=float)
+    shown = disclose(counts, label_keys(labels + "|count", request.rule), request.rule)
+    out = frame.assign(count=shown.values, suppressed=shown.suppressed)
+    out.loc[np.nan_to_num(counts) != 0, "value"] = np.nan  # the value is computed from the exact count
     return out
 
 
@@ -92,7 +94,8 @@ class SourceIndex:
         else:
             frame = store.read("hotspot_results", where={"run_id": request.source_id},
                                columns=[*HOTSPOT_PROPERTIES, "geometry"])
-            frame = _hotspot_frame(frame, request)
+            runs = store.read("hotspot_runs", where={"run_id": request.source_id})
+            frame = _hotspot_frame(frame, request, runs.iloc[0].to_dict() if len(runs) else {})
             id_column, columns = "unit_id", [*HOTSPOT_PROPERTIES, "suppressed"]
         if len(frame):
             frame = frame[frame.geometry.notna()]
@@ -126,7 +129,7 @@ class SourceIndexCache:
 
     @staticmethod
     def _key(store: Store, request: TileRequest, revision: int) -> tuple:
-        return store.url, request.layer, request.source_id, revision, request.full_counts, request.suppress_below
+        return store.url, request.layer, request.source_id, revision, request.full_counts, request.rule
 
     def has(self, store: Store, request: TileRequest, revision: int) -> bool:
         """Whether the source of ``request`` is loaded already."""
@@ -166,19 +169,22 @@ def build_tile(store: Store, request: TileRequest, revision: int = 0,
     PostGIS: ``ST_AsMVT`` in the database.  GeoPackage: :class:`SourceIndex` + :mod:`api.mvt`;
     ``revision`` (the plan's edit count) keys the in-memory index so edits are never missed.
     """
-    if store.backend == "postgis":
+    # counts for roles without all-case access are disclosed in Python (gridmap.disclosure, the
+    # one place of the rule), so PostGIS encodes only what needs no disclosure
+    if store.backend == "postgis" and (request.layer == "grids" or request.full_counts):
         return _postgis_tile(store, request)
     return (indexes or _DEFAULT_INDEXES).get(store, request, revision).tile(request)
 
 
 def _postgis_tile(store: Store, request: TileRequest) -> bytes:
     """``ST_AsMVT`` in the store (:meth:`gridmap.store.base.Store.mvt_tile`): same layers, properties,
-    extent and buffer as :mod:`api.mvt`; hotspot counts under the threshold nulled unless full access."""
+    extent and buffer as :mod:`api.mvt`.  Hotspot tiles come here only for roles with all-case access
+    (exact counts, ``k`` = 0); the others' go through :mod:`gridmap.disclosure` in Python."""
     if request.layer == "grids":
         return store.mvt_tile("grids", request.z, request.x, request.y, layer=request.layer,
                               columns=GRID_PROPERTIES, filter_column="plan_id", filter_value=request.source_id,
                               id_column="code", extent=mvt.EXTENT, buffer=mvt.BUFFER)
-    k = 0 if request.full_counts else request.suppress_below
+    k = 0
     return store.mvt_tile("hotspot_results", request.z, request.x, request.y, layer=request.layer,
                           columns=HOTSPOT_PROPERTIES, filter_column="run_id", filter_value=request.source_id,
                           id_column="unit_id", extent=mvt.EXTENT, buffer=mvt.BUFFER,
@@ -213,11 +219,17 @@ class SourceMemo:
 
         key = (store.url, layer, plan, method, run)
         now = time.monotonic()
+        # an unknown plan or run resolves to None: the route answers 404, not an empty tile
         if layer == "grids":
             source = plan or store.active_plan_id()
+            if plan and not store.count("grids", {"plan_id": plan}):
+                source = None
             value = (source, plan_revision(store, source) if source else 0)
         else:
-            value = (run or hotspot_run_for(store, method), 0)
+            source = run or hotspot_run_for(store, method)
+            if run and not store.count("hotspot_runs", {"run_id": run}):
+                source = None
+            value = (source, 0)
         with self._lock:
             self._items[key] = (now, value)
         return value

@@ -45,7 +45,7 @@ def throughput(city, repeat: int = 2) -> tuple[float, int, float]:
 
 
 def import_benchmark(city, rows: int, seed: int) -> None:
-    from gridmap.geocode.intake import import_cases
+    from gridmap.imports.cases import import_cases
     from gridmap.store import open_store
 
     rng = np.random.default_rng(seed)

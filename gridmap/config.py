@@ -90,11 +90,29 @@ class IntakeSettings(BaseSettings):
 
 
 class PrivacySettings(BaseSettings):
-    """Aggregate counts under ``suppress_counts_below`` are hidden from roles without case access."""
+    """Counts for roles without all-case access (:mod:`gridmap.disclosure`): under
+    ``suppress_counts_below`` hidden, the others perturbed with cell-key noise of decay
+    ``disclosure_noise_decay`` (0 < q < 1; larger = noisier)."""
 
     model_config = _CONFIG
 
     suppress_counts_below: int = 3
+    disclosure_noise_decay: float = 0.5
+
+
+class LimitsSettings(BaseSettings):
+    """Bounded cost per request (:mod:`api.limits`): rate limits (requests/s; 0 = off), the bucket
+    size, the largest collection (features) and anonymous answer (bytes), requests built at once."""
+
+    model_config = _CONFIG
+
+    rate_limit_per_address: float = 30.0
+    rate_limit_per_token: float = 60.0
+    rate_limit_burst: int = 300
+    max_features_anonymous: int = 5_000
+    max_features_signed_in: int = 200_000
+    max_response_bytes_anonymous: int = 5 * 1024 * 1024
+    max_concurrent_requests: int = 4
 
 
 class TilesSettings(BaseSettings):
@@ -134,7 +152,7 @@ def is_loopback(host: str) -> bool:
 
 
 class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, AuditSettings, IntakeSettings,
-               PrivacySettings, TilesSettings, ApiSettings):
+               PrivacySettings, LimitsSettings, TilesSettings, ApiSettings):
     """Every concern's fields in one object (same variables), for code that passes settings along
     (``create_app(Settings(...))``, tests); ``settings.audit`` etc. give one concern."""
 
@@ -171,6 +189,10 @@ class Settings(StoreSettings, DemoSettings, PartitionSettings, HotspotSettings, 
     @property
     def privacy(self) -> PrivacySettings:
         return self._concern(PrivacySettings)
+
+    @property
+    def limits(self) -> LimitsSettings:
+        return self._concern(LimitsSettings)
 
     @property
     def tiles(self) -> TilesSettings:

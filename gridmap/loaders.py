@@ -66,6 +66,9 @@ class LoadReport:
     rows_kept: int = 0
     crs: str | None = None  # the file's CRS as found (None: none declared)
     encoding: str | None = None  # tables: the detected text encoding
+    sheet: str | None = None  # workbooks: the sheet read
+    #: workbooks: data row (0-based) → column positions holding a formula (never read as a value)
+    formula_cells: dict[int, list[int]] = field(default_factory=dict)
     repaired: list[RowIssue] = field(default_factory=list)
     dropped: list[RowIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -168,6 +171,7 @@ def read_vector(
     layer: str | int | None = None,
     region: tuple[float, float, float, float] | None = TONGLIAO_BOUNDS,
     margin_km: float | None = None,
+    encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Read a vector file into EPSG:4326, checking and repairing it on the way.
 
@@ -186,6 +190,9 @@ def read_vector(
         ``margin_km`` (default ``settings.city_margin_km``); default Tongliao.  ``None`` skips
         the check.  A file entirely outside → InputError (with a hint when lat/lon look
         swapped); single rows outside are dropped and reported.
+    encoding
+        the attribute encoding (Shapefile DBF: ``gbk``, ``gb18030``, ``utf-8``); default GDAL's
+        (the ``.cpg``, else ISO-8859-1).
 
     Returns
     -------
@@ -204,7 +211,7 @@ def read_vector(
         layers = pyogrio.list_layers(path)
         if layer is None and len(layers) > 1:
             report.notes.append(f"file has {len(layers)} layers; read the first, {layers[0][0]!r}")
-        frame = pyogrio.read_dataframe(path, layer=layer)
+        frame = pyogrio.read_dataframe(path, layer=layer, **({"encoding": encoding} if encoding else {}))
     except Exception as exc:  # GDAL raises several types; the operator needs the message
         raise InputError(f"{path.name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
@@ -423,31 +430,129 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str, report: LoadReport) -> pd.DataFrame:
+#: a header row has at least this share of the table's width filled
+_HEADER_FILL = 0.5
+#: rows looked at for the header (title rows above it are skipped)
+_HEADER_SEARCH_ROWS = 15
+
+
+def _sheet_rows(sheet, values_sheet=None) -> tuple[list[list[str]], set[tuple[int, int]]]:
+    """All rows of ``sheet`` as text, merged ranges filled with their top-left value, and the
+    (row, column) positions (0-based) of formula cells (whose text is blanked here)."""
+    rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    for merged in getattr(sheet, "merged_cells", None) and sheet.merged_cells.ranges or ():
+        r0, c0, r1, c1 = merged.min_row - 1, merged.min_col - 1, merged.max_row - 1, merged.max_col - 1
+        if r0 >= len(rows):
+            continue
+        value = rows[r0][c0] if c0 < len(rows[r0]) else ""
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            if len(rows[r]) <= c1:
+                rows[r] += [""] * (c1 + 1 - len(rows[r]))
+            for c in range(c0, c1 + 1):
+                rows[r][c] = value
+    formulas: set[tuple[int, int]] = set()
+    if values_sheet is not None:
+        for r, row in enumerate(values_sheet.iter_rows()):
+            for c, cell in enumerate(row):
+                if getattr(cell, "data_type", None) == "f":
+                    formulas.add((r, c))
+    return rows, formulas
+
+
+def _header_row(rows: list[list[str]]) -> int:
+    """Index of the header: the first row (of the first few) filled over half the table's width
+    — a title row above it (one merged cell, a date line) is skipped."""
+    width = max((sum(1 for c in row if c != "") for row in rows[:200]), default=0)
+    for i, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        filled = sum(1 for c in row if c != "")
+        if filled >= max(2, _HEADER_FILL * width) and len({c for c in row if c != ""}) >= max(2, filled // 2):
+            return i
+    return 0
+
+
+def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | None = None) -> pd.DataFrame:
+    """One sheet of a workbook as text cells.
+
+    ``sheet`` (name or 0-based index) picks the sheet; without it the sheet with the most
+    filled cells is read (reported when there are several).  Title rows above the header
+    are skipped; merged header cells give their text to every column they span, and a
+    two-row header (a merged group over sub-columns) joins to "group sub".  Formula cells
+    are never read as values: their positions go to ``report.formula_cells`` and their text
+    is blank (the importer rejects those rows with the reason).
+    """
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
+        formulas_book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise InputError(f"{name}: not a readable .xlsx workbook ({str(exc).strip() or type(exc).__name__})") from None
     try:
-        sheet = workbook.worksheets[0]
-        if len(workbook.worksheets) > 1:
-            report.notes.append(f"workbook has {len(workbook.worksheets)} sheets; read the first, {sheet.title!r}")
-        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        sheets = workbook.worksheets
+        if sheet is not None:
+            names = [s.title for s in sheets]
+            if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
+                index = int(sheet)
+                if not 0 <= index < len(sheets):
+                    raise InputError(f"{name}: no sheet {index} (sheets: {', '.join(names)})")
+                chosen = sheets[index]
+            elif sheet in names:
+                chosen = sheets[names.index(sheet)]
+            else:
+                raise InputError(f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME")
+        else:
+            sizes = [sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, "")) for s in sheets]
+            chosen = sheets[int(np.argmax(sizes))]
+            if len(sheets) > 1:
+                report.notes.append(f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the "
+                                    "most data (--sheet picks another)")
+        rows, formulas = _sheet_rows(chosen, formulas_book[chosen.title])
     finally:
         workbook.close()
-    rows = [row for row in rows if any(cell != "" for cell in row)]
-    if not rows:
-        raise InputError(f"{name}: the first sheet is empty")
-    header, body = rows[0], rows[1:]
+        formulas_book.close()
+    keep_rows = [i for i, row in enumerate(rows) if any(cell != "" for cell in row)]
+    if not keep_rows:
+        raise InputError(f"{name}: sheet {chosen.title!r} is empty")
+    position = {old: new for new, old in enumerate(keep_rows)}
+    rows = [rows[i] for i in keep_rows]
+    formulas = {(position[r], c) for r, c in formulas if r in position}
+    head = _header_row(rows)
+    if head:
+        report.notes.append(f"{head} title row(s) above the header skipped")
+    header = list(rows[head])
+    first_body = head + 1
+    if first_body < len(rows):
+        below = rows[first_body]
+        repeated = [c for c in range(1, len(header)) if header[c] != "" and header[c] == header[c - 1]]
+        if repeated and all(cell != "" for cell in below[: len(header)]) and not any(
+            (first_body, c) in formulas for c in range(len(below))
+        ) and not any(_looks_numeric(cell) for cell in below[: len(header)]):
+            # a two-row header: the merged group above, the sub-columns below
+            header = [(f"{top} {sub}".strip() if top != sub else top) if sub else top
+                      for top, sub in zip(header, (below + [""] * len(header))[: len(header)], strict=True)]
+            first_body += 1
+            report.notes.append("two-row header with merged cells joined")
+    body = rows[first_body:]
     width = max(len(header), *(len(r) for r in body)) if body else len(header)
     while width > 0 and header[width - 1 : width] == [""] and all(len(r) < width or r[width - 1] == "" for r in body):
         width -= 1  # trailing columns empty in every row
     header = (header + [""] * width)[:width]
     body = [(r + [""] * width)[:width] for r in body]
     report.encoding = "xlsx"
+    report.sheet = chosen.title
+    for r, c in sorted(formulas):
+        if r >= first_body and c < width:
+            body[r - first_body][c] = ""
+            report.formula_cells.setdefault(r - first_body, []).append(c)
     return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_text(value: Any) -> str:
@@ -490,7 +595,8 @@ def _read_json(text: str, name: str, report: LoadReport) -> pd.DataFrame:
 
 
 def read_table(
-    path_or_bytes: str | Path | bytes, filename: str | None = None, *, max_bytes: int | None = None
+    path_or_bytes: str | Path | bytes, filename: str | None = None, *, max_bytes: int | None = None,
+    sheet: str | int | None = None, encoding: str | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read a CSV/TSV, XLSX or JSON table with every column as strings.
 
@@ -503,6 +609,10 @@ def read_table(
         .json); without an extension the content decides.
     max_bytes
         refuse larger inputs (default ``settings.max_upload_bytes``).
+    sheet
+        workbooks: the sheet (name or 0-based index); default the one with the most data.
+    encoding
+        text files: the encoding to use instead of detecting it (``gbk``, ``gb18030``, ``utf-8``…).
 
     Returns
     -------
@@ -534,9 +644,19 @@ def read_table(
     if kind == "xlsx":
         if not data.startswith(b"PK\x03\x04"):
             raise InputError(f"{name}: not an .xlsx workbook (an .xlsx file is a zip archive)")
-        frame = _read_xlsx(data, name, report)
+        frame = _read_xlsx(data, name, report, sheet=sheet)
     else:
-        text = decode_text(data, name, report)
+        if encoding:
+            try:
+                text = data.decode(encoding)
+            except LookupError:
+                raise InputError(f"{name}: unknown encoding {encoding!r} (use utf-8, gbk or gb18030)") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{name}: byte offset {exc.start} is not {encoding}; drop --encoding to detect it") from None
+            text = text.lstrip("\ufeff")
+            report.encoding = encoding
+        else:
+            text = decode_text(data, name, report)
         frame = _read_json(text, name, report) if kind == "json" else _read_csv(text, name, report)
     frame = _clean_columns(frame.reset_index(drop=True), report)
     frame = frame.fillna("").astype("str")  # short CSV rows: missing cells are empty strings

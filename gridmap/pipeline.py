@@ -88,6 +88,9 @@ def build_demo(
     scale = settings.demo_scale if scale is None else scale
     progress = progress or log.info
     store = store or open_store()
+    if store.get_meta("real_area") is not None:  # gridmap.imports.init.META_AREA
+        raise InputError("this store was made with gridmap init for real data; the synthetic demo goes into "
+                         "another store (GRIDMAP_GPKG_PATH or --store)")
     report = BuildReport()
 
     from gridmap import synth

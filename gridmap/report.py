@@ -26,6 +26,7 @@ import shapely
 from branca.element import Element, MacroElement, Template
 
 from gridmap.config import Settings, get_settings
+from gridmap.disclosure import DisclosureRule, disclose, label_keys, run_cell_labels
 from gridmap.errors import InputError
 from gridmap.store.base import Store
 
@@ -68,12 +69,15 @@ def _simplified(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _suppress(results: gpd.GeoDataFrame, k: int) -> gpd.GeoDataFrame:
+def _suppress(store: Store, run_id: str, results: gpd.GeoDataFrame, rule: DisclosureRule) -> gpd.GeoDataFrame:
+    """Counts as the public may see them (:mod:`gridmap.disclosure`: the same numbers as the API)."""
     out = results.copy()
+    runs = store.read("hotspot_runs", where={"run_id": run_id})
+    labels = run_cell_labels(runs.iloc[0].to_dict() if len(runs) else {}, out["unit_id"]).set_axis(out.index)
     counts = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float)
-    small = (counts > 0) & (counts < k)
-    out["count"] = [None if s or np.isnan(c) else int(c) for c, s in zip(counts, small, strict=True)]
-    out["suppressed"] = small
+    shown = disclose(counts, label_keys(labels + "|count", rule), rule)
+    out["count"] = [None if np.isnan(c) else int(c) for c in shown.values]
+    out["suppressed"] = shown.suppressed
     return out.drop(columns=["value", "extra"], errors="ignore")
 
 
@@ -106,7 +110,7 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
     """The report as one HTML document (text)."""
     settings = settings or get_settings()
     js_uri, css_uri = vendored_leaflet(Path(settings.web_dir))
-    k = settings.suppress_counts_below
+    rule = DisclosureRule.from_settings(settings)
 
     counties = store.read("admin_units", where={"level": "county"})
     plan_id = store.active_plan_id()
@@ -142,7 +146,7 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
     sections = []
     gi_run = _latest_run(store, "gi")
     if gi_run:
-        gi = _suppress(store.read("hotspot_results", where={"run_id": gi_run}), k)
+        gi = _suppress(store, gi_run, store.read("hotspot_results", where={"run_id": gi_run}), rule)
         gi["bin"] = gi["bin"].fillna(0).astype(int)
         gi["class"] = gi["bin"].map(GI_LABELS)
         folium.GeoJson(
@@ -165,7 +169,7 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
         sections.append(("Gi* 冷热点（最新一次分析）", [(GI_COLOURS[b], GI_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)]))
     emerging_run = _latest_run(store, "emerging")
     if emerging_run:
-        em = _suppress(store.read("hotspot_results", where={"run_id": emerging_run}), k)
+        em = _suppress(store, emerging_run, store.read("hotspot_results", where={"run_id": emerging_run}), rule)
         em["label"] = em["label"].fillna("no_pattern_detected").astype(str)
         em["kind"] = np.where(em["label"].str.endswith("hot_spot"), "hot",
                               np.where(em["label"].str.endswith("cold_spot"), "cold", "none"))
@@ -179,7 +183,7 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
         ).add_to(fmap)
         sections.append(("时空热点", [(HOT_LABEL_COLOURS["hot"], "热点类（新增/连续/加剧/持续…）"),
                                   (HOT_LABEL_COLOURS["cold"], "冷点类")]))
-    note = f"数量少于 {k} 的单元不显示案件数。"
+    note = f"数量少于 {rule.threshold} 的单元不显示案件数；其余数量经随机扰动（同一组案件总是同一数值）。"
     fmap.get_root().add_child(_Legend(_legend_html(title, sections) + f"<div style='margin-top:4px'>{note}</div>"))
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap.get_root().render()

@@ -26,7 +26,7 @@ def test_main_reads_on_each_backend(client, store):
     own = client.get("/api/v1/cases", params={"limit": 1000}, headers=h["worker"]).json()
     assert own["total"] == CASES_PER_GRID[G1] + CASES_PER_GRID["150502001001002"]
     public = {f["id"]: f["properties"] for f in client.get("/api/v1/hotspots/latest/gi").json()["features"]}
-    assert public[G5]["suppressed"] is True and public[G1]["count"] == CASES_PER_GRID[G1]
+    assert public[G5]["suppressed"] is True and public[G1]["count"] >= 3  # perturbed (gridmap.disclosure)
     ogc = client.get("/ogc/collections/grids/items", params={"limit": 3}).json()
     assert ogc["numberMatched"] == 5 and ogc["numberReturned"] == 3
     coverage = client.get("/api/v1/coverage/grids", headers=h["supervisor"]).json()

@@ -98,3 +98,43 @@ def test_large_import_runs_as_a_job(gpkg_client, monkeypatch):
         time.sleep(0.05)
     assert job["state"] == "done", job
     assert job["kind"] == "import" and job["result"]["rows"] == 3 and job["progress"] == 1.0
+
+
+def test_repeated_imports_reuse_one_geocoding_context(gpkg_client, monkeypatch):
+    """The memory growth of #13: the address index is built once per store state, not per upload."""
+    from api import intake_context
+    from gridmap.geocode import match
+
+    built = []
+    original = match.AddressMatcher.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(match.AddressMatcher, "__init__", counting)
+    monkeypatch.setitem(intake_context._CACHED, "key", None)
+    for i in range(3):
+        csv = CSV.replace(b"B-", f"R{i}-".encode())
+        assert gpkg_client.post("/api/v1/imports", files={"file": (f"c{i}.csv", csv, "text/csv")}).status_code == 200
+    assert len(built) == 1
+    gpkg_client.app.state.store.write("addresses", td.addresses().iloc[:-1], mode="replace")
+    gpkg_client.post("/api/v1/imports", files={"file": ("d.csv", CSV.replace(b"B-", b"D-"), "text/csv")})
+    assert len(built) == 2  # the addresses changed: a new context
+
+
+def test_import_of_another_kind_as_a_background_job(client, store):
+    roster = pd.DataFrame({"工号": ["W1", "W2"], "姓名": ["王芳", "李强"], "专兼职": ["专职", "兼职"],
+                           "手机": ["13900000001", "13900000002"]}).to_csv(index=False).encode("gbk")
+    r = client.post("/api/v1/imports?background=true", data={"kind": "workers"},
+                    files={"file": ("roster.csv", roster, "text/csv")})
+    assert r.status_code == 202
+    href = r.json()["href"]
+    deadline = time.time() + 30
+    while (job := client.get(href).json())["state"] not in ("done", "failed") and time.time() < deadline:
+        time.sleep(0.05)
+    assert job["state"] == "done", job
+    assert job["result"]["kind"] == "workers" and job["result"]["accepted"] == 2 and job["progress"] == 1.0
+    assert set(pd.DataFrame(store.read("workers"))["role"]) == {"full_time", "part_time"}
+    assert client.post("/api/v1/imports", data={"kind": "nonsense"},
+                       files={"file": ("x.csv", roster, "text/csv")}).status_code == 400

@@ -45,7 +45,7 @@ def test_report_layers_and_suppression(store, tmp_path):
     html = build_report(store)
     features = _features(html)
     gi = {f["properties"]["unit_id"]: f["properties"] for f in features if "bin" in f["properties"]}
-    assert gi[G1]["bin"] == 3 and gi[G1]["count"] == 12
+    assert gi[G1]["bin"] == 3 and gi[G1]["count"] >= 3 and gi[G1]["suppressed"] is False  # perturbed
     assert gi[G5]["count"] is None and gi[G5]["suppressed"] is True
     assert "hot-spot areas" in html and "grids (P1)" in html  # layer names (JS-escaped Chinese around them)
     assert "数量少于 3 的单元不显示案件数" in html

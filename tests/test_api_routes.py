@@ -167,7 +167,8 @@ def test_hotspot_results_suppress_small_counts_for_the_public(env):
     _, _, client, headers = env
     public = {f["id"]: f["properties"] for f in client.get("/api/v1/hotspots/runs/R-gi/results").json()["features"]}
     assert public[G5]["count"] is None and public[G5]["value"] is None and public[G5]["suppressed"] is True
-    assert public[G1]["count"] == 12 and public[G1]["suppressed"] is False and "extra" not in public[G1]
+    assert public[G1]["count"] >= 3 and public[G1]["suppressed"] is False and "extra" not in public[G1]
+    assert public[G1]["value"] is None  # computed from the exact count: it would give the count away
     commander = client.get("/api/v1/hotspots/latest/gi", headers=headers["commander"]).json()
     assert {f["id"]: f["properties"]["count"] for f in commander["features"]}[G5] == 2
     assert [r["run_id"] for r in client.get("/api/v1/hotspots/runs", params={"method": "gi"}).json()] == ["R-gi"]
@@ -365,7 +366,7 @@ def test_kde_surface_needs_case_access_and_is_a_png(env):
 def test_hotspot_areas_with_suppression(env):
     _, city, client, headers = env
     public = {f["id"]: f["properties"] for f in client.get(f"/api/v1/hotspots/runs/{city.gi_run}/areas").json()["features"]}
-    assert public["1:1"]["cases"] == 12 and public["1:1"]["top_categories"] == ["neighbour"]
+    assert public["1:1"]["cases"] >= 3 and public["1:1"]["top_categories"] == ["neighbour"]
     assert public["-1:1"]["cases"] is None and public["-1:1"]["suppressed"] is True
     hot = client.get(f"/api/v1/hotspots/runs/{city.gi_run}/areas", params={"sign": 1},
                      headers=headers["commander"]).json()["features"]

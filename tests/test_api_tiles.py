@@ -11,8 +11,10 @@ from shapely.geometry import shape
 
 from api import mvt
 from api.tilesource import TileRequest, build_tile
+from gridmap.disclosure import DisclosureRule
 
 CITY_BOX = (122.0, 43.5, 122.5, 43.8)
+RULE = DisclosureRule(threshold=3)
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def test_hotspot_tiles_suppress_small_counts_for_the_public(city_store):
               _decode(client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf").content)["hotspots"]["features"]}
     assert "count" not in public[G5] and public[G5]["suppressed"] is True and public[G5]["bin"] == -1
     assert client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf", params={"method": "nope"}).status_code == 404
-    full = TileRequest("hotspots", "R-gi", z, x, y, True, 3)
+    full = TileRequest("hotspots", "R-gi", z, x, y, True, RULE)
     props = {f["properties"]["unit_id"]: f["properties"] for f in _decode(build_tile(city_store, full))["hotspots"]["features"]}
     assert props[G5]["count"] == CASES_PER_GRID[G5] and props[G5]["suppressed"] is False
 
@@ -70,7 +72,7 @@ def test_hand_encoder_matches_st_asmvt(postgis_store, tmp_path):
     compared = 0
     for layer, source in (("grids", "P1"), ("hotspots", "R-gi")):
         for z, x, y in mvt.tiles_covering(CITY_BOX, [10, 12]):
-            request = TileRequest(layer, source, z, x, y, False, 3)
+            request = TileRequest(layer, source, z, x, y, False, RULE)
             ours, theirs = build_tile(gpkg, request), build_tile(postgis_store, request)
             if not ours and not theirs:
                 continue

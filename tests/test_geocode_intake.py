@@ -12,6 +12,7 @@ import pytest
 from gridmap.errors import InputError
 from gridmap.geocode import intake
 from gridmap.geocode.transform import from_wgs84
+from gridmap.imports.cases import import_cases
 
 HEADER = ["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间", "当事人", "电话", "身份证号"]
 ROWS = [
@@ -67,7 +68,7 @@ def by_external(store) -> pd.DataFrame:
 
 
 def test_utf8_import_every_row_accounted_for(intake_store):
-    report = intake.import_cases(intake_store, csv_bytes("utf-8"), "cases.csv", actor="tester")
+    report = import_cases(intake_store, csv_bytes("utf-8"), "cases.csv", actor="tester")
     assert report.rows == 9
     assert (report.accepted, report.review, report.rejected) == (3, 4, 2)
     assert report.accepted + report.review + report.rejected == report.rows
@@ -109,7 +110,7 @@ def test_utf8_import_every_row_accounted_for(intake_store):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk", "gb18030"])
 def test_csv_encodings(intake_store, encoding):
-    report = intake.import_cases(intake_store, csv_bytes(encoding), "cases.csv")
+    report = import_cases(intake_store, csv_bytes(encoding), "cases.csv")
     assert (report.accepted, report.review, report.rejected) == (3, 4, 2)
     assert by_external(intake_store).loc["A-1", "address_text"] == ROWS[0][1]
 
@@ -118,25 +119,26 @@ def test_xlsx_and_json(intake_store, tmp_path):
     frame = pd.DataFrame(rows_with_coordinates(), columns=HEADER)
     path = tmp_path / "cases.xlsx"
     frame.to_excel(path, index=False)
-    report = intake.import_cases(intake_store, path)
+    report = import_cases(intake_store, path)
     assert (report.filename, report.accepted, report.review, report.rejected) == ("cases.xlsx", 3, 4, 2)
     doc = {"cases": frame.rename(columns={"案件编号": "id", "地址": "address", "经度": "lon", "纬度": "lat",
                                           "坐标系": "crs", "类型": "kind"}).to_dict(orient="records")}
-    report = intake.import_cases(intake_store, json.dumps(doc, ensure_ascii=False).encode(), "cases.json")
+    report = import_cases(intake_store, json.dumps(doc, ensure_ascii=False).encode(), "cases.json")
     assert (report.accepted, report.review, report.rejected) == (3, 4, 2)
-    assert report.updated_cases == 8 and report.new_cases == 0
+    # the same cases in another format: nothing to change (re-importing never rewrites equal rows)
+    assert (report.updated, report.unchanged, report.new_cases) == (0, 8, 0)
 
 
 def test_reimport_updates_instead_of_duplicating(intake_store):
-    first = intake.import_cases(intake_store, csv_bytes(), "cases.csv")
-    second = intake.import_cases(intake_store, csv_bytes(), "cases.csv")
-    assert first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 8
+    first = import_cases(intake_store, csv_bytes(), "cases.csv")
+    second = import_cases(intake_store, csv_bytes(), "cases.csv")
+    assert first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 0 and second.unchanged == 8
     assert intake_store.count("cases") == 8
     assert first.sha256 == second.sha256 and first.batch_id != second.batch_id
     # the same external id with a corrected address updates that case
     rows = rows_with_coordinates()
     rows[2][1] = "科尔沁区科尔沁街道民航社区建国路123号1栋"
-    intake.import_cases(intake_store, csv_bytes(rows=[rows[2]]), "fix.csv")
+    import_cases(intake_store, csv_bytes(rows=[rows[2]]), "fix.csv")
     assert intake_store.count("cases") == 8
     assert by_external(intake_store).loc["A-3", "geocode_status"] == "accepted"
 
@@ -144,20 +146,20 @@ def test_reimport_updates_instead_of_duplicating(intake_store):
 def test_rows_without_external_id_are_keyed_by_file_and_row(intake_store):
     frame = pd.DataFrame({"address": ["民航社区建国路18号1栋", "民航社区建国路123号1栋"]})
     data = frame.to_csv(index=False).encode()
-    intake.import_cases(intake_store, data, "noid.csv")
-    intake.import_cases(intake_store, data, "noid.csv")
+    import_cases(intake_store, data, "noid.csv")
+    import_cases(intake_store, data, "noid.csv")
     assert intake_store.count("cases") == 2
 
 
 def test_duplicate_external_id_in_one_file(intake_store):
     rows = rows_with_coordinates()
-    report = intake.import_cases(intake_store, csv_bytes(rows=[rows[0], rows[0]]), "dup.csv")
+    report = import_cases(intake_store, csv_bytes(rows=[rows[0], rows[0]]), "dup.csv")
     assert (report.accepted, report.rejected) == (1, 1)
     assert "duplicate external id in the file" in report.reasons
 
 
 def test_failure_midway_leaves_the_store_unchanged(intake_store, monkeypatch):
-    intake.import_cases(intake_store, csv_bytes(rows=rows_with_coordinates()[:2]), "first.csv")
+    import_cases(intake_store, csv_bytes(rows=rows_with_coordinates()[:2]), "first.csv")
     before = intake_store.read("cases").sort_values("case_id").reset_index(drop=True)
     batches = intake_store.count("import_batches")
     real_write = intake_store.write
@@ -171,7 +173,7 @@ def test_failure_midway_leaves_the_store_unchanged(intake_store, monkeypatch):
     rows = rows_with_coordinates()
     rows[0][1] = "科尔沁区科尔沁街道民航社区建国路18号2栋"  # would change an existing case
     with pytest.raises(RuntimeError, match="injected"):
-        intake.import_cases(intake_store, csv_bytes(rows=rows), "second.csv")
+        import_cases(intake_store, csv_bytes(rows=rows), "second.csv")
     after = intake_store.read("cases").sort_values("case_id").reset_index(drop=True)
     assert intake_store.count("import_batches") == batches
     pd.testing.assert_frame_equal(pd.DataFrame(before).drop(columns="geometry"),
@@ -183,9 +185,11 @@ def test_oversized_and_unreadable_uploads(intake_store, tmp_path, monkeypatch):
         intake.read_upload(b"x" * 2000, "big.csv", max_bytes=1000)
     path = tmp_path / "big.csv"
     path.write_bytes(csv_bytes())
-    monkeypatch.setattr(intake, "_max_upload_bytes", lambda: 100)
+    from gridmap.imports import reading
+
+    monkeypatch.setattr(reading, "_max_upload_bytes", lambda: 100)
     with pytest.raises(InputError, match="GRIDMAP_MAX_UPLOAD_BYTES"):
-        intake.import_cases(intake_store, path)
+        import_cases(intake_store, path)
     monkeypatch.undo()
     with pytest.raises(InputError, match="empty"):
         intake.read_upload(b"  \n", "empty.csv")
@@ -194,22 +198,22 @@ def test_oversized_and_unreadable_uploads(intake_store, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="broken.json"):
         intake.read_upload(b"[{", "broken.json")
     with pytest.raises(InputError, match="no address column"):
-        intake.import_cases(intake_store, b"name,phone\na,b\n", "people.csv")
+        import_cases(intake_store, b"name,phone\na,b\n", "people.csv")
     assert intake_store.count("cases") == 0
 
 
 def test_explicit_mapping(intake_store):
     data = "编码,位置,种类\nM-1,民航社区建国路18号1栋,信访\n".encode()
-    report = intake.import_cases(intake_store, data, "m.csv", mapping={"编码": "external_id", "address_text": "位置",
+    report = import_cases(intake_store, data, "m.csv", mapping={"编码": "external_id", "address_text": "位置",
                                                                        "种类": "kind"})
     assert report.accepted == 1
     assert by_external(intake_store).loc["M-1", "kind"] == "petition"
     with pytest.raises(InputError, match="mapping"):
-        intake.import_cases(intake_store, data, "m.csv", mapping={"nope": "address_text"})
+        import_cases(intake_store, data, "m.csv", mapping={"nope": "address_text"})
 
 
 def test_review_queue_and_actions(intake_store):
-    intake.import_cases(intake_store, csv_bytes(), "cases.csv")
+    import_cases(intake_store, csv_bytes(), "cases.csv")
     queue = intake.review_queue(intake_store, limit=10)
     assert len(queue) == 4 and not {"party_name", "party_phone", "party_id_number"} & set(queue.columns)
     ids = dict(zip(queue["external_id"], queue["case_id"], strict=True))
@@ -235,7 +239,7 @@ def test_review_queue_and_actions(intake_store):
     cases = by_external(intake_store)
     assert cases.loc["A-6", "geocode_status"] == "rejected" and "not locatable" in cases.loc["A-6", "reason"]
     # a reviewer's placement survives re-importing the unchanged file
-    intake.import_cases(intake_store, csv_bytes(), "cases.csv")
+    import_cases(intake_store, csv_bytes(), "cases.csv")
     cases = by_external(intake_store)
     assert cases.loc["A-3", "geocode_status"] == "manual" and "ann" in cases.loc["A-3", "reason"]
     assert cases.loc["A-4", "grid_code"] == "150502001001002"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from api.deps import StoreDep
+from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, feature_text, parse_bbox
+from api.limits import answer_cap, check_feature_count, count_rows
 
 router = APIRouter(tags=["admin units"])
 
@@ -16,6 +17,8 @@ PROPERTIES = ["code", "name", "level", "parent_code"]
 @router.get("/admin-units", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
 def admin_units(
     store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
     level: str | None = Query(None, description="city | county | township | village"),
     parent: str | None = Query(None, description="parent unit code: the children of that unit"),
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
@@ -26,8 +29,11 @@ def admin_units(
     if level is not None and level not in LEVELS:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"level {level!r}: use one of {', '.join(LEVELS)}")
     where = {k: v for k, v in (("level", level), ("parent_code", parent)) if v is not None}
-    units = store.read("admin_units", where=where or None, bbox=parse_bbox(bbox), order_by=["code"])
-    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify)
+    box = parse_bbox(bbox)
+    check_feature_count(count_rows(store, "admin_units", where, box, "code"), principal, settings, "units")
+    units = store.read("admin_units", where=where or None, bbox=box, order_by=["code"])
+    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify,
+                                   max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 

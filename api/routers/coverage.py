@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from api.auth import Principal, audit
 from api.deps import PrincipalDep, SettingsDep, StoreDep, require
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records, to_jsonable
-from api.queries import coverage_audit, grid_coverage, present_workers, suppress_frame
+from api.limits import REPORTS
+from api.queries import coverage_audit, disclosure_rule, grid_coverage, present_workers, suppress_frame
+from gridmap.disclosure import DisclosureRule, label_keys
 from gridmap.domain import AREA_CODE
 from gridmap.store.base import Between
 
@@ -48,8 +51,9 @@ def coverage_grids(store: StoreDep, settings: SettingsDep, principal: CoverageRe
     longest gap, reach share and status (the first finding or ``ok``), as GeoJSON."""
     plan_id = store.active_plan_id()
     result = coverage_audit(store, period, settings, plan_id)
-    grids = suppress_frame(grid_coverage(store, result, plan_id), ["open_cases"], settings.suppress_counts_below,
-                           principal.sees_all_cases)
+    table = grid_coverage(store, result, plan_id)
+    grids = suppress_frame(table, ["open_cases"], disclosure_rule(settings), principal.sees_all_cases,
+                           cell_labels="open_cases|grid|" + table["code"].astype(str))
     text = feature_collection_text(grids, "code", None, check_crs(crs),
                                    members={"plan_id": plan_id, "period": str(result.period)}, simplify_m=simplify)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
@@ -63,7 +67,8 @@ def coverage_workers(store: StoreDep, settings: SettingsDep, principal: Coverage
     result = coverage_audit(store, period, settings)
     workers = store.read("workers", columns=["worker_id", "name", "role", "village_code", "active"])
     table = workers.merge(result.workers.drop(columns=["roles"], errors="ignore"), on="worker_id", how="left")
-    table = suppress_frame(table, ["open_cases"], settings.suppress_counts_below, principal.sees_all_cases)
+    table = suppress_frame(table, ["open_cases"], disclosure_rule(settings), principal.sees_all_cases,
+                           cell_labels="open_cases|worker|" + table["worker_id"].astype(str))
     return records(present_workers(store, principal, table, "worker.list"))
 
 
@@ -93,6 +98,28 @@ def worker_checkins(
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
+def _kpi_cell_keys(table: pd.DataFrame, counts: list[str], level: str, period: str, kind: str,
+                   rule: DisclosureRule) -> dict:
+    """Cell keys of KPI counts: (kind, level, canonical period, unit, measure); a ``*_prev`` column
+    is the previous year's cell, so it gets that period's key (one noise per cell, never two)."""
+    from gridmap.coverage.periods import parse_period
+
+    spec = parse_period(period)
+    current = f"{spec.start_iso}/{spec.end_iso}"
+    previous = f"{_year_before(spec.start_iso)}/{_year_before(spec.end_iso)}"
+    units = table["unit_code"].astype(str) if "unit_code" in table.columns else pd.Series(table.index.astype(str))
+    units = units.set_axis(table.index)
+    keys = {}
+    for col in counts:
+        measure, span = (col.removesuffix("_prev"), previous) if col.endswith("_prev") else (col, current)
+        keys[col] = label_keys(f"kpi|{kind}|{level}|{span}|" + units + "|" + measure, rule)
+    return keys
+
+
+def _year_before(iso: str) -> str:
+    return str(int(iso[:4]) - 1) + iso[4:] if iso[:4].isdigit() else iso
+
+
 @router.get("/kpis")
 def kpis(
     store: StoreDep,
@@ -107,7 +134,8 @@ def kpis(
     from gridmap.coverage.kpi import COUNT_MEASURES
     from gridmap.coverage.service import kpis_from_store
 
-    table = kpis_from_store(store, level, period, kinds=(kind,))
+    key = ("kpis", store.url, level, period, kind, store.count("cases"), store.active_plan_id())
+    table = REPORTS.get(key, lambda: kpis_from_store(store, level, period, kinds=(kind,)))
     if parent and parent != AREA_CODE:
         if level == "grid":
             table = table[table["unit_code"].astype(str).str.startswith(parent)]
@@ -116,7 +144,8 @@ def kpis(
             table = table[table["unit_code"].astype(str).isin(set(children))]
     counts = [c for c in table.columns if c in COUNT_MEASURES or c.removesuffix("_prev") in COUNT_MEASURES]
     derived = [c for c in table.columns if c not in counts and c not in ("level", "unit_code", "unit_name", "period")]
-    table = suppress_frame(table, counts, settings.suppress_counts_below, principal.sees_all_cases, derived)
+    table = suppress_frame(table, counts, rule := disclosure_rule(settings), principal.sees_all_cases, derived,
+                           cell_keys=_kpi_cell_keys(table, counts, level, period, kind, rule))
     return {"level": level, "period": period, "kind": kind, "units": records(table)}
 
 
@@ -131,7 +160,10 @@ def kpi_trend(
     """Cases found and resolved per month of the period (city-wide)."""
     from gridmap.coverage.service import trend_from_store
 
-    table = trend_from_store(store, period, kinds=(kind,))
+    key = ("trend", store.url, period, kind, store.count("cases"))
+    table = REPORTS.get(key, lambda: trend_from_store(store, period, kinds=(kind,)))
     counts = [c for c in table.columns if c in ("found", "resolved")]
-    table = suppress_frame(table, counts, settings.suppress_counts_below, principal.sees_all_cases)
+    month = table["month"].astype(str) if "month" in table.columns else pd.Series(table.index.astype(str))
+    table = suppress_frame(table, counts, disclosure_rule(settings), principal.sees_all_cases,
+                           cell_labels=f"kpi|{kind}|city|" + month.set_axis(table.index) + "|city")
     return {"period": period, "kind": kind, "months": records(table)}

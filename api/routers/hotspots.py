@@ -10,18 +10,27 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
 from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, parse_bbox, records
-from api.queries import grid_case_counts, suppress_frame
+from api.limits import answer_cap, check_feature_count, count_rows
+from api.queries import (
+    check_disclosed_filter,
+    disclosure_rule,
+    grid_case_counts_disclosed,
+    run_labels,
+    suppress_frame,
+)
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
-from gridmap.hotspots.runs import run_hotspots
+from gridmap.disclosure import DisclosureRule
+from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
 
 router = APIRouter(tags=["hotspots"])
 
@@ -54,16 +63,23 @@ def get_run(run_id: str, store: StoreDep) -> dict:
     return _run_records(runs)[0]
 
 
-def results_text(store, run_id: str, principal: Principal, k: int, crs: str,
-                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0) -> str:
-    """The results of one run as GeoJSON text, suppressed for ``principal`` as needed."""
+def results_text(store, run_id: str, principal: Principal, rule: DisclosureRule, crs: str,
+                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0,
+                 settings=None) -> str:
+    """The results of one run as GeoJSON text, disclosed for ``principal`` as needed (413 beyond
+    the role's feature cap)."""
+    if settings is not None:
+        check_feature_count(count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
+                            principal, settings, "result units")
     results = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-    results = suppress_frame(results, ["count"], k, principal.sees_all_cases, derived_columns=["value"])
+    results = suppress_frame(results, ["count"], rule, principal.sees_all_cases, derived_columns=["value"],
+                             cell_labels=run_labels(store, run_id, results["unit_id"]))
     columns = [c for c in RESULT_COLUMNS if c != "extra" or principal.sees_all_cases] + ["suppressed"]
     if "extra" in columns:
         results["extra"] = [json.loads(e) if isinstance(e, str) and e else None for e in results["extra"]]
     return feature_collection_text(results, "unit_id", columns, crs, members={"run_id": run_id},
-                                   simplify_m=simplify_m)
+                                   simplify_m=simplify_m,
+                                   max_bytes=answer_cap(principal, settings) if settings is not None else None)
 
 
 @router.get("/hotspots/runs/{run_id}/results", response_class=Response,
@@ -80,8 +96,8 @@ def run_results(
     """Per-unit results (Gi* z, p, FDR-adjusted p, bin −3..+3, emerging-hot-spot label) as GeoJSON."""
     if not store.count("hotspot_runs", {"run_id": run_id}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
-    text = results_text(store, run_id, principal, settings.suppress_counts_below, check_crs(crs), parse_bbox(bbox),
-                        simplify)
+    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), parse_bbox(bbox),
+                        simplify, settings)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -94,8 +110,20 @@ def latest_results(method: str, store: StoreDep, settings: SettingsDep, principa
     run_id = hotspot_run_for(store, method)
     if run_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run for method {method!r}")
-    text = results_text(store, run_id, principal, settings.suppress_counts_below, check_crs(crs), None, simplify)
+    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify, settings)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+def all_case_reader(principal: Annotated[Principal, Depends(require("cases.read"))]) -> Principal:
+    """Roles that read every case: a density surface resolves single cases at street scale, so a
+    grid worker (own grids only) must not get the city-wide one (403)."""
+    if not principal.sees_all_cases:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"role {principal.role} may not see the city-wide density surface")
+    return principal
+
+
+AllCaseReader = Annotated[Principal, Depends(all_case_reader)]
 
 
 def _surface(store, run_id: str):
@@ -107,7 +135,7 @@ def _surface(store, run_id: str):
 
 
 @router.get("/hotspots/runs/{run_id}/kde")
-def kde_info(run_id: str, store: StoreDep, _reader: Annotated[Principal, Depends(require("cases.read"))],
+def kde_info(run_id: str, store: StoreDep, _reader: AllCaseReader,
              crs: str = Query("wgs84", description="wgs84 or gcj02 (bounds shifted to match a GCJ-02 base map)")
              ) -> dict:
     """Bounds [west, south, east, north] (degrees) of a kernel-density run's image, its URL and
@@ -125,7 +153,7 @@ def kde_info(run_id: str, store: StoreDep, _reader: Annotated[Principal, Depends
 
 @router.get("/hotspots/runs/{run_id}/kde.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-def kde_png(run_id: str, store: StoreDep, _reader: Annotated[Principal, Depends(require("cases.read"))]) -> Response:
+def kde_png(run_id: str, store: StoreDep, _reader: AllCaseReader) -> Response:
     """The kernel-density surface as a transparent PNG (columns even in longitude, rows even in
     Web-Mercator y: what Leaflet's imageOverlay expects)."""
     return Response(base64.b64decode(_surface(store, run_id)["png_base64"]), media_type="image/png")
@@ -146,7 +174,8 @@ def run_areas(run_id: str, store: StoreDep, settings: SettingsDep, principal: Pr
     require_table("hotspot_areas")
     where = {"run_id": run_id, **({"sign": sign} if sign is not None else {})}
     areas = store.read("hotspot_areas", where=where, order_by=["sign", "rank"])
-    areas = suppress_frame(areas, ["cases"], settings.suppress_counts_below, principal.sees_all_cases)
+    labels = "area|" + run_labels(store, run_id, areas["unit_ids"].astype(str))
+    areas = suppress_frame(areas, ["cases"], disclosure_rule(settings), principal.sees_all_cases, cell_labels=labels)
     areas["area_id"] = [f"{s}:{r}" for s, r in zip(areas["sign"], areas["rank"], strict=True)]
     areas["top_categories"] = [json.loads(v) if isinstance(v, str) and v else [] for v in areas["top_categories"]]
     text = feature_collection_text(areas, "area_id", [*AREA_COLUMNS, "suppressed"], check_crs(crs),
@@ -164,17 +193,26 @@ def grid_counts(
 ) -> dict:
     """Cases per grid for the filters (time window, kind, category …), most first — the
     "top hot grids of the period".  Small counts are suppressed for roles without full case access."""
-    counts = grid_case_counts(store, flt)
+    if not principal.sees_all_cases:
+        check_disclosed_filter(flt)
+    disclosed = grid_case_counts_disclosed(store, flt, disclosure_rule(settings))
+    if principal.sees_all_cases:
+        frame = disclosed[["grid_code", "count"]].assign(suppressed=False)
+    else:  # ranked by what is shown: the order must not reveal exact or suppressed counts
+        frame = disclosed.assign(count=pd.array(disclosed["shown"].where(~disclosed["suppressed"]), dtype="Int64"))
+        frame = frame[["grid_code", "count", "suppressed"]]
+        frame = frame.assign(_rank=frame["count"].fillna(0)).sort_values(["_rank", "grid_code"],
+                                                                          ascending=[False, True])
+        frame = frame.drop(columns="_rank")
     if limit:
-        counts = counts.head(limit)
-    frame = counts.rename("count").rename_axis("grid_code").reset_index()
-    frame = suppress_frame(frame, ["count"], settings.suppress_counts_below, principal.sees_all_cases)
-    return {"filters": flt.as_dict(), "grids": records(frame)}
+        frame = frame.head(limit)
+    return {"filters": flt.as_dict(), "grids": records(frame.reset_index(drop=True))}
 
 
 class RunRequest(BaseModel):
-    method: str = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
-    unit: str = Field("grid", description="grid | h3 | county | township | village")
+    # the choices are gridmap.hotspots.runs' own: an empty or unknown method is a 422 at once
+    method: Literal[METHODS] = Field(description="gi | lisa | emerging | kde (see gridmap.hotspots.runs)")
+    unit: Literal[UNITS] = Field("grid", description="grid | h3 | county | township | village")
     plan_id: str | None = Field(None, description="default: the active plan")
     h3_resolution: int | None = None
     filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")

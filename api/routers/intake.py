@@ -1,4 +1,4 @@
-"""Case import (multipart upload) and the geocoding review queue (``intake`` right: admins).
+"""Imports of every kind (multipart upload) and the geocoding review queue (``intake`` right: admins).
 
 Uploads larger than ``settings.max_upload_bytes`` are refused with 413 before they are
 stored; small files are imported at once, larger ones (over ``BACKGROUND_IMPORT_BYTES``)
@@ -8,26 +8,32 @@ role may see them, and unmasked reads are audited.
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, audit
 from api.deps import JobsDep, SettingsDep, StoreDep, require
 from api.geojson import to_jsonable
+from api.intake_context import geocode_context
+from api.limits import release_memory
 from api.queries import present_cases
 from gridmap.geocode import intake
+from gridmap.imports.init import refuse_synthetic
+from gridmap.imports.kinds import KIND_MODULES, run_import
 
 router = APIRouter(tags=["intake"])
 
 Clerk = Annotated[Principal, Depends(require("intake"))]
 #: files above this size are imported in a background job (bytes)
 BACKGROUND_IMPORT_BYTES = 2 * 1024 * 1024
-ALLOWED_SUFFIXES = (".csv", ".xlsx", ".xls", ".json", ".geojson", ".gpkg")
+ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xls", ".json", ".geojson", ".gpkg", ".zip", ".kml")
 _CHUNK = 1024 * 1024
 
 
@@ -40,9 +46,25 @@ def too_large(size: int | None, limit: int) -> HTTPException:
     )
 
 
+def safe_filename(name: str | None, max_length: int = 120) -> str:
+    """The name of an uploaded file fit to store and show: its last path component only (no
+    ``../``, no directories, either slash), no control or markup characters, at most
+    ``max_length`` characters (the suffix kept)."""
+    import unicodedata
+
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in unicodedata.normalize("NFC", base)
+                   if unicodedata.category(ch)[0] != "C" and ch not in '<>:"|?*`$;&')
+    base = base.strip().lstrip(".").strip()
+    if len(base) > max_length:
+        stem, dot, suffix = base.rpartition(".")
+        base = (stem[: max_length - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 10 else base[:max_length]
+    return base
+
+
 def _save_upload(upload: UploadFile, limit: int) -> tuple[Path, int]:
     """Copy the upload to a temporary file, refusing it (413) as soon as it passes ``limit``."""
-    suffix = Path(upload.filename or "").suffix.lower()
+    suffix = Path(safe_filename(upload.filename)).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
                             f"file type {suffix or '(none)'} not supported; use {', '.join(ALLOWED_SUFFIXES)}")
@@ -61,31 +83,57 @@ def _save_upload(upload: UploadFile, limit: int) -> tuple[Path, int]:
     return Path(name), size
 
 
-@router.post("/imports", responses={202: {"description": "large file: imported by a background job"},
+@router.post("/imports", responses={202: {"description": "large file or background=true: a background job"},
                                     413: {"description": "file larger than settings.max_upload_bytes"}})
-def import_cases(
+def import_file(
     store: StoreDep,
     settings: SettingsDep,
     jobs: JobsDep,
     principal: Clerk,
-    file: Annotated[UploadFile, File(description="cases as CSV, Excel, GeoJSON or GeoPackage")],
+    file: Annotated[UploadFile, File(description="the file: CSV, Excel, JSON; for polygons a zipped Shapefile, "
+                                                 "GeoPackage, GeoJSON or KML")],
+    kind: Annotated[str, Form(description="units, addresses, workers, assignments, patrols, grids or cases")] = "cases",
+    mapping: Annotated[str | None, Form(description='JSON {"field": "file column"} overriding the aliases')] = None,
+    sheet: Annotated[str | None, Form(description="workbooks: the sheet")] = None,
+    encoding: Annotated[str | None, Form(description="text files: utf-8, gbk or gb18030")] = None,
+    crs: Annotated[str | None, Form(description="coordinate system when the file has none (EPSG:NNNN, gcj02, …)")] = None,
+    plan: Annotated[str | None, Form(description="grids: the plan name; assignments: the plan")] = None,
+    background: Annotated[bool, Query(description="always run as a background job (progress at /api/v1/jobs/ID)")] = False,
 ) -> Any:
-    """Import cases: parse, check coordinates, geocode addresses, assign grids; doubtful
-    rows go to the review queue.  Returns the import summary (or a job for large files)."""
+    """Import a file of ``kind`` (``gridmap import KIND FILE``): every row accepted, in review or
+    rejected with a reason, in one transaction.  Returns the batch report, or — for files over
+    2 MB or with ``background=true`` — a job whose progress ``GET /api/v1/jobs/{id}`` shows."""
+    if kind not in KIND_MODULES:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown kind {kind!r}; use one of {', '.join(KIND_MODULES)}")
+    options: dict[str, Any] = {k: v for k, v in {"sheet": sheet, "encoding": encoding, "crs": crs, "plan": plan}.items()
+                               if v}
+    if mapping:
+        try:
+            parsed = json.loads(mapping)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, 'mapping must be a JSON object {"field": "column"}')
+        options["mapping"] = parsed
     path, size = _save_upload(file, settings.max_upload_bytes)
 
-    source = file.filename or path.name
+    source = safe_filename(file.filename) or path.name
 
     def work(progress=None) -> Any:
         try:
-            result = intake.import_cases(store, path, filename=source, actor=principal.actor)
-            audit(store, principal, "cases.import", "import", [source], {"bytes": size})
+            refuse_synthetic(store)  # real rows never go into the synthetic demo
+            # cases: the geocoding context is built once per store state, not per upload
+            extra = {"context": geocode_context(store)} if kind == "cases" else {}
+            result = run_import(store, kind, path, filename=source, actor=principal.actor,
+                                progress=progress, **options, **extra)
+            audit(store, principal, f"{kind}.import", "import", [source], {"bytes": size})
             return to_jsonable(result)
         finally:
             path.unlink(missing_ok=True)
+            release_memory()
 
-    if size > BACKGROUND_IMPORT_BYTES:
-        job_id = jobs.submit("import", work, {"file": source, "bytes": size}, actor=principal.actor)
+    if background or size > BACKGROUND_IMPORT_BYTES:
+        job_id = jobs.submit("import", work, {"file": source, "kind": kind, "bytes": size}, actor=principal.actor)
         return JSONResponse({"job_id": job_id, "href": f"/api/v1/jobs/{job_id}"}, status_code=202)
     return work()
 

@@ -25,7 +25,10 @@ from api.geojson import (
     records,
     to_jsonable,
 )
-from api.queries import present_workers, suppress_frame
+from api.limits import REPORTS, answer_cap, check_feature_count, count_rows
+from api.queries import disclosure_rule, present_workers, suppress_frame
+from api.tilesource import plan_revision
+from gridmap.disclosure import cell_keys, record_keys
 from gridmap.domain import CODE_COLUMNS, OPEN_STATUSES
 from gridmap.partition.diff import diff_plans
 from gridmap.partition.edits import merge_grids, move_atoms, split_grid
@@ -84,6 +87,8 @@ def get_plan(plan_id: str, store: StoreDep) -> dict:
 def plan_grids(
     plan_id: str,
     store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
     admin: str | None = Query(None, description="county (6 digits), township (9) or village (12) code"),
     crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
@@ -97,9 +102,11 @@ def plan_grids(
             raise HTTPException(status.HTTP_400_BAD_REQUEST,
                                 f"admin {admin!r}: give a county (6 digits), township (9) or village (12) code")
         where[CODE_COLUMNS[len(admin)]] = admin
-    grids = store.read("grids", where=where, bbox=parse_bbox(bbox), order_by=["code"])
+    box = parse_bbox(bbox)
+    check_feature_count(count_rows(store, "grids", where, box, "code"), principal, settings, "grids")
+    grids = store.read("grids", where=where, bbox=box, order_by=["code"])
     text = feature_collection_text(grids, "code", GRID_PROPERTIES, check_crs(crs), members={"plan_id": plan_id},
-                                   simplify_m=simplify)
+                                   simplify_m=simplify, max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -118,11 +125,15 @@ def plan_grid(
     grids = store.read("grids", where={"plan_id": plan_id, "code": code})
     if grids.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {code} in plan {plan_id}")
-    counts = {"cases": store.count("cases", {"grid_code": code}),
-              "open_cases": store.count("cases", {"grid_code": code, "status": list(OPEN_STATUSES)})}
+    cases = store.read("cases", where={"grid_code": code}, columns=["case_id", "status"])
+    open_cases = cases[cases["status"].isin(list(OPEN_STATUSES))]
+    counts = {"cases": len(cases), "open_cases": len(open_cases)}
     scope = case_grid_scope(store, principal)
     full = principal.sees_all_cases or (scope is not None and code in scope)
-    shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], settings.suppress_counts_below, full)
+    rule = disclosure_rule(settings)
+    keys = {"cases": [int(cell_keys(record_keys(cases["case_id"], rule), [0] * len(cases)).sum())],
+            "open_cases": [int(cell_keys(record_keys(open_cases["case_id"], rule), [0] * len(open_cases)).sum())]}
+    shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], rule, full, cell_keys=keys)
     assigned = store.read("assignments", where={"plan_id": plan_id, "grid_code": code},
                           columns=["worker_id", "role", "valid_from", "valid_to"])
     workers = store.read("workers", where={"worker_id": assigned["worker_id"].astype(str).tolist()},
@@ -196,15 +207,20 @@ def list_edits(plan_id: str, store: StoreDep) -> list[dict]:
 
 @router.get("/plans/{plan_id}/atoms", response_class=Response,
             responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def plan_atoms(plan_id: str, store: StoreDep, grid: str | None = None,
-               bbox: str | None = None, crs: str = "wgs84") -> Response:
-    """The building blocks (atoms) of a plan's grids, to pick for a move."""
+def plan_atoms(plan_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
+               grid: str | None = Query(None, description="grid code: the atoms of that grid"),
+               bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+               crs: str = Query("wgs84", description="wgs84 or gcj02")) -> Response:
+    """The building blocks (atoms) of a plan's grids, to pick for a move (413 beyond the role's
+    feature cap: ask for one grid or a bbox)."""
     _plan_or_404(store, plan_id)
     require_table("plan_atoms")
     where = {"plan_id": plan_id, **({"grid_code": grid} if grid else {})}
-    atoms = store.read("plan_atoms", where=where, bbox=parse_bbox(bbox))
+    box = parse_bbox(bbox)
+    check_feature_count(count_rows(store, "plan_atoms", where, box, "grid_code"), principal, settings, "atoms")
+    atoms = store.read("plan_atoms", where=where, bbox=box)
     id_col = "atom_id" if "atom_id" in atoms.columns else None
-    text = feature_collection_text(atoms, id_col, None, check_crs(crs))
+    text = feature_collection_text(atoms, id_col, None, check_crs(crs), max_bytes=answer_cap(principal, settings))
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -225,15 +241,23 @@ def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
     nesting of a plan's grids (see gridmap.partition.quality)."""
     plan = _plan_or_404(store, plan_id)
     params = plan["params"] if isinstance(plan["params"], dict) else {}
-    grids = store.read("grids", where={"plan_id": plan_id})
-    villages = store.read("admin_units", where={"level": "village",
-                                                "code": sorted(set(grids["village_code"].dropna()))})
     band = tuple(params.get("band") or (settings.grid_min_households, settings.grid_max_households))
-    report = quality_report(grids, villages if len(villages) else None,
-                            target=params.get("target", settings.grid_target_households),
-                            tolerance=float(params.get("tolerance", settings.grid_tolerance)), band=band)
-    return {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
-            "villages_forced": to_jsonable(report.villages_forced)}
+    target = params.get("target", settings.grid_target_households)
+    tolerance = float(params.get("tolerance", settings.grid_tolerance))
+    # seconds for a big plan: computed once per plan state and served from memory afterwards
+    key = (store.url, plan_id, plan_revision(store, plan_id), store.count("grids", {"plan_id": plan_id}),
+           band, target, tolerance)
+
+    def compute() -> dict:
+        grids = store.read("grids", where={"plan_id": plan_id})
+        villages = store.read("admin_units", where={"level": "village",
+                                                    "code": sorted(set(grids["village_code"].dropna()))})
+        report = quality_report(grids, villages if len(villages) else None, target=target, tolerance=tolerance,
+                                band=band)
+        return {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
+                "villages_forced": to_jsonable(report.villages_forced)}
+
+    return REPORTS.get(("quality", *key), compute)
 
 
 @router.post("/plans/{plan_id}/activate")

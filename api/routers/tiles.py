@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import mvt
 from api.deps import PrincipalDep
+from api.queries import disclosure_rule
 from api.tilesource import LAYERS, TileRequest, build_tile
 
 router = APIRouter(tags=["tiles"])
@@ -58,10 +59,13 @@ async def tile(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     source_id, revision = await _resolve(state, store, layer, plan, method, run)
     if source_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            "no active plan" if layer == "grids" else f"no hotspot run for method {method!r}")
+        if layer == "grids":
+            detail = f"no plan {plan!r} with grids" if plan else "no active plan"
+        else:
+            detail = f"no hotspot run {run!r}" if run else f"no hotspot run for method {method!r}"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
     tile_request = TileRequest(layer, source_id, z, x, y, principal.sees_all_cases,
-                               state.settings.suppress_counts_below)
+                               disclosure_rule(state.settings))
     key = (tile_request, revision, store.url)
     data = cache.peek(key)
     if data is None:

@@ -291,6 +291,15 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
     snap = ok & (nearest_d <= SNAP_M)
     use_point = ok & ~snap & agree & ~far_from_match
 
+    # GCJ-02 labelled WGS-84: a point that agrees with its address only once the GCJ-02 shift
+    # (about 500 m here) is removed goes to review; when most such evidence in the file says
+    # so, every other WGS-84 point of the file does too (it cannot be checked on its own).
+    gcj_row, gcj_file = gcj02_suspects(ctx, check.lon, check.lat, ok & (crs == "wgs84"), rows_k, cand, nearest_d,
+                                       agree, point_village, named_village)
+    suspect = gcj_row | gcj_file
+    snap &= ~suspect
+    use_point &= ~suspect
+
     for k in np.flatnonzero(snap):  # GPS confirms a standard address: the surveyed point is better
         c, row = nearest[k], idx[k]
         col["lon"][row], col["lat"][row] = c["lon"], c["lat"]
@@ -312,7 +321,13 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
         row = idx[k]
         flag = flags[k]
         candidates = list(col["candidates"][row])
-        if flag == FLAG_OK:
+        if flag == FLAG_OK and gcj_row[k]:
+            reason = GCJ_ROW_REASON
+            candidates = [_point_candidate("declared coordinates", check.lon[k], check.lat[k])] + candidates
+        elif flag == FLAG_OK and gcj_file[k]:
+            reason = GCJ_FILE_REASON
+            candidates = [_point_candidate("declared coordinates", check.lon[k], check.lat[k])] + candidates
+        elif flag == FLAG_OK:
             if far_from_match[k]:
                 reason = f"coordinates are {nearest_d[k] / 1000:.1f} km from the matched standard address"
             else:
@@ -330,6 +345,54 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
         col["candidates"][row] = candidates[:6]
     for name in names:
         out[name] = col[name]
+
+
+GCJ_ROW_REASON = ("declared WGS-84, but the point agrees with its address only after removing the GCJ-02 "
+                  "shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)")
+GCJ_FILE_REASON = ("declared WGS-84, but the file's points agree with their addresses only after removing the "
+                   "GCJ-02 shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)")
+#: the file-wide rule needs at least this many rows whose address decides between the two readings
+GCJ_MIN_EVIDENCE = 3
+
+
+def gcj02_suspects(ctx: GeocodeContext, lon: np.ndarray, lat: np.ndarray, declared_wgs84: np.ndarray,
+                   rows_k, cand: list, nearest_d: np.ndarray, agree: np.ndarray, point_village: np.ndarray,
+                   named_village: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which declared WGS-84 points (degrees) look like GCJ-02: per row, and file-wide.
+
+    A row is suspect when, read as GCJ-02, its point lies within :data:`SNAP_M` of one of
+    its address candidates (or in the village its address names) while, read as WGS-84, it
+    does not.  A row *agrees* as declared when it snaps or lies in its named village.  The
+    file is suspect when at least :data:`GCJ_MIN_EVIDENCE` rows decide and most of them say
+    GCJ-02; then every declared WGS-84 point not confirmed as declared is suspect too.
+    """
+    n = len(lon)
+    row = np.zeros(n, dtype=bool)
+    if not declared_wgs84.any():
+        return row, row.copy()
+    from gridmap.geocode.transform import gcj02_to_wgs84
+
+    glon, glat = (np.asarray(v, dtype=float) for v in gcj02_to_wgs84(np.nan_to_num(lon), np.nan_to_num(lat)))
+    gx, gy = (np.asarray(v, dtype=float) for v in to_local(glon, glat))
+    alt_d = np.full(n, np.inf)
+    if len(cand):
+        rk = np.asarray(rows_k)
+        cx, cy = to_local(np.array([c["lon"] for c in cand]), np.array([c["lat"] for c in cand]))
+        dist = np.hypot(np.asarray(cx) - gx[rk], np.asarray(cy) - gy[rk])
+        np.minimum.at(alt_d, rk, dist)
+    alt_village = (ctx.village_index.assign(glon, glat) if ctx.village_index is not None
+                   else np.full(n, None, dtype=object))
+    named = pd.notna(named_village)
+    in_named = named & (point_village == named_village)
+    alt_in_named = named & (alt_village == named_village)
+    as_declared = (nearest_d <= SNAP_M) | (in_named & ~(alt_d <= SNAP_M))
+    as_gcj = (alt_d <= SNAP_M) | (alt_in_named & ~in_named)
+    row = declared_wgs84 & as_gcj & ~as_declared
+    confirmed = declared_wgs84 & as_declared & ~as_gcj
+    file_wide = np.zeros(n, dtype=bool)
+    if row.sum() >= GCJ_MIN_EVIDENCE and row.sum() > confirmed.sum():
+        file_wide = declared_wgs84 & ~row & ~confirmed
+    return row, file_wide
 
 
 def _near_polygon(ctx: GeocodeContext, village: str, x: float, y: float) -> bool:

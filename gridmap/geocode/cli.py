@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import InputError
-
 #: output columns ``gridmap geocode`` adds to the input table
 GEOCODE_OUTPUT = ["lon_wgs84", "lat_wgs84", "precision", "score", "grid_code", "status", "reason"]
 
@@ -61,18 +59,6 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import_cases(args: argparse.Namespace) -> int:
-    from gridmap.geocode.intake import import_cases
-
-    mapping = json.loads(args.mapping) if args.mapping else None
-    if mapping is not None and not isinstance(mapping, dict):
-        raise InputError("--mapping must be a JSON object: {\"file column\": \"case field\", …}")
-    _say(f"importing {args.file} …")
-    report = import_cases(_store(args), args.file, mapping=mapping, actor=args.actor)
-    print(report.summary())
-    return 0
-
-
 def cmd_review_list(args: argparse.Namespace) -> int:
     from gridmap.geocode.intake import review_queue
 
@@ -117,15 +103,6 @@ def register(subparsers) -> None:
     p.add_argument("--plan", help="grid plan id (default: the active plan)")
     p.add_argument("--store", help="store URL or GeoPackage path (default: settings)")
     p.set_defaults(func=cmd_geocode)
-
-    p = subparsers.add_parser("import", help="import data into the store")
-    sub = p.add_subparsers(dest="what", metavar="WHAT")
-    c = sub.add_parser("cases", help="import a case file (CSV/XLSX/JSON); every row accepted, reviewed or rejected")
-    c.add_argument("file")
-    c.add_argument("--mapping", help='JSON {"file column": "case field"}, e.g. {"编码": "external_id"}')
-    c.add_argument("--actor", default="cli", help="who imports (recorded with the batch)")
-    c.add_argument("--store", help="store URL or GeoPackage path (default: settings)")
-    c.set_defaults(func=cmd_import_cases)
 
     p = subparsers.add_parser("review", help="cases whose location a person must settle")
     sub = p.add_subparsers(dest="review_action", metavar="ACTION")

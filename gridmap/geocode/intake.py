@@ -1,32 +1,20 @@
-"""Case intake: a CSV/XLSX/JSON file of cases → the ``cases`` table, every row accounted for.
+"""Case intake: the case vocabulary of a file (columns, kinds, statuses, times) and the review queue.
 
-:func:`import_cases` reads the file (size-limited), maps its columns to the cases schema,
-geocodes every row (:mod:`gridmap.geocode.batch`) and stores, in **one transaction**:
-
-* the cases (upserted: the same external id — or the same file row when there is no
-  id — updates the existing case instead of adding a duplicate);
-* one ``import_batches`` row with the counts and the report (JSON);
-* one ``import_rows`` row per file row: ``accepted``, ``review`` (with candidates) or
-  ``rejected`` (with the reason).
-
-A failure anywhere leaves the store as it was.  Personal fields (party name, phone, ID
-number) are stored in ``cases`` only and never logged or copied into reports.
-
-Review: :func:`review_queue` lists cases waiting for a person; :func:`resolve_review`
-picks a candidate address, places the case on a point, or rejects it.
+The import itself is :mod:`gridmap.imports.cases` on the shared framework
+(:mod:`gridmap.imports.framework`: one transaction, every row accepted / review / rejected
+with a reason, only the columns a file carries change, undo).  This module maps a file's
+columns to case fields (:func:`resolve_mapping`, :func:`map_fields`) and keeps the review:
+:func:`review_queue` lists cases waiting for a person; :func:`resolve_review` picks a
+candidate address, places the case on a point, or rejects it.  Personal fields (party name,
+phone, ID number) are stored in ``cases`` only and never logged or copied into reports.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-import secrets
-import time
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -36,12 +24,10 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
-from gridmap.domain import CATEGORIES
 from gridmap.errors import InputError
-from gridmap.geocode.batch import GeocodeContext, candidates_json, geocode_rows
 from gridmap.geocode.checks import FLAG_OK, FLAG_REASONS, check_declared_points
-from gridmap.geocode.match import AddressMatcher
-from gridmap.loaders import read_table
+from gridmap.imports.framework import BatchReport
+from gridmap.imports.reading import read_input
 
 log = logging.getLogger("gridmap.geocode.intake")
 
@@ -133,86 +119,24 @@ def reason_kind(reason: str) -> str:
     return reason
 
 
-@dataclass
-class ImportReport:
-    """What an import did: counts per outcome, reasons, the column mapping used."""
-
-    batch_id: str
-    filename: str
-    sha256: str
-    rows: int = 0
-    accepted: int = 0
-    review: int = 0
-    rejected: int = 0
-    new_cases: int = 0
-    updated_cases: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    mapping: dict[str, str] = field(default_factory=dict)
-    ignored_columns: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        lines = [
-            f"batch {self.batch_id}: {self.filename} ({self.rows:,} rows, sha256 {self.sha256[:12]}…) "
-            f"in {self.seconds:.1f} s",
-            f"accepted {self.accepted:,}, review {self.review:,}, rejected {self.rejected:,}; "
-            f"{self.new_cases:,} new cases, {self.updated_cases:,} updated",
-        ]
-        lines += [f"  {count:6,}  {reason}" for reason, count in sorted(self.reasons.items(), key=lambda kv: -kv[1])]
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+#: the report of an import (kept under its old name)
+ImportReport = BatchReport
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _max_upload_bytes() -> int:
-    from gridmap.config import get_settings
-
-    return int(get_settings().max_upload_bytes)
-
-
 def read_upload(source: str | Path | bytes, filename: str | None = None, max_bytes: int | None = None) -> tuple[pd.DataFrame, str]:
     """Read a CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX or JSON table as text cells.
 
-    The formats and encodings are :func:`gridmap.loaders.read_table`'s; this adds the size
-    check before reading a file and the checksum that identifies a re-import.
-
     Returns ``(frame, sha256)``; every cell is a str ('' for empty).  Raises
     :class:`~gridmap.errors.InputError` for an oversized, empty or unreadable file.
+    (:func:`gridmap.imports.reading.read_input` also returns the formula cells.)
     """
-    max_bytes = _max_upload_bytes() if max_bytes is None else int(max_bytes)
-    if isinstance(source, bytes | bytearray):
-        data = bytes(source)
-        name = filename or "upload"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"no such file: {path}")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(_too_big(path.name, size, max_bytes))
-        data = path.read_bytes()
-        name = filename or path.name
-    if len(data) > max_bytes:
-        raise InputError(_too_big(name, len(data), max_bytes))
-    if not data.strip():
-        raise InputError(f"{name}: the file is empty")
-    digest = hashlib.sha256(data).hexdigest()
-    frame, _ = read_table(data, name, max_bytes=max_bytes)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise InputError(f"{name}: no data rows")
-    return frame.fillna("").astype(str), digest
-
-
-def _too_big(name: str, size: int, limit: int) -> str:
-    return (f"{name} is {size / 1e6:.1f} MB, larger than the upload limit of {limit / 1e6:.1f} MB "
-            "(setting GRIDMAP_MAX_UPLOAD_BYTES); split the file")
+    table = read_input(source, filename, max_bytes=max_bytes)
+    if table.frame.empty:
+        raise InputError(f"{table.name}: no data rows")
+    return table.frame, table.sha256
 
 
 # --- mapping -----------------------------------------------------------------------------------
@@ -244,7 +168,7 @@ def resolve_mapping(columns: list[str], mapping: Mapping[str, str] | None = None
         if field_name and field_name not in taken:
             out[column] = field_name
             taken.add(field_name)
-    if "address_text" not in taken and not {"raw_lon", "raw_lat"} <= taken:
+    if "address_text" not in taken and not {"raw_lon", "raw_lat"} <= taken and not {"external_id", "case_id"} & taken:
         raise InputError(
             "no address column (地址/address) and no coordinate columns (经度/lon, 纬度/lat) found; "
             f"the file has: {', '.join(columns)}; pass a mapping"
@@ -269,50 +193,36 @@ def _int_or_none(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values.replace({"是": "1", "否": "0", "true": "1", "false": "0"}), errors="coerce").astype("Int64")
 
 
-def map_rows(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """File rows → case fields; returns (frame of fields, per-row rejection reason or '', notes)."""
+def map_fields(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """File rows → case fields, **only those the file carries**; returns (fields, per-row
+    rejection reason or '', notes).
+
+    ``kind`` becomes dispute/petition (None where empty), ``status`` the status vocabulary
+    (None where empty or unknown: the importer decides what a missing one means), times ISO
+    text; ``category`` stays text (its meaning depends on the kind).
+    """
     n = len(raw)
     fields = pd.DataFrame(index=range(n))
     for column, field_name in mapping.items():
         fields[field_name] = raw[column].astype(str).str.strip().to_numpy()
     reject = np.full(n, "", dtype=object)
     notes: list[str] = []
-
-    def col(name: str) -> pd.Series:
-        return fields[name] if name in fields else pd.Series([""] * n, dtype=object)
-
-    kind_text = col("kind")
-    kind = kind_text.map(lambda v: KIND_VALUES.get(v.lower() if v.isascii() else v))
-    missing_kind = kind_text.eq("")
-    kind = kind.where(~missing_kind, "dispute")
-    bad_kind = kind.isna().to_numpy()
-    reject[bad_kind] = [f"unknown kind {v!r} (use dispute/矛盾纠纷 or petition/信访)" for v in kind_text[bad_kind]]
-    if missing_kind.any() and "kind" in fields:
-        notes.append(f"{int(missing_kind.sum())} rows without kind were taken as disputes")
-    elif "kind" not in fields:
-        notes.append("no kind column: every row taken as a dispute")
-    fields["kind"] = kind.fillna("dispute").to_numpy()
-
-    category = col("category")
-    mapped = np.empty(n, dtype=object)
-    unknown_category = 0
-    for i, (k, c) in enumerate(zip(fields["kind"], category, strict=True)):
-        value = CATEGORY_VALUES[k].get(c, c)
-        if value not in CATEGORIES[k]:
-            unknown_category += bool(c)
-            value = "other" if k == "dispute" else "petition_other"
-        mapped[i] = value
-    if unknown_category:
-        notes.append(f"{unknown_category} rows with an unknown category were filed as other")
-    fields["category"] = mapped
-
-    status_text = col("status")
-    status = status_text.map(lambda v: STATUS_VALUES.get(v.lower() if v.isascii() else v))
-    unknown_status = status.isna() & status_text.ne("")
-    if unknown_status.any():
-        notes.append(f"{int(unknown_status.sum())} rows with an unknown status were taken as reported")
-    fields["status"] = status.fillna("reported").to_numpy()
-
+    if "kind" in fields:
+        kind_text = fields["kind"]
+        kind = kind_text.map(lambda v: KIND_VALUES.get(v.lower() if v.isascii() else v))
+        bad = (kind.isna() & kind_text.ne("")).to_numpy()
+        reject[bad] = [f"unknown kind {v!r} (use dispute/矛盾纠纷 or petition/信访)" for v in kind_text[bad]]
+        if kind_text.eq("").any():
+            notes.append(f"{int(kind_text.eq('').sum())} rows without kind: new cases among them are disputes")
+        fields["kind"] = kind.to_numpy(dtype=object)
+    if "status" in fields:
+        text = fields["status"]
+        status = text.map(lambda v: STATUS_VALUES.get(v.lower() if v.isascii() else v))
+        unknown = status.isna() & text.ne("")
+        if unknown.any():
+            notes.append(f"{int(unknown.sum())} rows with an unknown status: new cases taken as reported, "
+                         "existing ones keep theirs")
+        fields["status"] = status.to_numpy(dtype=object)
     for name in TIME_FIELDS:
         if name in fields:
             iso, bad = _parse_times(fields[name])
@@ -330,145 +240,6 @@ def map_rows(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFram
 
 def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
-
-
-def _case_ids(store, fields: pd.DataFrame, sha256: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Case id per row (existing case with the same external id, else derived), whether it
-    already exists, and the existing rows' geocode fields."""
-    n = len(fields)
-    existing = store.read(
-        "cases",
-        columns=["case_id", "external_id", "geocode_status", "address_text", "raw_lon", "raw_lat", "raw_crs",
-                 "lon", "lat", "precision", "score", "reason", "grid_code", "village_code", "township_code",
-                 "county_code"],
-    )
-    existing = pd.DataFrame(existing).drop(columns=["geometry"], errors="ignore")
-    by_external = dict(zip(existing["external_id"].astype(str), existing["case_id"].astype(str), strict=True)) if len(existing) else {}
-    external = fields["external_id"] if "external_id" in fields else pd.Series([""] * n)
-    explicit = fields["case_id"] if "case_id" in fields else pd.Series([""] * n)
-    ids = np.empty(n, dtype=object)
-    for i, (cid, ext) in enumerate(zip(explicit, external, strict=True)):
-        if cid:
-            ids[i] = cid
-        elif ext:
-            ids[i] = by_external.get(ext, ext)
-        else:
-            ids[i] = f"IMP-{sha256[:12]}-{i + 1}"  # no id: the file and row identify the case
-    known = set(existing["case_id"].astype(str)) if len(existing) else set()
-    exists = np.array([i in known for i in ids], dtype=bool)
-    return ids, exists, existing.set_index("case_id") if len(existing) else existing
-
-
-def import_cases(
-    store,
-    source: str | Path | bytes,
-    filename: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    matcher: AddressMatcher | None = None,
-    grids: gpd.GeoDataFrame | None = None,
-    actor: str = "system",
-    context: GeocodeContext | None = None,
-) -> ImportReport:
-    """Import a case file into ``store`` (see the module doc); returns the :class:`ImportReport`.
-
-    ``matcher``/``grids`` default to the store's addresses and the active plan's grids
-    (``context`` may carry both, prebuilt, for repeated imports).
-    """
-    t0 = time.perf_counter()
-    raw, sha256 = read_upload(source, filename)
-    name = filename or (Path(source).name if not isinstance(source, bytes | bytearray) else "upload")
-    column_map = resolve_mapping(list(raw.columns), mapping)
-    fields, reject, notes = map_rows(raw, column_map)
-    n = len(fields)
-
-    if context is None:
-        admin_units = store.read("admin_units")
-        if grids is None:
-            plan_id = store.active_plan_id()
-            grids = store.read("grids", where={"plan_id": plan_id}) if plan_id else None
-        if matcher is None:
-            addresses = store.read("addresses")
-            if not len(addresses):
-                raise InputError("the store has no standard addresses to match against; build the demo first")
-            matcher = AddressMatcher(addresses, admin_units)
-        context = GeocodeContext.build(None, admin_units, grids, matcher=matcher)
-    if context.grid_index is None:
-        notes.append("no active grid plan: accepted cases get no grid")
-
-    case_ids, exists, existing = _case_ids(store, fields, sha256)
-    # The same case twice in one file: the last row wins, earlier ones are rejected.
-    last = pd.Series(np.arange(n)).groupby(case_ids).transform("max").to_numpy()
-    duplicate = (last != np.arange(n)) & (reject == "")
-    reject[duplicate] = [f"duplicate external id: row {last[i] + 2} of the file has the same case" for i in np.flatnonzero(duplicate)]
-
-    result = geocode_rows(context, fields["address_text"] if "address_text" in fields else [""] * n,
-                          fields.get("raw_lon"), fields.get("raw_lat"), fields.get("raw_crs"))
-
-    # A case a reviewer already placed keeps that decision if its location data did not change.
-    kept = np.zeros(n, dtype=bool)
-    if len(existing):
-        manual = set(existing.index[existing["geocode_status"].eq("manual").to_numpy()])
-        same_case = exists & (reject == "") & np.array([c in manual for c in case_ids], dtype=bool)
-        for i in np.flatnonzero(same_case):
-            old = existing.loc[case_ids[i]]
-            unchanged = (_text(old["address_text"]) == (_text(fields.at[i, "address_text"]) if "address_text" in fields else "")
-                         and _same_number(old["raw_lon"], fields.at[i, "raw_lon"] if "raw_lon" in fields else "")
-                         and _same_number(old["raw_lat"], fields.at[i, "raw_lat"] if "raw_lat" in fields else ""))
-            if unchanged:
-                kept[i] = True
-                for name in ("lon", "lat", "precision", "score", "geocode_status", "reason", "grid_code",
-                             "village_code", "township_code", "county_code"):
-                    result.at[i, name] = old[name]
-                result.at[i, "candidates"] = []
-        if kept.any():
-            notes.append(f"{int(kept.sum())} cases placed by a reviewer kept their placement (location unchanged)")
-
-    status = result["geocode_status"].to_numpy(dtype=object).copy()
-    status[kept] = "accepted"
-    reason = result["reason"].fillna("").to_numpy(dtype=object).copy()
-    status[reject != ""] = "rejected"
-    reason[reject != ""] = reject[reject != ""]
-
-    batch_id = f"{datetime.now():%Y%m%d%H%M%S}-{sha256[:8]}-{secrets.token_hex(2)}"
-    created = _now()
-    write = reject == ""
-    cases = _case_frame(fields, result, case_ids, write, batch_id)
-
-    reasons = Counter(reason_kind(r) for r, s in zip(reason, status, strict=True) if s != "accepted" and r)
-    report = ImportReport(
-        batch_id=batch_id, filename=name, sha256=sha256, rows=n,
-        accepted=int((status == "accepted").sum()), review=int((status == "review").sum()),
-        rejected=int((status == "rejected").sum()),
-        new_cases=int((write & ~exists).sum()), updated_cases=int((write & exists).sum()),
-        reasons=dict(reasons.most_common()), mapping=column_map,
-        ignored_columns=[c for c in raw.columns if c not in column_map], notes=notes,
-    )
-    external = fields["external_id"] if "external_id" in fields else pd.Series([None] * n)
-    rows = pd.DataFrame({
-        "batch_id": batch_id,
-        "row_number": np.arange(n, dtype=np.int64) + 2,  # as a spreadsheet shows it: row 1 is the header
-        "external_id": external.replace("", None).to_numpy(dtype=object),
-        "case_id": np.where(write, case_ids, None),
-        "status": status,
-        "reason": reason,
-        "candidates": [candidates_json(c) if s == "review" else None
-                       for c, s in zip(result["candidates"], status, strict=True)],
-    })
-    report.seconds = time.perf_counter() - t0
-    batch = pd.DataFrame([{
-        "batch_id": batch_id, "filename": name, "sha256": sha256, "created_at": created, "actor": actor,
-        "rows": n, "accepted": report.accepted, "review": report.review, "rejected": report.rejected,
-        "report": json.dumps(report.to_dict(), ensure_ascii=False),
-    }])
-    with store.transaction():
-        if len(cases):
-            store.upsert("cases", cases)
-        store.write("import_batches", batch)
-        store.write("import_rows", rows)
-    report.seconds = time.perf_counter() - t0
-    log.info("import %s: %d rows, %d accepted, %d review, %d rejected in %.1f s",
-             batch_id, n, report.accepted, report.review, report.rejected, report.seconds)
-    return report
 
 
 def _text(value) -> str:

@@ -16,6 +16,7 @@ One connection per thread (autocommit, with explicit BEGIN/SAVEPOINT from
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -152,7 +153,17 @@ class PostgisStore(Store):
             with state.conn.cursor() as cursor:
                 yield cursor
         except psycopg2.Error as exc:
+            if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and state.depth == 0:
+                self._drop_connection(state)  # lost: this thread's next call connects afresh
             raise StoreError(f"PostGIS {what}: {_pg_message(exc)}") from exc
+
+    def _drop_connection(self, state: _ThreadState) -> None:
+        with contextlib.suppress(psycopg2.Error):
+            state.conn.close()
+        with self._lock:
+            if state.conn in self._connections:
+                self._connections.remove(state.conn)
+        self._local.state = None
 
     def _table_sql(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -181,8 +192,10 @@ class PostgisStore(Store):
                     else:
                         cursor.execute(f"ROLLBACK TO SAVEPOINT gridmap_{depth}")
                         cursor.execute(f"RELEASE SAVEPOINT gridmap_{depth}")
-            except psycopg2.Error:
-                log.exception("rollback failed on %r", self)
+            except psycopg2.Error as exc:  # one line: the error that caused the rollback follows
+                log.warning("rollback failed on %r: %s", self, _pg_message(exc))
+                if depth == 0:
+                    self._drop_connection(state)
             raise
         state.depth = depth
         with self._cursor("commit") as cursor:

@@ -128,10 +128,10 @@ register(Table(
     "workers",
     {
         "worker_id": T, "name": T, "phone": T, "role": T, "village_code": T,
-        "active": I, "hired_at": T, "source": T,
+        "active": I, "hired_at": T, "source": T, "id_number": T,
     },
     primary_key=("worker_id",),
-    description="grid workers (网格员); name and phone are personal data",
+    description="grid workers (网格员); name, phone and id_number are personal data",
 ))
 
 register(Table(
@@ -177,7 +177,9 @@ register(Table(
 ))
 
 
-# --- case intake (gridmap.geocode.intake): one row per import batch, one per imported row; no personal data ---
+# --- imports (gridmap.imports): one row per batch, one per file row with its change; see
+# gridmap/imports/framework.py.  ``before`` holds the values a row overwrote (needed to undo) and
+# may include personal fields; neither table is ever logged.
 TEXT, INTEGER = "TEXT", "INTEGER"
 
 register(Table(
@@ -185,21 +187,33 @@ register(Table(
     {
         "batch_id": TEXT, "filename": TEXT, "sha256": TEXT, "created_at": TEXT, "actor": TEXT, "rows": INTEGER,
         "accepted": INTEGER, "review": INTEGER, "rejected": INTEGER, "report": TEXT,
+        "kind": TEXT, "undone_at": TEXT,
     },
     primary_key=("batch_id",),
     indexes=(("sha256",), ("created_at",)),
-    description="case imports: file, checksum, counts per outcome, the full report (JSON)",
+    description="imports: kind, file, checksum, counts per outcome, the full report (JSON), when undone",
 ))
 
 register(Table(
     "import_rows",
     {
         "batch_id": TEXT, "row_number": INTEGER, "external_id": TEXT, "case_id": TEXT, "status": TEXT, "reason": TEXT,
-        "candidates": TEXT,
+        "candidates": TEXT, "record_key": TEXT, "action": TEXT, "changed": TEXT, "before": TEXT,
     },
     primary_key=("batch_id", "row_number"),
     indexes=(("case_id",), ("status",)),
-    description="every imported row's outcome: accepted, review (candidates JSON) or rejected (reason)",
+    description="every imported row: outcome (accepted / review with candidates / rejected with reason) "
+                "and its change to the store (action, changed columns, values before)",
+))
+
+register(Table(
+    "admin_unit_versions",
+    {"code": TEXT, "replaced_at": TEXT, "batch_id": TEXT, "name": TEXT, "level": TEXT, "parent_code": TEXT,
+     "source": TEXT},
+    primary_key=("code", "replaced_at"),
+    geometry_type="MULTIPOLYGON",
+    indexes=(("code",),),
+    description="earlier boundaries of units a units import changed: older plans stay valid against them",
 ))
 
 

@@ -1,0 +1,97 @@
+"""Server memory over repeated small API imports (issue #13: 1.8 → 4.3 GB over 11 imports).
+
+    .venv/bin/python bench/import_memory.py --store COPY.gpkg [--imports 11] [--port 8114]
+
+Starts ``gridmap serve`` on a store (give a copy: the imports write cases into it), signs in an
+admin created for the run, posts ``--imports`` small CSV files (20 cases with addresses of the
+store) one after the other, and prints the server's RSS before, after each import, and 10 s after
+the last.  ``--code DIR`` runs the server from another checkout (e.g. one before #13) for the
+peer figure.  Since #13 the geocoding context is built once per store state
+(:mod:`api.intake_context`) and freed memory is returned after every import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--imports", type=int, default=11)
+    parser.add_argument("--port", type=int, default=8114)
+    parser.add_argument("--code", default=str(ROOT),
+                        help="checkout whose server to run (the peer: a checkout before #13)")
+    args = parser.parse_args(argv)
+
+    from gridmap.store import open_store
+    from gridmap.users import create_user
+
+    password = secrets.token_urlsafe(12)
+    with open_store(args.store) as store:
+        create_user(store, "bench-admin", password, "admin", replace=True)
+        addresses = store.read("addresses", columns=["address_id", "full_address"], limit=20 * args.imports)
+    text_column = "full_address"
+    env = dict(os.environ, PYTHONPATH=args.code, GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
+    with Path(f"/tmp/gridmap-import-memory-{args.port}.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port",
+                                   str(args.port), "--store", args.store], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        token = httpx.post(f"{base}/api/v1/auth/token",
+                           data={"username": "bench-admin", "password": password}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        time.sleep(2)
+        before = rss_mb(server.pid)
+        print(f"RSS before: {before:.0f} MiB")
+        for i in range(args.imports):
+            rows = addresses.iloc[i * 20:(i + 1) * 20]
+            frame = pd.DataFrame({"案件编号": [f"MEM-{i}-{j}" for j in range(len(rows))],
+                                  "地址": rows[text_column].astype(str).to_numpy(), "类型": "矛盾纠纷",
+                                  "类别": "邻里", "状态": "已受理", "登记时间": "2024-03-05 14:30"})
+            buffer = io.BytesIO(frame.to_csv(index=False).encode("utf-8"))
+            started = time.perf_counter()
+            r = httpx.post(f"{base}/api/v1/imports", files={"file": (f"mem{i}.csv", buffer, "text/csv")},
+                           headers=headers, timeout=600)
+            print(f"import {i + 1}: {r.status_code} in {time.perf_counter() - started:.1f} s, "
+                  f"RSS {rss_mb(server.pid):.0f} MiB")
+        time.sleep(10)
+        after = rss_mb(server.pid)
+        print(f"RSS before {before:.0f} MiB, 10 s after {args.imports} imports {after:.0f} MiB "
+              f"(+{after - before:.0f} MiB)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

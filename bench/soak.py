@@ -1,0 +1,194 @@
+"""Soak: 20 clients on mixed routes for N minutes; requests, errors, p50/p99 per route, server RSS.
+
+    .venv/bin/python bench/soak.py [--store var/gridmap.gpkg] [--minutes 10] [--clients 20]
+                                   [--port 8114] [--keep-rate-limit]
+
+Starts ``gridmap serve`` (its own uvicorn process on 127.0.0.1:``--port``) on the store, signs
+a soak user in (a commander, created in the store with a random password), then ``--clients``
+threads call a weighted mix of routes — anonymous (health, grid counts, admin units, grids of a
+county, latest Gi* results, vector tiles, OGC items, atoms of one grid, KPIs refused) and signed
+in (cases, case points, KPIs, plan quality, coverage audit) — for ``--minutes``.
+
+Prints per route: requests, errors (5xx, transport failures), 4xx, p50 and p99 latency (ms);
+then the server's resident memory (RSS, from /proc) every 30 s, its idle size before the
+load and 20 s after it.  Targets (issue #13): 0 errors, RSS < 1.5 GB, back near idle after.
+The per-address rate limit is off for the run (all clients share 127.0.0.1) unless
+``--keep-rate-limit``; 429 answers are counted apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from api import mvt  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def prepare(store_path: str) -> dict:
+    """A soak user (commander) and what the routes need: active plan, counties, grids, tiles, period."""
+    from gridmap.store import open_store
+    from gridmap.users import create_user
+
+    password = secrets.token_urlsafe(12)
+    with open_store(store_path) as store:
+        plan = store.active_plan_id()
+        if plan is None:
+            sys.exit(f"bench/soak.py: {store_path} has no active plan; run `gridmap build-demo` first")
+        create_user(store, "soak-commander", password, "commander", replace=True)
+        grids = store.read("grids", where={"plan_id": plan}, columns=["code", "geometry"])
+        counties = store.read("admin_units", where={"level": "county"}, columns=["code"])["code"].tolist()
+        latest = store.read("cases", columns=["reported_at"], order_by=["-reported_at"], limit=1)
+    year = str(latest["reported_at"].iloc[0])[:4] if len(latest) else "2024"
+    west, south, east, north = (float(v) for v in grids.total_bounds)
+    tiles = [t for z in (9, 10, 11, 12) for t in mvt.tiles_covering((west, south, east, north), [z])]
+    return {"plan": plan, "counties": counties, "grids": grids["code"].astype(str).tolist(), "tiles": tiles,
+            "year": year, "password": password}
+
+
+def routes(ctx: dict) -> list[tuple[str, int, bool, callable]]:
+    """(route name, weight, signed in, function → URL)."""
+    rnd = random.Random()
+
+    def tile(layer):
+        return lambda: "/tiles/{}/{}/{}/{}.pbf".format(layer, *rnd.choice(ctx["tiles"]))
+
+    return [
+        ("health", 2, False, lambda: "/api/health"),
+        ("grid-counts", 4, False, lambda: f"/api/v1/grid-counts?admin={rnd.choice(ctx['counties'])}"
+                                          f"&from={ctx['year']}-01&to={int(ctx['year']) + 1}-01&limit=10"),
+        ("admin-units", 2, False, lambda: f"/api/v1/admin-units?parent={rnd.choice(ctx['counties'])}&simplify=50"),
+        ("plan grids", 2, False, lambda: f"/api/v1/plans/{ctx['plan']}/grids?admin={rnd.choice(ctx['counties'])}"
+                                         "&simplify=20"),
+        ("latest gi", 2, False, lambda: "/api/v1/hotspots/latest/gi?simplify=50"),
+        ("tiles grids", 8, False, tile("grids")),
+        ("tiles hotspots", 4, False, tile("hotspots")),
+        ("ogc items", 2, False, lambda: f"/ogc/collections/grids/items?limit=100&offset={rnd.randrange(0, 300)}"),
+        ("atoms of a grid", 2, False, lambda: f"/api/v1/plans/{ctx['plan']}/atoms?grid={rnd.choice(ctx['grids'])}"),
+        ("atoms all (anon)", 1, False, lambda: f"/api/v1/plans/{ctx['plan']}/atoms"),
+        ("cases", 3, True, lambda: f"/api/v1/cases?limit=100&admin={rnd.choice(ctx['counties'])}"),
+        ("case points", 1, True, lambda: f"/api/v1/cases/points?admin={rnd.choice(ctx['counties'])}&limit=5000"),
+        ("kpis", 2, True, lambda: f"/api/v1/kpis?level=county&period={ctx['year']}"),
+        ("plan quality", 1, True, lambda: f"/api/v1/plans/{ctx['plan']}/quality"),
+        ("coverage audit", 1, True, lambda: "/api/v1/coverage/audit"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default=str(ROOT / "var" / "gridmap.gpkg"))
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8114)
+    parser.add_argument("--keep-rate-limit", action="store_true")
+    args = parser.parse_args(argv)
+
+    ctx = prepare(args.store)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if not args.keep_rate_limit:
+        env.update(GRIDMAP_RATE_LIMIT_PER_ADDRESS="0", GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
+    log_path = Path(f"/tmp/gridmap-soak-{args.port}.log")
+    with log_path.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port",
+                                   str(args.port), "--store", args.store], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                sys.exit(f"bench/soak.py: the server exited; see {log_path}")
+            time.sleep(0.2)
+        token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "soak-commander",
+                                                               "password": ctx["password"]}).json()["access_token"]
+        time.sleep(2)
+        idle_before = rss_mb(server.pid)
+        table = routes(ctx)
+        weights = [w for _, w, _, _ in table]
+        latencies: dict[str, list[float]] = defaultdict(list)
+        status: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        lock = threading.Lock()
+        stop = time.monotonic() + args.minutes * 60
+
+        def client(seed: int) -> None:
+            rnd = random.Random(seed)
+            with httpx.Client(base_url=base, timeout=60) as http:
+                while time.monotonic() < stop:
+                    name, _, signed, url = rnd.choices(table, weights)[0]
+                    headers = {"Authorization": f"Bearer {token}"} if signed else {}
+                    started = time.perf_counter()
+                    try:
+                        code = http.get(url(), headers=headers).status_code
+                        kind = "error" if code >= 500 else ("429" if code == 429 else
+                                                            ("4xx" if code >= 400 else "ok"))
+                    except httpx.HTTPError:
+                        kind = "error"
+                    elapsed = (time.perf_counter() - started) * 1000
+                    with lock:
+                        latencies[name].append(elapsed)
+                        status[name][kind] += 1
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        samples: list[tuple[float, float]] = []
+        started = time.monotonic()
+        peak = idle_before
+        while any(t.is_alive() for t in threads):
+            now = time.monotonic() - started
+            current = rss_mb(server.pid)
+            peak = max(peak, current)
+            if not samples or now - samples[-1][0] >= 30:
+                samples.append((now, current))
+            time.sleep(1)
+        time.sleep(20)
+        idle_after = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    total = sum(len(v) for v in latencies.values())
+    errors = sum(s["error"] for s in status.values())
+    print(f"soak: {args.clients} clients, {args.minutes:g} min, {total} requests, {errors} errors "
+          f"({total / (args.minutes * 60):.0f} requests/s), store {args.store}")
+    print(f"{'route':<18}{'requests':>9}{'errors':>8}{'4xx':>6}{'429':>6}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, _, _, _ in table:
+        values = sorted(latencies.get(name, []))
+        if not values:
+            continue
+        p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
+        print(f"{name:<18}{len(values):>9}{status[name]['error']:>8}{status[name]['4xx']:>6}{status[name]['429']:>6}"
+              f"{statistics.median(values):>9.1f}{p99:>9.1f}")
+    print("server RSS (MiB) over time: " + ", ".join(f"{t / 60:.1f} min {m:.0f}" for t, m in samples))
+    print(f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
+          f"{idle_after:.0f} MiB")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
