@@ -1,7 +1,7 @@
 """Early-warning forecasts (研判预警): stored runs, their per-grid results, backtests; start a run as a job.
 
 Results are aggregates.  Roles that do not read every case get the recent-case counts
-below ``settings.suppress_counts_below`` as null (``suppressed: true``) and no "why" text
+through the disclosure rule (small ones null, ``suppressed: true``; :mod:`gridmap.disclosure`) and no "why" text
 (it quotes those counts); the expected counts, intervals and ranks are model outputs and
 shown to everyone who may see the map.  Starting a run needs ``hotspots.run``.
 """
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, audit
 from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records
-from api.queries import suppress_frame
+from api.queries import disclosure_rule, suppress_frame
 from gridmap.forecast.runs import run_forecast, township_summary
 
 router = APIRouter(tags=["forecast"])
@@ -54,11 +54,13 @@ def get_run(run_id: str, store: StoreDep) -> dict:
     return _parsed(runs, ("params", "summary", "categories"))[0]
 
 
-def _results(store, run_id: str, principal: Principal, k: int, limit: int):
+def _results(store, run_id: str, principal: Principal, rule, limit: int):
     if not store.count("forecast_runs", {"run_id": run_id}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no forecast run {run_id}")
     frame = store.read("forecast_results", where={"run_id": run_id}, order_by=["rank"], limit=limit or None)
-    frame = suppress_frame(frame, ["recent_cases", "recent_nearby"], k, principal.sees_all_cases)
+    labels = run_id + "|" + frame["grid_code"].astype(str)
+    frame = suppress_frame(frame, ["recent_cases", "recent_nearby"], rule, principal.sees_all_cases,
+                           cell_labels=labels)
     if not principal.sees_all_cases:
         frame["why"] = None
     return frame
@@ -71,7 +73,7 @@ def run_results(run_id: str, store: StoreDep, settings: SettingsDep, principal: 
                 crs: str = Query("wgs84", description="wgs84 or gcj02"),
                 simplify: float = Query(0, ge=0, le=5000, description="display simplification in metres")) -> Response:
     """Per-grid forecast as GeoJSON (by rank): expected, 80 % interval, rank, why."""
-    frame = _results(store, run_id, principal, settings.suppress_counts_below, limit)
+    frame = _results(store, run_id, principal, disclosure_rule(settings), limit)
     text = feature_collection_text(frame, "grid_code", [*RESULT_COLUMNS, "suppressed"], check_crs(crs),
                                    members={"run_id": run_id}, simplify_m=simplify)
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
@@ -81,11 +83,12 @@ def run_results(run_id: str, store: StoreDep, settings: SettingsDep, principal: 
 def run_list(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
              limit: int = Query(20, ge=1, le=100000)) -> dict:
     """The warning list (top ``limit`` grids, no geometry) and the summary per township."""
-    frame = _results(store, run_id, principal, settings.suppress_counts_below, 0)
+    frame = _results(store, run_id, principal, disclosure_rule(settings), 0)
     names = store.read("admin_units", where={"level": "township"}, columns=["code", "name"])
     towns = township_summary(frame.fillna({"recent_cases": 0}),
                              names.set_index("code")["name"] if len(names) else None)
-    towns = suppress_frame(towns, ["recent_cases"], settings.suppress_counts_below, principal.sees_all_cases)
+    towns = suppress_frame(towns, ["recent_cases"], disclosure_rule(settings), principal.sees_all_cases,
+                           cell_labels=run_id + "|" + towns["township_code"].astype(str))
     columns = [c for c in [*RESULT_COLUMNS, "suppressed"] if c in frame.columns]
     return {"run_id": run_id, "grids": records(frame[columns].head(limit)), "townships": records(towns)}
 
