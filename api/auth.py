@@ -43,11 +43,12 @@ ROLE_RIGHTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "cases.read", "cases.personal", "workers.personal", "patrols.read", "plans.edit", "intake",
         "hotspots.run", "coverage.read", "coverage.run", "kpi.read", "users.manage", "audit.read",
-        "jobs.read_all",
+        "jobs.read_all", "petitions.write",
     }),
     "commander": frozenset({"cases.read", "hotspots.run", "coverage.read", "kpi.read"}),
     "supervisor": frozenset({
         "cases.read", "workers.personal", "patrols.read", "coverage.read", "coverage.run", "kpi.read",
+        "petitions.write",
     }),
     "planner": frozenset({"plans.edit", "coverage.read", "kpi.read"}),
     # grid workers: case rights limited to their own grids (see :func:`case_grid_scope`)

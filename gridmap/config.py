@@ -78,6 +78,10 @@ class AuditSettings(BaseSettings):
     audit_max_outside_share: float = 0.1
     audit_required_visit_every_days: int = 1
     audit_worker_roles: tuple[str, ...] = ("full_time",)
+    # petition agents (信访代办): daily patrol, follow-up visit, item deadline
+    audit_agent_max_days_without_patrol: int = 3
+    audit_followup_within_days: int = 15
+    petition_item_deadline_days: int = 60
 
 
 class IntakeSettings(BaseSettings):

@@ -87,6 +87,17 @@ OPEN_STATUSES: tuple[str, ...] = tuple(s for s in CASE_STATUSES if s not in RESO
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "resolved": RESOLVED_STATUSES}
 
 
+# --- petition agency (信访代办) ------------------------------------------------------------------
+#: petition agents (信访代办员) are workers with this role, posted to a village or a township
+AGENT_ROLE = "agent"
+#: an item an agent takes on is open (代办中) until done (办结)
+ITEM_STATUSES: dict[str, tuple[str, str]] = {"open": ("代办中", "open"), "done": ("已办结", "done")}
+#: how a follow-up visit (回访) was made
+VISIT_METHODS: dict[str, tuple[str, str]] = {
+    "phone": ("电话回访", "phone"), "in_person": ("上门回访", "in person"), "wechat": ("微信回访", "WeChat"),
+}
+
+
 def is_resolved(status: pd.Series) -> np.ndarray:
     """True where ``status`` (case-insensitive) is resolved or closed."""
     return status.astype("string").str.lower().isin(RESOLVED_STATUSES).to_numpy(dtype=bool, na_value=False)
@@ -135,4 +146,6 @@ def vocabulary() -> dict[str, Any]:
         "statuses": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in CASE_STATUSES.items()],
         "open_statuses": list(OPEN_STATUSES),
         "resolved_statuses": list(RESOLVED_STATUSES),
+        "item_statuses": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in ITEM_STATUSES.items()],
+        "visit_methods": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in VISIT_METHODS.items()],
     }

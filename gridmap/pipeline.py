@@ -103,6 +103,8 @@ def build_demo(
         store.write("addresses", city.addresses, mode="replace")
         store.write("workers", city.workers, mode="replace")
         store.write("patrols", _patrol_points_wgs84(city.patrols), mode="replace")
+        store.write("petition_items", city.petition_items, mode="replace")
+        store.write("petition_visits", city.petition_visits, mode="replace")
 
     villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
     plan_id = _build_plans(store, villages, city.addresses, settings, report, progress)
@@ -126,7 +128,8 @@ def build_demo(
             store.delete("hotspot_results")
             store.delete("hotspot_runs")
         last_year = {"from": "2024-01-01", "to": "2025-01-01"}
-        both = {"kind": ["dispute", "petition"]}
+        # hotspots are planted from 2022 (2021 is the quiet 同比 base year): trends are read over 2022–2024
+        both = {"kind": ["dispute", "petition"], "from": "2022-01-01"}
         # rates with Empirical Bayes smoothing keep grids of unequal households from reading as
         # hot spots; the three-month time window steadies the emerging-hot-spot trend classes
         for method, filters, params in (
@@ -161,7 +164,8 @@ def build_demo(
     store.set_meta("demo_seed", str(seed))
     store.set_meta("demo_scale", str(scale))
     store.set_meta("built_at", datetime.now().isoformat(timespec="seconds"))
-    for table in ("admin_units", "addresses", "grids", "cases", "workers", "assignments", "patrols"):
+    for table in ("admin_units", "addresses", "grids", "cases", "workers", "assignments", "patrols",
+                  "petition_items", "petition_visits"):
         report.counts[table] = store.count(table)
     return report
 

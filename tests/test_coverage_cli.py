@@ -58,7 +58,7 @@ def test_audit_command_writes_csv_xlsx_and_html(gpkg, tmp_path, capsys):
     assert "张三" not in text and "13900000000" not in text
     assert main(["audit", "--period", PERIOD, "--store", str(gpkg), "--max-days", "12", "--out", str(out_xlsx)]) == 0
     book = openpyxl.load_workbook(out_xlsx)
-    assert book.sheetnames == ["findings", "grids", "workers"]
+    assert book.sheetnames == ["findings", "grids", "workers", "agents"]
     kinds = [row[0] for row in book["findings"].iter_rows(min_row=2, values_only=True)]
     assert "not_visited_n_days" in kinds and kinds.count("not_visited_n_days") == 1  # G4 (20 days) only
 

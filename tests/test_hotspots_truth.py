@@ -211,7 +211,8 @@ def test_emerging_and_kde_runs_refuse_a_rate_value(gpkg_store):
 
 # --- the issue target on the demo build -------------------------------------------------------
 
-BOTH_KINDS = {"kind": ["dispute", "petition"]}
+# hotspots are planted 2022–2024; 2021 is the synthetic city's quiet 同比 base year
+BOTH_KINDS = {"kind": ["dispute", "petition"], "from": "2022-01-01"}
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_same_kpis_on_both_backends(demo, postgis_store):
 
     _, gpkg, _ = demo
     with postgis_store.transaction():
-        for table in ("admin_units", "plans", "grids", "cases"):
+        for table in ("admin_units", "plans", "grids", "cases", "petition_items", "petition_visits"):
             postgis_store.write(table, gpkg.read(table), mode="replace")
     for level in ("county", "township"):
         a = kpis_from_store(gpkg, level, "2023")

@@ -259,7 +259,7 @@ def test_partition_polygon_tiles_a_concave_parent():
 
 
 def test_frames_use_the_store_columns(city):
-    for name in ("admin_units", "addresses", "cases", "workers", "patrols"):
+    for name in ("admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"):
         frame = getattr(city, name)
         expected = list(get_table(name).columns)
         if get_table(name).is_spatial:
@@ -310,7 +310,13 @@ def test_dispute_volume_and_resolution_2022(city):
     resolved = disputes_2022["status"].isin(["resolved", "closed"]).mean()
     assert abs(resolved - 0.93) <= 0.015
     petitions = cases[cases["kind"] == "petition"]
-    assert 1500 * SCALE * 3 <= len(petitions) <= 2500 * SCALE * 3
+    since_2022 = petitions["reported_at"] >= "2022"
+    assert 1500 * SCALE * 3 <= since_2022.sum() <= 2500 * SCALE * 3
+    # the 2021 base year of the report's 2022 同比: −40 % petitions in cases, −27 % in persons
+    by_year = petitions.groupby(petitions["reported_at"].str[:4])
+    cases_yoy = by_year.size()["2022"] / by_year.size()["2021"] - 1
+    persons_yoy = by_year["persons"].sum()["2022"] / by_year["persons"].sum()["2021"] - 1
+    assert round(cases_yoy, 2) == -0.40 and round(persons_yoy, 2) == -0.27, (cases_yoy, persons_yoy)
     assert (petitions["persons"] >= 1).all() and (cases.loc[cases["kind"] == "dispute", "persons"] >= 2).all()
 
 
@@ -333,7 +339,7 @@ def test_case_timestamps_ordered_and_consistent_with_status(city):
     c = city.cases
     t = {k: pd.to_datetime(c[k], format="%Y-%m-%dT%H:%M:%S") for k in
          ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_at")}
-    assert t["reported_at"].between("2022-01-01", "2024-12-31 23:59:59").all()
+    assert t["reported_at"].between("2021-01-01", "2024-12-31 23:59:59").all()
     for a, b in (("reported_at", "accepted_at"), ("accepted_at", "resolved_at"), ("resolved_at", "closed_at")):
         both = t[a].notna() & t[b].notna()
         assert (t[a][both] <= t[b][both]).all(), (a, b)
@@ -434,11 +440,12 @@ def test_truth_hotspots(city, written):
     for h in hotspots:
         assert 300 <= h["radius_m"] <= 1500
         assert h["address_ids"] and set(h["address_ids"]) <= addresses
-        assert len(h["expected_excess"]) == len(h["months"]) == 36
+        assert len(h["expected_excess"]) == len(h["months"]) == 48 and h["months"][0] == "2021-01"
+        assert sum(h["expected_excess"][:12]) == 0 and h["window_start"] >= "2022-01"  # 2021 is the quiet base year
     fading = [h for h in hotspots if h["trend"] == "fading"][0]
-    assert 0 < sum(fading["expected_excess"][24:]) < sum(fading["expected_excess"][:12])
+    assert 0 < sum(fading["expected_excess"][36:]) < sum(fading["expected_excess"][12:24])
     new = [h for h in hotspots if h.get("new")]
-    assert all(sum(h["expected_excess"][:24]) == 0 for h in new)
+    assert all(sum(h["expected_excess"][:36]) == 0 for h in new)
     # planted cases concentrate: observed ≥ twice the background expectation, overall
     observed = sum(h["observed_cases"] for h in hotspots)
     assert observed >= 2 * sum(sum(h["expected_background"]) for h in hotspots)
@@ -461,7 +468,8 @@ def test_workers_staffing_and_planted_coverage(city):
     w = city.workers
     cov = city.truth["coverage"]
     assert w["worker_id"].is_unique
-    assert set(w["role"]) == {"full_time", "part_time", "cadre", "police"}
+    assert set(w["role"]) == {"full_time", "part_time", "cadre", "police", "agent"}
+    w = w[w["role"] != "agent"]  # petition agents: test_agents_patrol_daily_and_items_follow_the_plan
     staffed = set(w["village_code"])
     unstaffed = set(cov["villages_without_worker"])
     assert unstaffed and not (unstaffed & staffed)
@@ -471,8 +479,8 @@ def test_workers_staffing_and_planted_coverage(city):
 
 
 def test_patrols_follow_the_plan(city):
-    p = city.patrols
     w = city.workers.set_index("worker_id")
+    p = city.patrols[city.patrols["worker_id"].map(w["role"]) != "agent"]  # agents: test_agents_patrol_daily_and_items_follow_the_plan
     assert p["patrol_id"].is_unique and p["worker_id"].isin(w.index).all()
     ts = pd.to_datetime(p["ts"], format="%Y-%m-%dT%H:%M:%S")
     assert ts.between("2024-10-01", "2024-12-31 23:59:59").all()
@@ -510,7 +518,7 @@ def test_same_seed_same_files_other_seed_other_data(city, written, tmp_path):
     other = synthesize(SEED + 1, SCALE)
     from gridmap.synth.output import frame_digest
 
-    for name in ("admin_units", "addresses", "cases", "workers", "patrols"):
+    for name in ("admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"):
         assert frame_digest(getattr(other, name)) != first["data_sha256"][name], name
 
 
@@ -518,7 +526,7 @@ def test_written_layers_read_back(city, written):
     import pyogrio
 
     layers = {name for name, _ in pyogrio.list_layers(written / "city.gpkg")}
-    assert layers == {"admin_units", "addresses", "cases", "workers", "patrols"}
+    assert layers == {"admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"}
     back = pyogrio.read_dataframe(written / "city.gpkg", layer="addresses")
     assert back.crs.to_epsg() == 4326 and len(back) == len(city.addresses)
     assert (back["address_id"] == city.addresses["address_id"]).all()
@@ -535,3 +543,81 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys):
         synthesize(-1, SCALE)
     assert main(["synth", "--scale", "-1", "--out", str(tmp_path)]) == 1
     assert "scale" in capsys.readouterr().err
+
+
+# --- petition agents (信访代办) ----------------------------------------------------------------
+
+
+def test_agents_patrol_daily_and_items_follow_the_plan(city):
+    from gridmap.synth import agents as planted
+
+    w = city.workers
+    agents = w[w["role"] == "agent"]
+    assert len(agents) == max(1, round(planted.AGENTS_AT_SCALE_1 * SCALE))
+    assert agents["township_code"].notna().all() and (agents["source"] == "synthetic").all()
+    truth = city.truth["agents"]
+    p = city.patrols[city.patrols["worker_id"].isin(agents["worker_id"])]
+    day = p["ts"].str[:10]
+    days = pd.date_range("2024-10-01", "2024-12-31").strftime("%Y-%m-%d")
+    seen = pd.crosstab(p["worker_id"], day).reindex(index=agents["worker_id"], columns=days, fill_value=0) > 0
+    missed = ~seen.to_numpy()
+    # longest run of missed days per agent: 1 at most, except the planted gaps
+    run = np.zeros(len(agents), dtype=int)
+    longest = np.zeros(len(agents), dtype=int)
+    for d in range(missed.shape[1]):
+        run = np.where(missed[:, d], run + 1, 0)
+        longest = np.maximum(longest, run)
+    gaps = {g["worker_id"]: g["gap_days"] for g in truth["patrol_gaps"]}
+    assert gaps and set(agents["worker_id"][longest > 1]) == set(gaps)
+    for worker, length in gaps.items():
+        assert length <= longest[agents["worker_id"].tolist().index(worker)] <= length + 2
+
+    items, visits = city.petition_items, city.petition_visits
+    assert items["item_id"].is_unique and visits["visit_id"].is_unique
+    assert items["agent_id"].isin(agents["worker_id"]).all() and visits["item_id"].isin(items["item_id"]).all()
+    petitions = city.cases.set_index("case_id")
+    assert (petitions.loc[items["case_id"], "kind"] == "petition").all()
+    assert (items["taken_at"].to_numpy() >= petitions.loc[items["case_id"], "reported_at"].to_numpy()).all()
+    done = items["done_at"].notna()
+    assert (items.loc[done, "done_at"] > items.loc[done, "taken_at"]).all()
+    assert set(items["status"]) <= {"open", "done"} and (items["status"].eq("done") == done).all()
+    y2022 = items[items["taken_at"].str.startswith("2022")]
+    assert len(y2022) == round(505 * SCALE)
+    assert (y2022["done_at"] < "2023").sum() == round(440 * SCALE)
+    first = visits.groupby("item_id")["visited_at"].min()
+    gap_ids = {g["item_id"] for g in truth["followup_gaps"]}
+    on_time = items[done & ~items["item_id"].isin(gap_ids)]
+    lag = pd.to_datetime(first.reindex(on_time["item_id"]).to_numpy()) - pd.to_datetime(on_time["done_at"].to_numpy())
+    assert (lag[lag.notna()] <= pd.Timedelta(days=planted.VISIT_DAYS)).all()
+    assert set(visits["method"]) <= {"phone", "in_person", "wechat"} and visits["satisfaction"].between(1, 5).all()
+
+
+def test_audit_finds_the_planted_agent_gaps_exactly(city):
+    """A scale-0.02 synthetic city: every planted patrol gap, missing follow-up and overdue item, nothing else."""
+    from shapely.geometry import box
+
+    from gridmap.coverage import run_audit
+    from gridmap.coverage.duty import agents_of
+    from gridmap.coverage.periods import parse_period
+
+    def grids():
+        return gpd.GeoDataFrame({"plan_id": "P1", "code": ["150502001001001"], "households": [400]},
+                                geometry=[box(122.20, 43.60, 122.21, 43.61)], crs="EPSG:4326")
+    truth = city.truth["agents"]
+    period = parse_period("2024-10-01/2024-12-31")
+    agents = agents_of(city.workers)
+    patrols = city.patrols[city.patrols["worker_id"].isin(agents["worker_id"])]
+    empty = pd.DataFrame(columns=["worker_id", "grid_code", "role", "valid_from", "valid_to"])
+    result = run_audit(grids(), empty, patrols, city.workers, period_start=period,
+                       items=city.petition_items, visits=city.petition_visits)
+    f = result.findings
+    assert set(f.loc[f["kind"] == "agent_no_patrol_n_days", "worker_id"]) == {g["worker_id"] for g in
+                                                                            truth["patrol_gaps"]}
+    # follow-ups due in the whole span of the records
+    span = run_audit(grids(), empty, patrols.iloc[:0], city.workers, period_start="2021-01-01/2024-12-31",
+                     items=city.petition_items, visits=city.petition_visits).findings
+    expected = {g["item_id"] for g in truth["followup_gaps"] if g["visit_due_by"] <= "2024-12-31T23:59:59"}
+    assert expected and set(span.loc[span["kind"] == "followup_not_within_n_days", "item_id"]) == expected
+    overdue = {g["item_id"] for g in truth["open_past_deadline"]}
+    assert overdue and set(span.loc[span["kind"] == "item_open_past_deadline", "item_id"]) == overdue
+    assert np.isfinite(f["figure"].to_numpy(dtype=float)).all()

@@ -4,7 +4,11 @@
   inheritance over grid splits/merges.
 * :mod:`~gridmap.coverage.patrols` — check-ins located in grids; visits per grid, per worker.
 * :mod:`~gridmap.coverage.audit` — :func:`run_audit` → findings a supervisor acts on.
-* :mod:`~gridmap.coverage.kpi` — :func:`case_kpis` per grid/village/township/county/city with 同比.
+* :mod:`~gridmap.coverage.kpi` — :func:`case_kpis` per grid/village/township/county/city with 同比;
+  :func:`item_kpis` for petition agents' items (agent … city), :func:`governance_kpis` both.
+* :mod:`~gridmap.coverage.duty` — petition agents' daily patrol, follow-up visits, deadlines;
+  :mod:`~gridmap.coverage.petitions` — checked upserts of items and visits;
+  :mod:`~gridmap.coverage.bulletin` — the monthly 通报 (HTML + XLSX).
 * :mod:`~gridmap.coverage.export`, :mod:`~gridmap.coverage.report` — CSV/XLSX and a printable HTML report.
 * :mod:`~gridmap.coverage.service` — the same, reading from a store.
 """
@@ -17,7 +21,7 @@ from gridmap.coverage.assignments import (
     overlap_mapping,
 )
 from gridmap.coverage.audit import FINDING_KINDS, AuditResult, AuditThresholds, run_audit
-from gridmap.coverage.kpi import case_kpis, monthly_trend
+from gridmap.coverage.kpi import case_kpis, governance_kpis, item_kpis, monthly_trend
 from gridmap.coverage.patrols import grid_visits, locate_checkins, patrol_summary, worker_checkins
 from gridmap.coverage.periods import Period, parse_period
 
@@ -30,6 +34,8 @@ __all__ = [
     "assign_workers",
     "assignments_in_period",
     "case_kpis",
+    "governance_kpis",
+    "item_kpis",
     "grid_visits",
     "inherit_assignments",
     "locate_checkins",

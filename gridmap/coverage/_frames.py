@@ -8,9 +8,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from gridmap import domain
 from gridmap.errors import InputError
 
 WORKER_ROLES = ("full_time", "part_time", "cadre", "police")
+#: petition agents (信访代办员) are workers too, posted to a village or township rather than to grids
+AGENT_ROLE = domain.AGENT_ROLE
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.coverage._frames import WORKER_ROLES, is_blank, require_columns, text_column, to_day_number
+from gridmap.coverage._frames import (
+    AGENT_ROLE,
+    WORKER_ROLES,
+    is_blank,
+    require_columns,
+    text_column,
+    to_day_number,
+)
 from gridmap.coverage.periods import Period
 from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.domain import assignment_active
@@ -97,10 +104,12 @@ def assign_workers(
     grid_frame = _grid_frame(grids).drop_duplicates("grid_code")
     if plan_id is not None:
         grid_frame["plan_id"] = plan_id
+    # petition agents patrol their village/township, not grids: they get no grid assignment
+    workers = workers[text_column(workers, "role").to_numpy() != AGENT_ROLE]
     roles = text_column(workers, "role")
     unknown = sorted(set(roles.dropna()) - set(WORKER_ROLES))
     if unknown:
-        raise InputError(f"workers: unknown role(s) {unknown}; expected one of {list(WORKER_ROLES)}")
+        raise InputError(f"workers: unknown role(s) {unknown}; expected one of {list(WORKER_ROLES)} or {AGENT_ROLE!r}")
     people = pd.DataFrame({
         "worker_id": text_column(workers, "worker_id").to_numpy(),
         "role": roles.to_numpy(),

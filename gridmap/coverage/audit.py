@@ -16,7 +16,17 @@ patrol_does_not_reach          share of the grid's addresses within ``reach_dist
                                of a check-in of its workers < ``min_reach_share``
 patrols_outside_own_grid       share of a worker's check-ins touching none of their
                                grids (any role) > ``max_outside_share``
+agent_no_patrol_n_days         a petition agent's longest run of days without a patrol
+                               check-in (代办日巡查) > ``agent_max_days_without_patrol``
+followup_not_within_n_days     a done petition item whose follow-up visit (回访) fell due
+                               in the period (``followup_within_days`` after done) and
+                               was not made by then
+item_open_past_deadline        a petition item still open at the period's end whose
+                               ``deadline_at`` passed (figure: days overdue)
 ============================== ======================================================
+
+Petition agents (role ``agent``) are audited in the same run on their own duties: their
+check-ins are their daily patrol, not grid visits, so they neither staff nor visit grids.
 
 Load limits and "its workers" count only the roles in ``worker_roles`` (专职网格员 by
 default); cadres and police cover grids as secondary roles and would otherwise trip
@@ -38,6 +48,14 @@ from scipy.spatial import cKDTree
 from gridmap.coverage._cases import open_at, prepare_cases
 from gridmap.coverage._frames import WORKER_ROLES, text_column, to_day_number
 from gridmap.coverage.assignments import active_assignments, assignments_in_period, validity_days
+from gridmap.coverage.duty import (
+    agent_patrol_gaps,
+    agents_of,
+    first_visits,
+    followup_gaps,
+    overdue_items,
+    prepare_items,
+)
 from gridmap.coverage.patrols import (
     LocatedCheckins,
     _grid_arrays,
@@ -60,9 +78,16 @@ FINDING_KINDS = (
     "worker_over_open_case_limit",
     "patrol_does_not_reach",
     "patrols_outside_own_grid",
+    "agent_no_patrol_n_days",
+    "followup_not_within_n_days",
+    "item_open_past_deadline",
 )
+AGENT_FINDING_KINDS = ("agent_no_patrol_n_days", "followup_not_within_n_days", "item_open_past_deadline")
 GRID_FINDING_KINDS = ("no_active_worker", "not_visited_n_days", "patrol_does_not_reach")
-FINDING_COLUMNS = ["kind", "grid_code", "worker_id", "figure", "threshold", "unit", "message_zh", "message_en"]
+#: ``grid_code`` holds the grid (grid findings), the worker's grids (worker findings) or the
+#: agent's post — village or township code (agent findings); ``item_id`` the petition item
+FINDING_COLUMNS = ["kind", "grid_code", "worker_id", "item_id", "figure", "threshold", "unit", "message_zh",
+                   "message_en"]
 
 # points of different grids are pushed this far apart so one KD-tree answers every grid at once
 _GRID_OFFSET_M = 1.0e7
@@ -89,6 +114,10 @@ class AuditThresholds:
         The patrol rule behind ``visit_share`` (1 = daily patrol).
     worker_roles : tuple of str
         Roles that make a grid staffed and that count for load and reach.
+    agent_max_days_without_patrol : int
+        Longest allowed run of days without a check-in of a petition agent (daily duty).
+    followup_within_days : int
+        A done petition item must have a follow-up visit within this many days.
     """
 
     max_days_unvisited: int = 7
@@ -100,10 +129,12 @@ class AuditThresholds:
     max_outside_share: float = 0.1
     required_visit_every_days: int = 1
     worker_roles: tuple[str, ...] = ("full_time",)
+    agent_max_days_without_patrol: int = 3
+    followup_within_days: int = 15
 
     def __post_init__(self) -> None:
         for name in ("max_days_unvisited", "max_grids_per_worker", "max_households_per_worker",
-                     "max_open_cases_per_worker"):
+                     "max_open_cases_per_worker", "agent_max_days_without_patrol", "followup_within_days"):
             if getattr(self, name) < 0:
                 raise InputError(f"audit threshold {name} must be ≥ 0")
         if self.reach_distance_m <= 0:
@@ -167,7 +198,9 @@ class AuditResult:
         Check-ins in the period without usable coordinates (not counted anywhere else).
     timings : dict
         Seconds from the start of the audit to the end of each stage (staff, locate,
-        visits, reach, end).
+        visits, reach, agents, end).
+    agents : DataFrame
+        Per petition agent: patrol days, longest gap, follow-ups missing, items overdue.
     """
 
     findings: pd.DataFrame
@@ -177,6 +210,9 @@ class AuditResult:
     thresholds: AuditThresholds
     unlocated_checkins: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: per petition agent: ``worker_id, village_code, township_code, days_patrolled, period_days,
+    #: longest_gap_days, last_patrol, followups_missing, items_overdue``
+    agents: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def counts(self) -> pd.Series:
         """Number of findings per kind (every kind listed, zeros included)."""
@@ -320,8 +356,14 @@ def run_audit(
     period_end: str | date | None = None,
     thresholds: AuditThresholds | None = None,
     targets=None,
+    items: pd.DataFrame | None = None,
+    visits: pd.DataFrame | None = None,
 ) -> AuditResult:
-    """Audit grid coverage and worker load over a period.
+    """Audit grid coverage, worker load and petition agents' duties over a period.
+
+    Four stages: read (the caller, e.g. :func:`gridmap.coverage.service.load_audit_inputs`),
+    compute (:func:`coverage_tables`, :func:`duty_tables`), rows (:func:`coverage_rows`,
+    :func:`duty_rows`) and write (:mod:`gridmap.coverage.export`, :mod:`gridmap.coverage.report`).
 
     Parameters
     ----------
@@ -345,6 +387,10 @@ def run_audit(
     targets : GeoDataFrame, optional
         What patrols must reach: standard addresses (points) or atoms (polygons, their
         point on surface), EPSG:4326.  Without it the reach check is skipped.
+    items, visits : DataFrame, optional
+        The ``petition_items`` and ``petition_visits`` tables: without them the follow-up
+        and deadline checks are skipped.  Petition agents come from ``workers`` (role
+        ``agent``) and their check-ins from ``patrols``.
 
     Returns
     -------
@@ -356,6 +402,55 @@ def run_audit(
     else:
         period = parse_period(None, start=period_start, end=period_end)
     thresholds = thresholds or AuditThresholds.from_settings()
+    agents = agents_of(workers)
+    is_agent = text_column(patrols, "worker_id").isin(set(agents["worker_id"])).to_numpy() if len(agents) else (
+        np.zeros(len(patrols), dtype=bool))
+    coverage = coverage_tables(grids, assignments, patrols[~is_agent], workers, cases, households, period,
+                               thresholds, targets, clock)
+    duty = duty_tables(agents, patrols[is_agent], items, visits, period, thresholds)
+    clock["agents"] = time.perf_counter()
+    table = sorted_findings([
+        *coverage_rows(coverage, period, thresholds, with_cases=cases is not None),
+        *duty_rows(duty, period, thresholds),
+    ])
+    grid_table = coverage.grids
+    grid_level = table[table["kind"].isin(GRID_FINDING_KINDS)]
+    first_kind = grid_level.drop_duplicates("grid_code").set_index("grid_code")["kind"]
+    grid_table["status"] = grid_table["grid_code"].map(first_kind).fillna("ok")
+    people = coverage.workers.reset_index()[["worker_id", "roles", "grids", "grid_codes", "households", "open_cases",
+                                             "checkins", "outside_own_grids", "outside_share"]]
+    clock["end"] = time.perf_counter()
+    timings = {k: clock[k] - clock["start"] for k in clock if k != "start"}
+    return AuditResult(
+        findings=table, grids=grid_table, workers=people, period=period, thresholds=thresholds,
+        unlocated_checkins=coverage.unlocated, timings=timings, agents=duty.agents,
+    )
+
+
+@dataclass
+class CoverageTables:
+    """What the grid-coverage stage computed: per grid, per worker (index worker_id), reach."""
+
+    grids: pd.DataFrame
+    workers: pd.DataFrame
+    reach: pd.DataFrame
+    unlocated: int
+
+
+def coverage_tables(
+    grids,
+    assignments: pd.DataFrame,
+    patrols: pd.DataFrame,
+    workers: pd.DataFrame | None,
+    cases: pd.DataFrame | None,
+    households,
+    period: Period,
+    thresholds: AuditThresholds,
+    targets=None,
+    clock: dict[str, float] | None = None,
+) -> CoverageTables:
+    """Staffing, load, visits and reach per grid and per grid worker (the compute stage of :func:`run_audit`)."""
+    clock = clock if clock is not None else {}
     codes, polygons = _grid_arrays(grids)
     n = len(codes)
     hh = _households_per_grid(grids, households, codes)
@@ -424,7 +519,15 @@ def run_audit(
     ids = staff_ids.astype("object")
     grid_table.insert(3, "worker_ids", ids.where(ids.notna(), None).to_numpy())
     grid_table["open_cases"] = open_cases
+    return CoverageTables(grid_table, people, reach, located.unlocated)
 
+
+def coverage_rows(
+    coverage: CoverageTables, period: Period, thresholds: AuditThresholds, with_cases: bool
+) -> list[pd.DataFrame]:
+    """Grid and grid-worker finding rows (:data:`FINDING_COLUMNS`) from :func:`coverage_tables`."""
+    grid_table, people, reach = coverage.grids, coverage.workers, coverage.reach
+    roles = thresholds.worker_roles
     t = thresholds
     role_zh = "专职网格员" if roles == ("full_time",) else "网格员"
     role_en = "full-time grid worker" if roles == ("full_time",) else "grid worker"
@@ -462,7 +565,7 @@ def run_audit(
         ("worker_over_open_case_limit", "open_cases", t.max_open_cases_per_worker, "cases",
          "网格员{w}名下未办结案件{n}件（上限{t}件）", "worker {w} has {n} open cases in their grids (limit {t})"),
     ):
-        if kind == "worker_over_open_case_limit" and cases is None:
+        if kind == "worker_over_open_case_limit" and not with_cases:
             continue
         over = people[(people[column] > limit) & (people["grids"] > 0)]
         findings.append(pd.DataFrame({
@@ -506,24 +609,110 @@ def run_audit(
             for w, o, s in zip(wander.index, wander["outside_own_grids"], wander["outside_share"], strict=True)
         ],
     }))
+    return findings
 
-    table = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(len(f) for f in findings) else (
-        pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
-    )
+
+@dataclass
+class DutyTables:
+    """What the petition-agent stage computed (see :mod:`gridmap.coverage.duty`)."""
+
+    agents: pd.DataFrame
+    followups: pd.DataFrame
+    overdue: pd.DataFrame
+
+
+def duty_tables(
+    agents: pd.DataFrame,
+    patrols: pd.DataFrame,
+    items: pd.DataFrame | None,
+    visits: pd.DataFrame | None,
+    period: Period,
+    thresholds: AuditThresholds,
+) -> DutyTables:
+    """Agents' patrol gaps, missing follow-ups and overdue items (the agent compute stage)."""
+    table = agent_patrol_gaps(patrols, agents, period)
+    if items is not None and len(items):
+        prepared = prepare_items(items)
+        followups = followup_gaps(prepared, first_visits(visits), period, thresholds.followup_within_days)
+        overdue = overdue_items(prepared, period)
+    else:
+        followups = pd.DataFrame(columns=["item_id", "agent_id", "done_at", "due_by", "first_visit_at"])
+        overdue = pd.DataFrame(columns=["item_id", "agent_id", "deadline_at", "days_overdue"])
+    table["followups_missing"] = table["worker_id"].map(followups["agent_id"].value_counts()).fillna(0).astype(np.int64)
+    table["items_overdue"] = table["worker_id"].map(overdue["agent_id"].value_counts()).fillna(0).astype(np.int64)
+    return DutyTables(table, followups, overdue)
+
+
+def _day(values) -> list[str]:
+    return [str(v)[:10] if v is not None and not pd.isna(v) else "" for v in values]
+
+
+def duty_rows(duty: DutyTables, period: Period, thresholds: AuditThresholds) -> list[pd.DataFrame]:
+    """Petition-agent finding rows (:data:`FINDING_COLUMNS`); ``grid_code`` carries the agent's post code."""
+    t = thresholds
+    agents = duty.agents
+    post = agents["village_code"].fillna(agents["township_code"])
+    post_of = pd.Series(post.to_numpy(), index=agents["worker_id"].to_numpy())
+    behind = agents[agents["longest_gap_days"] > t.agent_max_days_without_patrol]
+    rows = [pd.DataFrame({
+        "kind": "agent_no_patrol_n_days", "grid_code": post[behind.index].to_numpy(),
+        "worker_id": behind["worker_id"].to_numpy(), "figure": behind["longest_gap_days"].astype(float).to_numpy(),
+        "threshold": float(t.agent_max_days_without_patrol), "unit": "days",
+        "message_zh": [
+            f"信访代办员{w}连续{d}天无日巡查打卡（上限{t.agent_max_days_without_patrol}天；最近一次：{v or '期内无'}）"
+            for w, d, v in zip(behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True)
+        ],
+        "message_en": [
+            f"petition agent {w} went {d} consecutive days without a daily patrol check-in "
+            f"(limit {t.agent_max_days_without_patrol}; last: {v or 'none in period'})"
+            for w, d, v in zip(behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True)
+        ],
+    })]
+    f = duty.followups
+    rows.append(pd.DataFrame({
+        "kind": "followup_not_within_n_days", "grid_code": f["agent_id"].map(post_of).to_numpy(),
+        "worker_id": f["agent_id"].to_numpy(), "figure": float(t.followup_within_days),
+        "threshold": float(t.followup_within_days), "unit": "days",
+        "message_zh": [
+            f"代办事项{i}于{d}办结，{t.followup_within_days}天内（至{u}）未回访" + (f"（{v}才回访）" if v else "")
+            for i, d, u, v in zip(f["item_id"], _day(f["done_at"]), _day(f["due_by"]), _day(f["first_visit_at"]),
+                                  strict=True)
+        ],
+        "message_en": [
+            f"item {i} done on {d} had no follow-up visit within {t.followup_within_days} days (by {u})"
+            + (f"; visited on {v}" if v else "")
+            for i, d, u, v in zip(f["item_id"], _day(f["done_at"]), _day(f["due_by"]), _day(f["first_visit_at"]),
+                                  strict=True)
+        ],
+        "item_id": f["item_id"].to_numpy(),
+    }))
+    o = duty.overdue
+    rows.append(pd.DataFrame({
+        "kind": "item_open_past_deadline", "grid_code": o["agent_id"].map(post_of).to_numpy(),
+        "worker_id": o["agent_id"].to_numpy(), "figure": o["days_overdue"].astype(float).to_numpy(),
+        "threshold": 0.0, "unit": "days",
+        "message_zh": [f"代办事项{i}办理期限{d}已过{n}天，仍未办结（截至{period.end}）"
+                       for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)],
+        "message_en": [f"item {i} is still open {n} days after its deadline {d} (as of {period.end})"
+                       for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)],
+        "item_id": o["item_id"].to_numpy(),
+    }))
+    return rows
+
+
+def sorted_findings(rows: list[pd.DataFrame]) -> pd.DataFrame:
+    """One findings table (:data:`FINDING_COLUMNS`) ordered by kind, then code, worker, item."""
+    rows = [r for r in rows if len(r)]
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        {c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+    for column in FINDING_COLUMNS:
+        if column not in table.columns:
+            table[column] = None
     table["kind_order"] = table["kind"].map({k: i for i, k in enumerate(FINDING_KINDS)})
-    table = table.sort_values(["kind_order", "grid_code", "worker_id"], na_position="first", ignore_index=True)
+    table = table.sort_values(["kind_order", "grid_code", "worker_id", "item_id"], na_position="first",
+                              ignore_index=True)
     table = table[FINDING_COLUMNS]
     table["worker_id"] = table["worker_id"].astype("object").where(table["worker_id"].notna(), None)
     table["worker_id"] = table["worker_id"].replace("", None)
-
-    grid_level = table[table["kind"].isin(GRID_FINDING_KINDS)]
-    first_kind = grid_level.drop_duplicates("grid_code").set_index("grid_code")["kind"]
-    grid_table["status"] = grid_table["grid_code"].map(first_kind).fillna("ok")
-    people = people.reset_index()[["worker_id", "roles", "grids", "grid_codes", "households", "open_cases",
-                                   "checkins", "outside_own_grids", "outside_share"]]
-    clock["end"] = time.perf_counter()
-    timings = {k: clock[k] - clock["start"] for k in clock if k != "start"}
-    return AuditResult(
-        findings=table, grids=grid_table, workers=people, period=period, thresholds=thresholds,
-        unlocated_checkins=located.unlocated, timings=timings,
-    )
+    table["item_id"] = table["item_id"].astype("object").where(table["item_id"].notna(), None)
+    return table

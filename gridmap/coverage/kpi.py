@@ -203,6 +203,8 @@ def case_kpis(
         previous = _period_measures(prepared, period.previous_year(), kinds)
         frames.append(previous[list(YOY_MEASURES)].add_suffix("_prev"))
     units = pd.Index(sorted(set().union(*(f.index for f in frames))), name="unit")
+    if level == "city" and not len(units):  # the city always has its row, zeros included
+        units = pd.Index(unit_codes(pd.DataFrame(index=[0]), "city", admin_units).to_list(), name="unit")
     names = None
     if admin_units is not None and level != "grid":
         listed = admin_units[text_column(admin_units, "level") == level]
@@ -251,3 +253,159 @@ def monthly_trend(
     found = month.value_counts().reindex(months, fill_value=0)
     resolved = month[chosen["resolved"]].value_counts().reindex(months, fill_value=0)
     return pd.DataFrame({"month": list(months), "found": found.to_numpy(np.int64), "resolved": resolved.to_numpy(np.int64)})
+
+
+# --- petition agency (信访代办) -------------------------------------------------------------
+
+ITEM_LEVELS = ("agent", "village", "township", "county", "city")
+ITEM_MEASURES = ("items_taken", "items_done", "done_rate", "followed_up", "followup_rate", "mean_visit_satisfaction")
+ITEM_YOY_MEASURES = ("items_taken", "items_done", "done_rate")
+ITEM_COUNT_MEASURES = ("items_taken", "items_done", "followed_up")
+
+
+def _item_measures(items: pd.DataFrame, visits: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """:data:`ITEM_MEASURES` per unit (index) for the items taken on in ``period``."""
+    end = period.end_ts
+    taken = items[period.contains(items["taken_at"])]
+    done = taken[taken["done_at"].notna() & (taken["done_at"] < end)]
+    seen = visits[visits["visited_at"] < end].merge(done[["item_id", "done_at", "unit"]], on="item_id")
+    seen = seen[seen["visited_at"] >= seen["done_at"]]
+    latest = seen.sort_values("visited_at").drop_duplicates("item_id", keep="last")
+    out = pd.DataFrame({
+        "items_taken": taken.groupby("unit").size(),
+        "items_done": done.groupby("unit").size(),
+        "followed_up": latest.groupby("unit").size(),
+        "mean_visit_satisfaction": latest.groupby("unit")["satisfaction"].mean(),
+    })
+    for column in ITEM_COUNT_MEASURES:
+        out[column] = out[column].fillna(0).astype(np.int64)
+    out["done_rate"] = (out["items_done"] / out["items_taken"]).where(out["items_taken"] > 0)
+    out["followup_rate"] = (out["followed_up"] / out["items_done"]).where(out["items_done"] > 0)
+    return out[list(ITEM_MEASURES)]
+
+
+def item_kpis(
+    items: pd.DataFrame,
+    visits: pd.DataFrame | None,
+    level: str,
+    period: str | Period,
+    compare_previous_year: bool = True,
+    admin_units: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Petition-agency KPIs per agent / village / township / county / city for a period.
+
+    Definitions (items taken on in the period, local time):
+
+    * ``items_taken`` (代办件数): items whose ``taken_at`` falls in the period;
+    * ``items_done`` (办结): of those, done before the period's end; ``done_rate`` = done / taken;
+    * ``followed_up`` (已回访): done items with a follow-up visit after ``done_at`` and before the
+      period's end; ``followup_rate`` = followed up / done;
+    * ``mean_visit_satisfaction``: mean satisfaction (1–5) of each followed-up item's latest visit;
+    * at the agent level with ``cases`` given: ``petitions_cases`` / ``petitions_persons`` — the
+      petitions behind the agent's items and the sum of their ``persons`` (a blank counts 1),
+      with ``*_prev`` and ``*_yoy_ratio``.
+
+    An item's unit above the agent is the petitioner's village/township/county recorded on the
+    item (``village_code``, ``township_code``, ``county_code``), derived upwards as in
+    :func:`unit_codes`.  同比 (``*_prev``, ``*_yoy_abs``, ``*_yoy_ratio``) for
+    :data:`ITEM_YOY_MEASURES`, as in :func:`case_kpis`.  Rates are 0–1 fractions.
+    """
+    from gridmap.coverage.duty import first_visits, prepare_items
+
+    if level not in ITEM_LEVELS:
+        raise InputError(f"level {level!r}: use one of {', '.join(ITEM_LEVELS)}")
+    period = parse_period(period)
+    prepared = prepare_items(items)
+    prepared["unit"] = (prepared["agent_id"].fillna(UNPLACED) if level == "agent"
+                        else unit_codes(prepared, level, admin_units)).to_numpy()
+    seen = first_visits(visits)
+    table = _item_measures(prepared, seen, period)
+    if compare_previous_year:
+        prev = _item_measures(prepared, seen, period.previous_year())[list(ITEM_YOY_MEASURES)].add_suffix("_prev")
+        table = table.join(prev, how="outer")
+    if admin_units is not None and level not in ("agent", "city"):
+        listed = admin_units[text_column(admin_units, "level") == level]
+        table = table.reindex(table.index.union(pd.Index(text_column(listed, "code").dropna())))
+    for column in ITEM_COUNT_MEASURES:
+        table[column] = table[column].fillna(0).astype(np.int64)
+    if compare_previous_year:
+        for measure in ITEM_YOY_MEASURES:
+            before = table[f"{measure}_prev"]
+            if measure in ITEM_COUNT_MEASURES:
+                before = table[f"{measure}_prev"] = before.fillna(0).astype(np.int64)
+            table[f"{measure}_yoy_abs"] = table[measure] - before
+            table[f"{measure}_yoy_ratio"] = (table[measure] / before - 1.0).where(before > 0)
+    if level == "agent" and cases is not None:
+        persons = pd.to_numeric(cases.drop_duplicates("case_id").set_index("case_id")["persons"], errors="coerce")
+        spans = [("", period)] + ([("_prev", period.previous_year())] if compare_previous_year else [])
+        for suffix, span in spans:
+            taken = prepared[span.contains(prepared["taken_at"])].drop_duplicates(["unit", "case_id"])
+            count = persons.reindex(taken["case_id"]).fillna(1).clip(lower=1).to_numpy()
+            table["petitions_cases" + suffix] = taken.groupby("unit").size().reindex(table.index).fillna(0).astype(
+                np.int64)
+            table["petitions_persons" + suffix] = pd.Series(count, index=taken["unit"].to_numpy()).groupby(
+                level=0).sum().reindex(table.index).fillna(0).astype(np.int64)
+        if compare_previous_year:
+            for measure in ("petitions_cases", "petitions_persons"):
+                before = table[f"{measure}_prev"]
+                table[f"{measure}_yoy_ratio"] = (table[measure] / before - 1.0).where(before > 0)
+    table.index.name = "unit_code"
+    table = table.reset_index()
+    table.insert(0, "level", level)
+    table.insert(2, "period", str(period))
+    return table.sort_values("unit_code", ignore_index=True)
+
+
+def governance_kpis(
+    cases: pd.DataFrame,
+    items: pd.DataFrame | None,
+    visits: pd.DataFrame | None,
+    level: str,
+    period: str | Period,
+    compare_previous_year: bool = True,
+    admin_units: pd.DataFrame | None = None,
+    kinds: tuple[str, ...] = ("dispute",),
+) -> pd.DataFrame:
+    """:func:`case_kpis` and :func:`item_kpis` side by side, one row per unit (agents: items only)."""
+    if level == "agent":
+        return item_kpis(items, visits, level, period, compare_previous_year, admin_units, cases=cases)
+    table = case_kpis(cases, level, period, compare_previous_year=compare_previous_year, admin_units=admin_units,
+                      kinds=kinds)
+    if items is None or not len(items) or level == "grid":
+        return table
+    agency = item_kpis(items, visits, level, period, compare_previous_year, admin_units)
+    agency = agency.drop(columns=["level", "period"]).set_index("unit_code")
+    table = table.join(agency, on="unit_code", how="left")
+    for column in (c for c in agency.columns if c in ITEM_COUNT_MEASURES or c.endswith("_prev")):
+        if column.removesuffix("_prev") in ITEM_COUNT_MEASURES:
+            table[column] = table[column].fillna(0).astype(np.int64)
+    return table
+
+
+def headline(row: pd.Series) -> list[str]:
+    """The report's figures for one unit row of :func:`governance_kpis` (with 同比), as printed lines."""
+
+    def pct(value) -> str:
+        return "–" if value is None or pd.isna(value) else f"{value:+.1%}".replace("+-", "−").replace("-", "−")
+
+    name = row.get("unit_name") or row.get("unit_code")
+    lines = [f"{name} {row.get('unit_code')} {row.get('period')}"]
+    if "found" in row:
+        rate = row["resolution_rate"]
+        lines.append(f"  矛盾纠纷 disputes found {int(row['found']):,}, resolved {int(row['resolved']):,}"
+                     f" ({'–' if pd.isna(rate) else f'{rate:.1%}'})")
+    if "petitions_cases" in row:
+        lines.append(
+            f"  信访 petitions {int(row['petitions_cases']):,} cases (同比 {pct(row.get('petitions_cases_yoy_ratio'))}),"
+            f" {int(row['petitions_persons']):,} persons (同比 {pct(row.get('petitions_persons_yoy_ratio'))})"
+        )
+    if "items_taken" in row:
+        done_rate, follow = row["done_rate"], row["followup_rate"]
+        sat = row["mean_visit_satisfaction"]
+        lines.append(
+            f"  信访代办 agent items {int(row['items_taken']):,}, done {int(row['items_done']):,}"
+            f" ({'–' if pd.isna(done_rate) else f'{done_rate:.1%}'}); followed up"
+            f" {'–' if pd.isna(follow) else f'{follow:.1%}'}, satisfaction {'–' if pd.isna(sat) else f'{sat:.2f}'}/5"
+        )
+    return lines

@@ -41,6 +41,9 @@ KIND_LABELS = {
     "worker_over_open_case_limit": "未办结案件超限 / too many open cases",
     "patrol_does_not_reach": "巡查未覆盖 / patrol does not reach",
     "patrols_outside_own_grid": "网格外打卡 / check-ins outside own grid",
+    "agent_no_patrol_n_days": "代办员连续未日巡查 / agent without daily patrol",
+    "followup_not_within_n_days": "办结未按期回访 / no follow-up visit in time",
+    "item_open_past_deadline": "代办事项超期未办结 / item open past deadline",
 }
 KPI_COLUMNS = {
     "unit_code": "单位代码 unit",

@@ -14,14 +14,14 @@ import pandas as pd
 
 from gridmap.coverage._cases import CASE_COLUMNS
 from gridmap.coverage.audit import AuditResult, AuditThresholds, run_audit
-from gridmap.coverage.kpi import case_kpis, monthly_trend
+from gridmap.coverage.kpi import governance_kpis, monthly_trend
 from gridmap.coverage.periods import Period, parse_period
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
 
 log = logging.getLogger(__name__)
 
-WORKER_COLUMNS = ["worker_id", "role", "village_code", "active", "hired_at"]
+WORKER_COLUMNS = ["worker_id", "role", "village_code", "township_code", "active", "hired_at"]
 GRID_COLUMNS = ["plan_id", "code", "village_code", "township_code", "county_code", "households", "geometry"]
 PATROL_COLUMNS = ["patrol_id", "worker_id", "ts", "raw_lon", "raw_lat", "raw_crs", "geometry"]
 ASSIGNMENT_COLUMNS = ["assignment_id", "worker_id", "plan_id", "grid_code", "role", "valid_from", "valid_to"]
@@ -38,6 +38,8 @@ class AuditInputs:
     workers: pd.DataFrame
     cases: pd.DataFrame
     addresses: gpd.GeoDataFrame
+    items: pd.DataFrame | None = None
+    visits: pd.DataFrame | None = None
 
 
 def load_grids(store: Store, plan_id: str | None = None) -> gpd.GeoDataFrame:
@@ -74,9 +76,20 @@ def load_audit_inputs(store: Store, period: str | Period, plan_id: str | None = 
     cases = load_cases(store, period)
     minx, miny, maxx, maxy = (float(v) for v in grids.total_bounds)
     addresses = store.read("addresses", columns=["address_id", "households", "geometry"], bbox=(minx, miny, maxx, maxy))
-    log.info("%d grids, %d assignments, %d check-ins, %d workers, %d cases, %d addresses",
-             len(grids), len(assignments), len(patrols), len(workers), len(cases), len(addresses))
-    return AuditInputs(plan, grids, assignments, patrols, workers, cases, addresses)
+    items, visits = load_petition_items(store, period)
+    log.info("%d grids, %d assignments, %d check-ins, %d workers, %d cases, %d addresses, %d agent items",
+             len(grids), len(assignments), len(patrols), len(workers), len(cases), len(addresses), len(items))
+    return AuditInputs(plan, grids, assignments, patrols, workers, cases, addresses, items, visits)
+
+
+def load_petition_items(store: Store, until: Period | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Petition items taken on before ``until`` ends (all when None) and all their visits."""
+    from gridmap.coverage.duty import ITEM_COLUMNS, VISIT_COLUMNS
+
+    where = {"taken_at": Between(None, until.end_iso)} if until is not None else None
+    items = store.read("petition_items", where=where, columns=ITEM_COLUMNS)
+    visits = store.read("petition_visits", columns=VISIT_COLUMNS)
+    return items, visits
 
 
 def audit_from_store(
@@ -91,6 +104,7 @@ def audit_from_store(
     result = run_audit(
         inputs.grids, inputs.assignments, inputs.patrols, inputs.workers, inputs.cases, None,
         period, thresholds=thresholds, targets=inputs.addresses if len(inputs.addresses) else None,
+        items=inputs.items, visits=inputs.visits,
     )
     return result, inputs
 
@@ -102,11 +116,13 @@ def kpis_from_store(
     compare_previous_year: bool = True,
     kinds: tuple[str, ...] = ("dispute",),
 ) -> pd.DataFrame:
-    """:func:`case_kpis` over the store's cases, units named and chained through ``admin_units``."""
+    """:func:`governance_kpis` (cases and agent items) over the store, units named and chained
+    through ``admin_units``; ``level`` may also be ``agent``."""
     period = parse_period(period)
     cases = load_cases(store, period)
-    return case_kpis(cases, level, period, compare_previous_year=compare_previous_year,
-                     admin_units=load_admin_units(store), kinds=kinds)
+    items, visits = load_petition_items(store, period)
+    return governance_kpis(cases, items, visits, level, period, compare_previous_year=compare_previous_year,
+                           admin_units=load_admin_units(store), kinds=kinds)
 
 
 def trend_from_store(store: Store, period: str | Period, kinds: tuple[str, ...] = ("dispute",)) -> pd.DataFrame:
@@ -115,3 +131,39 @@ def trend_from_store(store: Store, period: str | Period, kinds: tuple[str, ...] 
     cases = store.read("cases", where={"reported_at": Between(period.start_iso, period.end_iso)},
                        columns=list(CASE_COLUMNS))
     return monthly_trend(cases, period, kinds)
+
+
+def bulletins_from_store(
+    store: Store,
+    month: str | Period,
+    out_dir,
+    counties: bool = True,
+    thresholds: AuditThresholds | None = None,
+) -> list:
+    """Write the monthly 通报 of the city (and each county) as HTML + XLSX; returns the paths written."""
+    from gridmap.coverage.bulletin import build_bulletin, write_bulletin
+
+    period = parse_period(month)
+    cases = load_cases(store, period)
+    items, visits = load_petition_items(store, period)
+    workers = store.read("workers", columns=WORKER_COLUMNS)
+    agent_ids = workers.loc[workers["role"] == "agent", "worker_id"].astype(str).tolist()
+    patrols = store.read("patrols", where={"ts": Between(period.start_iso, period.end_iso)},
+                         columns=["worker_id", "ts"])
+    patrols = patrols[patrols["worker_id"].isin(set(agent_ids))]
+    admin = load_admin_units(store)
+    units = [("city", None)]
+    if counties and admin is not None:
+        units += [("county", code) for code in sorted(admin.loc[admin["level"] == "county", "code"].astype(str))]
+    written = []
+    tables = {level: governance_kpis(cases, items, visits, level, period, admin_units=admin)
+              for level in dict(units)}
+    for level, code in units:
+        kwargs = {"unit_code": code} if code else {}
+        if level == "city" and admin is not None and (admin["level"] == "city").any():
+            kwargs = {"unit_code": str(admin.loc[admin["level"] == "city", "code"].iloc[0])}
+        bulletin = build_bulletin(cases, items, visits, workers, patrols, period, level=level, admin_units=admin,
+                                  thresholds=thresholds, kpis=tables[level], **kwargs)
+        log.info("bulletin %s", bulletin.stem)
+        written += list(write_bulletin(bulletin, out_dir))
+    return written

@@ -128,10 +128,11 @@ register(Table(
     "workers",
     {
         "worker_id": T, "name": T, "phone": T, "role": T, "village_code": T,
-        "active": I, "hired_at": T, "source": T, "id_number": T,
+        "active": I, "hired_at": T, "source": T, "id_number": T, "township_code": T,
     },
     primary_key=("worker_id",),
-    description="grid workers (网格员); name, phone and id_number are personal data",
+    description="grid workers (网格员) and petition agents (信访代办员, role 'agent', posted to a village or, "
+                "with village_code empty, a township); name, phone and id_number are personal data",
 ))
 
 register(Table(
@@ -357,4 +358,29 @@ register(Table(
     primary_key=("job_id",),
     indexes=(("state",),),
     description="background jobs (partition, big imports, permutation hotspot runs) and their progress",
+))
+
+# --- petition agency (gridmap.coverage.petitions): items agents take on and their follow-up visits;
+# ids, dates and scores only (agent_id / visitor_id are workers.worker_id), no personal data ---
+register(Table(
+    "petition_items",
+    {
+        "item_id": T, "case_id": T, "agent_id": T, "status": T, "taken_at": T, "deadline_at": T,
+        "done_at": T, "village_code": T, "township_code": T, "county_code": T, "source": T,
+    },
+    primary_key=("item_id",),
+    indexes=(("agent_id",), ("taken_at",), ("case_id",)),
+    description="petition items taken on by an agent (信访代办): when taken, deadline, when done (status open/done); "
+                "codes are the petitioner's village/township/county, else the agent's post",
+))
+
+register(Table(
+    "petition_visits",
+    {
+        "visit_id": T, "item_id": T, "visited_at": T, "visitor_id": T, "method": T,
+        "satisfaction": I, "source": T,
+    },
+    primary_key=("visit_id",),
+    indexes=(("item_id",), ("visited_at",)),
+    description="follow-up visits (回访) of petition items: date, by whom (worker id), how, satisfaction 1–5",
 ))

@@ -1,7 +1,9 @@
-"""Disputes (矛盾纠纷) and petitions (信访), 2022-01-01 … 2024-12-31.
+"""Disputes (矛盾纠纷) and petitions (信访), 2021-01-01 … 2024-12-31.
 
 Volumes follow Tongliao's published 2022 figures (7,444 disputes found, 6,925
-resolved) with modest growth; petitions ~2,000 a year.  Each case happens at a
+resolved) with modest growth; petitions ~2,000 a year from 2022, after 3,600 in 2021
+(the report's −40 % in cases and −27 % in persons are planted exactly, see
+:func:`plant_petition_persons`).  Each case happens at a
 standard address drawn in proportion to households × the category's urban/rural
 rate × the planted hotspot intensity of that month.  Report times follow
 :mod:`gridmap.synth.seasonality`; the life cycle is reported → accepted →
@@ -29,14 +31,17 @@ from gridmap.synth.streams import stream
 from gridmap.synth.text_variants import address_texts
 
 #: cases reported per year at scale 1
+#: 2021 is the base year of the report's 2022 同比: petitions fell 40 % in cases (3,600 → 2,160)
 YEAR_TOTALS = {
-    "dispute": {2022: 7444, 2023: 7610, 2024: 7790},
-    "petition": {2022: 2160, 2023: 2010, 2024: 1880},
+    "dispute": {2021: 7290, 2022: 7444, 2023: 7610, 2024: 7790},
+    "petition": {2021: 3600, 2022: 2160, 2023: 2010, 2024: 1880},
 }
+#: petitioners (信访人次) in a year relative to the year before, planted exactly (2022: −27 %)
+PETITION_PERSONS_YOY = {2022: 0.73}
 #: share of each year's cases that end resolved (2022 disputes: 6,925 / 7,444)
 RESOLVED_SHARE = {
-    "dispute": {2022: 6925 / 7444, 2023: 0.935, 2024: 0.94},
-    "petition": {2022: 0.88, 2023: 0.89, 2024: 0.90},
+    "dispute": {2021: 0.925, 2022: 6925 / 7444, 2023: 0.935, 2024: 0.94},
+    "petition": {2021: 0.87, 2022: 0.88, 2023: 0.89, 2024: 0.90},
 }
 CATEGORY_SHARE = {
     "family_marriage": 0.22, "neighbour": 0.20, "land": 0.14, "wages": 0.10, "loans_finance": 0.08,
@@ -240,6 +245,30 @@ def _life_cycle(events: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.
     }
 
 
+def plant_petition_persons(persons: np.ndarray, kind: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """Petitioners per case rescaled so a year's total is :data:`PETITION_PERSONS_YOY` × the year before's.
+
+    The drawn counts are multiplied by one factor per year and rounded by largest remainder
+    (deterministic, no random draw), each petition keeping at least one person.
+    """
+    persons = persons.astype(np.int64).copy()
+    for yr, ratio in sorted(PETITION_PERSONS_YOY.items()):
+        before = (kind == "petition") & (year == yr - 1)
+        now = np.flatnonzero((kind == "petition") & (year == yr))
+        if not before.any() or not len(now):
+            continue
+        target = int(round(ratio * persons[before].sum()))
+        exact = persons[now] * (target / persons[now].sum())
+        scaled = np.maximum(np.floor(exact).astype(np.int64), 1)
+        short = target - int(scaled.sum())
+        if short > 0:  # the largest fractional parts get one more (stable order breaks ties)
+            scaled[np.argsort(-(exact - np.floor(exact)), kind="stable")[:short]] += 1
+        elif short < 0:  # floors clipped up to 1 overshoot: take back from the biggest
+            scaled[np.argsort(-scaled, kind="stable")[:-short]] -= 1
+        persons[now] = scaled
+    return persons
+
+
 def build_cases(
     points: pd.DataFrame, text_parts: pd.DataFrame, hotspots: list[Hotspot], seed: int, scale: float
 ) -> CaseResult:
@@ -284,6 +313,7 @@ def build_cases(
         prng.choice([2, 3, 4, 5, 6], n, p=[0.7, 0.15, 0.08, 0.04, 0.03]),
         np.where(prng.random(n) < 0.08, prng.integers(5, 31, n), prng.choice([1, 2, 3, 4], n, p=[0.85, 0.08, 0.05, 0.02])),
     )
+    persons = plant_petition_persons(persons, kind, year)
     county = points["county_code"].to_numpy()[addr]
     region = np.where(prng.random(n) < 0.7, county, np.asarray(people.TONGLIAO_COUNTY_CODES)[prng.integers(0, 8, n)])
     party_name = people.person_names(prng, n)

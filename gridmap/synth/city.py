@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
-from gridmap.synth import selfexcite
+from gridmap.store.schema import get_table
+from gridmap.synth import seasonality, selfexcite
 from gridmap.synth.addresses import build_addresses
 from gridmap.synth.admin import build_admin
+from gridmap.synth.agents import build_agents
 from gridmap.synth.cases import SNAPSHOT, build_cases
 from gridmap.synth.hotspots import FIRST_MONTH, N_MONTHS, plant_hotspots
 from gridmap.synth.workers import build_workers
@@ -42,6 +44,9 @@ class SynthCity:
     patrols: gpd.GeoDataFrame
     case_truth: pd.DataFrame
     truth: dict = field(default_factory=dict)
+    #: petition items taken on by agents (信访代办) and their follow-up visits (回访)
+    petition_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    petition_visits: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _check_args(seed: int, scale: float) -> tuple[int, float]:
@@ -98,11 +103,21 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
     work = build_workers(v, points, seed)
     say(f"workers: {len(work.workers):,} workers, {len(work.patrols):,} patrol check-ins")
 
+    agents = build_agents(v, points, case_res.cases, case_res.case_truth, seed, scale)
+    say(f"petition agents: {len(agents.agents):,} agents, {len(agents.patrols):,} patrol check-ins, "
+        f"{len(agents.items):,} items, {len(agents.visits):,} follow-up visits")
+    # the store's column layout (columns the generator does not fill, e.g. id_number, stay empty)
+    workers = pd.concat([work.workers, agents.agents], ignore_index=True).reindex(
+        columns=list(get_table("workers").columns)).astype({"id_number": object})
+    patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
+
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)
+    truth["agents"] = agents.truth
     return SynthCity(
         seed=seed, scale=scale, admin_units=admin.admin_units, addresses=addr.addresses,
-        cases=case_res.cases, workers=work.workers, patrols=work.patrols,
+        cases=case_res.cases, workers=workers, patrols=patrols,
         case_truth=case_res.case_truth, truth=truth,
+        petition_items=agents.items, petition_visits=agents.visits,
     )
 
 
@@ -135,7 +150,7 @@ def _truth(seed, scale, hotspots, case_res, points, coverage) -> dict:
     return {
         "seed": seed,
         "scale": scale,
-        "cases_period": ["2022-01-01", "2024-12-31"],
+        "cases_period": [str(seasonality.START), str(seasonality.END - 1)],
         "snapshot": str(SNAPSHOT),
         "hotspots": out,
         "self_excitation": selfexcite.truth_section(case_res.zones),

@@ -2,7 +2,7 @@
 
 A hotspot is a disc (centre at an address cluster, radius 300–1500 m) in which the
 case rate of some kinds/categories is multiplied by ``multiplier(t)`` per month
-(2022-01 … 2024-12).  Trends:
+(2022-01 … 2024-12; 2021, the base year of the 2022 同比, has no hotspot).  Trends:
 
 * ``steady``: the full multiplier all 36 months;
 * ``growing``: its excess (multiplier − 1) rising linearly from :data:`RAMP_FLOOR` of the
@@ -35,8 +35,12 @@ import pandas as pd
 from gridmap.domain import DISPUTE_CATEGORIES
 from gridmap.synth.streams import stream
 
-N_MONTHS = 36
-FIRST_MONTH = np.datetime64("2022-01")
+#: the monthly profile spans the synthetic calendar (2021-01 … 2024-12); hotspots are planted
+#: from :data:`PLANTED_FROM` on, 2021 is the quiet base year of the 2022 同比
+N_MONTHS = 48
+FIRST_MONTH = np.datetime64("2021-01")
+PLANTED_FROM = 12  # 2022-01
+PLANTED_MONTHS = N_MONTHS - PLANTED_FROM
 
 #: (setting, kinds, categories, trend, new, peak multiplier range); the first four cover
 #: every trend and both kinds.  A trend must show month by month, in grids a town hotspot
@@ -86,7 +90,7 @@ class Hotspot:
     trend: str
     new: bool
     peak_multiplier: float
-    multiplier: np.ndarray  # (36,) monthly case-rate multiplier
+    multiplier: np.ndarray  # (N_MONTHS,) monthly case-rate multiplier from FIRST_MONTH
     address_index: np.ndarray = field(repr=False)
 
     def window(self) -> tuple[str, str]:
@@ -100,18 +104,20 @@ def hotspot_count(scale: float) -> int:
 
 
 def monthly_multiplier(trend: str, new: bool, peak: float) -> np.ndarray:
-    """The (36,) multiplier profile of a trend (see module docstring)."""
-    t = np.arange(N_MONTHS)
-    ramp = t / (N_MONTHS - 1)
+    """The (48,) multiplier profile of a trend (see module docstring): 1 in 2021, the trend from 2022-01."""
+    t = np.arange(PLANTED_MONTHS)
+    ramp = t / (PLANTED_MONTHS - 1)
     if trend == "steady":
-        return np.full(N_MONTHS, peak)
-    if trend == "growing" and new:
-        return np.where(t >= 24, peak, 1.0)
-    if trend == "growing":
-        return 1.0 + (peak - 1.0) * (RAMP_FLOOR + (1.0 - RAMP_FLOOR) * ramp)
-    if trend == "fading":
-        return 1.0 + (peak - 1.0) * (1.0 - (1.0 - RAMP_FLOOR) * ramp)
-    raise ValueError(f"unknown trend {trend!r}")
+        planted = np.full(PLANTED_MONTHS, peak)
+    elif trend == "growing" and new:
+        planted = np.where(t >= 24, peak, 1.0)
+    elif trend == "growing":
+        planted = 1.0 + (peak - 1.0) * (RAMP_FLOOR + (1.0 - RAMP_FLOOR) * ramp)
+    elif trend == "fading":
+        planted = 1.0 + (peak - 1.0) * (1.0 - (1.0 - RAMP_FLOOR) * ramp)
+    else:
+        raise ValueError(f"unknown trend {trend!r}")
+    return np.r_[np.ones(PLANTED_FROM), planted]
 
 
 def plant_hotspots(

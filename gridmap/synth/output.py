@@ -1,7 +1,7 @@
 """Writing a :class:`~gridmap.synth.city.SynthCity` to disk, with a reproducible manifest.
 
-``out_dir/city.gpkg`` holds the layers admin_units, addresses, cases, workers and
-patrols (EPSG:4326, written with pyogrio); ``case_truth.csv`` and ``truth.json`` the
+``out_dir/city.gpkg`` holds the layers admin_units, addresses, cases, workers,
+patrols, petition_items and petition_visits (EPSG:4326, written with pyogrio); ``case_truth.csv`` and ``truth.json`` the
 ground truth; ``manifest.json`` the seed, scale, row counts, a SHA-256 of every file
 and a SHA-256 of every frame's *data* (CSV text of the attributes plus WKB of the
 geometry), which is what reproducibility checks compare.
@@ -25,7 +25,7 @@ import shapely
 from gridmap.errors import InputError
 from gridmap.synth.city import SynthCity
 
-LAYERS = ("admin_units", "addresses", "cases", "workers", "patrols")
+LAYERS = ("admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits")
 GEOMETRY_TYPES = {"admin_units": "MultiPolygon", "addresses": "Point", "cases": "Point", "patrols": "Point"}
 #: fixed GeoPackage timestamp so the same city gives the same bytes
 FIXED_TIMESTAMP = "2025-01-01T00:00:00.000Z"

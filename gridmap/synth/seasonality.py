@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-START = np.datetime64("2022-01-01")
+#: the city starts in 2021 so that 2022 has a 同比 (year-on-year) base
+START = np.datetime64("2021-01-01")
 END = np.datetime64("2025-01-01")  # exclusive
 DAYS = np.arange(START, END, dtype="datetime64[D]")
-YEARS = (2022, 2023, 2024)
-SPRING_FESTIVAL = {2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29"}
+YEARS = (2021, 2022, 2023, 2024)
+SPRING_FESTIVAL = {2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29"}
 
 #: month (Jan…Dec) multipliers per category; categories not listed are flat
 MONTHLY = {
@@ -65,7 +66,7 @@ def year_of(days: np.ndarray) -> np.ndarray:
 
 
 def month_number(days: np.ndarray) -> np.ndarray:
-    """Months since 2022-01 (0…35)."""
+    """Months since :data:`START` (0…47), the index of the hotspot multiplier profiles."""
     return days.astype("datetime64[M]").astype(int) - START.astype("datetime64[M]").astype(int)
 
 

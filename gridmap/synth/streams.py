@@ -22,6 +22,7 @@ COMPONENTS = {
     "coords": 6,
     "workers": 7,
     "patrols": 8,
+    "agents": 9,
     # issue #14 (self-excitation, drifting zones): keys from 20 up, clear of other new components
     "selfexcite": 20,
     "drift": 21,

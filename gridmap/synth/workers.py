@@ -105,6 +105,7 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
         "worker_id": worker_id, "name": people.person_names(prng, n_w), "phone": people.phone_numbers(prng, n_w),
         "role": w_role, "village_code": codes[w_village], "active": active,
         "hired_at": _iso(hired.astype("datetime64[s]")), "source": SOURCE,
+        "township_code": villages["township_code"].to_numpy()[w_village],
     })
 
     # lazy full-time workers
