@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         cases,
         coverage,
         field,
+        forecast,
         health,
         hotspots,
         intake,
@@ -198,7 +199,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _security_headers(app, settings)
     _docs_routes(app)
     app.include_router(health.router)
-    for module in (auth, admin_units, plans, cases, hotspots, coverage, intake, jobs, petitions, field):
+    for module in (auth, admin_units, plans, cases, hotspots, forecast, coverage, intake, jobs, petitions, field):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tiles.router)
     app.include_router(ogc.router)

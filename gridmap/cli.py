@@ -16,6 +16,7 @@ from types import ModuleType
 
 from gridmap import pipeline_cli, report_cli
 from gridmap.coverage import cli as coverage_cli
+from gridmap.forecast import cli as forecast_cli
 from gridmap.geocode import cli as geocode_cli
 from gridmap.hotspots import cli as hotspots_cli
 from gridmap.imports import cli as imports_cli
@@ -23,7 +24,8 @@ from gridmap.partition import cli as partition_cli
 from gridmap.synth import cli as synth_cli
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    synth_cli, pipeline_cli, geocode_cli, imports_cli, partition_cli, hotspots_cli, coverage_cli, report_cli,
+    synth_cli, pipeline_cli, geocode_cli, imports_cli, partition_cli, hotspots_cli, forecast_cli, coverage_cli,
+    report_cli,
 )
 
 Register = Callable[[argparse._SubParsersAction], None]

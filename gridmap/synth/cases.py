@@ -14,18 +14,19 @@ recent cases are still open.  Geocode fields stay empty: the truth is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
-from gridmap.crs import WGS84
+from gridmap.crs import WGS84, to_wgs84
 from gridmap.domain import DISPUTE_CATEGORIES, PETITION_CATEGORIES
 from gridmap.store.schema import get_table
-from gridmap.synth import coords, people, seasonality
+from gridmap.synth import coords, people, seasonality, selfexcite
 from gridmap.synth.admin import SOURCE
-from gridmap.synth.hotspots import N_MONTHS, Hotspot
+from gridmap.synth.hotspots import Hotspot
 from gridmap.synth.streams import stream
 from gridmap.synth.text_variants import address_texts
 
@@ -71,7 +72,8 @@ GPS_SIGMA_M = 6.0
 class CaseResult:
     cases: gpd.GeoDataFrame
     case_truth: pd.DataFrame
-    expected: dict[str, dict[str, np.ndarray]]  # hotspot id → {"excess": (N_MONTHS,), "background": (N_MONTHS,)}
+    expected: dict[str, dict[str, np.ndarray]]  # hotspot id → {"excess": (months,), "background": (months,)}
+    zones: list[selfexcite.DriftZone] = field(default_factory=list)
 
 
 def _iso(ts: np.ndarray) -> np.ndarray:
@@ -82,47 +84,83 @@ def _iso(ts: np.ndarray) -> np.ndarray:
 
 
 def _sample_events(
-    points: pd.DataFrame, hotspots: list[Hotspot], seed: int, scale: float
+    points: pd.DataFrame, hotspots: list[Hotspot], seed: int, scale: float,
+    zones: list[selfexcite.DriftZone] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
-    """Kind, category, report day, address and hotspot of every case (one row each)."""
+    """Kind, category, report day, address, hotspot and parent of every case (one row each).
+
+    Per kind, year and category a share ``eta`` (:mod:`gridmap.synth.selfexcite`) of the
+    cases is triggered by an earlier case (repeats and near-repeats); the others
+    ("immigrants") are drawn jointly over (day, component): the background by households,
+    each planted hotspot by its multiplier and each drifting zone by its moving bump.
+    """
     hh = points["households"].to_numpy(dtype=float)
     urban = points["urban"].to_numpy() == 1
+    xy = points[["x", "y"]].to_numpy(dtype=float)
+    tree = cKDTree(xy)
+    zones = zones or []
     month = seasonality.month_number(seasonality.DAYS)
     year = seasonality.year_of(seasonality.DAYS)
+    n_months = int(month[-1]) + 1
     cum_hh = {u: np.cumsum(np.where(urban == u, hh, 0.0)) for u in (True, False)}
-    expected = {h.hotspot_id: {"excess": np.zeros(N_MONTHS), "background": np.zeros(N_MONTHS)} for h in hotspots}
-    component_label = np.asarray([""] + [h.hotspot_id for h in hotspots], dtype=object)
+    expected = {h.hotspot_id: {"excess": np.zeros(n_months), "background": np.zeros(n_months)} for h in hotspots}
+    component_label = np.asarray([""] + [h.hotspot_id for h in hotspots] + [z.zone_id for z in zones], dtype=object)
+    # per zone and month: the addresses under the bump, their bump factor, and the bump's
+    # households split urban/rural (a category's weight is f_u × urban + f_r × rural)
+    zone_cells: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    zone_mass = np.zeros((len(zones), n_months, 2))
+    for zi, z in enumerate(zones):
+        cells = []
+        for m in range(n_months):
+            idx = np.asarray(tree.query_ball_point(z.centre(m), 4.0 * z.sigma_m), dtype=np.int64)
+            idx.sort()
+            b = z.bump(xy[idx], m) if len(idx) else np.empty(0)
+            cells.append((idx, b))
+            zone_mass[zi, m, 0] = (hh[idx] * b)[urban[idx]].sum()
+            zone_mass[zi, m, 1] = (hh[idx] * b)[~urban[idx]].sum()
+        zone_cells.append(cells)
     frames = []
+    offset = 0
     for kind in ("dispute", "petition"):
         cats = KIND_CATEGORIES[kind]
         share = np.array([CATEGORY_SHARE[c] for c in cats])
         rng = stream(seed, "cases", 0 if kind == "dispute" else 1)
+        trig = selfexcite.triggering(kind)
+        trng = stream(seed, "selfexcite", 0 if kind == "dispute" else 1)
         for yr in seasonality.YEARS:
             n_year = int(round(YEAR_TOTALS[kind][yr] * scale))
             per_cat = rng.multinomial(n_year, share / share.sum())
             in_year = np.flatnonzero(year == yr)
-            for c, n in zip(cats, per_cat, strict=True):
+            for c, n_all in zip(cats, per_cat, strict=True):
+                n_offspring = int(round(n_all * trig.eta))
+                n = n_all - n_offspring
                 f_u, f_r = URBAN_RURAL_FACTOR.get(c, (1.0, 1.0))
                 addr_w = hh * np.where(urban, f_u, f_r)
                 background = addr_w.sum()
                 day_w = seasonality.daily_weights(c)[in_year]
+                m = month[in_year]
                 # joint weights over (day, component): component 0 is the background
                 comp = [day_w * background]
                 for h in hotspots:
                     active = c in h.categories and kind in h.kinds
-                    excess = addr_w[h.address_index].sum() * np.maximum(h.multiplier[month[in_year]] - 1.0, 0.0) if active else 0.0
+                    excess = addr_w[h.address_index].sum() * np.maximum(h.multiplier[m] - 1.0, 0.0) if active else 0.0
                     comp.append(day_w * excess)
+                for zi, z in enumerate(zones):
+                    active = kind in z.kinds
+                    mass = zone_mass[zi, :, 0] * f_u + zone_mass[zi, :, 1] * f_r
+                    comp.append(day_w * mass[m] if active else 0.0 * day_w)
                 joint = np.column_stack(comp)
                 prob = joint / joint.sum()
                 # expected counts of the hotspot's own kinds/categories inside its disc
-                m = month[in_year]
+                # (triggered cases repeat the immigrants' spatial mix, so n_all counts)
                 for j, h in enumerate(hotspots, start=1):
                     if c not in h.categories or kind not in h.kinds:
                         continue
-                    expected[h.hotspot_id]["excess"] += n * np.bincount(m, weights=prob[:, j], minlength=N_MONTHS)
+                    expected[h.hotspot_id]["excess"] += n_all * np.bincount(m, weights=prob[:, j], minlength=n_months)
                     inside = addr_w[h.address_index].sum() / background
-                    expected[h.hotspot_id]["background"] += n * inside * np.bincount(m, weights=prob[:, 0], minlength=N_MONTHS)
-                if n == 0:
+                    expected[h.hotspot_id]["background"] += (
+                        n_all * inside * np.bincount(m, weights=prob[:, 0], minlength=n_months))
+                if n_all == 0:
                     continue
                 flat = rng.choice(prob.size, n, p=prob.ravel())
                 day_i, comp_i = np.divmod(flat, joint.shape[1])
@@ -139,11 +177,21 @@ def _sample_events(
                     if sel.any():
                         w = addr_w[h.address_index]
                         address[sel] = h.address_index[rng.choice(len(w), sel.sum(), p=w / w.sum())]
+                for zi in range(len(zones)):
+                    sel = np.flatnonzero(comp_i == len(hotspots) + 1 + zi)
+                    for mm in np.unique(m[day_i[sel]]):
+                        here = sel[m[day_i[sel]] == mm]
+                        idx, b = zone_cells[zi][mm]
+                        w = addr_w[idx] * b
+                        address[here] = idx[trng.choice(len(idx), len(here), p=w / w.sum())]
+                days, address, labels, parent, trigger = selfexcite.add_offspring(
+                    day_i, address, component_label[comp_i], n_offspring, len(in_year), trig, xy, tree, trng)
                 frames.append(pd.DataFrame({
-                    "kind": kind, "category": c, "day": seasonality.DAYS[in_year][day_i],
-                    "address": address, "hotspot": component_label[comp_i],
-                    "year": yr,
+                    "kind": kind, "category": c, "day": seasonality.DAYS[in_year][days],
+                    "address": address, "hotspot": labels,
+                    "year": yr, "parent": np.where(parent >= 0, parent + offset, -1), "trigger": trigger,
                 }))
+                offset += len(days)
     events = pd.concat(frames, ignore_index=True)
     return events, expected
 
@@ -230,7 +278,15 @@ def build_cases(
     ``text_parts``: per address the pieces of its typed text (see
     :func:`gridmap.synth.text_variants.address_texts`), aligned with ``points``.
     """
-    events, expected = _sample_events(points, hotspots, seed, scale)
+    xy = points[["x", "y"]].to_numpy(dtype=float)
+    hotspot_xy = np.array([[h.centre_x, h.centre_y] for h in hotspots]).reshape(-1, 2)
+    zones = selfexcite.plant_drift_zones(xy, points["households"].to_numpy(dtype=float),
+                                         points["urban"].to_numpy() == 1, hotspot_xy, stream(seed, "drift"), scale)
+    for z in zones:
+        cx, cy = np.array([z.centre(m) for m in range(selfexcite.n_months())]).T
+        lon, lat = to_wgs84(cx, cy)
+        z.centre_lon, z.centre_lat = np.round(lon, 6).tolist(), np.round(lat, 6).tolist()
+    events, expected = _sample_events(points, hotspots, seed, scale, zones)
     life = _life_cycle(events, stream(seed, "cases", 2))
     # deterministic order: by report time, then generation order
     order = np.argsort(life["reported_at"], kind="stable")
@@ -241,6 +297,10 @@ def build_cases(
     addr = events["address"].to_numpy()
 
     year = events["year"].to_numpy()
+    # generation order → report order, for the parent of each triggered case
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    parent_gen = events["parent"].to_numpy()
     seq_in_year = events.groupby(["year"]).cumcount().to_numpy() + 1
     case_id = pd.Series(year).astype(str).radd("SC").str.cat(pd.Series(seq_in_year).astype(str).str.zfill(6)).to_numpy()
     seq_kind = events.groupby(["kind", "year"]).cumcount().to_numpy() + 1
@@ -308,7 +368,9 @@ def build_cases(
         "township_code": points["township_code"].to_numpy()[addr],
         "county_code": county,
         "hotspot_id": events["hotspot"].to_numpy(),
+        "trigger": events["trigger"].to_numpy(),
+        "parent_case_id": np.where(parent_gen >= 0, case_id[position[np.maximum(parent_gen, 0)]], ""),
         "coord_error": coord_error,
         "text_variants": variants,
     })
-    return CaseResult(cases, truth, expected)
+    return CaseResult(cases, truth, expected, zones)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gridmap.errors import InputError
 from gridmap.store.schema import get_table
-from gridmap.synth import seasonality
+from gridmap.synth import seasonality, selfexcite
 from gridmap.synth.addresses import build_addresses
 from gridmap.synth.admin import build_admin
 from gridmap.synth.agents import build_agents
@@ -153,6 +153,7 @@ def _truth(seed, scale, hotspots, case_res, points, coverage) -> dict:
         "cases_period": [str(seasonality.START), str(seasonality.END - 1)],
         "snapshot": str(SNAPSHOT),
         "hotspots": out,
+        "self_excitation": selfexcite.truth_section(case_res.zones),
         "coverage": coverage,
         "notes": (
             "Synthetic data. Hotspot multipliers apply to the listed kinds/categories inside radius_m of "

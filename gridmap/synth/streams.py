@@ -23,6 +23,9 @@ COMPONENTS = {
     "workers": 7,
     "patrols": 8,
     "agents": 9,
+    # issue #14 (self-excitation, drifting zones): keys from 20 up, clear of other new components
+    "selfexcite": 20,
+    "drift": 21,
 }
 
 

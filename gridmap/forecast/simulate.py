@@ -1,0 +1,148 @@
+"""Simulated processes with a known intensity, to test and benchmark the forecasts.
+
+* :func:`simulate_grid_hawkes` — the grid SEPP of :mod:`gridmap.forecast.sepp` itself
+  (constant background per grid, exponential triggering), by the cluster construction;
+* :func:`simulate_county` — a county on a square lattice of grids: households in a few
+  towns, a background ∝ households × a seasonal cycle × a drifting hot zone, and
+  exponential triggering within the grid; :meth:`County.true_expected` is the exact
+  expected count per grid for a horizon given everything before its start (the "true
+  intensity" a forecast is compared with).
+
+Times are days from ``t = 0`` (taken as ``epoch_month``'s first day); lattice
+coordinates are metres in a local equal-area plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gridmap.forecast.data import CaseHistory, GridLayer, month_start_days
+
+
+def simulate_grid_hawkes(mu: np.ndarray, theta: float, omega: float, t_end: float,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Times (days in [0, t_end)) and grids of a grid Hawkes process, sorted by time.
+
+    ``mu``: background cases per day of each grid; each case has Poisson(``theta``)
+    children in its grid after Exp(``omega``) delays (mean 1/omega days).
+    """
+    n_imm = rng.poisson(np.asarray(mu) * t_end)
+    grid = np.repeat(np.arange(len(mu)), n_imm)
+    t = rng.uniform(0.0, t_end, len(grid))
+    all_t, all_g = [t], [grid]
+    while len(t):
+        kids = rng.poisson(theta, len(t))
+        grid = np.repeat(grid, kids)
+        t = np.repeat(t, kids) + rng.exponential(1.0 / omega, kids.sum())
+        inside = t < t_end
+        t, grid = t[inside], grid[inside]
+        all_t.append(t)
+        all_g.append(grid)
+    t, grid = np.concatenate(all_t), np.concatenate(all_g)
+    order = np.argsort(t, kind="stable")
+    return t[order], grid[order]
+
+
+@dataclass(frozen=True)
+class County:
+    """A simulated county: its grids, its cases and what generated them."""
+
+    grids: GridLayer
+    history: CaseHistory
+    base: np.ndarray  # background cases per day per grid before season and drift
+    theta: float
+    omega: float
+    season_amplitude: float
+    zone_amplitude: float
+    zone_sigma_m: float
+    zone_start: tuple[float, float]
+    zone_velocity_m_per_day: tuple[float, float]
+    epoch_days: float
+
+    def background_rate(self, t: np.ndarray) -> np.ndarray:
+        """(len(t), grids) background cases per day at days ``t`` (since the epoch)."""
+        t = np.atleast_1d(t)
+        season = 1.0 + self.season_amplitude * np.cos(2 * np.pi * (t - 15.0) / 365.25)
+        cx = self.zone_start[0] + self.zone_velocity_m_per_day[0] * t
+        cy = self.zone_start[1] + self.zone_velocity_m_per_day[1] * t
+        d2 = (self.grids.x[None, :] - cx[:, None]) ** 2 + (self.grids.y[None, :] - cy[:, None]) ** 2
+        zone = 1.0 + self.zone_amplitude * np.exp(-0.5 * d2 / self.zone_sigma_m**2)
+        return self.base[None, :] * season[:, None] * zone
+
+    def true_expected(self, origin: np.datetime64, horizon_months: int = 1, step_days: float = 0.25) -> np.ndarray:
+        """E[cases per grid in the horizon | all cases before its start], by integrating the
+        expected intensity m = μ(t) + A(t), dA/dt = −ωA + θω m (exact for this process)."""
+        t0 = month_start_days(origin) - self.epoch_days
+        t1 = month_start_days(origin + horizon_months) - self.epoch_days
+        past = self.history.t - self.epoch_days < t0
+        dt_past = t0 - (self.history.t[past] - self.epoch_days)
+        a = np.bincount(self.history.grid[past], weights=self.theta * self.omega * np.exp(-self.omega * dt_past),
+                        minlength=len(self.grids))
+        steps = max(int(np.ceil((t1 - t0) / step_days)), 1)
+        h = (t1 - t0) / steps
+        mids = t0 + (np.arange(steps) + 0.5) * h
+        mu = self.background_rate(mids)
+        total = np.zeros(len(self.grids))
+        decay = np.exp(-self.omega * h)
+        for k in range(steps):
+            m = mu[k] + a
+            total += m * h
+            # exact update of A over a step with m held at its value
+            a = a * decay + self.theta * m * (1 - decay)
+        return total
+
+
+def simulate_county(seed: int, side: int = 24, cell_m: float = 800.0, years: int = 3, cases_per_year: float = 2500.0,
+                    theta: float = 0.35, omega: float = 1 / 14.0, season_amplitude: float = 0.25,
+                    zone_amplitude: float = 3.0, zone_sigma_m: float = 1500.0, zone_speed_m_per_month: float = 250.0,
+                    towns: int = 4, epoch_month: str = "2022-01") -> County:
+    """Draw a county process (see the module docstring).  ``cases_per_year`` sets the
+    background level so that the expected yearly total is about that."""
+    rng = np.random.default_rng(seed)
+    ix, iy = np.meshgrid(np.arange(side), np.arange(side))
+    x, y = (ix.ravel() + 0.5) * cell_m, (iy.ravel() + 0.5) * cell_m
+    n = side * side
+    hh = rng.lognormal(np.log(60.0), 0.6, n)
+    for _ in range(towns):
+        cx, cy = rng.uniform(0.15, 0.85, 2) * side * cell_m
+        size = rng.uniform(1.0, 3.0) * cell_m
+        hh += rng.uniform(800, 2500) * np.exp(-0.5 * ((x - cx) ** 2 + (y - cy) ** 2) / size**2)
+    hh = np.round(hh)
+    t_end = 365.0 * years
+    base = hh / hh.sum() * cases_per_year * (1 - theta) / 365.0
+    heading = rng.uniform(0, 2 * np.pi)
+    velocity = (zone_speed_m_per_month / 30.44 * np.cos(heading), zone_speed_m_per_month / 30.44 * np.sin(heading))
+    start = tuple(rng.uniform(0.3, 0.7, 2) * side * cell_m)
+    epoch = np.datetime64(epoch_month, "M")
+    epoch_days = month_start_days(epoch)
+    grids = GridLayer(np.array([f"C{i:04d}" for i in range(n)], dtype=object), x, y, np.full(n, (cell_m / 1000) ** 2),
+                      hh, np.array([f"T{(i % side) // 6}{(i // side) // 6}" for i in range(n)], dtype=object),
+                      np.array([f"V{i // 4:04d}" for i in range(n)], dtype=object))
+    county = County(grids, CaseHistory(np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.int64), epoch),
+                    base, theta, omega, season_amplitude, zone_amplitude, zone_sigma_m, start, velocity, epoch_days)
+    # background: a Poisson count per grid and day, uniform times within the day
+    days = np.arange(int(t_end)) + 0.5
+    rate = county.background_rate(days)
+    counts = rng.poisson(rate)
+    day_idx, grid = np.nonzero(counts)
+    reps = counts[day_idx, grid]
+    t = np.repeat(day_idx, reps) + rng.random(reps.sum())
+    grid = np.repeat(grid, reps)
+    all_t, all_g = [t], [grid]
+    while len(t):
+        kids = rng.poisson(theta, len(t))
+        grid = np.repeat(grid, kids)
+        t = np.repeat(t, kids) + rng.exponential(1.0 / omega, kids.sum())
+        inside = t < t_end
+        t, grid = t[inside], grid[inside]
+        all_t.append(t)
+        all_g.append(grid)
+    t, grid = np.concatenate(all_t), np.concatenate(all_g)
+    order = np.argsort(t, kind="stable")
+    t, grid = t[order] + epoch_days, grid[order]
+    history = CaseHistory(t, x[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)),
+                          y[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)), grid, epoch)
+    return County(grids, history, base, theta, omega, season_amplitude, zone_amplitude, zone_sigma_m, start,
+                  velocity, epoch_days)

@@ -1,0 +1,117 @@
+"""The synthetic city's true expected cases per address in a month: the oracle of the forecast skill test.
+
+It recomputes what :func:`gridmap.synth.cases._sample_events` draws from, given the
+parameters in ``truth.json`` and the cases of the year so far:
+
+* immigrants: the year's immigrant count of each category (its cases minus the
+  triggered share ``eta``) × the month's share of the joint (day, component) weights —
+  background ∝ households × urban/rural factor, planted hotspots × (multiplier − 1),
+  drifting zones × their bump in that month — exactly as sampled;
+* triggered cases: every earlier case of the same kind, category and year has on average
+  ``eta`` children (parents are drawn uniformly among earlier-generated cases) whose
+  delays are exponential with mean ``tau_days`` truncated at the year end; the expected
+  children falling in the month are placed at the parent's address (near-repeats land
+  within ~200 m, in the parent's grid or a neighbour).  Children of the month's own cases
+  are added to first order (η × the share of a truncated delay that stays in the month).
+
+This is the truth of the generator up to those two approximations (uniform parent choice
+gives early cases slightly more children than late ones; near-repeats are put at the
+parent's address).  Inputs: ``points`` with LOCAL_CRS ``x``/``y`` (metres),
+``households`` and ``urban``; ``cases`` with ``kind``, ``category``, ``day``
+(datetime64[D]) and ``address`` (row position in ``points``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gridmap.crs import to_local
+from gridmap.synth import seasonality
+from gridmap.synth.cases import CATEGORY_SHARE, KIND_CATEGORIES, URBAN_RURAL_FACTOR
+
+
+def expected_by_address(points: pd.DataFrame, truth: dict, cases: pd.DataFrame, kind: str,
+                        month: np.datetime64) -> np.ndarray:
+    """Expected cases of ``kind`` at each address in ``month`` given the cases before it.
+
+    ``cases`` are all the city's cases: the yearly count per category is an input of the
+    generator (fixed totals), and only the cases before ``month`` trigger children.
+    """
+    month = np.datetime64(month, "M")
+    year = int(str(month)[:4])
+    hh = points["households"].to_numpy(dtype=float)
+    urban = points["urban"].to_numpy() == 1
+    xy = points[["x", "y"]].to_numpy(dtype=float)
+    trig = truth["self_excitation"]["triggering"][kind]
+    eta, tau = float(trig["eta"]), float(trig["tau_days"])
+    in_year = np.flatnonzero(seasonality.year_of(seasonality.DAYS) == year)
+    days = seasonality.DAYS[in_year]
+    m_all = seasonality.month_number(days)
+    target_m = int(seasonality.month_number(np.array([month.astype("datetime64[D]")]))[0])
+    in_target = m_all == target_m
+    index_of = {a: i for i, a in enumerate(points["address_id"].tolist())} if "address_id" in points else None
+    hotspots = [h for h in truth["hotspots"] if kind in h["kinds"]]
+    members = {h["id"]: np.array([index_of[a] for a in h["address_ids"] if a in index_of], dtype=np.int64)
+               for h in hotspots} if index_of is not None else {}
+    zones = [z for z in truth["self_excitation"]["drift_zones"] if kind in z["kinds"]]
+    zone_bump = {}
+    for z in zones:
+        cx, cy = to_local(np.asarray(z["centre_lon"]), np.asarray(z["centre_lat"]))
+        zone_bump[z["zone_id"]] = (cx, cy, float(z["sigma_m"]), float(z["amplitude"]))
+
+    def bump(zid: str, m: int) -> np.ndarray:
+        cx, cy, sigma, amp = zone_bump[zid]
+        return amp * np.exp(-0.5 * ((xy[:, 0] - cx[m]) ** 2 + (xy[:, 1] - cy[m]) ** 2) / sigma**2)
+
+    months_in_year = np.unique(m_all)
+    bumps = {z["zone_id"]: {int(m): bump(z["zone_id"], int(m)) for m in months_in_year} for z in zones}
+    case_day = np.asarray(cases["day"].to_numpy()).astype("datetime64[D]")
+    of_year_mask = (cases["kind"].to_numpy() == kind) & (case_day.astype("datetime64[Y]").astype(int) + 1970 == year)
+    year_day = case_day[of_year_mask]
+    year_category = cases["category"].to_numpy()[of_year_mask]
+    year_address = np.asarray(cases["address"].to_numpy())[of_year_mask]
+    out = np.zeros(len(points))
+    month_start = month.astype("datetime64[D]")
+    month_end = (month + 1).astype("datetime64[D]")
+    year_end = np.datetime64(f"{year + 1}-01-01")
+    for c in KIND_CATEGORIES[kind]:
+        if c not in CATEGORY_SHARE:
+            continue
+        mine = year_category == c
+        n_all = int(mine.sum())
+        if n_all == 0:
+            continue
+        n_imm = n_all - int(round(n_all * eta))
+        f_u, f_r = URBAN_RURAL_FACTOR.get(c, (1.0, 1.0))
+        addr_w = hh * np.where(urban, f_u, f_r)
+        day_w = seasonality.daily_weights(c)[in_year]
+        # joint total over the year: background + hotspots + zones
+        total = day_w.sum() * addr_w.sum()
+        excess_target = np.zeros(len(points))
+        for h in hotspots:
+            if c not in h["categories"]:
+                continue
+            idx = members[h["id"]]
+            mult = np.asarray(h["multiplier"], float)
+            ex = np.maximum(mult[m_all] - 1.0, 0.0)
+            total += (day_w * ex).sum() * addr_w[idx].sum()
+            excess_target[idx] += max(mult[target_m] - 1.0, 0.0)
+        zone_target = np.zeros(len(points))
+        for z in zones:
+            per_month = {m: (addr_w * b).sum() for m, b in bumps[z["zone_id"]].items()}
+            total += sum(day_w[m_all == m].sum() * per_month[m] for m in per_month)
+            zone_target += bumps[z["zone_id"]][target_m]
+        immigrants = n_imm / total * day_w[in_target].sum() * addr_w * (1.0 + excess_target + zone_target)
+        # children of earlier cases of the year, and (first order) of the month's own immigrants
+        before = mine & (year_day < month_start)
+        d = year_day[before]
+        remaining = (year_end - d).astype(float)
+        lo = (month_start - d).astype(float)
+        hi = (month_end - d).astype(float)
+        share = (np.exp(-lo / tau) - np.exp(-hi / tau)) / -np.expm1(-remaining / tau)
+        children = np.bincount(year_address[before].astype(np.int64), weights=eta * share, minlength=len(points))
+        length = float((month_end - month_start).astype(int))
+        inside = 1.0 - tau / length * -np.expm1(-length / tau)
+        out += immigrants * (1.0 + eta * inside) + children
+    return out
