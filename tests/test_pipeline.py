@@ -1,7 +1,7 @@
-"""The demo pipeline end to end (small scale): what `make demo` builds, checked as a user would.
+"""The demo pipeline end to end: what `make demo` builds, checked as a user would.
 
-One build into a GeoPackage, shared by the tests of this module; its tables are then copied
-into PostGIS so the same KPIs can be compared across backends.
+The session's scale-1 demo build (``demo_build`` in tests/conftest.py) is read here; its tables
+are then copied into PostGIS so the same KPIs can be compared across backends.
 """
 
 from __future__ import annotations
@@ -13,20 +13,11 @@ import pytest
 import shapely
 
 from gridmap.crs import LOCAL_CRS
-from gridmap.pipeline import build_demo
-from gridmap.store import open_store
-
-SCALE = 0.02
-SEED = 11
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "gridmap.gpkg"
-    store = open_store(path)
-    report = build_demo(seed=SEED, scale=SCALE, store=store, progress=lambda m: None)
-    yield path, store, report
-    store.close()
+@pytest.fixture
+def demo(demo_build, demo_store):
+    return demo_build.path, demo_store, demo_build.report
 
 
 def test_geopackage_lists_the_layers(demo):
@@ -98,8 +89,11 @@ def test_same_kpis_on_both_backends(demo, postgis_store):
 
     _, gpkg, _ = demo
     with postgis_store.transaction():
-        for table in ("admin_units", "plans", "grids", "cases", "petition_items", "petition_visits"):
+        for table in ("admin_units", "plans", "cases", "petition_items", "petition_visits"):
             postgis_store.write(table, gpkg.read(table), mode="replace")
+        # the active plan is what KPIs read; the archived first plan (150k H3 cells) is not copied
+        active = gpkg.read("grids", where={"plan_id": gpkg.active_plan_id()})
+        postgis_store.write("grids", active, mode="replace")
     for level in ("county", "township"):
         a = kpis_from_store(gpkg, level, "2023")
         b = kpis_from_store(postgis_store, level, "2023")

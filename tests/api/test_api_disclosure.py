@@ -1,0 +1,222 @@
+"""Disclosure control against an attacker: the differencing probe of issue #13 and averaging.
+
+A small generated city: 30 grids, each with one category of 1–2 cases (a suppressed cell) and
+four categories of 3–9 cases, spread over 2024.  The anonymous attacker knows the rule and
+tries every category subset (the issue's attack) and every partition of the other records
+(by category, by half-year, by quarter, by status) to isolate each suppressed cell.  A count is
+*recovered* when at least two independent routes give the same value and it is the true one:
+with exact published counts every route gives the truth, so the probe has teeth (see
+:func:`test_probe_recovers_counts_when_published_counts_are_exact`).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+import gridmap.disclosure as disclosure
+from gridmap.disclosure import DisclosureRule, cell_keys, disclose, record_keys
+from tests.api_testdata import build_city, make_client, sign_in
+
+CATEGORIES = ("neighbour", "land", "wages", "family", "property")
+STATUSES = ("reported", "resolved", "closed")
+GRIDS = [f"1505020010010{i:02d}" for i in range(30)]
+QUARTERS = (("2024-01", "2024-04"), ("2024-04", "2024-07"), ("2024-07", "2024-10"), ("2024-10", "2025-01"))
+HALVES = (("2024-01", "2024-07"), ("2024-07", "2025-01"))
+
+
+def _cases() -> tuple[gpd.GeoDataFrame, dict[tuple[str, str], int]]:
+    rng = np.random.default_rng(13)
+    rows, small = [], {}
+    n = 0
+    for grid in GRIDS:
+        small_category = CATEGORIES[rng.integers(len(CATEGORIES))]
+        for category in CATEGORIES:
+            count = int(rng.integers(1, 3)) if category == small_category else int(rng.integers(3, 10))
+            if category == small_category:
+                small[(grid, category)] = count
+            for _ in range(count):
+                n += 1
+                month, day = int(rng.integers(1, 13)), int(rng.integers(1, 28))
+                rows.append({"case_id": f"D{n:05d}", "kind": "dispute", "category": category,
+                             "status": STATUSES[rng.integers(len(STATUSES))],
+                             "reported_at": f"2024-{month:02d}-{day:02d}T09:00:00", "grid_code": grid,
+                             "village_code": grid[:12], "township_code": grid[:9], "county_code": grid[:6],
+                             "source": "synthetic"})
+    return gpd.GeoDataFrame(rows, geometry=[None] * len(rows), crs=4326), small
+
+
+@pytest.fixture(scope="module")
+def probe_city(tmp_path_factory):
+    from gridmap.store.gpkg import GpkgStore
+
+    store = GpkgStore(tmp_path_factory.mktemp("disclosure") / "city.gpkg")
+    store.init()
+    build_city(store)
+    cases, small = _cases()
+    store.write("cases", cases, mode="replace")
+    yield store, cases, small
+    store.close()
+
+
+class Attacker:
+    """Anonymous requests of ``/grid-counts`` for every grid at once, memoised per filter set."""
+
+    def __init__(self, client, headers: dict | None = None) -> None:
+        self.client, self.headers, self._seen = client, headers or {}, {}
+
+    def table(self, **params: str) -> dict[str, float | None] | None:
+        """grid → published count (None when suppressed; absent = 0); None when refused."""
+        key = tuple(sorted(params.items()))
+        if key not in self._seen:
+            response = self.client.get("/api/v1/grid-counts", params=params, headers=self.headers)
+            self._seen[key] = ({g["grid_code"]: g["count"] for g in response.json()["grids"]}
+                               if response.status_code == 200 else None)
+        return self._seen[key]
+
+    def count(self, grid: str, **params: str) -> float | None:
+        table = self.table(**params)
+        return None if table is None else table.get(grid, 0)
+
+    def partition(self, grid: str, category: str, **params: str) -> float | None:
+        """total − Σ other categories within ``params``; None when a part is not published."""
+        parts = [self.count(grid, **params)] + [self.count(grid, category=c, **params)
+                                                for c in CATEGORIES if c != category]
+        return None if any(p is None for p in parts) else parts[0] - sum(parts[1:])
+
+
+def _noise_pmf(terms: int, noise_decay: float | None, span: int = 80) -> np.ndarray:
+    """pmf on −span … span of a sum of ``terms`` independent noises of the rule (None: no noise)."""
+    single = np.zeros(2 * span + 1)
+    if noise_decay is None:
+        single[span] = 1.0
+    else:
+        e = np.arange(-span, span + 1)
+        single = (1 - noise_decay) / (1 + noise_decay) * noise_decay ** np.abs(e)
+    out = single
+    for _ in range(terms - 1):
+        out = np.convolve(out, single)[span:-span]
+    return out
+
+
+def _probe(client, truth: dict[tuple[str, str], int], noise_decay: float | None = 0.5,
+           threshold: int = 3) -> tuple[int, int, int]:
+    """(suppressed cells seen, cells recovered, numbers obtained from multi-category requests).
+
+    The attacker knows the rule (threshold, noise distribution) and combines every route as
+    independent evidence (Bayes, uniform prior over 1 … k−1); a count is recovered when the
+    posterior puts at least 95 % on the true value.
+    """
+    attacker = Attacker(client)
+    span = 80
+    suppressed, recovered = 0, 0
+    subset_numbers = sum(attacker.table(category=",".join(subset)) is not None
+                         for size in range(2, len(CATEGORIES) + 1)
+                         for subset in itertools.combinations(CATEGORIES, size))
+    for (grid, category), true_count in truth.items():
+        if attacker.count(grid, category=category) is not None:
+            continue
+        suppressed += 1
+        parts = len(CATEGORIES)  # a partition route sums one total and four other categories
+        routes = [(attacker.partition(grid, category), parts),
+                  (_sum_or_none([attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in HALVES]),
+                   parts * len(HALVES)),
+                  (_sum_or_none([attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in QUARTERS]),
+                   parts * len(QUARTERS)),
+                  (_sum_or_none([attacker.partition(grid, category, status=s) for s in STATUSES]),
+                   parts * len(STATUSES))]
+        candidates = np.arange(1, threshold)
+        likelihood = np.ones(len(candidates))
+        for estimate, terms in routes:
+            if estimate is None:
+                continue
+            pmf = _noise_pmf(terms, noise_decay, span)
+            offsets = np.clip(int(estimate) - candidates + span, 0, 2 * span)
+            likelihood = likelihood * pmf[offsets]
+        if likelihood.sum() == 0:
+            continue
+        posterior = likelihood / likelihood.sum()
+        if posterior.max() >= 0.95 and candidates[posterior.argmax()] == true_count:
+            recovered += 1
+    return suppressed, recovered, subset_numbers
+
+
+def _sum_or_none(parts: list[float | None]) -> float | None:
+    return None if any(p is None for p in parts) else sum(parts)
+
+
+def _count(client, params: dict, headers: dict | None = None) -> tuple[int, float | None]:
+    """(status code, the grid's published count; None when suppressed or refused)."""
+    response = client.get("/api/v1/grid-counts", params=params, headers=headers or {})
+    if response.status_code != 200:
+        return response.status_code, None
+    grids = response.json()["grids"]
+    return 200, grids[0]["count"] if grids else 0
+
+
+def _client(store, _small):
+    return make_client(store)
+
+
+def test_differencing_probe_recovers_no_suppressed_count(probe_city):
+    store, _cases_frame, small = probe_city
+    suppressed, recovered, subset_numbers = _probe(_client(store, small), small)
+    assert suppressed == len(small) == 30
+    assert subset_numbers == 0  # multi-category requests are refused (400) without case access
+    assert recovered == 0
+
+
+def test_probe_recovers_counts_when_published_counts_are_exact(probe_city, monkeypatch):
+    """Without the perturbation (suppression alone, as before #13) the same probe recovers them."""
+    store, _cases_frame, small = probe_city
+    monkeypatch.setattr(disclosure, "noise", lambda key, counts, q: np.zeros(len(np.asarray(counts)), np.int64))
+    suppressed, recovered, _ = _probe(_client(store, small), small, noise_decay=None)
+    assert suppressed == 30 and recovered == 30
+
+
+def test_repeated_and_equivalent_requests_give_the_same_number(probe_city):
+    """Averaging over repeats gains nothing: the same records always give the same answer,
+    whichever filters selected them."""
+    store, _cases_frame, small = probe_city
+    client = _client(store, small)
+    grid = GRIDS[3]
+    answers = {_count(client, {"admin": grid})[1] for _ in range(12)}
+    assert len(answers) == 1
+    assert _count(client, {"grid": grid})[1] == answers.pop()
+    by_month = _count(client, {"admin": grid, "from": "2024-01", "to": "2025-01"})[1]
+    assert by_month == _count(client, {"admin": grid, "from": "2024-01-01", "to": "2025-01-01"})[1]
+    assert by_month == _count(client, {"admin": grid})[1]  # every case is in 2024: the same record set
+
+
+def test_commander_gets_exact_counts_and_any_filter(probe_city):
+    store, cases, small = probe_city
+    client = _client(store, small)
+    commander = sign_in(client, "commander")
+    grid, category = next(iter(small))
+    assert _count(client, {"admin": grid, "category": category}, commander)[1] == small[(grid, category)]
+    assert _count(client, {"admin": grid}, commander)[1] == int((cases["grid_code"] == grid).sum())
+    two = ",".join(CATEGORIES[:2])
+    assert _count(client, {"admin": grid, "category": two}, commander)[0] == 200
+    assert _count(client, {"admin": grid, "category": two})[0] == 400
+    assert _count(client, {"admin": grid, "from": "2024-03-05"})[0] == 400
+
+
+def test_rule_matches_its_definition():
+    """Cell key = sum of record keys mod 2**32; small cells suppressed; zero shown; others ≥ k."""
+    rule = DisclosureRule.from_secret("s", threshold=3)
+    keys = record_keys(["a", "b", "c"], rule)
+    assert (keys >= 0).all() and (keys < 2**32).all()
+    assert cell_keys(keys, ["x", "x", "y"])["x"] == (keys[0] + keys[1]) % 2**32
+    shown = disclose(np.array([0, 1, 2, 3, 50]), np.array([5, 6, 7, 8, 9]) * 2**27, rule)
+    assert shown.values[0] == 0 and np.isnan(shown.values[1:3]).all() and shown.suppressed.tolist() == [
+        False, True, True, False, False]
+    assert (shown.values[3:] >= 3).all()
+    # the noise is two-sided geometric with P(0) = (1 - q) / (1 + q)
+    draws = disclosure.noise(np.random.default_rng(1).integers(0, 2**32, 60000), np.full(60000, 10), 0.5)
+    assert abs((draws == 0).mean() - 1 / 3) < 0.01 and abs(draws.mean()) < 0.05
+    assert abs((draws == 2).mean() - (1 / 3) * 0.25) < 0.01 and abs((draws == -2).mean() - (1 / 3) * 0.25) < 0.01
+    # another secret, other keys: nobody without the secret can compute them
+    assert (record_keys(["a", "b", "c"], DisclosureRule.from_secret("t")) != keys).all()

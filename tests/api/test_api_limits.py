@@ -1,0 +1,184 @@
+"""Bounded cost, faults and the API contract (issue #13): empty parameters, feature and response
+caps, rate limits, the KDE surface, tiles of unknown sources, masks, a lost PostGIS connection,
+the CLI's one-line error, documented error schemas, empty methods and upload filenames."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from api.contract import ErrorMessage, Unprocessable
+from api.limits import TokenBucket, empty_parameter
+from api.privacy import PersonalDataFilter, scrub_text
+from api.routers.intake import safe_filename
+from tests.api_testdata import G1, PASSWORDS, build_city, city_gpkg, make_client, sign_in
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    store, city = city_gpkg(tmp_path_factory.mktemp("limits") / "city.gpkg")
+    client = make_client(store)
+    headers = {u: sign_in(client, u) for u in PASSWORDS}
+    yield store, city, client, headers
+    client.close()
+    store.close()
+
+
+def test_an_empty_parameter_is_400_not_everything(env):
+    _, _, client, _ = env
+    for url in ("/api/v1/plans/P2/atoms?grid=", "/api/v1/grid-counts?admin=", "/ogc/collections/grids/items?bbox=",
+                "/api/v1/cases/points?kind=%20"):
+        r = client.get(url)
+        assert r.status_code == 400 and "is empty" in r.json()["detail"], url
+    assert empty_parameter("a=1&b=") == "b" and empty_parameter("a=1") is None
+
+
+def test_collections_beyond_the_role_cap_are_refused_before_they_are_built(env):
+    store, _, _, headers = env
+    client = make_client(store, max_features_anonymous=20)
+    r = client.get("/api/v1/plans/P2/atoms")  # 5 grids × 16 atoms
+    assert r.status_code == 413 and "80 atoms exceed the limit of 20" in r.json()["detail"]
+    assert client.get("/api/v1/plans/P2/atoms", params={"grid": G1}).status_code == 200
+    assert client.get("/api/v1/plans/P2/atoms", headers=headers["planner"]).status_code == 200
+    assert client.get("/api/v1/admin-units", params={"level": "village"}).status_code == 200
+
+
+def test_anonymous_answers_over_the_byte_cap_become_413(env):
+    store, _, _, headers = env
+    client = make_client(store, max_response_bytes_anonymous=1000)
+    r = client.get("/api/v1/plans/P1/grids")
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+    assert client.get("/api/v1/plans/P1/grids", headers=headers["planner"]).status_code == 200
+
+
+def test_rate_limit_per_address_and_per_token(env):
+    store, _, _, headers = env
+    client = make_client(store, rate_limit_per_address=0.5, rate_limit_burst=3)
+    codes = [client.get("/api/v1/health").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = client.get("/api/v1/health")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # a signed-in caller has a bucket of its own (the token's)
+    assert client.get("/api/v1/health", headers=headers["commander"]).status_code == 200
+    bucket = TokenBucket(rate=2, burst=2)
+    assert [bucket.take("k", now=0.0) == 0 for _ in range(3)] == [True, True, False]
+    assert bucket.take("k", now=0.6) == 0  # 0.6 s × 2/s = 1.2 tokens refilled
+
+
+def test_kde_surface_only_for_roles_that_read_every_case(env):
+    _, city, client, headers = env
+    for path in (f"/api/v1/hotspots/runs/{city.kde_run}/kde", f"/api/v1/hotspots/runs/{city.kde_run}/kde.png"):
+        assert client.get(path, headers=headers["worker"]).status_code == 403
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers=headers["commander"]).status_code == 200
+        assert client.get(path, headers=headers["supervisor"]).status_code == 200
+
+
+def test_tiles_of_unknown_plans_and_runs_are_404(env):
+    _, _, client, _ = env
+    assert client.get("/tiles/grids/10/845/380.pbf", params={"plan": "nope"}).status_code == 404
+    assert client.get("/tiles/hotspots/10/845/380.pbf", params={"run": "nope"}).status_code == 404
+    assert client.get("/tiles/grids/10/845/380.pbf", params={"plan": "P1"}).status_code in (200, 204)
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("199-0036-3604", "199-****-3604"), ("199 0036 3604", "199 **** 3604"), ("19900363604", "199****3604"),
+    ("+86 199 0036 3604", "+86 199 **** 3604"), ("+8619900363604", "+86199****3604"),
+    ("008619900363604", "0086199****3604"), ("0475-8123456", "0475-*****56"),
+    ("(0475) 812 3456", "(0475) *** **56"), ("010 1234 5678", "010 **** **78"),
+    ("+86 475 8123456", "+86 475 *****56"), ("150502199001011234", "150502********1234"),
+    ("15050219900101123X", "150502********123X"), ("150502 19900101 123x", "150502 ******** 123x"),
+])
+def test_log_mask_covers_phone_and_id_formats(text, masked):
+    assert scrub_text(f"party {text}, called") == f"party {masked}, called"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s %s", ("GET", f"/x?q={text}"), None)
+    PersonalDataFilter().filter(record)
+    assert text not in record.getMessage()
+
+
+def test_log_mask_leaves_codes_dates_and_tiles_alone():
+    line = "GET /tiles/hotspots/10/845/380.pbf?from=2024-01-01 grid 150502001001001 127.0.0.1:54321 10:30:00"
+    assert scrub_text(line) == line
+
+
+@pytest.mark.postgis
+def test_lost_postgis_connection_is_503_then_reconnects(postgis_store):
+    import psycopg2
+
+    build_city(postgis_store, with_users=False)
+    with make_client(postgis_store) as client:  # one event loop and worker pool, as under uvicorn
+        assert client.get("/api/health").status_code == 200
+        pids = [conn.get_backend_pid() for conn in list(postgis_store._connections) if not conn.closed]
+        killer = psycopg2.connect(postgis_store.dsn)
+        killer.autocommit = True
+        with killer.cursor() as cursor:
+            for pid in pids:  # only this store's own connections: other sessions share the server
+                cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        killer.close()
+        answers = [client.get("/api/health") for _ in range(len(pids) + 2)]
+    codes = [a.status_code for a in answers]
+    assert 503 in codes and codes[-1] == 200 and set(codes) <= {200, 503}
+    failed = answers[codes.index(503)]
+    assert failed.json()["detail"] == "the database is unavailable; try again shortly"
+    assert "Retry-After" in failed.headers
+
+
+def test_cli_prints_one_line_and_no_traceback(tmp_path):
+    env = {"GRIDMAP_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
+    import os
+
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-m", "gridmap.cli", "plan", "list"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode != 0 or lines, done
+    assert "Traceback" not in done.stderr and len(lines) == 1 and "cannot connect" in lines[0]
+
+
+def test_openapi_documents_400_and_422_with_the_real_schemas(env):
+    _, _, client, headers = env
+    spec = client.get("/openapi.json").json()
+    operations = [op for item in spec["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert len(operations) > 30
+    for op in operations:
+        for code in ("400", "422", "429", "503"):
+            assert code in op["responses"], (op.get("operationId"), code)
+    assert spec["paths"]["/api/v1/plans/{plan_id}/edits/split"]["post"]["responses"]["422"]["content"][
+        "application/json"]["schema"]["$ref"] == "#/components/schemas/Unprocessable"
+    # the bodies match: a rule message (plan edit) and a parsing problem
+    rule = client.post("/api/v1/plans/P2/edits/split", json={"grid": "150502002001002", "parts": 2},
+                       headers=headers["planner"])
+    parsing = client.post("/api/v1/plans/P2/edits/split", json={"parts": "x"}, headers=headers["planner"])
+    for answer in (rule, parsing):
+        assert answer.status_code == 422
+        Unprocessable.model_validate(answer.json())
+    ErrorMessage.model_validate(client.get("/api/v1/grid-counts", params={"kind": "nope"}).json())
+
+
+def test_empty_or_unknown_method_is_refused(env):
+    _, _, client, headers = env
+    for body in ({"method": ""}, {"method": "nope"}, {"method": "gi", "unit": ""}):
+        r = client.post("/api/v1/hotspots/runs", json=body, headers=headers["commander"])
+        assert r.status_code == 422, body
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("../../etc/passwd.csv", "passwd.csv"), ("C:\\Users\\x\\cases.xlsx", "cases.xlsx"),
+    ("案件\x00<script>.csv", "案件script.csv"), (".hidden.csv", "hidden.csv"), ("", ""), (None, ""),
+    ("a" * 300 + ".csv", "a" * 116 + ".csv"),
+])
+def test_upload_filenames_are_sanitised(raw, safe):
+    assert safe_filename(raw) == safe
+
+
+def test_ogc_pages_are_capped_per_role(env):
+    store, _, _, headers = env
+    client = make_client(store, max_features_anonymous=2)
+    page = client.get("/ogc/collections/grids/items", params={"limit": 1000}).json()
+    assert page["numberReturned"] == 2 and page["numberMatched"] == 5
+    assert any(link["rel"] == "next" for link in page["links"])
+    signed = client.get("/ogc/collections/grids/items", params={"limit": 1000}, headers=headers["planner"]).json()
+    assert signed["numberReturned"] == 5
