@@ -22,8 +22,10 @@ Gi* and emerging-hot-spot runs:
   diminishing or historical.  The verdict weights those units by the hotspot's households
   in them: at least half of those households must sit in units with an accepted class.
 
-"Planted cases" are the cases the synthesis generated from a hotspot's excess
-(``case_truth["hotspot_id"]``); without ``case_truth`` they are estimated as the cases of
+"Planted cases" are the cases the synthesis generated from a hotspot's or drift zone's
+excess (``case_truth["hotspot_id"]``) and, when ``case_truth`` has ``trigger`` and
+``parent_case_id``, the triggered offspring of background cases (repeat chains, see
+``_label_chains``); without ``case_truth`` they are estimated as the cases of
 the hotspot's kinds/categories, geocoded inside its disc during its active months (an
 upper bound: it includes the background of the disc).
 """
@@ -345,7 +347,10 @@ def _planted_labels(cases: pd.DataFrame, truth_hotspots: list[dict], case_truth:
     if case_truth is not None:
         if not {"case_id", "hotspot_id"} <= set(case_truth.columns):
             raise InputError("case_truth needs case_id and hotspot_id columns")
-        by_case = case_truth.set_index(case_truth["case_id"].astype(str))["hotspot_id"].fillna("").astype(str)
+        ids = case_truth["case_id"].astype(str)
+        by_case = pd.Series(case_truth["hotspot_id"].fillna("").astype(str).to_numpy(), index=ids.to_numpy())
+        if {"trigger", "parent_case_id"} <= set(case_truth.columns):
+            by_case = _label_chains(by_case, case_truth)
         return cases["case_id"].astype(str).map(by_case).fillna("").to_numpy(dtype=object)
     # no case truth: cases of the hotspot's kinds/categories inside its disc while it is active
     label = np.full(len(cases), "", dtype=object)
@@ -366,6 +371,38 @@ def _planted_labels(cases: pd.DataFrame, truth_hotspots: list[dict], case_truth:
         free = label[pos] == ""
         label[pos[match & free]] = h["id"]
     return label
+
+
+def _label_chains(by_case: pd.Series, case_truth: pd.DataFrame) -> pd.Series:
+    """Label the triggered offspring of background cases ``chain:<root case id>``.
+
+    The synthesiser plants self-excitation (:mod:`gridmap.synth.selfexcite`): a share of
+    the cases is triggered by an earlier case, at its address or nearby.  Offspring of a
+    hotspot's case inherit its id; offspring of an ordinary (background) case have no
+    hotspot id, yet they are planted structure too — a household that comes back four
+    times in a season *is* a cluster in the data, and Gi* is right to see it.  Counting
+    them as background made such a chain (plus the ordinary Poisson scatter around it) a
+    "false" area with 0 planted cases.  So they carry a repeat-chain label: they count as
+    planted in an area's explanation and leave the background rate (the null), like the
+    hotspots' and drift zones' cases.  The root case itself stays background (it is an
+    ordinary case; only its excess of children is planted), so an area is still false
+    unless the chains account for ``min_explained`` of its excess.
+    """
+    trigger = case_truth["trigger"].fillna("").astype(str).to_numpy()
+    parent = pd.Series(case_truth["parent_case_id"].fillna("").astype(str).to_numpy(), index=by_case.index)
+    offspring = (trigger != "") & (by_case.to_numpy() == "")
+    if not offspring.any():
+        return by_case
+    root = parent[offspring]
+    for _ in range(len(parent)):  # walk up the generations (parents always come earlier)
+        up = root.map(parent).fillna("")
+        more = up != ""
+        if not more.any():
+            break
+        root[more] = up[more]
+    out = by_case.copy()
+    out[offspring] = ("chain:" + root).to_numpy()
+    return out
 
 
 def _run_cases(run: RunFrames, cases: pd.DataFrame, planted: np.ndarray,
@@ -401,7 +438,8 @@ def evaluate_against_truth(
         runs to judge (``gi`` and ``emerging``; others are refused); None → every Gi* and
         emerging run of ``source``.
     case_truth : DataFrame or None
-        ``SynthCity.case_truth`` (case_id, hotspot_id): which cases a hotspot generated.
+        ``SynthCity.case_truth`` (case_id, hotspot_id; optionally trigger, parent_case_id):
+        which cases a hotspot or drift zone generated, and which were triggered by a background case.
     min_explained : float
         share of an area's excess over the null that planted cases must account for.
     min_inside : float

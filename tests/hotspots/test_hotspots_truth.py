@@ -150,6 +150,32 @@ def test_rate_runs_expect_cases_by_households_and_truthless_cases_use_the_disc()
     assert second.expected_cases == pytest.approx(1500 * rate) and second.false
 
 
+def test_repeat_chains_of_background_cases_count_as_planted_but_their_roots_do_not():
+    units, addresses, cases, truth = _world()
+    gi = _gi_run(units, cases, hot=[(1, 1), (4, 4), (0, 5)], areas=[["U11"], ["U44"], ["U05"]])
+    em = _emerging_run(units, {"U11": "intensifying_hot_spot", "U44": "diminishing_hot_spot"})
+    inputs = EvaluationInputs([gi, em], cases, addresses)
+
+    def truth_with_chain(n_children: int) -> pd.DataFrame:
+        # U05's 15 background cases: C0500 is an ordinary case, C0501 its repeat, then each
+        # of the next children triggered by the one before (a chain of generations)
+        ct = cases[["case_id", "hotspot_id"]].assign(trigger="", parent_case_id="")
+        for i in range(1, n_children + 1):
+            row = ct["case_id"] == f"C05{i:02d}"
+            ct.loc[row, ["trigger", "parent_case_id"]] = ["repeat", f"C05{i - 1:02d}"]
+        return ct
+
+    chained = evaluate_against_truth(inputs, truth, case_truth=truth_with_chain(10))
+    third = chained.areas[2]
+    assert third.hotspot_ids == () and third.planted_cases == 10 and not third.false
+    # the chain left the null: 48 cases − 10 offspring over 36 units
+    assert third.expected_cases == pytest.approx(38 / 36)
+    assert chained.passed
+    # a short chain does not explain a cluster of mostly ordinary cases
+    short = evaluate_against_truth(inputs, truth, case_truth=truth_with_chain(2))
+    assert short.areas[2].planted_cases == 2 and short.areas[2].false and not short.passed
+
+
 def test_runs_cover_hotspots_by_kind_category_and_time():
     units, _, cases, truth = _world()
     h = dict(truth["hotspots"][0], window_start="2024-01", window_end="2024-12")
