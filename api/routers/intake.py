@@ -92,7 +92,7 @@ def import_file(
     principal: Clerk,
     file: Annotated[UploadFile, File(description="the file: CSV, Excel, JSON; for polygons a zipped Shapefile, "
                                                  "GeoPackage, GeoJSON or KML")],
-    kind: Annotated[str, Form(description="units, addresses, workers, assignments, patrols, grids or cases")] = "cases",
+    kind: Annotated[str, Form(description="units, addresses, workers, assignments, patrols, grids, cases, petition_items or petition_visits")] = "cases",
     mapping: Annotated[str | None, Form(description='JSON {"field": "file column"} overriding the aliases')] = None,
     sheet: Annotated[str | None, Form(description="workbooks: the sheet")] = None,
     encoding: Annotated[str | None, Form(description="text files: utf-8, gbk or gb18030")] = None,

@@ -5,12 +5,23 @@ from __future__ import annotations
 from types import ModuleType
 
 from gridmap.errors import InputError
-from gridmap.imports import addresses, assignments, cases, grids, patrols, units, workers
+from gridmap.imports import (
+    addresses,
+    assignments,
+    cases,
+    grids,
+    patrols,
+    petition_items,
+    petition_visits,
+    units,
+    workers,
+)
 
 #: kind → module implementing it
 KINDS: dict[str, ModuleType] = {
     "units": units, "addresses": addresses, "workers": workers, "assignments": assignments,
     "patrols": patrols, "grids": grids, "cases": cases,
+    "petition_items": petition_items, "petition_visits": petition_visits,
 }
 KIND_MODULES = tuple(KINDS)
 
