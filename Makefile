@@ -49,9 +49,11 @@ postgis:
 test: install-test system-deps postgis
 	GRIDMAP_REQUIRE_POSTGIS=1 $(BIN)/pytest -q $(PYTEST_ARGS)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## bench: every benchmark beside its peer (esda, libpysal, spopt, numba come from the bench extra)
 bench: install-test

@@ -40,22 +40,41 @@ ANONYMOUS = "anonymous"
 
 #: rights per role; see the module docstring
 ROLE_RIGHTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({
-        "cases.read", "cases.personal", "workers.personal", "patrols.read", "plans.edit", "intake",
-        "hotspots.run", "coverage.read", "coverage.run", "kpi.read", "users.manage", "audit.read",
-        "jobs.read_all", "petitions.write",
-    }),
+    "admin": frozenset(
+        {
+            "cases.read",
+            "cases.personal",
+            "workers.personal",
+            "patrols.read",
+            "plans.edit",
+            "intake",
+            "hotspots.run",
+            "coverage.read",
+            "coverage.run",
+            "kpi.read",
+            "users.manage",
+            "audit.read",
+            "jobs.read_all",
+            "petitions.write",
+        }
+    ),
     "commander": frozenset({"cases.read", "hotspots.run", "coverage.read", "kpi.read"}),
-    "supervisor": frozenset({
-        "cases.read", "workers.personal", "patrols.read", "coverage.read", "coverage.run", "kpi.read",
-        "petitions.write",
-    }),
+    "supervisor": frozenset(
+        {
+            "cases.read",
+            "workers.personal",
+            "patrols.read",
+            "coverage.read",
+            "coverage.run",
+            "kpi.read",
+            "petitions.write",
+        }
+    ),
     "planner": frozenset({"plans.edit", "coverage.read", "kpi.read"}),
     # grid workers: case rights limited to their own grids (see :func:`case_grid_scope`)
     "grid_worker": frozenset({"cases.read", "cases.personal", "patrols.own", "kpi.read", "field.report"}),
     ANONYMOUS: frozenset(),
 }
-
 
 
 @dataclass(frozen=True)
@@ -92,10 +111,13 @@ PUBLIC = Principal(None)
 
 
 def _principal_from_row(row: pd.Series) -> Principal:
-    scope = json.loads(row["grid_scope"]) if isinstance(row.get("grid_scope"), str) and row["grid_scope"] else []
+    scope = (
+        json.loads(row["grid_scope"]) if isinstance(row.get("grid_scope"), str) and row["grid_scope"] else []
+    )
     worker = row.get("worker_id")
     return Principal(
-        username=str(row["username"]), role=str(row["role"]),
+        username=str(row["username"]),
+        role=str(row["role"]),
         worker_id=str(worker) if isinstance(worker, str) and worker else None,
         grid_scope=tuple(scope),
     )
@@ -109,7 +131,11 @@ def authenticate(store: Store, username: str, password: str) -> Principal | None
         verify_password(password, _DUMMY_HASH)
         return None
     row = users.iloc[0]
-    if pd.isna(row["active"]) or not int(row["active"]) or not verify_password(password, str(row["password_hash"])):
+    if (
+        pd.isna(row["active"])
+        or not int(row["active"])
+        or not verify_password(password, str(row["password_hash"]))
+    ):
         return None
     return _principal_from_row(row)
 
@@ -131,11 +157,19 @@ def issue_token(store: Store, principal: Principal, settings: Settings | None = 
     token = secrets.token_urlsafe(32)
     now = datetime.now(LOCAL_TZ).replace(tzinfo=None)
     ttl = timedelta(hours=settings.token_ttl_hours)
-    store.write("tokens", pd.DataFrame([{
-        "token_hash": _token_digest(token, settings), "username": principal.username,
-        "created_at": now.isoformat(timespec="seconds"),
-        "expires_at": (now + ttl).isoformat(timespec="seconds"),
-    }]))
+    store.write(
+        "tokens",
+        pd.DataFrame(
+            [
+                {
+                    "token_hash": _token_digest(token, settings),
+                    "username": principal.username,
+                    "created_at": now.isoformat(timespec="seconds"),
+                    "expires_at": (now + ttl).isoformat(timespec="seconds"),
+                }
+            ]
+        ),
+    )
     # expired tokens are useless; drop them here rather than in a separate janitor
     store.delete("tokens", {"expires_at": Op("<", now.isoformat(timespec="seconds"))})
     return token, int(ttl.total_seconds())
@@ -144,9 +178,13 @@ def issue_token(store: Store, principal: Principal, settings: Settings | None = 
 def principal_for_token(store: Store, token: str, settings: Settings | None = None) -> Principal | None:
     """The active user a valid, unexpired token belongs to, else ``None``."""
     settings = settings or get_settings()
-    rows = store.read("tokens", where={
-        "token_hash": _token_digest(token, settings), "expires_at": Op(">", now_local()),
-    })
+    rows = store.read(
+        "tokens",
+        where={
+            "token_hash": _token_digest(token, settings),
+            "expires_at": Op(">", now_local()),
+        },
+    )
     if rows.empty:
         return None
     users = store.read("users", where={"username": str(rows["username"].iloc[0]), "active": 1})
@@ -174,8 +212,11 @@ def case_grid_scope(store: Store, principal: Principal) -> list[str] | None:
     plan_id = store.active_plan_id()
     if principal.worker_id and plan_id:
         today = now_local()[:10]
-        rows = store.read("assignments", where={"worker_id": principal.worker_id, "plan_id": plan_id},
-                          columns=["grid_code", "valid_from", "valid_to"])
+        rows = store.read(
+            "assignments",
+            where={"worker_id": principal.worker_id, "plan_id": plan_id},
+            columns=["grid_code", "valid_from", "valid_to"],
+        )
         active = assignment_active(rows["valid_from"], rows["valid_to"], today)
         grids |= set(rows.loc[active, "grid_code"].dropna().astype(str))
     return sorted(grids)
@@ -192,11 +233,23 @@ def audit(
 ) -> None:
     """Record who did what to which objects (ids only — never the personal values)."""
     ids = [str(i) for i in object_ids]
-    store.write("audit_log", pd.DataFrame([{
-        "audit_id": uuid.uuid4().hex, "ts": now_local(), "actor": principal.actor, "role": principal.role,
-        "action": action, "object_type": object_type, "object_id": ",".join(ids),
-        "detail": json.dumps(detail or {}, ensure_ascii=False),
-    }]))
+    store.write(
+        "audit_log",
+        pd.DataFrame(
+            [
+                {
+                    "audit_id": uuid.uuid4().hex,
+                    "ts": now_local(),
+                    "actor": principal.actor,
+                    "role": principal.role,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": ",".join(ids),
+                    "detail": json.dumps(detail or {}, ensure_ascii=False),
+                }
+            ]
+        ),
+    )
 
 
 def read_audit(store: Store, since: str | None = None, limit: int = 500) -> pd.DataFrame:

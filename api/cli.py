@@ -22,7 +22,9 @@ def _serve(args: argparse.Namespace) -> int:
     get_settings().api.check_serving(args.host)  # one-line refusal before anything is opened
     store = open_store(args.store) if args.store else None
     app = create_app(store=store)
-    print(f"gridmap serve: http://{args.host}:{args.port}/  (API docs: /docs, OGC API: /ogc)", file=sys.stderr)
+    print(
+        f"gridmap serve: http://{args.host}:{args.port}/  (API docs: /docs, OGC API: /ogc)", file=sys.stderr
+    )
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", workers=1)
     server = uvicorn.Server(config)
     install_log_filter()  # uvicorn configures its loggers in Config(); filter them after that
@@ -49,8 +51,15 @@ def _users_add(args: argparse.Namespace) -> int:
         shown = True
     grids = [g.strip() for g in (args.grids or "").split(",") if g.strip()]
     with open_store(args.store) as store:
-        create_user(store, args.name, password, args.role, worker_id=args.worker_id, grid_scope=grids,
-                    replace=args.replace)
+        create_user(
+            store,
+            args.name,
+            password,
+            args.role,
+            worker_id=args.worker_id,
+            grid_scope=grids,
+            replace=args.replace,
+        )
     print(f"user {args.name} ({args.role}) {'reset' if args.replace else 'created'}")
     if shown:
         print(f"password: {password}   (shown once; store it now)")
@@ -61,11 +70,14 @@ def _users_list(args: argparse.Namespace) -> int:
     from gridmap.store import open_store
 
     with open_store(args.store) as store:
-        users = store.read("users", columns=["username", "role", "worker_id", "active", "created_at"],
-                           order_by=["username"])
+        users = store.read(
+            "users", columns=["username", "role", "worker_id", "active", "created_at"], order_by=["username"]
+        )
     for row in users.itertuples(index=False):
         worker = row.worker_id if isinstance(row.worker_id, str) else "-"
-        print(f"{row.username:<16} {row.role:<12} worker {worker:<10} active {row.active}  since {row.created_at}")
+        print(
+            f"{row.username:<16} {row.role:<12} worker {worker:<10} active {row.active}  since {row.created_at}"
+        )
     return 0
 
 
@@ -78,10 +90,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     users = sub.add_parser("users", help="local sign-in accounts")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
-    add = users_sub.add_parser("add", help="add (or with --replace reset) a user; prints a generated password")
+    add = users_sub.add_parser(
+        "add", help="add (or with --replace reset) a user; prints a generated password"
+    )
     add.add_argument("name")
     add.add_argument("--role", required=True, help="admin | planner | commander | supervisor | grid_worker")
-    add.add_argument("--worker-id", default=None, help="grid_worker: the worker record (grids via assignments)")
+    add.add_argument(
+        "--worker-id", default=None, help="grid_worker: the worker record (grids via assignments)"
+    )
     add.add_argument("--grids", default=None, help="grid_worker: extra grid codes, comma-separated")
     add.add_argument("--prompt", action="store_true", help="type the password instead of generating one")
     add.add_argument("--replace", action="store_true", help="reset an existing user (revokes their tokens)")

@@ -82,8 +82,12 @@ def install(app: FastAPI) -> None:
             components[model.__name__] = model_schema
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        components["OgcError"] = {"anyOf": [{"$ref": "#/components/schemas/OgcException"},
-                                            {"$ref": "#/components/schemas/ErrorMessage"}]}
+        components["OgcError"] = {
+            "anyOf": [
+                {"$ref": "#/components/schemas/OgcException"},
+                {"$ref": "#/components/schemas/ErrorMessage"},
+            ]
+        }
         for path, path_item in schema.get("paths", {}).items():
             ogc = path.startswith("/ogc")
             for operation in path_item.values():
@@ -100,7 +104,10 @@ def install(app: FastAPI) -> None:
                     name = "OgcError" if ogc and code != "422" else model.__name__
                     ref = {"$ref": f"#/components/schemas/{name}"}
                     if code == "422" or code not in responses:
-                        responses[code] = {"description": description, "content": {"application/json": {"schema": ref}}}
+                        responses[code] = {
+                            "description": description,
+                            "content": {"application/json": {"schema": ref}},
+                        }
         app.openapi_schema = schema
         return schema
 

@@ -57,7 +57,8 @@ async def get_principal(
     principal = await run_in_threadpool(principal_for_token, store, token, settings)
     if principal is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "token invalid or expired; sign in again",
+            status.HTTP_401_UNAUTHORIZED,
+            "token invalid or expired; sign in again",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
@@ -73,15 +74,18 @@ def require(right: str) -> Callable[[Principal], Principal]:
         if principal.can(right):
             return principal
         if not principal.is_authenticated:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"}
+            )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this ({right})")
 
     dependency.__name__ = f"require_{right.replace('.', '_')}"
     return dependency
 
 
-def case_scope(store: StoreDep, principal: Annotated[Principal, Depends(require("cases.read"))]) -> list[str] | None:
+def case_scope(
+    store: StoreDep, principal: Annotated[Principal, Depends(require("cases.read"))]
+) -> list[str] | None:
     """Grid codes whose cases the user may read (``None`` = all); 401/403 without case access."""
     return case_grid_scope(store, principal)
 

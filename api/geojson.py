@@ -35,7 +35,9 @@ def check_crs(crs: str) -> str:
 METRES_PER_DEGREE = 111_320.0
 
 
-def output_geometries(geoms: Sequence[Any] | np.ndarray, crs: str = "wgs84", simplify_m: float = 0.0) -> np.ndarray:
+def output_geometries(
+    geoms: Sequence[Any] | np.ndarray, crs: str = "wgs84", simplify_m: float = 0.0
+) -> np.ndarray:
     """Geometries in the output CRS, polygons oriented per RFC 7946, coordinates rounded.
 
     ``simplify_m`` > 0: Douglas-Peucker to that many metres, for maps that show many polygons
@@ -110,24 +112,34 @@ def feature_collection_text(
     text when the answer would be larger (estimated from the output coordinates and rows).
     """
     props = [c for c in (properties if properties is not None else frame.columns) if c != "geometry"]
-    geoms = output_geometries(frame.geometry.to_numpy(), crs, simplify_m) if len(frame) else np.array([], dtype=object)
+    geoms = (
+        output_geometries(frame.geometry.to_numpy(), crs, simplify_m)
+        if len(frame)
+        else np.array([], dtype=object)
+    )
     if max_bytes is not None and len(frame):
         estimate = int(shapely.get_num_coordinates(geoms).sum()) * BYTES_PER_COORDINATE + len(frame) * (
-            BYTES_PER_FEATURE + 24 * len(props))
+            BYTES_PER_FEATURE + 24 * len(props)
+        )
         if estimate > max_bytes:
             from fastapi import HTTPException
 
-            raise HTTPException(413, f"answer too large for anonymous use (about {estimate / 1e6:.1f} MB, limit "
-                                     f"{max_bytes / 1e6:.1f} MB): narrow it with bbox, admin, grid or simplify, "
-                                     "or sign in")
+            raise HTTPException(
+                413,
+                f"answer too large for anonymous use (about {estimate / 1e6:.1f} MB, limit "
+                f"{max_bytes / 1e6:.1f} MB): narrow it with bbox, admin, grid or simplify, "
+                "or sign in",
+            )
     geom_texts = shapely.to_geojson(geoms) if len(frame) else []
     rows = records(frame[props]) if props else [{} for _ in range(len(frame))]
     ids = frame[id_column].tolist() if id_column else [None] * len(frame)
     parts = []
     for fid, geom, row in zip(ids, geom_texts, rows, strict=True):
         head = '{"type":"Feature",' + (f'"id":{json.dumps(_clean(fid))},' if fid is not None else "")
-        parts.append(f'{head}"geometry":{geom if geom else "null"},"properties":'
-                     f'{json.dumps(row, ensure_ascii=False)}}}')
+        parts.append(
+            f'{head}"geometry":{geom if geom else "null"},"properties":'
+            f"{json.dumps(row, ensure_ascii=False)}}}"
+        )
     top = {"type": "FeatureCollection"}
     if crs != "wgs84":
         top["crs_note"] = "coordinates shifted to GCJ-02 to match the base map (not WGS-84)"
@@ -136,8 +148,13 @@ def feature_collection_text(
     return head + ',"features":[' + ",".join(parts) + "]}"
 
 
-def feature_text(frame: gpd.GeoDataFrame, id_column: str | None = None, properties: Sequence[str] | None = None,
-                 crs: str = "wgs84", members: Mapping[str, Any] | None = None) -> str:
+def feature_text(
+    frame: gpd.GeoDataFrame,
+    id_column: str | None = None,
+    properties: Sequence[str] | None = None,
+    crs: str = "wgs84",
+    members: Mapping[str, Any] | None = None,
+) -> str:
     """The single row of ``frame`` as a GeoJSON Feature (text)."""
     collection = json.loads(feature_collection_text(frame.head(1), id_column, properties, crs))
     feature = collection["features"][0]
@@ -157,7 +174,12 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         values = (values[0], values[1], values[3], values[4])
     if len(values) != 4 or values[0] > values[2] or values[1] > values[3]:
         raise InputError(f"bbox {text!r}: expected minlon,minlat,maxlon,maxlat with min ≤ max")
-    if not (-180 <= values[0] <= 180 and -180 <= values[2] <= 180 and -90 <= values[1] <= 90 and -90 <= values[3] <= 90):
+    if not (
+        -180 <= values[0] <= 180
+        and -180 <= values[2] <= 180
+        and -90 <= values[1] <= 90
+        and -90 <= values[3] <= 90
+    ):
         raise InputError(f"bbox {text!r}: longitudes must lie in -180..180 and latitudes in -90..90")
     return values  # type: ignore[return-value]
 

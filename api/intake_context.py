@@ -23,9 +23,14 @@ def _state_key(store: Store) -> tuple:
     from api.tilesource import plan_revision
 
     plan_id = store.active_plan_id()
-    return (store.url, store.count("addresses"), store.count("admin_units"), plan_id,
-            plan_revision(store, plan_id) if plan_id else 0,
-            store.count("grids", {"plan_id": plan_id}) if plan_id else 0)
+    return (
+        store.url,
+        store.count("addresses"),
+        store.count("admin_units"),
+        plan_id,
+        plan_revision(store, plan_id) if plan_id else 0,
+        store.count("grids", {"plan_id": plan_id}) if plan_id else 0,
+    )
 
 
 def geocode_context(store: Store):
@@ -45,6 +50,8 @@ def geocode_context(store: Store):
         admin_units = store.read("admin_units")
         plan_id = key[3]
         grids = store.read("grids", where={"plan_id": plan_id}) if plan_id else None
-        context = GeocodeContext.build(None, admin_units, grids, matcher=AddressMatcher(addresses, admin_units))
+        context = GeocodeContext.build(
+            None, admin_units, grids, matcher=AddressMatcher(addresses, admin_units)
+        )
         _CACHED["key"], _CACHED["context"] = key, context
         return context

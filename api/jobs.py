@@ -59,10 +59,17 @@ class JobStatus:
             return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
         return cls(
-            job_id=str(row["job_id"]), kind=str(row["kind"]), state=str(row["state"]),
-            progress=float(row["progress"] or 0.0), message=text("message") or "", actor=text("actor") or "",
-            created_at=str(row["created_at"]), started_at=text("started_at"), finished_at=text("finished_at"),
-            params=json.loads(text("params") or "{}"), result=json.loads(text("result") or "null"),
+            job_id=str(row["job_id"]),
+            kind=str(row["kind"]),
+            state=str(row["state"]),
+            progress=float(row["progress"] or 0.0),
+            message=text("message") or "",
+            actor=text("actor") or "",
+            created_at=str(row["created_at"]),
+            started_at=text("started_at"),
+            finished_at=text("finished_at"),
+            params=json.loads(text("params") or "{}"),
+            result=json.loads(text("result") or "null"),
             error=text("error"),
         )
 
@@ -83,8 +90,11 @@ class JobManager:
     def _fail_orphans(self) -> None:
         """Jobs left queued/running by a previous server process can never finish."""
         for state in ("queued", "running"):
-            self.store.update("jobs", {"state": "failed", "error": "interrupted by a server restart",
-                                       "finished_at": now_local()}, {"state": state})
+            self.store.update(
+                "jobs",
+                {"state": "failed", "error": "interrupted by a server restart", "finished_at": now_local()},
+                {"state": state},
+            )
 
     def _set(self, job_id: str, **values: Any) -> None:
         self.store.update("jobs", values, {"job_id": job_id})
@@ -96,11 +106,27 @@ class JobManager:
         its return value must be JSON-serialisable (it becomes the job's ``result``).
         """
         job_id = uuid.uuid4().hex
-        self.store.write("jobs", pd.DataFrame([{
-            "job_id": job_id, "kind": kind, "state": "queued", "progress": 0.0, "message": "",
-            "actor": actor, "created_at": now_local(), "started_at": None, "finished_at": None,
-            "params": json.dumps(params or {}, ensure_ascii=False, default=str), "result": None, "error": None,
-        }]))
+        self.store.write(
+            "jobs",
+            pd.DataFrame(
+                [
+                    {
+                        "job_id": job_id,
+                        "kind": kind,
+                        "state": "queued",
+                        "progress": 0.0,
+                        "message": "",
+                        "actor": actor,
+                        "created_at": now_local(),
+                        "started_at": None,
+                        "finished_at": None,
+                        "params": json.dumps(params or {}, ensure_ascii=False, default=str),
+                        "result": None,
+                        "error": None,
+                    }
+                ]
+            ),
+        )
         future = self._pool.submit(self._run, job_id, kind, work)
         with self._lock:
             self._futures[job_id] = future
@@ -124,14 +150,23 @@ class JobManager:
         try:
             takes_progress = bool(inspect.signature(work).parameters)
             result = work(progress) if takes_progress else work()
-            self._set(job_id, state="done", progress=1.0, finished_at=now_local(),
-                      result=json.dumps(result, ensure_ascii=False, default=str))
+            self._set(
+                job_id,
+                state="done",
+                progress=1.0,
+                finished_at=now_local(),
+                result=json.dumps(result, ensure_ascii=False, default=str),
+            )
         except GridmapError as exc:
             self._set(job_id, state="failed", finished_at=now_local(), error=str(exc))
         except Exception:
             log.exception("job %s (%s) failed", job_id, kind)
-            self._set(job_id, state="failed", finished_at=now_local(),
-                      error="internal error; the server log has the details")
+            self._set(
+                job_id,
+                state="failed",
+                finished_at=now_local(),
+                error="internal error; the server log has the details",
+            )
 
     def status(self, job_id: str) -> JobStatus | None:
         rows = self.store.read("jobs", where={"job_id": job_id})

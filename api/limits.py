@@ -113,25 +113,35 @@ def install(app, settings) -> None:
         if served:
             name = empty_parameter(request.url.query)
             if name is not None:
-                return JSONResponse({"detail": f"parameter {name!r} is empty: leave it out or give a value"},
-                                    status_code=400)
+                return JSONResponse(
+                    {"detail": f"parameter {name!r} is empty: leave it out or give a value"}, status_code=400
+                )
             if _CONTROL.search(unquote(request.url.query)) or _CONTROL.search(path):
-                return JSONResponse({"detail": "control characters are not allowed in the address"},
-                                    status_code=400)
+                return JSONResponse(
+                    {"detail": "control characters are not allowed in the address"}, status_code=400
+                )
             token = _token_key(request.headers.get("authorization"))
             address = request.client.host if request.client else "unknown"
             wait = per_token.take(token) if token else per_address.take(address)
             if wait > 0:
-                return JSONResponse({"detail": "too many requests: slow down"}, status_code=429,
-                                    headers={"Retry-After": str(max(1, round(wait)))})
+                return JSONResponse(
+                    {"detail": "too many requests: slow down"},
+                    status_code=429,
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
         response = await call_next(request)
         length = response.headers.get("content-length")
         size = int(length) if length and length.isdigit() else 0
         if served and cap and size > cap and not request.headers.get("authorization"):
             release_memory()
-            return JSONResponse({"detail": f"answer too large for anonymous use ({size / 1e6:.1f} MB, limit "
-                                           f"{cap / 1e6:.1f} MB): narrow it with bbox, admin, grid or limit, "
-                                           "or sign in"}, status_code=413)
+            return JSONResponse(
+                {
+                    "detail": f"answer too large for anonymous use ({size / 1e6:.1f} MB, limit "
+                    f"{cap / 1e6:.1f} MB): narrow it with bbox, admin, grid or limit, "
+                    "or sign in"
+                },
+                status_code=413,
+            )
         if size > TRIM_AFTER_BYTES:
             release_memory()
         return response
@@ -153,7 +163,8 @@ def features_within(frame, max_bytes: int, properties: int) -> int:
     from api.geojson import BYTES_PER_COORDINATE, BYTES_PER_FEATURE
 
     sizes = shapely.get_num_coordinates(frame.geometry.to_numpy()) * BYTES_PER_COORDINATE + (
-        BYTES_PER_FEATURE + 24 * properties)
+        BYTES_PER_FEATURE + 24 * properties
+    )
     return int(np.searchsorted(np.cumsum(sizes), max_bytes, side="right"))
 
 
@@ -168,11 +179,16 @@ def check_feature_count(count: int, principal, settings, what: str) -> None:
     """413 when ``count`` features exceed the role's cap (call it before building the answer)."""
     cap = feature_cap(principal, settings)
     if count > cap:
-        raise HTTPException(413, f"{count} {what} exceed the limit of {cap} per request for role "
-                                 f"{principal.role}: narrow the request with bbox or a code")
+        raise HTTPException(
+            413,
+            f"{count} {what} exceed the limit of {cap} per request for role "
+            f"{principal.role}: narrow the request with bbox or a code",
+        )
 
 
-def count_rows(store, table: str, where: dict, bbox: tuple[float, float, float, float] | None, id_column: str) -> int:
+def count_rows(
+    store, table: str, where: dict, bbox: tuple[float, float, float, float] | None, id_column: str
+) -> int:
     """Rows of ``table`` a read with ``where`` and ``bbox`` would return (ids only: cheap)."""
     if bbox is None:
         return store.count(table, where or None)

@@ -49,8 +49,11 @@ def _error_handlers(app: FastAPI) -> None:
     async def _store(_req: Request, exc: StoreError) -> JSONResponse:
         # the driver's message names hosts and SQL: the log gets it, the caller a plain answer
         log.warning("store unavailable: %s", exc)
-        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(GridmapError)
     async def _gridmap(_req: Request, exc: GridmapError) -> JSONResponse:
@@ -94,13 +97,18 @@ def content_security_policy(settings: Settings, inline_scripts: bool = False) ->
         parts = urlsplit(url)
         if parts.scheme and parts.netloc:
             # a {s} subdomain (a.tile…, t0.tianditu…) → a wildcard for the leftmost label
-            host = "*." + parts.netloc.split(".", 1)[1] if "{s}" in parts.netloc and "." in parts.netloc \
+            host = (
+                "*." + parts.netloc.split(".", 1)[1]
+                if "{s}" in parts.netloc and "." in parts.netloc
                 else parts.netloc
+            )
             images.append(f"{parts.scheme}://{host}")
     scripts = "'self' 'unsafe-inline'" if inline_scripts else "'self'"
-    return (f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
-            f"img-src {' '.join(images)}; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
-            "base-uri 'self'; frame-ancestors 'self'")
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"img-src {' '.join(images)}; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+        "base-uri 'self'; frame-ancestors 'self'"
+    )
 
 
 def _security_headers(app: FastAPI, settings: Settings) -> None:
@@ -199,7 +207,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _security_headers(app, settings)
     _docs_routes(app)
     app.include_router(health.router)
-    for module in (auth, admin_units, plans, cases, hotspots, forecast, coverage, intake, jobs, petitions, field):
+    for module in (
+        auth,
+        admin_units,
+        plans,
+        cases,
+        hotspots,
+        forecast,
+        coverage,
+        intake,
+        jobs,
+        petitions,
+        field,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tiles.router)
     app.include_router(ogc.router)

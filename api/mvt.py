@@ -98,8 +98,11 @@ def tiles_covering(bounds: Sequence[float], zooms: Sequence[int]) -> list[tuple[
         size = 2 * MERCATOR_HALF / n
         x0, x1 = (int((v + MERCATOR_HALF) // size) for v in mx)
         y0, y1 = (int((MERCATOR_HALF - v) // size) for v in my[::-1])
-        out += [(z, x, y) for x in range(max(x0, 0), min(x1, n - 1) + 1)
-                for y in range(max(y0, 0), min(y1, n - 1) + 1)]
+        out += [
+            (z, x, y)
+            for x in range(max(x0, 0), min(x1, n - 1) + 1)
+            for y in range(max(y0, 0), min(y1, n - 1) + 1)
+        ]
     return out
 
 
@@ -166,12 +169,14 @@ def _encode_value(value: Any) -> bytes:
 # --- geometry → command streams --------------------------------------------------------------
 def to_mercator(geoms: np.ndarray) -> np.ndarray:
     """WGS-84 lon/lat geometries → Web Mercator (EPSG:3857) metres."""
-    return shapely.transform(np.asarray(geoms, dtype=object),
-                             lambda c: np.column_stack(lonlat_to_mercator(c[:, 0], c[:, 1])))
+    return shapely.transform(
+        np.asarray(geoms, dtype=object), lambda c: np.column_stack(lonlat_to_mercator(c[:, 0], c[:, 1]))
+    )
 
 
-def _to_tile_space(geoms: np.ndarray, z: int, x: int, y: int, extent: int, buffer: int,
-                   mercator: bool = False) -> np.ndarray:
+def _to_tile_space(
+    geoms: np.ndarray, z: int, x: int, y: int, extent: int, buffer: int, mercator: bool = False
+) -> np.ndarray:
     """Geometries (WGS-84, or Web Mercator when ``mercator``) → clipped, integer-snapped
     tile-space geometries (empty when outside)."""
     minx, miny, maxx, maxy = tile_bounds_3857(z, x, y)
@@ -277,7 +282,9 @@ class TileLayer:
     crs: str = "EPSG:4326"
 
 
-def encode_layer(layer: TileLayer, z: int, x: int, y: int, extent: int = EXTENT, buffer: int = BUFFER) -> bytes:
+def encode_layer(
+    layer: TileLayer, z: int, x: int, y: int, extent: int = EXTENT, buffer: int = BUFFER
+) -> bytes:
     """The ``Tile.Layer`` message of ``layer`` for tile z/x/y (empty bytes when no feature is in it)."""
     geoms = np.asarray(layer.geometries, dtype=object)
     if geoms.size == 0:
@@ -323,7 +330,7 @@ def encode_layer(layer: TileLayer, z: int, x: int, y: int, extent: int = EXTENT,
         if tags:
             msg += _len_field(2, packed_varints(np.array(tags)))
         msg += _field(3, 0) + _varint(geom_type)
-        msg += _len_field(4, packed_varints(words[offsets[pos]:offsets[pos + 1]]))
+        msg += _len_field(4, packed_varints(words[offsets[pos] : offsets[pos + 1]]))
         features += _len_field(2, bytes(msg))
 
     out = bytearray(_field(15, 0) + _varint(2))
@@ -345,8 +352,9 @@ def _inside_tile(points: np.ndarray, extent: int) -> np.ndarray:
     return (xy[:, 0] >= 0) & (xy[:, 0] < extent) & (xy[:, 1] >= 0) & (xy[:, 1] < extent)
 
 
-def encode_tile(layers: Sequence[TileLayer], z: int, x: int, y: int,
-                extent: int = EXTENT, buffer: int = BUFFER) -> bytes:
+def encode_tile(
+    layers: Sequence[TileLayer], z: int, x: int, y: int, extent: int = EXTENT, buffer: int = BUFFER
+) -> bytes:
     """A whole tile (``Tile`` message): the non-empty layers in order."""
     check_tile(z, x, y)
     out = bytearray()

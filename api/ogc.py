@@ -68,6 +68,7 @@ class Collection:
 def _admin_loader(level: str):
     def load(store: Store, _settings, _principal, bbox, _dt) -> gpd.GeoDataFrame:
         return store.read("admin_units", where={"level": level}, bbox=bbox, order_by=["code"])
+
     return load
 
 
@@ -81,9 +82,15 @@ def _load_grids(store: Store, _settings, _principal, bbox, _dt) -> gpd.GeoDataFr
 def _hotspot_loader(method: str, run_id: str):
     def load(store: Store, settings, principal, bbox, _dt) -> gpd.GeoDataFrame:
         rows = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-        return suppress_frame(rows, ["count"], disclosure_rule(settings), principal.sees_all_cases,
-                              cell_labels=run_labels(store, run_id, rows["unit_id"]),
-                              derived_columns=["value"])
+        return suppress_frame(
+            rows,
+            ["count"],
+            disclosure_rule(settings),
+            principal.sees_all_cases,
+            cell_labels=run_labels(store, run_id, rows["unit_id"]),
+            derived_columns=["value"],
+        )
+
     return load
 
 
@@ -122,27 +129,62 @@ def collections(store: Store) -> dict[str, Collection]:
     out: dict[str, Collection] = {}
     for level, zh in ADMIN_LEVELS.items():
         out[f"admin-{level}"] = Collection(
-            f"admin-{level}", f"行政区划：{zh} / admin units: {level}",
+            f"admin-{level}",
+            f"行政区划：{zh} / admin units: {level}",
             f"Administrative units of level {level} (code, name, parent code).",
-            "code", ("code", "name", "level", "parent_code"), _admin_loader(level))
+            "code",
+            ("code", "name", "level", "parent_code"),
+            _admin_loader(level),
+        )
     out["grids"] = Collection(
-        "grids", "网格（现行方案）/ grids of the active plan",
+        "grids",
+        "网格（现行方案）/ grids of the active plan",
         "Management grids of the active plan: households, population, Polsby-Popper compactness.",
-        "code", ("code", "plan_id", "village_code", "township_code", "county_code", "households", "population",
-                 "polsby_popper"), _load_grids)
-    runs = store.read("hotspot_runs", columns=["run_id", "method", "created_at"], order_by=["created_at", "run_id"])
+        "code",
+        (
+            "code",
+            "plan_id",
+            "village_code",
+            "township_code",
+            "county_code",
+            "households",
+            "population",
+            "polsby_popper",
+        ),
+        _load_grids,
+    )
+    runs = store.read(
+        "hotspot_runs", columns=["run_id", "method", "created_at"], order_by=["created_at", "run_id"]
+    )
     for method, run_id in runs.groupby("method")["run_id"].last().items():
         out[f"hotspots-{method}"] = Collection(
-            f"hotspots-{method}", f"热点分析（{method}，最新）/ hotspots: latest {method} run",
+            f"hotspots-{method}",
+            f"热点分析（{method}，最新）/ hotspots: latest {method} run",
             f"Aggregated results of hotspot run {run_id} (method {method}); small counts suppressed.",
-            "unit_id", ("unit_id", "run_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "suppressed"),
-            _hotspot_loader(str(method), str(run_id)))
+            "unit_id",
+            ("unit_id", "run_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "suppressed"),
+            _hotspot_loader(str(method), str(run_id)),
+        )
     out["coverage-findings"] = Collection(
-        "coverage-findings", "巡查覆盖问题 / coverage findings",
+        "coverage-findings",
+        "巡查覆盖问题 / coverage findings",
         "Grid-level findings of the coverage audit (no worker, not visited, patrols not reaching addresses). "
         "datetime selects the audited period (a day or start/end).",
-        "finding_id", ("finding_id", "kind", "grid_code", "figure", "threshold", "unit", "message_zh",
-                       "message_en", "period"), _load_findings, temporal=True)
+        "finding_id",
+        (
+            "finding_id",
+            "kind",
+            "grid_code",
+            "figure",
+            "threshold",
+            "unit",
+            "message_zh",
+            "message_en",
+            "period",
+        ),
+        _load_findings,
+        temporal=True,
+    )
     return out
 
 
@@ -162,7 +204,7 @@ def _wants_html(request: Request, f: str | None) -> bool:
 
 def _html_page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>"
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>'
         f"{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
@@ -170,9 +212,15 @@ def _html_page(title: str, body: str) -> HTMLResponse:
 
 
 def _link_list(links: list[dict]) -> str:
-    return "<ul>" + "".join(
-        f"<li><a href=\"{html.escape(link['href'])}\">{html.escape(link.get('title') or link['rel'])}</a> "
-        f"({html.escape(link['rel'])}, {html.escape(link.get('type', ''))})</li>" for link in links) + "</ul>"
+    return (
+        "<ul>"
+        + "".join(
+            f'<li><a href="{html.escape(link["href"])}">{html.escape(link.get("title") or link["rel"])}</a> '
+            f"({html.escape(link['rel'])}, {html.escape(link.get('type', ''))})</li>"
+            for link in links
+        )
+        + "</ul>"
+    )
 
 
 def _error(status_code: int, code: str, description: str) -> JSONResponse:
@@ -187,14 +235,26 @@ def landing(request: Request, f: str | None = None) -> Response:
         {"href": f"{base}?f=json", "rel": "self", "type": "application/json", "title": "this document"},
         {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html", "title": "this document as HTML"},
         {"href": f"{base}/api", "rel": "service-desc", "type": OPENAPI_MEDIA_TYPE, "title": "API definition"},
-        {"href": str(request.base_url).rstrip("/") + "/docs", "rel": "service-doc", "type": "text/html",
-         "title": "API documentation"},
-        {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
-         "title": "conformance classes"},
+        {
+            "href": str(request.base_url).rstrip("/") + "/docs",
+            "rel": "service-doc",
+            "type": "text/html",
+            "title": "API documentation",
+        },
+        {
+            "href": f"{base}/conformance",
+            "rel": "conformance",
+            "type": "application/json",
+            "title": "conformance classes",
+        },
         {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "collections"},
     ]
-    doc = {"title": "gridmap 网格化管理", "description": "Grids, admin units, hotspots and coverage findings "
-           "of the gridmap store (aggregates only).", "links": links}
+    doc = {
+        "title": "gridmap 网格化管理",
+        "description": "Grids, admin units, hotspots and coverage findings "
+        "of the gridmap store (aggregates only).",
+        "links": links,
+    }
     if _wants_html(request, f):
         return _html_page(doc["title"], f"<p>{html.escape(doc['description'])}</p>{_link_list(links)}")
     return JSONResponse(doc)
@@ -219,20 +279,30 @@ def _extent(store: Store) -> list[float]:
 def _collection_doc(request: Request, coll: Collection, extent: list[float]) -> dict:
     base = _base(request)
     doc = {
-        "id": coll.id, "title": coll.title, "description": coll.description, "itemType": "feature",
-        "crs": [CRS84], "storageCrs": CRS84,
+        "id": coll.id,
+        "title": coll.title,
+        "description": coll.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
         "links": [
             {"href": f"{base}/collections/{coll.id}?f=json", "rel": "self", "type": "application/json"},
             {"href": f"{base}/collections/{coll.id}?f=html", "rel": "alternate", "type": "text/html"},
-            {"href": f"{base}/collections/{coll.id}/items?f=json", "rel": "items", "type": GEOJSON_MEDIA_TYPE,
-             "title": coll.title},
+            {
+                "href": f"{base}/collections/{coll.id}/items?f=json",
+                "rel": "items",
+                "type": GEOJSON_MEDIA_TYPE,
+                "title": coll.title,
+            },
             {"href": f"{base}/collections/{coll.id}/items?f=html", "rel": "items", "type": "text/html"},
         ],
     }
     if coll.temporal:
-        doc["extent"]["temporal"] = {"interval": [[None, None]],
-                                     "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+        doc["extent"]["temporal"] = {
+            "interval": [[None, None]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
     return doc
 
 
@@ -241,11 +311,16 @@ def list_collections(request: Request, store: StoreDep, f: str | None = None) ->
     base = _base(request)
     extent = _extent(store)
     docs = [_collection_doc(request, c, extent) for c in collections(store).values()]
-    links = [{"href": f"{base}/collections?f=json", "rel": "self", "type": "application/json"},
-             {"href": f"{base}/collections?f=html", "rel": "alternate", "type": "text/html"}]
+    links = [
+        {"href": f"{base}/collections?f=json", "rel": "self", "type": "application/json"},
+        {"href": f"{base}/collections?f=html", "rel": "alternate", "type": "text/html"},
+    ]
     if _wants_html(request, f):
-        rows = "".join(f"<li><a href=\"{html.escape(d['links'][3]['href'])}\">{html.escape(d['id'])}</a>: "
-                       f"{html.escape(d['title'])}</li>" for d in docs)
+        rows = "".join(
+            f'<li><a href="{html.escape(d["links"][3]["href"])}">{html.escape(d["id"])}</a>: '
+            f"{html.escape(d['title'])}</li>"
+            for d in docs
+        )
         return _html_page("Collections", f"<ul>{rows}</ul>")
     return JSONResponse({"links": links, "collections": docs})
 
@@ -261,8 +336,15 @@ def get_collection(collection_id: str, request: Request, store: StoreDep, f: str
     return JSONResponse(doc)
 
 
-def _page_links(request: Request, coll: Collection, params: dict, offset: int, limit: int,
-                matched: int, html_too: bool = True) -> list[dict]:
+def _page_links(
+    request: Request,
+    coll: Collection,
+    params: dict,
+    offset: int,
+    limit: int,
+    matched: int,
+    html_too: bool = True,
+) -> list[dict]:
     base = f"{_base(request)}/collections/{coll.id}/items"
 
     def href(fmt: str, new_offset: int) -> str:
@@ -270,28 +352,50 @@ def _page_links(request: Request, coll: Collection, params: dict, offset: int, l
         q.update({"f": fmt, "limit": limit, "offset": new_offset})
         return f"{base}?{urlencode(q)}"
 
-    links = [{"href": href("json", offset), "rel": "self", "type": GEOJSON_MEDIA_TYPE, "title": "this page"},
-             {"href": href("html", offset), "rel": "alternate", "type": "text/html", "title": "this page as HTML"},
-             {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection", "type": "application/json"}]
+    links = [
+        {"href": href("json", offset), "rel": "self", "type": GEOJSON_MEDIA_TYPE, "title": "this page"},
+        {"href": href("html", offset), "rel": "alternate", "type": "text/html", "title": "this page as HTML"},
+        {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection", "type": "application/json"},
+    ]
     if offset + limit < matched:
-        links.append({"href": href("json", offset + limit), "rel": "next", "type": GEOJSON_MEDIA_TYPE,
-                      "title": "next page"})
+        links.append(
+            {
+                "href": href("json", offset + limit),
+                "rel": "next",
+                "type": GEOJSON_MEDIA_TYPE,
+                "title": "next page",
+            }
+        )
     if offset > 0:
-        links.append({"href": href("json", max(offset - limit, 0)), "rel": "prev", "type": GEOJSON_MEDIA_TYPE,
-                      "title": "previous page"})
+        links.append(
+            {
+                "href": href("json", max(offset - limit, 0)),
+                "rel": "prev",
+                "type": GEOJSON_MEDIA_TYPE,
+                "title": "previous page",
+            }
+        )
     return links
 
 
 def _features_html(coll: Collection, frame: pd.DataFrame, links: list[dict]) -> HTMLResponse:
     cols = [c for c in coll.properties if c in frame.columns]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in
-                                    (row.get(c) for c in cols)) + "</tr>" for row in records(frame[cols]))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in (row.get(c) for c in cols))
+        + "</tr>"
+        for row in records(frame[cols])
+    )
     return _html_page(coll.title, f"{_link_list(links)}<table><tr>{head}</tr>{body}</table>")
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a collection",
-            response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a collection",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
 def items(
     collection_id: str,
     request: Request,
@@ -302,7 +406,9 @@ def items(
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (CRS84)"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
-    datetime_: str | None = Query(None, alias="datetime", description="coverage-findings: a day or start/end"),
+    datetime_: str | None = Query(
+        None, alias="datetime", description="coverage-findings: a day or start/end"
+    ),
 ) -> Response:
     coll = collections(store).get(collection_id)
     if coll is None:
@@ -316,7 +422,7 @@ def items(
     limit = min(limit, feature_cap(principal, settings))
     frame = coll.load(store, settings, principal, box, datetime_ if coll.temporal else None)
     matched = len(frame)
-    page = frame.iloc[offset:offset + limit]
+    page = frame.iloc[offset : offset + limit]
     props = [c for c in coll.properties if c in page.columns]
     cap = answer_cap(principal, settings)
     if cap is not None and len(page):  # a shorter page (and a next link) rather than a refusal
@@ -325,17 +431,35 @@ def items(
     links = _page_links(request, coll, {"bbox": bbox, "datetime": datetime_}, offset, limit, matched)
     if _wants_html(request, f):
         return _features_html(coll, page, links)
-    text = feature_collection_text(page, coll.id_column if len(page) else None, props, members={
-        "numberMatched": matched, "numberReturned": len(page), "links": links,
-        "timeStamp": datetime.now().astimezone().isoformat(timespec="seconds"),
-    })
+    text = feature_collection_text(
+        page,
+        coll.id_column if len(page) else None,
+        props,
+        members={
+            "numberMatched": matched,
+            "numberReturned": len(page),
+            "links": links,
+            "timeStamp": datetime.now().astimezone().isoformat(timespec="seconds"),
+        },
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature",
-            response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def item(collection_id: str, feature_id: str, request: Request, store: StoreDep, settings: SettingsDep,
-         principal: PrincipalDep, f: str | None = None) -> Response:
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
+def item(
+    collection_id: str,
+    feature_id: str,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    f: str | None = None,
+) -> Response:
     coll = collections(store).get(collection_id)
     if coll is None:
         return _error(404, "NotFound", f"no collection {collection_id}")
@@ -344,9 +468,11 @@ def item(collection_id: str, feature_id: str, request: Request, store: StoreDep,
     if match.empty:
         return _error(404, "NotFound", f"no feature {feature_id} in {collection_id}")
     base = f"{_base(request)}/collections/{coll.id}"
-    links = [{"href": f"{base}/items/{feature_id}?f=json", "rel": "self", "type": GEOJSON_MEDIA_TYPE},
-             {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
-             {"href": f"{base}?f=json", "rel": "collection", "type": "application/json"}]
+    links = [
+        {"href": f"{base}/items/{feature_id}?f=json", "rel": "self", "type": GEOJSON_MEDIA_TYPE},
+        {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
+        {"href": f"{base}?f=json", "rel": "collection", "type": "application/json"},
+    ]
     if _wants_html(request, f):
         return _features_html(coll, match, links)
     props = [c for c in coll.properties if c in match.columns]
@@ -356,18 +482,31 @@ def item(collection_id: str, feature_id: str, request: Request, store: StoreDep,
     return Response(json.dumps(feature, ensure_ascii=False), media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of this OGC API", response_class=Response,
-            responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}})
+@router.get(
+    "/api",
+    summary="OpenAPI 3.0 definition of this OGC API",
+    response_class=Response,
+    responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}},
+)
 def api_definition(request: Request, store: StoreDep) -> Response:
-    return Response(json.dumps(openapi_document(request, store), ensure_ascii=False),
-                    media_type=OPENAPI_MEDIA_TYPE)
+    return Response(
+        json.dumps(openapi_document(request, store), ensure_ascii=False), media_type=OPENAPI_MEDIA_TYPE
+    )
 
 
 def openapi_document(request: Request, store: Store) -> dict[str, Any]:
     """A small OpenAPI 3.0.3 document of the OGC endpoints (one items path per collection)."""
+
     def param(name: str, schema: dict, where: str = "query", required: bool = False, desc: str = "") -> dict:
-        return {"name": name, "in": where, "required": required, "schema": schema, "description": desc,
-                "style": "form", "explode": False}
+        return {
+            "name": name,
+            "in": where,
+            "required": required,
+            "schema": schema,
+            "description": desc,
+            "style": "form",
+            "explode": False,
+        }
 
     common = [param("f", {"type": "string", "enum": ["json", "html"]}, desc="representation")]
     paging = [
@@ -378,23 +517,57 @@ def openapi_document(request: Request, store: Store) -> dict[str, Any]:
     ok_json = {"200": {"description": "OK", "content": {"application/json": {}, "text/html": {}}}}
     ok_geo = {"200": {"description": "OK", "content": {GEOJSON_MEDIA_TYPE: {}, "text/html": {}}}}
     paths: dict[str, Any] = {
-        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", "parameters": common,
-                      "responses": ok_json}},
-        "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance",
-                                 "parameters": common, "responses": ok_json}},
-        "/collections": {"get": {"summary": "Collections", "operationId": "getCollections",
-                                 "parameters": common, "responses": ok_json}},
+        "/": {
+            "get": {
+                "summary": "Landing page",
+                "operationId": "getLandingPage",
+                "parameters": common,
+                "responses": ok_json,
+            }
+        },
+        "/conformance": {
+            "get": {
+                "summary": "Conformance",
+                "operationId": "getConformance",
+                "parameters": common,
+                "responses": ok_json,
+            }
+        },
+        "/collections": {
+            "get": {
+                "summary": "Collections",
+                "operationId": "getCollections",
+                "parameters": common,
+                "responses": ok_json,
+            }
+        },
     }
     for cid, coll in collections(store).items():
         extra = [param("datetime", {"type": "string"})] if coll.temporal else []
-        paths[f"/collections/{cid}"] = {"get": {"summary": coll.title, "operationId": f"describe-{cid}",
-                                                "parameters": common, "responses": ok_json}}
-        paths[f"/collections/{cid}/items"] = {"get": {
-            "summary": f"Features of {cid}", "operationId": f"getFeatures-{cid}",
-            "parameters": [*common, *paging, *extra], "responses": ok_geo}}
-        paths[f"/collections/{cid}/items/{{featureId}}"] = {"get": {
-            "summary": f"One feature of {cid}", "operationId": f"getFeature-{cid}",
-            "parameters": [*common, param("featureId", {"type": "string"}, "path", True)], "responses": ok_geo}}
+        paths[f"/collections/{cid}"] = {
+            "get": {
+                "summary": coll.title,
+                "operationId": f"describe-{cid}",
+                "parameters": common,
+                "responses": ok_json,
+            }
+        }
+        paths[f"/collections/{cid}/items"] = {
+            "get": {
+                "summary": f"Features of {cid}",
+                "operationId": f"getFeatures-{cid}",
+                "parameters": [*common, *paging, *extra],
+                "responses": ok_geo,
+            }
+        }
+        paths[f"/collections/{cid}/items/{{featureId}}"] = {
+            "get": {
+                "summary": f"One feature of {cid}",
+                "operationId": f"getFeature-{cid}",
+                "parameters": [*common, param("featureId", {"type": "string"}, "path", True)],
+                "responses": ok_geo,
+            }
+        }
     for spec in paths.values():  # path parameters are simple style
         for p in spec["get"]["parameters"]:
             if p["in"] == "path":

@@ -25,14 +25,25 @@ WORKER_PERSONAL_FIELDS = ("name", "phone", "id_number")
 #: a separator people type inside numbers: a space, a hyphen or a dot
 _SEP = r"[\s.\-]?"
 #: mobile numbers, optionally with +86 / 0086 / 86: 19900363604, 199-0036-3604, 199 0036 3604, +86 199…
-_PHONE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)?86" + _SEP + r")?1[3-9]\d)"
-                    r"(?P<body>" + _SEP + r"\d{4}" + _SEP + r")(?P<tail>\d{4})(?![\dA-Za-z])")
+_PHONE = re.compile(
+    r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)?86" + _SEP + r")?1[3-9]\d)"
+    r"(?P<body>" + _SEP + r"\d{4}" + _SEP + r")(?P<tail>\d{4})(?![\dA-Za-z])"
+)
 #: landlines with an area code: 0475-8123456, (0475) 812 3456, 010 1234 5678, +86 475 8123456
-_LANDLINE = re.compile(r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)86" + _SEP + r"\(?0?[1-9]\d{1,2}\)?|\(?0[1-9]\d{1,2}\)?)"
-                       + _SEP + r")(?P<body>\d{3,4}" + _SEP + r"\d{2})(?P<tail>\d{2})(?![\dA-Za-z])")
+_LANDLINE = re.compile(
+    r"(?<![\dA-Za-z])(?P<head>(?:(?:\+|00)86"
+    + _SEP
+    + r"\(?0?[1-9]\d{1,2}\)?|\(?0[1-9]\d{1,2}\)?)"
+    + _SEP
+    + r")(?P<body>\d{3,4}"
+    + _SEP
+    + r"\d{2})(?P<tail>\d{2})(?![\dA-Za-z])"
+)
 #: 18-character ID numbers (last character a digit or X), also typed in groups 6-8-4
-_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(?P<head>\d{6})(?P<body>" + _SEP + r"\d{8}" + _SEP + r"\d{0})"
-                        r"(?P<tail>\d{3}[\dXx])(?![\dA-Za-z])")
+_ID_NUMBER = re.compile(
+    r"(?<![\dA-Za-z])(?P<head>\d{6})(?P<body>" + _SEP + r"\d{8}" + _SEP + r"\d{0})"
+    r"(?P<tail>\d{3}[\dXx])(?![\dA-Za-z])"
+)
 
 
 def mask_name(name: object) -> object:
@@ -61,8 +72,12 @@ def mask_id_number(number: object) -> object:
 
 
 _MASKERS = {
-    "party_name": mask_name, "party_phone": mask_phone, "party_id_number": mask_id_number,
-    "name": mask_name, "phone": mask_phone, "id_number": mask_id_number,
+    "party_name": mask_name,
+    "party_phone": mask_phone,
+    "party_id_number": mask_id_number,
+    "name": mask_name,
+    "phone": mask_phone,
+    "id_number": mask_id_number,
 }
 
 

@@ -21,10 +21,32 @@ from gridmap.store.base import Between, Store
 
 #: what every case listing returns (no raw coordinates: they may come from a person's phone)
 CASE_COLUMNS = [
-    "case_id", "external_id", "kind", "category", "status", "reported_at", "accepted_at", "resolved_at",
-    "closed_at", "due_at", "address_text", "lon", "lat", "precision", "geocode_status",
-    "grid_code", "village_code", "township_code", "county_code", "persons",
-    "party_name", "party_phone", "party_id_number", "followup_done", "satisfaction", "source",
+    "case_id",
+    "external_id",
+    "kind",
+    "category",
+    "status",
+    "reported_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "due_at",
+    "address_text",
+    "lon",
+    "lat",
+    "precision",
+    "geocode_status",
+    "grid_code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "persons",
+    "party_name",
+    "party_phone",
+    "party_id_number",
+    "followup_done",
+    "satisfaction",
+    "source",
 ]
 POINT_COLUMNS = ["case_id", "kind", "category", "status", "reported_at", "grid_code"]
 
@@ -36,8 +58,14 @@ def present_cases(store: Store, principal: Principal, cases: pd.DataFrame, actio
     if not present or cases.empty:
         return cases
     if principal.can("cases.personal"):
-        audit(store, principal, action, "case", cases["case_id"].astype(str).tolist(),
-              {"fields": present, "rows": len(cases)})
+        audit(
+            store,
+            principal,
+            action,
+            "case",
+            cases["case_id"].astype(str).tolist(),
+            {"fields": present, "rows": len(cases)},
+        )
         return cases
     return mask_frame(cases, present)
 
@@ -49,8 +77,14 @@ def present_workers(store: Store, principal: Principal, workers: pd.DataFrame, a
     if not present or workers.empty:
         return workers
     if principal.can("workers.personal"):
-        audit(store, principal, action, "worker", workers["worker_id"].astype(str).tolist(),
-              {"fields": present, "rows": len(workers)})
+        audit(
+            store,
+            principal,
+            action,
+            "worker",
+            workers["worker_id"].astype(str).tolist(),
+            {"fields": present, "rows": len(workers)},
+        )
         return workers
     own = (workers["worker_id"].astype(str) == (principal.worker_id or "\0")).to_numpy()
     out = mask_frame(workers, present)
@@ -71,13 +105,21 @@ def check_disclosed_filter(flt: CaseFilter) -> None:
             raise InputError(f"{name}: one value at a time for aggregates without case access")
     for name, value in (("from", flt.start), ("to", flt.end)):
         if value and not (value[8:10] == "01" and value[10:] in ("", "T00:00:00")):
-            raise InputError(f"{name} {value[:10]!r}: aggregates without case access take whole months "
-                             "(2024-03 or 2024-03-01)")
+            raise InputError(
+                f"{name} {value[:10]!r}: aggregates without case access take whole months "
+                "(2024-03 or 2024-03-01)"
+            )
 
 
-def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: DisclosureRule, full_access: bool,
-                   derived_columns: list[str] = (), cell_labels: pd.Series | None = None,
-                   cell_keys: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def suppress_frame(
+    frame: pd.DataFrame,
+    count_columns: list[str],
+    rule: DisclosureRule,
+    full_access: bool,
+    derived_columns: list[str] = (),
+    cell_labels: pd.Series | None = None,
+    cell_keys: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Aggregates as a role may see them, with a ``suppressed`` flag per row.
 
     With ``full_access`` (the user reads every case counted, e.g. :attr:`Principal.sees_all_cases`)
@@ -90,7 +132,11 @@ def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: Disclosu
     out = frame.copy()
     flags = np.zeros(len(out), bool)
     if not full_access:
-        labels = cell_labels if cell_labels is not None else pd.Series(range(len(out)), index=out.index).astype(str)
+        labels = (
+            cell_labels
+            if cell_labels is not None
+            else pd.Series(range(len(out)), index=out.index).astype(str)
+        )
         labels = pd.Series(np.asarray(labels, dtype=object), index=out.index).astype(str)
         nonzero = np.zeros(len(out), bool)
         for col in count_columns:
@@ -149,9 +195,16 @@ def coverage_audit(store: Store, period: str | None, settings, plan_id: str | No
     if plan_id is None:
         raise InputError("no active plan: activate a plan before auditing coverage")
     spec = parse_period(period or default_period(store))
-    key = (store.url, plan_id, str(spec), store.count("patrols", {"ts": Between(spec.start_iso, spec.end_iso)}),
-           store.count("assignments", {"plan_id": plan_id}), store.count("cases"),
-           store.count("grids", {"plan_id": plan_id}), plan_revision(store, plan_id))
+    key = (
+        store.url,
+        plan_id,
+        str(spec),
+        store.count("patrols", {"ts": Between(spec.start_iso, spec.end_iso)}),
+        store.count("assignments", {"plan_id": plan_id}),
+        store.count("cases"),
+        store.count("grids", {"plan_id": plan_id}),
+        plan_revision(store, plan_id),
+    )
     from api.limits import REPORTS
 
     def compute():
@@ -175,7 +228,9 @@ def grid_coverage(store: Store, audit_result, plan_id: str) -> pd.DataFrame:
 
 def disclosure_rule(settings) -> DisclosureRule:
     """The disclosure rule of ``settings`` (memoised per secret, threshold and noise)."""
-    return _rule(settings.secret_key, settings.suppress_counts_below, getattr(settings, "disclosure_noise_decay", 0.5))
+    return _rule(
+        settings.secret_key, settings.suppress_counts_below, getattr(settings, "disclosure_noise_decay", 0.5)
+    )
 
 
 @lru_cache(maxsize=8)

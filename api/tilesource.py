@@ -41,8 +41,12 @@ def plan_revision(store: Store, plan_id: str) -> int:
 
 def hotspot_run_for(store: Store, method: str) -> str | None:
     """Id of the latest hotspot run of ``method``."""
-    runs = store.read("hotspot_runs", where={"method": method}, columns=["run_id", "created_at"],
-                      order_by=["created_at", "run_id"])
+    runs = store.read(
+        "hotspot_runs",
+        where={"method": method},
+        columns=["run_id", "created_at"],
+        order_by=["created_at", "run_id"],
+    )
     return None if runs.empty else str(runs["run_id"].iloc[-1])
 
 
@@ -57,8 +61,11 @@ def _numeric_id(values: pd.Series) -> list[int | None]:
 def _properties(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     cols = [c for c in columns if c in frame.columns]
     data = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols}
-    return [dict(zip(cols, row, strict=True)) for row in zip(*(data[c] for c in cols), strict=True)] \
-        if cols else [{} for _ in range(len(frame))]
+    return (
+        [dict(zip(cols, row, strict=True)) for row in zip(*(data[c] for c in cols), strict=True)]
+        if cols
+        else [{} for _ in range(len(frame))]
+    )
 
 
 def _hotspot_frame(frame: pd.DataFrame, request: TileRequest, run: dict) -> pd.DataFrame:
@@ -89,11 +96,16 @@ class SourceIndex:
     @classmethod
     def load(cls, store: Store, request: TileRequest) -> SourceIndex:
         if request.layer == "grids":
-            frame = store.read("grids", where={"plan_id": request.source_id}, columns=[*GRID_PROPERTIES, "geometry"])
+            frame = store.read(
+                "grids", where={"plan_id": request.source_id}, columns=[*GRID_PROPERTIES, "geometry"]
+            )
             id_column, columns = "code", GRID_PROPERTIES
         else:
-            frame = store.read("hotspot_results", where={"run_id": request.source_id},
-                               columns=[*HOTSPOT_PROPERTIES, "geometry"])
+            frame = store.read(
+                "hotspot_results",
+                where={"run_id": request.source_id},
+                columns=[*HOTSPOT_PROPERTIES, "geometry"],
+            )
             runs = store.read("hotspot_runs", where={"run_id": request.source_id})
             frame = _hotspot_frame(frame, request, runs.iloc[0].to_dict() if len(runs) else {})
             id_column, columns = "unit_id", [*HOTSPOT_PROPERTIES, "suppressed"]
@@ -110,8 +122,13 @@ class SourceIndex:
         hits = np.sort(self.tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)))
         if len(hits) == 0:
             return b""
-        layer = mvt.TileLayer(request.layer, self.geometries[hits], [self.properties[i] for i in hits],
-                              [self.ids[i] for i in hits], crs="EPSG:3857")
+        layer = mvt.TileLayer(
+            request.layer,
+            self.geometries[hits],
+            [self.properties[i] for i in hits],
+            [self.ids[i] for i in hits],
+            crs="EPSG:3857",
+        )
         return mvt.encode_tile([layer], z, x, y)
 
 
@@ -162,8 +179,9 @@ class SourceIndexCache:
 _DEFAULT_INDEXES = SourceIndexCache()
 
 
-def build_tile(store: Store, request: TileRequest, revision: int = 0,
-               indexes: SourceIndexCache | None = None) -> bytes:
+def build_tile(
+    store: Store, request: TileRequest, revision: int = 0, indexes: SourceIndexCache | None = None
+) -> bytes:
     """The encoded tile (empty bytes when nothing is in it).
 
     PostGIS: ``ST_AsMVT`` in the database.  GeoPackage: :class:`SourceIndex` + :mod:`api.mvt`;
@@ -181,14 +199,34 @@ def _postgis_tile(store: Store, request: TileRequest) -> bytes:
     extent and buffer as :mod:`api.mvt`.  Hotspot tiles come here only for roles with all-case access
     (exact counts, ``k`` = 0); the others' go through :mod:`gridmap.disclosure` in Python."""
     if request.layer == "grids":
-        return store.mvt_tile("grids", request.z, request.x, request.y, layer=request.layer,
-                              columns=GRID_PROPERTIES, filter_column="plan_id", filter_value=request.source_id,
-                              id_column="code", extent=mvt.EXTENT, buffer=mvt.BUFFER)
+        return store.mvt_tile(
+            "grids",
+            request.z,
+            request.x,
+            request.y,
+            layer=request.layer,
+            columns=GRID_PROPERTIES,
+            filter_column="plan_id",
+            filter_value=request.source_id,
+            id_column="code",
+            extent=mvt.EXTENT,
+            buffer=mvt.BUFFER,
+        )
     k = 0
-    return store.mvt_tile("hotspot_results", request.z, request.x, request.y, layer=request.layer,
-                          columns=HOTSPOT_PROPERTIES, filter_column="run_id", filter_value=request.source_id,
-                          id_column="unit_id", extent=mvt.EXTENT, buffer=mvt.BUFFER,
-                          small_counts=("count", k, ("count", "value")))
+    return store.mvt_tile(
+        "hotspot_results",
+        request.z,
+        request.x,
+        request.y,
+        layer=request.layer,
+        columns=HOTSPOT_PROPERTIES,
+        filter_column="run_id",
+        filter_value=request.source_id,
+        id_column="unit_id",
+        extent=mvt.EXTENT,
+        buffer=mvt.BUFFER,
+        small_counts=("count", k, ("count", "value")),
+    )
 
 
 class SourceMemo:
@@ -214,7 +252,9 @@ class SourceMemo:
             hit = self._items.get((store.url, layer, plan, method, run))
         return hit[1] if hit and time.monotonic() - hit[0] < self.ttl_s else None
 
-    def resolve(self, store: Store, layer: str, plan: str | None, method: str, run: str | None) -> tuple[str | None, int]:
+    def resolve(
+        self, store: Store, layer: str, plan: str | None, method: str, run: str | None
+    ) -> tuple[str | None, int]:
         import time
 
         key = (store.url, layer, plan, method, run)

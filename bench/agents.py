@@ -36,19 +36,32 @@ def records(n_agents: int, n_days: int, n_items: int, seed: int = 1):
     ids = np.array([f"DB{i:06d}" for i in range(n_agents)], dtype=object)
     patrols = pd.DataFrame({"worker_id": ids[a], "ts": np.datetime_as_string(ts, unit="s").astype(object)})
     agents = pd.DataFrame({"worker_id": ids, "village_code": None, "township_code": "150502001"})
-    taken = days[0].astype("datetime64[s]") + rng.integers(0, n_days * 86400, n_items).astype("timedelta64[s]")
+    taken = days[0].astype("datetime64[s]") + rng.integers(0, n_days * 86400, n_items).astype(
+        "timedelta64[s]"
+    )
     done = taken + rng.integers(86400, 40 * 86400, n_items).astype("timedelta64[s]")
     done = np.where(rng.random(n_items) < 0.9, done, np.datetime64("NaT"))
     iso = lambda t: pd.Series(np.datetime_as_string(t, unit="s"), dtype=object).replace("NaT", None)  # noqa: E731
-    items = pd.DataFrame({"item_id": [f"I{i}" for i in range(n_items)], "agent_id": ids[rng.integers(0, n_agents,
-                                                                                                    n_items)],
-                          "taken_at": iso(taken), "deadline_at": iso(taken + np.timedelta64(60 * 86400, "s")),
-                          "done_at": iso(done)})
+    items = pd.DataFrame(
+        {
+            "item_id": [f"I{i}" for i in range(n_items)],
+            "agent_id": ids[rng.integers(0, n_agents, n_items)],
+            "taken_at": iso(taken),
+            "deadline_at": iso(taken + np.timedelta64(60 * 86400, "s")),
+            "done_at": iso(done),
+        }
+    )
     seen = ~np.isnat(done) & (rng.random(n_items) < 0.95)
-    visits = pd.DataFrame({"visit_id": [f"H{i}" for i in range(int(seen.sum()))], "item_id": items["item_id"][seen],
-                           "visited_at": iso(done[seen] + rng.integers(3600, 20 * 86400, int(seen.sum()))
-                                             .astype("timedelta64[s]")).to_numpy(),
-                           "satisfaction": rng.integers(1, 6, int(seen.sum()))})
+    visits = pd.DataFrame(
+        {
+            "visit_id": [f"H{i}" for i in range(int(seen.sum()))],
+            "item_id": items["item_id"][seen],
+            "visited_at": iso(
+                done[seen] + rng.integers(3600, 20 * 86400, int(seen.sum())).astype("timedelta64[s]")
+            ).to_numpy(),
+            "satisfaction": rng.integers(1, 6, int(seen.sum())),
+        }
+    )
     return patrols, agents, items, visits, parse_period(f"{days[0]}/{days[-1]}")
 
 
@@ -71,12 +84,18 @@ def main(argv=None) -> int:
     ap.add_argument("--items", type=int, default=20000)
     args = ap.parse_args(argv)
     patrols, agents, items, visits, period = records(args.agents, args.days, args.items)
-    print(f"{len(agents):,} agents, {len(patrols):,} check-ins over {period.days} days, {len(items):,} items, "
-          f"{len(visits):,} visits")
+    print(
+        f"{len(agents):,} agents, {len(patrols):,} check-ins over {period.days} days, {len(items):,} items, "
+        f"{len(visits):,} visits"
+    )
     best = {}
-    for name, fn in (("gridmap agent_patrol_gaps", lambda: agent_patrol_gaps(patrols, agents, period)
-                      .set_index("worker_id")["longest_gap_days"]),
-                     ("pandas groupby/diff (peer)", lambda: pandas_longest_gaps(patrols, agents, period))):
+    for name, fn in (
+        (
+            "gridmap agent_patrol_gaps",
+            lambda: agent_patrol_gaps(patrols, agents, period).set_index("worker_id")["longest_gap_days"],
+        ),
+        ("pandas groupby/diff (peer)", lambda: pandas_longest_gaps(patrols, agents, period)),
+    ):
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
@@ -89,8 +108,10 @@ def main(argv=None) -> int:
     print("  identical longest gaps for every agent")
     t0 = time.perf_counter()
     duty = duty_tables(agents, patrols, items, visits, period, AuditThresholds())
-    print(f"  whole agent stage (gaps + follow-ups + overdue): {time.perf_counter() - t0:.3f} s; "
-          f"{len(duty.followups):,} follow-ups missing, {len(duty.overdue):,} items overdue")
+    print(
+        f"  whole agent stage (gaps + follow-ups + overdue): {time.perf_counter() - t0:.3f} s; "
+        f"{len(duty.followups):,} follow-ups missing, {len(duty.overdue):,} items overdue"
+    )
     return 0
 
 

@@ -46,15 +46,27 @@ def city_bounds(store_path: str) -> tuple[float, float, float, float]:
     with open_store(store_path) as store:
         plan = store.active_plan_id()
         if plan is None or not store.count("grids", {"plan_id": plan}):
-            sys.exit(f"bench/api.py: {store_path} has no active plan with grids; run `gridmap build-demo` first")
+            sys.exit(
+                f"bench/api.py: {store_path} has no active plan with grids; run `gridmap build-demo` first"
+            )
         grids = store.read("grids", where={"plan_id": plan}, columns=["geometry"])
         return tuple(float(v) for v in grids.total_bounds)
 
 
 def start_server(store_path: str, port: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--store", store_path]
+    cmd = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store",
+        store_path,
+    ]
     # the server's log (uvicorn's access log included) goes to a file: a pipe nobody reads would block it
     log_file = log_path.open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
@@ -89,8 +101,9 @@ async def fetch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path
     return status, body
 
 
-async def client(port: int, tiles: list, layer: str, until: float, seed: int,
-                 latencies: list, first: dict, sizes: list) -> None:
+async def client(
+    port: int, tiles: list, layer: str, until: float, seed: int, latencies: list, first: dict, sizes: list
+) -> None:
     order = tiles[:]
     random.Random(seed).shuffle(order)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -121,8 +134,9 @@ async def run(port: int, tiles: list, layer: str, seconds: float, clients: int) 
     first: dict = {}
     sizes: list[int] = []
     until = time.perf_counter() + seconds
-    await asyncio.gather(*(client(port, tiles, layer, until, seed, latencies, first, sizes)
-                           for seed in range(clients)))
+    await asyncio.gather(
+        *(client(port, tiles, layer, until, seed, latencies, first, sizes) for seed in range(clients))
+    )
     return latencies, first, sizes
 
 
@@ -145,20 +159,27 @@ def main() -> int:
     server = start_server(args.store, port, log_path)
     try:
         t0 = time.perf_counter()
-        latencies, first, sizes = asyncio.run(
-            run(port, tiles, args.layer, args.seconds, args.clients))
+        latencies, first, sizes = asyncio.run(run(port, tiles, args.layer, args.seconds, args.clients))
         elapsed = time.perf_counter() - t0
     finally:
         server.terminate()
         server.wait(timeout=10)
     firsts = list(first.values())
-    print(f"store {args.store}: {len(tiles)} tiles at zooms {args.zooms} over "
-          f"({bounds[0]:.3f}, {bounds[1]:.3f}) – ({bounds[2]:.3f}, {bounds[3]:.3f})")
-    print(f"{args.clients} clients, {elapsed:.1f} s: {len(latencies)} requests, {len(latencies) / elapsed:.0f} tiles/s, "
-          f"{sum(sizes) / 1e6:.1f} MB")
-    print(f"latency all:    median {statistics.median(latencies):6.1f} ms   p99 {percentile(latencies, 0.99):7.1f} ms")
-    print(f"latency first:  median {statistics.median(firsts):6.1f} ms   p99 {percentile(firsts, 0.99):7.1f} ms "
-          f"({len(firsts)} distinct tiles fetched)")
+    print(
+        f"store {args.store}: {len(tiles)} tiles at zooms {args.zooms} over "
+        f"({bounds[0]:.3f}, {bounds[1]:.3f}) – ({bounds[2]:.3f}, {bounds[3]:.3f})"
+    )
+    print(
+        f"{args.clients} clients, {elapsed:.1f} s: {len(latencies)} requests, {len(latencies) / elapsed:.0f} tiles/s, "
+        f"{sum(sizes) / 1e6:.1f} MB"
+    )
+    print(
+        f"latency all:    median {statistics.median(latencies):6.1f} ms   p99 {percentile(latencies, 0.99):7.1f} ms"
+    )
+    print(
+        f"latency first:  median {statistics.median(firsts):6.1f} ms   p99 {percentile(firsts, 0.99):7.1f} ms "
+        f"({len(firsts)} distinct tiles fetched)"
+    )
     target = statistics.median(latencies) < 50
     print(f"target median < 50 ms: {'met' if target else 'NOT met'}")
     return 0

@@ -134,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sjoin(within)                 {t_sjoin:7.3f} s")
     print(f"assign_points (index + query) {t_ours:7.3f} s   speedup {t_sjoin / t_ours:5.1f}x")
     print(f"GridIndex.assign (prebuilt)   {t_index:7.3f} s   speedup {t_sjoin / t_index:5.1f}x")
-    print(f"spatial.points_in_polygons    {t_plain:7.3f} s   speedup {t_sjoin / t_plain:5.1f}x  (STRtree only, no raster)")
+    print(
+        f"spatial.points_in_polygons    {t_plain:7.3f} s   speedup {t_sjoin / t_plain:5.1f}x  (STRtree only, no raster)"
+    )
     print(f"interior points identical to sjoin within: {same_interior} ({int(interior.sum()):,} points)")
-    print(f"all points = smallest code of sjoin intersects: {same_all} "
-          f"({int(boundary.sum()):,} boundary-only points, {int(ours_na.sum()):,} outside)")
+    print(
+        f"all points = smallest code of sjoin intersects: {same_all} "
+        f"({int(boundary.sum()):,} boundary-only points, {int(ours_na.sum()):,} outside)"
+    )
     same_indexed = bool(((ours_indexed == ours) | (pd.isna(ours_indexed) & ours_na)).all())
     print(f"prebuilt-index run identical: {same_indexed}")
     same_plain = bool(((plain == ours) | (pd.isna(plain) & ours_na)).all())

@@ -61,12 +61,19 @@ def h3_grids(n_min: int, resolution: int = 8) -> gpd.GeoDataFrame:
     sizes = cells.groupby("village_code").size()
     wanted = sizes.index[: int(np.searchsorted(sizes.cumsum().to_numpy(), n_min)) + 1]
     cells = cells[cells["village_code"].isin(wanted)].reset_index(drop=True)
-    cells["code"] = cells["village_code"] + (cells.groupby("village_code").cumcount() + 1).map("{:03d}".format)
+    cells["code"] = cells["village_code"] + (cells.groupby("village_code").cumcount() + 1).map(
+        "{:03d}".format
+    )
     polygons = [shapely.Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(c)]) for c in cells["cell"]]
     grids = gpd.GeoDataFrame(
-        {"plan_id": "BENCH", "code": cells["code"], "village_code": cells["village_code"],
-         "county_code": cells["county_code"]},
-        geometry=polygons, crs=WGS84,
+        {
+            "plan_id": "BENCH",
+            "code": cells["code"],
+            "village_code": cells["village_code"],
+            "county_code": cells["county_code"],
+        },
+        geometry=polygons,
+        crs=WGS84,
     )
     return grids
 
@@ -79,8 +86,15 @@ def store_grids(url: str) -> gpd.GeoDataFrame:
         return load_grids(store)
 
 
-def synthesize(grids: gpd.GeoDataFrame, n_workers: int, year: int, days: int, per_day: int,
-               addresses_per_grid: int, seed: int):
+def synthesize(
+    grids: gpd.GeoDataFrame,
+    n_workers: int,
+    year: int,
+    days: int,
+    per_day: int,
+    addresses_per_grid: int,
+    seed: int,
+):
     rng = np.random.default_rng(seed)
     n = len(grids)
     local = grids.to_crs(LOCAL_CRS)
@@ -97,11 +111,18 @@ def synthesize(grids: gpd.GeoDataFrame, n_workers: int, year: int, days: int, pe
     quota.iloc[rng.choice(len(quota), size=short, replace=short > len(quota))] += 1
     villages = np.repeat(quota.index.to_numpy(), quota.to_numpy())
     # 90 % full-time; the rest part-time, cadres and police (secondary roles over several grids)
-    roles = rng.choice(["full_time", "part_time", "cadre", "police"], len(villages), p=[0.9, 0.04, 0.04, 0.02])
-    workers = pd.DataFrame({
-        "worker_id": [f"W{i:05d}" for i in range(len(villages))], "role": roles,
-        "village_code": villages, "active": 1, "hired_at": "2020-01-01T00:00:00",
-    })
+    roles = rng.choice(
+        ["full_time", "part_time", "cadre", "police"], len(villages), p=[0.9, 0.04, 0.04, 0.02]
+    )
+    workers = pd.DataFrame(
+        {
+            "worker_id": [f"W{i:05d}" for i in range(len(villages))],
+            "role": roles,
+            "village_code": villages,
+            "active": 1,
+            "hired_at": "2020-01-01T00:00:00",
+        }
+    )
     assignments = assign_workers(workers, grids, seed=seed, valid_from="2020-01-01")
     code_pos = pd.Index(grids["code"]).get_indexer(assignments["grid_code"])
     first_grid = pd.Series(code_pos, index=assignments["worker_id"]).groupby(level=0).first()
@@ -131,11 +152,20 @@ def synthesize(grids: gpd.GeoDataFrame, n_workers: int, year: int, days: int, pe
     y = cy[g] + dist * np.sin(angle)
     lon, lat = to_wgs84(x, y)
     seconds = rng.integers(7 * 3600, 19 * 3600, len(w))
-    stamps = np.datetime64(f"{year}-01-01T00:00:00") + d.astype("timedelta64[D]") + seconds.astype("timedelta64[s]")
+    stamps = (
+        np.datetime64(f"{year}-01-01T00:00:00")
+        + d.astype("timedelta64[D]")
+        + seconds.astype("timedelta64[s]")
+    )
     patrols = gpd.GeoDataFrame(
-        {"patrol_id": np.char.add("P", np.arange(len(w)).astype(str)), "worker_id": worker_ids[w],
-         "ts": np.datetime_as_string(stamps, unit="s"), "raw_crs": "wgs84"},
-        geometry=gpd.points_from_xy(lon, lat), crs=WGS84,
+        {
+            "patrol_id": np.char.add("P", np.arange(len(w)).astype(str)),
+            "worker_id": worker_ids[w],
+            "ts": np.datetime_as_string(stamps, unit="s"),
+            "raw_crs": "wgs84",
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=WGS84,
     )
 
     # addresses: uniform inside each grid's inscribed disc
@@ -144,22 +174,30 @@ def synthesize(grids: gpd.GeoDataFrame, n_workers: int, year: int, days: int, pe
     a_angle = rng.random(len(ag)) * 2 * np.pi
     a_dist = np.sqrt(rng.random(len(ag))) * radius[ag]
     a_lon, a_lat = to_wgs84(cx[ag] + a_dist * np.cos(a_angle), cy[ag] + a_dist * np.sin(a_angle))
-    addresses = gpd.GeoDataFrame({"address_id": np.arange(len(ag)).astype(str), "households": 1},
-                                 geometry=gpd.points_from_xy(a_lon, a_lat), crs=WGS84)
+    addresses = gpd.GeoDataFrame(
+        {"address_id": np.arange(len(ag)).astype(str), "households": 1},
+        geometry=gpd.points_from_xy(a_lon, a_lat),
+        crs=WGS84,
+    )
 
     # cases: ~10 per 300 households over the year, a third still open
     n_cases = int(households.sum() / 30)
     cg = rng.integers(0, n, n_cases)
-    reported = np.datetime64(f"{year}-01-01T08:00:00") + rng.integers(0, days, n_cases).astype("timedelta64[D]")
+    reported = np.datetime64(f"{year}-01-01T08:00:00") + rng.integers(0, days, n_cases).astype(
+        "timedelta64[D]"
+    )
     open_ = rng.random(n_cases) < 0.33
     resolved = reported + rng.integers(1, 20, n_cases).astype("timedelta64[D]")
-    cases = pd.DataFrame({
-        "case_id": np.char.add("C", np.arange(n_cases).astype(str)), "kind": "dispute",
-        "status": np.where(open_, "in_progress", "resolved"),
-        "reported_at": np.datetime_as_string(reported, unit="s"),
-        "resolved_at": np.where(open_, None, np.datetime_as_string(resolved, unit="s")),
-        "grid_code": grids["code"].to_numpy()[cg],
-    })
+    cases = pd.DataFrame(
+        {
+            "case_id": np.char.add("C", np.arange(n_cases).astype(str)),
+            "kind": "dispute",
+            "status": np.where(open_, "in_progress", "resolved"),
+            "reported_at": np.datetime_as_string(reported, unit="s"),
+            "resolved_at": np.where(open_, None, np.datetime_as_string(resolved, unit="s")),
+            "grid_code": grids["code"].to_numpy()[cg],
+        }
+    )
     return grids, workers, assignments, patrols, addresses, cases
 
 
@@ -181,15 +219,27 @@ def main(argv: list[str] | None = None) -> int:
     grids, workers, assignments, patrols, addresses, cases = synthesize(
         grids, args.workers, args.year, args.days, args.per_day, args.addresses, args.seed
     )
-    print(f"data: {len(grids):,} grids, {len(workers):,} workers, {len(assignments):,} assignments, "
-          f"{len(patrols):,} check-ins, {len(addresses):,} addresses, {len(cases):,} cases "
-          f"(built in {time.perf_counter() - t0:.1f} s)")
+    print(
+        f"data: {len(grids):,} grids, {len(workers):,} workers, {len(assignments):,} assignments, "
+        f"{len(patrols):,} check-ins, {len(addresses):,} addresses, {len(cases):,} cases "
+        f"(built in {time.perf_counter() - t0:.1f} s)"
+    )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     period_end = (np.datetime64(f"{args.year}-01-01") + np.timedelta64(args.days - 1, "D")).astype(str)
     thresholds = AuditThresholds()
     t1 = time.perf_counter()
-    result = run_audit(grids, assignments, patrols, workers, cases, None, f"{args.year}-01-01", period_end,
-                       thresholds, targets=addresses)
+    result = run_audit(
+        grids,
+        assignments,
+        patrols,
+        workers,
+        cases,
+        None,
+        f"{args.year}-01-01",
+        period_end,
+        thresholds,
+        targets=addresses,
+    )
     seconds = time.perf_counter() - t1
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(result.summary())
@@ -198,8 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak RSS: {rss_after:,.0f} MiB (before the audit {rss_before:,.0f} MiB)")
     if args.trace:
         tracemalloc.start()
-        run_audit(grids, assignments, patrols, workers, cases, None, f"{args.year}-01-01", period_end,
-                  thresholds, targets=addresses)
+        run_audit(
+            grids,
+            assignments,
+            patrols,
+            workers,
+            cases,
+            None,
+            f"{args.year}-01-01",
+            period_end,
+            thresholds,
+            targets=addresses,
+        )
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"traced peak during run_audit: {peak / 2**20:,.0f} MiB")

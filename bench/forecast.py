@@ -34,7 +34,9 @@ from gridmap.forecast.simulate import simulate_county  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help="a store (GeoPackage path or postgresql:// URL) instead of the simulation")
+    parser.add_argument(
+        "--store", help="a store (GeoPackage path or postgresql:// URL) instead of the simulation"
+    )
     parser.add_argument("--kind", default="dispute")
     parser.add_argument("--side", type=int, default=62, help="simulated lattice side (62² ≈ 3,800 grids)")
     parser.add_argument("--cell-m", type=float, default=700.0)
@@ -54,10 +56,16 @@ def main() -> int:
         grids, history, oracle, label = inputs.grids, inputs.history, None, f"store {args.store}"
     else:
         county = simulate_county(seed=2024, side=args.side, cell_m=args.cell_m, cases_per_year=args.cases)
-        grids, history, label = county.grids, county.history, f"simulated county seed 2024, {args.side}² grids"
+        grids, history, label = (
+            county.grids,
+            county.history,
+            f"simulated county seed 2024, {args.side}² grids",
+        )
         oracle = county.true_expected
     load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(f"{label}: {len(grids):,} grids, {len(history.t):,} cases; loaded in {load_s:.1f} s ({load_cpu:.1f} s CPU)")
+    print(
+        f"{label}: {len(grids):,} grids, {len(history.t):,} cases; loaded in {load_s:.1f} s ({load_cpu:.1f} s CPU)"
+    )
 
     # per method, summed over the origins (the backtest below repeats the work, all methods together)
     near = grids.neighbourhood(1000.0)
@@ -66,13 +74,17 @@ def main() -> int:
         w, c = time.perf_counter(), time.process_time()
         for origin in origins:
             run_method(method, grids, history.before(origin), origin, near=near)
-        print(f"  {method:<12} {time.perf_counter() - w:7.2f} s wall {time.process_time() - c:7.2f} s CPU (12 origins)")
+        print(
+            f"  {method:<12} {time.perf_counter() - w:7.2f} s wall {time.process_time() - c:7.2f} s CPU (12 origins)"
+        )
 
     w, c = time.perf_counter(), time.process_time()
     result = backtest(grids, history, args.origin_from, args.origin_to, oracle=oracle)
-    print(f"backtest, 12 origins, {len(METHODS)} methods{' + oracle' if oracle else ''}: "
-          f"{time.perf_counter() - w:.1f} s wall, {time.process_time() - c:.1f} s CPU "
-          f"(+ {load_s:.1f} s loading)")
+    print(
+        f"backtest, 12 origins, {len(METHODS)} methods{' + oracle' if oracle else ''}: "
+        f"{time.perf_counter() - w:.1f} s wall, {time.process_time() - c:.1f} s CPU "
+        f"(+ {load_s:.1f} s loading)"
+    )
     print(result.format())
 
     # the kernel step beside scikit-learn's KernelDensity
@@ -83,15 +95,19 @@ def main() -> int:
     pts = np.column_stack([last.x[keep], last.y[keep]])
     centres = np.column_stack([grids.x, grids.y])
     w = time.perf_counter()
-    ours = np.asarray(kernel_allocation(grids, pts[:, 0], pts[:, 1], last.grid[keep], BANDWIDTH_M).sum(axis=0)).ravel()
+    ours = np.asarray(
+        kernel_allocation(grids, pts[:, 0], pts[:, 1], last.grid[keep], BANDWIDTH_M).sum(axis=0)
+    ).ravel()
     ours_s = time.perf_counter() - w
     w = time.perf_counter()
     kd = KernelDensity(bandwidth=BANDWIDTH_M, kernel="gaussian", rtol=1e-4).fit(pts)
     peer = np.exp(kd.score_samples(centres))
     peer_s = time.perf_counter() - w
     r = np.corrcoef(ours, peer)[0, 1]
-    print(f"kernel step, {len(pts):,} cases → {len(grids):,} grids: gridmap {ours_s:.3f} s, "
-          f"scikit-learn KernelDensity {peer_s:.3f} s ({peer_s / max(ours_s, 1e-9):.1f}×); correlation {r:.3f}")
+    print(
+        f"kernel step, {len(pts):,} cases → {len(grids):,} grids: gridmap {ours_s:.3f} s, "
+        f"scikit-learn KernelDensity {peer_s:.3f} s ({peer_s / max(ours_s, 1e-9):.1f}×); correlation {r:.3f}"
+    )
     return 0
 
 

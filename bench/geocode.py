@@ -52,15 +52,21 @@ def import_benchmark(city, rows: int, seed: int) -> None:
     cases = pd.DataFrame(city.cases)
     pick = rng.integers(0, len(cases), rows)
     sample = cases.iloc[pick].reset_index(drop=True)
-    table = pd.DataFrame({
-        "案件编号": [f"BENCH-{i:07d}" for i in range(rows)],
-        "地址": sample["address_text"],
-        "经度": sample["raw_lon"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
-        "纬度": sample["raw_lat"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
-        "坐标系": sample["raw_crs"].fillna(""),
-        "类型": sample["kind"], "类别": sample["category"], "状态": sample["status"],
-        "登记时间": sample["reported_at"], "当事人": sample["party_name"], "电话": sample["party_phone"],
-    })
+    table = pd.DataFrame(
+        {
+            "案件编号": [f"BENCH-{i:07d}" for i in range(rows)],
+            "地址": sample["address_text"],
+            "经度": sample["raw_lon"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
+            "纬度": sample["raw_lat"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
+            "坐标系": sample["raw_crs"].fillna(""),
+            "类型": sample["kind"],
+            "类别": sample["category"],
+            "状态": sample["status"],
+            "登记时间": sample["reported_at"],
+            "当事人": sample["party_name"],
+            "电话": sample["party_phone"],
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cases.csv"
         table.to_csv(path, index=False, encoding="utf-8-sig")
@@ -71,21 +77,38 @@ def import_benchmark(city, rows: int, seed: int) -> None:
         # an active plan so that accepted cases get their grid (H3 r9 cells stand in for grids)
         a = city.addresses
         grids = h3_proxy_grids(a.geometry.x.to_numpy(), a.geometry.y.to_numpy()).assign(plan_id="BENCH")
-        store.write("plans", pd.DataFrame([{"plan_id": "BENCH", "name": "bench", "status": "active",
-                                            "created_at": "2024-01-01T00:00:00"}]))
+        store.write(
+            "plans",
+            pd.DataFrame(
+                [
+                    {
+                        "plan_id": "BENCH",
+                        "name": "bench",
+                        "status": "active",
+                        "created_at": "2024-01-01T00:00:00",
+                    }
+                ]
+            ),
+        )
         store.write("grids", grids)
-        print(f"store prepared ({len(city.addresses):,} addresses, {len(grids):,} grids) "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"store prepared ({len(city.addresses):,} addresses, {len(grids):,} grids) "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
         t = time.perf_counter()
         report = import_cases(store, path, actor="bench")
         total = time.perf_counter() - t
         print(report.summary())
-        print(f"import of {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB): {total:.1f} s "
-              f"({rows / total:,.0f} rows/s); cases in store: {store.count('cases'):,}")
+        print(
+            f"import of {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB): {total:.1f} s "
+            f"({rows / total:,.0f} rows/s); cases in store: {store.count('cases'):,}"
+        )
         t = time.perf_counter()
         again = import_cases(store, path, actor="bench")
-        print(f"re-import of the same file: {time.perf_counter() - t:.1f} s, {again.new_cases} new, "
-              f"{again.updated_cases:,} updated; cases in store: {store.count('cases'):,}")
+        print(
+            f"re-import of the same file: {time.perf_counter() - t:.1f} s, {again.new_cases} new, "
+            f"{again.updated_cases:,} updated; cases in store: {store.count('cases'):,}"
+        )
         store.close()
 
 
@@ -102,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
 
     t = time.perf_counter()
     city = synthesize(seed=args.seed, scale=args.scale)
-    print(f"synthetic city seed {args.seed} scale {args.scale}: {len(city.addresses):,} addresses, "
-          f"{len(city.cases):,} cases ({time.perf_counter() - t:.1f} s)")
+    print(
+        f"synthetic city seed {args.seed} scale {args.scale}: {len(city.addresses):,} addresses, "
+        f"{len(city.cases):,} cases ({time.perf_counter() - t:.1f} s)"
+    )
     rate, n, build = throughput(city)
     print(f"matcher built in {build:.1f} s; cascade: {n:,} distinct texts at {rate:,.0f} addresses/s")
 

@@ -65,8 +65,9 @@ def clustered_points(n: int, seed: int):
     """``n`` seeded synthetic points with 20 planted clusters (the project's generator)."""
     from gridmap.hotspots.planted import planted_clusters
 
-    return planted_clusters(n, 20, seed=seed, background_share=0.5, sigma_range_m=(300.0, 2000.0),
-                            box=BOX.bounds)
+    return planted_clusters(
+        n, 20, seed=seed, background_share=0.5, sigma_range_m=(300.0, 2000.0), box=BOX.bounds
+    )
 
 
 def prepare(resolution: int, lon: np.ndarray, lat: np.ndarray, folder: Path) -> tuple[Path, dict]:
@@ -81,10 +82,24 @@ def prepare(resolution: int, lon: np.ndarray, lat: np.ndarray, folder: Path) -> 
     t2 = time.perf_counter()
     path = folder / f"res{resolution}.npz"
     m = weights.sparse
-    np.savez(path, y=counts, indptr=m.indptr, indices=m.indices, cells=cells, lon=lon, lat=lat,
-             resolution=resolution)
-    info = {"cells": len(cells), "occupied": int((counts > 0).sum()), "bin_s": t1 - t0, "weights_s": t2 - t1,
-            "mean_neighbours": weights.mean_neighbours, "islands": len(weights.islands)}
+    np.savez(
+        path,
+        y=counts,
+        indptr=m.indptr,
+        indices=m.indices,
+        cells=cells,
+        lon=lon,
+        lat=lat,
+        resolution=resolution,
+    )
+    info = {
+        "cells": len(cells),
+        "occupied": int((counts > 0).sum()),
+        "bin_s": t1 - t0,
+        "weights_s": t2 - t1,
+        "mean_neighbours": weights.mean_neighbours,
+        "islands": len(weights.islands),
+    }
     return path, info
 
 
@@ -133,11 +148,23 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
         if statistic == "gi":
             call = lambda: gi_star(y, weights)  # noqa: E731
         elif statistic.startswith("gi_perm"):
-            call = lambda: gi_star(y, weights, permutations=permutations, seed=1, n_jobs=-1,  # noqa: E731
-                                   engine=engine)
+            call = lambda: gi_star(  # noqa: E731
+                y,
+                weights,
+                permutations=permutations,
+                seed=1,
+                n_jobs=-1,
+                engine=engine,
+            )
         else:
-            call = lambda: local_moran(y, weights, permutations=permutations, seed=1, n_jobs=-1,  # noqa: E731
-                                       engine=engine)
+            call = lambda: local_moran(  # noqa: E731
+                y,
+                weights,
+                permutations=permutations,
+                seed=1,
+                n_jobs=-1,
+                engine=engine,
+            )
     else:
         import esda
         from libpysal.graph import Graph
@@ -146,15 +173,32 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
         if statistic == "gi":
             call = lambda: esda.G_Local(y, graph, transform="B", star=True, permutations=0)  # noqa: E731
         elif statistic == "gi_perm":
-            call = lambda: esda.G_Local(y, graph, transform="B", star=True,  # noqa: E731
-                                        permutations=permutations, seed=1, n_jobs=-1, keep_simulations=False)
+            call = lambda: esda.G_Local(  # noqa: E731
+                y,
+                graph,
+                transform="B",
+                star=True,
+                permutations=permutations,
+                seed=1,
+                n_jobs=-1,
+                keep_simulations=False,
+            )
         else:
-            call = lambda: esda.Moran_Local(y, graph, transformation="r", permutations=permutations,  # noqa: E731
-                                            seed=1, n_jobs=-1, keep_simulations=False)
+            call = lambda: esda.Moran_Local(  # noqa: E731
+                y,
+                graph,
+                transformation="r",
+                permutations=permutations,
+                seed=1,
+                n_jobs=-1,
+                keep_simulations=False,
+            )
     before = status_mb("VmRSS")
     # a few-millisecond call is timed best of 3 for both libraries, so the clock's noise and
     # first-call costs don't decide the ratio; permutation runs are long enough to time once
-    quick_call = statistic == "gi" or (library == "ours" and statistic in ("weights", "e2e_gi", "e2e_gi_normal"))
+    quick_call = statistic == "gi" or (
+        library == "ours" and statistic in ("weights", "e2e_gi", "e2e_gi_normal")
+    )
     repeats = 3 if quick_call else 1
     seconds = float("inf")
     for _ in range(repeats):
@@ -164,15 +208,25 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
     extra["timed_calls"] = repeats
     peak = status_mb("VmHWM")
     if statistic == "weights":
-        return {"seconds": seconds, "peak_rss_mb": status_mb("VmHWM"), "extra_rss_mb": status_mb("VmHWM") - before,
-                "mean_p": float("nan"), **extra}
+        return {
+            "seconds": seconds,
+            "peak_rss_mb": status_mb("VmHWM"),
+            "extra_rss_mb": status_mb("VmHWM") - before,
+            "mean_p": float("nan"),
+            **extra,
+        }
     p = getattr(result, "p_sim", None)
     if p is None:
         p = result.p if library == "ours" else result.p_norm
     if library == "ours":
         extra["engine"] = result.engine
-    return {"seconds": seconds, "peak_rss_mb": peak, "extra_rss_mb": peak - before,
-            "mean_p": float(np.mean(p)), **extra}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "extra_rss_mb": peak - before,
+        "mean_p": float(np.mean(p)),
+        **extra,
+    }
 
 
 def warm_up_esda() -> float:
@@ -207,8 +261,16 @@ def end_to_end_call(library: str, statistic: str, d, permutations: int):
         cells, counts = count_in_h3(lon, lat, resolution, study_area=BOX)
         graph = Graph.build_h3(h3_cell_strings(cells))
         perms = permutations if statistic == "e2e_gi_perm" else 0
-        return esda.G_Local(counts, graph, transform="B", star=True, permutations=perms, seed=1, n_jobs=-1,
-                            keep_simulations=False)
+        return esda.G_Local(
+            counts,
+            graph,
+            transform="B",
+            star=True,
+            permutations=perms,
+            seed=1,
+            n_jobs=-1,
+            keep_simulations=False,
+        )
 
     return ours if library == "ours" else theirs
 
@@ -244,8 +306,12 @@ def accuracy(data: Path, truth, shuffles: int = 5) -> list[tuple[str, str, str]]
     cells, counts = d["cells"], d["y"]
     weights = h3_weights(cells)
     graph = Graph.build_h3(h3_cell_strings(cells))
-    agreement = float(np.abs(gi_star(counts, weights, inference="normal").z
-                             - esda.G_Local(counts, graph, transform="B", star=True, permutations=0).Zs).max())
+    agreement = float(
+        np.abs(
+            gi_star(counts, weights, inference="normal").z
+            - esda.G_Local(counts, graph, transform="B", star=True, permutations=0).Zs
+        ).max()
+    )
 
     def esda_hot(y):
         g = esda.G_Local(y, graph, transform="B", star=True, permutations=0)
@@ -257,35 +323,64 @@ def accuracy(data: Path, truth, shuffles: int = 5) -> list[tuple[str, str, str]]
         y = rng.permutation(counts)
         ours_found.append(int(gi_star(y, weights).significant_fdr.sum()))
         theirs_found.append(int(esda_hot(y)[0].sum()))
-    rows = [("agreement: max |z - esda Zs| over all cells", f"{agreement:.1e}", "-"),
-            ("validity: FDR-0.05 discoveries in 5 shuffles (target: >= 4 with none)",
-             f"{ours_found} ({sum(x == 0 for x in ours_found)} of 5 with none)",
-             f"{theirs_found} ({sum(x == 0 for x in theirs_found)} of 5 with none)")]
+    rows = [
+        ("agreement: max |z - esda Zs| over all cells", f"{agreement:.1e}", "-"),
+        (
+            "validity: FDR-0.05 discoveries in 5 shuffles (target: >= 4 with none)",
+            f"{ours_found} ({sum(x == 0 for x in ours_found)} of 5 with none)",
+            f"{theirs_found} ({sum(x == 0 for x in theirs_found)} of 5 with none)",
+        ),
+    ]
     default = gi_star(counts, weights)
     raw_exact = gi_star(counts, weights, exact=True)
     hot, z = esda_hot(counts)
     mine = cluster_recovery(truth, cells, default.hot)
     raw = cluster_recovery(truth, cells, raw_exact.hot)
     theirs = cluster_recovery(truth, cells, hot & (z > 0))
-    rows.append(("power: clusters with a hot cell within 1 sigma (target >= 17 of 20)",
-                 f"{mine.clusters_found} ({default.inference}); raw exact {raw.clusters_found}",
-                 f"{theirs.clusters_found} (normal p, invalid)"))
-    rows.append(("power: hot cells beyond 3 sigma of every centre (target <= 5 %)",
-                 f"{100 * mine.far_share:.2f} % of {mine.hot_cells:,}", f"{100 * theirs.far_share:.2f} % of "
-                 f"{theirs.hot_cells:,}"))
-    rows.append(("esda 999 permutations under BH", "-", f"smallest pseudo p 1/1000 > alpha/n = "
-                 f"{0.05 / len(cells):.1e}: no cell can pass alone (measured below for time only)"))
+    rows.append(
+        (
+            "power: clusters with a hot cell within 1 sigma (target >= 17 of 20)",
+            f"{mine.clusters_found} ({default.inference}); raw exact {raw.clusters_found}",
+            f"{theirs.clusters_found} (normal p, invalid)",
+        )
+    )
+    rows.append(
+        (
+            "power: hot cells beyond 3 sigma of every centre (target <= 5 %)",
+            f"{100 * mine.far_share:.2f} % of {mine.hot_cells:,}",
+            f"{100 * theirs.far_share:.2f} % of {theirs.hot_cells:,}",
+        )
+    )
+    rows.append(
+        (
+            "esda 999 permutations under BH",
+            "-",
+            f"smallest pseudo p 1/1000 > alpha/n = "
+            f"{0.05 / len(cells):.1e}: no cell can pass alone (measured below for time only)",
+        )
+    )
     return rows
 
 
 def run_measurement(kind: str, data: Path, permutations: int, timeout: float) -> dict:
-    cmd = [sys.executable, __file__, "--measure", kind, "--data", str(data), "--permutations", str(permutations)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--measure",
+        kind,
+        "--data",
+        str(data),
+        "--permutations",
+        str(permutations),
+    ]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     except subprocess.CalledProcessError as exc:
-        return {"error": exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else f"exit {exc.returncode}"}
+        return {
+            "error": exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else f"exit {exc.returncode}"
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -296,10 +391,16 @@ def main() -> int:
     parser.add_argument("--permutations", type=int, default=999)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[8, 9, 10])
     parser.add_argument("--quick", action="store_true", help="200 k points, resolutions 8 and 9")
-    parser.add_argument("--with-esda-permutations-res10", action="store_true",
-                        help="also run esda's permutation tests at resolution 10 (over 10 minutes each)")
-    parser.add_argument("--skip-esda-permutations-res10", action="store_true",
-                        help="skip esda's permutation tests at resolution 10 (the default)")
+    parser.add_argument(
+        "--with-esda-permutations-res10",
+        action="store_true",
+        help="also run esda's permutation tests at resolution 10 (over 10 minutes each)",
+    )
+    parser.add_argument(
+        "--skip-esda-permutations-res10",
+        action="store_true",
+        help="skip esda's permutation tests at resolution 10 (the default)",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -316,22 +417,30 @@ def main() -> int:
 
         numba_note = "numba installed: esda permutations compiled"
     except ImportError:
-        numba_note = "numba NOT installed: esda permutations run in pure Python (install numba for a fair run)"
+        numba_note = (
+            "numba NOT installed: esda permutations run in pure Python (install numba for a fair run)"
+        )
     print(f"{numba_note}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}", flush=True)
     t = time.perf_counter()
     planted = clustered_points(args.points, args.seed)
     lon, lat = planted.lon, planted.lat
-    print(f"{len(lon):,} synthetic points ({planted.n_clusters} planted clusters) generated in "
-          f"{time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"{len(lon):,} synthetic points ({planted.n_clusters} planted clusters) generated in "
+        f"{time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     accuracy_rows: list = []
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for resolution in args.resolutions:
             data, info = prepare(resolution, lon, lat, Path(tmp))
-            print(f"res {resolution}: {info['cells']:,} cells ({info['occupied']:,} with cases), "
-                  f"binning {info['bin_s']:.2f} s, weights {info['weights_s']:.2f} s, "
-                  f"{info['mean_neighbours']:.2f} neighbours per cell", flush=True)
+            print(
+                f"res {resolution}: {info['cells']:,} cells ({info['occupied']:,} with cases), "
+                f"binning {info['bin_s']:.2f} s, weights {info['weights_s']:.2f} s, "
+                f"{info['mean_neighbours']:.2f} neighbours per cell",
+                flush=True,
+            )
             if resolution == 9:
                 accuracy_rows = accuracy(data, planted)
                 for what, mine_text, theirs_text in accuracy_rows:
@@ -339,14 +448,16 @@ def main() -> int:
             skip_esda_perm = resolution >= 10 and not args.with_esda_permutations_res10
             perm = args.permutations
             esda_results: dict[str, dict] = {}
-            for label, ours, theirs in (("weights (k=1)", "ours_weights", "esda_weights"),
-                                        ("e2e Gi* analytical", "ours_e2e_gi_normal", "esda_e2e_gi"),
-                                        ("e2e Gi* default (valid)", "ours_e2e_gi", "esda_e2e_gi_perm"),
-                                        ("Gi* analytical", "ours_gi", "esda_gi"),
-                                        (f"Gi* {perm} perm", "ours_gi_perm", "esda_gi_perm"),
-                                        (f"Gi* {perm} perm, draws", "ours_gi_perm_draws", "esda_gi_perm"),
-                                        (f"local Moran {perm} perm", "ours_lisa", "esda_lisa"),
-                                        (f"local Moran {perm}, draws", "ours_lisa_draws", "esda_lisa")):
+            for label, ours, theirs in (
+                ("weights (k=1)", "ours_weights", "esda_weights"),
+                ("e2e Gi* analytical", "ours_e2e_gi_normal", "esda_e2e_gi"),
+                ("e2e Gi* default (valid)", "ours_e2e_gi", "esda_e2e_gi_perm"),
+                ("Gi* analytical", "ours_gi", "esda_gi"),
+                (f"Gi* {perm} perm", "ours_gi_perm", "esda_gi_perm"),
+                (f"Gi* {perm} perm, draws", "ours_gi_perm_draws", "esda_gi_perm"),
+                (f"local Moran {perm} perm", "ours_lisa", "esda_lisa"),
+                (f"local Moran {perm}, draws", "ours_lisa_draws", "esda_lisa"),
+            ):
                 mine = run_measurement(ours, data, perm, args.timeout)
                 print(f"  {label:<26} gridmap {_fmt(mine)}", flush=True)
                 if skip_esda_perm and theirs not in ("esda_gi", "esda_e2e_gi", "esda_weights"):
@@ -363,26 +474,41 @@ def main() -> int:
         for what, mine_text, theirs_text in accuracy_rows:
             print(f"  {what}\n      gridmap: {mine_text}\n      esda:    {theirs_text}")
     print()
-    header = (f"{'res':>3} {'cells':>9}  {'measurement':<26} {'gridmap s':>10} {'esda s':>10} {'speed-up':>9} "
-              f"{'gridmap peak MB':>16} {'esda peak MB':>13}")
+    header = (
+        f"{'res':>3} {'cells':>9}  {'measurement':<26} {'gridmap s':>10} {'esda s':>10} {'speed-up':>9} "
+        f"{'gridmap peak MB':>16} {'esda peak MB':>13}"
+    )
     print(header)
     print("-" * len(header))
     for resolution, cells, label, mine, other in rows:
-        speedup = (f"{other['seconds'] / mine['seconds']:.0f}x"
-                   if "seconds" in mine and "seconds" in other else "-")
-        print(f"{resolution:>3} {cells:>9,}  {label:<26} {_num(mine, 'seconds'):>10} {_num(other, 'seconds'):>10} "
-              f"{speedup:>9} {_num(mine, 'peak_rss_mb', 0):>16} {_num(other, 'peak_rss_mb', 0):>13}")
+        speedup = (
+            f"{other['seconds'] / mine['seconds']:.0f}x" if "seconds" in mine and "seconds" in other else "-"
+        )
+        print(
+            f"{resolution:>3} {cells:>9,}  {label:<26} {_num(mine, 'seconds'):>10} {_num(other, 'seconds'):>10} "
+            f"{speedup:>9} {_num(mine, 'peak_rss_mb', 0):>16} {_num(other, 'peak_rss_mb', 0):>13}"
+        )
     if any(r[0] >= 10 for r in rows) and not args.with_esda_permutations_res10:
-        print("\nesda's permutation runs at resolution 10 skipped (over 10 minutes each); "
-              "pass --with-esda-permutations-res10 to include them.")
-    print("Peak MB = peak RSS (VmHWM) of the measuring subprocess: interpreter, libraries, data, weights and "
-          "the call.")
-    print("'weights' row: gridmap's integer arithmetic on the H3 indexes vs its previous builder (one h3.grid_disk "
-          "call per cell; esda has no builder of its own here, libpysal's Graph.build_h3 is inside esda's e2e rows).")
-    print("'e2e' rows: points -> H3 counts -> weights -> Gi*, timed together; esda's use libpysal Graph.build_h3 "
-          "weights, its default row is 999 permutations.")
-    print("'perm' rows use gridmap's default engine: for counts each unit's exact null distribution, with the "
-          "999-draw counts sampled from it; 'draws' rows draw every neighbour set one by one.")
+        print(
+            "\nesda's permutation runs at resolution 10 skipped (over 10 minutes each); "
+            "pass --with-esda-permutations-res10 to include them."
+        )
+    print(
+        "Peak MB = peak RSS (VmHWM) of the measuring subprocess: interpreter, libraries, data, weights and "
+        "the call."
+    )
+    print(
+        "'weights' row: gridmap's integer arithmetic on the H3 indexes vs its previous builder (one h3.grid_disk "
+        "call per cell; esda has no builder of its own here, libpysal's Graph.build_h3 is inside esda's e2e rows)."
+    )
+    print(
+        "'e2e' rows: points -> H3 counts -> weights -> Gi*, timed together; esda's use libpysal Graph.build_h3 "
+        "weights, its default row is 999 permutations."
+    )
+    print(
+        "'perm' rows use gridmap's default engine: for counts each unit's exact null distribution, with the "
+        "999-draw counts sampled from it; 'draws' rows draw every neighbour set one by one."
+    )
     return 0
 
 
@@ -401,8 +527,10 @@ def _fmt(m: dict) -> str:
         return f"error: {m['error']}"
     extra = f", jit warm-up {m['jit_warmup_s']:.1f} s" if "jit_warmup_s" in m else ""
     extra += f", engine {m['engine']}" if m.get("engine") else ""
-    return (f"{m['seconds']:.3f} s, peak RSS {m['peak_rss_mb']:.0f} MB (+{m['extra_rss_mb']:.0f} MB during the call)"
-            f"{extra}")
+    return (
+        f"{m['seconds']:.3f} s, peak RSS {m['peak_rss_mb']:.0f} MB (+{m['extra_rss_mb']:.0f} MB during the call)"
+        f"{extra}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--imports", type=int, default=11)
     parser.add_argument("--port", type=int, default=8114)
-    parser.add_argument("--code", default=str(ROOT),
-                        help="checkout whose server to run (the peer: a checkout before #13)")
+    parser.add_argument(
+        "--code", default=str(ROOT), help="checkout whose server to run (the peer: a checkout before #13)"
+    )
     args = parser.parse_args(argv)
 
     from gridmap.store import open_store
@@ -56,8 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     text_column = "full_address"
     env = dict(os.environ, PYTHONPATH=args.code, GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
     with Path(f"/tmp/gridmap-import-memory-{args.port}.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port",
-                                   str(args.port), "--store", args.store], env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gridmap.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--store",
+                args.store,
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{args.port}"
     try:
         for _ in range(300):
@@ -66,27 +82,43 @@ def main(argv: list[str] | None = None) -> int:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        token = httpx.post(f"{base}/api/v1/auth/token",
-                           data={"username": "bench-admin", "password": password}).json()["access_token"]
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "bench-admin", "password": password}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         time.sleep(2)
         before = rss_mb(server.pid)
         print(f"RSS before: {before:.0f} MiB")
         for i in range(args.imports):
-            rows = addresses.iloc[i * 20:(i + 1) * 20]
-            frame = pd.DataFrame({"案件编号": [f"MEM-{i}-{j}" for j in range(len(rows))],
-                                  "地址": rows[text_column].astype(str).to_numpy(), "类型": "矛盾纠纷",
-                                  "类别": "邻里", "状态": "已受理", "登记时间": "2024-03-05 14:30"})
+            rows = addresses.iloc[i * 20 : (i + 1) * 20]
+            frame = pd.DataFrame(
+                {
+                    "案件编号": [f"MEM-{i}-{j}" for j in range(len(rows))],
+                    "地址": rows[text_column].astype(str).to_numpy(),
+                    "类型": "矛盾纠纷",
+                    "类别": "邻里",
+                    "状态": "已受理",
+                    "登记时间": "2024-03-05 14:30",
+                }
+            )
             buffer = io.BytesIO(frame.to_csv(index=False).encode("utf-8"))
             started = time.perf_counter()
-            r = httpx.post(f"{base}/api/v1/imports", files={"file": (f"mem{i}.csv", buffer, "text/csv")},
-                           headers=headers, timeout=600)
-            print(f"import {i + 1}: {r.status_code} in {time.perf_counter() - started:.1f} s, "
-                  f"RSS {rss_mb(server.pid):.0f} MiB")
+            r = httpx.post(
+                f"{base}/api/v1/imports",
+                files={"file": (f"mem{i}.csv", buffer, "text/csv")},
+                headers=headers,
+                timeout=600,
+            )
+            print(
+                f"import {i + 1}: {r.status_code} in {time.perf_counter() - started:.1f} s, "
+                f"RSS {rss_mb(server.pid):.0f} MiB"
+            )
         time.sleep(10)
         after = rss_mb(server.pid)
-        print(f"RSS before {before:.0f} MiB, 10 s after {args.imports} imports {after:.0f} MiB "
-              f"(+{after - before:.0f} MiB)")
+        print(
+            f"RSS before {before:.0f} MiB, 10 s after {args.imports} imports {after:.0f} MiB "
+            f"(+{after - before:.0f} MiB)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -37,8 +37,17 @@ def _store(url: str | None, folder: Path, name: str):
 
     if url:
         store = open_store(url)
-        for table in ("patrols", "cases", "import_rows", "import_batches", "workers", "addresses", "grids", "plans",
-                      "admin_units"):
+        for table in (
+            "patrols",
+            "cases",
+            "import_rows",
+            "import_batches",
+            "workers",
+            "addresses",
+            "grids",
+            "plans",
+            "admin_units",
+        ):
             store.delete(table)
         return store
     return open_store(folder / f"{name}.gpkg")
@@ -56,33 +65,59 @@ def checkin_benchmark(rows: int, folder: Path, url: str | None, seed: int = 7) -
     rng = np.random.default_rng(seed)
     store = _store(url, folder, "checkins")
     store.write("admin_units", boundaries.real_admin_units())
-    workers = pd.DataFrame({"worker_id": [f"W{k:05d}" for k in range(3000)], "role": "full_time", "active": 1,
-                            "source": "bench (synthetic)"})
+    workers = pd.DataFrame(
+        {
+            "worker_id": [f"W{k:05d}" for k in range(3000)],
+            "role": "full_time",
+            "active": 1,
+            "source": "bench (synthetic)",
+        }
+    )
     store.write("workers", workers)
     counties = boundaries.counties()
-    points = counties.sample_points(size=max(1, rows // len(counties)) + 1, rng=rng).explode(index_parts=False)
+    points = counties.sample_points(size=max(1, rows // len(counties)) + 1, rng=rng).explode(
+        index_parts=False
+    )
     lon, lat = points.x.to_numpy()[:rows], points.y.to_numpy()[:rows]
     rows = len(lon)
     glon, glat = from_wgs84(lon, lat, "gcj02")
     start = np.datetime64("2024-01-01T00:00:00")
     ts = (start + rng.integers(0, 365 * 86400, rows).astype("timedelta64[s]")).astype(str)
-    frame = pd.DataFrame({"工号": workers["worker_id"].to_numpy()[rng.integers(0, 3000, rows)],
-                          "打卡时间": ts, "经度": np.round(glon, 7), "纬度": np.round(glat, 7), "坐标系": "gcj02"})
+    frame = pd.DataFrame(
+        {
+            "工号": workers["worker_id"].to_numpy()[rng.integers(0, 3000, rows)],
+            "打卡时间": ts,
+            "经度": np.round(glon, 7),
+            "纬度": np.round(glat, 7),
+            "坐标系": "gcj02",
+        }
+    )
     repeats = rng.choice(rows, rows // 200, replace=False)
     frame = pd.concat([frame, frame.iloc[repeats]], ignore_index=True)
     path = folder / "checkins.csv"
     frame.to_csv(path, index=False, encoding="utf-8-sig")
-    print(f"check-ins: {len(frame):,} rows ({path.stat().st_size / 1e6:.0f} MB CSV), {len(repeats):,} repeated")
+    print(
+        f"check-ins: {len(frame):,} rows ({path.stat().st_size / 1e6:.0f} MB CSV), {len(repeats):,} repeated"
+    )
     t, cpu = time.perf_counter(), time.process_time()
     report = run_import(store, "patrols", path, actor="bench", max_bytes=1 << 40)
     seconds = time.perf_counter() - t
-    print(f"  gridmap import patrols: {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
-          f"({len(frame) / seconds:,.0f} rows/s); accepted "
-          f"{report.accepted:,}, review {report.review:,}, rejected {report.rejected:,}; in store "
-          f"{store.count('patrols'):,}  [target < 60 s: {'met' if seconds < 60 else 'MISSED'}]")
-    peer = gpd.GeoDataFrame({"patrol_id": [f"P{i}" for i in range(rows)], "worker_id": frame["工号"][:rows],
-                             "ts": frame["打卡时间"][:rows], "source": "bench"},
-                            geometry=shapely.points(lon, lat), crs=WGS84)
+    print(
+        f"  gridmap import patrols: {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+        f"({len(frame) / seconds:,.0f} rows/s); accepted "
+        f"{report.accepted:,}, review {report.review:,}, rejected {report.rejected:,}; in store "
+        f"{store.count('patrols'):,}  [target < 60 s: {'met' if seconds < 60 else 'MISSED'}]"
+    )
+    peer = gpd.GeoDataFrame(
+        {
+            "patrol_id": [f"P{i}" for i in range(rows)],
+            "worker_id": frame["工号"][:rows],
+            "ts": frame["打卡时间"][:rows],
+            "source": "bench",
+        },
+        geometry=shapely.points(lon, lat),
+        crs=WGS84,
+    )
     store.delete("patrols")
     t = time.perf_counter()
     store.write("patrols", peer)
@@ -98,17 +133,26 @@ def case_benchmark(rows: int, scale: float, folder: Path, url: str | None, seed:
 
     t = time.perf_counter()
     city = synthesize(seed=seed, scale=scale)
-    print(f"cases: synthetic city scale {scale} ({len(city.addresses):,} addresses) in {time.perf_counter() - t:.1f} s")
+    print(
+        f"cases: synthetic city scale {scale} ({len(city.addresses):,} addresses) in {time.perf_counter() - t:.1f} s"
+    )
     rng = np.random.default_rng(seed)
     cases = pd.DataFrame(city.cases)
     sample = cases.iloc[rng.integers(0, len(cases), rows)].reset_index(drop=True)
-    table = pd.DataFrame({
-        "案件编号": [f"BENCH-{i:07d}" for i in range(rows)], "地址": sample["address_text"],
-        "经度": sample["raw_lon"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
-        "纬度": sample["raw_lat"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
-        "坐标系": sample["raw_crs"].fillna(""), "类型": sample["kind"], "类别": sample["category"],
-        "状态": sample["status"], "登记时间": sample["reported_at"], "当事人": sample["party_name"],
-    })
+    table = pd.DataFrame(
+        {
+            "案件编号": [f"BENCH-{i:07d}" for i in range(rows)],
+            "地址": sample["address_text"],
+            "经度": sample["raw_lon"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
+            "纬度": sample["raw_lat"].map(lambda v: "" if pd.isna(v) else f"{v:.7f}"),
+            "坐标系": sample["raw_crs"].fillna(""),
+            "类型": sample["kind"],
+            "类别": sample["category"],
+            "状态": sample["status"],
+            "登记时间": sample["reported_at"],
+            "当事人": sample["party_name"],
+        }
+    )
     path = folder / "cases.csv"
     table.to_csv(path, index=False, encoding="utf-8-sig")
     store = _store(url, folder, "cases")
@@ -116,20 +160,28 @@ def case_benchmark(rows: int, scale: float, folder: Path, url: str | None, seed:
     store.write("addresses", city.addresses)
     a = city.addresses
     grids = h3_proxy_grids(a.geometry.x.to_numpy(), a.geometry.y.to_numpy()).assign(plan_id="BENCH")
-    store.write("plans", pd.DataFrame([{"plan_id": "BENCH", "name": "bench", "status": "active",
-                                        "created_at": "2024-01-01T00:00:00"}]))
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "BENCH", "name": "bench", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+    )
     store.write("grids", grids)
     t, cpu = time.perf_counter(), time.process_time()
     report = run_import(store, "cases", path, actor="bench", max_bytes=1 << 40)
     seconds = time.perf_counter() - t
-    print(f"  gridmap import cases: {rows:,} rows in {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
-          f"({rows / seconds:,.0f} rows/s); accepted "
-          f"{report.accepted:,}, review {report.review:,}, rejected {report.rejected:,}  "
-          f"[target < 20 s: {'met' if seconds < 20 else 'MISSED'}]")
+    print(
+        f"  gridmap import cases: {rows:,} rows in {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+        f"({rows / seconds:,.0f} rows/s); accepted "
+        f"{report.accepted:,}, review {report.review:,}, rejected {report.rejected:,}  "
+        f"[target < 20 s: {'met' if seconds < 20 else 'MISSED'}]"
+    )
     t = time.perf_counter()
     again = run_import(store, "cases", path, actor="bench", max_bytes=1 << 40)
-    print(f"  re-import of the same file: {time.perf_counter() - t:.1f} s, {again.inserted} new, {again.updated} "
-          f"updated, {again.unchanged:,} unchanged")
+    print(
+        f"  re-import of the same file: {time.perf_counter() - t:.1f} s, {again.inserted} new, {again.updated} "
+        f"updated, {again.unchanged:,} unchanged"
+    )
     store.close()
     return seconds
 

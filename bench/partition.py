@@ -72,7 +72,9 @@ def metrics(name: str, seconds: float, atoms: gpd.GeoDataFrame, grid: np.ndarray
     merged = [shapely.union_all(metric[order][s:e]) for s, e in zip(starts, ends, strict=True)]
     pp = polsby_popper(np.asarray(merged, dtype=object))
     return {
-        "method": name, "seconds": round(seconds, 3), "grids": len(hh),
+        "method": name,
+        "seconds": round(seconds, 3),
+        "grids": len(hh),
         "cv_households": round(float(hh.std(ddof=0) / hh.mean()), 3),
         "within_10pct": round(float((dev <= 0.10 + 1e-9).mean()), 3),
         "mean_polsby_popper": round(float(pp.mean()), 3),
@@ -117,8 +119,9 @@ def maxp(atoms: gpd.GeoDataFrame, villages: list[str]) -> tuple[np.ndarray, floa
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             w = Rook.from_dataframe(sub, use_index=False, silence_warnings=True)
-            model = MaxPHeuristic(sub, w, ["hh"], "hh", TARGET, top_n=2, max_iterations_construction=3,
-                                  max_iterations_sa=1)
+            model = MaxPHeuristic(
+                sub, w, ["hh"], "hh", TARGET, top_n=2, max_iterations_construction=3, max_iterations_sa=1
+            )
             model.solve()
         labels = np.asarray(model.labels_)
         out[sel] = [f"{v}#{x}" for x in labels]
@@ -144,8 +147,10 @@ def city_chain(seed: int, scale: float) -> None:
     city = synthesize(seed, scale)
     villages = city.admin_units[city.admin_units["level"] == "village"]
     addresses = city.addresses
-    print(f"synthetic city seed {seed} scale {scale}: {len(villages):,} villages, {len(addresses):,} addresses, "
-          f"{int(addresses['households'].sum()):,} households (synthesized in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"synthetic city seed {seed} scale {scale}: {len(villages):,} villages, {len(addresses):,} addresses, "
+        f"{int(addresses['households'].sum()):,} households (synthesized in {time.perf_counter() - t:.1f} s)"
+    )
     seconds = {}
     t = time.perf_counter()
     atoms = build_atoms(villages, addresses, target=TARGET)
@@ -164,41 +169,66 @@ def city_chain(seed: int, scale: float) -> None:
     first = h3_plan(villages, addresses, resolution=8)
     seconds["h3_plan"] = time.perf_counter() - t
     for step, s in seconds.items():
-        extra = f" (adjacency graph {result.report['seconds_graph']:.1f} s)" if step == "partition_plan" else ""
+        extra = (
+            f" (adjacency graph {result.report['seconds_graph']:.1f} s)" if step == "partition_plan" else ""
+        )
         print(f"{step:18s} {s:7.1f} s{extra}")
     print(f"{'chain (first four)':18s} {chain:7.1f} s")
-    print(f"atoms {len(atoms):,} holding {int(atoms['households'].sum()):,} households; "
-          f"grids {len(grids):,}; h3 plan grids {len(first):,}")
+    print(
+        f"atoms {len(atoms):,} holding {int(atoms['households'].sum()):,} households; "
+        f"grids {len(grids):,}; h3 plan grids {len(first):,}"
+    )
     print(quality.to_text())
     for name, layer in (("balanced grids", grids), ("h3 plan grids", first)):
         code = layer["village_code"].astype(str)
-        print(f"{name}: edge-matched villages {edge_matched_share(layer, code):.1%}, "
-              f"townships {edge_matched_share(layer, code.str[:9]):.1%}, "
-              f"city-wide {shapely.coverage_is_valid(np.asarray(layer.geometry.values))}")
+        print(
+            f"{name}: edge-matched villages {edge_matched_share(layer, code):.1%}, "
+            f"townships {edge_matched_share(layer, code.str[:9]):.1%}, "
+            f"city-wide {shapely.coverage_is_valid(np.asarray(layer.geometry.values))}"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--maxp-villages", type=int, default=1)
-    ap.add_argument("--city-scale", type=float, default=None,
-                    help="time the whole chain on the synthetic city at this scale instead")
+    ap.add_argument(
+        "--city-scale",
+        type=float,
+        default=None,
+        help="time the whole chain on the synthetic city at this scale instead",
+    )
     ap.add_argument("--city-seed", type=int, default=7)
     args = ap.parse_args()
     if args.city_scale is not None:
         city_chain(args.city_seed, args.city_scale)
         return
     t0 = time.perf_counter()
-    area = sample_area(seed=args.seed, n_villages=20, size_km=30.0, households=76_000, n_clusters=120,
-                       max_building_households=30, spread_m=(600.0, 1500.0))
+    area = sample_area(
+        seed=args.seed,
+        n_villages=20,
+        size_km=30.0,
+        households=76_000,
+        n_clusters=120,
+        max_building_households=30,
+        spread_m=(600.0, 1500.0),
+    )
     atoms = build_atoms(area.villages, area.addresses, base_resolution=9, max_resolution=9)
-    print(f"test area: 30 km x 30 km, {len(area.villages)} communities, {int(atoms['households'].sum()):,} "
-          f"households, {len(atoms):,} H3 r9 atoms (built in {time.perf_counter() - t0:.1f} s)")
+    print(
+        f"test area: 30 km x 30 km, {len(area.villages)} communities, {int(atoms['households'].sum()):,} "
+        f"households, {len(atoms):,} H3 r9 atoms (built in {time.perf_counter() - t0:.1f} s)"
+    )
     rows = []
     t = time.perf_counter()
     ours = partition_plan(atoms, n_jobs=2)
-    rows.append(metrics("gridmap (all)", time.perf_counter() - t, atoms,
-                        ours.assignment.set_index("atom_id")["grid"].reindex(atoms["atom_id"]).to_numpy()))
+    rows.append(
+        metrics(
+            "gridmap (all)",
+            time.perf_counter() - t,
+            atoms,
+            ours.assignment.set_index("atom_id")["grid"].reindex(atoms["atom_id"]).to_numpy(),
+        )
+    )
     t = time.perf_counter()
     plain = plain_metis(atoms)
     rows.append(metrics("METIS k-way (all)", time.perf_counter() - t, atoms, plain))
@@ -210,15 +240,29 @@ def main() -> None:
         t = time.perf_counter()
         ours_sub = partition_plan(sub_atoms, n_jobs=1)
         ours_sub_s = min(ours_sub_s, time.perf_counter() - t)
-    rows.append(metrics(f"gridmap ({len(subset)} villages)", ours_sub_s, sub_atoms,
-                        ours_sub.assignment.set_index("atom_id")["grid"].reindex(sub_atoms["atom_id"]).to_numpy()))
-    rows.append(metrics(f"METIS k-way ({len(subset)} villages)", np.nan, sub_atoms,
-                        pd.Series(plain, index=atoms["atom_id"]).reindex(sub_atoms["atom_id"]).to_numpy()))
+    rows.append(
+        metrics(
+            f"gridmap ({len(subset)} villages)",
+            ours_sub_s,
+            sub_atoms,
+            ours_sub.assignment.set_index("atom_id")["grid"].reindex(sub_atoms["atom_id"]).to_numpy(),
+        )
+    )
+    rows.append(
+        metrics(
+            f"METIS k-way ({len(subset)} villages)",
+            np.nan,
+            sub_atoms,
+            pd.Series(plain, index=atoms["atom_id"]).reindex(sub_atoms["atom_id"]).to_numpy(),
+        )
+    )
     labels, maxp_s = maxp(sub_atoms, subset)
     rows.append(metrics(f"spopt max-p ({len(subset)} villages)", maxp_s, sub_atoms, labels))
     table = pd.DataFrame(rows)
-    print(f"max-p subset: {len(subset)} villages, {len(sub_atoms):,} atoms, "
-          f"{int(sub_atoms['households'].sum()):,} households")
+    print(
+        f"max-p subset: {len(subset)} villages, {len(sub_atoms):,} atoms, "
+        f"{int(sub_atoms['households'].sum()):,} households"
+    )
     print(table.to_string(index=False))
     print(f"speed-up vs max-p on the same villages: {maxp_s / ours_sub_s:,.0f}x")
 

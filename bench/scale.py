@@ -80,9 +80,16 @@ def _cpu_here() -> float:
 
 def _row(name: str, seconds: float, result, rss: float, extra: str = "", cpu: float = float("nan")) -> dict:
     v = result.villages
-    return {"method": name, "seconds": round(seconds, 2), "cpu_s": round(cpu, 1), "grids": result.report["grids"],
-            "atoms": result.report["atoms"], "within_tol_%": round(100 * float(v["within_tolerance"].mean()), 1),
-            "peak_rss_MiB": round(rss), "note": extra}
+    return {
+        "method": name,
+        "seconds": round(seconds, 2),
+        "cpu_s": round(cpu, 1),
+        "grids": result.report["grids"],
+        "atoms": result.report["atoms"],
+        "within_tol_%": round(100 * float(v["within_tolerance"].mean()), 1),
+        "peak_rss_MiB": round(rss),
+        "note": extra,
+    }
 
 
 def _assignment(result) -> pd.DataFrame:
@@ -97,8 +104,10 @@ def bench_partition(store_path: str, workers: list[int], peers: bool = True) -> 
     addresses = store.read("addresses")
     t_read = time.perf_counter() - t0
     counties = villages["code"].astype(str).str[:6].nunique()
-    print(f"store {store_path}: {len(villages)} villages in {counties} county codes, {len(addresses):,} addresses, "
-          f"{int(addresses['households'].sum()):,} households; read in {t_read:.1f} s")
+    print(
+        f"store {store_path}: {len(villages)} villages in {counties} county codes, {len(addresses):,} addresses, "
+        f"{int(addresses['households'].sum()):,} households; read in {t_read:.1f} s"
+    )
     print(f"machine: {os.cpu_count()} cores (shared: other work may be running)")
     rows = []
     for n_jobs in (1, 2) if peers else ():
@@ -106,18 +115,29 @@ def bench_partition(store_path: str, workers: list[int], peers: bool = True) -> 
         t, c = time.perf_counter(), _cpu_here()
         atoms = build_atoms(villages, addresses, target=TARGET)
         result = partition_plan(atoms, target=TARGET, band=BAND, tolerance=TOLERANCE, n_jobs=n_jobs)
-        rows.append(_row(f"processes n_jobs={n_jobs}", time.perf_counter() - t, result, _peak_mib(),
-                         "all villages' atoms at once", _cpu_here() - c))
+        rows.append(
+            _row(
+                f"processes n_jobs={n_jobs}",
+                time.perf_counter() - t,
+                result,
+                _peak_mib(),
+                "all villages' atoms at once",
+                _cpu_here() - c,
+            )
+        )
         print(f"  {rows[-1]['method']}: {rows[-1]['seconds']} s", flush=True)
     _reset_peak()
     t, c = time.perf_counter(), _cpu_here()
-    _, serial = partition_by_county(villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE,
-                                    engine="serial")
+    _, serial = partition_by_county(
+        villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE, engine="serial"
+    )
     rows.append(_row("per county, serial", time.perf_counter() - t, serial, _peak_mib(), "", _cpu_here() - c))
     if peers:
         whole = _assignment(result)  # the last processes run
         common = int(serial.assignment["atom_id"].isin(whole["atom_id"]).sum())
-        rows[-1]["note"] = f"atom ids shared with the whole-area run: {common:,} of {len(serial.assignment):,}"
+        rows[-1]["note"] = (
+            f"atom ids shared with the whole-area run: {common:,} of {len(serial.assignment):,}"
+        )
     print(f"  per county, serial: {rows[-1]['seconds']} s", flush=True)
     reference = _assignment(serial)
     slowest = sorted(serial.report["seconds_per_county"].items(), key=lambda kv: -kv[1])
@@ -130,21 +150,39 @@ def bench_partition(store_path: str, workers: list[int], peers: bool = True) -> 
             client.run(_reset_peak)
             cpu0 = sum(client.run(_worker_cpu).values())
             t = time.perf_counter()
-            _, result = partition_by_county(villages, addresses, target=TARGET, band=BAND, tolerance=TOLERANCE,
-                                            engine="dask", client=client)
+            _, result = partition_by_county(
+                villages,
+                addresses,
+                target=TARGET,
+                band=BAND,
+                tolerance=TOLERANCE,
+                engine="dask",
+                client=client,
+            )
             seconds[n] = time.perf_counter() - t
             cpu = sum(client.run(_worker_cpu).values()) - cpu0
             rss = max(client.run(_peak_mib).values())
         same = _assignment(result).equals(reference)
-        rows.append(_row(f"dask {n} worker{'s' if n > 1 else ''}", seconds[n], result, rss,
-                         f"cluster start {started:.1f} s; same as serial: {same}", cpu))
+        rows.append(
+            _row(
+                f"dask {n} worker{'s' if n > 1 else ''}",
+                seconds[n],
+                result,
+                rss,
+                f"cluster start {started:.1f} s; same as serial: {same}",
+                cpu,
+            )
+        )
         print(f"  {rows[-1]['method']}: {rows[-1]['seconds']} s", flush=True)
     print()
     print(pd.DataFrame(rows).to_string(index=False))
     if 1 in seconds and 2 in seconds:
-        print(f"\ndask 2 workers vs 1: {seconds[1] / seconds[2]:.2f}× faster "
-              f"({seconds[1]:.1f} s → {seconds[2]:.1f} s); the largest county bounds it: "
-              + ", ".join(f"{c} {s:.1f} s" for c, s in slowest[:3]) + " (serial per-county seconds)")
+        print(
+            f"\ndask 2 workers vs 1: {seconds[1] / seconds[2]:.2f}× faster "
+            f"({seconds[1]:.1f} s → {seconds[2]:.1f} s); the largest county bounds it: "
+            + ", ".join(f"{c} {s:.1f} s" for c, s in slowest[:3])
+            + " (serial per-county seconds)"
+        )
 
 
 def bench_build(scales: list[float], seed: int) -> None:
@@ -158,26 +196,57 @@ def bench_build(scales: list[float], seed: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path, peak_file = Path(tmp) / "demo.gpkg", Path(tmp) / "peak"
             t = time.perf_counter()
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(peak_file), sys.executable, "-m",
-                                   "gridmap.cli", "build-demo", "--seed", str(seed), "--scale", str(scale),
-                                   "--store", str(path)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    "/usr/bin/time",
+                    "-f",
+                    "%M",
+                    "-o",
+                    str(peak_file),
+                    sys.executable,
+                    "-m",
+                    "gridmap.cli",
+                    "build-demo",
+                    "--seed",
+                    str(seed),
+                    "--scale",
+                    str(scale),
+                    "--store",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+            )
             seconds = time.perf_counter() - t
             peak_kib = int(peak_file.read_text().split()[-1]) if peak_file.exists() else 0
             size = path.stat().st_size / 2**20 if path.exists() else float("nan")
         note = "ok" if proc.returncode == 0 else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
-        rows.append({"scale": scale, "seconds": round(seconds, 1), "peak_rss_MiB": round(peak_kib / 1024),
-                     "gpkg_MiB": round(size), "result": note})
+        rows.append(
+            {
+                "scale": scale,
+                "seconds": round(seconds, 1),
+                "peak_rss_MiB": round(peak_kib / 1024),
+                "gpkg_MiB": round(size),
+                "result": note,
+            }
+        )
         print(f"  scale {scale}: {seconds:.1f} s", flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default=None, help="a built demo store (GeoPackage path or postgresql:// URL)")
+    parser.add_argument(
+        "--store", default=None, help="a built demo store (GeoPackage path or postgresql:// URL)"
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--build", type=float, nargs="*", default=[], help="also time build-demo at these scales")
+    parser.add_argument(
+        "--build", type=float, nargs="*", default=[], help="also time build-demo at these scales"
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-peers", action="store_true", help="skip today's whole-area path (n_jobs 1 and 2)")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="skip today's whole-area path (n_jobs 1 and 2)"
+    )
     args = parser.parse_args()
     if args.store:
         bench_partition(args.store, args.workers, peers=not args.no_peers)

@@ -64,8 +64,14 @@ def prepare(store_path: str) -> dict:
     year = str(latest["reported_at"].iloc[0])[:4] if len(latest) else "2024"
     west, south, east, north = (float(v) for v in grids.total_bounds)
     tiles = [t for z in (9, 10, 11, 12) for t in mvt.tiles_covering((west, south, east, north), [z])]
-    return {"plan": plan, "counties": counties, "grids": grids["code"].astype(str).tolist(), "tiles": tiles,
-            "year": year, "password": password}
+    return {
+        "plan": plan,
+        "counties": counties,
+        "grids": grids["code"].astype(str).tolist(),
+        "tiles": tiles,
+        "year": year,
+        "password": password,
+    }
 
 
 def routes(ctx: dict) -> list[tuple[str, int, bool, callable]]:
@@ -77,19 +83,50 @@ def routes(ctx: dict) -> list[tuple[str, int, bool, callable]]:
 
     return [
         ("health", 2, False, lambda: "/api/health"),
-        ("grid-counts", 4, False, lambda: f"/api/v1/grid-counts?admin={rnd.choice(ctx['counties'])}"
-                                          f"&from={ctx['year']}-01&to={int(ctx['year']) + 1}-01&limit=10"),
-        ("admin-units", 2, False, lambda: f"/api/v1/admin-units?parent={rnd.choice(ctx['counties'])}&simplify=50"),
-        ("plan grids", 2, False, lambda: f"/api/v1/plans/{ctx['plan']}/grids?admin={rnd.choice(ctx['counties'])}"
-                                         "&simplify=20"),
+        (
+            "grid-counts",
+            4,
+            False,
+            lambda: (
+                f"/api/v1/grid-counts?admin={rnd.choice(ctx['counties'])}"
+                f"&from={ctx['year']}-01&to={int(ctx['year']) + 1}-01&limit=10"
+            ),
+        ),
+        (
+            "admin-units",
+            2,
+            False,
+            lambda: f"/api/v1/admin-units?parent={rnd.choice(ctx['counties'])}&simplify=50",
+        ),
+        (
+            "plan grids",
+            2,
+            False,
+            lambda: f"/api/v1/plans/{ctx['plan']}/grids?admin={rnd.choice(ctx['counties'])}&simplify=20",
+        ),
         ("latest gi", 2, False, lambda: "/api/v1/hotspots/latest/gi?simplify=50"),
         ("tiles grids", 8, False, tile("grids")),
         ("tiles hotspots", 4, False, tile("hotspots")),
-        ("ogc items", 2, False, lambda: f"/ogc/collections/grids/items?limit=100&offset={rnd.randrange(0, 300)}"),
-        ("atoms of a grid", 2, False, lambda: f"/api/v1/plans/{ctx['plan']}/atoms?grid={rnd.choice(ctx['grids'])}"),
+        (
+            "ogc items",
+            2,
+            False,
+            lambda: f"/ogc/collections/grids/items?limit=100&offset={rnd.randrange(0, 300)}",
+        ),
+        (
+            "atoms of a grid",
+            2,
+            False,
+            lambda: f"/api/v1/plans/{ctx['plan']}/atoms?grid={rnd.choice(ctx['grids'])}",
+        ),
         ("atoms all (anon)", 1, False, lambda: f"/api/v1/plans/{ctx['plan']}/atoms"),
         ("cases", 3, True, lambda: f"/api/v1/cases?limit=100&admin={rnd.choice(ctx['counties'])}"),
-        ("case points", 1, True, lambda: f"/api/v1/cases/points?admin={rnd.choice(ctx['counties'])}&limit=5000"),
+        (
+            "case points",
+            1,
+            True,
+            lambda: f"/api/v1/cases/points?admin={rnd.choice(ctx['counties'])}&limit=5000",
+        ),
         ("kpis", 2, True, lambda: f"/api/v1/kpis?level=county&period={ctx['year']}"),
         ("plan quality", 1, True, lambda: f"/api/v1/plans/{ctx['plan']}/quality"),
         ("coverage audit", 1, True, lambda: "/api/v1/coverage/audit"),
@@ -111,8 +148,23 @@ def main(argv: list[str] | None = None) -> int:
         env.update(GRIDMAP_RATE_LIMIT_PER_ADDRESS="0", GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
     log_path = Path(f"/tmp/gridmap-soak-{args.port}.log")
     with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gridmap.cli", "serve", "--host", "127.0.0.1", "--port",
-                                   str(args.port), "--store", args.store], env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gridmap.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--store",
+                args.store,
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{args.port}"
     try:
         for _ in range(300):
@@ -124,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             if server.poll() is not None:
                 sys.exit(f"bench/soak.py: the server exited; see {log_path}")
             time.sleep(0.2)
-        token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "soak-commander",
-                                                               "password": ctx["password"]}).json()["access_token"]
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "soak-commander", "password": ctx["password"]}
+        ).json()["access_token"]
         time.sleep(2)
         idle_before = rss_mb(server.pid)
         table = routes(ctx)
@@ -144,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                     started = time.perf_counter()
                     try:
                         code = http.get(url(), headers=headers).status_code
-                        kind = "error" if code >= 500 else ("429" if code == 429 else
-                                                            ("4xx" if code >= 400 else "ok"))
+                        kind = (
+                            "error"
+                            if code >= 500
+                            else ("429" if code == 429 else ("4xx" if code >= 400 else "ok"))
+                        )
                     except httpx.HTTPError:
                         kind = "error"
                     elapsed = (time.perf_counter() - started) * 1000
@@ -174,19 +230,25 @@ def main(argv: list[str] | None = None) -> int:
 
     total = sum(len(v) for v in latencies.values())
     errors = sum(s["error"] for s in status.values())
-    print(f"soak: {args.clients} clients, {args.minutes:g} min, {total} requests, {errors} errors "
-          f"({total / (args.minutes * 60):.0f} requests/s), store {args.store}")
+    print(
+        f"soak: {args.clients} clients, {args.minutes:g} min, {total} requests, {errors} errors "
+        f"({total / (args.minutes * 60):.0f} requests/s), store {args.store}"
+    )
     print(f"{'route':<18}{'requests':>9}{'errors':>8}{'4xx':>6}{'429':>6}{'p50 ms':>9}{'p99 ms':>9}")
     for name, _, _, _ in table:
         values = sorted(latencies.get(name, []))
         if not values:
             continue
         p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
-        print(f"{name:<18}{len(values):>9}{status[name]['error']:>8}{status[name]['4xx']:>6}{status[name]['429']:>6}"
-              f"{statistics.median(values):>9.1f}{p99:>9.1f}")
+        print(
+            f"{name:<18}{len(values):>9}{status[name]['error']:>8}{status[name]['4xx']:>6}{status[name]['429']:>6}"
+            f"{statistics.median(values):>9.1f}{p99:>9.1f}"
+        )
     print("server RSS (MiB) over time: " + ", ".join(f"{t / 60:.1f} min {m:.0f}" for t, m in samples))
-    print(f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
-          f"{idle_after:.0f} MiB")
+    print(
+        f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
+        f"{idle_after:.0f} MiB"
+    )
     return 1 if errors else 0
 
 

@@ -137,9 +137,7 @@ def villages(data_dir: Path | None = None) -> gpd.GeoDataFrame:
 def places(data_dir: Path | None = None) -> gpd.GeoDataFrame:
     """GeoNames towns (CC-BY-4.0) as points, EPSG:4326; used to seat synthetic towns."""
     df = pd.read_csv(_dir(data_dir) / "tongliao_places_geonames_cities500.csv", dtype={"geonameid": str})
-    return gpd.GeoDataFrame(
-        df, geometry=gpd.points_from_xy(df["lon_wgs84"], df["lat_wgs84"]), crs=WGS84
-    )
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon_wgs84"], df["lat_wgs84"]), crs=WGS84)
 
 
 def real_admin_units(data_dir: Path | None = None) -> gpd.GeoDataFrame:

@@ -108,12 +108,16 @@ class CaseFilter:
                 raise InputError(f"{name} {','.join(bad)!r} unknown; use {', '.join(allowed)}")
         code = self.admin
         if code and not (code.isdigit() and code.startswith(AREA_CODE_PREFIX) and len(code) in CODE_COLUMNS):
-            raise InputError(f"admin {code!r}: give a county (6 digits), township (9), village (12) "
-                             f"or grid (15) code of {AREA_NAME['en']} ({AREA_CODE_PREFIX}…)")
+            raise InputError(
+                f"admin {code!r}: give a county (6 digits), township (9), village (12) "
+                f"or grid (15) code of {AREA_NAME['en']} ({AREA_CODE_PREFIX}…)"
+            )
 
     def as_dict(self) -> dict:
         """The set fields (tuples as lists), as a run records them."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v is not None}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v is not None
+        }
 
     def where(self, scope: list[str] | None = None) -> dict[str, Any] | None:
         """The store ``where`` dict; ``None`` when ``scope`` (grid codes a user may read; None = all)
@@ -161,7 +165,10 @@ class CaseFilter:
                 keep &= (reported >= self.start).to_numpy(dtype=bool, na_value=False)
             if self.end:
                 keep &= (reported < self.end).to_numpy(dtype=bool, na_value=False)
-        for column, value in ((CODE_COLUMNS.get(len(self.admin or "")), self.admin), ("grid_code", self.grid)):
+        for column, value in (
+            (CODE_COLUMNS.get(len(self.admin or "")), self.admin),
+            ("grid_code", self.grid),
+        ):
             if value and value != AREA_CODE and column:
                 if column not in cases.columns:
                     raise InputError(f"cases have no {column!r} column to filter on")
@@ -189,8 +196,15 @@ def read_cases(
     where = case_filter.where(scope)
     if where is None or where.get("grid_code") == []:
         return pd.DataFrame(columns=columns)
-    return store.read("cases", where=where or None, columns=columns, bbox=bbox,
-                      order_by=["reported_at", "case_id"], limit=limit, offset=offset)
+    return store.read(
+        "cases",
+        where=where or None,
+        columns=columns,
+        bbox=bbox,
+        order_by=["reported_at", "case_id"],
+        limit=limit,
+        offset=offset,
+    )
 
 
 def count_cases(

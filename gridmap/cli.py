@@ -24,7 +24,14 @@ from gridmap.partition import cli as partition_cli
 from gridmap.synth import cli as synth_cli
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    synth_cli, pipeline_cli, geocode_cli, imports_cli, partition_cli, hotspots_cli, forecast_cli, coverage_cli,
+    synth_cli,
+    pipeline_cli,
+    geocode_cli,
+    imports_cli,
+    partition_cli,
+    hotspots_cli,
+    forecast_cli,
+    coverage_cli,
     report_cli,
 )
 

@@ -159,8 +159,10 @@ class ApiSettings(BaseSettings):
     def check_serving(self, host: str) -> None:
         """Refuse (InputError, one line) to listen beyond loopback while the secret key is the default."""
         if self.secret_key == DEFAULT_SECRET_KEY and not is_loopback(host):
-            raise InputError(f"refusing to serve on {host} with the default secret key: "
-                             "set GRIDMAP_SECRET_KEY to a long random value (or serve on 127.0.0.1)")
+            raise InputError(
+                f"refusing to serve on {host} with the default secret key: "
+                "set GRIDMAP_SECRET_KEY to a long random value (or serve on 127.0.0.1)"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -173,8 +175,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class Settings(StoreSettings, DemoSettings, PartitionSettings, DistributedSettings, HotspotSettings, AuditSettings,
-               IntakeSettings, PrivacySettings, LimitsSettings, TilesSettings, ApiSettings):
+class Settings(
+    StoreSettings,
+    DemoSettings,
+    PartitionSettings,
+    DistributedSettings,
+    HotspotSettings,
+    AuditSettings,
+    IntakeSettings,
+    PrivacySettings,
+    LimitsSettings,
+    TilesSettings,
+    ApiSettings,
+):
     """Every concern's fields in one object (same variables), for code that passes settings along
     (``create_app(Settings(...))``, tests); ``settings.audit`` etc. give one concern."""
 

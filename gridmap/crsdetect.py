@@ -60,7 +60,9 @@ def _projected(bounds: tuple[float, float, float, float]) -> tuple[Candidate, ..
     from pyproj.aoi import AreaOfInterest
     from pyproj.database import query_crs_info
 
-    found = query_crs_info(auth_name="EPSG", pj_types="PROJECTED_CRS", area_of_interest=AreaOfInterest(*bounds))
+    found = query_crs_info(
+        auth_name="EPSG", pj_types="PROJECTED_CRS", area_of_interest=AreaOfInterest(*bounds)
+    )
     out = [Candidate(f"EPSG:{info.code}", info.name) for info in found if _GK_NAME.match(info.name)]
     return tuple(sorted(out, key=lambda c: int(c.code.split(":")[1])))
 
@@ -91,7 +93,9 @@ def _transformer(code: str) -> pyproj.Transformer:
     try:
         crs = pyproj.CRS.from_user_input(code)
     except pyproj.exceptions.CRSError:
-        raise InputError(f"unknown coordinate system {code!r}: use EPSG:NNNN, wgs84, cgcs2000, gcj02 or bd09") from None
+        raise InputError(
+            f"unknown coordinate system {code!r}: use EPSG:NNNN, wgs84, cgcs2000, gcj02 or bd09"
+        ) from None
     return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
@@ -145,12 +149,18 @@ def require_crs(x, y, area: BaseGeometry, source: str, margin_km: float = 5.0) -
     fits = fitting(x, y, area, margin_km)
     if len(fits) == 1:
         only = fits[0]
-        raise InputError(f"{source}: no coordinate system declared; the coordinates fit only {only.code} "
-                         f"({only.label}); confirm with {only.flag}")
+        raise InputError(
+            f"{source}: no coordinate system declared; the coordinates fit only {only.code} "
+            f"({only.label}); confirm with {only.flag}"
+        )
     if fits:
         listed = "; ".join(f"{c.code} ({c.label})" for c in fits)
-        raise InputError(f"{source}: no coordinate system declared and the coordinates fit {len(fits)} systems: "
-                         f"{listed}; say which with --crs CODE")
-    raise InputError(f"{source}: no coordinate system declared and the coordinates fit none of the supported systems "
-                     "in the area (WGS-84, CGCS2000, GCJ-02, BD-09, Gauss–Krüger of CGCS2000 / Xi'an 1980 / Beijing "
-                     "1954); check the file or pass --crs EPSG:NNNN")
+        raise InputError(
+            f"{source}: no coordinate system declared and the coordinates fit {len(fits)} systems: "
+            f"{listed}; say which with --crs CODE"
+        )
+    raise InputError(
+        f"{source}: no coordinate system declared and the coordinates fit none of the supported systems "
+        "in the area (WGS-84, CGCS2000, GCJ-02, BD-09, Gauss–Krüger of CGCS2000 / Xi'an 1980 / Beijing "
+        "1954); check the file or pass --crs EPSG:NNNN"
+    )

@@ -79,8 +79,11 @@ class DisclosureRule:
     @classmethod
     def from_settings(cls, settings) -> DisclosureRule:
         """The rule of ``settings`` (``suppress_counts_below``, ``disclosure_noise_decay``, ``secret_key``)."""
-        return cls.from_secret(settings.secret_key, settings.suppress_counts_below,
-                               getattr(settings, "disclosure_noise_decay", 0.5))
+        return cls.from_secret(
+            settings.secret_key,
+            settings.suppress_counts_below,
+            getattr(settings, "disclosure_noise_decay", 0.5),
+        )
 
 
 def record_keys(ids: Iterable[object] | pd.Series, rule: DisclosureRule) -> np.ndarray:
@@ -97,7 +100,9 @@ def label_keys(labels: Iterable[object] | pd.Series, rule: DisclosureRule) -> np
 
 def cell_keys(keys: np.ndarray, groups: pd.Series | np.ndarray) -> pd.Series:
     """Cell key per group: the sum of its records' keys modulo ``2**32`` (index = group)."""
-    return (pd.Series(np.asarray(keys, dtype=np.int64)).groupby(np.asarray(groups)).sum() % KEY_SPACE).astype(np.int64)
+    return (pd.Series(np.asarray(keys, dtype=np.int64)).groupby(np.asarray(groups)).sum() % KEY_SPACE).astype(
+        np.int64
+    )
 
 
 def noise(cell_key: np.ndarray, counts: np.ndarray, noise_decay: float) -> np.ndarray:
@@ -120,7 +125,9 @@ class Disclosed:
     suppressed: np.ndarray
 
 
-def disclose(counts: np.ndarray | pd.Series, cell_key: np.ndarray | pd.Series, rule: DisclosureRule) -> Disclosed:
+def disclose(
+    counts: np.ndarray | pd.Series, cell_key: np.ndarray | pd.Series, rule: DisclosureRule
+) -> Disclosed:
     """Counts as a role without all-case access may see them (see the module docstring).
 
     ``counts`` may hold NaN (unknown): it stays NaN and is not flagged.
@@ -129,12 +136,16 @@ def disclose(counts: np.ndarray | pd.Series, cell_key: np.ndarray | pd.Series, r
     known = ~np.isnan(values)
     suppressed = known & (values > 0) & (values < rule.threshold)
     whole = np.where(known, values, 0).astype(np.int64)
-    noisy = np.maximum(rule.threshold, whole + noise(np.asarray(cell_key), whole, rule.noise_decay)).astype(float)
+    noisy = np.maximum(rule.threshold, whole + noise(np.asarray(cell_key), whole, rule.noise_decay)).astype(
+        float
+    )
     published = np.where(~known, np.nan, np.where(values == 0, 0.0, np.where(suppressed, np.nan, noisy)))
     return Disclosed(published, suppressed)
 
 
-def disclose_record_counts(records: pd.DataFrame, by: str, id_column: str, rule: DisclosureRule) -> pd.DataFrame:
+def disclose_record_counts(
+    records: pd.DataFrame, by: str, id_column: str, rule: DisclosureRule
+) -> pd.DataFrame:
     """Count ``records`` per ``by`` and disclose them: columns ``by, count`` (true, for sorting
     by the caller only when it may), ``shown`` (published, NaN if suppressed), ``suppressed``."""
     groups = records[by].astype(str)
@@ -142,8 +153,14 @@ def disclose_record_counts(records: pd.DataFrame, by: str, id_column: str, rule:
     counts = groups.value_counts()
     keys = keys.reindex(counts.index)
     shown = disclose(counts.to_numpy(), keys.to_numpy(), rule)
-    return pd.DataFrame({by: counts.index.to_numpy(), "count": counts.to_numpy(),
-                         "shown": shown.values, "suppressed": shown.suppressed})
+    return pd.DataFrame(
+        {
+            by: counts.index.to_numpy(),
+            "count": counts.to_numpy(),
+            "shown": shown.values,
+            "suppressed": shown.suppressed,
+        }
+    )
 
 
 def run_cell_labels(run: dict | pd.Series, unit_ids: Iterable[object]) -> pd.Series:
@@ -162,6 +179,14 @@ def run_cell_labels(run: dict | pd.Series, unit_ids: Iterable[object]) -> pd.Ser
 
     params = _json(run.get("params")) if hasattr(run, "get") else {}
     resolution = params.get("h3_resolution") if isinstance(params, dict) else None
-    selection = json.dumps({"plan": run.get("plan_id"), "unit": run.get("unit_kind"), "h3": resolution,
-                            "filters": _json(run.get("filters"))}, sort_keys=True, default=str)
+    selection = json.dumps(
+        {
+            "plan": run.get("plan_id"),
+            "unit": run.get("unit_kind"),
+            "h3": resolution,
+            "filters": _json(run.get("filters")),
+        },
+        sort_keys=True,
+        default=str,
+    )
     return "run|" + selection + "|" + pd.Series(list(unit_ids), dtype=object).astype(str)

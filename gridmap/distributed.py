@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def dask_client(address: str | None = None, workers: int | None = None, processes: bool = True
-                ) -> Iterator[Any]:
+def dask_client(
+    address: str | None = None, workers: int | None = None, processes: bool = True
+) -> Iterator[Any]:
     """A :class:`distributed.Client`: to ``address`` (or ``GRIDMAP_DASK_SCHEDULER``) when given, else
     to a fresh LocalCluster of ``workers`` single-threaded workers (processes, or threads in one
     process with ``processes=False``, which is enough for tests). Closed on exit.
@@ -52,8 +53,16 @@ def dask_client(address: str | None = None, workers: int | None = None, processe
     # the in-process scheduler logs every worker's start and stop at INFO: noise in a command's output
     logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger("distributed").level))
     # dashboard on a free port: several clusters (other users, tests) may run on one machine
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0",
-                      silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=":0",
+            silence_logs=logging.WARNING,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -85,8 +94,10 @@ def run_tasks(
     # explicit keys: readable on the dashboard, and a token so two batches on one client never collide
     token = uuid.uuid4().hex[:8]
     name = getattr(function, "__name__", "task")
-    futures = [client.submit(function, task, key=f"{name}-{key}-{token}", **kwargs)
-               for task, key in zip(tasks, keys, strict=True)]
+    futures = [
+        client.submit(function, task, key=f"{name}-{key}-{token}", **kwargs)
+        for task, key in zip(tasks, keys, strict=True)
+    ]
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(tasks)
     done = 0

@@ -42,7 +42,10 @@ def today_local() -> str:
 
 # --- cases -----------------------------------------------------------------------------------
 #: case kind → (zh, en) label
-CASE_KINDS: dict[str, tuple[str, str]] = {"dispute": ("矛盾纠纷", "disputes"), "petition": ("信访", "petitions")}
+CASE_KINDS: dict[str, tuple[str, str]] = {
+    "dispute": ("矛盾纠纷", "disputes"),
+    "petition": ("信访", "petitions"),
+}
 
 #: kind → category → (zh, en) label; the keys are what the store holds
 CATEGORIES: dict[str, dict[str, tuple[str, str]]] = {
@@ -94,7 +97,9 @@ AGENT_ROLE = "agent"
 ITEM_STATUSES: dict[str, tuple[str, str]] = {"open": ("代办中", "open"), "done": ("已办结", "done")}
 #: how a follow-up visit (回访) was made
 VISIT_METHODS: dict[str, tuple[str, str]] = {
-    "phone": ("电话回访", "phone"), "in_person": ("上门回访", "in person"), "wechat": ("微信回访", "WeChat"),
+    "phone": ("电话回访", "phone"),
+    "in_person": ("上门回访", "in person"),
+    "wechat": ("微信回访", "WeChat"),
 }
 
 
@@ -141,8 +146,10 @@ def vocabulary() -> dict[str, Any]:
         "area": {"code": AREA_CODE, "name": AREA_NAME},
         "time_zone": LOCAL_TZ_NAME,
         "kinds": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in CASE_KINDS.items()],
-        "categories": {kind: [{"key": k, "zh": zh, "en": en} for k, (zh, en) in cats.items()]
-                       for kind, cats in CATEGORIES.items()},
+        "categories": {
+            kind: [{"key": k, "zh": zh, "en": en} for k, (zh, en) in cats.items()]
+            for kind, cats in CATEGORIES.items()
+        },
         "statuses": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in CASE_STATUSES.items()],
         "open_statuses": list(OPEN_STATUSES),
         "resolved_statuses": list(RESOLVED_STATUSES),

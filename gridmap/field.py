@@ -79,7 +79,9 @@ def local_time(value: str | None) -> str:
         try:
             parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise FieldError(f"time {value!r} is not an ISO date-time (e.g. 2024-05-01T09:30:00+08:00)") from None
+            raise FieldError(
+                f"time {value!r} is not an ISO date-time (e.g. 2024-05-01T09:30:00+08:00)"
+            ) from None
         stamp = parsed.astimezone(LOCAL_TZ).replace(tzinfo=None) if parsed.tzinfo else parsed
         if stamp > now + timedelta(minutes=CLOCK_SKEW_MINUTES):
             raise FieldError(f"time {value} lies in the future; check the phone's clock")
@@ -128,7 +130,9 @@ def own_grid_at(store, worker_id: str, lon: float, lat: float, day: str) -> pd.S
     grids = worker_grids(store, worker_id, day)
     code = assign_points([lon], [lat], grids)[0] if len(grids) else None
     if code is None:
-        raise NotOwnGridError(f"the point ({lon:.6f}, {lat:.6f}) lies outside worker {worker_id}'s grids on {day[:10]}")
+        raise NotOwnGridError(
+            f"the point ({lon:.6f}, {lat:.6f}) lies outside worker {worker_id}'s grids on {day[:10]}"
+        )
     return grids[grids["code"] == code].iloc[0]
 
 
@@ -149,14 +153,23 @@ def _existing(store, table: str, key: str, row_id: str, expected: dict) -> Field
         return None
     row = found.iloc[0]
     if not _same(row, expected):
-        raise ClientIdReusedError("this client_id was already used for a different record; send a new client_id")
+        raise ClientIdReusedError(
+            "this client_id was already used for a different record; send a new client_id"
+        )
     geom = row.geometry
     ts = row["ts"] if table == "patrols" else row["reported_at"]
     return FieldResult(row_id, False, str(row.get("grid_code") or ""), float(geom.x), float(geom.y), str(ts))
 
 
-def record_patrol(store, worker_id: str, client_id: str, lon: float, lat: float, crs: str | None = "gcj02",
-                  ts: str | None = None) -> FieldResult:
+def record_patrol(
+    store,
+    worker_id: str,
+    client_id: str,
+    lon: float,
+    lat: float,
+    crs: str | None = "gcj02",
+    ts: str | None = None,
+) -> FieldResult:
     """Store one patrol check-in of ``worker_id`` (see the module doc for the rules)."""
     patrol_id = record_id("FP", worker_id, client_id)
     wlon, wlat, name = to_storage_point(lon, lat, crs)
@@ -168,17 +181,37 @@ def record_patrol(store, worker_id: str, client_id: str, lon: float, lat: float,
         if old is not None:
             return FieldResult(old.id, False, str(grid["code"]), old.lon, old.lat, old.ts)
         frame = gpd.GeoDataFrame(
-            {"patrol_id": [patrol_id], "worker_id": [worker_id], "ts": [when], "raw_lon": [float(lon)],
-             "raw_lat": [float(lat)], "raw_crs": [name], "source": [FIELD_SOURCE]},
-            geometry=[shapely.Point(wlon, wlat)], crs=WGS84)
+            {
+                "patrol_id": [patrol_id],
+                "worker_id": [worker_id],
+                "ts": [when],
+                "raw_lon": [float(lon)],
+                "raw_lat": [float(lat)],
+                "raw_crs": [name],
+                "source": [FIELD_SOURCE],
+            },
+            geometry=[shapely.Point(wlon, wlat)],
+            crs=WGS84,
+        )
         store.write("patrols", frame)
     return FieldResult(patrol_id, True, str(grid["code"]), wlon, wlat, when)
 
 
-def record_case(store, worker_id: str, client_id: str, lon: float, lat: float, crs: str | None = "gcj02",
-                kind: str = "dispute", category: str | None = None, reported_at: str | None = None,
-                address_text: str | None = None, persons: int | None = None, party_name: str | None = None,
-                party_phone: str | None = None) -> FieldResult:
+def record_case(
+    store,
+    worker_id: str,
+    client_id: str,
+    lon: float,
+    lat: float,
+    crs: str | None = "gcj02",
+    kind: str = "dispute",
+    category: str | None = None,
+    reported_at: str | None = None,
+    address_text: str | None = None,
+    persons: int | None = None,
+    party_name: str | None = None,
+    party_phone: str | None = None,
+) -> FieldResult:
     """Store one case reported by ``worker_id`` in their own grid, status ``reported``.
 
     ``kind`` and ``category`` accept what case imports accept (``dispute``/矛盾纠纷,
@@ -194,28 +227,54 @@ def record_case(store, worker_id: str, client_id: str, lon: float, lat: float, c
     if category not in (None, ""):
         case_category = CATEGORY_VALUES[case_kind].get(str(category).strip(), str(category).strip())
         if case_category not in CATEGORIES[case_kind]:
-            raise FieldError(f"unknown {case_kind} category {category!r}; one of {sorted(CATEGORIES[case_kind])}")
+            raise FieldError(
+                f"unknown {case_kind} category {category!r}; one of {sorted(CATEGORIES[case_kind])}"
+            )
     if persons is not None and (int(persons) < 0 or int(persons) > 100_000):
         raise FieldError("persons must be between 0 and 100000")
     case_id = record_id("FC", worker_id, client_id)
     wlon, wlat, name = to_storage_point(lon, lat, crs)
     when = local_time(reported_at)
-    expected = {"kind": case_kind, "category": case_category, "raw_lon": float(lon), "raw_lat": float(lat),
-                "raw_crs": name, "address_text": address_text or None}
+    expected = {
+        "kind": case_kind,
+        "category": case_category,
+        "raw_lon": float(lon),
+        "raw_lat": float(lat),
+        "raw_crs": name,
+        "address_text": address_text or None,
+    }
     with store.transaction():
         grid = own_grid_at(store, worker_id, wlon, wlat, when)
         old = _existing(store, "cases", "case_id", case_id, expected)
         if old is not None:
             return old
         row = {
-            "case_id": case_id, "external_id": None, "kind": case_kind, "category": case_category,
-            "status": "reported", "reported_at": when, "address_text": address_text or None,
-            "raw_lon": float(lon), "raw_lat": float(lat), "raw_crs": name, "lon": wlon, "lat": wlat,
-            "precision": "coordinates", "score": 100.0, "geocode_status": "accepted", "reason": None,
-            "grid_code": str(grid["code"]), "village_code": grid.get("village_code"),
-            "township_code": grid.get("township_code"), "county_code": grid.get("county_code"),
-            "persons": persons, "party_name": party_name or None, "party_phone": party_phone or None,
+            "case_id": case_id,
+            "external_id": None,
+            "kind": case_kind,
+            "category": case_category,
+            "status": "reported",
+            "reported_at": when,
+            "address_text": address_text or None,
+            "raw_lon": float(lon),
+            "raw_lat": float(lat),
+            "raw_crs": name,
+            "lon": wlon,
+            "lat": wlat,
+            "precision": "coordinates",
+            "score": 100.0,
+            "geocode_status": "accepted",
+            "reason": None,
+            "grid_code": str(grid["code"]),
+            "village_code": grid.get("village_code"),
+            "township_code": grid.get("township_code"),
+            "county_code": grid.get("county_code"),
+            "persons": persons,
+            "party_name": party_name or None,
+            "party_phone": party_phone or None,
             "source": f"{FIELD_SOURCE} {worker_id}",
         }
-        store.write("cases", gpd.GeoDataFrame(pd.DataFrame([row]), geometry=[shapely.Point(wlon, wlat)], crs=WGS84))
+        store.write(
+            "cases", gpd.GeoDataFrame(pd.DataFrame([row]), geometry=[shapely.Point(wlon, wlat)], crs=WGS84)
+        )
     return FieldResult(case_id, True, str(grid["code"]), wlon, wlat, when)

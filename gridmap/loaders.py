@@ -44,8 +44,10 @@ KM_PER_DEGREE = 111.32
 
 _POLYGON, _MULTIPOLYGON = int(shapely.GeometryType.POLYGON), int(shapely.GeometryType.MULTIPOLYGON)
 _COLLECTIONS = {
-    int(shapely.GeometryType.MULTIPOINT), int(shapely.GeometryType.MULTILINESTRING),
-    _MULTIPOLYGON, int(shapely.GeometryType.GEOMETRYCOLLECTION),
+    int(shapely.GeometryType.MULTIPOINT),
+    int(shapely.GeometryType.MULTILINESTRING),
+    _MULTIPOLYGON,
+    int(shapely.GeometryType.GEOMETRYCOLLECTION),
 }
 
 
@@ -88,7 +90,9 @@ class LoadReport:
 # --- vector files ---------------------------------------------------------------------------
 
 
-def _region_with_margin(bounds: tuple[float, float, float, float], margin_km: float) -> tuple[float, float, float, float]:
+def _region_with_margin(
+    bounds: tuple[float, float, float, float], margin_km: float
+) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = bounds
     dlat = margin_km / KM_PER_DEGREE
     dlon = margin_km / (KM_PER_DEGREE * math.cos(math.radians((miny + maxy) / 2)))
@@ -135,7 +139,9 @@ def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[keep], index[keep]
 
 
-def _repair_polygons(geoms: np.ndarray, rows: np.ndarray, report: LoadReport) -> tuple[np.ndarray, np.ndarray]:
+def _repair_polygons(
+    geoms: np.ndarray, rows: np.ndarray, report: LoadReport
+) -> tuple[np.ndarray, np.ndarray]:
     """make_valid on invalid (Multi)Polygons keeping only their polygonal parts.
 
     Returns (geometries, keep-mask); repairs and rows left without any polygon are reported.
@@ -158,7 +164,9 @@ def _repair_polygons(geoms: np.ndarray, rows: np.ndarray, report: LoadReport) ->
     for position, row, reason, result in zip(positions, rows[positions], reasons, fixed, strict=True):
         if result is None:
             keep[position] = False
-            report.dropped.append(RowIssue(int(row), f"invalid polygon ({reason}) with no area left after repair"))
+            report.dropped.append(
+                RowIssue(int(row), f"invalid polygon ({reason}) with no area left after repair")
+            )
         else:
             report.repaired.append(RowIssue(int(row), str(reason)))
     return geoms, keep
@@ -213,7 +221,9 @@ def read_vector(
             report.notes.append(f"file has {len(layers)} layers; read the first, {layers[0][0]!r}")
         frame = pyogrio.read_dataframe(path, layer=layer, **({"encoding": encoding} if encoding else {}))
     except Exception as exc:  # GDAL raises several types; the operator needs the message
-        raise InputError(f"{path.name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})") from exc
+        raise InputError(
+            f"{path.name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})"
+        ) from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         raise InputError(f"{path.name}: the layer has no geometry column")
     frame = frame.reset_index(drop=True)
@@ -281,7 +291,9 @@ def _to_wgs84(geoms: np.ndarray, crs: Any, expected_crs: Any, name: str, report:
             crs = pyproj.CRS.from_user_input(expected_crs)
             report.notes.append(f"no CRS in the file; used the expected {crs.to_string()}")
         elif _within(bounds, CHINA_BOUNDS):
-            report.notes.append("no CRS in the file; coordinates look like lon/lat in China, assumed EPSG:4326")
+            report.notes.append(
+                "no CRS in the file; coordinates look like lon/lat in China, assumed EPSG:4326"
+            )
             return geoms
         elif _within(_swapped(bounds), CHINA_BOUNDS):
             raise InputError(
@@ -294,14 +306,21 @@ def _to_wgs84(geoms: np.ndarray, crs: Any, expected_crs: Any, name: str, report:
                 "add a .prj / CRS to the file or say which CRS it is in"
             )
     crs = pyproj.CRS.from_user_input(crs)
-    if expected_crs is not None and not crs.equals(pyproj.CRS.from_user_input(expected_crs), ignore_axis_order=True):
-        report.notes.append(f"file declares {crs.to_string()}, not the expected {expected_crs}; used the file's CRS")
+    if expected_crs is not None and not crs.equals(
+        pyproj.CRS.from_user_input(expected_crs), ignore_axis_order=True
+    ):
+        report.notes.append(
+            f"file declares {crs.to_string()}, not the expected {expected_crs}; used the file's CRS"
+        )
     if crs.is_geographic and not _within(bounds, (-180.0, -90.0, 180.0, 90.0)):
         hint = (
-            "latitude and longitude look swapped" if _within(_swapped(bounds), (-180.0, -90.0, 180.0, 90.0))
+            "latitude and longitude look swapped"
+            if _within(_swapped(bounds), (-180.0, -90.0, 180.0, 90.0))
             else "the values look like metres: the declared CRS is probably wrong"
         )
-        raise InputError(f"{name}: declares {crs.to_string()} (degrees) but coordinates are {_fmt(bounds)}; {hint}")
+        raise InputError(
+            f"{name}: declares {crs.to_string()} (degrees) but coordinates are {_fmt(bounds)}; {hint}"
+        )
     if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
         return geoms
     transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -327,19 +346,25 @@ def decode_text(data: bytes, name: str, report: LoadReport) -> str:
         report.encoding = "utf-8-sig"
         report.notes.append("UTF-8 byte-order mark stripped")
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8")
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
         except UnicodeDecodeError as exc:
             offset = exc.start + len(codecs.BOM_UTF8)
-            raise InputError(f"{name}: starts with a UTF-8 BOM but byte 0x{data[offset]:02X} at offset {offset} is not UTF-8") from None
+            raise InputError(
+                f"{name}: starts with a UTF-8 BOM but byte 0x{data[offset]:02X} at offset {offset} is not UTF-8"
+            ) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         report.encoding = "utf-16"
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: starts with a UTF-16 BOM but is not valid UTF-16 (offset {exc.start})") from None
+            raise InputError(
+                f"{name}: starts with a UTF-16 BOM but is not valid UTF-16 (offset {exc.start})"
+            ) from None
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise InputError(f"{name}: binary data (NUL byte at offset {nul}); expected a text CSV/JSON, or an .xlsx workbook")
+        raise InputError(
+            f"{name}: binary data (NUL byte at offset {nul}); expected a text CSV/JSON, or an .xlsx workbook"
+        )
     try:
         text = data.decode("utf-8")
         report.encoding = "utf-8"
@@ -365,7 +390,9 @@ def decode_text(data: bytes, name: str, report: LoadReport) -> str:
 def _text_kind(data: bytes, filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix == ".xls":
-        raise InputError(f"{filename}: old Excel .xls files are not supported; save it as .xlsx or CSV (UTF-8)")
+        raise InputError(
+            f"{filename}: old Excel .xls files are not supported; save it as .xlsx or CSV (UTF-8)"
+        )
     if suffix in _TEXT_KINDS:
         return _TEXT_KINDS[suffix]
     if data.startswith(b"PK\x03\x04"):
@@ -402,8 +429,14 @@ def _read_csv(text: str, name: str, report: LoadReport) -> pd.DataFrame:
     try:
         # header=None: the header row is taken below, so repeated names are not silently mangled to "a.1"
         raw = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL, header=None,
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            quoting=csv.QUOTE_MINIMAL,
+            header=None,
         )
     except pd.errors.EmptyDataError:
         raise InputError(f"{name}: no header row (the file is empty or blank)") from None
@@ -424,7 +457,11 @@ def _cell_text(value: Any) -> str:
             return str(int(value))
         return repr(value)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep="T", timespec="seconds") if value.time() != dt.time(0) else value.date().isoformat()
+        return (
+            value.isoformat(sep="T", timespec="seconds")
+            if value.time() != dt.time(0)
+            else value.date().isoformat()
+        )
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return str(value)
@@ -486,7 +523,9 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
         workbook = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
         formulas_book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(f"{name}: not a readable .xlsx workbook ({str(exc).strip() or type(exc).__name__})") from None
+        raise InputError(
+            f"{name}: not a readable .xlsx workbook ({str(exc).strip() or type(exc).__name__})"
+        ) from None
     try:
         sheets = workbook.worksheets
         if sheet is not None:
@@ -499,13 +538,20 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
             elif sheet in names:
                 chosen = sheets[names.index(sheet)]
             else:
-                raise InputError(f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME")
+                raise InputError(
+                    f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME"
+                )
         else:
-            sizes = [sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, "")) for s in sheets]
+            sizes = [
+                sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, ""))
+                for s in sheets
+            ]
             chosen = sheets[int(np.argmax(sizes))]
             if len(sheets) > 1:
-                report.notes.append(f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the "
-                                    "most data (--sheet picks another)")
+                report.notes.append(
+                    f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the "
+                    "most data (--sheet picks another)"
+                )
         rows, formulas = _sheet_rows(chosen, formulas_book[chosen.title])
     finally:
         workbook.close()
@@ -524,17 +570,26 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
     if first_body < len(rows):
         below = rows[first_body]
         repeated = [c for c in range(1, len(header)) if header[c] != "" and header[c] == header[c - 1]]
-        if repeated and all(cell != "" for cell in below[: len(header)]) and not any(
-            (first_body, c) in formulas for c in range(len(below))
-        ) and not any(_looks_numeric(cell) for cell in below[: len(header)]):
+        if (
+            repeated
+            and all(cell != "" for cell in below[: len(header)])
+            and not any((first_body, c) in formulas for c in range(len(below)))
+            and not any(_looks_numeric(cell) for cell in below[: len(header)])
+        ):
             # a two-row header: the merged group above, the sub-columns below
-            header = [(f"{top} {sub}".strip() if top != sub else top) if sub else top
-                      for top, sub in zip(header, (below + [""] * len(header))[: len(header)], strict=True)]
+            header = [
+                (f"{top} {sub}".strip() if top != sub else top) if sub else top
+                for top, sub in zip(header, (below + [""] * len(header))[: len(header)], strict=True)
+            ]
             first_body += 1
             report.notes.append("two-row header with merged cells joined")
     body = rows[first_body:]
     width = max(len(header), *(len(r) for r in body)) if body else len(header)
-    while width > 0 and header[width - 1 : width] == [""] and all(len(r) < width or r[width - 1] == "" for r in body):
+    while (
+        width > 0
+        and header[width - 1 : width] == [""]
+        and all(len(r) < width or r[width - 1] == "" for r in body)
+    ):
         width -= 1  # trailing columns empty in every row
     header = (header + [""] * width)[:width]
     body = [(r + [""] * width)[:width] for r in body]
@@ -569,13 +624,20 @@ def _read_json(text: str, name: str, report: LoadReport) -> pd.DataFrame:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+        raise InputError(
+            f"{name}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+        ) from None
     if isinstance(document, dict):
         lists = {k: v for k, v in document.items() if isinstance(v, list)}
-        if document and len(lists) == len(document) and len({len(v) for v in lists.values()}) == 1 and not any(
-            isinstance(x, dict) for v in lists.values() for x in v[:1]
+        if (
+            document
+            and len(lists) == len(document)
+            and len({len(v) for v in lists.values()}) == 1
+            and not any(isinstance(x, dict) for v in lists.values() for x in v[:1])
         ):
-            return pd.DataFrame({k: [_json_text(x) for x in v] for k, v in lists.items()}, dtype=str)  # columns
+            return pd.DataFrame(
+                {k: [_json_text(x) for x in v] for k, v in lists.items()}, dtype=str
+            )  # columns
         records = [k for k, v in lists.items() if v and all(isinstance(x, dict) for x in v)]
         if len(records) != 1:
             raise InputError(f"{name}: JSON object without one list of records; expected [{{…}}, …]")
@@ -595,8 +657,12 @@ def _read_json(text: str, name: str, report: LoadReport) -> pd.DataFrame:
 
 
 def read_table(
-    path_or_bytes: str | Path | bytes, filename: str | None = None, *, max_bytes: int | None = None,
-    sheet: str | int | None = None, encoding: str | None = None,
+    path_or_bytes: str | Path | bytes,
+    filename: str | None = None,
+    *,
+    max_bytes: int | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read a CSV/TSV, XLSX or JSON table with every column as strings.
 
@@ -650,9 +716,13 @@ def read_table(
             try:
                 text = data.decode(encoding)
             except LookupError:
-                raise InputError(f"{name}: unknown encoding {encoding!r} (use utf-8, gbk or gb18030)") from None
+                raise InputError(
+                    f"{name}: unknown encoding {encoding!r} (use utf-8, gbk or gb18030)"
+                ) from None
             except UnicodeDecodeError as exc:
-                raise InputError(f"{name}: byte offset {exc.start} is not {encoding}; drop --encoding to detect it") from None
+                raise InputError(
+                    f"{name}: byte offset {exc.start} is not {encoding}; drop --encoding to detect it"
+                ) from None
             text = text.lstrip("\ufeff")
             report.encoding = encoding
         else:

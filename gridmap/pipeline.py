@@ -89,8 +89,10 @@ def build_demo(
     progress = progress or log.info
     store = store or open_store()
     if store.get_meta("real_area") is not None:  # gridmap.imports.init.META_AREA
-        raise InputError("this store was made with gridmap init for real data; the synthetic demo goes into "
-                         "another store (GRIDMAP_GPKG_PATH or --store)")
+        raise InputError(
+            "this store was made with gridmap init for real data; the synthetic demo goes into "
+            "another store (GRIDMAP_GPKG_PATH or --store)"
+        )
     report = BuildReport()
 
     from gridmap import synth
@@ -140,16 +142,18 @@ def build_demo(
             ("kde", {"kind": "dispute", **last_year}, {}),
         ):
             try:
-                run_id = run_hotspots(store, method=method, unit="grid", plan_id=plan_id, filters=filters,
-                                      params=params)
+                run_id = run_hotspots(
+                    store, method=method, unit="grid", plan_id=plan_id, filters=filters, params=params
+                )
             except InputError as exc:
                 if params.get("value") != "eb_rate":
                     raise
                 # a small synthetic city can leave EB rates without variation; counts still work
                 report.notes.append(f"hotspot run {method}: EB rates unusable ({exc}); counts used")
                 params = {"value": "count"}
-                run_id = run_hotspots(store, method=method, unit="grid", plan_id=plan_id, filters=filters,
-                                      params=params)
+                run_id = run_hotspots(
+                    store, method=method, unit="grid", plan_id=plan_id, filters=filters, params=params
+                )
             report.notes.append(
                 f"hotspot run {method} {json.dumps({**filters, **params}, ensure_ascii=False)} → {run_id}"
             )
@@ -164,8 +168,17 @@ def build_demo(
     store.set_meta("demo_seed", str(seed))
     store.set_meta("demo_scale", str(scale))
     store.set_meta("built_at", datetime.now().isoformat(timespec="seconds"))
-    for table in ("admin_units", "addresses", "grids", "cases", "workers", "assignments", "patrols",
-                  "petition_items", "petition_visits"):
+    for table in (
+        "admin_units",
+        "addresses",
+        "grids",
+        "cases",
+        "workers",
+        "assignments",
+        "patrols",
+        "petition_items",
+        "petition_visits",
+    ):
         report.counts[table] = store.count(table)
     return report
 
@@ -193,7 +206,10 @@ def _build_plans(
     with _step(report, f"first plan: H3 r{res} clipped to villages", progress):
         first = h3_plan(villages, addresses, resolution=res)
         first_id = plans.create_plan(
-            store, f"H3 r{res} 初始网格", first, atoms=None,
+            store,
+            f"H3 r{res} 初始网格",
+            first,
+            atoms=None,
             params={"method": "h3", "resolution": res},
         )
         plans.activate_plan(store, first_id)
@@ -202,7 +218,8 @@ def _build_plans(
         from gridmap.partition.workflow import partition_store
 
         outcome = partition_store(
-            store, "均衡网格 v1",
+            store,
+            "均衡网格 v1",
             target=settings.grid_target_households,
             band=(settings.grid_min_households, settings.grid_max_households),
             tolerance=settings.grid_tolerance,
@@ -229,5 +246,7 @@ def _geocode_cases(store: Store, city, grids: gpd.GeoDataFrame, report: BuildRep
     counts = result["geocode_status"].value_counts().to_dict()
     report.notes.append("geocode: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
     n_grid = int(result["grid_code"].notna().sum())
-    report.notes.append(f"cases on a grid: {n_grid:,} of {len(result):,} ({n_grid / max(len(result), 1):.1%})")
+    report.notes.append(
+        f"cases on a grid: {n_grid:,} of {len(result):,} ({n_grid / max(len(result), 1):.1%})"
+    )
     return result

@@ -15,7 +15,9 @@ def _build_demo(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     print(f"gridmap build-demo: seed {args.seed}, scale {args.scale}, store {store.url}", file=sys.stderr)
     report = build_demo(
-        seed=args.seed, scale=args.scale, store=store,
+        seed=args.seed,
+        scale=args.scale,
+        store=store,
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )
     print(report.summary())

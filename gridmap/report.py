@@ -30,8 +30,24 @@ from gridmap.disclosure import DisclosureRule, disclose, label_keys, run_cell_la
 from gridmap.errors import InputError
 from gridmap.store.base import Store
 
-GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
-GI_LABELS = {3: "热点 99%", 2: "热点 95%", 1: "热点 90%", 0: "不显著", -1: "冷点 90%", -2: "冷点 95%", -3: "冷点 99%"}
+GI_COLOURS = {
+    3: "#b2182b",
+    2: "#ef8a62",
+    1: "#fddbc7",
+    0: "#f7f7f7",
+    -1: "#d1e5f0",
+    -2: "#67a9cf",
+    -3: "#2166ac",
+}
+GI_LABELS = {
+    3: "热点 99%",
+    2: "热点 95%",
+    1: "热点 90%",
+    0: "不显著",
+    -1: "冷点 90%",
+    -2: "冷点 95%",
+    -3: "冷点 99%",
+}
 HOT_LABEL_COLOURS = {"hot": "#cb181d", "cold": "#2171b5", "none": "#f0f0f0"}
 #: geometry simplification for the file (degrees; ≈ 10 m): a city of grids stays a few MB
 SIMPLIFY_DEG = 0.0001
@@ -58,8 +74,12 @@ def vendored_leaflet(web_dir: Path) -> tuple[str, str]:
 
 
 def _latest_run(store: Store, method: str) -> str | None:
-    runs = store.read("hotspot_runs", where={"method": method}, columns=["run_id", "created_at"],
-                      order_by=["created_at", "run_id"])
+    runs = store.read(
+        "hotspot_runs",
+        where={"method": method},
+        columns=["run_id", "created_at"],
+        order_by=["created_at", "run_id"],
+    )
     return None if runs.empty else str(runs["run_id"].iloc[-1])
 
 
@@ -101,8 +121,10 @@ def _legend_html(title: str, sections: list[tuple[str, list[tuple[str, str]]]]) 
     for heading, items in sections:
         parts.append(f"<div style='margin-top:4px'><i>{html.escape(heading)}</i></div>")
         for colour, label in items:
-            parts.append(f"<div><span style='display:inline-block;width:14px;height:10px;background:{colour};"
-                         f"border:1px solid #666;margin-right:4px'></span>{html.escape(label)}</div>")
+            parts.append(
+                f"<div><span style='display:inline-block;width:14px;height:10px;background:{colour};"
+                f"border:1px solid #666;margin-right:4px'></span>{html.escape(label)}</div>"
+            )
     return "".join(parts)
 
 
@@ -120,8 +142,13 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
         raise InputError("the store has no admin units and no grids: build the demo or import data first")
     minx, miny, maxx, maxy = extent.total_bounds
 
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles=None,
-                      attributionControl=False, prefer_canvas=True)
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=8,
+        tiles=None,
+        attributionControl=False,
+        prefer_canvas=True,
+    )
     # instance attributes, never folium's class-level lists: only the vendored, inlined Leaflet
     fmap.default_js = [("leaflet", js_uri)]
     fmap.default_css = [("leaflet_css", css_uri)]
@@ -131,13 +158,15 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
 
     if len(counties):
         folium.GeoJson(
-            _simplified(counties[["code", "name", "geometry"]]).to_json(), name="旗县区 counties",
+            _simplified(counties[["code", "name", "geometry"]]).to_json(),
+            name="旗县区 counties",
             style_function=lambda _f: {"color": "#1f3a5f", "weight": 2, "fill": False},
             tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["旗县区", "代码"]),
         ).add_to(fmap)
     if len(grids):
         folium.GeoJson(
-            _simplified(grids[["code", "households", "geometry"]]).to_json(), name=f"网格 grids ({plan_id})",
+            _simplified(grids[["code", "households", "geometry"]]).to_json(),
+            name=f"网格 grids ({plan_id})",
             style_function=lambda _f: {"color": "#555", "weight": 0.5, "fillOpacity": 0.0},
             tooltip=folium.GeoJsonTooltip(["code", "households"], aliases=["网格", "户数"]),
             show=False,
@@ -152,40 +181,70 @@ def build_report(store: Store, settings: Settings | None = None) -> str:
         folium.GeoJson(
             _simplified(gi[["unit_id", "bin", "class", "count", "suppressed", "geometry"]]).to_json(),
             name="Gi* 冷热点",
-            style_function=lambda f: {"color": "#999", "weight": 0.3,
-                                      "fillColor": GI_COLOURS.get(f["properties"]["bin"], "#f7f7f7"),
-                                      "fillOpacity": 0.65 if f["properties"]["bin"] else 0.05},
+            style_function=lambda f: {
+                "color": "#999",
+                "weight": 0.3,
+                "fillColor": GI_COLOURS.get(f["properties"]["bin"], "#f7f7f7"),
+                "fillOpacity": 0.65 if f["properties"]["bin"] else 0.05,
+            },
             tooltip=folium.GeoJsonTooltip(["unit_id", "class", "count"], aliases=["单元", "类别", "案件数"]),
         ).add_to(fmap)
         hot = gi[gi["bin"] >= 2]
         if len(hot):
             area = shapely.union_all(hot.geometry.to_numpy())
             folium.GeoJson(
-                json.dumps({"type": "Feature", "properties": {},
-                            "geometry": shapely.geometry.mapping(shapely.simplify(area, SIMPLIFY_DEG))}),
+                json.dumps(
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": shapely.geometry.mapping(shapely.simplify(area, SIMPLIFY_DEG)),
+                    }
+                ),
                 name="热点区域 hot-spot areas",
                 style_function=lambda _f: {"color": "#c00", "weight": 3, "dashArray": "6 4", "fill": False},
             ).add_to(fmap)
-        sections.append(("Gi* 冷热点（最新一次分析；置信度按 FDR 校正，热点 = FDR ≤ 0.05）",
-                         [(GI_COLOURS[b], GI_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)]))
+        sections.append(
+            (
+                "Gi* 冷热点（最新一次分析；置信度按 FDR 校正，热点 = FDR ≤ 0.05）",
+                [(GI_COLOURS[b], GI_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)],
+            )
+        )
     emerging_run = _latest_run(store, "emerging")
     if emerging_run:
-        em = _suppress(store, emerging_run, store.read("hotspot_results", where={"run_id": emerging_run}), rule)
+        em = _suppress(
+            store, emerging_run, store.read("hotspot_results", where={"run_id": emerging_run}), rule
+        )
         em["label"] = em["label"].fillna("no_pattern_detected").astype(str)
-        em["kind"] = np.where(em["label"].str.endswith("hot_spot"), "hot",
-                              np.where(em["label"].str.endswith("cold_spot"), "cold", "none"))
+        em["kind"] = np.where(
+            em["label"].str.endswith("hot_spot"),
+            "hot",
+            np.where(em["label"].str.endswith("cold_spot"), "cold", "none"),
+        )
         folium.GeoJson(
-            _simplified(em[["unit_id", "label", "kind", "count", "geometry"]]).to_json(), name="时空热点 emerging",
-            style_function=lambda f: {"color": "#999", "weight": 0.3,
-                                      "fillColor": HOT_LABEL_COLOURS[f["properties"]["kind"]],
-                                      "fillOpacity": 0.6 if f["properties"]["kind"] != "none" else 0.05},
+            _simplified(em[["unit_id", "label", "kind", "count", "geometry"]]).to_json(),
+            name="时空热点 emerging",
+            style_function=lambda f: {
+                "color": "#999",
+                "weight": 0.3,
+                "fillColor": HOT_LABEL_COLOURS[f["properties"]["kind"]],
+                "fillOpacity": 0.6 if f["properties"]["kind"] != "none" else 0.05,
+            },
             tooltip=folium.GeoJsonTooltip(["unit_id", "label"], aliases=["单元", "类型"]),
             show=False,
         ).add_to(fmap)
-        sections.append(("时空热点", [(HOT_LABEL_COLOURS["hot"], "热点类（新增/连续/加剧/持续…）"),
-                                  (HOT_LABEL_COLOURS["cold"], "冷点类")]))
+        sections.append(
+            (
+                "时空热点",
+                [
+                    (HOT_LABEL_COLOURS["hot"], "热点类（新增/连续/加剧/持续…）"),
+                    (HOT_LABEL_COLOURS["cold"], "冷点类"),
+                ],
+            )
+        )
     note = f"数量少于 {rule.threshold} 的单元不显示案件数；其余数量经随机扰动（同一组案件总是同一数值）。"
-    fmap.get_root().add_child(_Legend(_legend_html(title, sections) + f"<div style='margin-top:4px'>{note}</div>"))
+    fmap.get_root().add_child(
+        _Legend(_legend_html(title, sections) + f"<div style='margin-top:4px'>{note}</div>")
+    )
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap.get_root().render()
 

@@ -12,7 +12,9 @@ def _report(args: argparse.Namespace) -> int:
 
     with open_store(args.store) as store:
         path = write_report(store, args.out)
-    print(f"gridmap report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB, no external URL)", file=sys.stderr)
+    print(
+        f"gridmap report: wrote {path} ({path.stat().st_size / 1e6:.1f} MB, no external URL)", file=sys.stderr
+    )
     return 0
 
 

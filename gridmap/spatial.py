@@ -107,8 +107,9 @@ def points_in_polygons(
     return PolygonIndex(polygons, codes).locate(lon, lat)
 
 
-def geometries_in_polygons(points: Sequence | np.ndarray, polygons: Sequence | np.ndarray,
-                           codes: Sequence | np.ndarray | None = None) -> np.ndarray:
+def geometries_in_polygons(
+    points: Sequence | np.ndarray, polygons: Sequence | np.ndarray, codes: Sequence | np.ndarray | None = None
+) -> np.ndarray:
     """:func:`points_in_polygons` for shapely points (missing/empty points give -1)."""
     pts = np.asarray(points, dtype=object).ravel()
     lon = np.full(len(pts), np.nan)

@@ -46,7 +46,12 @@ def verify_password(password: str, stored: str) -> bool:
     if scheme != "scrypt":
         return False
     digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32,
+        password.encode("utf-8"),
+        salt=bytes.fromhex(salt_hex),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=32,
     )
     return hmac.compare_digest(digest.hex(), digest_hex)
 
@@ -67,12 +72,18 @@ def create_user(
     if role not in ROLES:
         raise InputError(f"role {role!r} unknown; choose one of {', '.join(ROLES)}")
     if role == "grid_worker" and not worker_id and not list(grid_scope):
-        raise InputError("a grid_worker user needs --worker-id (their grids come from assignments) or --grids")
+        raise InputError(
+            "a grid_worker user needs --worker-id (their grids come from assignments) or --grids"
+        )
     if not replace and store.count("users", {"username": username}):
         raise InputError(f"user {username!r} exists already (use --replace to reset it)")
     row = {
-        "username": username, "password_hash": hash_password(password), "role": role,
-        "worker_id": worker_id, "grid_scope": json.dumps(sorted(set(grid_scope))), "active": 1,
+        "username": username,
+        "password_hash": hash_password(password),
+        "role": role,
+        "worker_id": worker_id,
+        "grid_scope": json.dumps(sorted(set(grid_scope))),
+        "active": 1,
         "created_at": now_local(),
     }
     with store.transaction():
@@ -108,7 +119,9 @@ def ensure_demo_users(store: Store) -> list[str]:
         if store.count("users", {"username": username}):
             continue
         if role == "grid_worker" and worker_id is None:
-            lines.append(f"demo user {username}: not created (no worker has an assignment in the active plan)")
+            lines.append(
+                f"demo user {username}: not created (no worker has an assignment in the active plan)"
+            )
             continue
         password = secrets.token_urlsafe(9)
         create_user(store, username, password, role, worker_id=worker_id if role == "grid_worker" else None)

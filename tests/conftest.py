@@ -76,7 +76,10 @@ def postgis_database() -> Iterator[tuple[str, str]]:
     if problem:
         hint = "run `bash scripts/pg_setup.sh` or set GRIDMAP_TEST_DATABASE_URL"
         if postgis_required():
-            pytest.fail(f"PostGIS is required here (CI / GRIDMAP_REQUIRE_POSTGIS=1) but {problem}; {hint}", pytrace=False)
+            pytest.fail(
+                f"PostGIS is required here (CI / GRIDMAP_REQUIRE_POSTGIS=1) but {problem}; {hint}",
+                pytrace=False,
+            )
         pytest.skip(f"PostGIS unavailable: {problem}; {hint}")
     schema = f"gridmap_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     yield url, schema
@@ -146,7 +149,9 @@ def store(request):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "postgis_store" in getattr(item, "fixturenames", ()) or "postgis_database" in getattr(item, "fixturenames", ()):
+        if "postgis_store" in getattr(item, "fixturenames", ()) or "postgis_database" in getattr(
+            item, "fixturenames", ()
+        ):
             item.add_marker(pytest.mark.postgis)
 
 
@@ -188,7 +193,9 @@ def demo_build(tmp_path_factory) -> Iterator[DemoBuild]:
     store = open_store(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(synth, "synthesize", keep)
-        report = build_demo(seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False)
+        report = build_demo(
+            seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False
+        )
     store.close()
     yield DemoBuild(path=path, city=built["city"], report=report)
 

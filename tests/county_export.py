@@ -79,12 +79,16 @@ def make_county_export(folder: Path, seed: int = 3) -> CountyExport:
     def wgs(geom):
         return shapely.transform(geom, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1])))
 
-    units = gpd.GeoDataFrame({
-        "code": [town["code"], *members["code"]],
-        "name": [town["name"], *members["name"]],
-        "level": ["township"] + ["village"] * len(members),
-        "parent_code": ["150502"] + [town["code"]] * len(members),
-    }, geometry=[wgs(g) for g in local], crs=WGS84)
+    units = gpd.GeoDataFrame(
+        {
+            "code": [town["code"], *members["code"]],
+            "name": [town["name"], *members["name"]],
+            "level": ["township"] + ["village"] * len(members),
+            "parent_code": ["150502"] + [town["code"]] * len(members),
+        },
+        geometry=[wgs(g) for g in local],
+        crs=WGS84,
+    )
 
     # the Shapefile: GK zone 41 with the zone prefix, no .prj, no .cpg, DBF in GBK
     gk = units.to_crs(GK_EPSG)
@@ -103,11 +107,17 @@ def make_county_export(folder: Path, seed: int = 3) -> CountyExport:
             lon, lat = (float(v) for v in to_wgs84(x, y))
             road = ROADS[j % len(ROADS)]
             number, building = 10 + j, 1 + j % 3
-            rows.append({
-                "code": f"{village['code']}{j + 1:04d}", "village": village["code"],
-                "full_address": f"科尔沁区{town['name']}{village['name']}{road}{number}号{building}栋",
-                "households": int(rng.integers(20, 60)), "population": 0, "lon": lon, "lat": lat,
-            })
+            rows.append(
+                {
+                    "code": f"{village['code']}{j + 1:04d}",
+                    "village": village["code"],
+                    "full_address": f"科尔沁区{town['name']}{village['name']}{road}{number}号{building}栋",
+                    "households": int(rng.integers(20, 60)),
+                    "population": 0,
+                    "lon": lon,
+                    "lat": lat,
+                }
+            )
     addresses = pd.DataFrame(rows)
     addresses["population"] = (addresses["households"] * 2.6).round().astype(int)
     to_cgcs = pyproj.Transformer.from_crs(WGS84, "EPSG:4490", always_xy=True)
@@ -123,19 +133,36 @@ def make_county_export(folder: Path, seed: int = 3) -> CountyExport:
     sheet.merge_cells("A1:H1")
     sheet.append(["地址编码", "标准地址", "户数", "人口", "经度", "纬度", "坐标系", "村社区代码"])
     for r, x, y in zip(addresses.itertuples(), clon, clat, strict=True):
-        sheet.append([r.code, r.full_address, r.households, r.population, round(float(x), 8), round(float(y), 8),
-                      "cgcs2000", r.village])
+        sheet.append(
+            [
+                r.code,
+                r.full_address,
+                r.households,
+                r.population,
+                round(float(x), 8),
+                round(float(y), 8),
+                "cgcs2000",
+                r.village,
+            ]
+        )
     book.save(folder / "addresses.xlsx")
 
     # the roster: a two-row header with a merged group
-    workers = pd.DataFrame({
-        "worker_id": [f"W{k + 1:03d}" for k in range(4)],
-        "name": ["王芳", "李强", "张敏", "赵磊"],
-        "role": ["专职", "专职", "兼职", "专职"],
-        "phone": ["13900000001", "13900000002", "13900000003", "13900000004"],
-        "id_number": ["150502199001011234", "15050219900202123X", "150502199003031234", "150502199004041234"],
-        "village": members["code"].tolist(),
-    })
+    workers = pd.DataFrame(
+        {
+            "worker_id": [f"W{k + 1:03d}" for k in range(4)],
+            "name": ["王芳", "李强", "张敏", "赵磊"],
+            "role": ["专职", "专职", "兼职", "专职"],
+            "phone": ["13900000001", "13900000002", "13900000003", "13900000004"],
+            "id_number": [
+                "150502199001011234",
+                "15050219900202123X",
+                "150502199003031234",
+                "150502199004041234",
+            ],
+            "village": members["code"].tolist(),
+        }
+    )
     book = Workbook()
     sheet = book.active
     sheet.title = "网格员"
@@ -146,8 +173,9 @@ def make_county_export(folder: Path, seed: int = 3) -> CountyExport:
     for w in workers.itertuples():
         sheet.append([w.worker_id, w.name, w.role, w.phone, w.id_number, w.village])
     book.save(folder / "roster.xlsx")
-    pd.DataFrame({"工号": workers["worker_id"], "村社区代码": workers["village"], "开始日期": "2024-01-01"}).to_csv(
-        folder / "assignments.csv", index=False)
+    pd.DataFrame(
+        {"工号": workers["worker_id"], "村社区代码": workers["village"], "开始日期": "2024-01-01"}
+    ).to_csv(folder / "assignments.csv", index=False)
 
     # GCJ-02 check-ins: every worker, every day of December 2024, at an address of the village
     patrols = []
@@ -156,21 +184,47 @@ def make_county_export(folder: Path, seed: int = 3) -> CountyExport:
         for day in range(1, 32):
             a = mine.iloc[day % len(mine)]
             glon, glat = from_wgs84(a["lon"], a["lat"], "gcj02")
-            patrols.append([w.worker_id, f"2024-12-{day:02d} 09:{day:02d}:00", f"{float(glon):.7f}", f"{float(glat):.7f}",
-                            "gcj02"])
+            patrols.append(
+                [
+                    w.worker_id,
+                    f"2024-12-{day:02d} 09:{day:02d}:00",
+                    f"{float(glon):.7f}",
+                    f"{float(glat):.7f}",
+                    "gcj02",
+                ]
+            )
     patrols.append(list(patrols[0]))  # exported twice
     pd.DataFrame(patrols, columns=["工号", "打卡时间", "经度", "纬度", "坐标系"]).to_csv(
-        folder / "patrols.csv", index=False, encoding="utf-8-sig")
+        folder / "patrols.csv", index=False, encoding="utf-8-sig"
+    )
 
     # GBK cases: half with BD-09 points, half address only
     cases = []
     for i, a in enumerate(addresses.sample(20, random_state=seed).itertuples()):
         blon, blat = from_wgs84(a.lon, a.lat, "bd09")
         point = i % 2 == 0
-        cases.append([f"C-{i + 1:03d}", a.full_address, f"{float(blon):.7f}" if point else "",
-                      f"{float(blat):.7f}" if point else "", "bd09" if point else "", "矛盾纠纷", "邻里", "已受理",
-                      f"2024-12-{i + 1:02d} 10:00"])
-    pd.DataFrame(cases, columns=["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间"]).to_csv(
-        folder / "cases.csv", index=False, encoding="gbk")
-    return CountyExport(folder=folder, units_wgs84=units, addresses=addresses, workers=workers,
-                        patrol_rows=len(patrols), patrol_duplicates=1, case_rows=len(cases))
+        cases.append(
+            [
+                f"C-{i + 1:03d}",
+                a.full_address,
+                f"{float(blon):.7f}" if point else "",
+                f"{float(blat):.7f}" if point else "",
+                "bd09" if point else "",
+                "矛盾纠纷",
+                "邻里",
+                "已受理",
+                f"2024-12-{i + 1:02d} 10:00",
+            ]
+        )
+    pd.DataFrame(
+        cases, columns=["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间"]
+    ).to_csv(folder / "cases.csv", index=False, encoding="gbk")
+    return CountyExport(
+        folder=folder,
+        units_wgs84=units,
+        addresses=addresses,
+        workers=workers,
+        patrol_rows=len(patrols),
+        patrol_duplicates=1,
+        case_rows=len(cases),
+    )

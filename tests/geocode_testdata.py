@@ -49,16 +49,26 @@ ADDRESSES = [
 
 SHORT_TOWNSHIP = {"150502001": "科尔沁街道", "150502002": "西门街道", "150521100": "保康镇"}
 SHORT_VILLAGE = {
-    "150502001001": "民航社区", "150502001002": "铁区社区", "150502002001": "建国社区",
-    "150502002202": "新村", "150521100201": "巴彦嘎查", "150521100202": "新村",
+    "150502001001": "民航社区",
+    "150502001002": "铁区社区",
+    "150502002001": "建国社区",
+    "150502002202": "新村",
+    "150521100201": "巴彦嘎查",
+    "150521100202": "新村",
 }
 COUNTY_NAME = {"150502": "科尔沁区", "150521": "科尔沁左翼中旗"}
 
 
 def admin_units() -> gpd.GeoDataFrame:
     rows = [
-        {"code": c, "name": n, "level": lvl, "parent_code": p, "source": "test",
-         "geometry": MultiPolygon([box(*b)]) if b else None}
+        {
+            "code": c,
+            "name": n,
+            "level": lvl,
+            "parent_code": p,
+            "source": "test",
+            "geometry": MultiPolygon([box(*b)]) if b else None,
+        }
         for c, n, lvl, p, b in ADMIN
     ]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
@@ -74,15 +84,23 @@ def addresses() -> gpd.GeoDataFrame:
         county = village[:6]
         x0, y0 = boxes[village][:2]
         bld = f"{building}栋" if building else ""
-        rows.append({
-            "address_id": f"{village}{seq[village]:05d}",
-            "full_address": f"{COUNTY_NAME[county]}{SHORT_TOWNSHIP[township]}{SHORT_VILLAGE[village]}{road}{number}号{bld}",
-            "county_code": county, "township_code": township, "village_code": village,
-            "road": road, "house_number": f"{number}号", "building": bld,
-            "households": 40 if building else 1, "population": 100 if building else 3,
-            "urban": 1 if building else 0, "source": "test",
-            "geometry": Point(x0 + dx, y0 + dy),
-        })
+        rows.append(
+            {
+                "address_id": f"{village}{seq[village]:05d}",
+                "full_address": f"{COUNTY_NAME[county]}{SHORT_TOWNSHIP[township]}{SHORT_VILLAGE[village]}{road}{number}号{bld}",
+                "county_code": county,
+                "township_code": township,
+                "village_code": village,
+                "road": road,
+                "house_number": f"{number}号",
+                "building": bld,
+                "households": 40 if building else 1,
+                "population": 100 if building else 3,
+                "urban": 1 if building else 0,
+                "source": "test",
+                "geometry": Point(x0 + dx, y0 + dy),
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
 
 

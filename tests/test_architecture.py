@@ -13,8 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("gridmap", "api")
 #: statements, not prose: a keyword pair with SQL shape (upper case, as the store writes them)
-SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT INTO\b|\bCREATE (?:TABLE|INDEX|SCHEMA)\b|\bUPDATE\b\s+\S+\s+\bSET\b"
-                 r"|\bDELETE FROM\b|\bDROP TABLE\b|\bALTER TABLE\b")
+SQL = re.compile(
+    r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT INTO\b|\bCREATE (?:TABLE|INDEX|SCHEMA)\b|\bUPDATE\b\s+\S+\s+\bSET\b"
+    r"|\bDELETE FROM\b|\bDROP TABLE\b|\bALTER TABLE\b"
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -71,9 +73,11 @@ def _imports(module: str, top_level_only: bool) -> set[str]:
 
 
 def test_the_library_never_imports_api():
-    offenders = sorted(f"{m} imports {', '.join(sorted(i for i in _imports(m, False) if i.split('.')[0] == 'api'))}"
-                       for m in MODULES if m.startswith("gridmap")
-                       and any(i.split(".")[0] == "api" for i in _imports(m, False)))
+    offenders = sorted(
+        f"{m} imports {', '.join(sorted(i for i in _imports(m, False) if i.split('.')[0] == 'api'))}"
+        for m in MODULES
+        if m.startswith("gridmap") and any(i.split(".")[0] == "api" for i in _imports(m, False))
+    )
     assert not offenders, "\n".join(offenders)
 
 
@@ -100,7 +104,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -143,33 +147,47 @@ def test_the_cycle_check_finds_a_cycle():
 
 def _sql_literals(tree: ast.AST) -> list[tuple[int, str]]:
     out = []
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    docstrings = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             if SQL.search(node.value):
                 out.append((node.lineno, node.value.strip()[:60]))
         elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+            text = "".join(
+                v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+            )
             if SQL.search(text):
                 out.append((node.lineno, text.strip()[:60]))
     return out
 
 
 def test_no_sql_outside_the_store():
-    offenders = [f"{m}:{line} {text!r}" for m, tree in TREES.items() if not m.startswith("gridmap.store")
-                 for line, text in _sql_literals(tree)]
+    offenders = [
+        f"{m}:{line} {text!r}"
+        for m, tree in TREES.items()
+        if not m.startswith("gridmap.store")
+        for line, text in _sql_literals(tree)
+    ]
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("text, is_sql", [
-    ("SELECT code FROM grids WHERE plan_id = %s", True),
-    ("INSERT INTO cases VALUES (?)", True),
-    ('UPDATE "jobs" SET state = ?', True),
-    ("select the grids from the list", False),
-    ("Update the plan, then set it active", False),
-])
+@pytest.mark.parametrize(
+    "text, is_sql",
+    [
+        ("SELECT code FROM grids WHERE plan_id = %s", True),
+        ("INSERT INTO cases VALUES (?)", True),
+        ('UPDATE "jobs" SET state = ?', True),
+        ("select the grids from the list", False),
+        ("Update the plan, then set it active", False),
+    ],
+)
 def test_the_sql_pattern(text, is_sql):
     assert bool(SQL.search(text)) is is_sql
 

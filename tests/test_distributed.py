@@ -20,19 +20,22 @@ SECOND_TOWNSHIP = "150521001"
 
 
 def _recode(area, township: str):
-    villages = area.villages.assign(code=area.villages["code"].str.replace(SAMPLE_TOWNSHIP, township),
-                                    parent_code=township)
+    villages = area.villages.assign(
+        code=area.villages["code"].str.replace(SAMPLE_TOWNSHIP, township), parent_code=township
+    )
     addresses = area.addresses.assign(
         village_code=area.addresses["village_code"].str.replace(SAMPLE_TOWNSHIP, township),
-        address_id=township + area.addresses["address_id"])
+        address_id=township + area.addresses["address_id"],
+    )
     return villages, addresses
 
 
 def two_counties(gap_km: float):
     """Two tiny counties (150502, 150521) of 3 villages each, side by side ``gap_km`` apart."""
     a = sample_area(seed=3, n_villages=3, size_km=2.0, households=2500, centre=(122.25, 43.62))
-    b = sample_area(seed=4, n_villages=3, size_km=2.0, households=2000,
-                    centre=(122.25 + (2.0 + gap_km) / 80.6, 43.62))  # 1° lon ≈ 80.6 km here
+    b = sample_area(
+        seed=4, n_villages=3, size_km=2.0, households=2000, centre=(122.25 + (2.0 + gap_km) / 80.6, 43.62)
+    )  # 1° lon ≈ 80.6 km here
     va, aa = a.villages, a.addresses
     vb, ab = _recode(b, SECOND_TOWNSHIP)
     villages = gpd.GeoDataFrame(pd.concat([va, vb], ignore_index=True), crs=va.crs)
@@ -62,14 +65,20 @@ def _same(left, right):
     assert (atoms_l["households"].to_numpy() == atoms_r["households"].to_numpy()).all()
     assert shapely.equals_exact(atoms_l.geometry.values, atoms_r.geometry.values, 0).all()
     cols = ["atom_id", "village_code", "grid", "households"]
-    pd.testing.assert_frame_equal(res_l.assignment[cols].sort_values("atom_id", ignore_index=True),
-                                  res_r.assignment[cols].sort_values("atom_id", ignore_index=True))
+    pd.testing.assert_frame_equal(
+        res_l.assignment[cols].sort_values("atom_id", ignore_index=True),
+        res_r.assignment[cols].sort_values("atom_id", ignore_index=True),
+    )
 
 
 def test_dask_gives_the_serial_result(apart, serial, client):
     progress = []
-    dask_run = partition_by_county(*apart, engine="dask", client=client,
-                                   progress=lambda done, total, key: progress.append((done, total, key)))
+    dask_run = partition_by_county(
+        *apart,
+        engine="dask",
+        client=client,
+        progress=lambda done, total, key: progress.append((done, total, key)),
+    )
     _same(dask_run, serial)
     assert sorted(k for _, _, k in progress) == ["150502", "150521"] and progress[-1][:2] == (2, 2)
     assert dask_run[1].report["counties"] == 2 and dask_run[1].report["engine"] == "dask"
@@ -88,10 +97,14 @@ def test_touching_counties_lose_and_double_no_household(client):
     villages, addresses = two_counties(gap_km=0.0)
     # an address exactly on the county line goes to one county only
     line_x = float(villages.to_crs(3857).geometry.iloc[:3].total_bounds[2])
-    on_line = gpd.GeoSeries.from_xy([line_x], [float(villages.to_crs(3857).geometry.iloc[0].centroid.y)],
-                                    crs=3857).to_crs(villages.crs)
-    extra = gpd.GeoDataFrame({"address_id": ["ON-LINE"], "village_code": [""], "households": [7],
-                              "population": [20]}, geometry=on_line.values, crs=villages.crs)
+    on_line = gpd.GeoSeries.from_xy(
+        [line_x], [float(villages.to_crs(3857).geometry.iloc[0].centroid.y)], crs=3857
+    ).to_crs(villages.crs)
+    extra = gpd.GeoDataFrame(
+        {"address_id": ["ON-LINE"], "village_code": [""], "households": [7], "population": [20]},
+        geometry=on_line.values,
+        crs=villages.crs,
+    )
     addresses = gpd.GeoDataFrame(pd.concat([addresses, extra], ignore_index=True), crs=villages.crs)
     works, outside = split_by_county(villages, addresses)
     assert sum(len(w.addresses) for w in works) + outside == len(addresses)
@@ -159,7 +172,21 @@ def test_store_workflow_and_cli_offer_the_county_engines(tmp_path, apart, client
     assert here.grids["households"].tolist() == on_dask.grids["households"].tolist()
     assert shapely.equals_exact(here.grids.geometry.values, on_dask.grids.geometry.values, 1e-9).all()
     assert on_dask.result.report["engine"] == "dask" and on_dask.result.report["counties"] == 2
-    assert main(["partition", "--plan", "v2", "--store", str(path), "--from-plan", here.plan_id,
-                 "--engine", "serial"]) == 0
+    assert (
+        main(
+            [
+                "partition",
+                "--plan",
+                "v2",
+                "--store",
+                str(path),
+                "--from-plan",
+                here.plan_id,
+                "--engine",
+                "serial",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr()
     assert "county 150521: done" in printed.err and "atoms moved 0" in printed.out

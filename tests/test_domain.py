@@ -30,8 +30,10 @@ def test_every_category_has_both_labels_and_synth_uses_them():
         assert kind in domain.CASE_KINDS
         for key, (zh, en) in categories.items():
             assert key and zh and en
-    assert synth_cases.KIND_CATEGORIES == {"dispute": domain.DISPUTE_CATEGORIES,
-                                           "petition": domain.PETITION_CATEGORIES}
+    assert synth_cases.KIND_CATEGORIES == {
+        "dispute": domain.DISPUTE_CATEGORIES,
+        "petition": domain.PETITION_CATEGORIES,
+    }
 
 
 def test_assignment_active_is_inclusive_on_both_ends():
@@ -54,42 +56,59 @@ class _AssignmentStore:
 
     def read(self, table, where=None, columns=None):
         assert table == "assignments"
-        rows = self.rows[(self.rows["worker_id"] == where["worker_id"]) & (self.rows["plan_id"] == where["plan_id"])]
+        rows = self.rows[
+            (self.rows["worker_id"] == where["worker_id"]) & (self.rows["plan_id"] == where["plan_id"])
+        ]
         return rows[columns]
 
 
 def test_worker_still_sees_the_grid_on_the_last_day_of_the_assignment(monkeypatch):
     # regression: api/auth.py tested valid_to > today and dropped the grid on its last day
     monkeypatch.setattr("api.auth.now_local", lambda: "2024-06-30T17:00:00")
-    rows = pd.DataFrame({
-        "worker_id": ["W1", "W1", "W1"], "plan_id": "P1",
-        "grid_code": ["G-last-day", "G-ended", "G-future"],
-        "valid_from": ["2024-01-01", "2024-01-01", "2024-07-01"],
-        "valid_to": ["2024-06-30", "2024-06-29", None],
-    })
+    rows = pd.DataFrame(
+        {
+            "worker_id": ["W1", "W1", "W1"],
+            "plan_id": "P1",
+            "grid_code": ["G-last-day", "G-ended", "G-future"],
+            "valid_from": ["2024-01-01", "2024-01-01", "2024-07-01"],
+            "valid_to": ["2024-06-30", "2024-06-29", None],
+        }
+    )
     worker = Principal("w1", role="grid_worker", worker_id="W1")
     assert case_grid_scope(_AssignmentStore(rows), worker) == ["G-last-day"]
 
 
-CASES = pd.DataFrame({
-    "case_id": ["c1", "c2", "c3", "c4"],
-    "kind": ["dispute", "dispute", "petition", "dispute"],
-    "category": ["land", "wages", "petition_land", "land"],
-    "status": ["closed", "unresolved", "reported", "resolved"],
-    "reported_at": ["2024-01-05T10:00:00", "2024-02-01 00:00:00", "2024-02-20T08:00:00", "2024-03-01T00:00:00"],
-    "county_code": ["150502", "150502", "150521", "150502"],
-    "grid_code": ["150502001001001", "150502001001002", "150521001001001", "150502001001001"],
-})
+CASES = pd.DataFrame(
+    {
+        "case_id": ["c1", "c2", "c3", "c4"],
+        "kind": ["dispute", "dispute", "petition", "dispute"],
+        "category": ["land", "wages", "petition_land", "land"],
+        "status": ["closed", "unresolved", "reported", "resolved"],
+        "reported_at": [
+            "2024-01-05T10:00:00",
+            "2024-02-01 00:00:00",
+            "2024-02-20T08:00:00",
+            "2024-03-01T00:00:00",
+        ],
+        "county_code": ["150502", "150502", "150521", "150502"],
+        "grid_code": ["150502001001001", "150502001001002", "150521001001001", "150502001001001"],
+    }
+)
 
 
 def test_one_case_filter_in_memory_and_for_the_store():
-    f = CaseFilter.from_dict({"kind": "dispute", "status": "open,resolved", "from": "2024-02", "to": "2024-03-01"})
+    f = CaseFilter.from_dict(
+        {"kind": "dispute", "status": "open,resolved", "from": "2024-02", "to": "2024-03-01"}
+    )
     assert f.start == "2024-02-01T00:00:00" and f.status == ("open", "resolved")
     assert filter_cases(CASES, f)["case_id"].tolist() == ["c2"]
     where = f.where()
     assert where["kind"] == ["dispute"]
     assert set(where["status"]) == set(domain.CASE_STATUSES)
-    assert (where["reported_at"].lo, where["reported_at"].hi) == ("2024-02-01T00:00:00", "2024-03-01T00:00:00")
+    assert (where["reported_at"].lo, where["reported_at"].hi) == (
+        "2024-02-01T00:00:00",
+        "2024-03-01T00:00:00",
+    )
     county = CaseFilter.from_dict({"admin": "150502"})
     assert county.where() == {"county_code": "150502"}
     assert filter_cases(CASES, county)["case_id"].tolist() == ["c1", "c2", "c4"]
@@ -100,8 +119,13 @@ def test_case_filter_scope_and_bad_input():
     f = CaseFilter.from_dict({"grid": "150502001001001"})
     assert f.where(["150502001001002"]) is None
     assert CaseFilter().where(["b", "a"]) == {"grid_code": ["a", "b"]}
-    for bad in ({"kind": "riot"}, {"status": "lost"}, {"admin": "110101"}, {"from": "last tuesday"},
-                {"colour": "red"}):
+    for bad in (
+        {"kind": "riot"},
+        {"status": "lost"},
+        {"admin": "110101"},
+        {"from": "last tuesday"},
+        {"colour": "red"},
+    ):
         with pytest.raises(InputError):
             CaseFilter.from_dict(bad)
     assert np.array_equal(CaseFilter().mask(CASES), np.ones(4, bool))
@@ -122,5 +146,9 @@ def test_config_serves_the_vocabulary(tmp_path):
     vocab = body["vocabulary"]
     assert vocab["area"]["code"] == domain.AREA_CODE
     assert [c["key"] for c in vocab["categories"]["petition"]] == list(domain.PETITION_CATEGORIES)
-    assert vocab["categories"]["dispute"][0] == {"key": "family_marriage", "zh": "婚姻家庭", "en": "family & marriage"}
+    assert vocab["categories"]["dispute"][0] == {
+        "key": "family_marriage",
+        "zh": "婚姻家庭",
+        "en": "family & marriage",
+    }
     assert vocab["open_statuses"] == list(domain.OPEN_STATUSES)

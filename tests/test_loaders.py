@@ -43,16 +43,24 @@ def test_bowtie_polygon_is_repaired_and_every_row_accounted_for(tmp_path):
     assert len(report.repaired) == 1 and report.repaired[0].row == 0
     assert report.repaired[0].reason.startswith("Self-intersection")
     repaired = gdf.geometry.loc[0]
-    assert repaired.geom_type == "MultiPolygon" and len(repaired.geoms) == 2  # the two triangles of the bow tie
+    assert (
+        repaired.geom_type == "MultiPolygon" and len(repaired.geoms) == 2
+    )  # the two triangles of the bow tie
     assert repaired.area == pytest.approx(shapely.make_valid(BOWTIE).area) and repaired.area > 0
     assert gdf.geometry.loc[1].equals(square)
     assert {(d.row, d.reason) for d in report.dropped} == {(2, "empty geometry"), (3, "no geometry")}
     text = report.summary()
-    assert "2 of 4 rows kept" in text and "1 repaired (row 0: Self-intersection" in text and "row 3: no geometry" in text
+    assert (
+        "2 of 4 rows kept" in text
+        and "1 repaired (row 0: Self-intersection" in text
+        and "row 3: no geometry" in text
+    )
 
 
 def test_degenerate_polygon_with_no_area_is_dropped_with_reason(tmp_path):
-    spike = shapely.Polygon([(121.0, 44.0), (121.25, 44.25), (121.5, 44.5), (121.0, 44.0)])  # collinear: zero area
+    spike = shapely.Polygon(
+        [(121.0, 44.0), (121.25, 44.25), (121.5, 44.5), (121.0, 44.0)]
+    )  # collinear: zero area
     frame = gpd.GeoDataFrame({"n": [1, 2]}, geometry=[spike, shapely.box(121, 44, 121.1, 44.1)], crs=4326)
     gdf, report = read_vector(write(frame, tmp_path / "spike.gpkg"))
     assert list(gdf.index) == [1] and report.repaired == []
@@ -60,7 +68,9 @@ def test_degenerate_polygon_with_no_area_is_dropped_with_reason(tmp_path):
 
 
 def test_web_mercator_file_is_reprojected(tmp_path):
-    lonlat = gpd.GeoDataFrame({"id": ["a", "b", "c"]}, geometry=gpd.points_from_xy(*zip(*TONGLIAO_POINTS, strict=True)), crs=4326)
+    lonlat = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"]}, geometry=gpd.points_from_xy(*zip(*TONGLIAO_POINTS, strict=True)), crs=4326
+    )
     gdf, report = read_vector(write(lonlat.to_crs(3857), tmp_path / "mercator.gpkg"))
     assert gdf.crs.to_epsg() == 4326 and report.crs == "EPSG:3857"
     assert np.allclose(shapely.get_coordinates(gdf.geometry.values), np.array(TONGLIAO_POINTS), atol=1e-9)
@@ -68,7 +78,9 @@ def test_web_mercator_file_is_reprojected(tmp_path):
 
 
 def test_file_without_crs(tmp_path):
-    points = gpd.GeoDataFrame({"id": [1, 2, 3]}, geometry=gpd.points_from_xy(*zip(*TONGLIAO_POINTS, strict=True)))
+    points = gpd.GeoDataFrame(
+        {"id": [1, 2, 3]}, geometry=gpd.points_from_xy(*zip(*TONGLIAO_POINTS, strict=True))
+    )
     gdf, report = read_vector(write(points, tmp_path / "nocrs.shp"))
     assert report.crs is None and gdf.crs.to_epsg() == 4326
     assert any("assumed EPSG:4326" in note for note in report.notes)
@@ -76,14 +88,23 @@ def test_file_without_crs(tmp_path):
     with pytest.raises(InputError, match="no CRS declared"):
         read_vector(write(metres, tmp_path / "metres.shp"))
     gdf, report = read_vector(tmp_path / "metres.shp", expected_crs="EPSG:3857")
-    assert gdf.geometry.iloc[0].x == pytest.approx(122.26, abs=0.01) and "expected EPSG:3857" in report.notes[0]
+    assert (
+        gdf.geometry.iloc[0].x == pytest.approx(122.26, abs=0.01) and "expected EPSG:3857" in report.notes[0]
+    )
 
 
 def test_swapped_lat_lon_is_refused(tmp_path):
-    swapped = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": k}, "geometry": {"type": "Point", "coordinates": [lat, lon]}}
-        for k, (lon, lat) in enumerate(TONGLIAO_POINTS)
-    ]}
+    swapped = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"id": k},
+                "geometry": {"type": "Point", "coordinates": [lat, lon]},
+            }
+            for k, (lon, lat) in enumerate(TONGLIAO_POINTS)
+        ],
+    }
     path = tmp_path / "swapped.geojson"
     path.write_text(json.dumps(swapped))
     with pytest.raises(InputError, match="swapped"):
@@ -99,7 +120,9 @@ def test_data_elsewhere_is_refused_and_strays_are_dropped(tmp_path):
         read_vector(write(beijing, tmp_path / "beijing.gpkg"))
     gdf, _ = read_vector(tmp_path / "beijing.gpkg", region=None)
     assert len(gdf) == 1
-    mixed = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.Point(122.26, 43.62), shapely.Point(0, 0)], crs=4326)
+    mixed = gpd.GeoDataFrame(
+        {"id": [1, 2]}, geometry=[shapely.Point(122.26, 43.62), shapely.Point(0, 0)], crs=4326
+    )
     gdf, report = read_vector(write(mixed, tmp_path / "stray.gpkg"))
     assert list(gdf.index) == [0] and report.dropped == [RowIssue(1, "outside the region (±20 km)")]
 
@@ -156,7 +179,7 @@ def test_binary_garbage_is_refused():
 
 
 def test_delimiters_quotes_and_malformed_rows():
-    frame, report = read_table(b"a\tb\n1\t\"x\ty\"\n", filename="t.tsv")
+    frame, report = read_table(b'a\tb\n1\t"x\ty"\n', filename="t.tsv")
     assert frame.to_dict("list") == {"a": ["1"], "b": ["x\ty"]} and "'\\t'" in report.summary()
     frame, _ = read_table(b"a;b;a\n1;2;3\n", filename="semi.csv")
     assert list(frame.columns) == ["a", "b", "a_2"]
@@ -183,7 +206,13 @@ def test_xlsx_cells_become_strings(tmp_path):
     frame, report = read_table(path)
     assert report.encoding == "xlsx"
     assert frame.to_dict("records") == [
-        {"编号": "A-1", "电话": "13800138000", "上报时间": "2024-03-05T14:30:00", "人数": "3", "分数": "0.25"},
+        {
+            "编号": "A-1",
+            "电话": "13800138000",
+            "上报时间": "2024-03-05T14:30:00",
+            "人数": "3",
+            "分数": "0.25",
+        },
         {"编号": "A-2", "电话": "", "上报时间": "2024-03-06", "人数": "", "分数": ""},
     ]
     with pytest.raises(InputError, match="zip"):
@@ -204,8 +233,14 @@ def test_json_records_and_arrays():
 
 
 def test_report_summary_lists_issues():
-    report = LoadReport(source="f.gpkg", rows_read=3, rows_kept=2, repaired=[RowIssue(0, "Self-intersection[1 2]")],
-                        dropped=[RowIssue(2, "no geometry")], notes=["reprojected from EPSG:3857 to EPSG:4326"])
+    report = LoadReport(
+        source="f.gpkg",
+        rows_read=3,
+        rows_kept=2,
+        repaired=[RowIssue(0, "Self-intersection[1 2]")],
+        dropped=[RowIssue(2, "no geometry")],
+        notes=["reprojected from EPSG:3857 to EPSG:4326"],
+    )
     assert report.summary() == (
         "f.gpkg: 2 of 3 rows kept. 1 repaired (row 0: Self-intersection[1 2]). 1 dropped (row 2: no geometry). "
         "reprojected from EPSG:3857 to EPSG:4326."

@@ -34,7 +34,9 @@ def _area_km2(geoms) -> float:
     return float(shapely.area(shapely.union_all(np.asarray(geoms))) / 1e6)
 
 
-@pytest.mark.parametrize(("child", "parent"), [("county", "city"), ("township", "county"), ("village", "township")])
+@pytest.mark.parametrize(
+    ("child", "parent"), [("county", "city"), ("township", "county"), ("village", "township")]
+)
 def test_admin_levels_tile_their_parents(demo, child, parent):
     _, store, _ = demo
     units = store.read("admin_units")

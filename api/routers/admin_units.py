@@ -23,7 +23,9 @@ def admin_units(
     parent: str | None = Query(None, description="parent unit code: the children of that unit"),
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
     crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
-    simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),
+    simplify: float = Query(
+        0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
+    ),
 ) -> Response:
     """Units as a GeoJSON FeatureCollection (lon/lat), filtered by level and/or parent code."""
     if level is not None and level not in LEVELS:
@@ -32,12 +34,20 @@ def admin_units(
     box = parse_bbox(bbox)
     check_feature_count(count_rows(store, "admin_units", where, box, "code"), principal, settings, "units")
     units = store.read("admin_units", where=where or None, bbox=box, order_by=["code"])
-    text = feature_collection_text(units, "code", PROPERTIES, check_crs(crs), simplify_m=simplify,
-                                   max_bytes=answer_cap(principal, settings))
+    text = feature_collection_text(
+        units,
+        "code",
+        PROPERTIES,
+        check_crs(crs),
+        simplify_m=simplify,
+        max_bytes=answer_cap(principal, settings),
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/admin-units/labels", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/admin-units/labels", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
+)
 def admin_unit_labels(
     store: StoreDep,
     level: str = Query(..., description="county | township | village"),
@@ -58,7 +68,9 @@ def admin_unit_labels(
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/admin-units/{code}", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/admin-units/{code}", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
+)
 def admin_unit(code: str, store: StoreDep, crs: str = "wgs84") -> Response:
     """One unit as a GeoJSON Feature, with the number of its child units."""
     units = store.read("admin_units", where={"code": code})

@@ -28,14 +28,27 @@ CaseReader = Annotated[Principal, Depends(require("cases.read"))]
 def case_filter(
     kind: str | None = Query(None, description=" | ".join(CASE_KINDS) + " (comma-separated for several)"),
     category: str | None = Query(None, description="case category, e.g. neighbour, wages, petition_land"),
-    status_: str | None = Query(None, alias="status", description=" | ".join([*CASE_STATUSES, *STATUS_GROUPS])),
+    status_: str | None = Query(
+        None, alias="status", description=" | ".join([*CASE_STATUSES, *STATUS_GROUPS])
+    ),
     date_from: str | None = Query(None, alias="from", description="reported at or after (ISO date/time)"),
     date_to: str | None = Query(None, alias="to", description="reported before (ISO date/time)"),
-    admin: str | None = Query(None, description="county (6 digits), township (9), village (12) or grid (15) code"),
+    admin: str | None = Query(
+        None, description="county (6 digits), township (9), village (12) or grid (15) code"
+    ),
     grid: str | None = Query(None, description="grid code (15 digits)"),
 ) -> CaseFilter:
-    return CaseFilter.from_dict({"kind": kind, "category": category, "status": status_, "start": date_from,
-                                 "end": date_to, "admin": admin, "grid": grid})
+    return CaseFilter.from_dict(
+        {
+            "kind": kind,
+            "category": category,
+            "status": status_,
+            "start": date_from,
+            "end": date_to,
+            "admin": admin,
+            "grid": grid,
+        }
+    )
 
 
 CaseFilterDep = Annotated[CaseFilter, Depends(case_filter)]
@@ -89,20 +102,37 @@ def case_points(
     if not isinstance(page, gpd.GeoDataFrame):
         page = gpd.GeoDataFrame(page, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     page = page[~page.geometry.isna() & ~page.geometry.is_empty]
-    text = feature_collection_text(page, "case_id", POINT_COLUMNS, check_crs(crs),
-                                   members={"numberMatched": total, "numberReturned": len(page)})
+    text = feature_collection_text(
+        page,
+        "case_id",
+        POINT_COLUMNS,
+        check_crs(crs),
+        members={"numberMatched": total, "numberReturned": len(page)},
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
 @router.get("/cases/range")
 def case_range(store: StoreDep) -> dict:
     """First and last ``reported_at`` of all cases (public: it names no case), for time sliders."""
-    first = store.read("cases", columns=["reported_at"], where={"reported_at": Op("!=", None)},
-                       order_by=["reported_at"], limit=1)
-    last = store.read("cases", columns=["reported_at"], where={"reported_at": Op("!=", None)},
-                      order_by=["-reported_at"], limit=1)
-    return {"first": None if first.empty else str(first["reported_at"].iloc[0]),
-            "last": None if last.empty else str(last["reported_at"].iloc[0])}
+    first = store.read(
+        "cases",
+        columns=["reported_at"],
+        where={"reported_at": Op("!=", None)},
+        order_by=["reported_at"],
+        limit=1,
+    )
+    last = store.read(
+        "cases",
+        columns=["reported_at"],
+        where={"reported_at": Op("!=", None)},
+        order_by=["-reported_at"],
+        limit=1,
+    )
+    return {
+        "first": None if first.empty else str(first["reported_at"].iloc[0]),
+        "last": None if last.empty else str(last["reported_at"].iloc[0]),
+    }
 
 
 @router.get("/cases/{case_id}")

@@ -76,7 +76,9 @@ def _answer(result: FieldResult, response: Response) -> FieldOut:
 
 
 @router.post("/patrols", response_model=FieldOut, status_code=status.HTTP_201_CREATED)
-async def post_patrol(body: PatrolIn, store: StoreDep, principal: FieldWorker, response: Response) -> FieldOut:
+async def post_patrol(
+    body: PatrolIn, store: StoreDep, principal: FieldWorker, response: Response
+) -> FieldOut:
     """One patrol check-in (巡查打卡) of the signed-in worker, in one of their grids."""
     worker = _worker_id(principal)
     result = await _run(record_patrol, store, worker, body.client_id, body.lon, body.lat, body.crs, body.ts)
@@ -88,9 +90,20 @@ async def post_case(body: CaseIn, store: StoreDep, principal: FieldWorker, respo
     """A case the signed-in worker reports from one of their grids (status ``reported``)."""
     worker = _worker_id(principal)
     result = await _run(
-        record_case, store, worker, body.client_id, body.lon, body.lat, body.crs, kind=body.kind,
-        category=body.category, reported_at=body.reported_at, address_text=body.address_text,
-        persons=body.persons, party_name=body.party_name, party_phone=body.party_phone,
+        record_case,
+        store,
+        worker,
+        body.client_id,
+        body.lon,
+        body.lat,
+        body.crs,
+        kind=body.kind,
+        category=body.category,
+        reported_at=body.reported_at,
+        address_text=body.address_text,
+        persons=body.persons,
+        party_name=body.party_name,
+        party_phone=body.party_phone,
     )
     if result.created:
         await run_in_threadpool(audit, store, principal, "field_case", "case", [result.id])

@@ -51,8 +51,14 @@ def tianditu_config(settings) -> dict | None:
         return None
     matrix_set = settings.tianditu_matrix_set.strip().lower()
     if matrix_set not in ("c", "w"):
-        raise ValueError(f"GRIDMAP_TIANDITU_MATRIX_SET={settings.tianditu_matrix_set!r}: use c (EPSG:4490) or w")
+        raise ValueError(
+            f"GRIDMAP_TIANDITU_MATRIX_SET={settings.tianditu_matrix_set!r}: use c (EPSG:4490) or w"
+        )
     layers = [x.strip() for x in settings.tianditu_layers.split(",") if x.strip()]
-    return {"url": settings.tianditu_url.rstrip("/"), "key": settings.tianditu_key, "matrix_set": matrix_set,
-            "layers": layers, "attribution": settings.basemap_attribution or "天地图"}
-
+    return {
+        "url": settings.tianditu_url.rstrip("/"),
+        "key": settings.tianditu_key,
+        "matrix_set": matrix_set,
+        "layers": layers,
+        "attribution": settings.basemap_attribution or "天地图",
+    }

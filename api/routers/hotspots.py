@@ -54,8 +54,9 @@ def _run_records(runs) -> list[dict]:
 @router.get("/hotspots/runs")
 def list_runs(store: StoreDep, method: str | None = None) -> list[dict]:
     """Every hotspot run (newest first), optionally of one method: parameters, filters, summary."""
-    runs = store.read("hotspot_runs", where={"method": method} if method else None,
-                      order_by=["-created_at", "run_id"])
+    runs = store.read(
+        "hotspot_runs", where={"method": method} if method else None, order_by=["-created_at", "run_id"]
+    )
     return _run_records(runs)
 
 
@@ -67,27 +68,53 @@ def get_run(run_id: str, store: StoreDep) -> dict:
     return _run_records(runs)[0]
 
 
-def results_text(store, run_id: str, principal: Principal, rule: DisclosureRule, crs: str,
-                 bbox: tuple[float, float, float, float] | None, simplify_m: float = 0.0,
-                 settings=None) -> str:
+def results_text(
+    store,
+    run_id: str,
+    principal: Principal,
+    rule: DisclosureRule,
+    crs: str,
+    bbox: tuple[float, float, float, float] | None,
+    simplify_m: float = 0.0,
+    settings=None,
+) -> str:
     """The results of one run as GeoJSON text, disclosed for ``principal`` as needed (413 beyond
     the role's feature cap)."""
     if settings is not None:
-        check_feature_count(count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
-                            principal, settings, "result units")
+        check_feature_count(
+            count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
+            principal,
+            settings,
+            "result units",
+        )
     results = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-    results = suppress_frame(results, ["count"], rule, principal.sees_all_cases, derived_columns=["value"],
-                             cell_labels=run_labels(store, run_id, results["unit_id"]))
+    results = suppress_frame(
+        results,
+        ["count"],
+        rule,
+        principal.sees_all_cases,
+        derived_columns=["value"],
+        cell_labels=run_labels(store, run_id, results["unit_id"]),
+    )
     columns = [c for c in RESULT_COLUMNS if c != "extra" or principal.sees_all_cases] + ["suppressed"]
     if "extra" in columns:
         results["extra"] = [json.loads(e) if isinstance(e, str) and e else None for e in results["extra"]]
-    return feature_collection_text(results, "unit_id", columns, crs, members={"run_id": run_id},
-                                   simplify_m=simplify_m,
-                                   max_bytes=answer_cap(principal, settings) if settings is not None else None)
+    return feature_collection_text(
+        results,
+        "unit_id",
+        columns,
+        crs,
+        members={"run_id": run_id},
+        simplify_m=simplify_m,
+        max_bytes=answer_cap(principal, settings) if settings is not None else None,
+    )
 
 
-@router.get("/hotspots/runs/{run_id}/results", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/hotspots/runs/{run_id}/results",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
 def run_results(
     run_id: str,
     store: StoreDep,
@@ -95,26 +122,48 @@ def run_results(
     principal: PrincipalDep,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
     crs: str = Query("wgs84", description="wgs84 or gcj02"),
-    simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),
+    simplify: float = Query(
+        0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
+    ),
 ) -> Response:
     """Per-unit results (Gi* z, p, FDR-adjusted p, bin −3..+3, emerging-hot-spot label) as GeoJSON."""
     if not store.count("hotspot_runs", {"run_id": run_id}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
-    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), parse_bbox(bbox),
-                        simplify, settings)
+    text = results_text(
+        store,
+        run_id,
+        principal,
+        disclosure_rule(settings),
+        check_crs(crs),
+        parse_bbox(bbox),
+        simplify,
+        settings,
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/hotspots/latest/{method}", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def latest_results(method: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
-                   crs: str = Query("wgs84", description="wgs84 or gcj02"),
-                   simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),) -> Response:
+@router.get(
+    "/hotspots/latest/{method}",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
+def latest_results(
+    method: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+    simplify: float = Query(
+        0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
+    ),
+) -> Response:
     """Results of the latest run of ``method`` (gi, emerging, …) as GeoJSON."""
     run_id = hotspot_run_for(store, method)
     if run_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run for method {method!r}")
-    text = results_text(store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify, settings)
+    text = results_text(
+        store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify, settings
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -122,8 +171,9 @@ def all_case_reader(principal: Annotated[Principal, Depends(require("cases.read"
     """Roles that read every case: a density surface resolves single cases at street scale, so a
     grid worker (own grids only) must not get the city-wide one (403)."""
     if not principal.sees_all_cases:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"role {principal.role} may not see the city-wide density surface")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {principal.role} may not see the city-wide density surface"
+        )
     return principal
 
 
@@ -134,14 +184,19 @@ def _surface(store, run_id: str):
     require_table("hotspot_surfaces")
     rows = store.read("hotspot_surfaces", where={"run_id": run_id})
     if rows.empty:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} has no density surface (not a kde run?)")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"run {run_id} has no density surface (not a kde run?)"
+        )
     return rows.iloc[0]
 
 
 @router.get("/hotspots/runs/{run_id}/kde")
-def kde_info(run_id: str, store: StoreDep, _reader: AllCaseReader,
-             crs: str = Query("wgs84", description="wgs84 or gcj02 (bounds shifted to match a GCJ-02 base map)")
-             ) -> dict:
+def kde_info(
+    run_id: str,
+    store: StoreDep,
+    _reader: AllCaseReader,
+    crs: str = Query("wgs84", description="wgs84 or gcj02 (bounds shifted to match a GCJ-02 base map)"),
+) -> dict:
     """Bounds [west, south, east, north] (degrees) of a kernel-density run's image, its URL and
     scale (cases per km²).  The surface resolves single cases at street scale: case access only."""
     row = _surface(store, run_id)
@@ -151,39 +206,78 @@ def kde_info(run_id: str, store: StoreDep, _reader: AllCaseReader,
 
         lon, lat = wgs84_to_gcj02([bounds[0], bounds[2]], [bounds[1], bounds[3]])
         bounds = [float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])]
-    return {"run_id": run_id, "bounds": bounds, "href": f"api/v1/hotspots/runs/{run_id}/kde.png",
-            "max_density_per_km2": float(row["max_density"]), "bandwidth_m": float(row["bandwidth_m"])}
+    return {
+        "run_id": run_id,
+        "bounds": bounds,
+        "href": f"api/v1/hotspots/runs/{run_id}/kde.png",
+        "max_density_per_km2": float(row["max_density"]),
+        "bandwidth_m": float(row["bandwidth_m"]),
+    }
 
 
-@router.get("/hotspots/runs/{run_id}/kde.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/hotspots/runs/{run_id}/kde.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
 def kde_png(run_id: str, store: StoreDep, _reader: AllCaseReader) -> Response:
     """The kernel-density surface as a transparent PNG (columns even in longitude, rows even in
     Web-Mercator y: what Leaflet's imageOverlay expects)."""
     return Response(base64.b64decode(_surface(store, run_id)["png_base64"]), media_type="image/png")
 
 
-AREA_COLUMNS = ["run_id", "sign", "rank", "cases", "units", "max_z", "top_categories", "trend", "area_km2",
-                "centre_lon", "centre_lat"]
+AREA_COLUMNS = [
+    "run_id",
+    "sign",
+    "rank",
+    "cases",
+    "units",
+    "max_z",
+    "top_categories",
+    "trend",
+    "area_km2",
+    "centre_lon",
+    "centre_lat",
+]
 
 
-@router.get("/hotspots/runs/{run_id}/areas", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def run_areas(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
-              sign: int | None = Query(None, description="1 hot areas, -1 cold areas (default both)"),
-              crs: str = Query("wgs84", description="wgs84 or gcj02"),
-              simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),) -> Response:
+@router.get(
+    "/hotspots/runs/{run_id}/areas",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
+def run_areas(
+    run_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    sign: int | None = Query(None, description="1 hot areas, -1 cold areas (default both)"),
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+    simplify: float = Query(
+        0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
+    ),
+) -> Response:
     """Hot-spot areas: contiguous significant units merged and ranked by cases (GeoJSON);
     small case counts suppressed for roles without full case access."""
     require_table("hotspot_areas")
     where = {"run_id": run_id, **({"sign": sign} if sign is not None else {})}
     areas = store.read("hotspot_areas", where=where, order_by=["sign", "rank"])
     labels = "area|" + run_labels(store, run_id, areas["unit_ids"].astype(str))
-    areas = suppress_frame(areas, ["cases"], disclosure_rule(settings), principal.sees_all_cases, cell_labels=labels)
+    areas = suppress_frame(
+        areas, ["cases"], disclosure_rule(settings), principal.sees_all_cases, cell_labels=labels
+    )
     areas["area_id"] = [f"{s}:{r}" for s, r in zip(areas["sign"], areas["rank"], strict=True)]
-    areas["top_categories"] = [json.loads(v) if isinstance(v, str) and v else [] for v in areas["top_categories"]]
-    text = feature_collection_text(areas, "area_id", [*AREA_COLUMNS, "suppressed"], check_crs(crs),
-                                   members={"run_id": run_id}, simplify_m=simplify)
+    areas["top_categories"] = [
+        json.loads(v) if isinstance(v, str) and v else [] for v in areas["top_categories"]
+    ]
+    text = feature_collection_text(
+        areas,
+        "area_id",
+        [*AREA_COLUMNS, "suppressed"],
+        check_crs(crs),
+        members={"run_id": run_id},
+        simplify_m=simplify,
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -203,10 +297,13 @@ def grid_counts(
     if principal.sees_all_cases:
         frame = disclosed[["grid_code", "count"]].assign(suppressed=False)
     else:  # ranked by what is shown: the order must not reveal exact or suppressed counts
-        frame = disclosed.assign(count=pd.array(disclosed["shown"].where(~disclosed["suppressed"]), dtype="Int64"))
+        frame = disclosed.assign(
+            count=pd.array(disclosed["shown"].where(~disclosed["suppressed"]), dtype="Int64")
+        )
         frame = frame[["grid_code", "count", "suppressed"]]
-        frame = frame.assign(_rank=frame["count"].fillna(0)).sort_values(["_rank", "grid_code"],
-                                                                          ascending=[False, True])
+        frame = frame.assign(_rank=frame["count"].fillna(0)).sort_values(
+            ["_rank", "grid_code"], ascending=[False, True]
+        )
         frame = frame.drop(columns="_rank")
     if limit:
         frame = frame.head(limit)
@@ -215,27 +312,43 @@ def grid_counts(
 
 class RunRequest(BaseModel):
     # the choices are gridmap.hotspots.runs' own: an empty or unknown method is a 422 at once
-    method: Literal[METHODS] = Field(description="gi | lisa | emerging | kde | optimized (see "
-                                     "gridmap.hotspots.runs); optimized chooses H3 resolution and ring order, "
-                                     "summary.decisions says why")
+    method: Literal[METHODS] = Field(
+        description="gi | lisa | emerging | kde | optimized (see "
+        "gridmap.hotspots.runs); optimized chooses H3 resolution and ring order, "
+        "summary.decisions says why"
+    )
     unit: Literal[UNITS] = Field("grid", description="grid | h3 | county | township | village")
     plan_id: str | None = Field(None, description="default: the active plan")
     h3_resolution: int | None = None
     filters: dict[str, Any] = Field(default_factory=dict, description="kind, category, status, from, to")
-    params: dict[str, Any] = Field(default_factory=dict, description="permutations, alpha, value, inference "
-                                   "(auto | log_counts | normal | permutations | exact), bandwidth_m, k_max …")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="permutations, alpha, value, inference "
+        "(auto | log_counts | normal | permutations | exact), bandwidth_m, k_max …",
+    )
 
 
 @router.post("/hotspots/runs", status_code=202)
-def start_run(body: RunRequest, store: StoreDep, jobs: JobsDep,
-              principal: Annotated[Principal, Depends(require("hotspots.run"))]) -> dict:
+def start_run(
+    body: RunRequest,
+    store: StoreDep,
+    jobs: JobsDep,
+    principal: Annotated[Principal, Depends(require("hotspots.run"))],
+) -> dict:
     """Start a hotspot run in the background (permutation runs take a while); poll
     ``/api/v1/jobs/{job_id}``, whose result names the new run."""
 
     def work(progress) -> dict:
         progress(0.0, f"{body.method} on {body.unit}")
-        run_id = run_hotspots(store, method=body.method, unit=body.unit, plan_id=body.plan_id,
-                              h3_resolution=body.h3_resolution, filters=body.filters, params=body.params)
+        run_id = run_hotspots(
+            store,
+            method=body.method,
+            unit=body.unit,
+            plan_id=body.plan_id,
+            h3_resolution=body.h3_resolution,
+            filters=body.filters,
+            params=body.params,
+        )
         audit(store, principal, "hotspots.run", "hotspot_run", [run_id], {"method": body.method})
         return {"run_id": run_id}
 

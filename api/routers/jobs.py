@@ -19,7 +19,9 @@ def _visible(job_actor: str, principal) -> bool:
 def list_jobs(jobs: JobsDep, principal: PrincipalDep, limit: int = 50) -> list[dict]:
     """The caller's recent jobs (all jobs for admins), newest first."""
     if not principal.is_authenticated:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"}
+        )
     actor = None if principal.can("jobs.read_all") else principal.actor
     return [asdict(j) for j in jobs.list(actor=actor, limit=min(max(limit, 1), 500))]
 

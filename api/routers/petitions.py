@@ -40,7 +40,9 @@ class Item(BaseModel):
     agent_id: str = Field(max_length=64)
     taken_at: str = Field(max_length=32, description="ISO date/time, local time")
     case_id: str | None = Field(None, max_length=64)
-    deadline_at: str | None = Field(None, max_length=32, description="default: taken_at + the deadline setting")
+    deadline_at: str | None = Field(
+        None, max_length=32, description="default: taken_at + the deadline setting"
+    )
     done_at: str | None = Field(None, max_length=32)
     status: str | None = Field(None, description="open or done (follows done_at)")
     village_code: str | None = Field(None, max_length=12)
@@ -76,16 +78,21 @@ def write_items(batch: ItemBatch, store: StoreDep, settings: SettingsDep, princi
 @router.post("/petition-items/{item_id}/visits")
 def write_visits(item_id: str, visits: list[Visit], store: StoreDep, principal: Writer) -> dict:
     """Record follow-up visits (回访) of one item (upsert by ``visit_id``)."""
-    frame = pd.DataFrame([v.model_dump() for v in visits], columns=list(Visit.model_fields)).assign(item_id=item_id)
+    frame = pd.DataFrame([v.model_dump() for v in visits], columns=list(Visit.model_fields)).assign(
+        item_id=item_id
+    )
     outcome = upsert_visits(store, frame)
     audit(store, principal, "petition_visits.write", "petition_visit", outcome.accepted["visit_id"].tolist())
     return _answer(outcome)
 
 
 @router.get("/petition-items")
-def list_items(store: StoreDep, _user: CoverageReader,
-               agent: str | None = Query(None, description="agent id"),
-               period: str | None = Query(None, description="items taken on in 2022, 2022-12 …")) -> list[dict]:
+def list_items(
+    store: StoreDep,
+    _user: CoverageReader,
+    agent: str | None = Query(None, description="agent id"),
+    period: str | None = Query(None, description="items taken on in 2022, 2022-12 …"),
+) -> list[dict]:
     """Petition items (ids, dates, status, codes), oldest first."""
     where: dict = {}
     if agent:
@@ -98,35 +105,72 @@ def list_items(store: StoreDep, _user: CoverageReader,
 
 
 @router.get("/agents/kpi")
-def agent_kpis(store: StoreDep, settings: SettingsDep, principal: KpiReader,
-               level: str = Query("agent", description=", ".join(ITEM_LEVELS)),
-               period: str = Query(..., description="2022, 2022-12, 2022-Q4 …")) -> dict:
+def agent_kpis(
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: KpiReader,
+    level: str = Query("agent", description=", ".join(ITEM_LEVELS)),
+    period: str = Query(..., description="2022, 2022-12, 2022-Q4 …"),
+) -> dict:
     """Items taken/done, done rate, follow-up rate, satisfaction (and petitions, cases and persons) with 同比."""
     if level not in ITEM_LEVELS:
         from gridmap.errors import InputError
 
         raise InputError(f"level {level!r}: use one of {', '.join(ITEM_LEVELS)}")
     table = kpis_from_store(store, level, period)
-    counts = [c for c in ("items_taken", "items_done", "followed_up", "petitions_cases", "petitions_persons",
-                          "found", "resolved") if c in table.columns]
-    derived = [c for c in ("done_rate", "followup_rate", "mean_visit_satisfaction", "resolution_rate")
-               if c in table.columns]
+    counts = [
+        c
+        for c in (
+            "items_taken",
+            "items_done",
+            "followed_up",
+            "petitions_cases",
+            "petitions_persons",
+            "found",
+            "resolved",
+        )
+        if c in table.columns
+    ]
+    derived = [
+        c
+        for c in ("done_rate", "followup_rate", "mean_visit_satisfaction", "resolution_rate")
+        if c in table.columns
+    ]
     # small counts hidden and the others perturbed for roles that do not read every case (gridmap.disclosure)
-    table = suppress_frame(table, counts, disclosure_rule(settings), principal.sees_all_cases, derived,
-                           cell_labels=f"agents|{level}|{period}|" + table["unit_code"].astype(str))
+    table = suppress_frame(
+        table,
+        counts,
+        disclosure_rule(settings),
+        principal.sees_all_cases,
+        derived,
+        cell_labels=f"agents|{level}|{period}|" + table["unit_code"].astype(str),
+    )
     return {"level": level, "period": str(parse_period(period)), "rows": records(table)}
 
 
 @router.get("/agents/duty")
-def agent_duty(store: StoreDep, _user: CoverageReader,
-               period: str = Query(..., description="2024-12, 2024-Q4 …")) -> dict:
+def agent_duty(
+    store: StoreDep, _user: CoverageReader, period: str = Query(..., description="2024-12, 2024-Q4 …")
+) -> dict:
     """Per agent: days patrolled, longest gap, follow-ups missing and items overdue in the period."""
     p = parse_period(period)
-    workers = store.read("workers", where={"role": "agent"}, columns=["worker_id", "role", "village_code",
-                                                                     "township_code", "active"])
-    patrols = store.read("patrols", where={"ts": Between(p.start_iso, p.end_iso),
-                                           "worker_id": workers["worker_id"].astype(str).tolist()},
-                         columns=["worker_id", "ts"]) if len(workers) else pd.DataFrame(columns=["worker_id", "ts"])
+    workers = store.read(
+        "workers",
+        where={"role": "agent"},
+        columns=["worker_id", "role", "village_code", "township_code", "active"],
+    )
+    patrols = (
+        store.read(
+            "patrols",
+            where={
+                "ts": Between(p.start_iso, p.end_iso),
+                "worker_id": workers["worker_id"].astype(str).tolist(),
+            },
+            columns=["worker_id", "ts"],
+        )
+        if len(workers)
+        else pd.DataFrame(columns=["worker_id", "ts"])
+    )
     items, visits = load_petition_items(store, p)
     thresholds = AuditThresholds.from_settings()
     duty = duty_tables(agents_of(workers), patrols, items, visits, p, thresholds)

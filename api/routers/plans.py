@@ -38,8 +38,17 @@ from gridmap.partition.workflow import partition_to_plan
 
 router = APIRouter(tags=["plans"])
 
-GRID_PROPERTIES = ["code", "village_code", "township_code", "county_code", "households", "population",
-                   "locked", "exclusive", "polsby_popper"]
+GRID_PROPERTIES = [
+    "code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "households",
+    "population",
+    "locked",
+    "exclusive",
+    "polsby_popper",
+]
 PlanEditor = Annotated[Principal, Depends(require("plans.edit"))]
 
 
@@ -82,8 +91,9 @@ def get_plan(plan_id: str, store: StoreDep) -> dict:
     return plan
 
 
-@router.get("/plans/{plan_id}/grids", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/plans/{plan_id}/grids", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
+)
 def plan_grids(
     plan_id: str,
     store: StoreDep,
@@ -92,26 +102,40 @@ def plan_grids(
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
     admin: str | None = Query(None, description="county (6 digits), township (9) or village (12) code"),
     crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
-    simplify: float = Query(0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"),
+    simplify: float = Query(
+        0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
+    ),
 ) -> Response:
     """The grids of a plan as a GeoJSON FeatureCollection (lon/lat), filtered by bbox and/or admin unit."""
     _plan_or_404(store, plan_id)
     where: dict[str, Any] = {"plan_id": plan_id}
     if admin:
         if len(admin) not in (6, 9, 12) or not admin.isdigit():
-            raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                                f"admin {admin!r}: give a county (6 digits), township (9) or village (12) code")
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"admin {admin!r}: give a county (6 digits), township (9) or village (12) code",
+            )
         where[CODE_COLUMNS[len(admin)]] = admin
     box = parse_bbox(bbox)
     check_feature_count(count_rows(store, "grids", where, box, "code"), principal, settings, "grids")
     grids = store.read("grids", where=where, bbox=box, order_by=["code"])
-    text = feature_collection_text(grids, "code", GRID_PROPERTIES, check_crs(crs), members={"plan_id": plan_id},
-                                   simplify_m=simplify, max_bytes=answer_cap(principal, settings))
+    text = feature_collection_text(
+        grids,
+        "code",
+        GRID_PROPERTIES,
+        check_crs(crs),
+        members={"plan_id": plan_id},
+        simplify_m=simplify,
+        max_bytes=answer_cap(principal, settings),
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
-@router.get("/plans/{plan_id}/grids/{code}", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
+@router.get(
+    "/plans/{plan_id}/grids/{code}",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
 def plan_grid(
     plan_id: str,
     code: str,
@@ -131,15 +155,31 @@ def plan_grid(
     scope = case_grid_scope(store, principal)
     full = principal.sees_all_cases or (scope is not None and code in scope)
     rule = disclosure_rule(settings)
-    keys = {"cases": [int(cell_keys(record_keys(cases["case_id"], rule), [0] * len(cases)).sum())],
-            "open_cases": [int(cell_keys(record_keys(open_cases["case_id"], rule), [0] * len(open_cases)).sum())]}
+    keys = {
+        "cases": [int(cell_keys(record_keys(cases["case_id"], rule), [0] * len(cases)).sum())],
+        "open_cases": [int(cell_keys(record_keys(open_cases["case_id"], rule), [0] * len(open_cases)).sum())],
+    }
     shown = suppress_frame(grids.assign(**counts), ["cases", "open_cases"], rule, full, cell_keys=keys)
-    assigned = store.read("assignments", where={"plan_id": plan_id, "grid_code": code},
-                          columns=["worker_id", "role", "valid_from", "valid_to"])
-    workers = store.read("workers", where={"worker_id": assigned["worker_id"].astype(str).tolist()},
-                         columns=["worker_id", "name", "role"]) if len(assigned) else None
-    worker_list = [] if workers is None else records(present_workers(store, principal, workers, "worker.read"))
-    text = feature_text(shown, "code", [*GRID_PROPERTIES, "cases", "open_cases", "suppressed"], check_crs(crs))
+    assigned = store.read(
+        "assignments",
+        where={"plan_id": plan_id, "grid_code": code},
+        columns=["worker_id", "role", "valid_from", "valid_to"],
+    )
+    workers = (
+        store.read(
+            "workers",
+            where={"worker_id": assigned["worker_id"].astype(str).tolist()},
+            columns=["worker_id", "name", "role"],
+        )
+        if len(assigned)
+        else None
+    )
+    worker_list = (
+        [] if workers is None else records(present_workers(store, principal, workers, "worker.read"))
+    )
+    text = feature_text(
+        shown, "code", [*GRID_PROPERTIES, "cases", "open_cases", "suppressed"], check_crs(crs)
+    )
     feature = json.loads(text)
     feature["properties"]["plan_id"] = plan_id
     feature["properties"]["workers"] = worker_list
@@ -164,8 +204,15 @@ class MoveRequest(BaseModel):
     override: bool = False
 
 
-def _edited(request: Request, store, principal: Principal, plan_id: str, action: str, objects: list[str],
-            grids: list[str]) -> dict:
+def _edited(
+    request: Request,
+    store,
+    principal: Principal,
+    plan_id: str,
+    action: str,
+    objects: list[str],
+    grids: list[str],
+) -> dict:
     """Forget cached tiles, audit the edit, answer with the grids it produced."""
     _invalidate_tiles(request)
     audit(store, principal, f"plan.{action}", "plan", [plan_id, *objects])
@@ -205,34 +252,51 @@ def list_edits(plan_id: str, store: StoreDep) -> list[dict]:
     return records(store.read("plan_edits", where={"plan_id": plan_id}, order_by=["created_at", "edit_id"]))
 
 
-@router.get("/plans/{plan_id}/atoms", response_class=Response,
-            responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}})
-def plan_atoms(plan_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
-               grid: str | None = Query(None, description="grid code: the atoms of that grid"),
-               bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
-               crs: str = Query("wgs84", description="wgs84 or gcj02")) -> Response:
+@router.get(
+    "/plans/{plan_id}/atoms", response_class=Response, responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
+)
+def plan_atoms(
+    plan_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    grid: str | None = Query(None, description="grid code: the atoms of that grid"),
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+) -> Response:
     """The building blocks (atoms) of a plan's grids, to pick for a move (413 beyond the role's
     feature cap: ask for one grid or a bbox)."""
     _plan_or_404(store, plan_id)
     require_table("plan_atoms")
     where = {"plan_id": plan_id, **({"grid_code": grid} if grid else {})}
     box = parse_bbox(bbox)
-    check_feature_count(count_rows(store, "plan_atoms", where, box, "grid_code"), principal, settings, "atoms")
+    check_feature_count(
+        count_rows(store, "plan_atoms", where, box, "grid_code"), principal, settings, "atoms"
+    )
     atoms = store.read("plan_atoms", where=where, bbox=box)
     id_col = "atom_id" if "atom_id" in atoms.columns else None
-    text = feature_collection_text(atoms, id_col, None, check_crs(crs), max_bytes=answer_cap(principal, settings))
+    text = feature_collection_text(
+        atoms, id_col, None, check_crs(crs), max_bytes=answer_cap(principal, settings)
+    )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
 @router.get("/plans/{plan_id}/diff")
-def diff(plan_id: str, store: StoreDep, other: str = Query(..., description="the plan to compare with")) -> dict:
+def diff(
+    plan_id: str, store: StoreDep, other: str = Query(..., description="the plan to compare with")
+) -> dict:
     """What changes from plan ``other`` to this plan: grids added, removed, changed; atoms and
     households that move."""
     _plan_or_404(store, plan_id)
     _plan_or_404(store, other)
     d = diff_plans(store, other, plan_id)
-    return {"summary": to_jsonable(d.summary()), "added": d.added, "removed": d.removed,
-            "changed": to_jsonable(d.changed), "moves": to_jsonable(d.moves)}
+    return {
+        "summary": to_jsonable(d.summary()),
+        "added": d.added,
+        "removed": d.removed,
+        "changed": to_jsonable(d.changed),
+        "moves": to_jsonable(d.moves),
+    }
 
 
 @router.get("/plans/{plan_id}/quality")
@@ -245,17 +309,30 @@ def quality(plan_id: str, store: StoreDep, settings: SettingsDep) -> dict:
     target = params.get("target", settings.grid_target_households)
     tolerance = float(params.get("tolerance", settings.grid_tolerance))
     # seconds for a big plan: computed once per plan state and served from memory afterwards
-    key = (store.url, plan_id, plan_revision(store, plan_id), store.count("grids", {"plan_id": plan_id}),
-           band, target, tolerance)
+    key = (
+        store.url,
+        plan_id,
+        plan_revision(store, plan_id),
+        store.count("grids", {"plan_id": plan_id}),
+        band,
+        target,
+        tolerance,
+    )
 
     def compute() -> dict:
         grids = store.read("grids", where={"plan_id": plan_id})
-        villages = store.read("admin_units", where={"level": "village",
-                                                    "code": sorted(set(grids["village_code"].dropna()))})
-        report = quality_report(grids, villages if len(villages) else None, target=target, tolerance=tolerance,
-                                band=band)
-        return {"plan_id": plan_id, "summary": to_jsonable(report.summary), "grids": to_jsonable(report.grids),
-                "villages_forced": to_jsonable(report.villages_forced)}
+        villages = store.read(
+            "admin_units", where={"level": "village", "code": sorted(set(grids["village_code"].dropna()))}
+        )
+        report = quality_report(
+            grids, villages if len(villages) else None, target=target, tolerance=tolerance, band=band
+        )
+        return {
+            "plan_id": plan_id,
+            "summary": to_jsonable(report.summary),
+            "grids": to_jsonable(report.grids),
+            "villages_forced": to_jsonable(report.villages_forced),
+        }
 
     return REPORTS.get(("quality", *key), compute)
 
@@ -278,14 +355,17 @@ class PartitionRequest(BaseModel):
 
 
 @router.post("/plans", status_code=202)
-def partition(body: PartitionRequest, store: StoreDep, settings: SettingsDep, jobs: JobsDep,
-              principal: PlanEditor) -> dict:
+def partition(
+    body: PartitionRequest, store: StoreDep, settings: SettingsDep, jobs: JobsDep, principal: PlanEditor
+) -> dict:
     """Compute a new balanced draft plan in the background; poll ``/api/v1/jobs/{job_id}``."""
     parent = body.parent_id or store.active_plan_id()
 
     def work(progress) -> dict:
         plan_id = partition_to_plan(
-            store, name=body.name, parent_id=parent,
+            store,
+            name=body.name,
+            parent_id=parent,
             target=body.target or settings.grid_target_households,
             tolerance=body.tolerance if body.tolerance is not None else settings.grid_tolerance,
             progress=progress,

@@ -30,8 +30,11 @@ MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 INLINE_MIN_ZOOM = 11
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", response_class=Response,
-            responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "empty tile"}})
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.pbf",
+    response_class=Response,
+    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "empty tile"}},
+)
 async def tile(
     layer: str,
     z: int,
@@ -52,7 +55,9 @@ async def tile(
     state = request.app.state
     store, cache = state.store, state.tile_cache
     if layer not in LAYERS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}"
+        )
     try:
         mvt.check_tile(z, x, y)
     except ValueError as exc:
@@ -64,16 +69,21 @@ async def tile(
         else:
             detail = f"no hotspot run {run!r}" if run else f"no hotspot run for method {method!r}"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
-    tile_request = TileRequest(layer, source_id, z, x, y, principal.sees_all_cases,
-                               disclosure_rule(state.settings))
+    tile_request = TileRequest(
+        layer, source_id, z, x, y, principal.sees_all_cases, disclosure_rule(state.settings)
+    )
     key = (tile_request, revision, store.url)
     data = cache.peek(key)
     if data is None:
+
         def build() -> bytes:
             return build_tile(store, tile_request, revision, state.tile_indexes)
 
-        if z >= INLINE_MIN_ZOOM and store.backend != "postgis" and state.tile_indexes.has(
-                store, tile_request, revision):
+        if (
+            z >= INLINE_MIN_ZOOM
+            and store.backend != "postgis"
+            and state.tile_indexes.has(store, tile_request, revision)
+        ):
             data = cache.get_or_build(key, build)  # about a millisecond: cheaper than a thread hop
         else:
             data = await run_in_threadpool(cache.get_or_build, key, build)

@@ -12,8 +12,18 @@ TIME_COLUMNS = ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_a
 
 #: the columns KPIs and audits read; personal fields (party_*) are never needed
 CASE_COLUMNS = (
-    "case_id", "kind", "category", "status", *TIME_COLUMNS, "grid_code", "village_code",
-    "township_code", "county_code", "persons", "followup_done", "satisfaction",
+    "case_id",
+    "kind",
+    "category",
+    "status",
+    *TIME_COLUMNS,
+    "grid_code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "persons",
+    "followup_done",
+    "satisfaction",
 )
 
 
@@ -40,7 +50,9 @@ def prepare_cases(cases: pd.DataFrame) -> pd.DataFrame:
     for column in ("persons", "followup_done", "satisfaction"):
         # plain float64 whatever the backend returned (nullable Int64 from one, object from another)
         values = pd.to_numeric(cases[column], errors="coerce") if column in cases.columns else np.nan
-        out[column] = pd.Series(values, index=cases.index).astype("float64") if column in cases.columns else np.nan
+        out[column] = (
+            pd.Series(values, index=cases.index).astype("float64") if column in cases.columns else np.nan
+        )
     out["resolved"] = is_resolved(out["status"])
     out["resolved_time"] = out["resolved_at"].fillna(out["closed_at"])
     return out.reset_index(drop=True)
@@ -54,5 +66,7 @@ def open_at(cases: pd.DataFrame, moment: pd.Timestamp) -> np.ndarray:
     """
     reported = (cases["reported_at"] < moment).to_numpy()
     resolved_time = cases["resolved_time"]
-    done_before = (resolved_time < moment).to_numpy() | (cases["resolved"].to_numpy() & resolved_time.isna().to_numpy())
+    done_before = (resolved_time < moment).to_numpy() | (
+        cases["resolved"].to_numpy() & resolved_time.isna().to_numpy()
+    )
     return reported & ~done_before

@@ -22,7 +22,9 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> N
         raise InputError(f"{what}: no table given")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"{what}: missing column(s) {', '.join(missing)}; has {', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"{what}: missing column(s) {', '.join(missing)}; has {', '.join(map(str, frame.columns))}"
+        )
 
 
 def _blank_uniques(uniques: np.ndarray) -> np.ndarray:

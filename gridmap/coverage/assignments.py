@@ -44,9 +44,19 @@ SECONDARY_ROLES = ("part_time", "cadre", "police")
 OPEN_END_DAY = np.iinfo(np.int64).max // 2
 
 
-def assignment_ids(worker_id: pd.Series, grid_code: pd.Series, role: pd.Series, valid_from: pd.Series) -> list[str]:
+def assignment_ids(
+    worker_id: pd.Series, grid_code: pd.Series, role: pd.Series, valid_from: pd.Series
+) -> list[str]:
     """Deterministic ids: the same worker, grid, role and start date always get the same id."""
-    keys = worker_id.astype(str) + "|" + grid_code.astype(str) + "|" + role.astype(str) + "|" + valid_from.astype(str)
+    keys = (
+        worker_id.astype(str)
+        + "|"
+        + grid_code.astype(str)
+        + "|"
+        + role.astype(str)
+        + "|"
+        + valid_from.astype(str)
+    )
     return ["A" + hashlib.sha1(k.encode("utf-8")).hexdigest()[:15] for k in keys]
 
 
@@ -59,7 +69,9 @@ def _grid_frame(grids: pd.DataFrame) -> pd.DataFrame:
     village = text_column(grids, "village_code")
     village = village.where(village.notna(), codes.str[:12])
     plan = text_column(grids, "plan_id")
-    return pd.DataFrame({"grid_code": codes.to_numpy(), "village_code": village.to_numpy(), "plan_id": plan.to_numpy()})
+    return pd.DataFrame(
+        {"grid_code": codes.to_numpy(), "village_code": village.to_numpy(), "plan_id": plan.to_numpy()}
+    )
 
 
 def assign_workers(
@@ -109,13 +121,17 @@ def assign_workers(
     roles = text_column(workers, "role")
     unknown = sorted(set(roles.dropna()) - set(WORKER_ROLES))
     if unknown:
-        raise InputError(f"workers: unknown role(s) {unknown}; expected one of {list(WORKER_ROLES)} or {AGENT_ROLE!r}")
-    people = pd.DataFrame({
-        "worker_id": text_column(workers, "worker_id").to_numpy(),
-        "role": roles.to_numpy(),
-        "village_code": text_column(workers, "village_code").to_numpy(),
-        "hired_at": text_column(workers, "hired_at").to_numpy(),
-    })
+        raise InputError(
+            f"workers: unknown role(s) {unknown}; expected one of {list(WORKER_ROLES)} or {AGENT_ROLE!r}"
+        )
+    people = pd.DataFrame(
+        {
+            "worker_id": text_column(workers, "worker_id").to_numpy(),
+            "role": roles.to_numpy(),
+            "village_code": text_column(workers, "village_code").to_numpy(),
+            "hired_at": text_column(workers, "hired_at").to_numpy(),
+        }
+    )
     if "active" in workers.columns:
         active = pd.to_numeric(workers["active"], errors="coerce").fillna(1).to_numpy() != 0
         people = people[active]
@@ -140,8 +156,10 @@ def assign_workers(
 
     full = people[people["role"] == "full_time"].copy()
     full["shuffle_rank"] = full["rank"] % full["n_grids"]
-    full_rows = full.merge(grid_frame[["village_code", "shuffle_rank", "grid_code", "plan_id"]],
-                           on=["village_code", "shuffle_rank"])
+    full_rows = full.merge(
+        grid_frame[["village_code", "shuffle_rank", "grid_code", "plan_id"]],
+        on=["village_code", "shuffle_rank"],
+    )
 
     # secondary roles: blocks over L = max(workers, grids) slots so every worker and grid appears
     second = people[people["role"].isin(SECONDARY_ROLES)]
@@ -152,13 +170,20 @@ def assign_workers(
     j = slots.groupby(["village_code", "role"]).cumcount().to_numpy()
     slots["rank"] = j * slots["m"].to_numpy() // slots["slots"].to_numpy()
     slots["code_rank"] = j * slots["n"].to_numpy() // slots["slots"].to_numpy()
-    slots = slots.merge(second[["village_code", "role", "rank", "worker_id", "hired_at"]],
-                        on=["village_code", "role", "rank"])
-    slots = slots.merge(grid_frame[["village_code", "code_rank", "grid_code", "plan_id"]],
-                        on=["village_code", "code_rank"])
+    slots = slots.merge(
+        second[["village_code", "role", "rank", "worker_id", "hired_at"]], on=["village_code", "role", "rank"]
+    )
+    slots = slots.merge(
+        grid_frame[["village_code", "code_rank", "grid_code", "plan_id"]], on=["village_code", "code_rank"]
+    )
 
-    out = pd.concat([full_rows[["worker_id", "plan_id", "grid_code", "role", "hired_at"]],
-                     slots[["worker_id", "plan_id", "grid_code", "role", "hired_at"]]], ignore_index=True)
+    out = pd.concat(
+        [
+            full_rows[["worker_id", "plan_id", "grid_code", "role", "hired_at"]],
+            slots[["worker_id", "plan_id", "grid_code", "role", "hired_at"]],
+        ],
+        ignore_index=True,
+    )
     out = out.drop_duplicates(["worker_id", "grid_code", "role"])
     if valid_from is not None:
         out["valid_from"] = str(valid_from)[:10]
@@ -182,7 +207,9 @@ def validity_days(assignments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     end = np.where(end == np.iinfo(np.int64).min, OPEN_END_DAY, end)
     backwards = end < start
     if backwards.any():
-        ids = assignments.get("assignment_id", pd.Series(assignments.index, index=assignments.index))[backwards]
+        ids = assignments.get("assignment_id", pd.Series(assignments.index, index=assignments.index))[
+            backwards
+        ]
         raise InputError(f"assignments: valid_to before valid_from for {', '.join(map(str, ids.head(5)))}")
     return start, end
 
@@ -211,9 +238,9 @@ def active_assignments(assignments: pd.DataFrame, on_date: str | date) -> pd.Dat
 def assignments_in_period(assignments: pd.DataFrame, period: Period) -> pd.DataFrame:
     """The rows in force on at least one day of ``period``."""
     start, end = validity_days(assignments)
-    return assignments[(start <= to_day_number(period.end)) & (end >= to_day_number(period.start))].reset_index(
-        drop=True
-    )
+    return assignments[
+        (start <= to_day_number(period.end)) & (end >= to_day_number(period.start))
+    ].reset_index(drop=True)
 
 
 def overlap_mapping(
@@ -241,11 +268,13 @@ def overlap_mapping(
     tree = shapely.STRtree(new.geometry.values)
     i_old, i_new = tree.query(old.geometry.values, predicate="intersects")
     area = shapely.area(shapely.intersection(old.geometry.values[i_old], new.geometry.values[i_new]))
-    pairs = pd.DataFrame({
-        "old_code": old["grid_code"].to_numpy()[i_old],
-        "new_code": new["grid_code"].to_numpy()[i_new],
-        "area_m2": area,
-    })
+    pairs = pd.DataFrame(
+        {
+            "old_code": old["grid_code"].to_numpy()[i_old],
+            "new_code": new["grid_code"].to_numpy()[i_new],
+            "area_m2": area,
+        }
+    )
     pairs = pairs[pairs["area_m2"] > 0]
     if addresses is not None and len(addresses):
         points = addresses.to_crs(WGS84) if addresses.crs is not None else addresses
@@ -254,11 +283,17 @@ def overlap_mapping(
         new_idx = locate_points(lon, lat, new_grids.to_crs(WGS84).geometry.values[new["_order"].to_numpy()])
         hh = pd.to_numeric(points.get("households", 1), errors="coerce")
         keep = (old_idx >= 0) & (new_idx >= 0)
-        counted = pd.DataFrame({
-            "old_code": old["grid_code"].to_numpy()[old_idx[keep]],
-            "new_code": new["grid_code"].to_numpy()[new_idx[keep]],
-            "households": np.asarray(hh, dtype=float)[keep] if np.ndim(hh) else float(hh),
-        }).groupby(["old_code", "new_code"], as_index=False)["households"].sum()
+        counted = (
+            pd.DataFrame(
+                {
+                    "old_code": old["grid_code"].to_numpy()[old_idx[keep]],
+                    "new_code": new["grid_code"].to_numpy()[new_idx[keep]],
+                    "households": np.asarray(hh, dtype=float)[keep] if np.ndim(hh) else float(hh),
+                }
+            )
+            .groupby(["old_code", "new_code"], as_index=False)["households"]
+            .sum()
+        )
         pairs = pairs.merge(counted, on=["old_code", "new_code"], how="outer")
     else:
         pairs["households"] = 0.0
@@ -274,7 +309,8 @@ def _polygons(grids: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     require_columns(grids, [code_col], what)
     frame = gpd.GeoDataFrame(
         {"grid_code": text_column(grids, code_col).to_numpy(), "_order": np.arange(len(grids))},
-        geometry=grids.geometry.values, crs=grids.crs or WGS84,
+        geometry=grids.geometry.values,
+        crs=grids.crs or WGS84,
     )
     order = np.argsort(frame["grid_code"].to_numpy(), kind="stable")
     return frame.iloc[order].reset_index(drop=True)
@@ -321,16 +357,22 @@ def inherit_assignments(
     history = assignments[ASSIGNMENT_COLUMNS].copy().reset_index(drop=True)
     start, end = validity_days(history)
     day = to_day_number(effective)
-    affected = (start < day) & (day <= end) & history["grid_code"].astype(str).isin(mapping["old_code"].astype(str))
+    affected = (
+        (start < day) & (day <= end) & history["grid_code"].astype(str).isin(mapping["old_code"].astype(str))
+    )
     # rows that start on the change day itself are re-pointed rather than closed (no zero-length rows)
-    starts_today = (start == day) & (day <= end) & history["grid_code"].astype(str).isin(mapping["old_code"].astype(str))
+    starts_today = (
+        (start == day) & (day <= end) & history["grid_code"].astype(str).isin(mapping["old_code"].astype(str))
+    )
 
     successor = dominant_successor(mapping)
     moving = history[affected | starts_today].copy()
     moving["new_code"] = moving["grid_code"].astype(str).map(successor)
     lost = moving["new_code"].isna()
     if lost.any():
-        log.info("%d assignment(s) point to grids with no successor; closed without a new grid", int(lost.sum()))
+        log.info(
+            "%d assignment(s) point to grids with no successor; closed without a new grid", int(lost.sum())
+        )
     new_rows = moving[~lost].copy()
     new_rows["grid_code"] = new_rows["new_code"]
     new_rows["valid_from"] = effective.isoformat()
@@ -352,9 +394,13 @@ def dominant_successor(mapping: pd.DataFrame) -> pd.Series:
 
     Returns a Series old_code → new_code.  Ties go to the lower new code.
     """
-    pairs = pd.DataFrame({"old_code": mapping["old_code"].astype(str), "new_code": mapping["new_code"].astype(str)})
+    pairs = pd.DataFrame(
+        {"old_code": mapping["old_code"].astype(str), "new_code": mapping["new_code"].astype(str)}
+    )
     for column in ("households", "area_m2", "weight"):
-        pairs[column] = pd.to_numeric(mapping[column], errors="coerce").fillna(0.0) if column in mapping else 0.0
+        pairs[column] = (
+            pd.to_numeric(mapping[column], errors="coerce").fillna(0.0) if column in mapping else 0.0
+        )
     pairs = pairs.groupby(["old_code", "new_code"], as_index=False).sum()
     share = pd.Series(np.nan, index=pairs.index)
     for column in ("households", "area_m2", "weight"):

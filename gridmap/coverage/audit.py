@@ -86,8 +86,17 @@ AGENT_FINDING_KINDS = ("agent_no_patrol_n_days", "followup_not_within_n_days", "
 GRID_FINDING_KINDS = ("no_active_worker", "not_visited_n_days", "patrol_does_not_reach")
 #: ``grid_code`` holds the grid (grid findings), the worker's grids (worker findings) or the
 #: agent's post — village or township code (agent findings); ``item_id`` the petition item
-FINDING_COLUMNS = ["kind", "grid_code", "worker_id", "item_id", "figure", "threshold", "unit", "message_zh",
-                   "message_en"]
+FINDING_COLUMNS = [
+    "kind",
+    "grid_code",
+    "worker_id",
+    "item_id",
+    "figure",
+    "threshold",
+    "unit",
+    "message_zh",
+    "message_en",
+]
 
 # points of different grids are pushed this far apart so one KD-tree answers every grid at once
 _GRID_OFFSET_M = 1.0e7
@@ -133,8 +142,14 @@ class AuditThresholds:
     followup_within_days: int = 15
 
     def __post_init__(self) -> None:
-        for name in ("max_days_unvisited", "max_grids_per_worker", "max_households_per_worker",
-                     "max_open_cases_per_worker", "agent_max_days_without_patrol", "followup_within_days"):
+        for name in (
+            "max_days_unvisited",
+            "max_grids_per_worker",
+            "max_households_per_worker",
+            "max_open_cases_per_worker",
+            "agent_max_days_without_patrol",
+            "followup_within_days",
+        ):
             if getattr(self, name) < 0:
                 raise InputError(f"audit threshold {name} must be ≥ 0")
         if self.reach_distance_m <= 0:
@@ -231,8 +246,10 @@ def _households_per_grid(grids: pd.DataFrame, households, codes: np.ndarray) -> 
         if "households" not in grids.columns:
             raise InputError("households per grid: pass them or give grids a 'households' column")
         code_col = "code" if "code" in grids.columns else "grid_code"
-        series = pd.Series(pd.to_numeric(grids["households"], errors="coerce").to_numpy(),
-                           index=text_column(grids, code_col).to_numpy())
+        series = pd.Series(
+            pd.to_numeric(grids["households"], errors="coerce").to_numpy(),
+            index=text_column(grids, code_col).to_numpy(),
+        )
     elif isinstance(households, pd.DataFrame):
         series = households.set_index("grid_code")["households"]
     else:
@@ -310,20 +327,34 @@ def reach_shares(
     frame = located.frame
     first, last = to_day_number(period.start), to_day_number(period.end)
     frame = frame[(frame["day"] >= first) & (frame["day"] <= last)]
-    workers = pd.Index(pd.unique(np.concatenate([frame["worker_id"].to_numpy(dtype=object),
-                                                 rows["worker_id"].astype(str).to_numpy(dtype=object)])))
-    spans = pd.DataFrame({
-        "w": workers.get_indexer(rows["worker_id"].astype(str)),
-        "g": grid_pos, "start": start, "end": end,
-    })
+    workers = pd.Index(
+        pd.unique(
+            np.concatenate(
+                [
+                    frame["worker_id"].to_numpy(dtype=object),
+                    rows["worker_id"].astype(str).to_numpy(dtype=object),
+                ]
+            )
+        )
+    )
+    spans = pd.DataFrame(
+        {
+            "w": workers.get_indexer(rows["worker_id"].astype(str)),
+            "g": grid_pos,
+            "start": start,
+            "end": end,
+        }
+    )
     spans = spans[spans["g"] >= 0]
     has_workers = np.zeros(n, dtype=bool)
     has_workers[spans["g"].to_numpy()] = True
-    checks = pd.DataFrame({
-        "w": workers.get_indexer(frame["worker_id"].to_numpy()),
-        "day": frame["day"].to_numpy(),
-        "i": np.arange(len(frame)),
-    })
+    checks = pd.DataFrame(
+        {
+            "w": workers.get_indexer(frame["worker_id"].to_numpy()),
+            "day": frame["day"].to_numpy(),
+            "i": np.arange(len(frame)),
+        }
+    )
     pairs = checks.merge(spans, on="w", how="inner")
     pairs = pairs[(pairs["start"] <= pairs["day"]) & (pairs["day"] <= pairs["end"])]
     pairs = pairs.drop_duplicates(["g", "i"])
@@ -333,16 +364,22 @@ def reach_shares(
         x, y = np.asarray(x), np.asarray(y)
         i, g = pairs["i"].to_numpy(), pairs["g"].to_numpy()
         tree = cKDTree(np.column_stack([x[i] + g * _GRID_OFFSET_M, y[i]]))
-        dist, _ = tree.query(np.column_stack([t_x + t_grid * _GRID_OFFSET_M, t_y]), k=1,
-                             distance_upper_bound=reach_distance_m)
+        dist, _ = tree.query(
+            np.column_stack([t_x + t_grid * _GRID_OFFSET_M, t_y]), k=1, distance_upper_bound=reach_distance_m
+        )
         reached = np.isfinite(dist)
     n_reached = np.bincount(t_grid, weights=reached.astype(float), minlength=n).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n_targets > 0, n_reached / np.maximum(n_targets, 1), np.nan)
-    return pd.DataFrame({
-        "grid_code": codes, "targets": n_targets.astype(np.int64), "reached": n_reached,
-        "reach_share": share, "has_workers": has_workers,
-    })
+    return pd.DataFrame(
+        {
+            "grid_code": codes,
+            "targets": n_targets.astype(np.int64),
+            "reached": n_reached,
+            "reach_share": share,
+            "has_workers": has_workers,
+        }
+    )
 
 
 def run_audit(
@@ -403,27 +440,50 @@ def run_audit(
         period = parse_period(None, start=period_start, end=period_end)
     thresholds = thresholds or AuditThresholds.from_settings()
     agents = agents_of(workers)
-    is_agent = text_column(patrols, "worker_id").isin(set(agents["worker_id"])).to_numpy() if len(agents) else (
-        np.zeros(len(patrols), dtype=bool))
-    coverage = coverage_tables(grids, assignments, patrols[~is_agent], workers, cases, households, period,
-                               thresholds, targets, clock)
+    is_agent = (
+        text_column(patrols, "worker_id").isin(set(agents["worker_id"])).to_numpy()
+        if len(agents)
+        else (np.zeros(len(patrols), dtype=bool))
+    )
+    coverage = coverage_tables(
+        grids, assignments, patrols[~is_agent], workers, cases, households, period, thresholds, targets, clock
+    )
     duty = duty_tables(agents, patrols[is_agent], items, visits, period, thresholds)
     clock["agents"] = time.perf_counter()
-    table = sorted_findings([
-        *coverage_rows(coverage, period, thresholds, with_cases=cases is not None),
-        *duty_rows(duty, period, thresholds),
-    ])
+    table = sorted_findings(
+        [
+            *coverage_rows(coverage, period, thresholds, with_cases=cases is not None),
+            *duty_rows(duty, period, thresholds),
+        ]
+    )
     grid_table = coverage.grids
     grid_level = table[table["kind"].isin(GRID_FINDING_KINDS)]
     first_kind = grid_level.drop_duplicates("grid_code").set_index("grid_code")["kind"]
     grid_table["status"] = grid_table["grid_code"].map(first_kind).fillna("ok")
-    people = coverage.workers.reset_index()[["worker_id", "roles", "grids", "grid_codes", "households", "open_cases",
-                                             "checkins", "outside_own_grids", "outside_share"]]
+    people = coverage.workers.reset_index()[
+        [
+            "worker_id",
+            "roles",
+            "grids",
+            "grid_codes",
+            "households",
+            "open_cases",
+            "checkins",
+            "outside_own_grids",
+            "outside_share",
+        ]
+    ]
     clock["end"] = time.perf_counter()
     timings = {k: clock[k] - clock["start"] for k in clock if k != "start"}
     return AuditResult(
-        findings=table, grids=grid_table, workers=people, period=period, thresholds=thresholds,
-        unlocated_checkins=coverage.unlocated, timings=timings, agents=duty.agents,
+        findings=table,
+        grids=grid_table,
+        workers=people,
+        period=period,
+        thresholds=thresholds,
+        unlocated_checkins=coverage.unlocated,
+        timings=timings,
+        agents=duty.agents,
     )
 
 
@@ -463,7 +523,9 @@ def coverage_tables(
     # staffing and load on the last day of the period
     at_end = active_assignments(plan_rows, period.end)
     at_end = at_end[at_end["role"].astype(str).isin(roles)]
-    at_end = at_end.assign(worker_id=at_end["worker_id"].astype(str), grid_code=at_end["grid_code"].astype(str))
+    at_end = at_end.assign(
+        worker_id=at_end["worker_id"].astype(str), grid_code=at_end["grid_code"].astype(str)
+    )
     at_end = at_end.drop_duplicates(["worker_id", "grid_code"])
     grid_pos = pd.Index(codes).get_indexer(at_end["grid_code"])
     staff = np.bincount(grid_pos, minlength=n)
@@ -484,18 +546,26 @@ def coverage_tables(
     clock["visits"] = time.perf_counter()
 
     if targets is not None and len(targets):
-        reach = reach_shares(located, plan_rows, targets, polygons, period, thresholds.reach_distance_m, roles)
+        reach = reach_shares(
+            located, plan_rows, targets, polygons, period, thresholds.reach_distance_m, roles
+        )
     else:
         log.info("no addresses/atoms given: the patrol reach check is skipped")
-        reach = pd.DataFrame({"grid_code": codes, "targets": 0, "reached": 0, "reach_share": np.nan,
-                              "has_workers": False})
+        reach = pd.DataFrame(
+            {"grid_code": codes, "targets": 0, "reached": 0, "reach_share": np.nan, "has_workers": False}
+        )
     clock["reach"] = time.perf_counter()
 
-    per_worker = at_end.assign(
-        households=hh[grid_pos], open_cases=open_cases[grid_pos]
-    ).groupby("worker_id").agg(
-        roles=("role", _join), grids=("grid_code", "size"), grid_codes=("grid_code", _join),
-        households=("households", "sum"), open_cases=("open_cases", "sum"),
+    per_worker = (
+        at_end.assign(households=hh[grid_pos], open_cases=open_cases[grid_pos])
+        .groupby("worker_id")
+        .agg(
+            roles=("role", _join),
+            grids=("grid_code", "size"),
+            grid_codes=("grid_code", _join),
+            households=("households", "sum"),
+            open_cases=("open_cases", "sum"),
+        )
     )
     checkins = worker_checkins(located, period).set_index("worker_id")
     people = per_worker.join(checkins, how="outer")
@@ -505,8 +575,10 @@ def coverage_tables(
     for column in ("checkins", "outside_own_grids", "days_checked_in"):
         people[column] = people[column].fillna(0).astype(np.int64)
     own_grids_any_role = (
-        active_assignments(plan_rows, period.end).astype({"worker_id": str, "grid_code": str})
-        .groupby("worker_id")["grid_code"].agg(_join)
+        active_assignments(plan_rows, period.end)
+        .astype({"worker_id": str, "grid_code": str})
+        .groupby("worker_id")["grid_code"]
+        .agg(_join)
     )
     people["grid_codes"] = people["grid_codes"].fillna(own_grids_any_role.reindex(people.index))
     people.index.name = "worker_id"
@@ -534,81 +606,162 @@ def coverage_rows(
     findings: list[pd.DataFrame] = []
 
     none = grid_table[grid_table["workers"] == 0]
-    findings.append(pd.DataFrame({
-        "kind": "no_active_worker", "grid_code": none["grid_code"], "worker_id": None,
-        "figure": 0.0, "threshold": 1.0, "unit": "workers",
-        "message_zh": [f"网格{g}在{period.end}无在岗{role_zh}" for g in none["grid_code"]],
-        "message_en": [f"grid {g} has no active {role_en} on {period.end}" for g in none["grid_code"]],
-    }))
+    findings.append(
+        pd.DataFrame(
+            {
+                "kind": "no_active_worker",
+                "grid_code": none["grid_code"],
+                "worker_id": None,
+                "figure": 0.0,
+                "threshold": 1.0,
+                "unit": "workers",
+                "message_zh": [f"网格{g}在{period.end}无在岗{role_zh}" for g in none["grid_code"]],
+                "message_en": [
+                    f"grid {g} has no active {role_en} on {period.end}" for g in none["grid_code"]
+                ],
+            }
+        )
+    )
 
     stale = grid_table[grid_table["longest_gap_days"] > t.max_days_unvisited]
     stale_last = [v if isinstance(v, str) and v else None for v in stale["last_visit"]]
-    findings.append(pd.DataFrame({
-        "kind": "not_visited_n_days", "grid_code": stale["grid_code"], "worker_id": stale["worker_ids"],
-        "figure": stale["longest_gap_days"].astype(float), "threshold": float(t.max_days_unvisited), "unit": "days",
-        "message_zh": [
-            f"网格{g}连续{d}天无巡查打卡（上限{t.max_days_unvisited}天；最近一次：{v or '期内无'}）"
-            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
-        ],
-        "message_en": [
-            f"grid {g} went {d} consecutive days without a patrol check-in "
-            f"(limit {t.max_days_unvisited}; last visit: {v or 'none in period'})"
-            for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
-        ],
-    }))
+    findings.append(
+        pd.DataFrame(
+            {
+                "kind": "not_visited_n_days",
+                "grid_code": stale["grid_code"],
+                "worker_id": stale["worker_ids"],
+                "figure": stale["longest_gap_days"].astype(float),
+                "threshold": float(t.max_days_unvisited),
+                "unit": "days",
+                "message_zh": [
+                    f"网格{g}连续{d}天无巡查打卡（上限{t.max_days_unvisited}天；最近一次：{v or '期内无'}）"
+                    for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
+                ],
+                "message_en": [
+                    f"grid {g} went {d} consecutive days without a patrol check-in "
+                    f"(limit {t.max_days_unvisited}; last visit: {v or 'none in period'})"
+                    for g, d, v in zip(stale["grid_code"], stale["longest_gap_days"], stale_last, strict=True)
+                ],
+            }
+        )
+    )
 
     for kind, column, limit, unit, zh, en in (
-        ("worker_over_grid_limit", "grids", t.max_grids_per_worker, "grids",
-         "网格员{w}负责{n}个网格（上限{t}个）", "worker {w} covers {n} grids (limit {t})"),
-        ("worker_over_household_limit", "households", t.max_households_per_worker, "households",
-         "网格员{w}负责{n}户（上限{t}户）", "worker {w} covers {n} households (limit {t})"),
-        ("worker_over_open_case_limit", "open_cases", t.max_open_cases_per_worker, "cases",
-         "网格员{w}名下未办结案件{n}件（上限{t}件）", "worker {w} has {n} open cases in their grids (limit {t})"),
+        (
+            "worker_over_grid_limit",
+            "grids",
+            t.max_grids_per_worker,
+            "grids",
+            "网格员{w}负责{n}个网格（上限{t}个）",
+            "worker {w} covers {n} grids (limit {t})",
+        ),
+        (
+            "worker_over_household_limit",
+            "households",
+            t.max_households_per_worker,
+            "households",
+            "网格员{w}负责{n}户（上限{t}户）",
+            "worker {w} covers {n} households (limit {t})",
+        ),
+        (
+            "worker_over_open_case_limit",
+            "open_cases",
+            t.max_open_cases_per_worker,
+            "cases",
+            "网格员{w}名下未办结案件{n}件（上限{t}件）",
+            "worker {w} has {n} open cases in their grids (limit {t})",
+        ),
     ):
         if kind == "worker_over_open_case_limit" and not with_cases:
             continue
         over = people[(people[column] > limit) & (people["grids"] > 0)]
-        findings.append(pd.DataFrame({
-            "kind": kind, "grid_code": over["grid_codes"].to_numpy(), "worker_id": over.index.to_numpy(),
-            "figure": over[column].astype(float).to_numpy(), "threshold": float(limit), "unit": unit,
-            "message_zh": [zh.format(w=w, n=int(v), t=limit) for w, v in zip(over.index, over[column], strict=True)],
-            "message_en": [en.format(w=w, n=int(v), t=limit) for w, v in zip(over.index, over[column], strict=True)],
-        }))
+        findings.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "grid_code": over["grid_codes"].to_numpy(),
+                    "worker_id": over.index.to_numpy(),
+                    "figure": over[column].astype(float).to_numpy(),
+                    "threshold": float(limit),
+                    "unit": unit,
+                    "message_zh": [
+                        zh.format(w=w, n=int(v), t=limit)
+                        for w, v in zip(over.index, over[column], strict=True)
+                    ],
+                    "message_en": [
+                        en.format(w=w, n=int(v), t=limit)
+                        for w, v in zip(over.index, over[column], strict=True)
+                    ],
+                }
+            )
+        )
 
     reach_rows = reach.merge(grid_table[["grid_code", "worker_ids"]], on="grid_code")
-    short = reach_rows[reach_rows["has_workers"] & (reach_rows["targets"] > 0)
-                       & (reach_rows["reach_share"] < t.min_reach_share)]
-    findings.append(pd.DataFrame({
-        "kind": "patrol_does_not_reach", "grid_code": short["grid_code"], "worker_id": short["worker_ids"],
-        "figure": short["reach_share"].astype(float), "threshold": float(t.min_reach_share), "unit": "share",
-        "message_zh": [
-            f"网格{g}仅{s:.0%}的标准地址（{r}/{a}）在网格员打卡点{t.reach_distance_m:g}米范围内（要求≥{t.min_reach_share:.0%}）"
-            for g, s, r, a in zip(short["grid_code"], short["reach_share"], short["reached"], short["targets"],
-                                  strict=True)
-        ],
-        "message_en": [
-            f"grid {g}: only {s:.0%} of its addresses ({r}/{a}) lie within {t.reach_distance_m:g} m of its "
-            f"workers' check-ins (required ≥ {t.min_reach_share:.0%})"
-            for g, s, r, a in zip(short["grid_code"], short["reach_share"], short["reached"], short["targets"],
-                                  strict=True)
-        ],
-    }))
+    short = reach_rows[
+        reach_rows["has_workers"]
+        & (reach_rows["targets"] > 0)
+        & (reach_rows["reach_share"] < t.min_reach_share)
+    ]
+    findings.append(
+        pd.DataFrame(
+            {
+                "kind": "patrol_does_not_reach",
+                "grid_code": short["grid_code"],
+                "worker_id": short["worker_ids"],
+                "figure": short["reach_share"].astype(float),
+                "threshold": float(t.min_reach_share),
+                "unit": "share",
+                "message_zh": [
+                    f"网格{g}仅{s:.0%}的标准地址（{r}/{a}）在网格员打卡点{t.reach_distance_m:g}米范围内（要求≥{t.min_reach_share:.0%}）"
+                    for g, s, r, a in zip(
+                        short["grid_code"],
+                        short["reach_share"],
+                        short["reached"],
+                        short["targets"],
+                        strict=True,
+                    )
+                ],
+                "message_en": [
+                    f"grid {g}: only {s:.0%} of its addresses ({r}/{a}) lie within {t.reach_distance_m:g} m of its "
+                    f"workers' check-ins (required ≥ {t.min_reach_share:.0%})"
+                    for g, s, r, a in zip(
+                        short["grid_code"],
+                        short["reach_share"],
+                        short["reached"],
+                        short["targets"],
+                        strict=True,
+                    )
+                ],
+            }
+        )
+    )
 
     wander = people[(people["checkins"] > 0) & (people["outside_share"] > t.max_outside_share)]
-    findings.append(pd.DataFrame({
-        "kind": "patrols_outside_own_grid", "grid_code": wander["grid_codes"].to_numpy(),
-        "worker_id": wander.index.to_numpy(),
-        "figure": wander["outside_share"].astype(float).to_numpy(), "threshold": float(t.max_outside_share),
-        "unit": "share",
-        "message_zh": [
-            f"网格员{w}有{o}次打卡（占{s:.0%}）不在本人负责网格内（上限{t.max_outside_share:.0%}）"
-            for w, o, s in zip(wander.index, wander["outside_own_grids"], wander["outside_share"], strict=True)
-        ],
-        "message_en": [
-            f"worker {w}: {o} check-ins ({s:.0%}) lie outside their own grids (limit {t.max_outside_share:.0%})"
-            for w, o, s in zip(wander.index, wander["outside_own_grids"], wander["outside_share"], strict=True)
-        ],
-    }))
+    findings.append(
+        pd.DataFrame(
+            {
+                "kind": "patrols_outside_own_grid",
+                "grid_code": wander["grid_codes"].to_numpy(),
+                "worker_id": wander.index.to_numpy(),
+                "figure": wander["outside_share"].astype(float).to_numpy(),
+                "threshold": float(t.max_outside_share),
+                "unit": "share",
+                "message_zh": [
+                    f"网格员{w}有{o}次打卡（占{s:.0%}）不在本人负责网格内（上限{t.max_outside_share:.0%}）"
+                    for w, o, s in zip(
+                        wander.index, wander["outside_own_grids"], wander["outside_share"], strict=True
+                    )
+                ],
+                "message_en": [
+                    f"worker {w}: {o} check-ins ({s:.0%}) lie outside their own grids (limit {t.max_outside_share:.0%})"
+                    for w, o, s in zip(
+                        wander.index, wander["outside_own_grids"], wander["outside_share"], strict=True
+                    )
+                ],
+            }
+        )
+    )
     return findings
 
 
@@ -638,8 +791,12 @@ def duty_tables(
     else:
         followups = pd.DataFrame(columns=["item_id", "agent_id", "done_at", "due_by", "first_visit_at"])
         overdue = pd.DataFrame(columns=["item_id", "agent_id", "deadline_at", "days_overdue"])
-    table["followups_missing"] = table["worker_id"].map(followups["agent_id"].value_counts()).fillna(0).astype(np.int64)
-    table["items_overdue"] = table["worker_id"].map(overdue["agent_id"].value_counts()).fillna(0).astype(np.int64)
+    table["followups_missing"] = (
+        table["worker_id"].map(followups["agent_id"].value_counts()).fillna(0).astype(np.int64)
+    )
+    table["items_overdue"] = (
+        table["worker_id"].map(overdue["agent_id"].value_counts()).fillna(0).astype(np.int64)
+    )
     return DutyTables(table, followups, overdue)
 
 
@@ -654,63 +811,107 @@ def duty_rows(duty: DutyTables, period: Period, thresholds: AuditThresholds) -> 
     post = agents["village_code"].fillna(agents["township_code"])
     post_of = pd.Series(post.to_numpy(), index=agents["worker_id"].to_numpy())
     behind = agents[agents["longest_gap_days"] > t.agent_max_days_without_patrol]
-    rows = [pd.DataFrame({
-        "kind": "agent_no_patrol_n_days", "grid_code": post[behind.index].to_numpy(),
-        "worker_id": behind["worker_id"].to_numpy(), "figure": behind["longest_gap_days"].astype(float).to_numpy(),
-        "threshold": float(t.agent_max_days_without_patrol), "unit": "days",
-        "message_zh": [
-            f"信访代办员{w}连续{d}天无日巡查打卡（上限{t.agent_max_days_without_patrol}天；最近一次：{v or '期内无'}）"
-            for w, d, v in zip(behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True)
-        ],
-        "message_en": [
-            f"petition agent {w} went {d} consecutive days without a daily patrol check-in "
-            f"(limit {t.agent_max_days_without_patrol}; last: {v or 'none in period'})"
-            for w, d, v in zip(behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True)
-        ],
-    })]
+    rows = [
+        pd.DataFrame(
+            {
+                "kind": "agent_no_patrol_n_days",
+                "grid_code": post[behind.index].to_numpy(),
+                "worker_id": behind["worker_id"].to_numpy(),
+                "figure": behind["longest_gap_days"].astype(float).to_numpy(),
+                "threshold": float(t.agent_max_days_without_patrol),
+                "unit": "days",
+                "message_zh": [
+                    f"信访代办员{w}连续{d}天无日巡查打卡（上限{t.agent_max_days_without_patrol}天；最近一次：{v or '期内无'}）"
+                    for w, d, v in zip(
+                        behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True
+                    )
+                ],
+                "message_en": [
+                    f"petition agent {w} went {d} consecutive days without a daily patrol check-in "
+                    f"(limit {t.agent_max_days_without_patrol}; last: {v or 'none in period'})"
+                    for w, d, v in zip(
+                        behind["worker_id"], behind["longest_gap_days"], behind["last_patrol"], strict=True
+                    )
+                ],
+            }
+        )
+    ]
     f = duty.followups
-    rows.append(pd.DataFrame({
-        "kind": "followup_not_within_n_days", "grid_code": f["agent_id"].map(post_of).to_numpy(),
-        "worker_id": f["agent_id"].to_numpy(), "figure": float(t.followup_within_days),
-        "threshold": float(t.followup_within_days), "unit": "days",
-        "message_zh": [
-            f"代办事项{i}于{d}办结，{t.followup_within_days}天内（至{u}）未回访" + (f"（{v}才回访）" if v else "")
-            for i, d, u, v in zip(f["item_id"], _day(f["done_at"]), _day(f["due_by"]), _day(f["first_visit_at"]),
-                                  strict=True)
-        ],
-        "message_en": [
-            f"item {i} done on {d} had no follow-up visit within {t.followup_within_days} days (by {u})"
-            + (f"; visited on {v}" if v else "")
-            for i, d, u, v in zip(f["item_id"], _day(f["done_at"]), _day(f["due_by"]), _day(f["first_visit_at"]),
-                                  strict=True)
-        ],
-        "item_id": f["item_id"].to_numpy(),
-    }))
+    rows.append(
+        pd.DataFrame(
+            {
+                "kind": "followup_not_within_n_days",
+                "grid_code": f["agent_id"].map(post_of).to_numpy(),
+                "worker_id": f["agent_id"].to_numpy(),
+                "figure": float(t.followup_within_days),
+                "threshold": float(t.followup_within_days),
+                "unit": "days",
+                "message_zh": [
+                    f"代办事项{i}于{d}办结，{t.followup_within_days}天内（至{u}）未回访"
+                    + (f"（{v}才回访）" if v else "")
+                    for i, d, u, v in zip(
+                        f["item_id"],
+                        _day(f["done_at"]),
+                        _day(f["due_by"]),
+                        _day(f["first_visit_at"]),
+                        strict=True,
+                    )
+                ],
+                "message_en": [
+                    f"item {i} done on {d} had no follow-up visit within {t.followup_within_days} days (by {u})"
+                    + (f"; visited on {v}" if v else "")
+                    for i, d, u, v in zip(
+                        f["item_id"],
+                        _day(f["done_at"]),
+                        _day(f["due_by"]),
+                        _day(f["first_visit_at"]),
+                        strict=True,
+                    )
+                ],
+                "item_id": f["item_id"].to_numpy(),
+            }
+        )
+    )
     o = duty.overdue
-    rows.append(pd.DataFrame({
-        "kind": "item_open_past_deadline", "grid_code": o["agent_id"].map(post_of).to_numpy(),
-        "worker_id": o["agent_id"].to_numpy(), "figure": o["days_overdue"].astype(float).to_numpy(),
-        "threshold": 0.0, "unit": "days",
-        "message_zh": [f"代办事项{i}办理期限{d}已过{n}天，仍未办结（截至{period.end}）"
-                       for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)],
-        "message_en": [f"item {i} is still open {n} days after its deadline {d} (as of {period.end})"
-                       for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)],
-        "item_id": o["item_id"].to_numpy(),
-    }))
+    rows.append(
+        pd.DataFrame(
+            {
+                "kind": "item_open_past_deadline",
+                "grid_code": o["agent_id"].map(post_of).to_numpy(),
+                "worker_id": o["agent_id"].to_numpy(),
+                "figure": o["days_overdue"].astype(float).to_numpy(),
+                "threshold": 0.0,
+                "unit": "days",
+                "message_zh": [
+                    f"代办事项{i}办理期限{d}已过{n}天，仍未办结（截至{period.end}）"
+                    for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)
+                ],
+                "message_en": [
+                    f"item {i} is still open {n} days after its deadline {d} (as of {period.end})"
+                    for i, d, n in zip(o["item_id"], _day(o["deadline_at"]), o["days_overdue"], strict=True)
+                ],
+                "item_id": o["item_id"].to_numpy(),
+            }
+        )
+    )
     return rows
 
 
 def sorted_findings(rows: list[pd.DataFrame]) -> pd.DataFrame:
     """One findings table (:data:`FINDING_COLUMNS`) ordered by kind, then code, worker, item."""
     rows = [r for r in rows if len(r)]
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        {c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+    table = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+    )
     for column in FINDING_COLUMNS:
         if column not in table.columns:
             table[column] = None
     table["kind_order"] = table["kind"].map({k: i for i, k in enumerate(FINDING_KINDS)})
-    table = table.sort_values(["kind_order", "grid_code", "worker_id", "item_id"], na_position="first",
-                              ignore_index=True)
+    table = table.sort_values(
+        ["kind_order", "grid_code", "worker_id", "item_id"], na_position="first", ignore_index=True
+    )
     table = table[FINDING_COLUMNS]
     table["worker_id"] = table["worker_id"].astype("object").where(table["worker_id"].notna(), None)
     table["worker_id"] = table["worker_id"].replace("", None)

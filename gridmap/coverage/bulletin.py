@@ -35,14 +35,23 @@ from gridmap.errors import InputError
 TOP_GRIDS = 10
 TREND_MONTHS = 12
 SUMMARY_LABELS = {
-    "found": "矛盾纠纷排查 disputes found", "resolved": "化解 resolved", "resolution_rate": "化解率 resolution rate",
-    "petitions_cases": "信访件次 petitions (cases)", "petitions_persons": "信访人次 petitions (persons)",
-    "items_taken": "代办件数 agent items", "items_done": "办结 done", "done_rate": "办结率 done rate",
-    "followup_rate": "回访率 follow-up rate", "mean_visit_satisfaction": "满意度 satisfaction (1–5)",
+    "found": "矛盾纠纷排查 disputes found",
+    "resolved": "化解 resolved",
+    "resolution_rate": "化解率 resolution rate",
+    "petitions_cases": "信访件次 petitions (cases)",
+    "petitions_persons": "信访人次 petitions (persons)",
+    "items_taken": "代办件数 agent items",
+    "items_done": "办结 done",
+    "done_rate": "办结率 done rate",
+    "followup_rate": "回访率 follow-up rate",
+    "mean_visit_satisfaction": "满意度 satisfaction (1–5)",
 }
 AGENT_LABELS = {
-    "worker_id": "代办员 agent", "post": "驻点 post", "longest_gap_days": "最长未巡查天数 longest gap (days)",
-    "days_patrolled": "巡查天数 days patrolled", "followups_missing": "未按期回访 follow-ups missing",
+    "worker_id": "代办员 agent",
+    "post": "驻点 post",
+    "longest_gap_days": "最长未巡查天数 longest gap (days)",
+    "days_patrolled": "巡查天数 days patrolled",
+    "followups_missing": "未按期回访 follow-ups missing",
     "items_overdue": "超期事项 items overdue",
 }
 
@@ -69,7 +78,11 @@ class Bulletin:
 
 def _month(month: str | Period) -> Period:
     period = parse_period(month)
-    if period.start.day != 1 or (period.end - period.start).days > 31 or period.start.month != period.end.month:
+    if (
+        period.start.day != 1
+        or (period.end - period.start).days > 31
+        or period.start.month != period.end.month
+    ):
         raise InputError(f"bulletin month {month!r}: give one calendar month, e.g. 2024-12")
     return period
 
@@ -105,12 +118,15 @@ def build_bulletin(
     if row.empty:
         raise InputError(f"unit {unit_code!r} is not a {level} of the records")
     row = row.iloc[0]
-    summary = pd.DataFrame({
-        "measure": list(SUMMARY_LABELS), "label": list(SUMMARY_LABELS.values()),
-        "value": [row.get(m, np.nan) for m in SUMMARY_LABELS],
-        "previous": [row.get(f"{m}_prev", np.nan) for m in SUMMARY_LABELS],
-        "yoy_ratio": [row.get(f"{m}_yoy_ratio", np.nan) for m in SUMMARY_LABELS],
-    })
+    summary = pd.DataFrame(
+        {
+            "measure": list(SUMMARY_LABELS),
+            "label": list(SUMMARY_LABELS.values()),
+            "value": [row.get(m, np.nan) for m in SUMMARY_LABELS],
+            "previous": [row.get(f"{m}_prev", np.nan) for m in SUMMARY_LABELS],
+            "yoy_ratio": [row.get(f"{m}_yoy_ratio", np.nan) for m in SUMMARY_LABELS],
+        }
+    )
     mine = unit_codes(cases, level, admin_units).to_numpy() == unit_code
     unit_cases = cases[mine]
     first = (period.start_ts - pd.DateOffset(months=TREND_MONTHS - 1)).date()
@@ -126,16 +142,29 @@ def build_bulletin(
     if len(agents):
         post_units = unit_codes(agents.rename(columns={"worker_id": "id"}), level, admin_units).to_numpy()
         agents = agents[post_units == unit_code]
-    duty = duty_tables(agents, patrols if patrols is not None else pd.DataFrame(columns=["worker_id", "ts"]),
-                       items, visits, period, thresholds).agents
-    behind = duty[(duty["longest_gap_days"] > thresholds.agent_max_days_without_patrol)
-                  | (duty["followups_missing"] > 0) | (duty["items_overdue"] > 0)]
+    duty = duty_tables(
+        agents,
+        patrols if patrols is not None else pd.DataFrame(columns=["worker_id", "ts"]),
+        items,
+        visits,
+        period,
+        thresholds,
+    ).agents
+    behind = duty[
+        (duty["longest_gap_days"] > thresholds.agent_max_days_without_patrol)
+        | (duty["followups_missing"] > 0)
+        | (duty["items_overdue"] > 0)
+    ]
     behind = behind.assign(post=behind["village_code"].fillna(behind["township_code"]))
-    behind = behind.sort_values(["longest_gap_days", "items_overdue", "followups_missing", "worker_id"],
-                                ascending=[False, False, False, True], ignore_index=True)[list(AGENT_LABELS)]
+    behind = behind.sort_values(
+        ["longest_gap_days", "items_overdue", "followups_missing", "worker_id"],
+        ascending=[False, False, False, True],
+        ignore_index=True,
+    )[list(AGENT_LABELS)]
     name = str(row.get("unit_name") or unit_code)
-    return Bulletin(unit_code, name, level, period, summary, tuple(headline(row)), trend, top_grids, behind,
-                    thresholds)
+    return Bulletin(
+        unit_code, name, level, period, summary, tuple(headline(row)), trend, top_grids, behind, thresholds
+    )
 
 
 def _e(value) -> str:
@@ -150,14 +179,18 @@ def bars_svg(labels, values, title: str, width: int = 760, colour: str = "#d7301
     bar, gap, left, right = 18, 6, 150, 60
     height = len(labels) * (bar + gap) + 10
     top_value = max(float(values.max()), 1.0)
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}">']
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}">'
+    ]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 5 + i * (bar + gap)
         w = (width - left - right) * value / top_value
         parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{_e(label)}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
-                     f"<title>{_e(label)}: {value:g}</title></rect>")
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
+            f"<title>{_e(label)}: {value:g}</title></rect>"
+        )
         parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 13}" font-size="11">{value:g}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -178,8 +211,8 @@ def render_bulletin(b: Bulletin) -> str:
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
     rows = "".join(
         f'<tr><td class="t">{_e(r.label)}</td><td>{_value(r.value, r.measure)}</td>'
-        f'<td>{_value(r.previous, r.measure)}</td>'
-        f'<td>{"–" if pd.isna(r.yoy_ratio) else f"{r.yoy_ratio:+.1%}"}</td></tr>'
+        f"<td>{_value(r.previous, r.measure)}</td>"
+        f"<td>{'–' if pd.isna(r.yoy_ratio) else f'{r.yoy_ratio:+.1%}'}</td></tr>"
         for r in b.summary.itertuples()
     )
     t = b.thresholds
@@ -194,16 +227,23 @@ def render_bulletin(b: Bulletin) -> str:
         "<h2>二、近12个月趋势 Trend, last 12 months</h2>",
         '<div class="chart" id="trend">' + trend_svg(trend) + "</div>",
         '<p class="meta">信访件次 petitions per month</p><div class="chart" id="petition-trend">'
-        + bars_svg(b.trend["month"], b.trend["petitions"], "petitions per month", colour="#756bb1") + "</div>",
+        + bars_svg(b.trend["month"], b.trend["petitions"], "petitions per month", colour="#756bb1")
+        + "</div>",
         "<h2>三、案件最多的网格 Top grids by cases this month</h2>",
-        '<div class="chart" id="top-grids">' + bars_svg(b.top_grids["grid_code"], b.top_grids["cases"], "top grids")
+        '<div class="chart" id="top-grids">'
+        + bars_svg(b.top_grids["grid_code"], b.top_grids["cases"], "top grids")
         + "</div>",
         "<h2>四、履职滞后的信访代办员 Agents behind on duty</h2>",
         f'<p class="meta">连续未日巡查超过 {t.agent_max_days_without_patrol} 天 · 办结后 {t.followup_within_days} 天内'
         f"未回访 · 事项超期未办结 — {len(b.agents_behind)} agents</p>",
         '<div class="chart" id="agents-behind">'
-        + bars_svg(b.agents_behind["worker_id"].head(20), b.agents_behind["longest_gap_days"].head(20),
-                   "agents' longest patrol gap (days)", colour="#fc8d59") + "</div>",
+        + bars_svg(
+            b.agents_behind["worker_id"].head(20),
+            b.agents_behind["longest_gap_days"].head(20),
+            "agents' longest patrol gap (days)",
+            colour="#fc8d59",
+        )
+        + "</div>",
         table_html(b.agents_behind, AGENT_LABELS),
     ]
     return (
@@ -225,7 +265,9 @@ def write_bulletin(b: Bulletin, out_dir: str | Path) -> tuple[Path, Path]:
     page = out / f"{b.stem}.html"
     page.write_text(render_bulletin(b), encoding="utf-8")
     book_path = out / f"{b.stem}.xlsx"
-    write_xlsx({"概况": b.summary, "趋势": b.trend, "网格": b.top_grids, "代办员": b.agents_behind}, book_path)
+    write_xlsx(
+        {"概况": b.summary, "趋势": b.trend, "网格": b.top_grids, "代办员": b.agents_behind}, book_path
+    )
     book = load_workbook(book_path)
     sheet = book["趋势"]
     n = len(b.trend)
@@ -239,7 +281,9 @@ def write_bulletin(b: Bulletin, out_dir: str | Path) -> tuple[Path, Path]:
         grids = book["网格"]
         chart = BarChart()
         chart.type, chart.title = "bar", "案件最多的网格 top grids"
-        chart.add_data(Reference(grids, min_col=2, min_row=1, max_row=len(b.top_grids) + 1), titles_from_data=True)
+        chart.add_data(
+            Reference(grids, min_col=2, min_row=1, max_row=len(b.top_grids) + 1), titles_from_data=True
+        )
         chart.set_categories(Reference(grids, min_col=1, min_row=2, max_row=len(b.top_grids) + 1))
         grids.add_chart(chart, "D2")
     book.save(book_path)

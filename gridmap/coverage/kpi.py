@@ -47,11 +47,33 @@ LEVELS = ("grid", "village", "township", "county", "city")
 UNPLACED = "unplaced"
 
 MEASURES = (
-    "found", "resolved", "resolution_rate", "median_hours_to_accept", "median_hours_to_resolve",
-    "overdue_open", "followups_done", "mean_satisfaction", "petitions_cases", "petitions_persons",
+    "found",
+    "resolved",
+    "resolution_rate",
+    "median_hours_to_accept",
+    "median_hours_to_resolve",
+    "overdue_open",
+    "followups_done",
+    "mean_satisfaction",
+    "petitions_cases",
+    "petitions_persons",
 )
-YOY_MEASURES = ("found", "resolved", "resolution_rate", "overdue_open", "petitions_cases", "petitions_persons")
-COUNT_MEASURES = ("found", "resolved", "overdue_open", "followups_done", "petitions_cases", "petitions_persons")
+YOY_MEASURES = (
+    "found",
+    "resolved",
+    "resolution_rate",
+    "overdue_open",
+    "petitions_cases",
+    "petitions_persons",
+)
+COUNT_MEASURES = (
+    "found",
+    "resolved",
+    "overdue_open",
+    "followups_done",
+    "petitions_cases",
+    "petitions_persons",
+)
 
 
 def unit_codes(cases: pd.DataFrame, level: str, admin_units: pd.DataFrame | None = None) -> pd.Series:
@@ -104,14 +126,18 @@ def _parent_map(admin_units: pd.DataFrame | None) -> pd.Series | None:
     if admin_units is None:
         return None
     require_columns(admin_units, ["code", "level", "parent_code"], "admin_units")
-    frame = pd.DataFrame({"code": text_column(admin_units, "code"), "parent": text_column(admin_units, "parent_code")})
+    frame = pd.DataFrame(
+        {"code": text_column(admin_units, "code"), "parent": text_column(admin_units, "parent_code")}
+    )
     return frame.dropna(subset=["code"]).drop_duplicates("code").set_index("code")["parent"]
 
 
 def _codes_by_level(admin_units: pd.DataFrame | None) -> dict[str, set[str]]:
     if admin_units is None:
         return {}
-    frame = pd.DataFrame({"code": text_column(admin_units, "code"), "level": text_column(admin_units, "level")})
+    frame = pd.DataFrame(
+        {"code": text_column(admin_units, "code"), "level": text_column(admin_units, "level")}
+    )
     return {lvl: set(group["code"].dropna()) for lvl, group in frame.groupby("level")}
 
 
@@ -126,12 +152,14 @@ def _period_measures(prepared: pd.DataFrame, period: Period, kinds: tuple[str, .
     is_petition = (prepared["kind"] == "petition").to_numpy()
     found = prepared[in_period & is_case]
     by_unit = found.groupby("unit", sort=True)
-    out = pd.DataFrame({
-        "found": by_unit.size(),
-        "resolved": by_unit["resolved"].sum(),
-        "followups_done": (found["followup_done"] == 1).groupby(found["unit"]).sum(),
-        "mean_satisfaction": by_unit["satisfaction"].mean(),
-    })
+    out = pd.DataFrame(
+        {
+            "found": by_unit.size(),
+            "resolved": by_unit["resolved"].sum(),
+            "followups_done": (found["followup_done"] == 1).groupby(found["unit"]).sum(),
+            "mean_satisfaction": by_unit["satisfaction"].mean(),
+        }
+    )
     accept_hours = _hours(found["accepted_at"], found["reported_at"])
     out["median_hours_to_accept"] = accept_hours.groupby(found["unit"]).median()
     solved = found[found["resolved"] & found["resolved_time"].notna()]
@@ -143,10 +171,12 @@ def _period_measures(prepared: pd.DataFrame, period: Period, kinds: tuple[str, .
     overdue_counts = prepared.loc[overdue].groupby("unit").size()
     petitions = prepared[in_period & is_petition]
     persons = petitions["persons"].where(petitions["persons"].notna() & (petitions["persons"] > 0), 1)
-    petition_counts = pd.DataFrame({
-        "petitions_cases": petitions.groupby("unit").size(),
-        "petitions_persons": persons.groupby(petitions["unit"]).sum(),
-    })
+    petition_counts = pd.DataFrame(
+        {
+            "petitions_cases": petitions.groupby("unit").size(),
+            "petitions_persons": persons.groupby(petitions["unit"]).sum(),
+        }
+    )
     out = out.join(overdue_counts.rename("overdue_open"), how="outer").join(petition_counts, how="outer")
     for column in COUNT_MEASURES:
         out[column] = out[column].fillna(0).astype(np.int64)
@@ -252,13 +282,22 @@ def monthly_trend(
     month = chosen["reported_at"].dt.strftime("%Y-%m")
     found = month.value_counts().reindex(months, fill_value=0)
     resolved = month[chosen["resolved"]].value_counts().reindex(months, fill_value=0)
-    return pd.DataFrame({"month": list(months), "found": found.to_numpy(np.int64), "resolved": resolved.to_numpy(np.int64)})
+    return pd.DataFrame(
+        {"month": list(months), "found": found.to_numpy(np.int64), "resolved": resolved.to_numpy(np.int64)}
+    )
 
 
 # --- petition agency (信访代办) -------------------------------------------------------------
 
 ITEM_LEVELS = ("agent", "village", "township", "county", "city")
-ITEM_MEASURES = ("items_taken", "items_done", "done_rate", "followed_up", "followup_rate", "mean_visit_satisfaction")
+ITEM_MEASURES = (
+    "items_taken",
+    "items_done",
+    "done_rate",
+    "followed_up",
+    "followup_rate",
+    "mean_visit_satisfaction",
+)
 ITEM_YOY_MEASURES = ("items_taken", "items_done", "done_rate")
 ITEM_COUNT_MEASURES = ("items_taken", "items_done", "followed_up")
 
@@ -271,12 +310,14 @@ def _item_measures(items: pd.DataFrame, visits: pd.DataFrame, period: Period) ->
     seen = visits[visits["visited_at"] < end].merge(done[["item_id", "done_at", "unit"]], on="item_id")
     seen = seen[seen["visited_at"] >= seen["done_at"]]
     latest = seen.sort_values("visited_at").drop_duplicates("item_id", keep="last")
-    out = pd.DataFrame({
-        "items_taken": taken.groupby("unit").size(),
-        "items_done": done.groupby("unit").size(),
-        "followed_up": latest.groupby("unit").size(),
-        "mean_visit_satisfaction": latest.groupby("unit")["satisfaction"].mean(),
-    })
+    out = pd.DataFrame(
+        {
+            "items_taken": taken.groupby("unit").size(),
+            "items_done": done.groupby("unit").size(),
+            "followed_up": latest.groupby("unit").size(),
+            "mean_visit_satisfaction": latest.groupby("unit")["satisfaction"].mean(),
+        }
+    )
     for column in ITEM_COUNT_MEASURES:
         out[column] = out[column].fillna(0).astype(np.int64)
     out["done_rate"] = (out["items_done"] / out["items_taken"]).where(out["items_taken"] > 0)
@@ -317,12 +358,17 @@ def item_kpis(
         raise InputError(f"level {level!r}: use one of {', '.join(ITEM_LEVELS)}")
     period = parse_period(period)
     prepared = prepare_items(items)
-    prepared["unit"] = (prepared["agent_id"].fillna(UNPLACED) if level == "agent"
-                        else unit_codes(prepared, level, admin_units)).to_numpy()
+    prepared["unit"] = (
+        prepared["agent_id"].fillna(UNPLACED)
+        if level == "agent"
+        else unit_codes(prepared, level, admin_units)
+    ).to_numpy()
     seen = first_visits(visits)
     table = _item_measures(prepared, seen, period)
     if compare_previous_year:
-        prev = _item_measures(prepared, seen, period.previous_year())[list(ITEM_YOY_MEASURES)].add_suffix("_prev")
+        prev = _item_measures(prepared, seen, period.previous_year())[list(ITEM_YOY_MEASURES)].add_suffix(
+            "_prev"
+        )
         table = table.join(prev, how="outer")
     if admin_units is not None and level not in ("agent", "city"):
         listed = admin_units[text_column(admin_units, "level") == level]
@@ -337,15 +383,24 @@ def item_kpis(
             table[f"{measure}_yoy_abs"] = table[measure] - before
             table[f"{measure}_yoy_ratio"] = (table[measure] / before - 1.0).where(before > 0)
     if level == "agent" and cases is not None:
-        persons = pd.to_numeric(cases.drop_duplicates("case_id").set_index("case_id")["persons"], errors="coerce")
+        persons = pd.to_numeric(
+            cases.drop_duplicates("case_id").set_index("case_id")["persons"], errors="coerce"
+        )
         spans = [("", period)] + ([("_prev", period.previous_year())] if compare_previous_year else [])
         for suffix, span in spans:
             taken = prepared[span.contains(prepared["taken_at"])].drop_duplicates(["unit", "case_id"])
             count = persons.reindex(taken["case_id"]).fillna(1).clip(lower=1).to_numpy()
-            table["petitions_cases" + suffix] = taken.groupby("unit").size().reindex(table.index).fillna(0).astype(
-                np.int64)
-            table["petitions_persons" + suffix] = pd.Series(count, index=taken["unit"].to_numpy()).groupby(
-                level=0).sum().reindex(table.index).fillna(0).astype(np.int64)
+            table["petitions_cases" + suffix] = (
+                taken.groupby("unit").size().reindex(table.index).fillna(0).astype(np.int64)
+            )
+            table["petitions_persons" + suffix] = (
+                pd.Series(count, index=taken["unit"].to_numpy())
+                .groupby(level=0)
+                .sum()
+                .reindex(table.index)
+                .fillna(0)
+                .astype(np.int64)
+            )
         if compare_previous_year:
             for measure in ("petitions_cases", "petitions_persons"):
                 before = table[f"{measure}_prev"]
@@ -370,8 +425,14 @@ def governance_kpis(
     """:func:`case_kpis` and :func:`item_kpis` side by side, one row per unit (agents: items only)."""
     if level == "agent":
         return item_kpis(items, visits, level, period, compare_previous_year, admin_units, cases=cases)
-    table = case_kpis(cases, level, period, compare_previous_year=compare_previous_year, admin_units=admin_units,
-                      kinds=kinds)
+    table = case_kpis(
+        cases,
+        level,
+        period,
+        compare_previous_year=compare_previous_year,
+        admin_units=admin_units,
+        kinds=kinds,
+    )
     if items is None or not len(items) or level == "grid":
         return table
     agency = item_kpis(items, visits, level, period, compare_previous_year, admin_units)
@@ -387,14 +448,18 @@ def headline(row: pd.Series) -> list[str]:
     """The report's figures for one unit row of :func:`governance_kpis` (with 同比), as printed lines."""
 
     def pct(value) -> str:
-        return "–" if value is None or pd.isna(value) else f"{value:+.1%}".replace("+-", "−").replace("-", "−")
+        return (
+            "–" if value is None or pd.isna(value) else f"{value:+.1%}".replace("+-", "−").replace("-", "−")
+        )
 
     name = row.get("unit_name") or row.get("unit_code")
     lines = [f"{name} {row.get('unit_code')} {row.get('period')}"]
     if "found" in row:
         rate = row["resolution_rate"]
-        lines.append(f"  矛盾纠纷 disputes found {int(row['found']):,}, resolved {int(row['resolved']):,}"
-                     f" ({'–' if pd.isna(rate) else f'{rate:.1%}'})")
+        lines.append(
+            f"  矛盾纠纷 disputes found {int(row['found']):,}, resolved {int(row['resolved']):,}"
+            f" ({'–' if pd.isna(rate) else f'{rate:.1%}'})"
+        )
     if "petitions_cases" in row:
         lines.append(
             f"  信访 petitions {int(row['petitions_cases']):,} cases (同比 {pct(row.get('petitions_cases_yoy_ratio'))}),"

@@ -40,6 +40,7 @@ from gridmap.geocode.transform import to_wgs84_mixed
 
 log = logging.getLogger(__name__)
 
+
 def checkin_coordinates(patrols: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat (degrees) of every check-in; NaN where a row has no usable point.
 
@@ -139,16 +140,20 @@ def locate_checkins(
     unlocated = int((in_period & ~(has_point & worker.notna().to_numpy())).sum())
     keep &= has_point
     codes, polygons = _grid_arrays(grids)
-    frame = pd.DataFrame({
-        "worker_id": worker.to_numpy()[keep],
-        "ts": ts.to_numpy()[keep],
-        "lon": lon[keep],
-        "lat": lat[keep],
-    })
+    frame = pd.DataFrame(
+        {
+            "worker_id": worker.to_numpy()[keep],
+            "ts": ts.to_numpy()[keep],
+            "lon": lon[keep],
+            "lat": lat[keep],
+        }
+    )
     frame["day"] = day_numbers(frame["ts"].to_numpy())
     grid_idx = locate_points(frame["lon"].to_numpy(), frame["lat"].to_numpy(), polygons)
     frame["grid_idx"] = grid_idx
-    frame["grid_code"] = pd.Series(np.where(grid_idx >= 0, codes[np.maximum(grid_idx, 0)], None), dtype="object")
+    frame["grid_code"] = pd.Series(
+        np.where(grid_idx >= 0, codes[np.maximum(grid_idx, 0)], None), dtype="object"
+    )
     frame["in_own_grid"] = False
     frame["assigned_here"] = False
     if assignments is not None and len(assignments) and len(frame):
@@ -172,12 +177,14 @@ def _own_grid_flags(
     """
     start, end = validity_days(assignments)
     workers = pd.Index(pd.unique(frame["worker_id"]))
-    spans = pd.DataFrame({
-        "w": workers.get_indexer(assignments["worker_id"].astype(str)),
-        "g": pd.Index(codes).get_indexer(assignments["grid_code"].astype(str)),
-        "start": start,
-        "end": end,
-    })
+    spans = pd.DataFrame(
+        {
+            "w": workers.get_indexer(assignments["worker_id"].astype(str)),
+            "g": pd.Index(codes).get_indexer(assignments["grid_code"].astype(str)),
+            "start": start,
+            "end": end,
+        }
+    )
     spans = spans[(spans["w"] >= 0) & (spans["g"] >= 0)]
     n_grids = np.int64(len(codes))
     spans["key"] = spans["w"].to_numpy(np.int64) * n_grids + spans["g"].to_numpy(np.int64)
@@ -186,9 +193,12 @@ def _own_grid_flags(
     grid_idx = frame["grid_idx"].to_numpy()
 
     located = np.flatnonzero(grid_idx >= 0)
-    here_pairs = pd.DataFrame({"i": located, "key": worker_pos[located] * n_grids + grid_idx[located],
-                               "day": day[located]}).merge(spans[["key", "start", "end"]], on="key")
-    here_pairs = here_pairs[(here_pairs["start"] <= here_pairs["day"]) & (here_pairs["day"] <= here_pairs["end"])]
+    here_pairs = pd.DataFrame(
+        {"i": located, "key": worker_pos[located] * n_grids + grid_idx[located], "day": day[located]}
+    ).merge(spans[["key", "start", "end"]], on="key")
+    here_pairs = here_pairs[
+        (here_pairs["start"] <= here_pairs["day"]) & (here_pairs["day"] <= here_pairs["end"])
+    ]
     here = np.zeros(len(frame), dtype=bool)
     here[here_pairs["i"].to_numpy()] = True
 
@@ -201,8 +211,9 @@ def _own_grid_flags(
         cand = cand[(cand["start"] <= cand["day"]) & (cand["day"] <= cand["end"])]
         if len(cand):
             i = cand["i"].to_numpy()
-            hit = shapely.intersects_xy(polygons[cand["g"].to_numpy()], frame["lon"].to_numpy()[i],
-                                        frame["lat"].to_numpy()[i])
+            hit = shapely.intersects_xy(
+                polygons[cand["g"].to_numpy()], frame["lon"].to_numpy()[i], frame["lat"].to_numpy()[i]
+            )
             own[i[hit]] = True
     return own, here
 
@@ -213,7 +224,9 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
     return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
-def _longest_gaps(grid_idx: np.ndarray, days: np.ndarray, n_grids: int, first_day: int, last_day: int) -> np.ndarray:
+def _longest_gaps(
+    grid_idx: np.ndarray, days: np.ndarray, n_grids: int, first_day: int, last_day: int
+) -> np.ndarray:
     """Per grid, the longest run of consecutive days in [first_day, last_day] without a visit."""
     # sentinels one day outside the period on both sides turn edge runs into ordinary gaps
     all_grids = np.arange(n_grids, dtype=np.int64)
@@ -284,17 +297,19 @@ def grid_visits(
         latest = pd.Series(ts).groupby(g).max()
         last_ts[latest.index.to_numpy()] = latest.to_numpy(dtype="datetime64[s]")
     last_text = pd.Series(last_ts).dt.strftime("%Y-%m-%dT%H:%M:%S").astype("object")
-    return pd.DataFrame({
-        "grid_code": codes,
-        "visits": visits.astype(np.int64),
-        "own_visits": own,
-        "foreign_visits": (visits - own).astype(np.int64),
-        "days_visited": days_visited.astype(np.int64),
-        "required_visits": np.int64(required),
-        "visit_share": windows_visited / required,
-        "last_visit": last_text.where(~np.isnat(last_ts), None).to_numpy(),
-        "longest_gap_days": _longest_gaps(g, d, n, first, last),
-    })
+    return pd.DataFrame(
+        {
+            "grid_code": codes,
+            "visits": visits.astype(np.int64),
+            "own_visits": own,
+            "foreign_visits": (visits - own).astype(np.int64),
+            "days_visited": days_visited.astype(np.int64),
+            "required_visits": np.int64(required),
+            "visit_share": windows_visited / required,
+            "last_visit": last_text.where(~np.isnat(last_ts), None).to_numpy(),
+            "longest_gap_days": _longest_gaps(g, d, n, first, last),
+        }
+    )
 
 
 def _grid_visits_by(located: LocatedCheckins, period: Period, every: int, freq: str) -> pd.DataFrame:
@@ -305,7 +320,9 @@ def _grid_visits_by(located: LocatedCheckins, period: Period, every: int, freq: 
     parts = pd.period_range(period.start, period.end, freq=key)
     frames = []
     for part in parts:  # a handful of calendar sub-periods, not a loop over check-ins
-        sub = Period(max(part.start_time.date(), period.start), min(part.end_time.date(), period.end), str(part))
+        sub = Period(
+            max(part.start_time.date(), period.start), min(part.end_time.date(), period.end), str(part)
+        )
         frame = grid_visits(located, sub, every)
         frame.insert(1, "period", str(part))
         frames.append(frame)
@@ -320,11 +337,13 @@ def worker_checkins(located: LocatedCheckins, period: Period | None = None) -> p
         first, last = to_day_number(period.start), to_day_number(period.end)
         f = f[(f["day"] >= first) & (f["day"] <= last)]
     grouped = f.assign(outside=~f["in_own_grid"].to_numpy()).groupby("worker_id", sort=True)
-    out = pd.DataFrame({
-        "checkins": grouped.size(),
-        "outside_own_grids": grouped["outside"].sum().astype(np.int64),
-        "days_checked_in": grouped["day"].nunique(),
-    })
+    out = pd.DataFrame(
+        {
+            "checkins": grouped.size(),
+            "outside_own_grids": grouped["outside"].sum().astype(np.int64),
+            "days_checked_in": grouped["day"].nunique(),
+        }
+    )
     out["outside_share"] = out["outside_own_grids"] / out["checkins"]
     return out.reset_index()
 

@@ -64,8 +64,9 @@ def _flag(reasons: np.ndarray, mask: np.ndarray, reason: str) -> None:
 
 def _outcome(frame: pd.DataFrame, reasons: np.ndarray, id_column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = ~pd.isna(reasons)
-    rejected = pd.DataFrame({"row": np.flatnonzero(bad), "id": frame[id_column].to_numpy()[bad],
-                             "reason": reasons[bad]})
+    rejected = pd.DataFrame(
+        {"row": np.flatnonzero(bad), "id": frame[id_column].to_numpy()[bad], "reason": reasons[bad]}
+    )
     return frame[~bad].reset_index(drop=True), rejected
 
 
@@ -80,33 +81,65 @@ def check_items(items: pd.DataFrame, store: Store, deadline_days: int | None = N
     reasons = _reasons(n)
     for column in ("item_id", "agent_id", "taken_at"):
         _flag(reasons, out[column].isna().to_numpy(), f"{column} is missing")
-    _flag(reasons, out["item_id"].duplicated(keep=False).to_numpy() & out["item_id"].notna().to_numpy(),
-          "item_id repeated in the same upload")
+    _flag(
+        reasons,
+        out["item_id"].duplicated(keep=False).to_numpy() & out["item_id"].notna().to_numpy(),
+        "item_id repeated in the same upload",
+    )
     for column in ("taken_at", "deadline_at", "done_at"):
         out[column], bad = _times(out[column])
         _flag(reasons, bad, f"{column} is not an ISO date/time")
-    _flag(reasons, (out["done_at"].notna() & out["taken_at"].notna() & (out["done_at"] < out["taken_at"])).to_numpy(),
-          "done_at is before taken_at")
+    _flag(
+        reasons,
+        (out["done_at"].notna() & out["taken_at"].notna() & (out["done_at"] < out["taken_at"])).to_numpy(),
+        "done_at is before taken_at",
+    )
     given = out["status"].str.lower()
     _flag(reasons, (given.notna() & ~given.isin(["open", "done"])).to_numpy(), "status must be open or done")
     _flag(reasons, ((given == "done") & out["done_at"].isna()).to_numpy(), "status done needs done_at")
     out["status"] = np.where(out["done_at"].notna(), "done", "open")
     taken = pd.to_datetime(out["taken_at"], errors="coerce")
     default_deadline = (taken + pd.Timedelta(days=deadline_days)).dt.strftime("%Y-%m-%dT%H:%M:%S")
-    out["deadline_at"] = out["deadline_at"].where(out["deadline_at"].notna(), default_deadline.astype("object"))
+    out["deadline_at"] = out["deadline_at"].where(
+        out["deadline_at"].notna(), default_deadline.astype("object")
+    )
 
     wanted = sorted(set(out["agent_id"].dropna()))
-    workers = store.read("workers", where={"worker_id": wanted}, columns=["worker_id", "role", "village_code",
-                                                                            "township_code"]) if wanted else None
-    agents = (workers[workers["role"] == AGENT_ROLE].set_index("worker_id") if workers is not None
-              else pd.DataFrame(columns=["village_code", "township_code"]))
-    _flag(reasons, (out["agent_id"].notna() & ~out["agent_id"].isin(agents.index)).to_numpy(),
-          "agent_id is not a petition agent (workers with role 'agent')")
+    workers = (
+        store.read(
+            "workers",
+            where={"worker_id": wanted},
+            columns=["worker_id", "role", "village_code", "township_code"],
+        )
+        if wanted
+        else None
+    )
+    agents = (
+        workers[workers["role"] == AGENT_ROLE].set_index("worker_id")
+        if workers is not None
+        else pd.DataFrame(columns=["village_code", "township_code"])
+    )
+    _flag(
+        reasons,
+        (out["agent_id"].notna() & ~out["agent_id"].isin(agents.index)).to_numpy(),
+        "agent_id is not a petition agent (workers with role 'agent')",
+    )
     case_ids = sorted(set(out["case_id"].dropna()))
-    cases = store.read("cases", where={"case_id": case_ids}, columns=["case_id", "kind", "village_code",
-                                                                       "township_code", "county_code"]) if case_ids else None
+    cases = (
+        store.read(
+            "cases",
+            where={"case_id": case_ids},
+            columns=["case_id", "kind", "village_code", "township_code", "county_code"],
+        )
+        if case_ids
+        else None
+    )
     cases = cases.set_index("case_id") if cases is not None else pd.DataFrame(columns=["kind"])
-    _flag(reasons, (out["case_id"].notna() & ~out["case_id"].isin(cases.index)).to_numpy(), "case_id is not a case")
+    _flag(
+        reasons,
+        (out["case_id"].notna() & ~out["case_id"].isin(cases.index)).to_numpy(),
+        "case_id is not a case",
+    )
     kind = out["case_id"].map(cases["kind"]) if len(cases) else pd.Series(None, index=out.index, dtype=object)
     _flag(reasons, (kind.notna() & (kind != "petition")).to_numpy(), "case_id is not a petition")
     for column in ("village_code", "township_code", "county_code"):
@@ -115,14 +148,17 @@ def check_items(items: pd.DataFrame, store: Store, deadline_days: int | None = N
         for source in (from_case, from_agent):
             if source is not None:
                 out[column] = out[column].where(out[column].notna(), source)
-    out["township_code"] = out["township_code"].where(out["township_code"].notna(), out["village_code"].str[:9])
+    out["township_code"] = out["township_code"].where(
+        out["township_code"].notna(), out["village_code"].str[:9]
+    )
     out["county_code"] = out["county_code"].where(out["county_code"].notna(), out["township_code"].str[:6])
     accepted, rejected = _outcome(out, reasons, "item_id")
     return WriteOutcome(accepted, rejected)
 
 
-def upsert_items(store: Store, items: pd.DataFrame, deadline_days: int | None = None,
-                 source: str = "api") -> WriteOutcome:
+def upsert_items(
+    store: Store, items: pd.DataFrame, deadline_days: int | None = None, source: str = "api"
+) -> WriteOutcome:
     """Check (:func:`check_items`) and upsert the accepted rows into ``petition_items``."""
     outcome = check_items(items, store, deadline_days)
     if len(outcome.accepted):
@@ -137,31 +173,48 @@ def check_visits(visits: pd.DataFrame, store: Store, new_items: set[str] | None 
     reasons = _reasons(len(out))
     for column in ("visit_id", "item_id", "visited_at"):
         _flag(reasons, out[column].isna().to_numpy(), f"{column} is missing")
-    _flag(reasons, out["visit_id"].duplicated(keep=False).to_numpy() & out["visit_id"].notna().to_numpy(),
-          "visit_id repeated in the same upload")
+    _flag(
+        reasons,
+        out["visit_id"].duplicated(keep=False).to_numpy() & out["visit_id"].notna().to_numpy(),
+        "visit_id repeated in the same upload",
+    )
     out["visited_at"], bad = _times(out["visited_at"])
     _flag(reasons, bad, "visited_at is not an ISO date/time")
     method = out["method"].str.lower()
-    _flag(reasons, (method.notna() & ~method.isin(VISIT_METHODS)).to_numpy(),
-          f"method must be one of {', '.join(VISIT_METHODS)}")
+    _flag(
+        reasons,
+        (method.notna() & ~method.isin(VISIT_METHODS)).to_numpy(),
+        f"method must be one of {', '.join(VISIT_METHODS)}",
+    )
     out["method"] = method
     raw = visits["satisfaction"] if "satisfaction" in visits.columns else pd.Series([None] * len(out))
     score = pd.to_numeric(pd.Series(raw.to_numpy(), dtype=object), errors="coerce")
     blank = is_blank(pd.Series(raw.to_numpy(), dtype=object).astype(object))
-    _flag(reasons, ((score.isna() & ~blank) | (score.notna() & ~score.isin([1, 2, 3, 4, 5]))).to_numpy(),
-          "satisfaction must be a whole number 1–5 or blank")
+    _flag(
+        reasons,
+        ((score.isna() & ~blank) | (score.notna() & ~score.isin([1, 2, 3, 4, 5]))).to_numpy(),
+        "satisfaction must be a whole number 1–5 or blank",
+    )
     out["satisfaction"] = pd.array(score.where(score.isin([1, 2, 3, 4, 5])).round(), dtype="Int64")
     wanted = sorted(set(out["item_id"].dropna()))
-    known = set(store.read("petition_items", where={"item_id": wanted}, columns=["item_id"])["item_id"]) if wanted \
+    known = (
+        set(store.read("petition_items", where={"item_id": wanted}, columns=["item_id"])["item_id"])
+        if wanted
         else set()
+    )
     known |= set(new_items or ())
-    _flag(reasons, (out["item_id"].notna() & ~out["item_id"].isin(known)).to_numpy(), "item_id is not a petition item")
+    _flag(
+        reasons,
+        (out["item_id"].notna() & ~out["item_id"].isin(known)).to_numpy(),
+        "item_id is not a petition item",
+    )
     accepted, rejected = _outcome(out, reasons, "visit_id")
     return WriteOutcome(accepted, rejected)
 
 
-def upsert_visits(store: Store, visits: pd.DataFrame, source: str = "api",
-                  new_items: set[str] | None = None) -> WriteOutcome:
+def upsert_visits(
+    store: Store, visits: pd.DataFrame, source: str = "api", new_items: set[str] | None = None
+) -> WriteOutcome:
     """Check (:func:`check_visits`) and upsert the accepted rows into ``petition_visits``."""
     outcome = check_visits(visits, store, new_items)
     if len(outcome.accepted):

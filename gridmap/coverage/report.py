@@ -79,7 +79,9 @@ def _e(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def coverage_map_svg(grids: gpd.GeoDataFrame, status: pd.Series, width: int = 760, max_height: int = 900) -> str:
+def coverage_map_svg(
+    grids: gpd.GeoDataFrame, status: pd.Series, width: int = 760, max_height: int = 900
+) -> str:
     """Inline SVG of the grids coloured by audit status (``status``: grid_code → kind or ``ok``).
 
     Drawn in LOCAL_CRS (equal-area metres), north up; each grid carries a ``<title>``
@@ -136,23 +138,39 @@ def trend_svg(trend: pd.DataFrame, width: int = 760, height: int = 260) -> str:
     def y(values) -> np.ndarray:
         return top + inner_h * (1 - np.asarray(values, dtype=float) / y_max)
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="monthly trend">']
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="monthly trend">'
+    ]
     for tick in np.arange(0, y_max + step / 2, step):
         ty = y([tick])[0]
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" font-size="11" text-anchor="end">{int(tick)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{ty + 4:.1f}" font-size="11" text-anchor="end">{int(tick)}</text>'
+        )
     for x, month in zip(xs, trend["month"], strict=True):
-        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle">'
-                     f"{_e(str(month)[-5:])}</text>")
-    for column, colour, label in (("found", "#2c7bb6", "排查 found"), ("resolved", "#1a9641", "化解 resolved")):
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle">'
+            f"{_e(str(month)[-5:])}</text>"
+        )
+    for column, colour, label in (
+        ("found", "#2c7bb6", "排查 found"),
+        ("resolved", "#1a9641", "化解 resolved"),
+    ):
         ys = y(trend[column])
         points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
-                     f"<title>{_e(label)}</title></polyline>")
-        parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in zip(xs, ys, strict=True)]
-    parts.append(f'<text x="{left + 8}" y="{height - 6}" font-size="12" fill="#2c7bb6">■ 排查 found</text>'
-                 f'<text x="{left + 120}" y="{height - 6}" font-size="12" fill="#1a9641">■ 化解 resolved</text>')
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
+            f"<title>{_e(label)}</title></polyline>"
+        )
+        parts += [
+            f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>'
+            for a, b in zip(xs, ys, strict=True)
+        ]
+    parts.append(
+        f'<text x="{left + 8}" y="{height - 6}" font-size="12" fill="#2c7bb6">■ 排查 found</text>'
+        f'<text x="{left + 120}" y="{height - 6}" font-size="12" fill="#1a9641">■ 化解 resolved</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -192,7 +210,9 @@ def table_html(frame: pd.DataFrame, columns: dict[str, str], css_class: str = ""
             for c, v in zip(present, record, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
-    return f'<table class="{_e(css_class)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (
+        f'<table class="{_e(css_class)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def render_report(
@@ -245,12 +265,23 @@ def render_report(
             findings[column] = np.where(is_share, values.map("{:.0%}".format), values.map("{:,.0f}".format))
         body.append(f"<h2>审计发现 Findings ({len(findings)})</h2>")
         if len(findings) > max_findings:
-            body.append(f'<p class="meta">前 {max_findings} 条 first {max_findings} shown; export CSV/XLSX for all</p>')
-        body.append(table_html(findings.head(max_findings), {
-            "kind": "类型 kind", "grid_code": "网格 grid", "worker_id": "网格员 worker",
-            "figure": "数值 figure", "threshold": "阈值 threshold", "message_zh": "说明",
-            "message_en": "message",
-        }))
+            body.append(
+                f'<p class="meta">前 {max_findings} 条 first {max_findings} shown; export CSV/XLSX for all</p>'
+            )
+        body.append(
+            table_html(
+                findings.head(max_findings),
+                {
+                    "kind": "类型 kind",
+                    "grid_code": "网格 grid",
+                    "worker_id": "网格员 worker",
+                    "figure": "数值 figure",
+                    "threshold": "阈值 threshold",
+                    "message_zh": "说明",
+                    "message_en": "message",
+                },
+            )
+        )
 
     if kpis is not None:
         level = str(kpis["level"].iloc[0]) if len(kpis) and "level" in kpis.columns else ""

@@ -71,14 +71,26 @@ def load_audit_inputs(store: Store, period: str | Period, plan_id: str | None = 
     plan = str(grids["plan_id"].iloc[0])
     log.info("reading assignments, workers, check-ins %s, cases and addresses of plan %s", period, plan)
     assignments = store.read("assignments", where={"plan_id": plan}, columns=ASSIGNMENT_COLUMNS)
-    patrols = store.read("patrols", where={"ts": Between(period.start_iso, period.end_iso)}, columns=PATROL_COLUMNS)
+    patrols = store.read(
+        "patrols", where={"ts": Between(period.start_iso, period.end_iso)}, columns=PATROL_COLUMNS
+    )
     workers = store.read("workers", columns=WORKER_COLUMNS)
     cases = load_cases(store, period)
     minx, miny, maxx, maxy = (float(v) for v in grids.total_bounds)
-    addresses = store.read("addresses", columns=["address_id", "households", "geometry"], bbox=(minx, miny, maxx, maxy))
+    addresses = store.read(
+        "addresses", columns=["address_id", "households", "geometry"], bbox=(minx, miny, maxx, maxy)
+    )
     items, visits = load_petition_items(store, period)
-    log.info("%d grids, %d assignments, %d check-ins, %d workers, %d cases, %d addresses, %d agent items",
-             len(grids), len(assignments), len(patrols), len(workers), len(cases), len(addresses), len(items))
+    log.info(
+        "%d grids, %d assignments, %d check-ins, %d workers, %d cases, %d addresses, %d agent items",
+        len(grids),
+        len(assignments),
+        len(patrols),
+        len(workers),
+        len(cases),
+        len(addresses),
+        len(items),
+    )
     return AuditInputs(plan, grids, assignments, patrols, workers, cases, addresses, items, visits)
 
 
@@ -102,9 +114,17 @@ def audit_from_store(
     period = parse_period(period)
     inputs = load_audit_inputs(store, period, plan_id)
     result = run_audit(
-        inputs.grids, inputs.assignments, inputs.patrols, inputs.workers, inputs.cases, None,
-        period, thresholds=thresholds, targets=inputs.addresses if len(inputs.addresses) else None,
-        items=inputs.items, visits=inputs.visits,
+        inputs.grids,
+        inputs.assignments,
+        inputs.patrols,
+        inputs.workers,
+        inputs.cases,
+        None,
+        period,
+        thresholds=thresholds,
+        targets=inputs.addresses if len(inputs.addresses) else None,
+        items=inputs.items,
+        visits=inputs.visits,
     )
     return result, inputs
 
@@ -121,15 +141,26 @@ def kpis_from_store(
     period = parse_period(period)
     cases = load_cases(store, period)
     items, visits = load_petition_items(store, period)
-    return governance_kpis(cases, items, visits, level, period, compare_previous_year=compare_previous_year,
-                           admin_units=load_admin_units(store), kinds=kinds)
+    return governance_kpis(
+        cases,
+        items,
+        visits,
+        level,
+        period,
+        compare_previous_year=compare_previous_year,
+        admin_units=load_admin_units(store),
+        kinds=kinds,
+    )
 
 
-def trend_from_store(store: Store, period: str | Period, kinds: tuple[str, ...] = ("dispute",)) -> pd.DataFrame:
+def trend_from_store(
+    store: Store, period: str | Period, kinds: tuple[str, ...] = ("dispute",)
+) -> pd.DataFrame:
     """:func:`monthly_trend` over the store's cases."""
     period = parse_period(period)
-    cases = store.read("cases", where={"reported_at": Between(period.start_iso, period.end_iso)},
-                       columns=list(CASE_COLUMNS))
+    cases = store.read(
+        "cases", where={"reported_at": Between(period.start_iso, period.end_iso)}, columns=list(CASE_COLUMNS)
+    )
     return monthly_trend(cases, period, kinds)
 
 
@@ -148,22 +179,38 @@ def bulletins_from_store(
     items, visits = load_petition_items(store, period)
     workers = store.read("workers", columns=WORKER_COLUMNS)
     agent_ids = workers.loc[workers["role"] == "agent", "worker_id"].astype(str).tolist()
-    patrols = store.read("patrols", where={"ts": Between(period.start_iso, period.end_iso)},
-                         columns=["worker_id", "ts"])
+    patrols = store.read(
+        "patrols", where={"ts": Between(period.start_iso, period.end_iso)}, columns=["worker_id", "ts"]
+    )
     patrols = patrols[patrols["worker_id"].isin(set(agent_ids))]
     admin = load_admin_units(store)
     units = [("city", None)]
     if counties and admin is not None:
-        units += [("county", code) for code in sorted(admin.loc[admin["level"] == "county", "code"].astype(str))]
+        units += [
+            ("county", code) for code in sorted(admin.loc[admin["level"] == "county", "code"].astype(str))
+        ]
     written = []
-    tables = {level: governance_kpis(cases, items, visits, level, period, admin_units=admin)
-              for level in dict(units)}
+    tables = {
+        level: governance_kpis(cases, items, visits, level, period, admin_units=admin)
+        for level in dict(units)
+    }
     for level, code in units:
         kwargs = {"unit_code": code} if code else {}
         if level == "city" and admin is not None and (admin["level"] == "city").any():
             kwargs = {"unit_code": str(admin.loc[admin["level"] == "city", "code"].iloc[0])}
-        bulletin = build_bulletin(cases, items, visits, workers, patrols, period, level=level, admin_units=admin,
-                                  thresholds=thresholds, kpis=tables[level], **kwargs)
+        bulletin = build_bulletin(
+            cases,
+            items,
+            visits,
+            workers,
+            patrols,
+            period,
+            level=level,
+            admin_units=admin,
+            thresholds=thresholds,
+            kpis=tables[level],
+            **kwargs,
+        )
         log.info("bulletin %s", bulletin.stem)
         written += list(write_bulletin(bulletin, out_dir))
     return written

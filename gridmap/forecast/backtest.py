@@ -48,11 +48,14 @@ class BacktestResult:
         if "skill" in self.summary:
             cols.append("skill")
         frame = self.summary[cols].copy()
-        lines = [f"backtest over {len(self.origins)} origins {self.origins[0]} … {self.origins[-1]} "
-                 f"({self.seconds:.1f} s); log score = mean per month, higher is better"]
+        lines = [
+            f"backtest over {len(self.origins)} origins {self.origins[0]} … {self.origins[-1]} "
+            f"({self.seconds:.1f} s); log score = mean per month, higher is better"
+        ]
         lines.append(frame.to_string(float_format=lambda v: f"{v:,.3f}"))
-        lines.append(f"default (best mean log score with hit concentration ≥ the naive baselines'): "
-                     f"{self.best_method}")
+        lines.append(
+            f"default (best mean log score with hit concentration ≥ the naive baselines'): {self.best_method}"
+        )
         return "\n".join(lines)
 
     def to_png(self) -> bytes:
@@ -67,8 +70,15 @@ class BacktestResult:
         ref = pivot.get(REFERENCE, 0.0)
         positions = np.arange(len(pivot))
         for method in pivot.columns:
-            ax1.plot(positions, pivot[method] - ref, marker="o", ms=3, label=method,
-                     lw=2.4 if method == self.best_method else 1.2, ls="--" if method == "oracle" else "-")
+            ax1.plot(
+                positions,
+                pivot[method] - ref,
+                marker="o",
+                ms=3,
+                label=method,
+                lw=2.4 if method == self.best_method else 1.2,
+                ls="--" if method == "oracle" else "-",
+            )
         ax1.axhline(0, color="grey", lw=0.8)
         ax1.set_title("Poisson log score minus 12-month climatology")
         ax1.set_xticks(positions, list(pivot.index), rotation=60, fontsize=7)
@@ -102,7 +112,8 @@ def choose_default(summary: pd.DataFrame) -> str:
     naive = candidates.loc[[m for m in NAIVE if m in candidates.index]]
     if len(naive):
         ok = (candidates["pai_5"] >= naive["pai_5"].max() - 1e-12) & (
-            candidates["top10_share"] >= naive["top10_share"].max() - 1e-12)
+            candidates["top10_share"] >= naive["top10_share"].max() - 1e-12
+        )
         if ok.any():
             candidates = candidates[ok]
     return str(candidates["log_score"].idxmax())
@@ -132,8 +143,10 @@ def backtest(
         raise InputError(f"unknown forecast methods {sorted(unknown)}; known: {list(METHODS)}")
     origins = month_range(origin_from, origin_to)
     if origins[0] - 2 < history.first_month:
-        raise InputError(f"the first origin {origins[0]} needs at least two months of cases before it "
-                         f"(cases start {history.first_month})")
+        raise InputError(
+            f"the first origin {origins[0]} needs at least two months of cases before it "
+            f"(cases start {history.first_month})"
+        )
     rows = []
     fitted: dict[str, dict] = {}
     near = grids.neighbourhood(1000.0)
@@ -144,7 +157,13 @@ def backtest(
         if oracle is not None:
             forecasts.append(MethodForecast("oracle", origin, 1, np.asarray(oracle(origin), float)))
         for f in forecasts:
-            rows.append({"method": f.method, "origin": str(origin), **metrics.score(f.expected, observed, grids.area_km2)})
+            rows.append(
+                {
+                    "method": f.method,
+                    "origin": str(origin),
+                    **metrics.score(f.expected, observed, grids.area_km2),
+                }
+            )
             if f.params:
                 fitted.setdefault(f.method, {})[str(origin)] = f.params
         if progress:
@@ -153,6 +172,10 @@ def backtest(
     summary = table.drop(columns="origin").groupby("method", sort=False).mean()
     if oracle is not None and REFERENCE in summary.index:
         gain = summary.loc["oracle", "log_score"] - summary.loc[REFERENCE, "log_score"]
-        summary["skill"] = (summary["log_score"] - summary.loc[REFERENCE, "log_score"]) / gain if gain > 0 else np.nan
+        summary["skill"] = (
+            (summary["log_score"] - summary.loc[REFERENCE, "log_score"]) / gain if gain > 0 else np.nan
+        )
     best = choose_default(summary)
-    return BacktestResult(table, summary, best, tuple(str(o) for o in origins), time.perf_counter() - started, fitted)
+    return BacktestResult(
+        table, summary, best, tuple(str(o) for o in origins), time.perf_counter() - started, fitted
+    )

@@ -21,18 +21,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "'gridmap forecast backtest' scores every method on rolling monthly origins."
         ),
     )
-    parser.add_argument("action", nargs="?", choices=["run", "backtest"], default="run",
-                        help="run (default) or backtest")
-    parser.add_argument("--kind", choices=KIND_CHOICES, default="dispute", help="kind of case (default dispute)")
+    parser.add_argument(
+        "action", nargs="?", choices=["run", "backtest"], default="run", help="run (default) or backtest"
+    )
+    parser.add_argument(
+        "--kind", choices=KIND_CHOICES, default="dispute", help="kind of case (default dispute)"
+    )
     parser.add_argument("--category", action="append", help="only these categories (repeatable)")
     parser.add_argument("--asof", metavar="DATE", help="run: first day of the target month, e.g. 2025-01-01")
     parser.add_argument("--horizon", default="1M", help="run: months ahead, 1M … 12M (default 1M)")
-    parser.add_argument("--method", choices=METHODS, help="run: method (default: best of the latest backtest)")
+    parser.add_argument(
+        "--method", choices=METHODS, help="run: method (default: best of the latest backtest)"
+    )
     parser.add_argument("--methods", help="backtest: comma-separated methods (default all)")
     parser.add_argument("--from", dest="origin_from", metavar="YYYY-MM", help="backtest: first origin month")
     parser.add_argument("--to", dest="origin_to", metavar="YYYY-MM", help="backtest: last origin month")
     parser.add_argument("--plan", dest="plan_id", help="plan of the grids (default: the active plan)")
-    parser.add_argument("--out", help="run: .csv or .xlsx warning list; backtest: .png plot (and .csv table beside)")
+    parser.add_argument(
+        "--out", help="run: .csv or .xlsx warning list; backtest: .png plot (and .csv table beside)"
+    )
     parser.add_argument("--store", help="store path or postgresql:// URL (default from settings)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
@@ -69,14 +76,20 @@ def _forecast(args: argparse.Namespace, store) -> int:
     if args.json:
         print(json.dumps({"run_id": run_id, **summary}, ensure_ascii=False, indent=2))
         return 0
-    print(f"run {run_id}: {run['kind']} {run['target_start']} … {run['target_end']} with {run['method']} "
-          f"({summary['chosen_by']}); {summary['grids']:,} grids, {summary['expected_total']:.1f} cases expected")
+    print(
+        f"run {run_id}: {run['kind']} {run['target_start']} … {run['target_end']} with {run['method']} "
+        f"({summary['chosen_by']}); {summary['grids']:,} grids, {summary['expected_total']:.1f} cases expected"
+    )
     for _, r in results.head(10).iterrows():
-        print(f"  #{int(r['rank']):>3} {r['grid_code']}  {r['expected']:6.2f} [{int(r['lower'])}–{int(r['upper'])}]  {r['why']}")
+        print(
+            f"  #{int(r['rank']):>3} {r['grid_code']}  {r['expected']:6.2f} [{int(r['lower'])}–{int(r['upper'])}]  {r['why']}"
+        )
     print("townships (most expected first):")
     for _, t in townships.head(5).iterrows():
-        print(f"  {t['township_code']} {t.get('township_name', '')}: {t['expected']:.1f} expected, "
-              f"{int(t['watch_grids'])} watch grids")
+        print(
+            f"  {t['township_code']} {t.get('township_name', '')}: {t['expected']:.1f} expected, "
+            f"{int(t['watch_grids'])} watch grids"
+        )
     if args.out:
         print(f"written: {args.out}")
     return 0
@@ -95,9 +108,12 @@ def _backtest(args: argparse.Namespace, store) -> int:
     def progress(fraction: float, message: str) -> None:
         print(f"  [{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
-    print(f"backtest: {args.kind} origins {args.origin_from} … {args.origin_to} …", file=sys.stderr, flush=True)
-    backtest_id, result = run_backtest(store, args.kind, args.origin_from, args.origin_to, args.category, methods,
-                                       args.plan_id, progress)
+    print(
+        f"backtest: {args.kind} origins {args.origin_from} … {args.origin_to} …", file=sys.stderr, flush=True
+    )
+    backtest_id, result = run_backtest(
+        store, args.kind, args.origin_from, args.origin_to, args.category, methods, args.plan_id, progress
+    )
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() != ".png":
@@ -105,9 +121,18 @@ def _backtest(args: argparse.Namespace, store) -> int:
         out.write_bytes(result.to_png())
         result.table.to_csv(out.with_suffix(".csv"), index=False, lineterminator="\n")
     if args.json:
-        print(json.dumps({"backtest_id": backtest_id, "best_method": result.best_method,
-                          "seconds": round(result.seconds, 2),
-                          "summary": result.summary.round(4).to_dict(orient="index")}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "backtest_id": backtest_id,
+                    "best_method": result.best_method,
+                    "seconds": round(result.seconds, 2),
+                    "summary": result.summary.round(4).to_dict(orient="index"),
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print(f"backtest {backtest_id} stored")
         print(result.format())

@@ -147,8 +147,9 @@ def with_floor(expected: np.ndarray, total: float, prior: np.ndarray, weight: fl
     return (1.0 - weight) * expected + weight * total * prior
 
 
-def seasonal_factor(history: CaseHistory, target: np.datetime64, horizon_months: int = 1,
-                    shrink: float = 0.5) -> float:
+def seasonal_factor(
+    history: CaseHistory, target: np.datetime64, horizon_months: int = 1, shrink: float = 0.5
+) -> float:
     """City-wide factor of the target month(s) against a 12-month mean, from earlier years.
 
     For each earlier year with the same calendar months and the 12 months before them
@@ -160,7 +161,9 @@ def seasonal_factor(history: CaseHistory, target: np.datetime64, horizon_months:
         start = target - 12 * back
         if start - 12 < history.first_month:
             break
-        in_target = ((history.t >= month_start_days(start)) & (history.t < month_start_days(start + horizon_months))).sum()
+        in_target = (
+            (history.t >= month_start_days(start)) & (history.t < month_start_days(start + horizon_months))
+        ).sum()
         prior = ((history.t >= month_start_days(start - 12)) & (history.t < month_start_days(start))).sum()
         if prior > 0:
             ratios.append(in_target / horizon_months / (prior / 12.0))
@@ -177,4 +180,6 @@ def history_from_frame(cases: pd.DataFrame, grid: np.ndarray, x: np.ndarray, y: 
     t = (when.to_numpy().astype("datetime64[s]").astype(np.int64)) / 86400.0
     first = np.datetime64(when.min().strftime("%Y-%m"), "M") if len(when) else np.datetime64("2022-01", "M")
     category = cases["category"].astype(str).to_numpy() if "category" in cases else np.empty(0, dtype=object)
-    return CaseHistory(t, np.asarray(x, float), np.asarray(y, float), np.asarray(grid, np.int64), first, category)
+    return CaseHistory(
+        t, np.asarray(x, float), np.asarray(y, float), np.asarray(grid, np.int64), first, category
+    )

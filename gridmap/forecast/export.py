@@ -15,20 +15,34 @@ import pandas as pd
 from gridmap.errors import InputError
 
 LIST_COLUMNS = {
-    "rank": "排名 rank", "grid_code": "网格编码 grid", "township_code": "乡镇 township", "expected": "预计件数 expected",
-    "lower": "80%区间下限 lower", "upper": "80%区间上限 upper", "recent_cases": "近30天本网格 last 30 days",
-    "recent_nearby": "近30天周边1公里 nearby", "trend": "趋势 trend", "season": "季节 season",
-    "households": "户数 households", "why": "研判依据 why",
+    "rank": "排名 rank",
+    "grid_code": "网格编码 grid",
+    "township_code": "乡镇 township",
+    "expected": "预计件数 expected",
+    "lower": "80%区间下限 lower",
+    "upper": "80%区间上限 upper",
+    "recent_cases": "近30天本网格 last 30 days",
+    "recent_nearby": "近30天周边1公里 nearby",
+    "trend": "趋势 trend",
+    "season": "季节 season",
+    "households": "户数 households",
+    "why": "研判依据 why",
 }
 TOWNSHIP_COLUMNS = {
-    "township_code": "乡镇编码 code", "township_name": "乡镇 township", "grids": "网格数 grids",
-    "expected": "预计件数 expected", "watch_grids": "重点网格 watch grids", "recent_cases": "近30天件数 last 30 days",
-    "top_grid": "最高网格 top grid", "top_expected": "最高网格预计 top expected",
+    "township_code": "乡镇编码 code",
+    "township_name": "乡镇 township",
+    "grids": "网格数 grids",
+    "expected": "预计件数 expected",
+    "watch_grids": "重点网格 watch grids",
+    "recent_cases": "近30天件数 last 30 days",
+    "top_grid": "最高网格 top grid",
+    "top_expected": "最高网格预计 top expected",
 }
 
 
-def write_forecast(results: pd.DataFrame, path: str | Path, townships: pd.DataFrame | None = None,
-                   about: dict | None = None) -> Path:
+def write_forecast(
+    results: pd.DataFrame, path: str | Path, townships: pd.DataFrame | None = None, about: dict | None = None
+) -> Path:
     """Write the per-grid forecast to ``path`` (.csv: the list only; .xlsx: the three sheets)."""
     path = Path(path)
     frame = pd.DataFrame(results).drop(columns=["geometry", "run_id"], errors="ignore")
@@ -46,7 +60,9 @@ def write_forecast(results: pd.DataFrame, path: str | Path, townships: pd.DataFr
         if townships is not None:
             t = townships[[c for c in TOWNSHIP_COLUMNS if c in townships.columns]]
             t.rename(columns=TOWNSHIP_COLUMNS).to_excel(writer, sheet_name="乡镇汇总", index=False)
-        notes = pd.DataFrame([(k, str(v)) for k, v in (about or {}).items()], columns=["项目 item", "内容 value"])
+        notes = pd.DataFrame(
+            [(k, str(v)) for k, v in (about or {}).items()], columns=["项目 item", "内容 value"]
+        )
         notes.to_excel(writer, sheet_name="说明", index=False)
         for sheet in writer.sheets.values():
             sheet.freeze_panes = "A2"
@@ -59,8 +75,10 @@ def write_forecast(results: pd.DataFrame, path: str | Path, townships: pd.DataFr
 def about_rows(run: dict, backtest_summary: dict | None = None) -> dict:
     """The 说明 sheet: what was forecast, how, and how the method scored."""
     about = {
-        "类型 kind": run["kind"], "预测期 target": f"{run['target_start']} … {run['target_end']} (exclusive)",
-        "截至 known before": run["asof"], "方法 method": run["method"],
+        "类型 kind": run["kind"],
+        "预测期 target": f"{run['target_start']} … {run['target_end']} (exclusive)",
+        "截至 known before": run["asof"],
+        "方法 method": run["method"],
         "方法来源 chosen by": run["summary"].get("chosen_by", ""),
         "预计 expected": "expected cases in the horizon; 80 % interval = Poisson 10 %–90 % quantiles",
         "趋势 trend": "cases of the last 3 months / the monthly mean of the last 12",

@@ -25,10 +25,32 @@ from threadpoolctl import threadpool_limits
 from gridmap.forecast.data import CaseHistory, GridLayer, MethodForecast, month_start_days
 
 NEARBY_M = 1000.0
-FEATURES = ("lag1", "lag2", "lag3", "lag12", "mean3", "mean12", "near1", "near3", "days_since", "last30",
-            "month_of_year", "season", "log_households", "log_area")
-PARAMS = {"loss": "poisson", "max_iter": 100, "learning_rate": 0.08, "max_leaf_nodes": 15,
-          "min_samples_leaf": 200, "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
+FEATURES = (
+    "lag1",
+    "lag2",
+    "lag3",
+    "lag12",
+    "mean3",
+    "mean12",
+    "near1",
+    "near3",
+    "days_since",
+    "last30",
+    "month_of_year",
+    "season",
+    "log_households",
+    "log_area",
+)
+PARAMS = {
+    "loss": "poisson",
+    "max_iter": 100,
+    "learning_rate": 0.08,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 200,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+    "random_state": 0,
+}
 #: OpenMP threads for the boosting: on a shared 2-core machine one thread is fastest
 THREADS = 1
 
@@ -44,12 +66,13 @@ def _rolling_mean(counts: np.ndarray, k: int) -> np.ndarray:
     """Mean of the k months before each month (NaN until k months exist)."""
     c = np.vstack([np.zeros((1, counts.shape[1])), np.cumsum(counts, axis=0)])
     out = np.full_like(counts, np.nan)
-    out[k:] = (c[k:-1] - c[:-k - 1]) / k
+    out[k:] = (c[k:-1] - c[: -k - 1]) / k
     return out
 
 
-def feature_cube(grids: GridLayer, history: CaseHistory, until: np.datetime64,
-                 near: object | None = None) -> tuple[np.ndarray, np.ndarray]:
+def feature_cube(
+    grids: GridLayer, history: CaseHistory, until: np.datetime64, near: object | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Features for months first_month … ``until`` (inclusive) and the counts of the months before.
 
     Returns ``X`` of shape (months + 1, grids, features) and ``counts`` (months, grids):
@@ -83,21 +106,41 @@ def feature_cube(grids: GridLayer, history: CaseHistory, until: np.datetime64,
     total = padded.sum(axis=1)
     season = np.full(months + 1, np.nan)
     for m in range(24, months + 1):
-        prior = total[m - 24:m - 12].mean()
+        prior = total[m - 24 : m - 12].mean()
         season[m] = total[m - 12] / prior if prior > 0 else np.nan
     moy = np.array([int((history.first_month + m).astype(int) % 12) for m in range(months + 1)], dtype=float)
     log_hh = np.log1p(np.nan_to_num(np.asarray(grids.households, float)))
     log_area = np.log(np.maximum(np.asarray(grids.area_km2, float), 1e-4))
-    x = np.stack([
-        lag[1], lag[2], lag[3], lag[12], mean3, mean12, near1, near3, days_since, last30,
-        np.broadcast_to(moy[:, None], (months + 1, n)), np.broadcast_to(season[:, None], (months + 1, n)),
-        np.broadcast_to(log_hh[None, :], (months + 1, n)), np.broadcast_to(log_area[None, :], (months + 1, n)),
-    ], axis=-1)
+    x = np.stack(
+        [
+            lag[1],
+            lag[2],
+            lag[3],
+            lag[12],
+            mean3,
+            mean12,
+            near1,
+            near3,
+            days_since,
+            last30,
+            np.broadcast_to(moy[:, None], (months + 1, n)),
+            np.broadcast_to(season[:, None], (months + 1, n)),
+            np.broadcast_to(log_hh[None, :], (months + 1, n)),
+            np.broadcast_to(log_area[None, :], (months + 1, n)),
+        ],
+        axis=-1,
+    )
     return x, counts
 
 
-def forecast_hgb(grids: GridLayer, history: CaseHistory, origin: np.datetime64, horizon_months: int = 1,
-                 near: object | None = None, params: dict | None = None) -> MethodForecast:
+def forecast_hgb(
+    grids: GridLayer,
+    history: CaseHistory,
+    origin: np.datetime64,
+    horizon_months: int = 1,
+    near: object | None = None,
+    params: dict | None = None,
+) -> MethodForecast:
     """Fit on every month before ``origin`` and predict the month starting at ``origin``."""
     x, counts = feature_cube(grids, history, origin, near)
     months = len(counts)
@@ -112,6 +155,15 @@ def forecast_hgb(grids: GridLayer, history: CaseHistory, origin: np.datetime64, 
     with threadpool_limits(THREADS):
         model.fit(train_x[:, usable], train_y)
         pred = np.maximum(model.predict(x[months][:, usable]), 0.0) * horizon_months
-    return MethodForecast("hgb", origin, horizon_months, pred,
-                          params={"rows": int(len(train_y)), "months": months - 1, "iterations": int(model.n_iter_),
-                                  **{k: v for k, v in PARAMS.items() if k != "loss"}})
+    return MethodForecast(
+        "hgb",
+        origin,
+        horizon_months,
+        pred,
+        params={
+            "rows": int(len(train_y)),
+            "months": months - 1,
+            "iterations": int(model.n_iter_),
+            **{k: v for k, v in PARAMS.items() if k != "loss"},
+        },
+    )

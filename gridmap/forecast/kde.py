@@ -28,8 +28,9 @@ BANDWIDTH_M = 600.0
 WINDOW_MONTHS = 12
 
 
-def kernel_allocation(grids: GridLayer, x: np.ndarray, y: np.ndarray, grid: np.ndarray,
-                      bandwidth_m: float) -> sparse.csr_matrix:
+def kernel_allocation(
+    grids: GridLayer, x: np.ndarray, y: np.ndarray, grid: np.ndarray, bandwidth_m: float
+) -> sparse.csr_matrix:
     """(cases, grids) matrix: each row a case's Gaussian kernel mass over grid centroids, summing to 1."""
     n = len(x)
     tree = cKDTree(np.column_stack([grids.x, grids.y]))
@@ -52,8 +53,14 @@ def kernel_allocation(grids: GridLayer, x: np.ndarray, y: np.ndarray, grid: np.n
     return sparse.diags(1.0 / total) @ m
 
 
-def retrospective_kde(grids: GridLayer, history: CaseHistory, origin: np.datetime64, horizon_months: int = 1,
-                      bandwidth_m: float = BANDWIDTH_M, window_months: int = WINDOW_MONTHS) -> MethodForecast:
+def retrospective_kde(
+    grids: GridLayer,
+    history: CaseHistory,
+    origin: np.datetime64,
+    horizon_months: int = 1,
+    bandwidth_m: float = BANDWIDTH_M,
+    window_months: int = WINDOW_MONTHS,
+) -> MethodForecast:
     """Kernel-smoothed recent cases per grid, scaled to next month's expected total."""
     lo = month_start_days(origin - window_months)
     keep = (history.t >= lo) & (history.grid >= 0)
@@ -64,6 +71,10 @@ def retrospective_kde(grids: GridLayer, history: CaseHistory, origin: np.datetim
     total = keep.sum() / months_seen * horizon_months * season
     share = surface / surface.sum() if surface.sum() > 0 else grids.prior_share()
     expected = with_floor(total * share, total, grids.prior_share(), FLOOR)
-    return MethodForecast("kde", origin, horizon_months, expected,
-                          params={"bandwidth_m": bandwidth_m, "window_months": window_months, "season": season,
-                                  "floor": FLOOR})
+    return MethodForecast(
+        "kde",
+        origin,
+        horizon_months,
+        expected,
+        params={"bandwidth_m": bandwidth_m, "window_months": window_months, "season": season, "floor": FLOOR},
+    )

@@ -18,8 +18,14 @@ REFERENCE = "rolling_12"
 
 
 def _methods() -> dict[str, Callable[..., MethodForecast]]:
-    return {"last_period": last_period, "rolling_3": rolling_3, "rolling_12": rolling_12,
-            "kde": retrospective_kde, "sepp": forecast_sepp, "hgb": forecast_hgb}
+    return {
+        "last_period": last_period,
+        "rolling_3": rolling_3,
+        "rolling_12": rolling_12,
+        "kde": retrospective_kde,
+        "sepp": forecast_sepp,
+        "hgb": forecast_hgb,
+    }
 
 
 METHODS = ("last_period", "rolling_3", "rolling_12", "kde", "sepp", "hgb")
@@ -27,8 +33,14 @@ METHODS = ("last_period", "rolling_3", "rolling_12", "kde", "sepp", "hgb")
 FALLBACK_METHOD = "sepp"
 
 
-def run_method(name: str, grids: GridLayer, history: CaseHistory, origin: np.datetime64, horizon_months: int = 1,
-               near: object | None = None) -> MethodForecast:
+def run_method(
+    name: str,
+    grids: GridLayer,
+    history: CaseHistory,
+    origin: np.datetime64,
+    horizon_months: int = 1,
+    near: object | None = None,
+) -> MethodForecast:
     """Forecast with method ``name`` (``history`` must already stop before ``origin``)."""
     table = _methods()
     if name not in table:

@@ -38,7 +38,9 @@ def _ranked_until(order: np.ndarray, area: np.ndarray, budget: float) -> np.ndar
     return order[:k]
 
 
-def pai_pei(expected: np.ndarray, observed: np.ndarray, area: np.ndarray, share: float) -> tuple[float, float, float]:
+def pai_pei(
+    expected: np.ndarray, observed: np.ndarray, area: np.ndarray, share: float
+) -> tuple[float, float, float]:
     """(PAI, PEI, hit rate) at ``share`` of the total area."""
     expected, observed, area = (np.asarray(v, float) for v in (expected, observed, area))
     total_cases, total_area = observed.sum(), area.sum()

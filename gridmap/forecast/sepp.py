@@ -90,9 +90,18 @@ def _pairs(t: np.ndarray, grid: np.ndarray, max_lag: float) -> tuple[np.ndarray,
     return np.concatenate(child), np.concatenate(parent)
 
 
-def fit_sepp(t: np.ndarray, grid: np.ndarray, n_grids: int, t_start: float, t_end: float,
-             max_lag_days: float = MAX_LAG_DAYS, theta0: float = 0.2, omega0: float = 0.1,
-             max_iter: int = 200, tol: float = 1e-6) -> SEPPFit:
+def fit_sepp(
+    t: np.ndarray,
+    grid: np.ndarray,
+    n_grids: int,
+    t_start: float,
+    t_end: float,
+    max_lag_days: float = MAX_LAG_DAYS,
+    theta0: float = 0.2,
+    omega0: float = 0.1,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> SEPPFit:
     """EM estimate of ``θ``, ``ω`` and ``μ_g`` from cases at times ``t`` (days) in grids ``grid``.
 
     Only cases with ``t_start <= t < t_end`` and ``grid >= 0`` are used; ``μ`` has one
@@ -134,8 +143,9 @@ def fit_sepp(t: np.ndarray, grid: np.ndarray, n_grids: int, t_start: float, t_en
     return SEPPFit(theta, omega, mu, mu[grid] / lam, t_start, t_end, iterations, converged, loglik)
 
 
-def _m_step_omega(triggered: float, weighted_lag: float, to_end: np.ndarray, omega: float,
-                  max_lag_days: float) -> float:
+def _m_step_omega(
+    triggered: float, weighted_lag: float, to_end: np.ndarray, omega: float, max_lag_days: float
+) -> float:
     """ω maximising S log ω − ω D − S log Σ_j (1 − e^{−ω (T − t_j)}) (θ profiled out).
 
     The last term is the censoring: children of late cases fall after the window, so
@@ -146,11 +156,16 @@ def _m_step_omega(triggered: float, weighted_lag: float, to_end: np.ndarray, ome
 
     def negative(log_w: float) -> float:
         w = np.exp(log_w)
-        return -(triggered * log_w - w * weighted_lag - triggered * np.log(max((-np.expm1(-w * to_end)).sum(), 1e-300)))
+        return -(
+            triggered * log_w
+            - w * weighted_lag
+            - triggered * np.log(max((-np.expm1(-w * to_end)).sum(), 1e-300))
+        )
 
     lo, hi = np.log(0.1 / max_lag_days), np.log(50.0)
-    return float(np.exp(minimize_scalar(negative, bounds=(lo, hi), method="bounded",
-                                        options={"xatol": 1e-7}).x))
+    return float(
+        np.exp(minimize_scalar(negative, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7}).x)
+    )
 
 
 def inside_share(omega: float, horizon: float) -> float:
@@ -159,9 +174,16 @@ def inside_share(omega: float, horizon: float) -> float:
     return float(1.0 - (-np.expm1(-x)) / x) if x > 0 else 0.0
 
 
-def forecast_sepp(grids: GridLayer, history: CaseHistory, origin: np.datetime64, horizon_months: int = 1,
-                  window_days: float = WINDOW_DAYS, pool: float = BACKGROUND_POOL,
-                  halflife_days: float = BACKGROUND_HALFLIFE_DAYS, bandwidth_m: float = BANDWIDTH_M) -> MethodForecast:
+def forecast_sepp(
+    grids: GridLayer,
+    history: CaseHistory,
+    origin: np.datetime64,
+    horizon_months: int = 1,
+    window_days: float = WINDOW_DAYS,
+    pool: float = BACKGROUND_POOL,
+    halflife_days: float = BACKGROUND_HALFLIFE_DAYS,
+    bandwidth_m: float = BANDWIDTH_M,
+) -> MethodForecast:
     """Fit on the ``window_days`` before the origin and forecast the horizon.
 
     The forecast background of a grid blends (1 − ``pool``) of its own background cases
@@ -192,9 +214,21 @@ def forecast_sepp(grids: GridLayer, history: CaseHistory, origin: np.datetime64,
     remaining = fit.theta * (np.exp(-fit.omega * (t0 - t)) - np.exp(-fit.omega * (t1 - t)))
     triggered = np.bincount(g, weights=remaining, minlength=n) * cascade
     return MethodForecast(
-        "sepp", origin, horizon_months, background + triggered,
+        "sepp",
+        origin,
+        horizon_months,
+        background + triggered,
         components={"background": background, "triggered": triggered},
-        params={"theta": fit.theta, "omega": fit.omega, "tau_days": fit.tau_days, "iterations": fit.iterations,
-                "converged": fit.converged, "window_days": window_days, "pool": pool,
-                "halflife_days": halflife_days, "season": season, "loglik": fit.loglik},
+        params={
+            "theta": fit.theta,
+            "omega": fit.omega,
+            "tau_days": fit.tau_days,
+            "iterations": fit.iterations,
+            "converged": fit.converged,
+            "window_days": window_days,
+            "pool": pool,
+            "halflife_days": halflife_days,
+            "season": season,
+            "loglik": fit.loglik,
+        },
     )

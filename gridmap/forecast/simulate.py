@@ -21,8 +21,9 @@ import numpy as np
 from gridmap.forecast.data import CaseHistory, GridLayer, month_start_days
 
 
-def simulate_grid_hawkes(mu: np.ndarray, theta: float, omega: float, t_end: float,
-                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def simulate_grid_hawkes(
+    mu: np.ndarray, theta: float, omega: float, t_end: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Times (days in [0, t_end)) and grids of a grid Hawkes process, sorted by time.
 
     ``mu``: background cases per day of each grid; each case has Poisson(``theta``)
@@ -71,15 +72,20 @@ class County:
         zone = 1.0 + self.zone_amplitude * np.exp(-0.5 * d2 / self.zone_sigma_m**2)
         return self.base[None, :] * season[:, None] * zone
 
-    def true_expected(self, origin: np.datetime64, horizon_months: int = 1, step_days: float = 0.25) -> np.ndarray:
+    def true_expected(
+        self, origin: np.datetime64, horizon_months: int = 1, step_days: float = 0.25
+    ) -> np.ndarray:
         """E[cases per grid in the horizon | all cases before its start], by integrating the
         expected intensity m = μ(t) + A(t), dA/dt = −ωA + θω m (exact for this process)."""
         t0 = month_start_days(origin) - self.epoch_days
         t1 = month_start_days(origin + horizon_months) - self.epoch_days
         past = self.history.t - self.epoch_days < t0
         dt_past = t0 - (self.history.t[past] - self.epoch_days)
-        a = np.bincount(self.history.grid[past], weights=self.theta * self.omega * np.exp(-self.omega * dt_past),
-                        minlength=len(self.grids))
+        a = np.bincount(
+            self.history.grid[past],
+            weights=self.theta * self.omega * np.exp(-self.omega * dt_past),
+            minlength=len(self.grids),
+        )
         steps = max(int(np.ceil((t1 - t0) / step_days)), 1)
         h = (t1 - t0) / steps
         mids = t0 + (np.arange(steps) + 0.5) * h
@@ -94,10 +100,21 @@ class County:
         return total
 
 
-def simulate_county(seed: int, side: int = 24, cell_m: float = 800.0, years: int = 3, cases_per_year: float = 2500.0,
-                    theta: float = 0.35, omega: float = 1 / 14.0, season_amplitude: float = 0.25,
-                    zone_amplitude: float = 3.0, zone_sigma_m: float = 1500.0, zone_speed_m_per_month: float = 250.0,
-                    towns: int = 4, epoch_month: str = "2022-01") -> County:
+def simulate_county(
+    seed: int,
+    side: int = 24,
+    cell_m: float = 800.0,
+    years: int = 3,
+    cases_per_year: float = 2500.0,
+    theta: float = 0.35,
+    omega: float = 1 / 14.0,
+    season_amplitude: float = 0.25,
+    zone_amplitude: float = 3.0,
+    zone_sigma_m: float = 1500.0,
+    zone_speed_m_per_month: float = 250.0,
+    towns: int = 4,
+    epoch_month: str = "2022-01",
+) -> County:
     """Draw a county process (see the module docstring).  ``cases_per_year`` sets the
     background level so that the expected yearly total is about that."""
     rng = np.random.default_rng(seed)
@@ -113,15 +130,35 @@ def simulate_county(seed: int, side: int = 24, cell_m: float = 800.0, years: int
     t_end = 365.0 * years
     base = hh / hh.sum() * cases_per_year * (1 - theta) / 365.0
     heading = rng.uniform(0, 2 * np.pi)
-    velocity = (zone_speed_m_per_month / 30.44 * np.cos(heading), zone_speed_m_per_month / 30.44 * np.sin(heading))
+    velocity = (
+        zone_speed_m_per_month / 30.44 * np.cos(heading),
+        zone_speed_m_per_month / 30.44 * np.sin(heading),
+    )
     start = tuple(rng.uniform(0.3, 0.7, 2) * side * cell_m)
     epoch = np.datetime64(epoch_month, "M")
     epoch_days = month_start_days(epoch)
-    grids = GridLayer(np.array([f"C{i:04d}" for i in range(n)], dtype=object), x, y, np.full(n, (cell_m / 1000) ** 2),
-                      hh, np.array([f"T{(i % side) // 6}{(i // side) // 6}" for i in range(n)], dtype=object),
-                      np.array([f"V{i // 4:04d}" for i in range(n)], dtype=object))
-    county = County(grids, CaseHistory(np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.int64), epoch),
-                    base, theta, omega, season_amplitude, zone_amplitude, zone_sigma_m, start, velocity, epoch_days)
+    grids = GridLayer(
+        np.array([f"C{i:04d}" for i in range(n)], dtype=object),
+        x,
+        y,
+        np.full(n, (cell_m / 1000) ** 2),
+        hh,
+        np.array([f"T{(i % side) // 6}{(i // side) // 6}" for i in range(n)], dtype=object),
+        np.array([f"V{i // 4:04d}" for i in range(n)], dtype=object),
+    )
+    county = County(
+        grids,
+        CaseHistory(np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.int64), epoch),
+        base,
+        theta,
+        omega,
+        season_amplitude,
+        zone_amplitude,
+        zone_sigma_m,
+        start,
+        velocity,
+        epoch_days,
+    )
     # background: a Poisson count per grid and day, uniform times within the day
     days = np.arange(int(t_end)) + 0.5
     rate = county.background_rate(days)
@@ -142,7 +179,23 @@ def simulate_county(seed: int, side: int = 24, cell_m: float = 800.0, years: int
     t, grid = np.concatenate(all_t), np.concatenate(all_g)
     order = np.argsort(t, kind="stable")
     t, grid = t[order] + epoch_days, grid[order]
-    history = CaseHistory(t, x[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)),
-                          y[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)), grid, epoch)
-    return County(grids, history, base, theta, omega, season_amplitude, zone_amplitude, zone_sigma_m, start,
-                  velocity, epoch_days)
+    history = CaseHistory(
+        t,
+        x[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)),
+        y[grid] + rng.uniform(-cell_m / 2, cell_m / 2, len(t)),
+        grid,
+        epoch,
+    )
+    return County(
+        grids,
+        history,
+        base,
+        theta,
+        omega,
+        season_amplitude,
+        zone_amplitude,
+        zone_sigma_m,
+        start,
+        velocity,
+        epoch_days,
+    )

@@ -44,7 +44,9 @@ class GridIndex:
         coarsened so that the raster has at most :data:`MAX_RASTER_CELLS` cells.
     """
 
-    def __init__(self, grids: gpd.GeoDataFrame, code_col: str = "code", cell_deg: float | None = None) -> None:
+    def __init__(
+        self, grids: gpd.GeoDataFrame, code_col: str = "code", cell_deg: float | None = None
+    ) -> None:
         if isinstance(grids, gpd.GeoDataFrame) and grids.crs is not None and not grids.crs.equals(WGS84):
             grids = grids.to_crs(WGS84)
         geoms = np.asarray(grids.geometry.values, dtype=object)

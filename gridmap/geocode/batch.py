@@ -55,8 +55,19 @@ DISAGREE_M = 1000.0
 PRECISION_COORDINATES = "coordinates"
 
 RESULT_COLUMNS = [
-    "lon", "lat", "precision", "score", "geocode_status", "reason", "grid_code",
-    "village_code", "township_code", "county_code", "address_id", "candidates", "coord_flag",
+    "lon",
+    "lat",
+    "precision",
+    "score",
+    "geocode_status",
+    "reason",
+    "grid_code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "address_id",
+    "candidates",
+    "coord_flag",
 ]
 
 
@@ -172,21 +183,23 @@ def geocode_rows(ctx: GeocodeContext, address_text, raw_lon=None, raw_lat=None, 
     raw_crs = [None] * n if raw_crs is None else list(raw_crs)
 
     match = ctx.matcher.match(texts.where(texts.map(lambda v: isinstance(v, str)), None))
-    out = pd.DataFrame({
-        "lon": match["lon"].to_numpy(dtype=float).copy(),
-        "lat": match["lat"].to_numpy(dtype=float).copy(),
-        "precision": match["precision"].to_numpy(dtype=object),
-        "score": match["score"].to_numpy(dtype=float),
-        "geocode_status": match["status"].to_numpy(dtype=object),
-        "reason": match["reason"].to_numpy(dtype=object),
-        "grid_code": np.full(n, None, dtype=object),
-        "village_code": match["village_code"].to_numpy(dtype=object),
-        "township_code": match["township_code"].to_numpy(dtype=object),
-        "county_code": match["county_code"].to_numpy(dtype=object),
-        "address_id": match["address_id"].to_numpy(dtype=object),
-        "candidates": match["candidates"].to_numpy(dtype=object),
-        "coord_flag": np.full(n, None, dtype=object),
-    })
+    out = pd.DataFrame(
+        {
+            "lon": match["lon"].to_numpy(dtype=float).copy(),
+            "lat": match["lat"].to_numpy(dtype=float).copy(),
+            "precision": match["precision"].to_numpy(dtype=object),
+            "score": match["score"].to_numpy(dtype=float),
+            "geocode_status": match["status"].to_numpy(dtype=object),
+            "reason": match["reason"].to_numpy(dtype=object),
+            "grid_code": np.full(n, None, dtype=object),
+            "village_code": match["village_code"].to_numpy(dtype=object),
+            "township_code": match["township_code"].to_numpy(dtype=object),
+            "county_code": match["county_code"].to_numpy(dtype=object),
+            "address_id": match["address_id"].to_numpy(dtype=object),
+            "candidates": match["candidates"].to_numpy(dtype=object),
+            "coord_flag": np.full(n, None, dtype=object),
+        }
+    )
 
     has_xy = _present(raw_lon) | _present(raw_lat)
     if has_xy.any():
@@ -216,16 +229,35 @@ def geocode_rows(ctx: GeocodeContext, address_text, raw_lon=None, raw_lat=None, 
     return out[RESULT_COLUMNS]
 
 
-def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, raw_lon, raw_lat, raw_crs) -> None:
+def _apply_coordinates(
+    ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, raw_lon, raw_lat, raw_crs
+) -> None:
     # Work on column arrays and write them back once: per-cell DataFrame access is slow.
-    names = ("lon", "lat", "precision", "score", "geocode_status", "reason", "village_code", "township_code",
-             "county_code", "address_id", "candidates", "coord_flag", "_text")
-    col = {name: out[name].to_numpy(dtype=object if name not in ("lon", "lat", "score") else float).copy()
-           for name in names}
+    names = (
+        "lon",
+        "lat",
+        "precision",
+        "score",
+        "geocode_status",
+        "reason",
+        "village_code",
+        "township_code",
+        "county_code",
+        "address_id",
+        "candidates",
+        "coord_flag",
+        "_text",
+    )
+    col = {
+        name: out[name].to_numpy(dtype=object if name not in ("lon", "lat", "score") else float).copy()
+        for name in names
+    }
     lon = _numbers(np.asarray(raw_lon, dtype=object)[idx])
     lat = _numbers(np.asarray(raw_lat, dtype=object)[idx])
     crs, unknown_crs = _crs_names(np.asarray(raw_crs, dtype=object)[idx])
-    check = check_declared_points(np.where(unknown_crs, np.nan, lon), lat, crs, ctx.city_polygon, ctx.margin_km)
+    check = check_declared_points(
+        np.where(unknown_crs, np.nan, lon), lat, crs, ctx.city_polygon, ctx.margin_km
+    )
     flags = check.flag.copy()
     flags[unknown_crs] = "unknown_crs"
     col["coord_flag"][idx] = flags
@@ -233,10 +265,13 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
 
     units = ctx.matcher.gazetteer.units
     point_village = (
-        ctx.village_index.assign(check.lon, check.lat) if ctx.village_index is not None
+        ctx.village_index.assign(check.lon, check.lat)
+        if ctx.village_index is not None
         else np.full(len(idx), None, dtype=object)
     )
-    px, py = (np.asarray(v, dtype=float) for v in to_local(np.nan_to_num(check.lon), np.nan_to_num(check.lat)))
+    px, py = (
+        np.asarray(v, dtype=float) for v in to_local(np.nan_to_num(check.lon), np.nan_to_num(check.lat))
+    )
 
     # The nearest address candidate of each row (metres) and the candidate villages.
     nearest_d = np.full(len(idx), np.inf)
@@ -260,7 +295,9 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
 
     # A standard address right at the point, with the road and number the text gives, is the
     # address meant even when the text alone fitted several (the village left out).
-    point_k, address_i, distance = ctx.matcher.addresses_within(np.where(ok, check.lon, np.nan), check.lat, SNAP_M)
+    point_k, address_i, distance = ctx.matcher.addresses_within(
+        np.where(ok, check.lon, np.nan), check.lat, SNAP_M
+    )
     parsed_cache: dict[int, object] = {}
     for k, i, d in zip(point_k, address_i, distance, strict=True):
         if d >= nearest_d[k]:
@@ -269,13 +306,19 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
             parsed_cache[k] = parse_address(col["_text"][idx[k]], ctx.matcher.gazetteer)
         parsed = parsed_cache[k]
         road, house, building = ctx.matcher.address_keys(int(i))
-        if (parsed.house_number and parsed.house_number == house and parsed.road == road
-                and parsed.building in ("", building)
-                and ctx.matcher.address_in_area(int(i), parsed.area_level, parsed.areas)):
+        if (
+            parsed.house_number
+            and parsed.house_number == house
+            and parsed.road == road
+            and parsed.building in ("", building)
+            and ctx.matcher.address_in_area(int(i), parsed.area_level, parsed.areas)
+        ):
             nearest[k] = ctx.matcher.address_record(int(i))
             nearest_d[k] = d
 
-    accepted_address = (col["geocode_status"][idx] == "accepted") & np.isin(col["precision"][idx], ("address", "grid"))
+    accepted_address = (col["geocode_status"][idx] == "accepted") & np.isin(
+        col["precision"][idx], ("address", "grid")
+    )
     named_village = col["village_code"][idx]
     named_township = col["township_code"][idx]
     named_county = col["county_code"][idx]
@@ -284,8 +327,11 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
         pv = point_village[k]
         unit = units.get(str(pv)) if pv is not None else None
         if pd.notna(named_village[k]):
-            agree[k] = pv == named_village[k] or pv in candidate_villages[k] or _near_polygon(
-                ctx, named_village[k], px[k], py[k])
+            agree[k] = (
+                pv == named_village[k]
+                or pv in candidate_villages[k]
+                or _near_polygon(ctx, named_village[k], px[k], py[k])
+            )
         elif pd.notna(named_township[k]):
             agree[k] = unit is not None and unit.township == named_township[k]
         elif pd.notna(named_county[k]):
@@ -297,8 +343,18 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
     # GCJ-02 labelled WGS-84: a point that agrees with its address only once the GCJ-02 shift
     # (about 500 m here) is removed goes to review; when most such evidence in the file says
     # so, every other WGS-84 point of the file does too (it cannot be checked on its own).
-    gcj_row, gcj_file = gcj02_suspects(ctx, check.lon, check.lat, ok & (crs == "wgs84"), rows_k, cand, nearest_d,
-                                       agree, point_village, named_village)
+    gcj_row, gcj_file = gcj02_suspects(
+        ctx,
+        check.lon,
+        check.lat,
+        ok & (crs == "wgs84"),
+        rows_k,
+        cand,
+        nearest_d,
+        agree,
+        point_village,
+        named_village,
+    )
     suspect = gcj_row | gcj_file
     snap &= ~suspect
     use_point &= ~suspect
@@ -334,15 +390,19 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
             if far_from_match[k]:
                 reason = f"coordinates are {nearest_d[k] / 1000:.1f} km from the matched standard address"
             else:
-                reason = (f"coordinates lie in village {point_village[k] or 'none'}, the address names "
-                          f"{named_village[k] if pd.notna(named_village[k]) else named_township[k] if pd.notna(named_township[k]) else named_county[k]}")
+                reason = (
+                    f"coordinates lie in village {point_village[k] or 'none'}, the address names "
+                    f"{named_village[k] if pd.notna(named_village[k]) else named_township[k] if pd.notna(named_township[k]) else named_county[k]}"
+                )
             candidates = [_point_candidate("declared coordinates", check.lon[k], check.lat[k])] + candidates
         elif flag == "unknown_crs":
             reason = f"unknown coordinate system {np.asarray(raw_crs, dtype=object)[row]!r}"
         else:
             reason = FLAG_REASONS[flag]
             if flag == FLAG_SWAPPED:
-                candidates = [_point_candidate("swapped coordinates", check.suggested_lon[k], check.suggested_lat[k])] + candidates
+                candidates = [
+                    _point_candidate("swapped coordinates", check.suggested_lon[k], check.suggested_lat[k])
+                ] + candidates
         col["geocode_status"][row] = "review"
         col["reason"][row] = reason
         col["candidates"][row] = candidates[:6]
@@ -350,17 +410,30 @@ def _apply_coordinates(ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, 
         out[name] = col[name]
 
 
-GCJ_ROW_REASON = ("declared WGS-84, but the point agrees with its address only after removing the GCJ-02 "
-                  "shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)")
-GCJ_FILE_REASON = ("declared WGS-84, but the file's points agree with their addresses only after removing the "
-                   "GCJ-02 shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)")
+GCJ_ROW_REASON = (
+    "declared WGS-84, but the point agrees with its address only after removing the GCJ-02 "
+    "shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)"
+)
+GCJ_FILE_REASON = (
+    "declared WGS-84, but the file's points agree with their addresses only after removing the "
+    "GCJ-02 shift: probably GCJ-02 (declare 坐标系 gcj02 or --crs gcj02)"
+)
 #: the file-wide rule needs at least this many rows whose address decides between the two readings
 GCJ_MIN_EVIDENCE = 3
 
 
-def gcj02_suspects(ctx: GeocodeContext, lon: np.ndarray, lat: np.ndarray, declared_wgs84: np.ndarray,
-                   rows_k, cand: list, nearest_d: np.ndarray, agree: np.ndarray, point_village: np.ndarray,
-                   named_village: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_suspects(
+    ctx: GeocodeContext,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    declared_wgs84: np.ndarray,
+    rows_k,
+    cand: list,
+    nearest_d: np.ndarray,
+    agree: np.ndarray,
+    point_village: np.ndarray,
+    named_village: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Which declared WGS-84 points (degrees) look like GCJ-02: per row, and file-wide.
 
     A row is suspect when, read as GCJ-02, its point lies within :data:`SNAP_M` of one of
@@ -383,8 +456,11 @@ def gcj02_suspects(ctx: GeocodeContext, lon: np.ndarray, lat: np.ndarray, declar
         cx, cy = to_local(np.array([c["lon"] for c in cand]), np.array([c["lat"] for c in cand]))
         dist = np.hypot(np.asarray(cx) - gx[rk], np.asarray(cy) - gy[rk])
         np.minimum.at(alt_d, rk, dist)
-    alt_village = (ctx.village_index.assign(glon, glat) if ctx.village_index is not None
-                   else np.full(n, None, dtype=object))
+    alt_village = (
+        ctx.village_index.assign(glon, glat)
+        if ctx.village_index is not None
+        else np.full(n, None, dtype=object)
+    )
     named = pd.notna(named_village)
     in_named = named & (point_village == named_village)
     alt_in_named = named & (alt_village == named_village)
@@ -441,9 +517,21 @@ def geocode_cases(
     ctx = context or GeocodeContext.build(addresses, admin_units, grids)
     frame = pd.DataFrame(cases).drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
 
-    result = geocode_rows(ctx, frame["address_text"], frame.get("raw_lon"), frame.get("raw_lat"), frame.get("raw_crs"))
-    for name in ("lon", "lat", "precision", "score", "geocode_status", "reason", "grid_code",
-                 "village_code", "township_code", "county_code"):
+    result = geocode_rows(
+        ctx, frame["address_text"], frame.get("raw_lon"), frame.get("raw_lat"), frame.get("raw_crs")
+    )
+    for name in (
+        "lon",
+        "lat",
+        "precision",
+        "score",
+        "geocode_status",
+        "reason",
+        "grid_code",
+        "village_code",
+        "township_code",
+        "county_code",
+    ):
         frame[name] = result[name].to_numpy()
     accepted = frame["geocode_status"].eq("accepted").to_numpy()
     geometry = np.full(len(frame), None, dtype=object)

@@ -36,12 +36,16 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     _say(f"read {len(table):,} rows from {args.cases}; loading addresses and grids …")
     store = _store(args)
     ctx = GeocodeContext.from_store(store, plan_id=args.plan)
-    _say(f"  {len(ctx.matcher._ids):,} standard addresses, "
-         f"{0 if ctx.grids is None else len(ctx.grids):,} grids ({time.perf_counter() - t0:.1f} s)")
+    _say(
+        f"  {len(ctx.matcher._ids):,} standard addresses, "
+        f"{0 if ctx.grids is None else len(ctx.grids):,} grids ({time.perf_counter() - t0:.1f} s)"
+    )
     result = geocode_rows(
         ctx,
         fields.get("address_text", pd.Series([""] * len(table))),
-        fields.get("raw_lon"), fields.get("raw_lat"), fields.get("raw_crs"),
+        fields.get("raw_lon"),
+        fields.get("raw_lat"),
+        fields.get("raw_crs"),
     )
     out = table.copy()
     out["lon_wgs84"] = np.round(result["lon"].to_numpy(float), 7)
@@ -54,8 +58,11 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False, encoding="utf-8-sig")  # with BOM: Excel opens it as UTF-8
     counts = out["status"].value_counts().to_dict()
-    _say(f"wrote {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-         + f" ({time.perf_counter() - t0:.1f} s)")
+    _say(
+        f"wrote {args.out}: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+        + f" ({time.perf_counter() - t0:.1f} s)"
+    )
     return 0
 
 
@@ -74,8 +81,10 @@ def cmd_review_list(args: argparse.Namespace) -> int:
         print(f"    reason: {row.reason}")
         for k, c in enumerate(row.candidates[:5], start=1):
             label = c.get("address_id") or "point"
-            print(f"    {k}. {label}  {c.get('full_address', '')}  score {c.get('score')}  "
-                  f"({c['lon']:.6f}, {c['lat']:.6f})")
+            print(
+                f"    {k}. {label}  {c.get('full_address', '')}  score {c.get('score')}  "
+                f"({c['lon']:.6f}, {c['lat']:.6f})"
+            )
     return 0
 
 
@@ -83,9 +92,14 @@ def cmd_review_action(args: argparse.Namespace) -> int:
     from gridmap.geocode.intake import resolve_review
 
     out = resolve_review(
-        _store(args), args.case_id, args.action,
-        address_id=getattr(args, "address_id", None), lon=getattr(args, "lon", None),
-        lat=getattr(args, "lat", None), reason=getattr(args, "reason", None), actor=args.actor,
+        _store(args),
+        args.case_id,
+        args.action,
+        address_id=getattr(args, "address_id", None),
+        lon=getattr(args, "lon", None),
+        lat=getattr(args, "lat", None),
+        reason=getattr(args, "reason", None),
+        actor=args.actor,
     )
     print(json.dumps(out, ensure_ascii=False, default=str))
     return 0
@@ -93,9 +107,10 @@ def cmd_review_action(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "geocode", help="geocode a table of cases (id, address, optional lon/lat/crs) against the store",
+        "geocode",
+        help="geocode a table of cases (id, address, optional lon/lat/crs) against the store",
         description="Adds lon_wgs84, lat_wgs84, precision, score, grid_code, status, reason to each row. "
-                    "Reads CSV (UTF-8/GBK), XLSX or JSON; columns may be named in Chinese (地址, 经度, 纬度, 坐标系).",
+        "Reads CSV (UTF-8/GBK), XLSX or JSON; columns may be named in Chinese (地址, 经度, 纬度, 坐标系).",
     )
     p.add_argument("cases", help="input table")
     p.add_argument("--out", required=True, help="output CSV (UTF-8 with BOM)")

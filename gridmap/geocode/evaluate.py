@@ -70,19 +70,21 @@ class Evaluation:
         return self.unambiguous_review_top3 / max(self.unambiguous_review, 1)
 
     def summary(self) -> str:
-        return "\n".join([
-            f"address-only cases: {self.address_only:,}",
-            f"  automatically on the right grid: {self.auto_correct:,} ({self.auto_share:.2%}); "
-            f"wrong grid among acceptances: {self.auto_wrong}",
-            f"  review {self.review:,}, rejected {self.rejected:,}; right candidate in the first three for "
-            f"{self.review_top3:,} of {self.review:,} review cases ({self.review_top3_share:.1%})",
-            f"  inherently ambiguous texts: {self.ambiguous:,}; of the {self.unambiguous:,} others "
-            f"{self.unambiguous_auto_share:.2%} automatic and right, right candidate in the first three for "
-            f"{self.unambiguous_review_top3_share:.1%} of their {self.unambiguous_review:,} review cases",
-            f"all cases: {self.all_cases:,} {self.all_status}; accepted on a wrong grid: {self.all_wrong_grid_accepted}",
-            f"calibrated threshold on these cases: {self.calibrated_threshold}",
-            f"geocoding took {self.seconds:.1f} s",
-        ])
+        return "\n".join(
+            [
+                f"address-only cases: {self.address_only:,}",
+                f"  automatically on the right grid: {self.auto_correct:,} ({self.auto_share:.2%}); "
+                f"wrong grid among acceptances: {self.auto_wrong}",
+                f"  review {self.review:,}, rejected {self.rejected:,}; right candidate in the first three for "
+                f"{self.review_top3:,} of {self.review:,} review cases ({self.review_top3_share:.1%})",
+                f"  inherently ambiguous texts: {self.ambiguous:,}; of the {self.unambiguous:,} others "
+                f"{self.unambiguous_auto_share:.2%} automatic and right, right candidate in the first three for "
+                f"{self.unambiguous_review_top3_share:.1%} of their {self.unambiguous_review:,} review cases",
+                f"all cases: {self.all_cases:,} {self.all_status}; accepted on a wrong grid: {self.all_wrong_grid_accepted}",
+                f"calibrated threshold on these cases: {self.calibrated_threshold}",
+                f"geocoding took {self.seconds:.1f} s",
+            ]
+        )
 
 
 def h3_proxy_grids(lon: np.ndarray, lat: np.ndarray, resolution: int = 9) -> gpd.GeoDataFrame:
@@ -106,14 +108,19 @@ def ambiguous_mask(city, cases: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray
 
     a = pd.DataFrame(city.addresses).drop(columns="geometry")
     units = city.admin_units.set_index("code")
-    a["village_short"] = short_village_name(units.loc[a["village_code"], "name"].reset_index(drop=True)).to_numpy()
+    a["village_short"] = short_village_name(
+        units.loc[a["village_code"], "name"].reset_index(drop=True)
+    ).to_numpy()
     t = truth.set_index("address_id")
     info = a.set_index("address_id").loc[truth["address_id"]].reset_index()
     variants = truth["text_variants"].fillna("").to_numpy()
     no_village = np.array(["no_village" in v for v in variants])
     no_township = np.array(["no_township" in v for v in variants])
     normalized = [normalize_address(x) for x in cases["address_text"]]
-    no_building = np.array([not _BUILDING.search(x) for x in normalized]) & (info["building"].fillna("") != "").to_numpy()
+    no_building = (
+        np.array([not _BUILDING.search(x) for x in normalized])
+        & (info["building"].fillna("") != "").to_numpy()
+    )
     del t
     keys = ["county_code", "township_code", "village_short", "road", "house_number", "building"]
     out = np.zeros(len(truth), dtype=bool)
@@ -123,8 +130,15 @@ def ambiguous_mask(city, cases: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray
                 sel = (no_village == nv) & (no_township == nt) & (no_building == nb)
                 if not sel.any():
                     continue
-                used = [k for k in keys if not ((k == "village_short" and nv) or (k == "township_code" and nt)
-                                               or (k == "building" and nb))]
+                used = [
+                    k
+                    for k in keys
+                    if not (
+                        (k == "village_short" and nv)
+                        or (k == "township_code" and nt)
+                        or (k == "building" and nb)
+                    )
+                ]
                 counts = a.groupby(used, dropna=False).size()
                 key_rows = info.loc[sel, used]
                 idx = pd.MultiIndex.from_frame(key_rows) if len(used) > 1 else key_rows[used[0]]
@@ -132,8 +146,12 @@ def ambiguous_mask(city, cases: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray
     return out
 
 
-def evaluate(city, grids: gpd.GeoDataFrame | None = None, context: GeocodeContext | None = None,
-             calibration_share: float = 0.0) -> Evaluation:
+def evaluate(
+    city,
+    grids: gpd.GeoDataFrame | None = None,
+    context: GeocodeContext | None = None,
+    calibration_share: float = 0.0,
+) -> Evaluation:
     """Geocode ``city.cases`` and score them against ``city.case_truth`` (see the module doc).
 
     ``calibration_share`` > 0 reports :func:`~gridmap.geocode.match.calibrate_threshold` on
@@ -142,8 +160,10 @@ def evaluate(city, grids: gpd.GeoDataFrame | None = None, context: GeocodeContex
     truth = city.case_truth.set_index("case_id").loc[city.cases["case_id"]].reset_index()
     if grids is None:
         a = city.addresses
-        grids = h3_proxy_grids(np.concatenate([a.geometry.x.to_numpy(), truth["lon"].to_numpy()]),
-                               np.concatenate([a.geometry.y.to_numpy(), truth["lat"].to_numpy()]))
+        grids = h3_proxy_grids(
+            np.concatenate([a.geometry.x.to_numpy(), truth["lon"].to_numpy()]),
+            np.concatenate([a.geometry.y.to_numpy(), truth["lat"].to_numpy()]),
+        )
     ctx = context or GeocodeContext.build(city.addresses, city.admin_units, grids)
     cases = pd.DataFrame(city.cases).reset_index(drop=True)
     t0 = time.perf_counter()
@@ -157,8 +177,12 @@ def evaluate(city, grids: gpd.GeoDataFrame | None = None, context: GeocodeContex
     right = accepted & (result["grid_code"].to_numpy(dtype=object) == true_grid)
     address_only = ~(cases["raw_lon"].notna() | cases["raw_lat"].notna()).to_numpy()
     review = result["geocode_status"].eq("review").to_numpy()
-    top3 = np.array([t in [c.get("address_id") for c in cands[:3]]
-                     for t, cands in zip(truth["address_id"], result["candidates"], strict=True)])
+    top3 = np.array(
+        [
+            t in [c.get("address_id") for c in cands[:3]]
+            for t, cands in zip(truth["address_id"], result["candidates"], strict=True)
+        ]
+    )
     ambiguous = ambiguous_mask(city, cases, truth) & address_only
 
     ev = Evaluation(
@@ -177,22 +201,37 @@ def evaluate(city, grids: gpd.GeoDataFrame | None = None, context: GeocodeContex
         all_wrong_grid_accepted=int((accepted & ~right).sum()),
         seconds=seconds,
     )
-    frame = pd.DataFrame({
-        "case_id": cases["case_id"], "address_text": cases["address_text"], "variants": truth["text_variants"],
-        "address_only": address_only, "ambiguous": ambiguous, "status": result["geocode_status"],
-        "precision": result["precision"], "score": result["score"], "reason": result["reason"],
-        "address_id": result["address_id"], "true_address_id": truth["address_id"],
-        "grid_code": result["grid_code"], "true_grid": true_grid, "right": right, "top3": top3,
-    })
+    frame = pd.DataFrame(
+        {
+            "case_id": cases["case_id"],
+            "address_text": cases["address_text"],
+            "variants": truth["text_variants"],
+            "address_only": address_only,
+            "ambiguous": ambiguous,
+            "status": result["geocode_status"],
+            "precision": result["precision"],
+            "score": result["score"],
+            "reason": result["reason"],
+            "address_id": result["address_id"],
+            "true_address_id": truth["address_id"],
+            "grid_code": result["grid_code"],
+            "true_grid": true_grid,
+            "right": right,
+            "top3": top3,
+        }
+    )
     # whether the best-matching standard address (accepted or not) lies on the right grid
     point_grid = GridIndex(grids).assign(*_address_points(ctx, result["address_id"]))
     frame["match_grid_right"] = point_grid == true_grid
     ev.frame = frame
     if calibration_share > 0:
-        chosen = (pd.util.hash_pandas_object(cases["case_id"], index=False).to_numpy() % 1000) < calibration_share * 1000
+        chosen = (
+            pd.util.hash_pandas_object(cases["case_id"], index=False).to_numpy() % 1000
+        ) < calibration_share * 1000
         addr = address_only & chosen & result["precision"].eq("address").to_numpy()
-        ev.calibrated_threshold = calibrate_threshold(result["score"].to_numpy()[addr],
-                                                      frame["match_grid_right"].to_numpy()[addr])
+        ev.calibrated_threshold = calibrate_threshold(
+            result["score"].to_numpy()[addr], frame["match_grid_right"].to_numpy()[addr]
+        )
     return ev
 
 

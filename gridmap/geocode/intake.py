@@ -34,10 +34,30 @@ log = logging.getLogger("gridmap.geocode.intake")
 #: schema field → column names accepted for it (compared after lower-casing and removing spaces/_)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "case_id": ("case_id", "caseid", "系统编号"),
-    "external_id": ("external_id", "externalid", "id", "案件编号", "编号", "案件号", "案号", "case_no", "caseno",
-                    "事件编号", "工单号"),
-    "address_text": ("address_text", "address", "addr", "地址", "发生地址", "事发地址", "案发地址", "详细地址",
-                     "事件地址"),
+    "external_id": (
+        "external_id",
+        "externalid",
+        "id",
+        "案件编号",
+        "编号",
+        "案件号",
+        "案号",
+        "case_no",
+        "caseno",
+        "事件编号",
+        "工单号",
+    ),
+    "address_text": (
+        "address_text",
+        "address",
+        "addr",
+        "地址",
+        "发生地址",
+        "事发地址",
+        "案发地址",
+        "详细地址",
+        "事件地址",
+    ),
     "raw_lon": ("raw_lon", "lon", "lng", "long", "longitude", "x", "经度"),
     "raw_lat": ("raw_lat", "lat", "latitude", "y", "纬度"),
     "raw_crs": ("raw_crs", "crs", "坐标系", "坐标类型", "coordsys"),
@@ -59,30 +79,72 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 KIND_VALUES = {
-    "dispute": "dispute", "矛盾纠纷": "dispute", "纠纷": "dispute", "矛盾": "dispute",
-    "petition": "petition", "信访": "petition", "上访": "petition",
+    "dispute": "dispute",
+    "矛盾纠纷": "dispute",
+    "纠纷": "dispute",
+    "矛盾": "dispute",
+    "petition": "petition",
+    "信访": "petition",
+    "上访": "petition",
 }
 CATEGORY_VALUES = {
     "dispute": {
-        "婚姻家庭": "family_marriage", "家庭": "family_marriage", "婚姻": "family_marriage",
-        "邻里": "neighbour", "邻里纠纷": "neighbour", "土地": "land", "土地纠纷": "land",
-        "劳资": "wages", "欠薪": "wages", "工资": "wages", "借贷": "loans_finance", "债务": "loans_finance",
-        "物业": "property_mgmt", "交通": "traffic", "交通事故": "traffic", "医疗": "medical", "医患": "medical",
+        "婚姻家庭": "family_marriage",
+        "家庭": "family_marriage",
+        "婚姻": "family_marriage",
+        "邻里": "neighbour",
+        "邻里纠纷": "neighbour",
+        "土地": "land",
+        "土地纠纷": "land",
+        "劳资": "wages",
+        "欠薪": "wages",
+        "工资": "wages",
+        "借贷": "loans_finance",
+        "债务": "loans_finance",
+        "物业": "property_mgmt",
+        "交通": "traffic",
+        "交通事故": "traffic",
+        "医疗": "medical",
+        "医患": "medical",
         "其他": "other",
     },
     "petition": {
-        "土地": "petition_land", "社保": "petition_social_security", "社会保障": "petition_social_security",
-        "住房": "petition_housing", "房屋": "petition_housing", "执法": "petition_law_enforcement",
-        "涉法涉诉": "petition_law_enforcement", "其他": "petition_other",
+        "土地": "petition_land",
+        "社保": "petition_social_security",
+        "社会保障": "petition_social_security",
+        "住房": "petition_housing",
+        "房屋": "petition_housing",
+        "执法": "petition_law_enforcement",
+        "涉法涉诉": "petition_law_enforcement",
+        "其他": "petition_other",
     },
 }
 STATUS_VALUES = {
-    "reported": "reported", "上报": "reported", "已上报": "reported", "登记": "reported", "已登记": "reported",
-    "accepted": "accepted", "受理": "accepted", "已受理": "accepted",
-    "in_progress": "in_progress", "办理中": "in_progress", "处理中": "in_progress", "调解中": "in_progress",
-    "resolved": "resolved", "已化解": "resolved", "化解": "resolved", "已解决": "resolved", "调解成功": "resolved",
-    "closed": "closed", "已办结": "closed", "办结": "closed", "结案": "closed", "已结案": "closed",
-    "unresolved": "unresolved", "未化解": "unresolved", "调解失败": "unresolved",
+    "reported": "reported",
+    "上报": "reported",
+    "已上报": "reported",
+    "登记": "reported",
+    "已登记": "reported",
+    "accepted": "accepted",
+    "受理": "accepted",
+    "已受理": "accepted",
+    "in_progress": "in_progress",
+    "办理中": "in_progress",
+    "处理中": "in_progress",
+    "调解中": "in_progress",
+    "resolved": "resolved",
+    "已化解": "resolved",
+    "化解": "resolved",
+    "已解决": "resolved",
+    "调解成功": "resolved",
+    "closed": "closed",
+    "已办结": "closed",
+    "办结": "closed",
+    "结案": "closed",
+    "已结案": "closed",
+    "unresolved": "unresolved",
+    "未化解": "unresolved",
+    "调解失败": "unresolved",
 }
 TIME_FIELDS = ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_at")
 
@@ -126,7 +188,9 @@ ImportReport = BatchReport
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_upload(source: str | Path | bytes, filename: str | None = None, max_bytes: int | None = None) -> tuple[pd.DataFrame, str]:
+def read_upload(
+    source: str | Path | bytes, filename: str | None = None, max_bytes: int | None = None
+) -> tuple[pd.DataFrame, str]:
     """Read a CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX or JSON table as text cells.
 
     Returns ``(frame, sha256)``; every cell is a str ('' for empty).  Raises
@@ -157,8 +221,10 @@ def resolve_mapping(columns: list[str], mapping: Mapping[str, str] | None = None
         elif b in columns and a in fields:
             out[b] = a
         else:
-            raise InputError(f"mapping {a!r} → {b!r}: one side must be a file column ({', '.join(columns)}), "
-                             f"the other a case field ({', '.join(sorted(fields))})")
+            raise InputError(
+                f"mapping {a!r} → {b!r}: one side must be a file column ({', '.join(columns)}), "
+                f"the other a case field ({', '.join(sorted(fields))})"
+            )
     taken = set(out.values())
     lookup = {_key(alias): f for f, aliases in COLUMN_ALIASES.items() for alias in aliases}
     for column in columns:
@@ -168,7 +234,11 @@ def resolve_mapping(columns: list[str], mapping: Mapping[str, str] | None = None
         if field_name and field_name not in taken:
             out[column] = field_name
             taken.add(field_name)
-    if "address_text" not in taken and not {"raw_lon", "raw_lat"} <= taken and not {"external_id", "case_id"} & taken:
+    if (
+        "address_text" not in taken
+        and not {"raw_lon", "raw_lat"} <= taken
+        and not {"external_id", "case_id"} & taken
+    ):
         raise InputError(
             "no address column (地址/address) and no coordinate columns (经度/lon, 纬度/lat) found; "
             f"the file has: {', '.join(columns)}; pass a mapping"
@@ -180,8 +250,12 @@ def _parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """ISO text per cell (None for empty) and a mask of cells that could not be read."""
     text = values.astype(str).str.strip()
     empty = text.eq("")
-    cleaned = (text.str.replace(r"[年月/.]", "-", regex=True).str.replace("日", " ", regex=False)
-               .str.replace("T", " ", regex=False).str.strip())
+    cleaned = (
+        text.str.replace(r"[年月/.]", "-", regex=True)
+        .str.replace("日", " ", regex=False)
+        .str.replace("T", " ", regex=False)
+        .str.strip()
+    )
     parsed = pd.to_datetime(cleaned.where(~empty, None), errors="coerce", format="mixed")
     bad = ~empty & parsed.isna()
     iso = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object)
@@ -190,7 +264,9 @@ def _parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _int_or_none(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values.replace({"是": "1", "否": "0", "true": "1", "false": "0"}), errors="coerce").astype("Int64")
+    return pd.to_numeric(
+        values.replace({"是": "1", "否": "0", "true": "1", "false": "0"}), errors="coerce"
+    ).astype("Int64")
 
 
 def map_fields(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
@@ -213,15 +289,19 @@ def map_fields(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[pd.DataFr
         bad = (kind.isna() & kind_text.ne("")).to_numpy()
         reject[bad] = [f"unknown kind {v!r} (use dispute/矛盾纠纷 or petition/信访)" for v in kind_text[bad]]
         if kind_text.eq("").any():
-            notes.append(f"{int(kind_text.eq('').sum())} rows without kind: new cases among them are disputes")
+            notes.append(
+                f"{int(kind_text.eq('').sum())} rows without kind: new cases among them are disputes"
+            )
         fields["kind"] = kind.to_numpy(dtype=object)
     if "status" in fields:
         text = fields["status"]
         status = text.map(lambda v: STATUS_VALUES.get(v.lower() if v.isascii() else v))
         unknown = status.isna() & text.ne("")
         if unknown.any():
-            notes.append(f"{int(unknown.sum())} rows with an unknown status: new cases taken as reported, "
-                         "existing ones keep theirs")
+            notes.append(
+                f"{int(unknown.sum())} rows with an unknown status: new cases taken as reported, "
+                "existing ones keep theirs"
+            )
         fields["status"] = status.to_numpy(dtype=object)
     for name in TIME_FIELDS:
         if name in fields:
@@ -257,8 +337,9 @@ def _same_number(a, b) -> bool:
     return abs(fa - fb) < 1e-9
 
 
-def _case_frame(fields: pd.DataFrame, result: pd.DataFrame, case_ids: np.ndarray, write: np.ndarray,
-                batch_id: str) -> gpd.GeoDataFrame:
+def _case_frame(
+    fields: pd.DataFrame, result: pd.DataFrame, case_ids: np.ndarray, write: np.ndarray, batch_id: str
+) -> gpd.GeoDataFrame:
     from gridmap.store.schema import get_table
 
     columns = list(get_table("cases").columns)
@@ -270,8 +351,18 @@ def _case_frame(fields: pd.DataFrame, result: pd.DataFrame, case_ids: np.ndarray
     for name in ("raw_lon", "raw_lat"):
         if name in frame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce")
-    for name in ("lon", "lat", "precision", "score", "geocode_status", "reason", "grid_code",
-                 "village_code", "township_code", "county_code"):
+    for name in (
+        "lon",
+        "lat",
+        "precision",
+        "score",
+        "geocode_status",
+        "reason",
+        "grid_code",
+        "village_code",
+        "township_code",
+        "county_code",
+    ):
         frame[name] = result[name].to_numpy()
     frame["reason"] = frame["reason"].replace("", None)
     if "source" not in fields:
@@ -282,15 +373,27 @@ def _case_frame(fields: pd.DataFrame, result: pd.DataFrame, case_ids: np.ndarray
     frame = frame.loc[write].reset_index(drop=True)
     accepted = frame["geocode_status"].eq("accepted").to_numpy() & frame["lon"].notna().to_numpy()
     geometry = np.full(len(frame), None, dtype=object)
-    geometry[accepted] = shapely.points(frame["lon"].to_numpy(float)[accepted], frame["lat"].to_numpy(float)[accepted])
+    geometry[accepted] = shapely.points(
+        frame["lon"].to_numpy(float)[accepted], frame["lat"].to_numpy(float)[accepted]
+    )
     keep = [c for c in columns if c in frame]
     return gpd.GeoDataFrame(frame[keep], geometry=gpd.GeoSeries(geometry, crs=WGS84).values, crs=WGS84)
 
 
 # --- review -----------------------------------------------------------------------------------
 
-REVIEW_COLUMNS = ["case_id", "external_id", "kind", "category", "reported_at", "address_text", "raw_lon",
-                  "raw_lat", "raw_crs", "reason"]
+REVIEW_COLUMNS = [
+    "case_id",
+    "external_id",
+    "kind",
+    "category",
+    "reported_at",
+    "address_text",
+    "raw_lon",
+    "raw_lat",
+    "raw_crs",
+    "reason",
+]
 
 
 def review_queue(store, limit: int = 50, offset: int = 0) -> pd.DataFrame:
@@ -298,13 +401,22 @@ def review_queue(store, limit: int = 50, offset: int = 0) -> pd.DataFrame:
 
     No personal fields: the queue shows what is needed to place a case.
     """
-    page = store.read("cases", where={"geocode_status": "review"}, columns=REVIEW_COLUMNS,
-                      order_by=["reported_at", "case_id"], limit=int(limit), offset=int(offset))
+    page = store.read(
+        "cases",
+        where={"geocode_status": "review"},
+        columns=REVIEW_COLUMNS,
+        order_by=["reported_at", "case_id"],
+        limit=int(limit),
+        offset=int(offset),
+    )
     page = pd.DataFrame(page).drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
     candidates = [[] for _ in range(len(page))]
     if len(page):
-        rows = store.read("import_rows", where={"case_id": page["case_id"].tolist()},
-                          columns=["batch_id", "case_id", "candidates"])
+        rows = store.read(
+            "import_rows",
+            where={"case_id": page["case_id"].tolist()},
+            columns=["batch_id", "case_id", "candidates"],
+        )
         rows = rows.sort_values("batch_id").drop_duplicates("case_id", keep="last").set_index("case_id")
         for i, case_id in enumerate(page["case_id"]):
             if case_id in rows.index and rows.at[case_id, "candidates"]:
@@ -333,8 +445,16 @@ def resolve_review(
         raise InputError(f"no case {case_id!r}")
     stamp = f"{actor} {_now()}"
     if action == "reject":
-        values = {"geocode_status": "rejected", "reason": f"{reason or 'rejected in review'} ({stamp})",
-                  "lon": None, "lat": None, "grid_code": None, "precision": "none", "score": 0.0, "geometry": None}
+        values = {
+            "geocode_status": "rejected",
+            "reason": f"{reason or 'rejected in review'} ({stamp})",
+            "lon": None,
+            "lat": None,
+            "grid_code": None,
+            "precision": "none",
+            "score": 0.0,
+            "geometry": None,
+        }
         store.update("cases", values, where={"case_id": case_id})
         return {k: v for k, v in values.items() if k != "geometry"}
     if action == "pick":
@@ -351,13 +471,17 @@ def resolve_review(
         try:
             lon_, lat_ = float(lon), float(lat)
         except (TypeError, ValueError):
-            raise InputError(f"place needs numeric lon and lat (WGS-84 degrees), got {lon!r}, {lat!r}") from None
+            raise InputError(
+                f"place needs numeric lon and lat (WGS-84 degrees), got {lon!r}, {lat!r}"
+            ) from None
         admin = store.read("admin_units", where={"level": ["city", "county"]})
         from gridmap.geocode.batch import city_outline
 
         check = check_declared_points([lon_], [lat_], "wgs84", city_outline(admin), _margin_km())
         if check.flag[0] != FLAG_OK:
-            raise InputError(f"cannot place case {case_id} at ({lon_}, {lat_}): {FLAG_REASONS[check.flag[0]]}")
+            raise InputError(
+                f"cannot place case {case_id} at ({lon_}, {lat_}): {FLAG_REASONS[check.flag[0]]}"
+            )
         precision, note = "manual", f"placed by hand ({stamp})"
         codes = _admin_codes_at(store, lon_, lat_)
     else:
@@ -366,9 +490,15 @@ def resolve_review(
     if grid is not None:
         codes = {c: grid[c] for c in ("village_code", "township_code", "county_code") if grid.get(c)} or codes
     values = {
-        "lon": lon_, "lat": lat_, "precision": precision, "score": 100.0, "geocode_status": "manual",
-        "reason": note, "grid_code": grid["code"] if grid is not None else None,
-        **codes, "geometry": shapely.Point(lon_, lat_),
+        "lon": lon_,
+        "lat": lat_,
+        "precision": precision,
+        "score": 100.0,
+        "geocode_status": "manual",
+        "reason": note,
+        "grid_code": grid["code"] if grid is not None else None,
+        **codes,
+        "geometry": shapely.Point(lon_, lat_),
     }
     store.update("cases", values, where={"case_id": case_id})
     return {k: v for k, v in values.items() if k != "geometry"}
@@ -401,7 +531,9 @@ def _admin_codes_at(store, lon: float, lat: float) -> dict:
     from gridmap.geocode.assign import assign_points
 
     eps = 1e-9
-    near = store.read("admin_units", where={"level": "village"}, bbox=(lon - eps, lat - eps, lon + eps, lat + eps))
+    near = store.read(
+        "admin_units", where={"level": "village"}, bbox=(lon - eps, lat - eps, lon + eps, lat + eps)
+    )
     if not len(near):
         return {}
     code = assign_points([lon], [lat], near)[0]
@@ -410,5 +542,8 @@ def _admin_codes_at(store, lon: float, lat: float) -> dict:
     row = near[near["code"] == code].iloc[0]
     township = row["parent_code"]
     county = store.read("admin_units", where={"code": township}, columns=["parent_code"])
-    return {"village_code": code, "township_code": township,
-            "county_code": county["parent_code"].iloc[0] if len(county) else None}
+    return {
+        "village_code": code,
+        "township_code": township,
+        "county_code": county["parent_code"].iloc[0] if len(county) else None,
+    }

@@ -77,8 +77,18 @@ _ROAD_SCORE = 50.0
 _AREA_SCORE = {"village": 40.0, "township": 30.0, "county": 20.0}
 
 MATCH_COLUMNS = [
-    "normalized", "precision", "score", "status", "reason", "address_id", "lon", "lat",
-    "county_code", "township_code", "village_code", "candidates",
+    "normalized",
+    "precision",
+    "score",
+    "status",
+    "reason",
+    "address_id",
+    "lon",
+    "lat",
+    "county_code",
+    "township_code",
+    "village_code",
+    "candidates",
 ]
 
 
@@ -164,7 +174,8 @@ class AddressMatcher:
 
         self._households = (
             pd.to_numeric(a["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
-            if "households" in a else np.zeros(n)
+            if "households" in a
+            else np.zeros(n)
         )
         self._village = codes("village_code")
         self._township = codes("township_code")
@@ -177,7 +188,9 @@ class AddressMatcher:
         self._building = building
         self._house_int = np.array([_first_int(h) for h in pd.unique(house)], dtype=np.int64)
         house_int_map = dict(zip(pd.unique(house), self._house_int, strict=True))
-        self._house_int = np.array([house_int_map[h] for h in house], dtype=np.int64) if n else np.zeros(0, int)
+        self._house_int = (
+            np.array([house_int_map[h] for h in house], dtype=np.int64) if n else np.zeros(0, int)
+        )
 
         # (area, road, house) → rows and (area, road) → rows, per admin level; built on first use
         # because most texts stop at the village level.
@@ -224,16 +237,26 @@ class AddressMatcher:
         """code → (lon, lat): a point inside the unit's polygon, else the mean of its addresses."""
         points: dict[str, tuple[float, float]] = {}
         if isinstance(admin_units, gpd.GeoDataFrame) and len(admin_units):
-            units = admin_units if admin_units.crs is None or admin_units.crs.equals(WGS84) else admin_units.to_crs(WGS84)
+            units = (
+                admin_units
+                if admin_units.crs is None or admin_units.crs.equals(WGS84)
+                else admin_units.to_crs(WGS84)
+            )
             geom = units.geometry
             has = geom.notna() & ~geom.is_empty
             if has.any():
                 rep = geom[has].representative_point()
                 for code, x, y in zip(units.loc[has, "code"].astype(str), rep.x, rep.y, strict=True):
                     points[code] = (float(x), float(y))
-        frame = pd.DataFrame({
-            "v": self._village, "t": self._township, "c": self._county, "x": self._lon, "y": self._lat,
-        })
+        frame = pd.DataFrame(
+            {
+                "v": self._village,
+                "t": self._township,
+                "c": self._county,
+                "x": self._lon,
+                "y": self._lat,
+            }
+        )
         for col in ("v", "t", "c"):
             means = frame.groupby(col)[["x", "y"]].mean()
             for code, x, y in zip(means.index, means["x"], means["y"], strict=True):
@@ -242,7 +265,9 @@ class AddressMatcher:
         return points
 
     # --- lookups -------------------------------------------------------------------
-    def addresses_within(self, lon: np.ndarray, lat: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def addresses_within(
+        self, lon: np.ndarray, lat: np.ndarray, max_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Standard addresses within ``max_m`` metres of WGS-84 points: (point index, address row, metres)."""
         import shapely
 
@@ -282,7 +307,9 @@ class AddressMatcher:
         index = cache.get(level)
         if index is None:
             area = self._area_column(level)
-            parts = ([area] if area is not None else []) + [self._road] + ([self._house] if with_house else [])
+            parts = (
+                ([area] if area is not None else []) + [self._road] + ([self._house] if with_house else [])
+            )
             keys = zip(*parts, strict=True) if len(parts) > 1 else iter(parts[0])
             index = {}
             for i, key in enumerate(keys):
@@ -312,8 +339,12 @@ class AddressMatcher:
 
     def _candidate(self, i: int, score: float) -> dict:
         return {
-            "address_id": self._ids[i], "full_address": self._full[i], "score": round(float(score), 1),
-            "lon": float(self._lon[i]), "lat": float(self._lat[i]), "village_code": self._village[i] or None,
+            "address_id": self._ids[i],
+            "full_address": self._full[i],
+            "score": round(float(score), 1),
+            "lon": float(self._lon[i]),
+            "lat": float(self._lat[i]),
+            "village_code": self._village[i] or None,
         }
 
     # --- the cascade ---------------------------------------------------------------
@@ -347,7 +378,9 @@ class AddressMatcher:
         if p.building:
             same = [(i, s) for i, s in rows if self._building[i] == p.building]
             if same:
-                rows = same + [(i, s - _AMBIGUOUS_PENALTY) for i, s in rows if self._building[i] != p.building]
+                rows = same + [
+                    (i, s - _AMBIGUOUS_PENALTY) for i, s in rows if self._building[i] != p.building
+                ]
             else:
                 rows = [(i, s - _BUILDING_MISSING_PENALTY) for i, s in rows]
                 problem = f"building {p.building} not found at that house number"
@@ -391,24 +424,36 @@ class AddressMatcher:
         for similarity, rows in found:
             score = base - _FUZZY_ROAD_PENALTY - (100.0 - similarity) * _FUZZY_ROAD_WEIGHT
             if similarity < best or (len(found) > 1 and found[1][0] > best - _FUZZY_ROAD_MARGIN):
-                score -= _AMBIGUOUS_PENALTY if similarity > best - _FUZZY_ROAD_MARGIN else _AMBIGUOUS_PENALTY + 5
+                score -= (
+                    _AMBIGUOUS_PENALTY if similarity > best - _FUZZY_ROAD_MARGIN else _AMBIGUOUS_PENALTY + 5
+                )
             for i in rows:
                 scored[int(i)] = max(scored.get(int(i), 0.0), score)
         return scored
 
-    def _outcome_for_rows(self, p: ParsedAddress, rows: list[tuple[int, float]], how: str, problem: str,
-                          same_grid: bool = False) -> _Outcome:
+    def _outcome_for_rows(
+        self, p: ParsedAddress, rows: list[tuple[int, float]], how: str, problem: str, same_grid: bool = False
+    ) -> _Outcome:
         best, score = rows[0]
         candidates = [self._candidate(i, s) for i, s in rows[:MAX_CANDIDATES]]
         accepted = score >= self.accept_score
-        reason = "" if accepted else (problem or f"match by {how} scored {score:.0f} < {self.accept_score:.0f}")
+        reason = (
+            "" if accepted else (problem or f"match by {how} scored {score:.0f} < {self.accept_score:.0f}")
+        )
         if accepted:
             codes = (self._county[best] or None, self._township[best] or None, self._village[best] or None)
         else:  # only what the text itself said: the best candidate is a guess
             codes = (p.county, p.township, p.village)
         return _Outcome(
-            PRECISION_GRID if same_grid else "address", score, "accepted" if accepted else "review", reason, best,
-            float(self._lon[best]), float(self._lat[best]), *codes, candidates,
+            PRECISION_GRID if same_grid else "address",
+            score,
+            "accepted" if accepted else "review",
+            reason,
+            best,
+            float(self._lon[best]),
+            float(self._lat[best]),
+            *codes,
+            candidates,
         )
 
     def _road_outcome(self, p: ParsedAddress) -> _Outcome | None:
@@ -428,38 +473,60 @@ class AddressMatcher:
         candidates = [self._candidate(int(i), _ROAD_SCORE - k) for k, i in enumerate(rows)]
         villages = set(self._village[rows])
         reason = (
-            f"house number {p.house_number} not found on {road}" if p.house_number else f"no house number on {road}"
+            f"house number {p.house_number} not found on {road}"
+            if p.house_number
+            else f"no house number on {road}"
         )
         return _Outcome(
-            "road", _ROAD_SCORE, "review", reason, -1, lon, lat, p.county, p.township,
-            villages.pop() if len(villages) == 1 else p.village, candidates,
+            "road",
+            _ROAD_SCORE,
+            "review",
+            reason,
+            -1,
+            lon,
+            lat,
+            p.county,
+            p.township,
+            villages.pop() if len(villages) == 1 else p.village,
+            candidates,
         )
 
     def _area_outcome(self, p: ParsedAddress) -> _Outcome:
         level = p.area_level
         if level is None:
-            return _Outcome("none", 0.0, "rejected", "no admin area recognised", -1, np.nan, np.nan,
-                            None, None, None, [])
+            return _Outcome(
+                "none", 0.0, "rejected", "no admin area recognised", -1, np.nan, np.nan, None, None, None, []
+            )
         if len(p.areas) > 1:
             reason = f"{level} name is ambiguous ({len(p.areas)} units)"
             lon = lat = np.nan
         else:
             reason = f"only the {level} was recognised" + (f"; road {p.road!r} unknown" if p.road else "")
             lon, lat = self._unit_points.get(p.areas[0], (np.nan, np.nan))
-        return _Outcome(level, _AREA_SCORE[level], "review", reason, -1, lon, lat,
-                        p.county, p.township, p.village, [])
+        return _Outcome(
+            level, _AREA_SCORE[level], "review", reason, -1, lon, lat, p.county, p.township, p.village, []
+        )
 
     def match_one(self, text: str | None) -> _Outcome:
         s = normalize_address(text) if isinstance(text, str) else ""
         if not s:
-            return _Outcome("none", 0.0, "rejected", "empty address", -1, np.nan, np.nan, None, None, None, [])
+            return _Outcome(
+                "none", 0.0, "rejected", "empty address", -1, np.nan, np.nan, None, None, None, []
+            )
         exact = self._exact.get(s)
         if exact is not None and len(exact) == 1:
             i = int(exact[0])
             return _Outcome(
-                "address", 100.0, "accepted" if self.accept_score <= 100.0 else "review", "", i,
-                float(self._lon[i]), float(self._lat[i]),
-                self._county[i] or None, self._township[i] or None, self._village[i] or None,
+                "address",
+                100.0,
+                "accepted" if self.accept_score <= 100.0 else "review",
+                "",
+                i,
+                float(self._lon[i]),
+                float(self._lat[i]),
+                self._county[i] or None,
+                self._township[i] or None,
+                self._village[i] or None,
                 [self._candidate(i, 100.0)],
             )
         p = parse_address(s, self.gazetteer)
@@ -486,20 +553,24 @@ class AddressMatcher:
         codes, uniques = pd.factorize(series, sort=False)
         outcomes = [self.match_one(t) for t in uniques]
         normalized = [normalize_address(t) for t in uniques]
-        table = pd.DataFrame({
-            "normalized": normalized,
-            "precision": [o.precision for o in outcomes],
-            "score": np.array([o.score for o in outcomes], dtype=float),
-            "status": [o.status for o in outcomes],
-            "reason": [o.reason for o in outcomes],
-            "address_id": [self._ids[o.address_index] if o.address_index >= 0 else None for o in outcomes],
-            "lon": np.array([o.lon for o in outcomes], dtype=float),
-            "lat": np.array([o.lat for o in outcomes], dtype=float),
-            "county_code": [o.county for o in outcomes],
-            "township_code": [o.township for o in outcomes],
-            "village_code": [o.village for o in outcomes],
-            "candidates": [o.candidates for o in outcomes],
-        })
+        table = pd.DataFrame(
+            {
+                "normalized": normalized,
+                "precision": [o.precision for o in outcomes],
+                "score": np.array([o.score for o in outcomes], dtype=float),
+                "status": [o.status for o in outcomes],
+                "reason": [o.reason for o in outcomes],
+                "address_id": [
+                    self._ids[o.address_index] if o.address_index >= 0 else None for o in outcomes
+                ],
+                "lon": np.array([o.lon for o in outcomes], dtype=float),
+                "lat": np.array([o.lat for o in outcomes], dtype=float),
+                "county_code": [o.county for o in outcomes],
+                "township_code": [o.township for o in outcomes],
+                "village_code": [o.village for o in outcomes],
+                "candidates": [o.candidates for o in outcomes],
+            }
+        )
         if len(series) == 0:
             return pd.DataFrame({c: pd.Series(dtype=table[c].dtype) for c in MATCH_COLUMNS})
         return table.iloc[codes].reset_index(drop=True)[MATCH_COLUMNS]

@@ -61,18 +61,35 @@ _ABBREVIATION_BLOCKERS: dict[str, str] = {
     "科尔沁": "区左街",
 }
 
-_LEADING_PREFIX = re.compile(r"^(?:中国|中华人民共和国)?(?:内蒙古自治区|内蒙古|内蒙)?(?:通辽市|通辽(?!经济技术开发区))?")
+_LEADING_PREFIX = re.compile(
+    r"^(?:中国|中华人民共和国)?(?:内蒙古自治区|内蒙古|内蒙)?(?:通辽市|通辽(?!经济技术开发区))?"
+)
 
 _SEPARATORS = re.compile(r"[\s,;:，；：、。.·'\"“”‘’()\[\]{}<>（）【】《》「」『』/\\|]+")
 _DASHES = re.compile(r"[‐‑‒–—―−~～_]+")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "○": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
 #: markers after which a number is a house/building/unit/group number
 _NUMBER_MARKERS = "号|栋|幢|座|单元|组|楼|层|室|弄|巷|排|队|户|#|之|-"
-_CN_NUMBER_BEFORE_MARKER = re.compile(rf"(?<![{_CN_NUMERAL_CHARS}])([{_CN_NUMERAL_CHARS}]+)(?=(?:{_NUMBER_MARKERS}))")
+_CN_NUMBER_BEFORE_MARKER = re.compile(
+    rf"(?<![{_CN_NUMERAL_CHARS}])([{_CN_NUMERAL_CHARS}]+)(?=(?:{_NUMBER_MARKERS}))"
+)
 # ``之`` and ``-`` take a number on their right too (18之三号).
 _CN_NUMBER_AFTER_JOIN = re.compile(rf"(?<=[0-9之-])([{_CN_NUMERAL_CHARS}]+)(?=号|$)")
 
@@ -141,7 +158,11 @@ def _traditional_chars() -> frozenset[str]:
         target = values.split(" ")[0]
         if key and not any(ch in chars for ch in key):
             # a phrase that converts without any traditional character: its changed characters count
-            changed = [a for a, b in zip(key, target, strict=False) if a != b] if len(key) == len(target) else list(key)
+            changed = (
+                [a for a, b in zip(key, target, strict=False) if a != b]
+                if len(key) == len(target)
+                else list(key)
+            )
             chars.update(changed)
     return frozenset(chars)
 
@@ -186,7 +207,7 @@ def expand_leading_abbreviation(text: str) -> str:
     for abbreviation in _ABBREVIATIONS_LONGEST_FIRST:
         if text.startswith(abbreviation):
             full = COUNTY_ABBREVIATIONS[abbreviation]
-            rest = text[len(abbreviation):]
+            rest = text[len(abbreviation) :]
             if text.startswith(full):
                 return text
             blockers = _ABBREVIATION_BLOCKERS.get(abbreviation, "")

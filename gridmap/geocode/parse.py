@@ -51,8 +51,20 @@ _VILLAGE_SUFFIXES = (
 _NAME_PREFIXES = ("通辽市", "国有")
 #: a village suffix typed after a recognised village name is part of the name, whichever suffix the
 #: official name has (嘎查 and 村 are the same level: 同德店村 is typed 同德店嘎查); longest first
-_TRAILING_VILLAGE_SUFFIXES = ("社区居民委员会", "社区居委会", "嘎查村民委员会", "嘎查村委会", "村民委员会", "村委会",
-                              "居委会", "委员会", "委会", "社区", "嘎查", "村")
+_TRAILING_VILLAGE_SUFFIXES = (
+    "社区居民委员会",
+    "社区居委会",
+    "嘎查村民委员会",
+    "嘎查村委会",
+    "村民委员会",
+    "村委会",
+    "居委会",
+    "委员会",
+    "委会",
+    "社区",
+    "嘎查",
+    "村",
+)
 _TRAILING_TOWNSHIP_SUFFIXES = ("街道办事处", "办事处", "街道", "苏木", "镇", "乡")
 
 _HOUSE = re.compile(r"(\d+(?:-\d+)?)号")
@@ -75,7 +87,7 @@ def admin_aliases(name: str, level: str) -> set[str]:
     names = {base}
     for prefix in _NAME_PREFIXES:
         if base.startswith(prefix) and len(base) - len(prefix) >= 2:
-            names.add(base[len(prefix):])
+            names.add(base[len(prefix) :])
     if level == "county":
         names.update(normalize_name(a) for a, full in COUNTY_ABBREVIATIONS.items() if full == name)
         stem = _strip_suffix(base, ("旗", "县", "区", "市"))
@@ -242,8 +254,9 @@ class Gazetteer:
         from gridmap import boundaries
 
         frames = [boundaries.counties(), boundaries.townships(), boundaries.villages()]
-        units = pd.concat([pd.DataFrame(f)[["code", "name", "level", "parent_code"]] for f in frames],
-                          ignore_index=True)
+        units = pd.concat(
+            [pd.DataFrame(f)[["code", "name", "level", "parent_code"]] for f in frames], ignore_index=True
+        )
         return cls.build(units, roads)
 
     # --- lookups ----------------------------------------------------------------
@@ -276,7 +289,7 @@ class Gazetteer:
         for length in self._name_lengths:
             if length > remaining:
                 continue
-            key = text[pos:pos + length]
+            key = text[pos : pos + length]
             codes = self.names.get(key)
             if codes:
                 fitting = [c for c in codes if self.consistent(c, found)]
@@ -295,7 +308,7 @@ class Gazetteer:
         for length in self._road_lengths:
             if length > remaining:
                 continue
-            key = text[pos:pos + length]
+            key = text[pos : pos + length]
             if key in allowed:
                 return key
         return ""
@@ -305,13 +318,15 @@ class Gazetteer:
         for length in self._road_lengths:
             if length >= len(text):
                 continue
-            key = text[len(text) - length:]
+            key = text[len(text) - length :]
             if key in allowed:
                 return key
         return ""
 
 
-def _resolve(gazetteer: Gazetteer, found: dict[str, set[str]]) -> tuple[dict[str, str | None], tuple[str, ...], str | None]:
+def _resolve(
+    gazetteer: Gazetteer, found: dict[str, set[str]]
+) -> tuple[dict[str, str | None], tuple[str, ...], str | None]:
     """Unique codes per level (from the deepest recognised units upward) and the deepest level."""
     deepest = None
     for lvl in ("village", "township", "county"):
@@ -344,7 +359,9 @@ def _unknown_unit_prefix(s: str, gazetteer: Gazetteer) -> int:
     like a unit name (旗, 县, 区, 市, 镇, 乡, 苏木) is skipped, only when no known unit or city
     road starts the text, and only when a known unit follows it directly.
     """
-    if gazetteer.longest_unit_at(s, 0, {})[0] or gazetteer.longest_road_at(s, 0, gazetteer.roads_in.get("", set())):
+    if gazetteer.longest_unit_at(s, 0, {})[0] or gazetteer.longest_road_at(
+        s, 0, gazetteer.roads_in.get("", set())
+    ):
         return 0
     for end in range(2, min(_MAX_UNKNOWN_PREFIX, len(s) - 1) + 1):
         if s[:end].endswith(_UNIT_ENDINGS) and gazetteer.longest_unit_at(s, end, {})[0]:
@@ -385,7 +402,9 @@ def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
         # A road of the area that is longer than the unit name wins (建国路 is not the village 建国).
         _, current_areas, _ = _resolve(gazetteer, found)
         road_here = gazetteer.longest_road_at(
-            s, pos, gazetteer.roads_in_areas(current_areas) if current_areas else gazetteer.roads_in.get("", set())
+            s,
+            pos,
+            gazetteer.roads_in_areas(current_areas) if current_areas else gazetteer.roads_in.get("", set()),
         )
         if len(road_here) > length:
             break
@@ -396,7 +415,7 @@ def parse_address(text: str | None, gazetteer: Gazetteer) -> ParsedAddress:
         # suffix names (常胜嘎查 → the village), else at the shallowest one.
         lvl = min(by_level, key=LEVEL_DEPTH.__getitem__)
         if len(by_level) > 1:
-            after = s[pos + length:]
+            after = s[pos + length :]
             if "village" in by_level and after.startswith(_TRAILING_VILLAGE_SUFFIXES):
                 lvl = "village"
             elif "township" in by_level and after.startswith(_TRAILING_TOWNSHIP_SUFFIXES):

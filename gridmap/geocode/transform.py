@@ -54,13 +54,33 @@ INVERSE_MAX_ITER = 30
 
 #: canonical CRS names and their accepted spellings
 CRS_ALIASES: dict[str, str] = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
+    "wgs84": "wgs84",
+    "wgs-84": "wgs84",
+    "wgs_84": "wgs84",
+    "epsg:4326": "wgs84",
+    "4326": "wgs84",
     "gps": "wgs84",
-    "cgcs2000": "cgcs2000", "cgcs-2000": "cgcs2000", "epsg:4490": "cgcs2000", "4490": "cgcs2000",
+    "cgcs2000": "cgcs2000",
+    "cgcs-2000": "cgcs2000",
+    "epsg:4490": "cgcs2000",
+    "4490": "cgcs2000",
     "tianditu": "cgcs2000",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "amap": "gcj02", "gaode": "gcj02",
-    "tencent": "gcj02", "qq": "gcj02", "高德": "gcj02", "腾讯": "gcj02", "火星": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "bd_09": "bd09", "bd09ll": "bd09", "baidu": "bd09", "百度": "bd09",
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "gcj_02": "gcj02",
+    "amap": "gcj02",
+    "gaode": "gcj02",
+    "tencent": "gcj02",
+    "qq": "gcj02",
+    "高德": "gcj02",
+    "腾讯": "gcj02",
+    "火星": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "bd_09": "bd09",
+    "bd09ll": "bd09",
+    "baidu": "bd09",
+    "百度": "bd09",
 }
 CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
@@ -106,13 +126,23 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     common = (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
     sqrt_abs_x = np.sqrt(np.abs(x))
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * sqrt_abs_x
         + common
         + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * sqrt_abs_x
         + common
         + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
@@ -225,8 +255,18 @@ def _identity(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return _as_arrays(lon, lat)
 
 
-_TO_WGS84 = {"wgs84": _identity, "cgcs2000": _cgcs2000_to_wgs84, "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
-_FROM_WGS84 = {"wgs84": _identity, "cgcs2000": _wgs84_to_cgcs2000, "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+_TO_WGS84 = {
+    "wgs84": _identity,
+    "cgcs2000": _cgcs2000_to_wgs84,
+    "gcj02": gcj02_to_wgs84,
+    "bd09": bd09_to_wgs84,
+}
+_FROM_WGS84 = {
+    "wgs84": _identity,
+    "cgcs2000": _wgs84_to_cgcs2000,
+    "gcj02": wgs84_to_gcj02,
+    "bd09": wgs84_to_bd09,
+}
 
 
 def to_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,19 @@ from gridmap.hotspots.runs import run_hotspots
 from gridmap.hotspots.weights import SpatialWeights, distance_band_weights, h3_weights, queen_weights
 
 __all__ = [
-    "EmergingResult", "GiStarResult", "KDEResult", "LocalMoranResult", "SpatialWeights", "distance_band_weights",
-    "emerging_hotspots", "gi_star", "h3_weights", "hotspot_areas", "kernel_density", "local_moran",
-    "queen_weights", "run_hotspots", "space_time_cube",
+    "EmergingResult",
+    "GiStarResult",
+    "KDEResult",
+    "LocalMoranResult",
+    "SpatialWeights",
+    "distance_band_weights",
+    "emerging_hotspots",
+    "gi_star",
+    "h3_weights",
+    "hotspot_areas",
+    "kernel_density",
+    "local_moran",
+    "queen_weights",
+    "run_hotspots",
+    "space_time_cube",
 ]

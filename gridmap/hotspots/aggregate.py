@@ -55,7 +55,9 @@ def case_lonlat(cases: pd.DataFrame, return_mask: bool = False):
     return lon[located], lat[located]
 
 
-def locate_in_polygons(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+def locate_in_polygons(
+    lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame | gpd.GeoSeries
+) -> np.ndarray:
     """Position of the unit containing each point (-1 when none): :func:`gridmap.spatial.points_in_polygons`.
 
     A point strictly inside a polygon goes to it; a point exactly on a shared boundary goes
@@ -170,8 +172,12 @@ def count_in_h3(
     return all_cells[order], all_totals[order]
 
 
-def totals_on_cells(cells: np.ndarray, lon: np.ndarray, lat: np.ndarray, weights: np.ndarray | None = None,
-                    ) -> np.ndarray:
+def totals_on_cells(
+    cells: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Sum points (lon/lat WGS-84 degrees, or their weights) onto given H3 cells; other points are ignored."""
     cells = h3_cells_as_int(cells)
     if len(cells) == 0:

@@ -19,8 +19,20 @@ from gridmap.crs import LOCAL_CRS, WGS84
 from gridmap.errors import InputError
 from gridmap.hotspots.weights import SpatialWeights, as_weights
 
-AREA_COLUMNS = ["rank", "sign", "cases", "units", "max_z", "top_categories", "trend", "unit_ids", "area_km2",
-                "centre_lon", "centre_lat", "geometry"]
+AREA_COLUMNS = [
+    "rank",
+    "sign",
+    "cases",
+    "units",
+    "max_z",
+    "top_categories",
+    "trend",
+    "unit_ids",
+    "area_km2",
+    "centre_lon",
+    "centre_lat",
+    "geometry",
+]
 
 
 def _merge(geoms: np.ndarray, tiling: bool) -> shapely.Geometry:
@@ -121,16 +133,18 @@ def hotspot_areas(
         if trend_labels is not None:
             by_label = pd.Series(cases[positions]).groupby(np.asarray(trend_labels)[positions]).sum()
             trend = str(by_label.idxmax()) if len(by_label) else None
-        rows.append({
-            "sign": sign,
-            "cases": float(area_cases[comp]),
-            "units": int(sizes[comp]),
-            "max_z": float(zs[np.argmax(np.abs(zs))]),
-            "top_categories": json.dumps(top, ensure_ascii=False),
-            "trend": trend,
-            "unit_ids": json.dumps([_jsonable(u) for u in w.ids[positions].tolist()], ensure_ascii=False),
-            "geometry": shape,
-        })
+        rows.append(
+            {
+                "sign": sign,
+                "cases": float(area_cases[comp]),
+                "units": int(sizes[comp]),
+                "max_z": float(zs[np.argmax(np.abs(zs))]),
+                "top_categories": json.dumps(top, ensure_ascii=False),
+                "trend": trend,
+                "unit_ids": json.dumps([_jsonable(u) for u in w.ids[positions].tolist()], ensure_ascii=False),
+                "geometry": shape,
+            }
+        )
     if not rows:
         return gpd.GeoDataFrame({c: [] for c in AREA_COLUMNS[:-1]}, geometry=[], crs=WGS84)
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)

@@ -24,20 +24,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plan", dest="plan_id", help="plan of the grids (default: the active plan)")
     parser.add_argument("--kind", choices=["dispute", "petition"], help="only this kind of case")
     parser.add_argument("--category", action="append", help="only these categories (repeatable)")
-    parser.add_argument("--status", action="append", help="only these statuses; 'resolved' and 'open' group them")
+    parser.add_argument(
+        "--status", action="append", help="only these statuses; 'resolved' and 'open' group them"
+    )
     parser.add_argument("--from", dest="start", metavar="DATE", help="reported on or after (YYYY-MM-DD)")
     parser.add_argument("--to", dest="end", metavar="DATE", help="reported before (YYYY-MM-DD, exclusive)")
-    parser.add_argument("--value", choices=VALUES, help="count (default) or rate per 1,000 households (raw, "
-                                                        "global or spatial Empirical Bayes)")
+    parser.add_argument(
+        "--value",
+        choices=VALUES,
+        help="count (default) or rate per 1,000 households (raw, global or spatial Empirical Bayes)",
+    )
     parser.add_argument("--permutations", type=int, help="conditional permutations (gi default 0, lisa 999)")
-    parser.add_argument("--exact", action="store_true", help="exact conditional-randomisation p-values of raw counts")
-    parser.add_argument("--inference", choices=["auto", "log_counts", "normal", "permutations", "exact"],
-                        help="where p comes from (default auto: counts -> exact log-count test, rates -> normal)")
+    parser.add_argument(
+        "--exact", action="store_true", help="exact conditional-randomisation p-values of raw counts"
+    )
+    parser.add_argument(
+        "--inference",
+        choices=["auto", "log_counts", "normal", "permutations", "exact"],
+        help="where p comes from (default auto: counts -> exact log-count test, rates -> normal)",
+    )
     parser.add_argument("--seed", type=int, help="permutation seed (default: fresh, recorded in the run)")
     parser.add_argument("--alpha", type=float, help="FDR level (default settings.fdr_alpha)")
-    parser.add_argument("--time-lag", type=int, help="emerging: previous months in each neighbourhood (default 1)")
-    parser.add_argument("--bandwidth", type=float, dest="bandwidth_m",
-                        help="kde: kernel radius in metres (default: ArcGIS rule of thumb)")
+    parser.add_argument(
+        "--time-lag", type=int, help="emerging: previous months in each neighbourhood (default 1)"
+    )
+    parser.add_argument(
+        "--bandwidth",
+        type=float,
+        dest="bandwidth_m",
+        help="kde: kernel radius in metres (default: ArcGIS rule of thumb)",
+    )
     parser.add_argument("--store", help="store path or postgresql:// URL (default from settings)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
@@ -67,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     try:
         run_id = run_hotspots(
-            store, args.method, unit=args.unit, plan_id=args.plan_id, h3_resolution=args.h3_resolution,
-            filters={k: v for k, v in filters.items() if v}, params={k: v for k, v in params.items() if v is not None},
+            store,
+            args.method,
+            unit=args.unit,
+            plan_id=args.plan_id,
+            h3_resolution=args.h3_resolution,
+            filters={k: v for k, v in filters.items() if v},
+            params={k: v for k, v in params.items() if v is not None},
         )
         summary = json.loads(store.read("hotspot_runs", where={"run_id": run_id})["summary"].iloc[0])
     finally:

@@ -180,16 +180,18 @@ class EmergingResult:
         return {CLASSES[int(c)]: int(k) for c, k in zip(codes, counts, strict=True)}
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "unit_id": self.ids,
-            "count": self.counts.sum(axis=0),
-            "class": self.classes,
-            "label": self.labels,
-            "trend_z": self.trend_z,
-            "trend_p": self.trend_p,
-            "final_z": self.z[-1],
-            "final_bin": self.bins[-1],
-        })
+        return pd.DataFrame(
+            {
+                "unit_id": self.ids,
+                "count": self.counts.sum(axis=0),
+                "class": self.classes,
+                "label": self.labels,
+                "trend_z": self.trend_z,
+                "trend_p": self.trend_p,
+                "final_z": self.z[-1],
+                "final_bin": self.bins[-1],
+            }
+        )
 
 
 def _final_run_length(flags: np.ndarray) -> np.ndarray:
@@ -200,7 +202,9 @@ def _final_run_length(flags: np.ndarray) -> np.ndarray:
     return first_false
 
 
-def _classify_side(sig: np.ndarray, other: np.ndarray, trend_up: np.ndarray, trend_down: np.ndarray) -> np.ndarray:
+def _classify_side(
+    sig: np.ndarray, other: np.ndarray, trend_up: np.ndarray, trend_down: np.ndarray
+) -> np.ndarray:
     """Hot-side codes (1..8, 0 none) for significance flags ``sig`` (hot) and ``other`` (cold).
 
     For the cold side call with the roles swapped and the trend mirrored.
@@ -268,7 +272,9 @@ def classify_series(
     z = np.asarray(z, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if z.shape != p.shape or z.ndim != 2:
-        raise InputError(f"z and p must be (n_times, n_units) arrays of one shape, got {z.shape} and {p.shape}")
+        raise InputError(
+            f"z and p must be (n_times, n_units) arrays of one shape, got {z.shape} and {p.shape}"
+        )
     if trend is None:
         mk = mann_kendall(z.T)
         trend_z, trend_p = mk.z, mk.p
@@ -358,7 +364,19 @@ def emerging_hotspots(
     mk = mann_kendall(z.T)
     classes = classify_series(signed, p_fdr, alpha=alpha, trend_alpha=trend_alpha, trend=(mk.z, mk.p))
     return EmergingResult(
-        ids=w.ids, classes=classes, trend_z=mk.z, trend_p=mk.p, trend_tau=mk.tau, z=z, p=p, p_fdr=p_fdr,
-        bins=arcgis_bins(signed, p_fdr), counts=counts, steps=list(steps), alpha=alpha, trend_alpha=trend_alpha,
-        time_lag=int(time_lag), inference=used,
+        ids=w.ids,
+        classes=classes,
+        trend_z=mk.z,
+        trend_p=mk.p,
+        trend_tau=mk.tau,
+        z=z,
+        p=p,
+        p_fdr=p_fdr,
+        bins=arcgis_bins(signed, p_fdr),
+        counts=counts,
+        steps=list(steps),
+        alpha=alpha,
+        trend_alpha=trend_alpha,
+        time_lag=int(time_lag),
+        inference=used,
     )

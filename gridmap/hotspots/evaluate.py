@@ -205,41 +205,62 @@ class TruthEvaluation:
         return self.all_found and not self.false_areas and not self.misclassed and not self.unclassed
 
     def hotspots_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{**h.__dict__, "found": h.found, "classed_ok": h.classed_ok} for h in self.hotspots])
+        return pd.DataFrame(
+            [{**h.__dict__, "found": h.found, "classed_ok": h.classed_ok} for h in self.hotspots]
+        )
 
     def areas_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{**a.__dict__, "excess": a.excess, "explained_share": a.explained_share,
-                              "false": a.false} for a in self.areas])
+        return pd.DataFrame(
+            [
+                {**a.__dict__, "excess": a.excess, "explained_share": a.explained_share, "false": a.false}
+                for a in self.areas
+            ]
+        )
 
     def summary(self) -> str:
         lines = []
         for run_id, info in self.runs.items():
-            lines.append(f"run {run_id}: {info['method']} value={info['value']} alpha={info['alpha']} "
-                         f"filters={json.dumps(info['filters'], ensure_ascii=False)}")
-        lines.append(f"planted hotspots: {len(self.hotspots)}, found {sum(h.found for h in self.hotspots)}"
-                     + (f" (missed: {', '.join(self.missed)})" if self.missed else ""))
+            lines.append(
+                f"run {run_id}: {info['method']} value={info['value']} alpha={info['alpha']} "
+                f"filters={json.dumps(info['filters'], ensure_ascii=False)}"
+            )
+        lines.append(
+            f"planted hotspots: {len(self.hotspots)}, found {sum(h.found for h in self.hotspots)}"
+            + (f" (missed: {', '.join(self.missed)})" if self.missed else "")
+        )
         for h in self.hotspots:
             trend = h.trend + (" (new)" if h.new else "")
-            found = f"found by {len(h.found_by)}/{len(h.gi_runs)} runs, {h.hot_units}/{h.units} units hot" \
-                if h.found else f"MISSED ({len(h.gi_runs)} runs, min p_fdr {h.min_p_fdr:.3g})"
-            line = (f"  {h.hotspot_id} {h.setting:<11} {trend:<14} r={h.radius_m:.0f} m, {h.households} hh, "
-                    f"{h.planted_cases} planted cases: {found}")
+            found = (
+                f"found by {len(h.found_by)}/{len(h.gi_runs)} runs, {h.hot_units}/{h.units} units hot"
+                if h.found
+                else f"MISSED ({len(h.gi_runs)} runs, min p_fdr {h.min_p_fdr:.3g})"
+            )
+            line = (
+                f"  {h.hotspot_id} {h.setting:<11} {trend:<14} r={h.radius_m:.0f} m, {h.households} hh, "
+                f"{h.planted_cases} planted cases: {found}"
+            )
             if h.classes:
-                hist = ", ".join(f"{k.replace('_hot_spot', '').replace('_spot', '')} {v}"
-                                 for k, v in sorted(h.classes.items(), key=lambda kv: -kv[1]))
+                hist = ", ".join(
+                    f"{k.replace('_hot_spot', '').replace('_spot', '')} {v}"
+                    for k, v in sorted(h.classes.items(), key=lambda kv: -kv[1])
+                )
                 verdict = "" if h.classed_ok is None else (" ok" if h.classed_ok else " WRONG")
                 share = "" if h.accepted_share is None else f" ({h.accepted_share:.0%} of hh accepted)"
                 line += f"; classes: {hist}{share}{verdict}"
             lines.append(line)
         false = self.false_areas
-        lines.append(f"hot-spot areas: {len(self.areas)}, false {len(false)} "
-                     f"(explained: planted ≥ {self.min_explained:.0%} of the excess over the null)")
+        lines.append(
+            f"hot-spot areas: {len(self.areas)}, false {len(false)} "
+            f"(explained: planted ≥ {self.min_explained:.0%} of the excess over the null)"
+        )
         for a in self.areas:
             tag = "FALSE" if a.false else "ok"
             share = "-" if not np.isfinite(a.explained_share) else f"{a.explained_share:.0%}"
-            lines.append(f"  {tag:<5} {a.run_id} #{a.rank}: {a.units} units, {a.cases:.0f} cases, "
-                         f"{a.expected_cases:.1f} expected, {a.planted_cases} planted ({share} of excess), "
-                         f"hotspots {','.join(a.hotspot_ids) or '-'} near {a.centre_lon:.4f},{a.centre_lat:.4f}")
+            lines.append(
+                f"  {tag:<5} {a.run_id} #{a.rank}: {a.units} units, {a.cases:.0f} cases, "
+                f"{a.expected_cases:.1f} expected, {a.planted_cases} planted ({share} of excess), "
+                f"hotspots {','.join(a.hotspot_ids) or '-'} near {a.centre_lon:.4f},{a.centre_lat:.4f}"
+            )
         lines.append("PASS" if self.passed else "FAIL")
         return "\n".join(lines)
 
@@ -253,14 +274,29 @@ def load_run(store: Store, run_id: str) -> RunFrames:
     if rows.empty:
         raise InputError(f"no hotspot run {run_id!r} in the store")
     row = rows.iloc[0]
-    parsed = {k: json.loads(row[k]) if isinstance(row[k], str) and row[k] else {}
-              for k in ("params", "filters", "summary")}
-    results = store.read("hotspot_results", where={"run_id": run_id},
-                         columns=["unit_id", "count", "value", "z", "p_fdr", "bin", "label", "geometry"])
-    areas = store.read("hotspot_areas", where={"run_id": run_id}, columns=[
-        "sign", "rank", "cases", "units", "unit_ids", "centre_lon", "centre_lat"])
-    return RunFrames(run_id, str(row["method"]), parsed["filters"], parsed["params"], parsed["summary"],
-                     results.reset_index(drop=True), pd.DataFrame(areas))
+    parsed = {
+        k: json.loads(row[k]) if isinstance(row[k], str) and row[k] else {}
+        for k in ("params", "filters", "summary")
+    }
+    results = store.read(
+        "hotspot_results",
+        where={"run_id": run_id},
+        columns=["unit_id", "count", "value", "z", "p_fdr", "bin", "label", "geometry"],
+    )
+    areas = store.read(
+        "hotspot_areas",
+        where={"run_id": run_id},
+        columns=["sign", "rank", "cases", "units", "unit_ids", "centre_lon", "centre_lat"],
+    )
+    return RunFrames(
+        run_id,
+        str(row["method"]),
+        parsed["filters"],
+        parsed["params"],
+        parsed["summary"],
+        results.reset_index(drop=True),
+        pd.DataFrame(areas),
+    )
 
 
 def load_inputs(store: Store, run_ids: Sequence[str] | None = None) -> EvaluationInputs:
@@ -342,7 +378,9 @@ def _inside(layout: _UnitSet, hotspot_id: str, min_inside: float) -> pd.Series:
     return cover[keep] if keep.any() else cover.iloc[[int(np.argmax(share))]]
 
 
-def _planted_labels(cases: pd.DataFrame, truth_hotspots: list[dict], case_truth: pd.DataFrame | None) -> np.ndarray:
+def _planted_labels(
+    cases: pd.DataFrame, truth_hotspots: list[dict], case_truth: pd.DataFrame | None
+) -> np.ndarray:
     """Per case the id of the planted hotspot that generated it ("" for background)."""
     if case_truth is not None:
         if not {"case_id", "hotspot_id"} <= set(case_truth.columns):
@@ -405,8 +443,9 @@ def _label_chains(by_case: pd.Series, case_truth: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _run_cases(run: RunFrames, cases: pd.DataFrame, planted: np.ndarray,
-               results: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _run_cases(
+    run: RunFrames, cases: pd.DataFrame, planted: np.ndarray, results: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit position (-1 outside) and planted label of each case the run counted."""
     keep = filter_cases(cases.assign(_row=np.arange(len(cases))), run.filters)
     lon, lat, located = case_lonlat(keep, return_mask=True)
@@ -465,7 +504,9 @@ def evaluate_against_truth(
             missing = wanted - {r.run_id for r in inputs.runs}
             if missing:
                 raise InputError(f"runs {sorted(missing)} are not among the inputs")
-            inputs = EvaluationInputs([r for r in inputs.runs if r.run_id in wanted], inputs.cases, inputs.addresses)
+            inputs = EvaluationInputs(
+                [r for r in inputs.runs if r.run_id in wanted], inputs.cases, inputs.addresses
+            )
     else:
         inputs = load_inputs(source, run_ids)
     bad = [r.run_id for r in inputs.runs if r.method not in ("gi", "emerging")]
@@ -476,9 +517,21 @@ def evaluate_against_truth(
 
     planted = _planted_labels(inputs.cases, hotspots, case_truth)
     layouts: dict[tuple, _UnitSet] = {}
-    per_hotspot: dict[str, dict] = {h["id"]: {"gi": [], "found": [], "hot": 0, "min_p": np.inf, "planted": 0,
-                                              "units": 0, "em": [], "classes": None, "ok_hh": 0.0, "all_hh": 0.0}
-                                    for h in hotspots}
+    per_hotspot: dict[str, dict] = {
+        h["id"]: {
+            "gi": [],
+            "found": [],
+            "hot": 0,
+            "min_p": np.inf,
+            "planted": 0,
+            "units": 0,
+            "em": [],
+            "classes": None,
+            "ok_hh": 0.0,
+            "all_hh": 0.0,
+        }
+        for h in hotspots
+    }
     areas: list[AreaVerdict] = []
     runs_info = {}
     for run in inputs.runs:
@@ -488,7 +541,12 @@ def evaluate_against_truth(
             layouts[key] = _unit_set(results, inputs.addresses, hotspots)
         layout = layouts[key]
         where, labels = _run_cases(run, inputs.cases, planted, results)
-        runs_info[run.run_id] = {"method": run.method, "value": run.value, "alpha": run.alpha, "filters": run.filters}
+        runs_info[run.run_id] = {
+            "method": run.method,
+            "value": run.value,
+            "alpha": run.alpha,
+            "filters": run.filters,
+        }
         if run.method == "gi":
             z = pd.to_numeric(results["z"], errors="coerce").to_numpy(dtype=float)
             p_fdr = pd.to_numeric(results["p_fdr"], errors="coerce").to_numpy(dtype=float)
@@ -525,20 +583,38 @@ def evaluate_against_truth(
     verdicts = []
     for h in hotspots:
         s = per_hotspot[h["id"]]
-        verdicts.append(HotspotVerdict(
-            hotspot_id=h["id"], setting=h.get("setting", ""), trend=h["trend"], new=bool(h.get("new", False)),
-            kinds=tuple(h["kinds"]), radius_m=float(h["radius_m"]), households=int(h.get("households", 0)),
-            units=s["units"], planted_cases=s["planted"], gi_runs=tuple(s["gi"]), found_by=tuple(s["found"]),
-            hot_units=s["hot"], min_p_fdr=float(s["min_p"]) if np.isfinite(s["min_p"]) else float("nan"),
-            emerging_runs=tuple(s["em"]),
-            classes={str(k): int(v) for k, v in (s["classes"] or {}).items()},
-            accepted_share=(s["ok_hh"] / s["all_hh"]) if s["em"] and s["all_hh"] > 0 else None,
-        ))
+        verdicts.append(
+            HotspotVerdict(
+                hotspot_id=h["id"],
+                setting=h.get("setting", ""),
+                trend=h["trend"],
+                new=bool(h.get("new", False)),
+                kinds=tuple(h["kinds"]),
+                radius_m=float(h["radius_m"]),
+                households=int(h.get("households", 0)),
+                units=s["units"],
+                planted_cases=s["planted"],
+                gi_runs=tuple(s["gi"]),
+                found_by=tuple(s["found"]),
+                hot_units=s["hot"],
+                min_p_fdr=float(s["min_p"]) if np.isfinite(s["min_p"]) else float("nan"),
+                emerging_runs=tuple(s["em"]),
+                classes={str(k): int(v) for k, v in (s["classes"] or {}).items()},
+                accepted_share=(s["ok_hh"] / s["all_hh"]) if s["em"] and s["all_hh"] > 0 else None,
+            )
+        )
     return TruthEvaluation(verdicts, areas, runs_info, float(min_explained))
 
 
-def _judge_areas(run: RunFrames, results: gpd.GeoDataFrame, layout: _UnitSet, where: np.ndarray,
-                 labels: np.ndarray, hotspots: list[dict], min_explained: float) -> list[AreaVerdict]:
+def _judge_areas(
+    run: RunFrames,
+    results: gpd.GeoDataFrame,
+    layout: _UnitSet,
+    where: np.ndarray,
+    labels: np.ndarray,
+    hotspots: list[dict],
+    min_explained: float,
+) -> list[AreaVerdict]:
     """Each hot area of a Gi* run against the null the run's statistic compares it with."""
     if run.areas is None or run.areas.empty:
         return []
@@ -550,7 +626,9 @@ def _judge_areas(run: RunFrames, results: gpd.GeoDataFrame, layout: _UnitSet, wh
         per_unit = np.full(n_units, background.sum() / n_units)
     else:  # rates per household: the city's background rate × the unit's households
         usable = layout.households > 0
-        rate = np.bincount(where[background], minlength=n_units)[usable].sum() / layout.households[usable].sum()
+        rate = (
+            np.bincount(where[background], minlength=n_units)[usable].sum() / layout.households[usable].sum()
+        )
         per_unit = rate * layout.households
     planted_unit = np.bincount(where[inside & (labels != "")], minlength=n_units)
     cases_unit = np.bincount(where[inside], minlength=n_units)
@@ -558,18 +636,35 @@ def _judge_areas(run: RunFrames, results: gpd.GeoDataFrame, layout: _UnitSet, wh
     for _, area in run.areas[run.areas["sign"] == 1].iterrows():
         ids = [str(u) for u in json.loads(area["unit_ids"])]
         pos = position.reindex(ids).dropna().to_numpy(dtype=np.int64)
-        touched = tuple(h["id"] for h in hotspots
-                        if np.isin(layout.covered[h["id"]].index.to_numpy(), pos).any())
-        out.append(AreaVerdict(
-            run_id=run.run_id, rank=int(area["rank"]), units=len(pos), cases=float(cases_unit[pos].sum()),
-            expected_cases=float(per_unit[pos].sum()), planted_cases=int(planted_unit[pos].sum()),
-            hotspot_ids=touched, centre_lon=float(area["centre_lon"]), centre_lat=float(area["centre_lat"]),
-            min_explained=min_explained,
-        ))
+        touched = tuple(
+            h["id"] for h in hotspots if np.isin(layout.covered[h["id"]].index.to_numpy(), pos).any()
+        )
+        out.append(
+            AreaVerdict(
+                run_id=run.run_id,
+                rank=int(area["rank"]),
+                units=len(pos),
+                cases=float(cases_unit[pos].sum()),
+                expected_cases=float(per_unit[pos].sum()),
+                planted_cases=int(planted_unit[pos].sum()),
+                hotspot_ids=touched,
+                centre_lon=float(area["centre_lon"]),
+                centre_lat=float(area["centre_lat"]),
+                min_explained=min_explained,
+            )
+        )
     return out
 
 
 __all__ = [
-    "ACCEPTED_CLASSES", "AreaVerdict", "EvaluationInputs", "HotspotVerdict", "RunFrames", "TruthEvaluation",
-    "evaluate_against_truth", "load_inputs", "load_run", "run_covers",
+    "ACCEPTED_CLASSES",
+    "AreaVerdict",
+    "EvaluationInputs",
+    "HotspotVerdict",
+    "RunFrames",
+    "TruthEvaluation",
+    "evaluate_against_truth",
+    "load_inputs",
+    "load_run",
+    "run_covers",
 ]

@@ -71,8 +71,11 @@ def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.n
     return ways / np.exp(log_subsets)[:, None]
 
 
-def exact_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.ndarray,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exact_tails(
+    values: np.ndarray,
+    cardinalities: np.ndarray,
+    observed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact P(sum > observed), P(sum = observed), P(sum < observed) per unit.
 
     Parameters
@@ -138,8 +141,12 @@ def exact_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.ndar
     return p_gt, p_eq, p_lt
 
 
-def sample_counts(p_gt: np.ndarray, p_eq: np.ndarray, permutations: int, seed: int,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def sample_counts(
+    p_gt: np.ndarray,
+    p_eq: np.ndarray,
+    permutations: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of ≥ and ≤ among ``permutations`` independent draws, sampled from exact tails.
 
     ``#greater ~ Binomial(P, p_gt)`` then ``#equal ~ Binomial(P − #greater, p_eq / (1 − p_gt))``:

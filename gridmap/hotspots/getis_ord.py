@@ -136,25 +136,29 @@ class GiStarResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: id, value, G, z, p_norm, p_sim, p, p_fdr, significant_fdr, bin, label."""
-        return pd.DataFrame({
-            "unit_id": self.ids,
-            "value": self.values,
-            "G": self.G,
-            "z": self.z,
-            "p_norm": self.p_norm,
-            "p_sim": self.p_sim if self.p_sim is not None else np.nan,
-            "p_exact": self.p_exact if self.p_exact is not None else np.nan,
-            "p": self.p,
-            "p_fdr": self.p_fdr,
-            "significant_fdr": self.significant_fdr,
-            "bin": self.bin,
-            "label": bin_label(self.bin),
-            "hot": self.hot,
-            "cold": self.cold,
-        })
+        return pd.DataFrame(
+            {
+                "unit_id": self.ids,
+                "value": self.values,
+                "G": self.G,
+                "z": self.z,
+                "p_norm": self.p_norm,
+                "p_sim": self.p_sim if self.p_sim is not None else np.nan,
+                "p_exact": self.p_exact if self.p_exact is not None else np.nan,
+                "p": self.p,
+                "p_fdr": self.p_fdr,
+                "significant_fdr": self.significant_fdr,
+                "bin": self.bin,
+                "label": bin_label(self.bin),
+                "hot": self.hot,
+                "cold": self.cold,
+            }
+        )
 
 
-def gi_star_z(values: np.ndarray, adjacency: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def gi_star_z(
+    values: np.ndarray, adjacency: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gi* statistic, expectation, variance and z-score for binary ``adjacency`` (zero diagonal).
 
     Returns (G, EG, VG, z); raises InputError when the values have no variation or sum to 0.
@@ -263,8 +267,15 @@ def gi_star(
         p, direction = test.p, test.direction
     elif inference in ("permutations", "exact"):
         exact = inference == "exact"
-        counts = neighbour_sum_counts(x, w.sparse, max(permutations, 1), seed=seed, n_jobs=n_jobs,
-                                      block_units=block_units, engine="exact" if exact else engine)
+        counts = neighbour_sum_counts(
+            x,
+            w.sparse,
+            max(permutations, 1),
+            seed=seed,
+            n_jobs=n_jobs,
+            block_units=block_units,
+            engine="exact" if exact else engine,
+        )
         used_engine = counts.engine
         p_exact = counts.p_exact
         if permutations:
@@ -279,11 +290,30 @@ def gi_star(
     p_fdr = fdr_bh(p)
     bins = arcgis_bins(z if direction is None else direction, p_fdr if fdr else p)
     return GiStarResult(
-        ids=w.ids, values=x, G=G, EG=EG, VG=VG, z=z, p_norm=p_norm, p_sim=p_sim, p_exact=p_exact, p=p,
+        ids=w.ids,
+        values=x,
+        G=G,
+        EG=EG,
+        VG=VG,
+        z=z,
+        p_norm=p_norm,
+        p_sim=p_sim,
+        p_exact=p_exact,
+        p=p,
         p_fdr=p_fdr,
-        significant_fdr=p_fdr <= alpha, bin=bins, cardinalities=w.cardinalities, islands=w.islands,
-        alpha=alpha, fdr=fdr, permutations=int(permutations), seed=used_seed, fdr_limited=limited,
-        fdr_warning=message, engine=used_engine, inference=inference, direction=direction,
+        significant_fdr=p_fdr <= alpha,
+        bin=bins,
+        cardinalities=w.cardinalities,
+        islands=w.islands,
+        alpha=alpha,
+        fdr=fdr,
+        permutations=int(permutations),
+        seed=used_seed,
+        fdr_limited=limited,
+        fdr_warning=message,
+        engine=used_engine,
+        inference=inference,
+        direction=direction,
     )
 
 

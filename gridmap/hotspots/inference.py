@@ -13,10 +13,15 @@ from gridmap.errors import InputError
 #: ArcGIS Gi_Bin thresholds: ±3 at 99 %, ±2 at 95 %, ±1 at 90 % confidence
 BIN_LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))
 #: what each ArcGIS bin means; with FDR the level bounds the Benjamini–Hochberg adjusted p
-BIN_CONFIDENCE = {3: "hot spot, 99 % confidence", 2: "hot spot, 95 % confidence",
-                  1: "hot spot, 90 % confidence", 0: "not significant at 90 %",
-                  -1: "cold spot, 90 % confidence", -2: "cold spot, 95 % confidence",
-                  -3: "cold spot, 99 % confidence"}
+BIN_CONFIDENCE = {
+    3: "hot spot, 99 % confidence",
+    2: "hot spot, 95 % confidence",
+    1: "hot spot, 90 % confidence",
+    0: "not significant at 90 %",
+    -1: "cold spot, 90 % confidence",
+    -2: "cold spot, 95 % confidence",
+    -3: "cold spot, 99 % confidence",
+}
 
 
 class FDRResolutionWarning(UserWarning):
@@ -98,8 +103,15 @@ def arcgis_bins(z: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def bin_label(bins: np.ndarray) -> np.ndarray:
     """Human labels of ArcGIS bins: ``hot_99``, ``cold_95``, ``not_significant``…"""
-    names = {3: "hot_99", 2: "hot_95", 1: "hot_90", 0: "not_significant", -1: "cold_90", -2: "cold_95",
-             -3: "cold_99"}
+    names = {
+        3: "hot_99",
+        2: "hot_95",
+        1: "hot_90",
+        0: "not_significant",
+        -1: "cold_90",
+        -2: "cold_95",
+        -3: "cold_99",
+    }
     return np.array([names[int(b)] for b in np.asarray(bins).tolist()], dtype=object)
 
 

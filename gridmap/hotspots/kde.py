@@ -55,7 +55,7 @@ def arcgis_bandwidth(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = 
     spread = min(standard_distance, math.sqrt(1.0 / math.log(2.0)) * median_distance)
     if spread <= 0:
         raise InputError("all points coincide: give bandwidth_m explicitly")
-    return 0.9 * spread * total ** -0.2
+    return 0.9 * spread * total**-0.2
 
 
 def _merc_y(lat: np.ndarray) -> np.ndarray:
@@ -188,8 +188,12 @@ def kernel_density(
     ix, iy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
     ax, ay = fx - ix, fy - iy
     binned = np.zeros(ny * nx)
-    for dx, dy, share in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay),
-                          (1, 1, ax * ay)):
+    for dx, dy, share in (
+        (0, 0, (1 - ax) * (1 - ay)),
+        (1, 0, ax * (1 - ay)),
+        (0, 1, (1 - ax) * ay),
+        (1, 1, ax * ay),
+    ):
         binned += np.bincount((iy + dy) * nx + ix + dx, weights=w * share, minlength=ny * nx)
     binned = binned.reshape(ny, nx)
     grid = signal.fftconvolve(binned, _quartic_kernel(h, cell), mode="same")
@@ -211,18 +215,31 @@ def kernel_density(
     lat_c = _merc_lat((y_edges[:-1] + y_edges[1:]) / 2)
     glon, glat = np.meshgrid(lon_c, lat_c)
     px, py = (np.asarray(v) for v in to_local(glon.ravel(), glat.ravel()))
-    density = ndimage.map_coordinates(grid, [(py - ymin) / cell, (px - xmin) / cell], order=1, mode="constant",
-                                      cval=0.0).reshape(rows, cols)
+    density = ndimage.map_coordinates(
+        grid, [(py - ymin) / cell, (px - xmin) / cell], order=1, mode="constant", cval=0.0
+    ).reshape(rows, cols)
     density = np.maximum(density, 0.0)
     # ground area of each pixel from the local projection of its four corners
     elon, elat = np.meshgrid(lon_edges, _merc_lat(y_edges))
     ex, ey = (np.asarray(v).reshape(elon.shape) for v in to_local(elon.ravel(), elat.ravel()))
-    area = 0.5 * np.abs(
-        (ex[1:, 1:] - ex[:-1, :-1]) * (ey[:-1, 1:] - ey[1:, :-1])
-        - (ex[:-1, 1:] - ex[1:, :-1]) * (ey[1:, 1:] - ey[:-1, :-1])
-    ) / 1e6
+    area = (
+        0.5
+        * np.abs(
+            (ex[1:, 1:] - ex[:-1, :-1]) * (ey[:-1, 1:] - ey[1:, :-1])
+            - (ex[:-1, 1:] - ex[1:, :-1]) * (ey[1:, 1:] - ey[:-1, :-1])
+        )
+        / 1e6
+    )
     return KDEResult(
-        density=density, west=float(west), south=float(south), east=float(east), north=float(north),
-        pixel_area_km2=area, bandwidth_m=h, cell_size_m=cell, total=float(w.sum()),
-        grid_origin=(float(xmin), float(ymin)), grid=grid,
+        density=density,
+        west=float(west),
+        south=float(south),
+        east=float(east),
+        north=float(north),
+        pixel_area_km2=area,
+        bandwidth_m=h,
+        cell_size_m=cell,
+        total=float(w.sum()),
+        grid_origin=(float(xmin), float(ymin)),
+        grid=grid,
     )

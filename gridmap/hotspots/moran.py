@@ -36,7 +36,10 @@ from gridmap.hotspots.weights import SpatialWeights, as_weights
 QUADRANT_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 #: what a significant unit in each quadrant means on a map
 QUADRANT_MEANINGS = {
-    1: "high_cluster", 2: "low_outlier_in_high", 3: "low_cluster", 4: "high_outlier_in_low",
+    1: "high_cluster",
+    2: "low_outlier_in_high",
+    3: "low_cluster",
+    4: "high_outlier_in_low",
 }
 
 
@@ -94,20 +97,31 @@ class LocalMoranResult:
     @property
     def labels(self) -> np.ndarray:
         """``HH``/``LH``/``LL``/``HL`` for FDR-significant units, ``not_significant`` otherwise."""
-        return np.array([QUADRANT_LABELS.get(int(c), "not_significant") for c in self.cluster.tolist()],
-                        dtype=object)
+        return np.array(
+            [QUADRANT_LABELS.get(int(c), "not_significant") for c in self.cluster.tolist()], dtype=object
+        )
 
     def cluster_counts(self) -> dict[str, int]:
         labels, counts = np.unique(self.labels.astype(str), return_counts=True)
         return {str(a): int(b) for a, b in zip(labels, counts, strict=True)}
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "unit_id": self.ids, "value": self.values, "I": self.I, "q": self.q, "z_norm": self.z_norm,
-            "p_sim": self.p_sim if self.p_sim is not None else np.nan,
-            "p_exact": self.p_exact if self.p_exact is not None else np.nan, "p": self.p, "p_fdr": self.p_fdr,
-            "significant_fdr": self.significant_fdr, "cluster": self.cluster, "label": self.labels,
-        })
+        return pd.DataFrame(
+            {
+                "unit_id": self.ids,
+                "value": self.values,
+                "I": self.I,
+                "q": self.q,
+                "z_norm": self.z_norm,
+                "p_sim": self.p_sim if self.p_sim is not None else np.nan,
+                "p_exact": self.p_exact if self.p_exact is not None else np.nan,
+                "p": self.p,
+                "p_fdr": self.p_fdr,
+                "significant_fdr": self.significant_fdr,
+                "cluster": self.cluster,
+                "label": self.labels,
+            }
+        )
 
 
 def local_moran(
@@ -176,8 +190,15 @@ def local_moran(
     if permutations or exact:
         # for a fixed unit I_i is monotone in the neighbour sum of z, and that sum is an
         # increasing affine function of the neighbour sum of y: randomise y (integer for counts)
-        counts = neighbour_sum_counts(y, w.sparse, max(permutations, 1), seed=seed, n_jobs=n_jobs,
-                                      block_units=block_units, engine="exact" if exact else engine)
+        counts = neighbour_sum_counts(
+            y,
+            w.sparse,
+            max(permutations, 1),
+            seed=seed,
+            n_jobs=n_jobs,
+            block_units=block_units,
+            engine="exact" if exact else engine,
+        )
         used_engine = counts.engine
         if counts.p_exact is not None:
             # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
@@ -213,8 +234,29 @@ def local_moran(
     significant = (p_fdr <= alpha) & has_neighbours
     cluster = np.where(significant, q, 0)
     return LocalMoranResult(
-        ids=w.ids, values=y, I=I, q=q, z_values=z, lag=lag, EI=EI, VI=VI, z_norm=z_norm, p_norm=p_norm,
-        p_sim=p_sim, p_exact=p_exact, p=p, p_fdr=p_fdr, significant_fdr=significant, cluster=cluster,
-        cardinalities=w.cardinalities, islands=w.islands, alpha=alpha, permutations=int(permutations),
-        seed=used_seed, fdr_limited=limited, fdr_warning=message, engine=used_engine, inference=used,
+        ids=w.ids,
+        values=y,
+        I=I,
+        q=q,
+        z_values=z,
+        lag=lag,
+        EI=EI,
+        VI=VI,
+        z_norm=z_norm,
+        p_norm=p_norm,
+        p_sim=p_sim,
+        p_exact=p_exact,
+        p=p,
+        p_fdr=p_fdr,
+        significant_fdr=significant,
+        cluster=cluster,
+        cardinalities=w.cardinalities,
+        islands=w.islands,
+        alpha=alpha,
+        permutations=int(permutations),
+        seed=used_seed,
+        fdr_limited=limited,
+        fdr_warning=message,
+        engine=used_engine,
+        inference=used,
     )

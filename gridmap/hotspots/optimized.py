@@ -83,7 +83,7 @@ def global_moran_z(values: np.ndarray, adjacency: sp.csr_matrix) -> tuple[float,
     s1 = float(((adjacency + adjacency.T).power(2)).sum()) / 2.0
     s2 = float(((row + col) ** 2).sum())
     expected = -1.0 / (n - 1)
-    variance = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n * n - 1) * s0 * s0) - expected ** 2
+    variance = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n * n - 1) * s0 * s0) - expected**2
     return moran, (moran - expected) / np.sqrt(variance)
 
 
@@ -131,26 +131,52 @@ def choose_resolution(lon: np.ndarray, lat: np.ndarray, resolutions=range(10, 5,
     return resolutions[-1], mean
 
 
-def describe_decisions(resolution: int, n_cells: int, mean_per_occupied: float, zeros_included: bool,
-                       scale: MoranScale, k_max: int, inference: str, alpha: float, n_hot: int,
-                       n_cold: int) -> list[dict]:
+def describe_decisions(
+    resolution: int,
+    n_cells: int,
+    mean_per_occupied: float,
+    zeros_included: bool,
+    scale: MoranScale,
+    k_max: int,
+    inference: str,
+    alpha: float,
+    n_hot: int,
+    n_cold: int,
+) -> list[dict]:
     """The four decisions of an optimized run, each ``{"decision", "value", "why"}`` (plain text)."""
     edge_m = h3.average_hexagon_edge_length(resolution, unit="m")
     z_text = ", ".join(f"k={k}: {z:.1f}" for k, z in zip(scale.k.tolist(), scale.z.tolist(), strict=True))
     return [
-        {"decision": "aggregation", "value": f"H3 resolution {resolution} ({n_cells:,} cells, edge ≈ {edge_m:.0f} m)",
-         "why": f"finest resolution whose occupied cells hold ≥ {MIN_MEAN_PER_OCCUPIED:g} cases on average "
-                f"({mean_per_occupied:.1f})" + ("; empty cells analysed as 0" if zeros_included else "")},
-        {"decision": "scale", "value": f"ring order k={scale.chosen} (≈ {scale.chosen * 1.73 * edge_m:.0f} m)",
-         "why": (f"first peak of Moran's I z over k=1..{k_max}" if scale.peaked else
-                 f"Moran's I z does not peak over k=1..{k_max}: smallest ring with ≥ {FALLBACK_NEIGHBOURS} "
-                 "neighbours (ArcGIS's fallback)") + f" ({z_text})"},
-        {"decision": "inference", "value": inference,
-         "why": "counts: exact conditional randomisation of log-count scores (valid without normality)"
-         if inference == "log_counts" else "values are not counts: normal approximation of Gi* z"},
-        {"decision": "multiple testing", "value": f"Benjamini-Hochberg FDR {alpha:g}",
-         "why": f"{n_cells:,} cells tested at once; hot = FDR-adjusted p <= {alpha:g} "
-                f"({n_hot:,} hot, {n_cold:,} cold cells)"},
+        {
+            "decision": "aggregation",
+            "value": f"H3 resolution {resolution} ({n_cells:,} cells, edge ≈ {edge_m:.0f} m)",
+            "why": f"finest resolution whose occupied cells hold ≥ {MIN_MEAN_PER_OCCUPIED:g} cases on average "
+            f"({mean_per_occupied:.1f})" + ("; empty cells analysed as 0" if zeros_included else ""),
+        },
+        {
+            "decision": "scale",
+            "value": f"ring order k={scale.chosen} (≈ {scale.chosen * 1.73 * edge_m:.0f} m)",
+            "why": (
+                f"first peak of Moran's I z over k=1..{k_max}"
+                if scale.peaked
+                else f"Moran's I z does not peak over k=1..{k_max}: smallest ring with ≥ {FALLBACK_NEIGHBOURS} "
+                "neighbours (ArcGIS's fallback)"
+            )
+            + f" ({z_text})",
+        },
+        {
+            "decision": "inference",
+            "value": inference,
+            "why": "counts: exact conditional randomisation of log-count scores (valid without normality)"
+            if inference == "log_counts"
+            else "values are not counts: normal approximation of Gi* z",
+        },
+        {
+            "decision": "multiple testing",
+            "value": f"Benjamini-Hochberg FDR {alpha:g}",
+            "why": f"{n_cells:,} cells tested at once; hot = FDR-adjusted p <= {alpha:g} "
+            f"({n_hot:,} hot, {n_cold:,} cold cells)",
+        },
     ]
 
 
@@ -185,10 +211,30 @@ def optimized_hot_spots(
     cells, counts = count_in_h3(lon, lat, resolution, study_area=study_area)
     ring1 = h3_weights(cells)
     scale = incremental_autocorrelation(counts, ring1, k_max)
-    weights = ring1 if scale.chosen == 1 else SpatialWeights(ring_adjacency(ring1.sparse, scale.chosen), cells,
-                                                             kind=f"h3_k{scale.chosen}")
+    weights = (
+        ring1
+        if scale.chosen == 1
+        else SpatialWeights(ring_adjacency(ring1.sparse, scale.chosen), cells, kind=f"h3_k{scale.chosen}")
+    )
     result = gi_star(counts, weights, alpha=alpha)
-    decisions = describe_decisions(resolution, len(cells), mean, study_area is not None, scale, k_max,
-                                   result.inference, result.alpha, int(result.hot.sum()), int(result.cold.sum()))
-    return OptimizedHotSpots(resolution=resolution, k=scale.chosen, cells=cells, counts=counts, scale=scale,
-                             result=result, decisions=decisions)
+    decisions = describe_decisions(
+        resolution,
+        len(cells),
+        mean,
+        study_area is not None,
+        scale,
+        k_max,
+        result.inference,
+        result.alpha,
+        int(result.hot.sum()),
+        int(result.cold.sum()),
+    )
+    return OptimizedHotSpots(
+        resolution=resolution,
+        k=scale.chosen,
+        cells=cells,
+        counts=counts,
+        scale=scale,
+        result=result,
+        decisions=decisions,
+    )

@@ -213,9 +213,15 @@ def neighbour_sum_counts(
         if feasible:
             p_gt, p_eq, p_lt = exact_tails(values, cardinalities, observed)
             at_least, at_most = sample_counts(p_gt, p_eq, permutations, seed)
-            return NeighbourSumCounts(at_least, at_most, permutations, seed, "exact",
-                                      tail_at_least=np.minimum(p_gt + p_eq, 1.0),
-                                      tail_at_most=np.minimum(p_lt + p_eq, 1.0))
+            return NeighbourSumCounts(
+                at_least,
+                at_most,
+                permutations,
+                seed,
+                "exact",
+                tail_at_least=np.minimum(p_gt + p_eq, 1.0),
+                tail_at_most=np.minimum(p_lt + p_eq, 1.0),
+            )
     scale = np.abs(values).max(initial=0.0)
     k_max = int(cardinalities.max(initial=0))
     if np.array_equal(values, np.round(values)) and scale * max(k_max, 1) < 2**24:

@@ -84,10 +84,18 @@ def planted_clusters(
     sigma_m = rng.uniform(*sigma_range_m, n_clusters)
     which = rng.integers(0, n_clusters, n_points - n_background)
     metres_per_degree_lon = METRES_PER_DEGREE_LAT * np.cos(np.radians((south + north) / 2))
-    lon = np.concatenate([rng.uniform(west, east, n_background),
-                          centres_lon[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / metres_per_degree_lon])
-    lat = np.concatenate([rng.uniform(south, north, n_background),
-                          centres_lat[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / METRES_PER_DEGREE_LAT])
+    lon = np.concatenate(
+        [
+            rng.uniform(west, east, n_background),
+            centres_lon[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / metres_per_degree_lon,
+        ]
+    )
+    lat = np.concatenate(
+        [
+            rng.uniform(south, north, n_background),
+            centres_lat[which] + rng.normal(0, 1, len(which)) * sigma_m[which] / METRES_PER_DEGREE_LAT,
+        ]
+    )
     cluster = np.concatenate([np.full(n_background, -1), which])
     inside = (lon > west) & (lon < east) & (lat > south) & (lat < north)
     return PlantedClusters(lon[inside], lat[inside], cluster[inside], centres_lon, centres_lat, sigma_m, box)

@@ -13,7 +13,9 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def encode_rgba(pixels: np.ndarray, compression: int = 6) -> bytes:
@@ -65,9 +67,16 @@ def ramp(values: np.ndarray, vmax: float | None = None) -> np.ndarray:
     top = float(np.nanmax(v)) if vmax is None else float(vmax)
     t = np.clip(np.nan_to_num(v / top if top > 0 else v * 0), 0.0, 1.0)
     stops = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
-    colours = np.array([
-        [255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32], [189, 0, 38],
-    ], dtype=np.float64)
+    colours = np.array(
+        [
+            [255, 255, 178],
+            [254, 204, 92],
+            [253, 141, 60],
+            [240, 59, 32],
+            [189, 0, 38],
+        ],
+        dtype=np.float64,
+    )
     rgb = np.stack([np.interp(t, stops, colours[:, c]) for c in range(3)], axis=-1)
     alpha = np.where(t > 0.02, 90 + 150 * np.sqrt(t), 0.0)
     return np.concatenate([rgb, alpha[..., None]], axis=-1).round().astype(np.uint8)

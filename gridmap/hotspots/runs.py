@@ -152,12 +152,14 @@ def load_polygon_units(store: Store, unit: str, plan_id: str | None, tolerance_m
         households = frame["code"].map(by_code).to_numpy(dtype=float)
     frame = frame.reset_index(drop=True)
     weights = queen_weights(frame, ids="code", criterion="geometry", tolerance_m=tolerance_m)
-    return Units(unit, frame["code"].astype(str).to_numpy(), frame.geometry.reset_index(drop=True),
-                 households, weights)
+    return Units(
+        unit, frame["code"].astype(str).to_numpy(), frame.geometry.reset_index(drop=True), households, weights
+    )
 
 
-def load_h3_units(store: Store, resolution: int, lon: np.ndarray, lat: np.ndarray, fill: str | None,
-                  k: int) -> Units:
+def load_h3_units(
+    store: Store, resolution: int, lon: np.ndarray, lat: np.ndarray, fill: str | None, k: int
+) -> Units:
     case_cells = np.unique(latlng_to_cells(lat, lon, resolution))
     addresses = store.read("addresses", columns=["households", "geometry"])
     if fill is None:
@@ -168,7 +170,9 @@ def load_h3_units(store: Store, resolution: int, lon: np.ndarray, lat: np.ndarra
         a_lon, a_lat = case_lonlat(addresses)
         address_cells = latlng_to_cells(a_lat, a_lon, resolution)
         located = ~(addresses.geometry.isna() | addresses.geometry.is_empty).to_numpy()
-        address_households = pd.to_numeric(addresses["households"], errors="coerce").fillna(0).to_numpy()[located]
+        address_households = (
+            pd.to_numeric(addresses["households"], errors="coerce").fillna(0).to_numpy()[located]
+        )
     if fill == "occupied":
         cells = case_cells
     elif fill == "ring":
@@ -286,8 +290,9 @@ class MethodOutput:
     surface: dict | None = None
 
 
-def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int | None, case_filter: CaseFilter,
-                p: dict) -> RunInputs:
+def read_inputs(
+    store: Store, unit: str, plan_id: str | None, resolution: int | None, case_filter: CaseFilter, p: dict
+) -> RunInputs:
     """Read the filtered cases (no personal fields), load the units and count the cases on them.
 
     ``resolution=None`` (H3 units): chosen from the cases (see
@@ -315,11 +320,27 @@ def read_inputs(store: Store, unit: str, plan_id: str | None, resolution: int | 
     inside = where >= 0
     n_units = len(units.ids)
     counts = np.bincount(where[inside], minlength=n_units).astype(np.float64)
-    log.info("%d units (%s), %d cases inside, %d outside, %d islands", n_units, units.weights.kind,
-             int(inside.sum()), int((~inside).sum()), len(units.weights.islands))
+    log.info(
+        "%d units (%s), %d cases inside, %d outside, %d islands",
+        n_units,
+        units.weights.kind,
+        int(inside.sum()),
+        int((~inside).sum()),
+        len(units.weights.islands),
+    )
     categories = pd.crosstab(where[inside], located_cases["category"].astype(str).to_numpy()[inside])
-    return RunInputs(case_filter, cases, located_cases, lon, lat, units, where, counts,
-                     categories.reindex(range(n_units), fill_value=0), note)
+    return RunInputs(
+        case_filter,
+        cases,
+        located_cases,
+        lon,
+        lat,
+        units,
+        where,
+        counts,
+        categories.reindex(range(n_units), fill_value=0),
+        note,
+    )
 
 
 def compute_local(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
@@ -332,47 +353,100 @@ def compute_local(method: str, data: RunInputs, p: dict, run_id: str) -> MethodO
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FDRResolutionWarning)
         if method == "gi":
-            result = gi_star(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                             alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1, inference=p["inference"])
+            result = gi_star(
+                values[usable],
+                sub,
+                permutations=p["permutations"],
+                seed=p["seed"],
+                alpha=p["alpha"],
+                exact=bool(p["exact"]),
+                n_jobs=-1,
+                inference=p["inference"],
+            )
         else:
-            result = local_moran(values[usable], sub, permutations=p["permutations"], seed=p["seed"],
-                                 alpha=p["alpha"], exact=bool(p["exact"]), n_jobs=-1, inference=p["inference"])
+            result = local_moran(
+                values[usable],
+                sub,
+                permutations=p["permutations"],
+                seed=p["seed"],
+                alpha=p["alpha"],
+                exact=bool(p["exact"]),
+                n_jobs=-1,
+                inference=p["inference"],
+            )
     summary: dict = {}
     if method == "gi":
         z, pv, p_fdr, bins = result.z, result.p, result.p_fdr, result.bin
         labels = bin_label(bins)
-        extra = [{"G": g, "p_norm": pn, "p_sim": ps, "p_exact": pe, "neighbours": int(c)}
-                 for g, pn, ps, pe, c in zip(result.G, result.p_norm, _or_nan(result.p_sim, len(pos)),
-                                             _or_nan(result.p_exact, len(pos)), result.cardinalities, strict=True)]
+        extra = [
+            {"G": g, "p_norm": pn, "p_sim": ps, "p_exact": pe, "neighbours": int(c)}
+            for g, pn, ps, pe, c in zip(
+                result.G,
+                result.p_norm,
+                _or_nan(result.p_sim, len(pos)),
+                _or_nan(result.p_exact, len(pos)),
+                result.cardinalities,
+                strict=True,
+            )
+        ]
         summary["bins"] = {str(k): v for k, v in result.bin_counts().items()}
         significant, sign = result.significant_fdr, result._sign()
     else:
         z, pv, p_fdr, bins = result.z_norm, result.p, result.p_fdr, result.cluster
         labels = result.labels
-        extra = [{"I": i, "q": int(q), "quadrant": QUADRANT_LABELS[int(q)], "p_sim": ps, "p_exact": pe}
-                 for i, q, ps, pe in zip(result.I, result.q, _or_nan(result.p_sim, len(pos)),
-                                         _or_nan(result.p_exact, len(pos)), strict=True)]
+        extra = [
+            {"I": i, "q": int(q), "quadrant": QUADRANT_LABELS[int(q)], "p_sim": ps, "p_exact": pe}
+            for i, q, ps, pe in zip(
+                result.I,
+                result.q,
+                _or_nan(result.p_sim, len(pos)),
+                _or_nan(result.p_exact, len(pos)),
+                strict=True,
+            )
+        ]
         summary["clusters"] = result.cluster_counts()
         significant, sign = result.cluster == 1, np.ones(len(pos))
-    summary.update(permutations=result.permutations, seed=result.seed, engine=result.engine,
-                   fdr_warning=result.fdr_warning, alpha=result.alpha, exact=bool(p["exact"]),
-                   value=p["value"], units_analysed=int(usable.sum()), inference=result.inference,
-                   confidence=result.confidence)
+    summary.update(
+        permutations=result.permutations,
+        seed=result.seed,
+        engine=result.engine,
+        fdr_warning=result.fdr_warning,
+        alpha=result.alpha,
+        exact=bool(p["exact"]),
+        value=p["value"],
+        units_analysed=int(usable.sum()),
+        inference=result.inference,
+        confidence=result.confidence,
+    )
 
     def spread(data_of_usable, fill, dtype=None):
         out = pd.Series([fill] * n_units, dtype=dtype) if dtype else pd.Series(np.full(n_units, fill))
         out.iloc[pos] = data_of_usable
         return out.to_numpy() if dtype is None else out.array
 
-    columns = {"value": values, "z": spread(z, np.nan), "p": spread(pv, np.nan), "p_fdr": spread(p_fdr, np.nan),
-               "bin": spread(bins, None, "Int64"), "label": spread(labels, None, object),
-               "extra": spread([_json(e) for e in extra], None, object)}
+    columns = {
+        "value": values,
+        "z": spread(z, np.nan),
+        "p": spread(pv, np.nan),
+        "p_fdr": spread(p_fdr, np.nan),
+        "bin": spread(bins, None, "Int64"),
+        "label": spread(labels, None, object),
+        "extra": spread([_json(e) for e in extra], None, object),
+    }
     full_significant = np.zeros(n_units, dtype=bool)
     full_significant[pos] = significant
     full_sign = np.zeros(n_units)
     full_sign[pos] = sign
-    areas = _areas(full_significant, full_sign, units, data.counts, data.category_counts, None, p["top_areas"],
-                   both_signs=method == "gi")
+    areas = _areas(
+        full_significant,
+        full_sign,
+        units,
+        data.counts,
+        data.category_counts,
+        None,
+        p["top_areas"],
+        both_signs=method == "gi",
+    )
     return MethodOutput(columns, areas, summary)
 
 
@@ -383,44 +457,110 @@ def compute_optimized(method: str, data: RunInputs, p: dict, run_id: str) -> Met
     units = data.units
     scale = incremental_autocorrelation(data.counts, units.weights, max(p["k_max"], 1))
     if scale.chosen > 1:
-        ring = SpatialWeights(ring_adjacency(units.weights.sparse, scale.chosen), units.weights.ids,
-                              kind=f"h3_k{scale.chosen}")
+        ring = SpatialWeights(
+            ring_adjacency(units.weights.sparse, scale.chosen), units.weights.ids, kind=f"h3_k{scale.chosen}"
+        )
         units = Units(units.kind, units.ids, units.geometry, units.households, ring, units.h3_cells)
-    chosen = RunInputs(data.case_filter, data.cases, data.located_cases, data.lon, data.lat, units, data.where,
-                       data.counts, data.category_counts, data.resolution_note)
+    chosen = RunInputs(
+        data.case_filter,
+        data.cases,
+        data.located_cases,
+        data.lon,
+        data.lat,
+        units,
+        data.where,
+        data.counts,
+        data.category_counts,
+        data.resolution_note,
+    )
     output = compute_local("gi", chosen, {**p, "value": "count"}, run_id)
     significant = output.columns["p_fdr"] <= output.summary["alpha"]
     sign = np.nan_to_num(np.asarray(output.columns["bin"].fillna(0), dtype=float))
     output.summary["decisions"] = describe_decisions(
-        int(data.resolution_note["resolution"]), len(units.ids),
-        float(data.resolution_note.get("mean_per_occupied", float("nan"))), True, scale, p["k_max"],
-        output.summary["inference"], output.summary["alpha"], int((significant & (sign > 0)).sum()),
-        int((significant & (sign < 0)).sum()))
-    output.summary.update(k=scale.chosen, moran_z={str(k): round(float(z), 3)
-                                                   for k, z in zip(scale.k, scale.z, strict=True)},
-                          neighbours=units.weights.kind)
+        int(data.resolution_note["resolution"]),
+        len(units.ids),
+        float(data.resolution_note.get("mean_per_occupied", float("nan"))),
+        True,
+        scale,
+        p["k_max"],
+        output.summary["inference"],
+        output.summary["alpha"],
+        int((significant & (sign > 0)).sum()),
+        int((significant & (sign < 0)).sum()),
+    )
+    output.summary.update(
+        k=scale.chosen,
+        moran_z={str(k): round(float(z), 3) for k, z in zip(scale.k, scale.z, strict=True)},
+        neighbours=units.weights.kind,
+    )
     return output
 
 
 def compute_emerging(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOutput:
     """Monthly space-time Gi* with Mann–Kendall trends: the 17 emerging classes per unit."""
-    cube = space_time_cube(data.where, data.located_cases["reported_at"].to_numpy(), data.units.ids,
-                           step=p["step"], start=data.case_filter.start, end=data.case_filter.end)
-    result = emerging_hotspots(cube, data.units.weights, time_lag=p["time_lag"], alpha=p["alpha"],
-                               trend_alpha=p["trend_alpha"], inference=p["inference"])
+    cube = space_time_cube(
+        data.where,
+        data.located_cases["reported_at"].to_numpy(),
+        data.units.ids,
+        step=p["step"],
+        start=data.case_filter.start,
+        end=data.case_filter.end,
+    )
+    result = emerging_hotspots(
+        cube,
+        data.units.weights,
+        time_lag=p["time_lag"],
+        alpha=p["alpha"],
+        trend_alpha=p["trend_alpha"],
+        inference=p["inference"],
+    )
     columns = {
-        "value": cube.counts[-1], "z": result.trend_z, "p": result.trend_p, "p_fdr": result.p_fdr[-1],
-        "bin": result.classes, "label": result.labels,
-        "extra": [_json({"trend_tau": _finite(tau), "final_z": fz, "final_bin": int(fb),
-                         "z_series": np.round(zs, 3), "count_series": cs})
-                  for tau, fz, fb, zs, cs in zip(result.trend_tau, result.z[-1], result.bins[-1], result.z.T,
-                                                 cube.counts.T.astype(int), strict=True)],
+        "value": cube.counts[-1],
+        "z": result.trend_z,
+        "p": result.trend_p,
+        "p_fdr": result.p_fdr[-1],
+        "bin": result.classes,
+        "label": result.labels,
+        "extra": [
+            _json(
+                {
+                    "trend_tau": _finite(tau),
+                    "final_z": fz,
+                    "final_bin": int(fb),
+                    "z_series": np.round(zs, 3),
+                    "count_series": cs,
+                }
+            )
+            for tau, fz, fb, zs, cs in zip(
+                result.trend_tau,
+                result.z[-1],
+                result.bins[-1],
+                result.z.T,
+                cube.counts.T.astype(int),
+                strict=True,
+            )
+        ],
     }
-    summary = dict(classes=result.class_counts(), steps=cube.steps, step=cube.step, time_lag=result.time_lag,
-                   alpha=result.alpha, trend_alpha=result.trend_alpha, inference=result.inference,
-                   confidence=f"Benjamini-Hochberg FDR <= {result.alpha:g} per bin, p from {result.inference}")
-    areas = _areas(result.classes > 0, np.ones(len(data.units.ids)), data.units, data.counts, data.category_counts,
-                   result.labels, p["top_areas"], both_signs=False)
+    summary = dict(
+        classes=result.class_counts(),
+        steps=cube.steps,
+        step=cube.step,
+        time_lag=result.time_lag,
+        alpha=result.alpha,
+        trend_alpha=result.trend_alpha,
+        inference=result.inference,
+        confidence=f"Benjamini-Hochberg FDR <= {result.alpha:g} per bin, p from {result.inference}",
+    )
+    areas = _areas(
+        result.classes > 0,
+        np.ones(len(data.units.ids)),
+        data.units,
+        data.counts,
+        data.category_counts,
+        result.labels,
+        p["top_areas"],
+        both_signs=False,
+    )
     return MethodOutput(columns, areas, summary)
 
 
@@ -436,21 +576,39 @@ def compute_kde(method: str, data: RunInputs, p: dict, run_id: str) -> MethodOut
         c_lon, c_lat = centres.x.to_numpy(), centres.y.to_numpy()
     png = kde.to_png()
     surface = {
-        "run_id": run_id, "west": kde.west, "south": kde.south, "east": kde.east, "north": kde.north,
-        "width": kde.density.shape[1], "height": kde.density.shape[0], "bandwidth_m": kde.bandwidth_m,
-        "cell_size_m": kde.cell_size_m, "total": kde.total, "max_density": float(kde.density.max()),
+        "run_id": run_id,
+        "west": kde.west,
+        "south": kde.south,
+        "east": kde.east,
+        "north": kde.north,
+        "width": kde.density.shape[1],
+        "height": kde.density.shape[0],
+        "bandwidth_m": kde.bandwidth_m,
+        "cell_size_m": kde.cell_size_m,
+        "total": kde.total,
+        "max_density": float(kde.density.max()),
         "png_base64": base64.b64encode(png).decode("ascii"),
     }
-    summary = dict(bandwidth_m=kde.bandwidth_m, bandwidth_rule="fixed" if p["bandwidth_m"] else "arcgis",
-                   bounds=kde.bounds, raster=list(kde.density.shape), max_density_per_km2=float(kde.density.max()),
-                   integral=kde.integral())
+    summary = dict(
+        bandwidth_m=kde.bandwidth_m,
+        bandwidth_rule="fixed" if p["bandwidth_m"] else "arcgis",
+        bounds=kde.bounds,
+        raster=list(kde.density.shape),
+        max_density_per_km2=float(kde.density.max()),
+        integral=kde.integral(),
+    )
     # cases per km² at the unit centre
     return MethodOutput({"value": kde.sample(c_lon, c_lat)}, gpd.GeoDataFrame(), summary, surface)
 
 
 #: one adapter per method: (method, inputs, params, run_id) → MethodOutput
-COMPUTE = {"gi": compute_local, "lisa": compute_local, "emerging": compute_emerging, "kde": compute_kde,
-           "optimized": compute_optimized}
+COMPUTE = {
+    "gi": compute_local,
+    "lisa": compute_local,
+    "emerging": compute_emerging,
+    "kde": compute_kde,
+    "optimized": compute_optimized,
+}
 
 
 def result_rows(run_id: str, data: RunInputs, output: MethodOutput) -> gpd.GeoDataFrame:
@@ -461,8 +619,13 @@ def result_rows(run_id: str, data: RunInputs, output: MethodOutput) -> gpd.GeoDa
     return gpd.GeoDataFrame(rows, geometry=_multipolygons(data.units.geometry), crs=WGS84)
 
 
-def write_run(store: Store, run_row: pd.DataFrame, results: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
-              surface: dict | None) -> None:
+def write_run(
+    store: Store,
+    run_row: pd.DataFrame,
+    results: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    surface: dict | None,
+) -> None:
     """The run, its results, areas and surface in one transaction."""
     with store.transaction():
         store.write("hotspot_runs", run_row)
@@ -524,7 +687,9 @@ def run_hotspots(
     case_filter = CaseFilter.from_dict(filters)
     if method == "optimized":
         if unit not in ("grid", "h3"):
-            raise InputError("optimized hot spots aggregate onto H3 cells; leave unit at its default or use h3")
+            raise InputError(
+                "optimized hot spots aggregate onto H3 cells; leave unit at its default or use h3"
+            )
         unit = "h3"  # the optimized analysis chooses its own aggregation
     resolution = int(h3_resolution if h3_resolution is not None else get_settings().demo_h3_resolution)
     if unit == "h3" and not 0 <= resolution <= 15:
@@ -536,9 +701,14 @@ def run_hotspots(
     run_id = f"hs-{datetime.now(LOCAL_TZ).strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     inside = data.inside
     summary: dict = {
-        "method": method, "unit": unit, "units": len(data.units.ids), "cases_matched": int(len(data.cases)),
-        "cases_located": int(len(data.lon)), "cases_in_units": int(inside.sum()),
-        "cases_outside_units": int((~inside).sum()), "islands": int(len(data.units.weights.islands)),
+        "method": method,
+        "unit": unit,
+        "units": len(data.units.ids),
+        "cases_matched": int(len(data.cases)),
+        "cases_located": int(len(data.lon)),
+        "cases_in_units": int(inside.sum()),
+        "cases_outside_units": int((~inside).sum()),
+        "islands": int(len(data.units.weights.islands)),
         "neighbours": data.units.weights.kind,
     }
     if unit == "h3":
@@ -548,25 +718,44 @@ def run_hotspots(
     areas = output.areas
     if len(areas):
         summary["top_areas"] = [
-            {"rank": int(a["rank"]), "sign": int(a["sign"]), "cases": float(a["cases"]), "units": int(a["units"]),
-             "top_categories": json.loads(a["top_categories"]), "trend": a["trend"],
-             "centre": [round(float(a["centre_lon"]), 6), round(float(a["centre_lat"]), 6)],
-             "area_km2": round(float(a["area_km2"]), 3)}
-            for _, a in areas.iterrows() if int(a["rank"]) <= p["top_areas"]
+            {
+                "rank": int(a["rank"]),
+                "sign": int(a["sign"]),
+                "cases": float(a["cases"]),
+                "units": int(a["units"]),
+                "top_categories": json.loads(a["top_categories"]),
+                "trend": a["trend"],
+                "centre": [round(float(a["centre_lon"]), 6), round(float(a["centre_lat"]), 6)],
+                "area_km2": round(float(a["area_km2"]), 3),
+            }
+            for _, a in areas.iterrows()
+            if int(a["rank"]) <= p["top_areas"]
         ]
     summary["seconds"] = round(time.perf_counter() - started, 3)
 
     results = result_rows(run_id, data, output)
-    run_row = pd.DataFrame([{
-        "run_id": run_id, "method": method, "created_at": _now(),
-        "plan_id": (plan_id or (store.active_plan_id() if unit == "grid" else None)),
-        "unit_kind": unit if unit != "h3" else f"h3_{resolution}",
-        "params": _json({k: v for k, v in p.items()}), "filters": _json(case_filter.as_dict()),
-        "summary": _json(summary),
-    }])
+    run_row = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "method": method,
+                "created_at": _now(),
+                "plan_id": (plan_id or (store.active_plan_id() if unit == "grid" else None)),
+                "unit_kind": unit if unit != "h3" else f"h3_{resolution}",
+                "params": _json({k: v for k, v in p.items()}),
+                "filters": _json(case_filter.as_dict()),
+                "summary": _json(summary),
+            }
+        ]
+    )
     write_run(store, run_row, results, areas, output.surface)
-    log.info("run %s stored: %d units, %d areas, %.1f s", run_id, len(data.units.ids), len(areas),
-             summary["seconds"])
+    log.info(
+        "run %s stored: %d units, %d areas, %.1f s",
+        run_id,
+        len(data.units.ids),
+        len(areas),
+        summary["seconds"],
+    )
     return run_id
 
 
@@ -574,12 +763,21 @@ def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:
     return np.full(n, np.nan) if values is None else values
 
 
-def _areas(significant, z, units: Units, counts, category_counts, trend_labels, top: int,
-           both_signs: bool) -> gpd.GeoDataFrame:
+def _areas(
+    significant, z, units: Units, counts, category_counts, trend_labels, top: int, both_signs: bool
+) -> gpd.GeoDataFrame:
     frames = []
-    for sign in ((1, -1) if both_signs else (1,)):
-        found = hotspot_areas(significant, z, units.weights, units.geometry, counts, category_counts=category_counts,
-                              trend_labels=trend_labels, sign=sign)
+    for sign in (1, -1) if both_signs else (1,):
+        found = hotspot_areas(
+            significant,
+            z,
+            units.weights,
+            units.geometry,
+            counts,
+            category_counts=category_counts,
+            trend_labels=trend_labels,
+            sign=sign,
+        )
         frames.append(found)
     if not frames or all(len(f) == 0 for f in frames):
         return gpd.GeoDataFrame()
@@ -594,22 +792,29 @@ def read_run(store: Store, run_id: str) -> tuple[dict, gpd.GeoDataFrame]:
     row = runs.iloc[0].to_dict()
     for key in ("params", "filters", "summary"):
         row[key] = json.loads(row[key]) if row.get(key) else {}
-    results = store.read("hotspot_results", where={"run_id": run_id},
-                         columns=["unit_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "extra", "geometry"])
+    results = store.read(
+        "hotspot_results",
+        where={"run_id": run_id},
+        columns=["unit_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "extra", "geometry"],
+    )
     return row, results
 
 
 def format_summary(run_id: str, summary: dict) -> str:
     """Readable lines for the command line."""
-    lines = [f"run {run_id}: {summary['method']} on {summary['units']:,} {summary['unit']} units, "
-             f"{summary['cases_in_units']:,} cases ({summary['cases_located']:,} located of "
-             f"{summary['cases_matched']:,} matching; {summary['cases_outside_units']:,} outside the units)"]
+    lines = [
+        f"run {run_id}: {summary['method']} on {summary['units']:,} {summary['unit']} units, "
+        f"{summary['cases_in_units']:,} cases ({summary['cases_located']:,} located of "
+        f"{summary['cases_matched']:,} matching; {summary['cases_outside_units']:,} outside the units)"
+    ]
     for decision in summary.get("decisions", []):
         lines.append(f"decision — {decision['decision']}: {decision['value']} ({decision['why']})")
     if "bins" in summary:
         counts = summary["bins"]
         order = ["3", "2", "1", "0", "-1", "-2", "-3"]
-        lines.append("Gi* bins: " + ", ".join(f"{bin_label(np.array([int(b)]))[0]} {counts.get(b, 0)}" for b in order))
+        lines.append(
+            "Gi* bins: " + ", ".join(f"{bin_label(np.array([int(b)]))[0]} {counts.get(b, 0)}" for b in order)
+        )
     if "clusters" in summary:
         lines.append("clusters: " + ", ".join(f"{k} {v}" for k, v in summary["clusters"].items()))
     if "classes" in summary:
@@ -617,22 +822,28 @@ def format_summary(run_id: str, summary: dict) -> str:
         lines.append("classes: " + ", ".join(f"{k} {v}" for k, v in ordered))
         lines.append(f"time steps: {len(summary['steps'])} {summary['step']}s from {summary['steps'][0]}")
     if "bandwidth_m" in summary:
-        lines.append(f"kernel density: bandwidth {summary['bandwidth_m']:.0f} m ({summary['bandwidth_rule']}), "
-                     f"raster {summary['raster'][1]}x{summary['raster'][0]}, peak "
-                     f"{summary['max_density_per_km2']:.1f} cases/km²")
+        lines.append(
+            f"kernel density: bandwidth {summary['bandwidth_m']:.0f} m ({summary['bandwidth_rule']}), "
+            f"raster {summary['raster'][1]}x{summary['raster'][0]}, peak "
+            f"{summary['max_density_per_km2']:.1f} cases/km²"
+        )
     if summary.get("confidence"):
         lines.append(f"significant: {summary['confidence']} (bins ±1/±2/±3 = 90/95/99 % confidence)")
     if summary.get("permutations"):
-        lines.append(f"permutations: {summary['permutations']} (seed {summary['seed']}, engine {summary['engine']})")
+        lines.append(
+            f"permutations: {summary['permutations']} (seed {summary['seed']}, engine {summary['engine']})"
+        )
     if summary.get("fdr_warning"):
         lines.append(f"warning: {summary['fdr_warning']}")
     for area in summary.get("top_areas", []):
         kind = "hot" if area["sign"] > 0 else "cold"
         categories = ", ".join(f"{c} {n}" for c, n in area["top_categories"]) or "-"
         trend = f", trend {area['trend']}" if area.get("trend") else ""
-        lines.append(f"  {kind} area #{area['rank']}: {area['cases']:.0f} cases in {area['units']} units "
-                     f"({area['area_km2']:.2f} km²) near {area['centre'][0]:.5f},{area['centre'][1]:.5f}; "
-                     f"top: {categories}{trend}")
+        lines.append(
+            f"  {kind} area #{area['rank']}: {area['cases']:.0f} cases in {area['units']} units "
+            f"({area['area_km2']:.2f} km²) near {area['centre'][0]:.5f},{area['centre'][1]:.5f}; "
+            f"top: {categories}{trend}"
+        )
     lines.append(f"({summary['seconds']:.1f} s)")
     return "\n".join(lines)
 

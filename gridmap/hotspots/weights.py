@@ -107,7 +107,9 @@ def as_weights(weights: SpatialWeights | sp.spmatrix | sp.sparray, n: int | None
         matrix = sp.csr_matrix(weights)
         result = SpatialWeights(matrix, np.arange(matrix.shape[0]))
     else:
-        raise InputError(f"weights must be SpatialWeights or a scipy sparse matrix, got {type(weights).__name__}")
+        raise InputError(
+            f"weights must be SpatialWeights or a scipy sparse matrix, got {type(weights).__name__}"
+        )
     if n is not None and result.n != n:
         raise InputError(f"weights cover {result.n} units but {n} values were given")
     return result
@@ -283,8 +285,10 @@ def _h3_digit_tables() -> tuple[np.ndarray, np.ndarray]:
                 new[resolution % 2, digit, direction] = (h3.str_to_int(other) >> shift) & 7
                 other_parent = h3.cell_to_parent(other, resolution - 1)
                 adjust[resolution % 2, digit, direction] = (
-                    0 if other_parent == parent
-                    else (h3.str_to_int(h3.cells_to_directed_edge(parent, other_parent)) >> 56) & 7)
+                    0
+                    if other_parent == parent
+                    else (h3.str_to_int(h3.cells_to_directed_edge(parent, other_parent)) >> 56) & 7
+                )
     return new.reshape(2, 49), adjust.reshape(2, 49)
 
 
@@ -420,8 +424,9 @@ def check_h3_cells(cells: np.ndarray) -> int:
         raise InputError(f"{int((mode != 1).sum())} values are not H3 cell indexes")
     resolution = (cells >> np.uint64(52)) & np.uint64(0xF)
     if resolution.min() != resolution.max():  # min/max: np.unique would cost more than the weights
-        raise InputError(f"H3 cells mix resolutions {np.unique(resolution).tolist()}; bin all points at one "
-                         "resolution")
+        raise InputError(
+            f"H3 cells mix resolutions {np.unique(resolution).tolist()}; bin all points at one resolution"
+        )
     ordered = np.sort(cells)
     if (ordered[1:] == ordered[:-1]).any():
         raise InputError("H3 cells are not unique")
@@ -451,8 +456,9 @@ def distance_band_weights(
     local = gpd.GeoSeries(geoms, crs=crs or WGS84).to_crs(LOCAL_CRS)
     centres = shapely.get_coordinates(shapely.centroid(np.asarray(local.values)))
     pairs = cKDTree(centres).query_pairs(threshold_m, output_type="ndarray")
-    return _pairs_to_weights(pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), unit_ids,
-                             f"distance_{threshold_m:g}m")
+    return _pairs_to_weights(
+        pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), unit_ids, f"distance_{threshold_m:g}m"
+    )
 
 
 def space_time_weights(spatial: SpatialWeights, n_times: int, time_lag: int = 1) -> SpatialWeights:
@@ -475,8 +481,12 @@ def space_time_weights(spatial: SpatialWeights, n_times: int, time_lag: int = 1)
     n = spatial.n
     with_self = spatial.sparse + sp.identity(n, format="csr")
     # lower band matrix: time step t sees steps t-time_lag .. t
-    band = sp.diags([np.ones(n_times - d) for d in range(min(time_lag, n_times - 1) + 1)],
-                    [-d for d in range(min(time_lag, n_times - 1) + 1)], shape=(n_times, n_times), format="csr")
+    band = sp.diags(
+        [np.ones(n_times - d) for d in range(min(time_lag, n_times - 1) + 1)],
+        [-d for d in range(min(time_lag, n_times - 1) + 1)],
+        shape=(n_times, n_times),
+        format="csr",
+    )
     matrix = sp.kron(band, with_self, format="csr")
     # not symmetric (the past sees no future): built directly rather than via _pairs_to_weights
     return SpatialWeights(matrix, np.arange(n * n_times), kind=f"space_time_lag{time_lag}")

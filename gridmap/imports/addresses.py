@@ -57,18 +57,27 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
     lon, lat, x, y = declared_points(store, fields, crs, table.name, rows)
     rows.mark(~(np.isfinite(x) & np.isfinite(y)), REJECTED, "no coordinates")
     text = fields["full_address"] if "full_address" in fields else pd.Series([""] * n)
-    ids = (fields["address_id"].to_numpy(dtype=object) if "address_id" in fields
-           else np.full(n, "", dtype=object))
+    ids = (
+        fields["address_id"].to_numpy(dtype=object)
+        if "address_id" in fields
+        else np.full(n, "", dtype=object)
+    )
     derived = stable_key("ADR-", text.to_numpy(dtype=object))
     ids = np.where(ids == "", derived, ids).astype(object)
     drop_repeats(ids, rows, "address")
 
     parts = text.str.extract(_PARTS)
     road = fields["road"] if "road" in fields else parts["road"].fillna("")
-    number = fields["house_number"] if "house_number" in fields else parts["number"].fillna("").map(
-        lambda v: f"{v}号" if v else "")
-    building = fields["building"] if "building" in fields else parts["building"].fillna("").map(
-        lambda v: f"{v}栋" if v else "")
+    number = (
+        fields["house_number"]
+        if "house_number" in fields
+        else parts["number"].fillna("").map(lambda v: f"{v}号" if v else "")
+    )
+    building = (
+        fields["building"]
+        if "building" in fields
+        else parts["building"].fillna("").map(lambda v: f"{v}栋" if v else "")
+    )
     households = pd.to_numeric(fields.get("households", pd.Series([""] * n)), errors="coerce")
     bad_households = households.isna() | (households < 0) | (households % 1 != 0)
     rows.mark(bad_households.to_numpy(), REVIEW, "households missing or not a whole number (taken as 0)")
@@ -76,15 +85,29 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
 
     villages = store.read("admin_units", where={"level": "village"})
     villages = villages[villages.geometry.notna() & ~villages.geometry.is_empty]
-    units = pd.DataFrame(store.read("admin_units", columns=["code", "level", "parent_code"])).set_index("code")
-    in_village = (GridIndex(villages, code_col="code").assign(np.nan_to_num(lon), np.nan_to_num(lat))
-                  if len(villages) else np.full(n, None, dtype=object))
-    in_village = np.where(np.isfinite(lon), in_village, None)
-    named = fields["village_code"].replace("", None).to_numpy(dtype=object) if "village_code" in fields \
+    units = pd.DataFrame(store.read("admin_units", columns=["code", "level", "parent_code"])).set_index(
+        "code"
+    )
+    in_village = (
+        GridIndex(villages, code_col="code").assign(np.nan_to_num(lon), np.nan_to_num(lat))
+        if len(villages)
         else np.full(n, None, dtype=object)
+    )
+    in_village = np.where(np.isfinite(lon), in_village, None)
+    named = (
+        fields["village_code"].replace("", None).to_numpy(dtype=object)
+        if "village_code" in fields
+        else np.full(n, None, dtype=object)
+    )
     village = np.where(pd.isna(named), in_village, named).astype(object)
-    rows.mark(pd.isna(village) & rows.live, REVIEW, "in no village: import the village polygons first or give 村社区代码")
-    unknown = pd.notna(village) & ~pd.Series(village.astype(str)).isin(set(units.index.astype(str))).to_numpy()
+    rows.mark(
+        pd.isna(village) & rows.live,
+        REVIEW,
+        "in no village: import the village polygons first or give 村社区代码",
+    )
+    unknown = (
+        pd.notna(village) & ~pd.Series(village.astype(str)).isin(set(units.index.astype(str))).to_numpy()
+    )
     rows.mark(unknown, REVIEW, "village code not in the store's units")
     disagree = pd.notna(named) & pd.notna(in_village) & (named != in_village)
     if disagree.any():
@@ -98,32 +121,72 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
             px, py = to_local(lon[i], lat[i])
             far[i] = shapely.distance(local, shapely.Point(float(px), float(py))) > VILLAGE_TOLERANCE_M
         rows.mark(far, REVIEW, "the point lies outside the village its code names")
-    township = np.array([units["parent_code"].get(v) if isinstance(v, str) else None for v in village], dtype=object)
-    county = np.array([units["parent_code"].get(t) if isinstance(t, str) else None for t in township], dtype=object)
+    township = np.array(
+        [units["parent_code"].get(v) if isinstance(v, str) else None for v in village], dtype=object
+    )
+    county = np.array(
+        [units["parent_code"].get(t) if isinstance(t, str) else None for t in township], dtype=object
+    )
     geometry = np.full(n, None, dtype=object)
     ok = np.isfinite(lon)
     geometry[ok] = shapely.points(lon[ok], lat[ok])
-    records = gpd.GeoDataFrame({
-        "address_id": ids, "full_address": text.replace("", None).to_numpy(dtype=object),
-        "county_code": county, "township_code": township, "village_code": village,
-        "road": road.replace("", None).to_numpy(dtype=object), "house_number": number.replace("", None).to_numpy(dtype=object),
-        "building": building.replace("", None).to_numpy(dtype=object),
-        "households": households.where(~bad_households, 0).astype("Int64"),
-        "population": population.astype("Int64"), "urban": building.ne("").astype(int).to_numpy(),
-        "source": f"import {table.name}",
-    }, geometry=gpd.GeoSeries(geometry, crs=WGS84).values, crs=WGS84)
-    carried = ["full_address", "county_code", "township_code", "village_code", "road", "house_number", "building",
-               "households", "urban", "geometry", "source"] + (["population"] if "population" in fields else [])
-    return Prepared(records=records, status=rows.status, reason=rows.reason, carried=carried,
-                    keep={"source": np.ones(n, dtype=bool)},
-                    external_id=fields["address_id"].to_numpy(dtype=object) if "address_id" in fields else None,
-                    mapping=column_map, ignored_columns=[c for c in table.frame.columns if c not in column_map])
+    records = gpd.GeoDataFrame(
+        {
+            "address_id": ids,
+            "full_address": text.replace("", None).to_numpy(dtype=object),
+            "county_code": county,
+            "township_code": township,
+            "village_code": village,
+            "road": road.replace("", None).to_numpy(dtype=object),
+            "house_number": number.replace("", None).to_numpy(dtype=object),
+            "building": building.replace("", None).to_numpy(dtype=object),
+            "households": households.where(~bad_households, 0).astype("Int64"),
+            "population": population.astype("Int64"),
+            "urban": building.ne("").astype(int).to_numpy(),
+            "source": f"import {table.name}",
+        },
+        geometry=gpd.GeoSeries(geometry, crs=WGS84).values,
+        crs=WGS84,
+    )
+    carried = [
+        "full_address",
+        "county_code",
+        "township_code",
+        "village_code",
+        "road",
+        "house_number",
+        "building",
+        "households",
+        "urban",
+        "geometry",
+        "source",
+    ] + (["population"] if "population" in fields else [])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=carried,
+        keep={"source": np.ones(n, dtype=bool)},
+        external_id=fields["address_id"].to_numpy(dtype=object) if "address_id" in fields else None,
+        mapping=column_map,
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", crs: str | None = None,
-                sheet: str | None = None, encoding: str | None = None, progress: Progress | None = None,
-                max_bytes: int | None = None, **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    crs: str | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import a standard address book (CSV/XLSX/JSON); returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -131,5 +194,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         raise InputError(f"{table.name}: no data rows")
     prepared = prepare(store, table, mapping, crs)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

@@ -58,17 +58,30 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, plan: str | 
     n = len(fields)
     rows.mark(fields["worker_id"].eq("").to_numpy(), REJECTED, "no worker id")
     roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
-    rows.mark(~fields["worker_id"].isin(roster).to_numpy(), REVIEW, "worker not on the roster (import workers first)")
+    rows.mark(
+        ~fields["worker_id"].isin(roster).to_numpy(),
+        REVIEW,
+        "worker not on the roster (import workers first)",
+    )
     grid = fields["grid_code"] if "grid_code" in fields else pd.Series([""] * n)
     village = fields["village_code"] if "village_code" in fields else pd.Series([""] * n)
     rows.mark((grid.eq("") & village.eq("")).to_numpy(), REJECTED, "neither a grid nor a village")
-    rows.mark(grid.ne("").to_numpy() & ~grid.isin(set(grids["code"])).to_numpy(), REJECTED,
-              f"grid code not in plan {plan_id}")
-    rows.mark(grid.eq("").to_numpy() & village.ne("").to_numpy() & ~village.isin(set(grids["village_code"])).to_numpy(),
-              REJECTED, f"village has no grid in plan {plan_id}")
+    rows.mark(
+        grid.ne("").to_numpy() & ~grid.isin(set(grids["code"])).to_numpy(),
+        REJECTED,
+        f"grid code not in plan {plan_id}",
+    )
+    rows.mark(
+        grid.eq("").to_numpy()
+        & village.ne("").to_numpy()
+        & ~village.isin(set(grids["village_code"])).to_numpy(),
+        REJECTED,
+        f"village has no grid in plan {plan_id}",
+    )
     role_text = fields["role"] if "role" in fields else pd.Series(["专职"] * n)
-    role = role_text.map(lambda v: ROLE_VALUES.get(v.strip().lower() if v.isascii() else v.strip(), None)
-                         if v else "full_time")
+    role = role_text.map(
+        lambda v: ROLE_VALUES.get(v.strip().lower() if v.isascii() else v.strip(), None) if v else "full_time"
+    )
     rows.mark(role.isna().to_numpy(), REVIEW, "unknown role (专职, 兼职, 干部, 民警); taken as 专职")
     role = role.fillna("full_time")
     dates = {}
@@ -79,7 +92,9 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, plan: str | 
             dates[name] = pd.Series([v[:10] if isinstance(v, str) else "" for v in iso])
         else:
             dates[name] = pd.Series([""] * n)
-    late = (dates["valid_to"].ne("") & dates["valid_from"].ne("") & (dates["valid_to"] < dates["valid_from"])).to_numpy()
+    late = (
+        dates["valid_to"].ne("") & dates["valid_from"].ne("") & (dates["valid_to"] < dates["valid_from"])
+    ).to_numpy()
     rows.mark(late, REJECTED, "ends before it starts")
 
     # one output row per grid: a village row fans out to the village's grids
@@ -87,29 +102,52 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, plan: str | 
     targets = [[g] if g else by_village.get(v, [None]) for g, v in zip(grid, village, strict=True)]
     owner = np.repeat(np.arange(n), [len(t) for t in targets])
     grid_codes = pd.Series([c for t in targets for c in t], dtype=object)
-    frame = pd.DataFrame({
-        "worker_id": fields["worker_id"].to_numpy(dtype=object)[owner], "plan_id": plan_id,
-        "grid_code": grid_codes.to_numpy(), "role": role.to_numpy(dtype=object)[owner],
-        "valid_from": dates["valid_from"].to_numpy(dtype=object)[owner],
-        "valid_to": dates["valid_to"].replace("", None).to_numpy(dtype=object)[owner],
-    })
-    frame["assignment_id"] = assignment_ids(frame["worker_id"], frame["grid_code"].fillna(""), frame["role"],
-                                            frame["valid_from"])
+    frame = pd.DataFrame(
+        {
+            "worker_id": fields["worker_id"].to_numpy(dtype=object)[owner],
+            "plan_id": plan_id,
+            "grid_code": grid_codes.to_numpy(),
+            "role": role.to_numpy(dtype=object)[owner],
+            "valid_from": dates["valid_from"].to_numpy(dtype=object)[owner],
+            "valid_to": dates["valid_to"].replace("", None).to_numpy(dtype=object)[owner],
+        }
+    )
+    frame["assignment_id"] = assignment_ids(
+        frame["worker_id"], frame["grid_code"].fillna(""), frame["role"], frame["valid_from"]
+    )
     frame["valid_from"] = frame["valid_from"].replace("", None)
     expanded = Rows(rows.status[owner].copy(), rows.reason[owner].copy())
     drop_repeats(frame["assignment_id"].to_numpy(dtype=object), expanded, "assignment")
     notes = []
     if len(frame) > n:
-        notes.append(f"{n:,} rows gave {len(frame):,} assignments (village rows cover each of the village's grids)")
-    return Prepared(records=frame, status=expanded.status, reason=expanded.reason,
-                    carried=["worker_id", "plan_id", "grid_code", "role", "valid_from", "valid_to"],
-                    mapping=column_map, notes=notes, ignored_columns=[c for c in table.frame.columns if c not in column_map])
+        notes.append(
+            f"{n:,} rows gave {len(frame):,} assignments (village rows cover each of the village's grids)"
+        )
+    return Prepared(
+        records=frame,
+        status=expanded.status,
+        reason=expanded.reason,
+        carried=["worker_id", "plan_id", "grid_code", "role", "valid_from", "valid_to"],
+        mapping=column_map,
+        notes=notes,
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", plan: str | None = None,
-                sheet: str | None = None, encoding: str | None = None, progress: Progress | None = None,
-                max_bytes: int | None = None, **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    plan: str | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import worker → grid/village assignments; returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -117,5 +155,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         raise InputError(f"{table.name}: no data rows")
     prepared = prepare(store, table, mapping, plan)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

@@ -44,8 +44,19 @@ from gridmap.imports.reading import formula_reasons, read_input
 
 KIND = "cases"
 TABLE = "cases"
-GEOCODE_COLUMNS = ("lon", "lat", "precision", "score", "geocode_status", "reason", "grid_code",
-                   "village_code", "township_code", "county_code", "geometry")
+GEOCODE_COLUMNS = (
+    "lon",
+    "lat",
+    "precision",
+    "score",
+    "geocode_status",
+    "reason",
+    "grid_code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "geometry",
+)
 #: prefix of case ids derived from an external id (never equal to a synthetic or manual id)
 EXTERNAL_PREFIX = "EXT-"
 
@@ -54,11 +65,21 @@ def _existing_cases(store, external: pd.Series | None, explicit: pd.Series | Non
     columns = ["case_id", "external_id", "kind", "geocode_status", "address_text", "raw_lon", "raw_lat"]
     frames = []
     if external is not None and external.ne("").any():
-        frames.append(pd.DataFrame(store.read("cases", where={"external_id": sorted(set(external[external.ne("")]))},
-                                              columns=columns)))
+        frames.append(
+            pd.DataFrame(
+                store.read(
+                    "cases", where={"external_id": sorted(set(external[external.ne("")]))}, columns=columns
+                )
+            )
+        )
     if explicit is not None and explicit.ne("").any():
-        frames.append(pd.DataFrame(store.read("cases", where={"case_id": sorted(set(explicit[explicit.ne("")]))},
-                                              columns=columns)))
+        frames.append(
+            pd.DataFrame(
+                store.read(
+                    "cases", where={"case_id": sorted(set(explicit[explicit.ne("")]))}, columns=columns
+                )
+            )
+        )
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True).drop_duplicates("case_id")
@@ -78,12 +99,19 @@ def case_ids(fields: pd.DataFrame, existing: pd.DataFrame, sha256: str) -> np.nd
     by_external = {}
     if len(existing):
         with_ext = existing[existing["external_id"].notna()]
-        by_external = dict(zip(with_ext["external_id"].astype(str), with_ext["case_id"].astype(str), strict=True))
+        by_external = dict(
+            zip(with_ext["external_id"].astype(str), with_ext["case_id"].astype(str), strict=True)
+        )
     derived = stable_key(EXTERNAL_PREFIX, external)
-    ids = np.where(explicit.ne("").to_numpy(), explicit.to_numpy(dtype=object),
-                   np.where(external.ne("").to_numpy(),
-                            [by_external.get(e, d) for e, d in zip(external, derived, strict=True)],
-                            [f"IMP-{sha256[:12]}-{i + 1}" for i in range(n)]))
+    ids = np.where(
+        explicit.ne("").to_numpy(),
+        explicit.to_numpy(dtype=object),
+        np.where(
+            external.ne("").to_numpy(),
+            [by_external.get(e, d) for e, d in zip(external, derived, strict=True)],
+            [f"IMP-{sha256[:12]}-{i + 1}" for i in range(n)],
+        ),
+    )
     return ids.astype(object)
 
 
@@ -117,17 +145,25 @@ def prepare(
     existing = _existing_cases(store, external, explicit)
     ids = case_ids(fields, existing, sha256)
     if explicit is not None:
-        unknown = explicit.ne("").to_numpy() & ~pd.Series(ids).isin(set(existing["case_id"].astype(str))).to_numpy()
+        unknown = (
+            explicit.ne("").to_numpy() & ~pd.Series(ids).isin(set(existing["case_id"].astype(str))).to_numpy()
+        )
         for i in np.flatnonzero(unknown & (reject == "")):
             reject[i] = f"no case with system id {ids[i]!r} (系统编号 names existing cases only)"
     old = existing.set_index("case_id") if len(existing) else existing
-    is_existing = pd.Series(ids).isin(set(old.index.astype(str))).to_numpy() if len(existing) else np.zeros(n, dtype=bool)
+    is_existing = (
+        pd.Series(ids).isin(set(old.index.astype(str))).to_numpy()
+        if len(existing)
+        else np.zeros(n, dtype=bool)
+    )
 
     # The same case twice in one file: the last row wins, earlier ones are rejected.
     last = pd.Series(np.arange(n)).groupby(ids).transform("max").to_numpy()
     duplicate = (last != np.arange(n)) & (reject == "")
-    reject[duplicate] = [f"duplicate external id: row {last[i] + 2} of the file has the same case"
-                         for i in np.flatnonzero(duplicate)]
+    reject[duplicate] = [
+        f"duplicate external id: row {last[i] + 2} of the file has the same case"
+        for i in np.flatnonzero(duplicate)
+    ]
 
     records = pd.DataFrame({"case_id": ids})
     carried: list[str] = []
@@ -139,8 +175,9 @@ def prepare(
         carried.append(name)
 
     # kind and category: a new case needs both; an existing one changes only what the file gives
-    old_kind = (old["kind"].reindex(ids).to_numpy(dtype=object) if len(existing)
-                else np.full(n, None, dtype=object))
+    old_kind = (
+        old["kind"].reindex(ids).to_numpy(dtype=object) if len(existing) else np.full(n, None, dtype=object)
+    )
     kind = fields["kind"].to_numpy(dtype=object) if "kind" in fields else np.full(n, None, dtype=object)
     kind = np.where(pd.isna(kind), np.where(pd.isna(old_kind), "dispute", old_kind), kind)
     records["kind"] = kind
@@ -187,18 +224,27 @@ def prepare(
             context = GeocodeContext.from_store(store)
         if context.grid_index is None:
             notes.append("no active grid plan: accepted cases get no grid")
-        result = geocode_rows(context, fields["address_text"] if "address_text" in fields else [""] * n,
-                              fields.get("raw_lon"), fields.get("raw_lat"), fields.get("raw_crs"))
+        result = geocode_rows(
+            context,
+            fields["address_text"] if "address_text" in fields else [""] * n,
+            fields.get("raw_lon"),
+            fields.get("raw_lat"),
+            fields.get("raw_crs"),
+        )
         kept = _reviewer_placements(old, ids, is_existing & (reject == ""), fields)
         if kept.any():
-            notes.append(f"{int(kept.sum())} cases placed by a reviewer kept their placement (location unchanged)")
+            notes.append(
+                f"{int(kept.sum())} cases placed by a reviewer kept their placement (location unchanged)"
+            )
         for name in GEOCODE_COLUMNS[:-1]:
             records[name] = result[name].to_numpy()
             keep[name] = kept
         records["reason"] = records["reason"].replace("", None)
         good = result["geocode_status"].eq("accepted").to_numpy() & result["lon"].notna().to_numpy()
         geometry = np.full(n, None, dtype=object)
-        geometry[good] = shapely.points(result["lon"].to_numpy(float)[good], result["lat"].to_numpy(float)[good])
+        geometry[good] = shapely.points(
+            result["lon"].to_numpy(float)[good], result["lat"].to_numpy(float)[good]
+        )
         records = gpd.GeoDataFrame(records, geometry=gpd.GeoSeries(geometry, crs=WGS84).values, crs=WGS84)
         keep["geometry"] = kept
         carried += list(GEOCODE_COLUMNS)
@@ -206,8 +252,10 @@ def prepare(
         live = (reject == "") & ~kept
         status[live] = geo_status[live]
         reason[live] = result["reason"].fillna("").to_numpy(dtype=object)[live]
-        candidates = [candidates_json(c) if s == REVIEW else None
-                      for c, s in zip(result["candidates"], status, strict=True)]
+        candidates = [
+            candidates_json(c) if s == REVIEW else None
+            for c, s in zip(result["candidates"], status, strict=True)
+        ]
     else:
         new_without_place = ~is_existing & (reject == "")
         status[new_without_place] = REJECTED
@@ -221,14 +269,24 @@ def prepare(
         if name in records:
             records[name] = records[name].replace("", None)
     return Prepared(
-        records=records, status=status, reason=reason, carried=carried, keep=keep,
+        records=records,
+        status=status,
+        reason=reason,
+        carried=carried,
+        keep=keep,
         external_id=external.to_numpy(dtype=object) if external is not None else None,
-        candidates=candidates, mapping=column_map, ignored_columns=[c for c in raw.columns if c not in column_map],
-        notes=notes, reason_kind=reason_kind, write=reject == "",
+        candidates=candidates,
+        mapping=column_map,
+        ignored_columns=[c for c in raw.columns if c not in column_map],
+        notes=notes,
+        reason_kind=reason_kind,
+        write=reject == "",
     )
 
 
-def _reviewer_placements(old: pd.DataFrame, ids: np.ndarray, candidates: np.ndarray, fields: pd.DataFrame) -> np.ndarray:
+def _reviewer_placements(
+    old: pd.DataFrame, ids: np.ndarray, candidates: np.ndarray, fields: pd.DataFrame
+) -> np.ndarray:
     """Rows whose case a reviewer placed (``manual``) and whose location data did not change."""
     from gridmap.geocode.intake import _same_number, _text
 
@@ -239,7 +297,10 @@ def _reviewer_placements(old: pd.DataFrame, ids: np.ndarray, candidates: np.ndar
     for i in np.flatnonzero(candidates & np.array([c in manual for c in ids], dtype=bool)):
         row = old.loc[ids[i]]
         kept[i] = (
-            ("address_text" not in fields or _text(row["address_text"]) == _text(fields.at[i, "address_text"]))
+            (
+                "address_text" not in fields
+                or _text(row["address_text"]) == _text(fields.at[i, "address_text"])
+            )
             and ("raw_lon" not in fields or _same_number(row["raw_lon"], fields.at[i, "raw_lon"]))
             and ("raw_lat" not in fields or _same_number(row["raw_lat"], fields.at[i, "raw_lat"]))
         )
@@ -271,25 +332,53 @@ def import_file(
         from gridmap.geocode.transform import canonical_crs
 
         canonical_crs(crs)  # refuse an unknown name before any work
-        crs_columns = [c for c in raw.columns if c.strip().lower() in ("crs", "raw_crs", "坐标系", "坐标类型", "coordsys")]
+        crs_columns = [
+            c
+            for c in raw.columns
+            if c.strip().lower() in ("crs", "raw_crs", "坐标系", "坐标类型", "coordsys")
+        ]
         if crs_columns:
             raw[crs_columns[0]] = raw[crs_columns[0]].where(raw[crs_columns[0]].str.strip() != "", crs)
         else:
             raw = raw.assign(坐标系=crs)
     if progress:
         progress(0.1, f"read {len(raw):,} rows; geocoding")
-    prepared = prepare(store, raw, table.sha256, mapping, table.formula_cells, context=context,
-                       batch_label=f"import {table.name}")
+    prepared = prepare(
+        store,
+        raw,
+        table.sha256,
+        mapping,
+        table.formula_cells,
+        context=context,
+        batch_label=f"import {table.name}",
+    )
     prepared.notes = table.notes + prepared.notes
     if not len(raw):
         raise InputError(f"{table.name}: no data rows")
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )
 
 
-def import_cases(store, source: str | Path | bytes, filename: str | None = None,
-                 mapping: Mapping[str, str] | None = None, matcher=None, grids=None, actor: str = "system",
-                 context=None, **options) -> BatchReport:
+def import_cases(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    matcher=None,
+    grids=None,
+    actor: str = "system",
+    context=None,
+    **options,
+) -> BatchReport:
     """The case intake's entry point (formerly ``gridmap.geocode.intake.import_cases``):
     :func:`import_file`, with ``matcher``/``grids`` prebuilt when given."""
     from gridmap.geocode.batch import GeocodeContext

@@ -21,10 +21,21 @@ COORDINATE_ALIASES: dict[str, tuple[str, ...]] = {
 
 #: 专职 / 兼职 … → the role vocabulary of :mod:`gridmap.coverage.assignments`
 ROLE_VALUES = {
-    "专职": "full_time", "专职网格员": "full_time", "full_time": "full_time", "fulltime": "full_time",
-    "兼职": "part_time", "兼职网格员": "part_time", "part_time": "part_time", "parttime": "part_time",
-    "干部": "cadre", "村干部": "cadre", "社区干部": "cadre", "cadre": "cadre",
-    "民警": "police", "社区民警": "police", "police": "police",
+    "专职": "full_time",
+    "专职网格员": "full_time",
+    "full_time": "full_time",
+    "fulltime": "full_time",
+    "兼职": "part_time",
+    "兼职网格员": "part_time",
+    "part_time": "part_time",
+    "parttime": "part_time",
+    "干部": "cadre",
+    "村干部": "cadre",
+    "社区干部": "cadre",
+    "cadre": "cadre",
+    "民警": "police",
+    "社区民警": "police",
+    "police": "police",
 }
 
 
@@ -54,17 +65,26 @@ class Rows:
         return self.status != REJECTED
 
 
-def map_columns(table: InputTable, aliases: Mapping[str, tuple[str, ...]], mapping: Mapping[str, str] | None,
-                required: tuple[str, ...], kind: str) -> tuple[pd.DataFrame, dict[str, str], Rows]:
+def map_columns(
+    table: InputTable,
+    aliases: Mapping[str, tuple[str, ...]],
+    mapping: Mapping[str, str] | None,
+    required: tuple[str, ...],
+    kind: str,
+) -> tuple[pd.DataFrame, dict[str, str], Rows]:
     """File → fields (text, stripped) for the columns the file has; rows with a formula in a
     used column rejected; one-line error when a required field has no column."""
     column_map = resolve_columns(list(table.frame.columns), aliases, mapping)
     missing = [f for f in required if f not in column_map.values()]
     if missing:
         names = {f: "/".join(aliases[f][:3]) for f in missing}
-        raise InputError(f"{table.name}: no column for {', '.join(f'{f} ({names[f]})' for f in missing)} of a {kind} "
-                         f"file; the file has {', '.join(table.frame.columns)}; use --map field=column")
-    fields = pd.DataFrame({f: table.frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()})
+        raise InputError(
+            f"{table.name}: no column for {', '.join(f'{f} ({names[f]})' for f in missing)} of a {kind} "
+            f"file; the file has {', '.join(table.frame.columns)}; use --map field=column"
+        )
+    fields = pd.DataFrame(
+        {f: table.frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()}
+    )
     rows = Rows.start(len(fields))
     for i, message in formula_reasons(table.formula_cells, column_map, len(fields)).items():
         rows.status[i], rows.reason[i] = REJECTED, message
@@ -81,8 +101,13 @@ def parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     parsed = pd.to_datetime(text.where(~empty, None), errors="coerce", format="ISO8601")
     retry = parsed.isna() & ~empty
     if retry.any():
-        cleaned = (text[retry].str.replace(r"[年月/.]", "-", regex=True).str.replace("日", " ", regex=False)
-                   .str.replace("T", " ", regex=False).str.strip())
+        cleaned = (
+            text[retry]
+            .str.replace(r"[年月/.]", "-", regex=True)
+            .str.replace("日", " ", regex=False)
+            .str.replace("T", " ", regex=False)
+            .str.strip()
+        )
         parsed.loc[retry] = pd.to_datetime(cleaned, errors="coerce", format="mixed")
     bad = (~empty & parsed.isna()).to_numpy()
     iso = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object)
@@ -90,8 +115,9 @@ def parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return iso, bad
 
 
-def declared_points(store, fields: pd.DataFrame, crs_option: str | None, source: str,
-                    rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def declared_points(
+    store, fields: pd.DataFrame, crs_option: str | None, source: str, rows: Rows
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Declared coordinates → WGS-84 lon/lat, per row (NaN where none); marks bad rows.
 
     The coordinate system of a row is its 坐标系 cell, else ``crs_option`` (``--crs``); a
@@ -107,7 +133,9 @@ def declared_points(store, fields: pd.DataFrame, crs_option: str | None, source:
     n = len(fields)
     x = pd.to_numeric(fields.get("raw_lon", pd.Series([""] * n)), errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(fields.get("raw_lat", pd.Series([""] * n)), errors="coerce").to_numpy(dtype=float)
-    crs_cells = fields["raw_crs"].to_numpy(dtype=object) if "raw_crs" in fields else np.full(n, "", dtype=object)
+    crs_cells = (
+        fields["raw_crs"].to_numpy(dtype=object) if "raw_crs" in fields else np.full(n, "", dtype=object)
+    )
     crs = np.where(crs_cells == "", crs_option or "", crs_cells).astype(object)
     area = city_outline(store.read("admin_units", where={"level": ["city", "county"]}))
     has_point = np.isfinite(x) & np.isfinite(y)
@@ -158,5 +186,7 @@ def drop_repeats(keys: np.ndarray, rows: Rows, what: str) -> None:
     repeated = (first_row != order) & rows.live
     if repeated.any():
         reasons = np.full(len(keys), "", dtype=object)
-        reasons[repeated] = [f"duplicate {what}: the same as row {int(first_row[i]) + 2}" for i in np.flatnonzero(repeated)]
+        reasons[repeated] = [
+            f"duplicate {what}: the same as row {int(first_row[i]) + 2}" for i in np.flatnonzero(repeated)
+        ]
         rows.mark(repeated, REJECTED, reasons)

@@ -97,7 +97,9 @@ class BatchReport:
             f"accepted {self.accepted:,}, review {self.review:,}, rejected {self.rejected:,}; "
             f"{self.inserted:,} new, {self.updated:,} updated, {self.unchanged:,} unchanged",
         ]
-        lines += [f"  {count:6,}  {reason}" for reason, count in sorted(self.reasons.items(), key=lambda kv: -kv[1])]
+        lines += [
+            f"  {count:6,}  {reason}" for reason, count in sorted(self.reasons.items(), key=lambda kv: -kv[1])
+        ]
         lines += [f"finding: {finding}" for finding in self.findings]
         lines += [f"note: {note}" for note in self.notes]
         lines.append(f"undo with: gridmap import undo {self.batch_id}")
@@ -157,8 +159,9 @@ def stable_key(prefix: str, values: pd.Series | np.ndarray | list) -> np.ndarray
     Derived keys live in their own namespace, so an external id that happens to equal
     another record's internal id can never reach that record.
     """
-    return np.array([f"{prefix}{hashlib.sha1(str(v).encode('utf-8')).hexdigest()[:16]}" for v in values],
-                    dtype=object)
+    return np.array(
+        [f"{prefix}{hashlib.sha1(str(v).encode('utf-8')).hexdigest()[:16]}" for v in values], dtype=object
+    )
 
 
 # --- comparing values ------------------------------------------------------------------
@@ -181,8 +184,10 @@ def _differs(new: pd.Series, old: pd.Series, sql_type: str) -> np.ndarray:
 
 def _texts(values: pd.Series) -> list[str | None]:
     """Cells as text, None for missing or empty (pandas would turn None back into NaN)."""
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-            for v in values.astype(object).tolist()]
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
+        for v in values.astype(object).tolist()
+    ]
 
 
 def _geometry_differs(new: np.ndarray, old: np.ndarray) -> np.ndarray:
@@ -196,9 +201,16 @@ def _geometry_differs(new: np.ndarray, old: np.ndarray) -> np.ndarray:
         if len(retry):
             a, b = new[both][retry], old[both][retry]
             same[retry] = (shapely.get_num_geometries(a) == shapely.get_num_geometries(b)) & np.array(
-                [shapely.equals_exact(shapely.get_geometry(x, 0) if shapely.get_num_geometries(x) == 1 else x,
-                                      shapely.get_geometry(y, 0) if shapely.get_num_geometries(y) == 1 else y,
-                                      tolerance=1e-9) for x, y in zip(a, b, strict=True)], dtype=bool)
+                [
+                    shapely.equals_exact(
+                        shapely.get_geometry(x, 0) if shapely.get_num_geometries(x) == 1 else x,
+                        shapely.get_geometry(y, 0) if shapely.get_num_geometries(y) == 1 else y,
+                        tolerance=1e-9,
+                    )
+                    for x, y in zip(a, b, strict=True)
+                ],
+                dtype=bool,
+            )
         out[both] = ~same
     return out
 
@@ -300,11 +312,19 @@ def commit(
         diff = {}
         for column in carried:
             keep = prepared.keep.get(column)
-            keep_here = (np.asarray(keep, dtype=bool)[positions[upd]] if keep is not None
-                         else np.zeros(len(upd), dtype=bool))
+            keep_here = (
+                np.asarray(keep, dtype=bool)[positions[upd]]
+                if keep is not None
+                else np.zeros(len(upd), dtype=bool)
+            )
             if column == "geometry":
-                d = _geometry_differs(np.asarray(new.geometry.values if isinstance(new, gpd.GeoDataFrame) else new["geometry"], dtype=object),
-                                      np.asarray(old.geometry.values, dtype=object))
+                d = _geometry_differs(
+                    np.asarray(
+                        new.geometry.values if isinstance(new, gpd.GeoDataFrame) else new["geometry"],
+                        dtype=object,
+                    ),
+                    np.asarray(old.geometry.values, dtype=object),
+                )
             else:
                 d = _differs(new[column], old[column], decl.columns[column])
             diff[column] = d & ~keep_here
@@ -314,9 +334,16 @@ def commit(
         merged = old.copy()
         for column, d in diff.items():
             if d.any():
-                values = merged[column].astype(object).to_numpy() if column != "geometry" else np.asarray(merged.geometry.values, dtype=object)
-                source = (np.asarray(new.geometry.values, dtype=object) if column == "geometry" and isinstance(new, gpd.GeoDataFrame)
-                          else new[column].astype(object).to_numpy())
+                values = (
+                    merged[column].astype(object).to_numpy()
+                    if column != "geometry"
+                    else np.asarray(merged.geometry.values, dtype=object)
+                )
+                source = (
+                    np.asarray(new.geometry.values, dtype=object)
+                    if column == "geometry" and isinstance(new, gpd.GeoDataFrame)
+                    else new[column].astype(object).to_numpy()
+                )
                 values = values.copy()
                 values[d] = source[d]
                 if column == "geometry":
@@ -329,7 +356,9 @@ def commit(
             changed_text[row] = ",".join(columns)
             before_text[row] = json.dumps(
                 {c: _jsonable(old.geometry.values[j] if c == "geometry" else old.at[j, c]) for c in columns},
-                ensure_ascii=False, default=str)
+                ensure_ascii=False,
+                default=str,
+            )
         action[positions[upd[changed_any]]] = UPDATE
         action[positions[upd[~changed_any]]] = UNCHANGED
         if changed_any.any():
@@ -354,39 +383,62 @@ def commit(
     reason_kind = prepared.reason_kind or (lambda r: r)
     reasons = Counter(reason_kind(str(r)) for r, s in zip(reason, status, strict=True) if s != ACCEPTED and r)
     report = BatchReport(
-        batch_id=batch_id, kind=kind, filename=filename, sha256=sha256, rows=n,
-        accepted=int((status == ACCEPTED).sum()), review=int((status == REVIEW).sum()),
-        rejected=int((status == REJECTED).sum()), inserted=int((action == INSERT).sum()),
-        updated=int((action == UPDATE).sum()), unchanged=int((action == UNCHANGED).sum()),
-        reasons=dict(reasons.most_common()), mapping=dict(prepared.mapping),
-        ignored_columns=list(prepared.ignored_columns), findings=list(prepared.findings), notes=list(prepared.notes),
+        batch_id=batch_id,
+        kind=kind,
+        filename=filename,
+        sha256=sha256,
+        rows=n,
+        accepted=int((status == ACCEPTED).sum()),
+        review=int((status == REVIEW).sum()),
+        rejected=int((status == REJECTED).sum()),
+        inserted=int((action == INSERT).sum()),
+        updated=int((action == UPDATE).sum()),
+        unchanged=int((action == UNCHANGED).sum()),
+        reasons=dict(reasons.most_common()),
+        mapping=dict(prepared.mapping),
+        ignored_columns=list(prepared.ignored_columns),
+        findings=list(prepared.findings),
+        notes=list(prepared.notes),
     )
     all_keys = np.full(n, None, dtype=object)
     all_keys[positions] = keys
-    external = (np.asarray(prepared.external_id, dtype=object) if prepared.external_id is not None
-                else np.full(n, None, dtype=object))
-    external = np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-                         for v in external], dtype=object)
+    external = (
+        np.asarray(prepared.external_id, dtype=object)
+        if prepared.external_id is not None
+        else np.full(n, None, dtype=object)
+    )
+    external = np.array(
+        [
+            None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
+            for v in external
+        ],
+        dtype=object,
+    )
     report.tag_column = prepared.tag_column
     report.table = table
-    recorded = (np.ones(n, dtype=bool) if not prepared.tag_column
-                else ~((action == INSERT) & (status == ACCEPTED)))
+    recorded = (
+        np.ones(n, dtype=bool) if not prepared.tag_column else ~((action == INSERT) & (status == ACCEPTED))
+    )
     if prepared.tag_column:
-        report.notes.append(f"{int((~recorded).sum()):,} accepted new records carry {prepared.tag_column} = "
-                            f"'{batch_tag(batch_id)}' instead of a row each in import_rows")
-    rows = pd.DataFrame({
-        "batch_id": batch_id,
-        "row_number": np.arange(n, dtype=np.int64) + 2,  # as a spreadsheet shows it: row 1 is the header
-        "external_id": external,
-        "case_id": all_keys if table == "cases" else None,
-        "status": status,
-        "reason": [str(r) if r else None for r in reason],
-        "candidates": prepared.candidates if prepared.candidates is not None else None,
-        "record_key": all_keys,
-        "action": action,
-        "changed": changed_text,
-        "before": before_text,
-    })
+        report.notes.append(
+            f"{int((~recorded).sum()):,} accepted new records carry {prepared.tag_column} = "
+            f"'{batch_tag(batch_id)}' instead of a row each in import_rows"
+        )
+    rows = pd.DataFrame(
+        {
+            "batch_id": batch_id,
+            "row_number": np.arange(n, dtype=np.int64) + 2,  # as a spreadsheet shows it: row 1 is the header
+            "external_id": external,
+            "case_id": all_keys if table == "cases" else None,
+            "status": status,
+            "reason": [str(r) if r else None for r in reason],
+            "candidates": prepared.candidates if prepared.candidates is not None else None,
+            "record_key": all_keys,
+            "action": action,
+            "changed": changed_text,
+            "before": before_text,
+        }
+    )
     if not recorded.all():
         rows = rows[recorded].reset_index(drop=True)
     progress(0.8, f"writing {report.inserted:,} new and {report.updated:,} changed records")
@@ -398,19 +450,42 @@ def commit(
         for extra_table, frame in prepared.extra_writes:
             store.upsert(extra_table, frame)
         report.seconds = time.perf_counter() - t0
-        store.write("import_batches", pd.DataFrame([{
-            # microseconds: batches of the same second must still be ordered (undo checks later batches)
-            "batch_id": batch_id, "filename": filename, "sha256": sha256,
-            "created_at": datetime.now().isoformat(timespec="microseconds"), "actor": actor,
-            "rows": n, "accepted": report.accepted, "review": report.review, "rejected": report.rejected,
-            "report": json.dumps(report.to_dict(), ensure_ascii=False), "kind": kind,
-        }]))
+        store.write(
+            "import_batches",
+            pd.DataFrame(
+                [
+                    {
+                        # microseconds: batches of the same second must still be ordered (undo checks later batches)
+                        "batch_id": batch_id,
+                        "filename": filename,
+                        "sha256": sha256,
+                        "created_at": datetime.now().isoformat(timespec="microseconds"),
+                        "actor": actor,
+                        "rows": n,
+                        "accepted": report.accepted,
+                        "review": report.review,
+                        "rejected": report.rejected,
+                        "report": json.dumps(report.to_dict(), ensure_ascii=False),
+                        "kind": kind,
+                    }
+                ]
+            ),
+        )
         store.write("import_rows", rows)
     report.seconds = time.perf_counter() - t0
     progress(1.0, "done")
-    log.info("import %s (%s): %d rows, %d accepted, %d review, %d rejected; %d new, %d updated in %.1f s",
-             batch_id, kind, n, report.accepted, report.review, report.rejected, report.inserted, report.updated,
-             report.seconds)
+    log.info(
+        "import %s (%s): %d rows, %d accepted, %d review, %d rejected; %d new, %d updated in %.1f s",
+        batch_id,
+        kind,
+        n,
+        report.accepted,
+        report.review,
+        report.rejected,
+        report.inserted,
+        report.updated,
+        report.seconds,
+    )
     return report
 
 
@@ -425,8 +500,10 @@ class UndoReport:
     restored: int
 
     def summary(self) -> str:
-        return (f"batch {self.batch_id} ({self.kind}) undone: {self.deleted:,} records it added deleted, "
-                f"{self.restored:,} records it changed restored")
+        return (
+            f"batch {self.batch_id} ({self.kind}) undone: {self.deleted:,} records it added deleted, "
+            f"{self.restored:,} records it changed restored"
+        )
 
 
 def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
@@ -451,15 +528,29 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
         tagged = store.read(table, where={tag_column: batch_tag(batch_id)}, columns=list(decl.primary_key))
         keys += tagged[decl.primary_key[0]].astype(str).tolist()
     if keys:
-        later = store.read("import_batches", where={"kind": kind}, columns=["batch_id", "created_at", "undone_at"])
-        later = later[(later["created_at"].astype(str) > str(row["created_at"])) & (later["batch_id"] != batch_id)
-                      & later["undone_at"].isna()]
+        later = store.read(
+            "import_batches", where={"kind": kind}, columns=["batch_id", "created_at", "undone_at"]
+        )
+        later = later[
+            (later["created_at"].astype(str) > str(row["created_at"]))
+            & (later["batch_id"] != batch_id)
+            & later["undone_at"].isna()
+        ]
         if len(later):
-            touched = store.read("import_rows", where={"batch_id": later["batch_id"].tolist(), "record_key": keys,
-                                                       "action": [INSERT, UPDATE]}, columns=["batch_id"])
+            touched = store.read(
+                "import_rows",
+                where={
+                    "batch_id": later["batch_id"].tolist(),
+                    "record_key": keys,
+                    "action": [INSERT, UPDATE],
+                },
+                columns=["batch_id"],
+            )
             if len(touched):
-                raise InputError(f"batch {touched['batch_id'].iloc[0]} changed the same records later; "
-                                 "undo that batch first")
+                raise InputError(
+                    f"batch {touched['batch_id'].iloc[0]} changed the same records later; "
+                    "undo that batch first"
+                )
     inserted = rows[rows["action"] == INSERT] if len(rows) else rows
     updated = rows[rows["action"] == UPDATE] if len(rows) else rows
     with store.transaction():
@@ -468,13 +559,19 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
             deleted += store.delete(table, where={tag_column: batch_tag(batch_id)})
         if len(inserted):
             if len(decl.primary_key) == 1:
-                deleted += store.delete(table, where={decl.primary_key[0]: inserted["record_key"].astype(str).tolist()})
+                deleted += store.delete(
+                    table, where={decl.primary_key[0]: inserted["record_key"].astype(str).tolist()}
+                )
             else:
                 for key in inserted["record_key"].astype(str):
-                    deleted += store.delete(table, where=dict(zip(decl.primary_key, key.split("|"), strict=True)))
+                    deleted += store.delete(
+                        table, where=dict(zip(decl.primary_key, key.split("|"), strict=True))
+                    )
         restored = 0
         if len(updated):
-            current = _read_by_keys(store, table, decl.primary_key, _keys_frame(updated["record_key"], decl.primary_key))
+            current = _read_by_keys(
+                store, table, decl.primary_key, _keys_frame(updated["record_key"], decl.primary_key)
+            )
             current_keys = record_keys(current, decl.primary_key)
             position = pd.Series(np.arange(len(current)), index=current_keys)
             current = current.copy()
@@ -525,8 +622,10 @@ def resolve_columns(
         elif b in fields and a in columns:
             out[a] = b
         else:
-            raise InputError(f"--map {a}={b}: one side must be a file column ({', '.join(columns)}), "
-                             f"the other a field ({', '.join(sorted(fields))})")
+            raise InputError(
+                f"--map {a}={b}: one side must be a file column ({', '.join(columns)}), "
+                f"the other a field ({', '.join(sorted(fields))})"
+            )
     taken = set(out.values())
     lookup = {alias_key(alias): f for f, names in aliases.items() for alias in (f, *names)}
     for column in columns:
@@ -534,7 +633,9 @@ def resolve_columns(
             continue
         field_name = lookup.get(alias_key(column))
         if field_name is None and " " in str(column).strip():
-            field_name = lookup.get(alias_key(str(column).split()[-1]))  # "联系方式 手机": a merged group's sub-column
+            field_name = lookup.get(
+                alias_key(str(column).split()[-1])
+            )  # "联系方式 手机": a merged group's sub-column
         if field_name and field_name not in taken:
             out[column] = field_name
             taken.add(field_name)

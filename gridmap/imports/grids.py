@@ -61,8 +61,10 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     columns = [c for c in frame.columns if c != frame.geometry.name]
     column_map = resolve_columns(columns, ALIASES, mapping)
     if "code" not in column_map.values():
-        raise InputError(f"{data.name}: no grid code column (网格编码/code); the file has {', '.join(columns)}; "
-                         "use --map code=COLUMN")
+        raise InputError(
+            f"{data.name}: no grid code column (网格编码/code); the file has {', '.join(columns)}; "
+            "use --map code=COLUMN"
+        )
     fields = pd.DataFrame({f: frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()})
     n = len(fields)
     rows = Rows.start(n)
@@ -72,23 +74,30 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     village = fields["village_code"] if "village_code" in fields else code.str[:12]
     village = village.where(village.ne(""), code.str[:12])
     rows.mark(~code.str.fullmatch(r"\d{15}").to_numpy(), REJECTED, "grid code is not 15 digits")
-    rows.mark(code.str[:12].ne(village).to_numpy(), REJECTED, "grid code does not start with its village code")
+    rows.mark(
+        code.str[:12].ne(village).to_numpy(), REJECTED, "grid code does not start with its village code"
+    )
     drop_repeats(code.to_numpy(dtype=object), rows, "grid code")
     units = store.read("admin_units", where={"level": "village"})
     known = village.isin(set(units["code"])).to_numpy()
     rows.mark(~known, REVIEW, "village code not in the store's units")
     parents = pd.DataFrame(units[["code", "parent_code"]]).set_index("code")["parent_code"]
     township = village.map(parents)
-    counties = pd.DataFrame(store.read("admin_units", where={"level": "township"}, columns=["code", "parent_code"]))
-    county = township.map(counties.set_index("code")["parent_code"]) if len(counties) else pd.Series([None] * n)
+    counties = pd.DataFrame(
+        store.read("admin_units", where={"level": "township"}, columns=["code", "parent_code"])
+    )
+    county = (
+        township.map(counties.set_index("code")["parent_code"]) if len(counties) else pd.Series([None] * n)
+    )
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
     rows.mark(~np.isin(shapely.get_type_id(geoms), [3, 6]), REJECTED, "not a polygon")
     local = _local(geoms)
     findings: list[str] = []
     with_polygon = units[units.geometry.notna()]
-    village_local = dict(zip(with_polygon["code"], _local(np.asarray(with_polygon.geometry.values, dtype=object)),
-                             strict=True))
+    village_local = dict(
+        zip(with_polygon["code"], _local(np.asarray(with_polygon.geometry.values, dtype=object)), strict=True)
+    )
     for i in np.flatnonzero(rows.live):
         outer = village_local.get(village.iat[i])
         if outer is None:
@@ -118,12 +127,22 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     households = np.zeros(n, dtype=np.int64)
     population = np.zeros(n, dtype=np.int64)
     if len(addresses):
-        grid_frame = gpd.GeoDataFrame({"code": code.to_numpy(dtype=object)}, geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
-                                      crs=WGS84)
+        grid_frame = gpd.GeoDataFrame(
+            {"code": code.to_numpy(dtype=object)}, geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84
+        )
         index = GridIndex(grid_frame[rows.live], code_col="code")
         at = index.assign(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
-        sums = pd.DataFrame({"code": at, "households": pd.to_numeric(addresses["households"]).fillna(0),
-                             "population": pd.to_numeric(addresses["population"]).fillna(0)}).groupby("code").sum()
+        sums = (
+            pd.DataFrame(
+                {
+                    "code": at,
+                    "households": pd.to_numeric(addresses["households"]).fillna(0),
+                    "population": pd.to_numeric(addresses["population"]).fillna(0),
+                }
+            )
+            .groupby("code")
+            .sum()
+        )
         households = code.map(sums["households"]).fillna(0).astype(np.int64).to_numpy()
         population = code.map(sums["population"]).fillna(0).astype(np.int64).to_numpy()
         outside = int(pd.isna(at).sum())
@@ -134,31 +153,78 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, plan: str | N
     # the same layer again (a re-export has other bytes): the plan of that name
     plan_id = str(existing["plan_id"].iloc[-1]) if len(existing) else f"plan-import-{data.sha256[:12]}"
     polsby = 4 * np.pi * shapely.area(local) / np.maximum(shapely.length(local) ** 2, 1e-9)
-    records = gpd.GeoDataFrame({
-        "plan_id": plan_id, "code": code.to_numpy(dtype=object), "village_code": village.to_numpy(dtype=object),
-        "township_code": township.to_numpy(dtype=object), "county_code": county.to_numpy(dtype=object),
-        "households": households, "population": population, "locked": 0, "exclusive": 0,
-        "polsby_popper": np.round(polsby, 4),
-    }, geometry=gpd.GeoSeries(shapely.force_2d(geoms), crs=WGS84).values, crs=WGS84)
+    records = gpd.GeoDataFrame(
+        {
+            "plan_id": plan_id,
+            "code": code.to_numpy(dtype=object),
+            "village_code": village.to_numpy(dtype=object),
+            "township_code": township.to_numpy(dtype=object),
+            "county_code": county.to_numpy(dtype=object),
+            "households": households,
+            "population": population,
+            "locked": 0,
+            "exclusive": 0,
+            "polsby_popper": np.round(polsby, 4),
+        },
+        geometry=gpd.GeoSeries(shapely.force_2d(geoms), crs=WGS84).values,
+        crs=WGS84,
+    )
     extra = []
     if not store.count("plans", {"plan_id": plan_id}):
         status = "draft" if store.active_plan_id() else "active"
-        extra.append(("plans", pd.DataFrame([{
-            "plan_id": plan_id, "name": plan_name, "status": status, "parent_id": None,
-            "created_at": now_iso(), "params": json.dumps({"imported_from": data.name}, ensure_ascii=False),
-            "note": "grid layer imported with gridmap import grids",
-        }])))
-    return Prepared(records=records, status=rows.status, reason=rows.reason,
-                    carried=["village_code", "township_code", "county_code", "households", "population", "geometry",
-                             "polsby_popper"],
-                    external_id=code.to_numpy(dtype=object), mapping=column_map,
-                    ignored_columns=[c for c in columns if c not in column_map], findings=findings,
-                    notes=list(data.notes) + [f"plan {plan_id}"], extra_writes=extra)
+        extra.append(
+            (
+                "plans",
+                pd.DataFrame(
+                    [
+                        {
+                            "plan_id": plan_id,
+                            "name": plan_name,
+                            "status": status,
+                            "parent_id": None,
+                            "created_at": now_iso(),
+                            "params": json.dumps({"imported_from": data.name}, ensure_ascii=False),
+                            "note": "grid layer imported with gridmap import grids",
+                        }
+                    ]
+                ),
+            )
+        )
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=[
+            "village_code",
+            "township_code",
+            "county_code",
+            "households",
+            "population",
+            "geometry",
+            "polsby_popper",
+        ],
+        external_id=code.to_numpy(dtype=object),
+        mapping=column_map,
+        ignored_columns=[c for c in columns if c not in column_map],
+        findings=findings,
+        notes=list(data.notes) + [f"plan {plan_id}"],
+        extra_writes=extra,
+    )
 
 
-def import_file(store, source: str | Path, filename: str | None = None, mapping: Mapping[str, str] | None = None,
-                *, actor: str = "system", crs: str | None = None, layer: str | None = None, plan: str | None = None,
-                progress: Progress | None = None, **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    crs: str | None = None,
+    layer: str | None = None,
+    plan: str | None = None,
+    progress: Progress | None = None,
+    **_: object,
+) -> BatchReport:
     """Import a grid layer as a plan; returns the batch report (findings listed)."""
     from gridmap.geocode.batch import city_outline
 
@@ -166,5 +232,15 @@ def import_file(store, source: str | Path, filename: str | None = None, mapping:
     area = city_outline(store.read("admin_units", where={"level": ["city", "county"]}))
     data = read_vector_input(source, filename, crs=crs, layer=layer, area=area)
     prepared = prepare(store, data, mapping, plan)
-    return commit(store, KIND, TABLE, prepared, filename=data.name, sha256=data.sha256, actor=actor,
-                  progress=progress, started=t0, batch_id=new_batch_id(data.sha256))
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=data.name,
+        sha256=data.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+        batch_id=new_batch_id(data.sha256),
+    )

@@ -28,8 +28,10 @@ def area_units(area: str = DEFAULT_AREA) -> gpd.GeoDataFrame:
     if loader is not None:  # boundaries that know more areas than Tongliao
         return loader(area)
     if area != AREA_CODE:
-        raise InputError(f"area {area}: no shipped boundaries for it (this version ships {AREA_CODE} "
-                         "通辽市); use --empty and import your units")
+        raise InputError(
+            f"area {area}: no shipped boundaries for it (this version ships {AREA_CODE} "
+            "通辽市); use --empty and import your units"
+        )
     frames = [boundaries.city(), boundaries.counties(), boundaries.townships(), boundaries.villages()]
     columns = ["code", "name", "level", "parent_code", "source", "geometry"]
     units = pd.concat([f[columns] for f in frames], ignore_index=True)
@@ -50,8 +52,10 @@ def refuse_synthetic(store) -> None:
     """One-line refusal to import real data into a store with synthetic rows."""
     why = synthetic_rows(store)
     if why:
-        raise InputError(f"this store is not for real data: {why}; create one with `gridmap init --store PATH` "
-                         "(real and synthetic rows never share a store)")
+        raise InputError(
+            f"this store is not for real data: {why}; create one with `gridmap init --store PATH` "
+            "(real and synthetic rows never share a store)"
+        )
 
 
 def init_store(store, area: str = DEFAULT_AREA, empty: bool = False) -> dict[str, int]:
@@ -64,7 +68,9 @@ def init_store(store, area: str = DEFAULT_AREA, empty: bool = False) -> dict[str
     current = store.get_meta(META_AREA)
     wanted = "" if empty else str(area)
     if current is not None and current != wanted:
-        raise InputError(f"the store was initialised for area {current or '(empty)'}; use another store for {wanted}")
+        raise InputError(
+            f"the store was initialised for area {current or '(empty)'}; use another store for {wanted}"
+        )
     counts: dict[str, int] = {}
     if not empty and current is None:
         units = area_units(area)

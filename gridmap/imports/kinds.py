@@ -19,9 +19,15 @@ from gridmap.imports import (
 
 #: kind → module implementing it
 KINDS: dict[str, ModuleType] = {
-    "units": units, "addresses": addresses, "workers": workers, "assignments": assignments,
-    "patrols": patrols, "grids": grids, "cases": cases,
-    "petition_items": petition_items, "petition_visits": petition_visits,
+    "units": units,
+    "addresses": addresses,
+    "workers": workers,
+    "assignments": assignments,
+    "patrols": patrols,
+    "grids": grids,
+    "cases": cases,
+    "petition_items": petition_items,
+    "petition_visits": petition_visits,
 }
 KIND_MODULES = tuple(KINDS)
 

@@ -39,15 +39,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | None = None) -> Prepared:
-    fields, column_map, rows = map_columns(table, ALIASES, mapping, ("worker_id", "ts", "raw_lon", "raw_lat"), KIND)
+    fields, column_map, rows = map_columns(
+        table, ALIASES, mapping, ("worker_id", "ts", "raw_lon", "raw_lat"), KIND
+    )
     n = len(fields)
     rows.mark(fields["worker_id"].eq("").to_numpy(), REJECTED, "no worker id")
     ts, bad_ts = parse_times(fields["ts"])
     rows.mark(bad_ts | pd.isna(ts), REJECTED, "unreadable or missing check-in time")
     lon, lat, x, y = declared_points(store, fields, crs, table.name, rows)
     rows.mark(~(np.isfinite(x) & np.isfinite(y)), REJECTED, "no coordinates")
-    key_text = (fields["worker_id"] + "|" + pd.Series(ts, dtype=object).fillna("").astype(str) + "|"
-                + pd.Series(np.round(x, 7)).astype(str) + "|" + pd.Series(np.round(y, 7)).astype(str))
+    key_text = (
+        fields["worker_id"]
+        + "|"
+        + pd.Series(ts, dtype=object).fillna("").astype(str)
+        + "|"
+        + pd.Series(np.round(x, 7)).astype(str)
+        + "|"
+        + pd.Series(np.round(y, 7)).astype(str)
+    )
     ids = stable_key("PT-", key_text.to_numpy())
     drop_repeats(ids, rows, "check-in (same worker, time and point)")
     roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
@@ -58,21 +67,46 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
     geometry = np.full(n, None, dtype=object)
     ok = np.isfinite(lon)
     geometry[ok] = shapely.points(lon[ok], lat[ok])
-    records = gpd.GeoDataFrame({
-        "patrol_id": ids, "worker_id": fields["worker_id"].to_numpy(dtype=object), "ts": ts,
-        "raw_lon": x, "raw_lat": y, "raw_crs": raw_crs, "source": f"import {table.name}",
-    }, geometry=gpd.GeoSeries(geometry, crs=WGS84).values, crs=WGS84)
+    records = gpd.GeoDataFrame(
+        {
+            "patrol_id": ids,
+            "worker_id": fields["worker_id"].to_numpy(dtype=object),
+            "ts": ts,
+            "raw_lon": x,
+            "raw_lat": y,
+            "raw_crs": raw_crs,
+            "source": f"import {table.name}",
+        },
+        geometry=gpd.GeoSeries(geometry, crs=WGS84).values,
+        crs=WGS84,
+    )
     keep_source = np.ones(n, dtype=bool)  # an existing check-in keeps the file it first came from
-    return Prepared(records=records, status=rows.status, reason=rows.reason,
-                    carried=["worker_id", "ts", "raw_lon", "raw_lat", "raw_crs", "geometry", "source"],
-                    keep={"source": keep_source}, mapping=column_map, tag_column="source",
-                    ignored_columns=[c for c in table.frame.columns if c not in column_map])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=["worker_id", "ts", "raw_lon", "raw_lat", "raw_crs", "geometry", "source"],
+        keep={"source": keep_source},
+        mapping=column_map,
+        tag_column="source",
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", crs: str | None = None,
-                sheet: str | None = None, encoding: str | None = None, progress: Progress | None = None,
-                max_bytes: int | None = None, **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    crs: str | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import a check-in file (CSV/XLSX/JSON); returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -82,5 +116,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         progress(0.2, f"read {len(table.frame):,} check-ins")
     prepared = prepare(store, table, mapping, crs)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

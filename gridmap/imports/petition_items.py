@@ -43,8 +43,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "county_code": ("county_code", "旗县区代码", "县区代码", "区县代码"),
 }
 STATUS_VALUES = {
-    "open": "open", "在办": "open", "办理中": "open", "代办中": "open", "未办结": "open", "受理": "open",
-    "已受理": "open", "done": "done", "办结": "done", "已办结": "done", "完成": "done", "已完成": "done",
+    "open": "open",
+    "在办": "open",
+    "办理中": "open",
+    "代办中": "open",
+    "未办结": "open",
+    "受理": "open",
+    "已受理": "open",
+    "done": "done",
+    "办结": "done",
+    "已办结": "done",
+    "完成": "done",
+    "已完成": "done",
 }
 _DAYS = re.compile(r"^(\d{1,3})\s*(天|日|days?)?$", re.IGNORECASE)
 DATE_COLUMNS = ("taken_at", "deadline_at", "done_at")
@@ -69,8 +79,9 @@ def with_columns(reasons: np.ndarray, column_map: Mapping[str, str]) -> np.ndarr
     return out
 
 
-def apply_check(rows: Rows, frame: pd.DataFrame, check, id_column: str, columns: list[str],
-                column_map: Mapping[str, str]) -> pd.DataFrame:
+def apply_check(
+    rows: Rows, frame: pd.DataFrame, check, id_column: str, columns: list[str], column_map: Mapping[str, str]
+) -> pd.DataFrame:
     """Run a coverage check on the live rows; its rejections onto ``rows``; the checked record per file row."""
     live = np.flatnonzero(rows.live)
     outcome = check(frame.iloc[live].reset_index(drop=True))
@@ -79,7 +90,9 @@ def apply_check(rows: Rows, frame: pd.DataFrame, check, id_column: str, columns:
     if len(outcome.rejected):
         positions = live[outcome.rejected["row"].to_numpy(dtype=int)]
         bad[positions] = True
-        reasons[positions] = with_columns(outcome.rejected["reason"].astype(str).to_numpy(dtype=object), column_map)
+        reasons[positions] = with_columns(
+            outcome.rejected["reason"].astype(str).to_numpy(dtype=object), column_map
+        )
     rows.mark(bad, REJECTED, reasons)
     good = np.setdiff1d(live, np.flatnonzero(bad))
     records = pd.DataFrame({c: pd.Series([None] * len(frame), dtype=object) for c in columns})
@@ -136,20 +149,34 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
         days = fields["deadline_at"].str.extract(_DAYS)[0]
         taken = pd.to_datetime(pd.Series(frame["taken_at"], dtype=object), errors="coerce", format="ISO8601")
         from_days = (taken + pd.to_timedelta(pd.to_numeric(days, errors="coerce"), unit="D")).dt.strftime(
-            "%Y-%m-%dT%H:%M:%S")
-        frame["deadline_at"] = np.where(days.notna().to_numpy(), from_days.to_numpy(dtype=object),
-                                        frame["deadline_at"].to_numpy(dtype=object))
+            "%Y-%m-%dT%H:%M:%S"
+        )
+        frame["deadline_at"] = np.where(
+            days.notna().to_numpy(),
+            from_days.to_numpy(dtype=object),
+            frame["deadline_at"].to_numpy(dtype=object),
+        )
     if "case_external_id" in fields:
         numbers = fields["case_external_id"]
         wanted = sorted(set(numbers[numbers.ne("")]))
-        cases = (pd.DataFrame(store.read("cases", where={"external_id": wanted}, columns=["case_id", "external_id"]))
-                 if wanted else pd.DataFrame(columns=["case_id", "external_id"]))
+        cases = (
+            pd.DataFrame(
+                store.read("cases", where={"external_id": wanted}, columns=["case_id", "external_id"])
+            )
+            if wanted
+            else pd.DataFrame(columns=["case_id", "external_id"])
+        )
         by_number = dict(zip(cases["external_id"].astype(str), cases["case_id"].astype(str), strict=True))
         found = numbers.map(by_number)
         explicit = frame["case_id"].notna().to_numpy() if "case_id" in fields else np.zeros(n, dtype=bool)
-        rows.mark(numbers.ne("").to_numpy() & found.isna().to_numpy() & ~explicit, REJECTED,
-                  "case number not among the cases' external ids (import the cases first)")
-        frame["case_id"] = np.where(explicit, frame["case_id"].to_numpy(dtype=object), found.to_numpy(dtype=object))
+        rows.mark(
+            numbers.ne("").to_numpy() & found.isna().to_numpy() & ~explicit,
+            REJECTED,
+            "case number not among the cases' external ids (import the cases first)",
+        )
+        frame["case_id"] = np.where(
+            explicit, frame["case_id"].to_numpy(dtype=object), found.to_numpy(dtype=object)
+        )
 
     columns = list(ITEM_COLUMNS)
     records = apply_check(rows, frame, lambda f: check_items(f, store), "item_id", columns, column_map)
@@ -159,15 +186,32 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
     notes = []
     if is_existing.any():
         notes.append(f"{int(is_existing.sum()):,} items already stored: only the columns of the file change")
-    return Prepared(records=records, status=rows.status, reason=rows.reason, carried=[*columns[1:], "source"],
-                    keep=keep, external_id=ids.to_numpy(dtype=object), mapping=column_map, notes=notes,
-                    ignored_columns=[c for c in table.frame.columns if c not in column_map])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=[*columns[1:], "source"],
+        keep=keep,
+        external_id=ids.to_numpy(dtype=object),
+        mapping=column_map,
+        notes=notes,
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", sheet: str | None = None,
-                encoding: str | None = None, progress: Progress | None = None, max_bytes: int | None = None,
-                **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import petition items (CSV/XLSX/JSON); returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -175,5 +219,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         raise InputError(f"{table.name}: no data rows")
     prepared = prepare(store, table, mapping)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

@@ -38,13 +38,20 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "method": ("method", "回访方式", "方式"),
     "satisfaction": ("satisfaction", "满意度", "满意程度", "评分"),
 }
-METHOD_VALUES = {**{zh: key for key, (zh, _) in VISIT_METHODS.items()},
-                 **{en.lower(): key for key, (_, en) in VISIT_METHODS.items()},
-                 "电话": "phone", "上门": "in_person", "走访": "in_person", "当面": "in_person", "微信": "wechat"}
+METHOD_VALUES = {
+    **{zh: key for key, (zh, _) in VISIT_METHODS.items()},
+    **{en.lower(): key for key, (_, en) in VISIT_METHODS.items()},
+    "电话": "phone",
+    "上门": "in_person",
+    "走访": "in_person",
+    "当面": "in_person",
+    "微信": "wechat",
+}
 
 
-def prepare(store, table, mapping: Mapping[str, str] | None = None,
-            new_items: set[str] | None = None) -> Prepared:
+def prepare(
+    store, table, mapping: Mapping[str, str] | None = None, new_items: set[str] | None = None
+) -> Prepared:
     from gridmap.coverage.duty import VISIT_COLUMNS
     from gridmap.coverage.petitions import check_visits
 
@@ -53,9 +60,11 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None,
     derived = "visit_id" not in fields
     if derived:
         if "visited_at" not in fields or "item_id" not in fields:
-            raise InputError(f"{table.name}: no visit number column (回访编号) and not both item (事项编号) and "
-                             f"date (回访日期) to key a visit by; the file has {', '.join(table.frame.columns)}; "
-                             "use --map field=column")
+            raise InputError(
+                f"{table.name}: no visit number column (回访编号) and not both item (事项编号) and "
+                f"date (回访日期) to key a visit by; the file has {', '.join(table.frame.columns)}; "
+                "use --map field=column"
+            )
         day = pd.Series(iso_or_raw(fields["visited_at"]), dtype=object).fillna("").astype(str).str[:10]
         ids = pd.Series(stable_key(DERIVED_PREFIX, (fields["item_id"] + "|" + day).to_numpy()), dtype=object)
         ids[fields["item_id"].eq("").to_numpy() | day.eq("").to_numpy()] = ""
@@ -80,36 +89,70 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None,
         else:
             frame[column] = None
     if "method" in fields:
-        frame["method"] = [METHOD_VALUES.get(v.lower() if v.isascii() else v, v) if v else None
-                           for v in fields["method"]]
+        frame["method"] = [
+            METHOD_VALUES.get(v.lower() if v.isascii() else v, v) if v else None for v in fields["method"]
+        ]
     if "satisfaction" in fields:
-        frame["satisfaction"] = fields["satisfaction"].str.replace(r"\s*分$", "", regex=True).replace("", None)
+        frame["satisfaction"] = (
+            fields["satisfaction"].str.replace(r"\s*分$", "", regex=True).replace("", None)
+        )
 
     columns = list(VISIT_COLUMNS)
-    records = apply_check(rows, frame, lambda f: check_visits(f, store, new_items), "visit_id", columns, column_map)
+    records = apply_check(
+        rows, frame, lambda f: check_visits(f, store, new_items), "visit_id", columns, column_map
+    )
     unknown = np.array([str(r).startswith("item_id is not a petition item") for r in rows.reason], dtype=bool)
-    rows.reason[unknown] = [f"{r}: no item {i!r} in the store or in this upload (import petition_items first)"
-                            for r, i in zip(rows.reason[unknown], frame["item_id"][unknown], strict=True)]
+    rows.reason[unknown] = [
+        f"{r}: no item {i!r} in the store or in this upload (import petition_items first)"
+        for r, i in zip(rows.reason[unknown], frame["item_id"][unknown], strict=True)
+    ]
     if "visitor_id" in fields:
         visitors = fields["visitor_id"]
         wanted = sorted(set(visitors[visitors.ne("")]))
-        roster = set(store.read("workers", where={"worker_id": wanted}, columns=["worker_id"])["worker_id"].astype(str)) \
-            if wanted else set()
-        rows.mark(visitors.ne("").to_numpy() & ~visitors.isin(roster).to_numpy(), REVIEW,
-                  "visitor (回访人) not on the roster (import workers first)")
+        roster = (
+            set(
+                store.read("workers", where={"worker_id": wanted}, columns=["worker_id"])["worker_id"].astype(
+                    str
+                )
+            )
+            if wanted
+            else set()
+        )
+        rows.mark(
+            visitors.ne("").to_numpy() & ~visitors.isin(roster).to_numpy(),
+            REVIEW,
+            "visitor (回访人) not on the roster (import workers first)",
+        )
     records["source"] = f"import {table.name}"
     keep = {c: is_existing for c in columns[1:] if c not in given}
     keep["source"] = np.ones(n, dtype=bool)
     notes = ["no visit number column: each visit is keyed by its item and date"] if derived else []
-    return Prepared(records=records, status=rows.status, reason=rows.reason, carried=[*columns[1:], "source"],
-                    keep=keep, external_id=(None if derived else ids.to_numpy(dtype=object)), mapping=column_map,
-                    notes=notes, ignored_columns=[c for c in table.frame.columns if c not in column_map])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=[*columns[1:], "source"],
+        keep=keep,
+        external_id=(None if derived else ids.to_numpy(dtype=object)),
+        mapping=column_map,
+        notes=notes,
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", sheet: str | None = None,
-                encoding: str | None = None, progress: Progress | None = None, max_bytes: int | None = None,
-                **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import follow-up visits (CSV/XLSX/JSON); returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -117,5 +160,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         raise InputError(f"{table.name}: no data rows")
     prepared = prepare(store, table, mapping)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

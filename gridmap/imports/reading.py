@@ -35,7 +35,9 @@ def _max_upload_bytes() -> int:
     return int(get_settings().max_upload_bytes)
 
 
-def read_bytes(source: str | Path | bytes, filename: str | None = None, max_bytes: int | None = None) -> tuple[bytes, str]:
+def read_bytes(
+    source: str | Path | bytes, filename: str | None = None, max_bytes: int | None = None
+) -> tuple[bytes, str]:
     """The file's bytes and the name to report; InputError when missing, empty or too large."""
     max_bytes = _max_upload_bytes() if max_bytes is None else int(max_bytes)
     if isinstance(source, bytes | bytearray):
@@ -57,8 +59,10 @@ def read_bytes(source: str | Path | bytes, filename: str | None = None, max_byte
 
 
 def too_big(name: str, size: int, limit: int) -> str:
-    return (f"{name} is {size / 1e6:.1f} MB, larger than the upload limit of {limit / 1e6:.1f} MB "
-            "(setting GRIDMAP_MAX_UPLOAD_BYTES); split the file")
+    return (
+        f"{name} is {size / 1e6:.1f} MB, larger than the upload limit of {limit / 1e6:.1f} MB "
+        "(setting GRIDMAP_MAX_UPLOAD_BYTES); split the file"
+    )
 
 
 def read_input(
@@ -74,12 +78,22 @@ def read_input(
     frame, report = read_table(data, name, max_bytes=len(data) + 1, sheet=sheet, encoding=encoding)
     frame.columns = [str(c).strip() for c in frame.columns]
     columns = list(frame.columns)
-    formulas = {row: [columns[c] for c in cols if c < len(columns)] for row, cols in report.formula_cells.items()}
-    return InputTable(frame=frame.fillna("").astype(str), name=name, sha256=hashlib.sha256(data).hexdigest(),
-                      formula_cells=formulas, notes=list(report.notes), encoding=report.encoding)
+    formulas = {
+        row: [columns[c] for c in cols if c < len(columns)] for row, cols in report.formula_cells.items()
+    }
+    return InputTable(
+        frame=frame.fillna("").astype(str),
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        formula_cells=formulas,
+        notes=list(report.notes),
+        encoding=report.encoding,
+    )
 
 
-def formula_reasons(formula_cells: Mapping[int, list[str]] | None, column_map: Mapping[str, str], n: int) -> dict[int, str]:
+def formula_reasons(
+    formula_cells: Mapping[int, list[str]] | None, column_map: Mapping[str, str], n: int
+) -> dict[int, str]:
     """Row → rejection reason for rows with a formula in a column the import uses.
 
     A formula (``=HYPERLINK(…)``, ``=cmd|…``) is not data: its cached result may be stale or
@@ -90,6 +104,8 @@ def formula_reasons(formula_cells: Mapping[int, list[str]] | None, column_map: M
     for row, columns in (formula_cells or {}).items():
         used = [c for c in columns if c in column_map]
         if used and 0 <= row < n:
-            out[row] = (f"formula in column {', '.join(used)}: a formula is not a value; "
-                        "paste the cells as values and import again")
+            out[row] = (
+                f"formula in column {', '.join(used)}: a formula is not a value; "
+                "paste the cells as values and import again"
+            )
     return out

@@ -55,9 +55,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "parent_code": ("parent_code", "parent", "上级代码", "上级区划代码", "sjdm"),
 }
 LEVEL_BY_LENGTH = {6: "county", 9: "township", 12: "village"}
-LEVEL_VALUES = {"county": "county", "区县": "county", "县": "county", "旗": "county", "township": "township",
-                "乡镇": "township", "镇": "township", "街道": "township", "苏木": "township", "village": "village",
-                "村": "village", "社区": "village", "村社区": "village", "嘎查": "village", "city": "city"}
+LEVEL_VALUES = {
+    "county": "county",
+    "区县": "county",
+    "县": "county",
+    "旗": "county",
+    "township": "township",
+    "乡镇": "township",
+    "镇": "township",
+    "街道": "township",
+    "苏木": "township",
+    "village": "village",
+    "村": "village",
+    "社区": "village",
+    "村社区": "village",
+    "嘎查": "village",
+    "city": "city",
+}
 #: overlaps between neighbours up to this area (m²) are digitising noise: snapped and reported
 SNAP_TOLERANCE_M2 = 50.0
 #: a unit may stick out of its parent by this much (m²) without review
@@ -90,8 +104,10 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
     if "code" not in column_map.values():
         from gridmap.errors import InputError
 
-        raise InputError(f"{data.name}: no code column (区划代码/XZQDM/code); the file has {', '.join(columns)}; "
-                         "use --map code=COLUMN")
+        raise InputError(
+            f"{data.name}: no code column (区划代码/XZQDM/code); the file has {', '.join(columns)}; "
+            "use --map code=COLUMN"
+        )
     fields = pd.DataFrame({f: frame[c].astype(str).str.strip().to_numpy() for c, f in column_map.items()})
     n = len(fields)
     rows = Rows.start(n)
@@ -100,11 +116,17 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
     code = fields["code"].str.replace(r"\.0$", "", regex=True)
     code = code.where(code.str.len() != 15, code)  # 15-digit village codes from some exports: keep 12
     code = code.where(~((code.str.len() == 15) & code.str.endswith("000")), code.str[:12])
-    rows.mark(~code.str.fullmatch(r"\d{6}|\d{9}|\d{12}").to_numpy(), REJECTED,
-              "code is not a 6-, 9- or 12-digit division code")
+    rows.mark(
+        ~code.str.fullmatch(r"\d{6}|\d{9}|\d{12}").to_numpy(),
+        REJECTED,
+        "code is not a 6-, 9- or 12-digit division code",
+    )
     drop_repeats(code.to_numpy(dtype=object), rows, "unit code")
-    level = (fields["level"].map(lambda v: LEVEL_VALUES.get(v.strip().lower() if v.isascii() else v.strip()))
-             if "level" in fields else pd.Series([None] * n))
+    level = (
+        fields["level"].map(lambda v: LEVEL_VALUES.get(v.strip().lower() if v.isascii() else v.strip()))
+        if "level" in fields
+        else pd.Series([None] * n)
+    )
     level = level.fillna(code.str.len().map(LEVEL_BY_LENGTH))
     official = official_units(store)
     known = code.isin(official.index).to_numpy()
@@ -114,14 +136,21 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
     if "parent_code" in fields:
         parent = fields["parent_code"].where(fields["parent_code"].ne(""), pd.Series(prefix))
         wrong_parent = known & pd.notna(official_parent) & (parent.to_numpy(dtype=object) != official_parent)
-        reasons = np.array([f"code filed under {p}, but its official parent is {o}" for p, o in
-                            zip(parent, official_parent, strict=True)], dtype=object)
+        reasons = np.array(
+            [
+                f"code filed under {p}, but its official parent is {o}"
+                for p, o in zip(parent, official_parent, strict=True)
+            ],
+            dtype=object,
+        )
         rows.mark(wrong_parent, REJECTED, reasons)
     else:  # the official parent where known (the development zone's townships lie in 科尔沁区), else the prefix
         parent = pd.Series(np.where(pd.notna(official_parent), official_parent, prefix), dtype=object)
     name = fields["name"] if "name" in fields else pd.Series([""] * n)
     if "name" not in fields:
-        official_names = pd.DataFrame(store.read("admin_units", columns=["code", "name"])).set_index("code")["name"]
+        official_names = pd.DataFrame(store.read("admin_units", columns=["code", "name"])).set_index("code")[
+            "name"
+        ]
         name = code.map(official_names).fillna("")
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -134,8 +163,11 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
     live = np.flatnonzero(rows.live & polygonal)
     tree = shapely.STRtree(local[live])
     left, right = tree.query(local[live], predicate="intersects")
-    pairs = [(live[a], live[b]) for a, b in zip(left, right, strict=True) if a < b
-             and parent.iat[live[a]] == parent.iat[live[b]]]
+    pairs = [
+        (live[a], live[b])
+        for a, b in zip(left, right, strict=True)
+        if a < b and parent.iat[live[a]] == parent.iat[live[b]]
+    ]
     snapped = 0
     for a, b in pairs:
         overlap = shapely.intersection(local[a], local[b])
@@ -156,8 +188,11 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
 
     # nesting: in the parent from this file, else the store's
     stored = store.read("admin_units", where={"code": sorted(set(parent) - {""})})
-    parents = dict(zip(stored["code"], _local(np.asarray(stored.geometry.values, dtype=object)), strict=True)) \
-        if len(stored) else {}
+    parents = (
+        dict(zip(stored["code"], _local(np.asarray(stored.geometry.values, dtype=object)), strict=True))
+        if len(stored)
+        else {}
+    )
     parents.update({c: g for c, g, ok in zip(code, local, rows.live, strict=True) if ok})
     for i in np.flatnonzero(rows.live & polygonal):
         outer = parents.get(parent.iat[i])
@@ -178,7 +213,9 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
         gaps = gaps[shapely.area(gaps) > 0]
         small = gaps[shapely.area(gaps) <= SNAP_TOLERANCE_M2]
         for piece in small:
-            shared = shapely.length(shapely.intersection(shapely.buffer(piece, 0.01), shapely.boundary(local[members])))
+            shared = shapely.length(
+                shapely.intersection(shapely.buffer(piece, 0.01), shapely.boundary(local[members]))
+            )
             if shared.max() <= 0:
                 continue
             target = members[int(np.argmax(shared))]
@@ -187,26 +224,44 @@ def prepare(store, data, mapping: Mapping[str, str] | None = None, batch_id: str
             filled += 1
         large = float(shapely.area(gaps).sum() - shapely.area(small).sum())
         if large > NEST_TOLERANCE_M2:
-            findings.append(f"{parent_code}: {large:,.0f} m² not covered by the {len(members)} units of this file")
+            findings.append(
+                f"{parent_code}: {large:,.0f} m² not covered by the {len(members)} units of this file"
+            )
     if filled:
         findings.append(f"{filled} gaps between neighbours under {SNAP_TOLERANCE_M2:g} m² filled")
     redo = shapely.is_missing(geoms) & polygonal
     if redo.any():
         from gridmap.crs import to_wgs84 as from_local
 
-        geoms[redo] = shapely.transform(local[redo], lambda xy: np.column_stack(from_local(xy[:, 0], xy[:, 1])))
+        geoms[redo] = shapely.transform(
+            local[redo], lambda xy: np.column_stack(from_local(xy[:, 0], xy[:, 1]))
+        )
 
-    records = gpd.GeoDataFrame({
-        "code": code.to_numpy(dtype=object), "name": name.to_numpy(dtype=object), "level": level.to_numpy(dtype=object),
-        "parent_code": parent.to_numpy(dtype=object), "source": f"import {data.name}",
-    }, geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84)
+    records = gpd.GeoDataFrame(
+        {
+            "code": code.to_numpy(dtype=object),
+            "name": name.to_numpy(dtype=object),
+            "level": level.to_numpy(dtype=object),
+            "parent_code": parent.to_numpy(dtype=object),
+            "source": f"import {data.name}",
+        },
+        geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
+        crs=WGS84,
+    )
     versions = _versions(store, records, rows.live, batch_id)
-    return Prepared(records=records, status=rows.status, reason=rows.reason,
-                    carried=["name", "level", "parent_code", "geometry", "source"],
-                    keep={"source": np.ones(n, dtype=bool)}, external_id=code.to_numpy(dtype=object),
-                    mapping=column_map, ignored_columns=[c for c in columns if c not in column_map],
-                    findings=findings, notes=list(data.notes),
-                    extra_writes=[("admin_unit_versions", versions)] if len(versions) else [])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=["name", "level", "parent_code", "geometry", "source"],
+        keep={"source": np.ones(n, dtype=bool)},
+        external_id=code.to_numpy(dtype=object),
+        mapping=column_map,
+        ignored_columns=[c for c in columns if c not in column_map],
+        findings=findings,
+        notes=list(data.notes),
+        extra_writes=[("admin_unit_versions", versions)] if len(versions) else [],
+    )
 
 
 def _versions(store, records: gpd.GeoDataFrame, live: np.ndarray, batch_id: str) -> gpd.GeoDataFrame:
@@ -219,16 +274,26 @@ def _versions(store, records: gpd.GeoDataFrame, live: np.ndarray, batch_id: str)
     new = records.set_index("code").geometry.reindex(stored["code"]).values
     old = np.asarray(stored.geometry.values, dtype=object)
     changed = ~shapely.is_missing(np.asarray(new, dtype=object)) & ~shapely.equals_exact(
-        np.asarray(new, dtype=object), old, tolerance=1e-9)
+        np.asarray(new, dtype=object), old, tolerance=1e-9
+    )
     out = stored.loc[changed, ["code", "name", "level", "parent_code", "source", "geometry"]].copy()
     out["replaced_at"] = now_iso()
     out["batch_id"] = batch_id
     return out
 
 
-def import_file(store, source: str | Path, filename: str | None = None, mapping: Mapping[str, str] | None = None,
-                *, actor: str = "system", crs: str | None = None, layer: str | None = None,
-                progress: Progress | None = None, **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    crs: str | None = None,
+    layer: str | None = None,
+    progress: Progress | None = None,
+    **_: object,
+) -> BatchReport:
     """Import a polygon file of units; returns the batch report (findings listed)."""
     from gridmap.geocode.batch import city_outline
 
@@ -237,5 +302,15 @@ def import_file(store, source: str | Path, filename: str | None = None, mapping:
     data = read_vector_input(source, filename, crs=crs, layer=layer, area=area)
     batch_id = new_batch_id(data.sha256)
     prepared = prepare(store, data, mapping, batch_id)
-    return commit(store, KIND, TABLE, prepared, filename=data.name, sha256=data.sha256, actor=actor,
-                  progress=progress, started=t0, batch_id=batch_id)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=data.name,
+        sha256=data.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+        batch_id=batch_id,
+    )

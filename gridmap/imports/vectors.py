@@ -55,14 +55,21 @@ def _dataset(path: Path, workdir: Path) -> Path:
             archive.extractall(workdir)
     except zipfile.BadZipFile:
         raise InputError(f"{path.name}: not a readable zip archive") from None
-    found = [*workdir.rglob("*.gdb"), *workdir.rglob("*.shp"), *workdir.rglob("*.gpkg"), *workdir.rglob("*.geojson"),
-             *workdir.rglob("*.kml")]
+    found = [
+        *workdir.rglob("*.gdb"),
+        *workdir.rglob("*.shp"),
+        *workdir.rglob("*.gpkg"),
+        *workdir.rglob("*.geojson"),
+        *workdir.rglob("*.kml"),
+    ]
     found = [p for p in found if not p.name.startswith(".")]
     if not found:
         raise InputError(f"{path.name}: the zip holds no .shp, .gdb, .gpkg, .geojson or .kml")
     if len(found) > 1:
-        raise InputError(f"{path.name}: the zip holds {len(found)} datasets ({', '.join(p.name for p in found[:5])}); "
-                         "zip one")
+        raise InputError(
+            f"{path.name}: the zip holds {len(found)} datasets ({', '.join(p.name for p in found[:5])}); "
+            "zip one"
+        )
     return found[0]
 
 
@@ -73,8 +80,16 @@ def dbf_encoding(shp: Path) -> str | None:
         cpg = next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".cpg"), cpg)
     if cpg.exists():
         text = cpg.read_text(errors="ignore").strip().lower()
-        return {"936": "gbk", "cp936": "gbk", "gbk": "gbk", "gb2312": "gbk", "gb18030": "gb18030",
-                "utf-8": "utf-8", "utf8": "utf-8", "65001": "utf-8"}.get(text, text or None)
+        return {
+            "936": "gbk",
+            "cp936": "gbk",
+            "gbk": "gbk",
+            "gb2312": "gbk",
+            "gb18030": "gb18030",
+            "utf-8": "utf-8",
+            "utf8": "utf-8",
+            "65001": "utf-8",
+        }.get(text, text or None)
     dbf = next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".dbf"), None)
     if dbf is None:
         return None
@@ -88,8 +103,14 @@ def dbf_encoding(shp: Path) -> str | None:
         return "gb18030"
 
 
-def read_vector_input(source: str | Path, filename: str | None = None, *, crs: str | None = None,
-                      layer: str | None = None, area=None) -> VectorInput:
+def read_vector_input(
+    source: str | Path,
+    filename: str | None = None,
+    *,
+    crs: str | None = None,
+    layer: str | None = None,
+    area=None,
+) -> VectorInput:
     """Read a vector file (see the module doc); ``area`` is the WGS-84 polygon the data must lie in."""
     from gridmap import crsdetect
     from gridmap.loaders import read_vector
@@ -106,12 +127,16 @@ def read_vector_input(source: str | Path, filename: str | None = None, *, crs: s
         try:
             info = pyogrio.read_info(dataset, layer=layer, **options)
         except Exception as exc:  # GDAL raises several types; the operator needs the message
-            raise InputError(f"{name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})") from None
+            raise InputError(
+                f"{name}: cannot read as a vector file ({str(exc).strip() or type(exc).__name__})"
+            ) from None
         shifted = crs and crs.strip().lower() in ("gcj02", "gcj-02", "bd09", "bd-09")
         if info.get("crs") is None and not crs:
             frame = pyogrio.read_dataframe(dataset, layer=layer, **options)
             coords = shapely.get_coordinates(np.asarray(frame.geometry.values, dtype=object))
-            crsdetect.require_crs(coords[:, 0], coords[:, 1], area if area is not None else _default_area(), name)
+            crsdetect.require_crs(
+                coords[:, 0], coords[:, 1], area if area is not None else _default_area(), name
+            )
         expected = "EPSG:4326" if shifted else crs
         if encoding:
             notes.append(f"attribute table read as {encoding.upper()}")
@@ -127,26 +152,40 @@ def read_vector_input(source: str | Path, filename: str | None = None, *, crs: s
                 lon, lat = crsdetect.to_wgs84(xy[:, 0], xy[:, 1], crs)
                 return np.column_stack([lon, lat])
 
-            frame = frame.set_geometry(gpd.GeoSeries(shapely.transform(geoms, unshift), index=frame.index,
-                                                     crs="EPSG:4326"))
+            frame = frame.set_geometry(
+                gpd.GeoSeries(shapely.transform(geoms, unshift), index=frame.index, crs="EPSG:4326")
+            )
             notes.append(f"converted from {crs} to WGS-84")
         digest = _digest(dataset if dataset.suffix.lower() == ".gdb" else path)
     for column in frame.columns:
         if column != frame.geometry.name:
-            frame[column] = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                                              else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+            frame[column] = frame[column].map(
+                lambda v: (
+                    ""
+                    if v is None or (isinstance(v, float) and np.isnan(v))
+                    else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+                )
+            )
     if dropped:
         frame = frame.reindex(range(report.rows_read))
         for column in frame.columns:
             if column != frame.geometry.name:
                 frame[column] = frame[column].fillna("")
-    return VectorInput(frame=frame.reset_index(drop=True), name=name, sha256=digest, notes=notes, encoding=encoding,
-                       dropped=dropped)
+    return VectorInput(
+        frame=frame.reset_index(drop=True),
+        name=name,
+        sha256=digest,
+        notes=notes,
+        encoding=encoding,
+        dropped=dropped,
+    )
 
 
 def _read(read_vector, dataset, expected, layer, area, options):
     region = tuple(area.bounds) if area is not None else None
-    return read_vector(dataset, expected_crs=expected, layer=layer, region=region, encoding=options.get("encoding"))
+    return read_vector(
+        dataset, expected_crs=expected, layer=layer, region=region, encoding=options.get("encoding")
+    )
 
 
 def _default_area():

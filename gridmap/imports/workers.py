@@ -34,8 +34,20 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "active": ("active", "在岗", "状态", "在职"),
 }
 _ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
-_ACTIVE = {"是": 1, "在岗": 1, "在职": 1, "1": 1, "true": 1, "yes": 1, "否": 0, "离岗": 0, "离职": 0, "0": 0,
-           "false": 0, "no": 0}
+_ACTIVE = {
+    "是": 1,
+    "在岗": 1,
+    "在职": 1,
+    "1": 1,
+    "true": 1,
+    "yes": 1,
+    "否": 0,
+    "离岗": 0,
+    "离职": 0,
+    "0": 0,
+    "false": 0,
+    "no": 0,
+}
 
 
 def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
@@ -54,14 +66,23 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
         rows.mark(bad, REVIEW, "ID number is not 18 characters (17 digits and a digit or X)")
     if "role" in fields:
         role = fields["role"].map(lambda v: ROLE_VALUES.get(v.strip().lower() if v.isascii() else v.strip()))
-        rows.mark((role.isna() & fields["role"].ne("")).to_numpy(), REVIEW,
-                  "unknown role (use 专职, 兼职, 干部 or 民警)")
+        rows.mark(
+            (role.isna() & fields["role"].ne("")).to_numpy(),
+            REVIEW,
+            "unknown role (use 专职, 兼职, 干部 or 民警)",
+        )
         records["role"] = role.to_numpy(dtype=object)
         carried.append("role")
     if "village_code" in fields:
-        known = set(store.read("admin_units", where={"level": "village"}, columns=["code"])["code"].astype(str))
+        known = set(
+            store.read("admin_units", where={"level": "village"}, columns=["code"])["code"].astype(str)
+        )
         code = fields["village_code"]
-        rows.mark(code.ne("").to_numpy() & ~code.isin(known).to_numpy(), REVIEW, "village code not in the store's units")
+        rows.mark(
+            code.ne("").to_numpy() & ~code.isin(known).to_numpy(),
+            REVIEW,
+            "village code not in the store's units",
+        )
         records["village_code"] = code.replace("", None).to_numpy(dtype=object)
         carried.append("village_code")
     if "hired_at" in fields:
@@ -77,16 +98,32 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
     records["source"] = f"import {table.name}"
     carried.append("source")
     defaults = {"active": 1, "role": "full_time"}
-    return Prepared(records=records, status=rows.status, reason=rows.reason, carried=carried,
-                    keep={"source": np.ones(n, dtype=bool)}, defaults=defaults,
-                    external_id=fields["worker_id"].to_numpy(dtype=object), mapping=column_map,
-                    ignored_columns=[c for c in table.frame.columns if c not in column_map])
+    return Prepared(
+        records=records,
+        status=rows.status,
+        reason=rows.reason,
+        carried=carried,
+        keep={"source": np.ones(n, dtype=bool)},
+        defaults=defaults,
+        external_id=fields["worker_id"].to_numpy(dtype=object),
+        mapping=column_map,
+        ignored_columns=[c for c in table.frame.columns if c not in column_map],
+    )
 
 
-def import_file(store, source: str | Path | bytes, filename: str | None = None,
-                mapping: Mapping[str, str] | None = None, *, actor: str = "system", sheet: str | None = None,
-                encoding: str | None = None, progress: Progress | None = None, max_bytes: int | None = None,
-                **_: object) -> BatchReport:
+def import_file(
+    store,
+    source: str | Path | bytes,
+    filename: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "system",
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    **_: object,
+) -> BatchReport:
     """Import a roster (CSV/XLSX/JSON); returns the batch report."""
     t0 = time.perf_counter()
     table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
@@ -94,5 +131,14 @@ def import_file(store, source: str | Path | bytes, filename: str | None = None,
         raise InputError(f"{table.name}: no data rows")
     prepared = prepare(store, table, mapping)
     prepared.notes = table.notes + prepared.notes
-    return commit(store, KIND, TABLE, prepared, filename=table.name, sha256=table.sha256, actor=actor,
-                  progress=progress, started=t0)
+    return commit(
+        store,
+        KIND,
+        TABLE,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=t0,
+    )

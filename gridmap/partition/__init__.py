@@ -19,7 +19,18 @@ from gridmap.partition.quality import QualityReport, quality_report
 from gridmap.partition.tiling import dissolve_grids, validate_tiling
 
 __all__ = [
-    "PartitionResult", "QualityReport", "assign_codes", "atoms_from_polygons", "build_atoms", "carve_exclusive",
-    "choose_k", "dissolve_grids", "grids_from_atoms", "h3_plan", "partition_plan", "partition_village",
-    "quality_report", "validate_tiling",
+    "PartitionResult",
+    "QualityReport",
+    "assign_codes",
+    "atoms_from_polygons",
+    "build_atoms",
+    "carve_exclusive",
+    "choose_k",
+    "dissolve_grids",
+    "grids_from_atoms",
+    "h3_plan",
+    "partition_plan",
+    "partition_village",
+    "quality_report",
+    "validate_tiling",
 ]

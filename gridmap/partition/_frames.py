@@ -89,7 +89,9 @@ def address_frame(addresses: gpd.GeoDataFrame, workload=None) -> gpd.GeoDataFram
     hh = pd.to_numeric(addresses["households"], errors="coerce")
     if hh.isna().any() or (hh < 0).any():
         raise InputError("addresses 'households' must be non-negative numbers")
-    pop = pd.to_numeric(addresses["population"], errors="coerce").fillna(0) if "population" in addresses else 0
+    pop = (
+        pd.to_numeric(addresses["population"], errors="coerce").fillna(0) if "population" in addresses else 0
+    )
     if isinstance(workload, str):
         if workload not in addresses.columns:
             raise InputError(f"addresses have no workload column {workload!r}")
@@ -97,9 +99,15 @@ def address_frame(addresses: gpd.GeoDataFrame, workload=None) -> gpd.GeoDataFram
     else:
         work = 0
     return gpd.GeoDataFrame(
-        {"households": np.asarray(hh, dtype="int64"), "population": np.asarray(pop, dtype="int64"),
-         "workload": np.asarray(work, dtype="int64") if not np.isscalar(work) else np.zeros(len(hh), "int64")},
-        geometry=geoms, crs=WGS84,
+        {
+            "households": np.asarray(hh, dtype="int64"),
+            "population": np.asarray(pop, dtype="int64"),
+            "workload": np.asarray(work, dtype="int64")
+            if not np.isscalar(work)
+            else np.zeros(len(hh), "int64"),
+        },
+        geometry=geoms,
+        crs=WGS84,
     ).reset_index(drop=True)
 
 

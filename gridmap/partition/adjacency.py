@@ -80,8 +80,11 @@ def shared_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if len(lo) == 0:
         return empty, empty, np.empty(0)
     frame = pd.DataFrame({"i": lo, "j": hi, "len": seg_len}).groupby(["i", "j"], sort=True)["len"].sum()
-    return (frame.index.get_level_values(0).to_numpy(np.int64), frame.index.get_level_values(1).to_numpy(np.int64),
-            frame.to_numpy(float))
+    return (
+        frame.index.get_level_values(0).to_numpy(np.int64),
+        frame.index.get_level_values(1).to_numpy(np.int64),
+        frame.to_numpy(float),
+    )
 
 
 def _intersection_lengths(geoms: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

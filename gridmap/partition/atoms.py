@@ -64,8 +64,16 @@ from gridmap.partition.adjacency import pair_lengths, shared_segments
 
 log = logging.getLogger(__name__)
 
-ATOM_COLUMNS = ["atom_id", "village_code", "households", "population", "workload", "h3_cell", "resolution",
-                "geometry"]
+ATOM_COLUMNS = [
+    "atom_id",
+    "village_code",
+    "households",
+    "population",
+    "workload",
+    "h3_cell",
+    "resolution",
+    "geometry",
+]
 WEIGHTS = ["households", "population", "workload"]
 #: snap-rounding grid of every overlay (metres): exact, robust noding; far below the 1 m² tiling tolerance
 GRID_M = 1e-5
@@ -143,13 +151,19 @@ def _covering_cells(geoms_wgs: np.ndarray, res: int) -> tuple[np.ndarray, np.nda
         cells = h3.h3shape_to_cells(h3.geo_to_h3shape(g), res)
         inner_cells.extend(cells)
         inner_owner.extend([k] * len(cells))
-    out = pd.DataFrame({"owner": np.r_[ring_owner, np.asarray(inner_owner, dtype=np.int64)],
-                        "cell": np.asarray(ring_cells + inner_cells, dtype=object)}).drop_duplicates()
+    out = pd.DataFrame(
+        {
+            "owner": np.r_[ring_owner, np.asarray(inner_owner, dtype=np.int64)],
+            "cell": np.asarray(ring_cells + inner_cells, dtype=object),
+        }
+    ).drop_duplicates()
     out = out.sort_values(["owner", "cell"], kind="stable")
     return out["owner"].to_numpy(np.int64), out["cell"].to_numpy(object)
 
 
-def _first_hits(query_idx: np.ndarray, tree_idx: np.ndarray, n: int, rank: np.ndarray | None = None) -> np.ndarray:
+def _first_hits(
+    query_idx: np.ndarray, tree_idx: np.ndarray, n: int, rank: np.ndarray | None = None
+) -> np.ndarray:
     """For every query item the tree item of lowest ``rank`` (default its index) among its
     hits; -1 without hits."""
     out = np.full(n, -1, dtype=np.int64)
@@ -163,8 +177,9 @@ def _first_hits(query_idx: np.ndarray, tree_idx: np.ndarray, n: int, rank: np.nd
     return out
 
 
-def _assign_points(points: np.ndarray, point_village: np.ndarray, geoms: np.ndarray,
-                   geom_village: np.ndarray) -> np.ndarray:
+def _assign_points(
+    points: np.ndarray, point_village: np.ndarray, geoms: np.ndarray, geom_village: np.ndarray
+) -> np.ndarray:
     """Index of the polygon of the point's own village that holds each point (-1: none).
     A point on an edge shared by two polygons goes to the first one."""
     if len(points) == 0 or len(geoms) == 0:
@@ -174,8 +189,9 @@ def _assign_points(points: np.ndarray, point_village: np.ndarray, geoms: np.ndar
     return _first_hits(pi[same], gi[same], len(points))
 
 
-def _nearest_in_village(points: np.ndarray, point_village: np.ndarray, geoms: np.ndarray,
-                        geom_village: np.ndarray) -> np.ndarray:
+def _nearest_in_village(
+    points: np.ndarray, point_village: np.ndarray, geoms: np.ndarray, geom_village: np.ndarray
+) -> np.ndarray:
     """Index of the nearest polygon of the point's own village (-1: the village has none)."""
     out = np.full(len(points), -1, dtype=np.int64)
     for v in np.unique(point_village):
@@ -189,7 +205,9 @@ def _nearest_in_village(points: np.ndarray, point_village: np.ndarray, geoms: np
     return out
 
 
-def _locate_villages(points: gpd.GeoDataFrame, village_geoms: np.ndarray, village_codes: np.ndarray) -> np.ndarray:
+def _locate_villages(
+    points: gpd.GeoDataFrame, village_geoms: np.ndarray, village_codes: np.ndarray
+) -> np.ndarray:
     """Row of the village holding each address (-1 outside every village).  An address on a
     line shared by villages (or where village polygons overlap) goes to the lowest code."""
     pts = np.asarray(points.geometry.values, dtype=object)
@@ -203,8 +221,12 @@ def _locate_villages(points: gpd.GeoDataFrame, village_geoms: np.ndarray, villag
 
 def _weights(points: gpd.GeoDataFrame, where: np.ndarray, n: int) -> pd.DataFrame:
     ok = where >= 0
-    out = pd.DataFrame({c: np.bincount(where[ok], weights=points[c].to_numpy()[ok], minlength=n).astype(np.int64)
-                        for c in WEIGHTS})
+    out = pd.DataFrame(
+        {
+            c: np.bincount(where[ok], weights=points[c].to_numpy()[ok], minlength=n).astype(np.int64)
+            for c in WEIGHTS
+        }
+    )
     out["n_points"] = np.bincount(where[ok], minlength=n)
     return out
 
@@ -239,7 +261,9 @@ def _node_villages(geoms: np.ndarray, village: np.ndarray, village_geoms: np.nda
         if len(lost):
             vg = village_geoms[village[idx[0]]]
             inside = shapely.contains(vg, rep[lost]) | (
-                shapely.area(shapely.intersection(faces[lost], vg, grid_size=GRID_M)) > 0.5 * shapely.area(faces[lost]))
+                shapely.area(shapely.intersection(faces[lost], vg, grid_size=GRID_M))
+                > 0.5 * shapely.area(faces[lost])
+            )
             lost = lost[inside]
             if len(lost):
                 holder[lost] = tree.query_nearest(rep[lost], all_matches=False)[1]
@@ -257,8 +281,13 @@ def _node_villages(geoms: np.ndarray, village: np.ndarray, village_geoms: np.nda
     return out
 
 
-def _merge_slivers(geoms: np.ndarray, village: np.ndarray, weights: pd.DataFrame, reference_area: np.ndarray,
-                   sliver_share: float):
+def _merge_slivers(
+    geoms: np.ndarray,
+    village: np.ndarray,
+    weights: pd.DataFrame,
+    reference_area: np.ndarray,
+    sliver_share: float,
+):
     """Merge pieces smaller than ``sliver_share × reference_area`` (m²) into the neighbour of
     the same village that shares the longest edge.  Returns (keep mask, geoms, weights)."""
     area = shapely.area(geoms)
@@ -277,8 +306,11 @@ def _merge_slivers(geoms: np.ndarray, village: np.ndarray, weights: pd.DataFrame
     frame = frame[frame["len"] > 0]
     frame = frame.sort_values(["a", "len", "b"], ascending=[True, False, True]).drop_duplicates("a")
     # floating-point crumbs that touch nothing and hold nothing are not land
-    crumbs = slivers[(area[slivers] <= NOISE_M2) & ~np.isin(slivers, frame["a"].to_numpy())
-                     & (weights.to_numpy()[slivers].sum(axis=1) == 0)]
+    crumbs = slivers[
+        (area[slivers] <= NOISE_M2)
+        & ~np.isin(slivers, frame["a"].to_numpy())
+        & (weights.to_numpy()[slivers].sum(axis=1) == 0)
+    ]
     keep[crumbs] = False
     if frame.empty:
         return keep, geoms, weights
@@ -288,15 +320,24 @@ def _merge_slivers(geoms: np.ndarray, village: np.ndarray, weights: pd.DataFrame
     values = weights.to_numpy().copy()
     np.add.at(values, target, values[src])
     for tgt, members in pd.Series(src).groupby(target):
-        geoms[tgt] = _merge_group(np.r_[geoms[tgt:tgt + 1], geoms[members.to_numpy()]])
+        geoms[tgt] = _merge_group(np.r_[geoms[tgt : tgt + 1], geoms[members.to_numpy()]])
     keep[src] = False
     return keep, geoms, pd.DataFrame(values, columns=weights.columns)
 
 
-def _finish(villages: gpd.GeoDataFrame, village_geoms: np.ndarray, points: gpd.GeoDataFrame, point_village: np.ndarray,
-            part_village: np.ndarray, part_label: np.ndarray, part_res: np.ndarray, parts: np.ndarray,
-            reference_area: np.ndarray, sliver_share: float, point_part: np.ndarray | None = None
-            ) -> gpd.GeoDataFrame:
+def _finish(
+    villages: gpd.GeoDataFrame,
+    village_geoms: np.ndarray,
+    points: gpd.GeoDataFrame,
+    point_village: np.ndarray,
+    part_village: np.ndarray,
+    part_label: np.ndarray,
+    part_res: np.ndarray,
+    parts: np.ndarray,
+    reference_area: np.ndarray,
+    sliver_share: float,
+    point_part: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
     """Count, merge slivers and label the atom polygons of every village (all geometry in
     LOCAL_CRS metres; the atoms come out in EPSG:4326).
 
@@ -319,18 +360,26 @@ def _finish(villages: gpd.GeoDataFrame, village_geoms: np.ndarray, points: gpd.G
     codes = villages["village_code"].to_numpy()[part_village]
     frame = pd.DataFrame({"village_code": codes, "label": part_label, "area": shapely.area(parts)})
     # stable ids: village:label:n with n counting parts of the same label, largest first
-    frame["n"] = (frame.sort_values("area", ascending=False, kind="stable")
-                  .groupby(["village_code", "label"]).cumcount().reindex(frame.index))
+    frame["n"] = (
+        frame.sort_values("area", ascending=False, kind="stable")
+        .groupby(["village_code", "label"])
+        .cumcount()
+        .reindex(frame.index)
+    )
     atom_id = frame["village_code"] + ":" + frame["label"].astype(str) + ":" + frame["n"].astype(str)
-    out = gpd.GeoDataFrame({
-        "atom_id": atom_id.to_numpy(),
-        "village_code": codes,
-        "households": weights["households"].to_numpy(),
-        "population": weights["population"].to_numpy(),
-        "workload": weights["workload"].to_numpy(),
-        "h3_cell": np.where(part_res >= 0, part_label, ""),
-        "resolution": part_res.astype(np.int64),
-    }, geometry=parts, crs=LOCAL_CRS).to_crs(WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "atom_id": atom_id.to_numpy(),
+            "village_code": codes,
+            "households": weights["households"].to_numpy(),
+            "population": weights["population"].to_numpy(),
+            "workload": weights["workload"].to_numpy(),
+            "h3_cell": np.where(part_res >= 0, part_label, ""),
+            "resolution": part_res.astype(np.int64),
+        },
+        geometry=parts,
+        crs=LOCAL_CRS,
+    ).to_crs(WGS84)
     return out.sort_values(["village_code", "atom_id"], ignore_index=True)
 
 
@@ -348,8 +397,11 @@ def _drop_crumbs(parts: np.ndarray) -> np.ndarray:
             continue
         area = shapely.area(pieces)
         real = pieces[area > NOISE_M2]
-        parts[k] = real[0] if len(real) == 1 else (pieces[np.argmax(area)] if len(real) == 0
-                                                    else shapely.multipolygons(real))
+        parts[k] = (
+            real[0]
+            if len(real) == 1
+            else (pieces[np.argmax(area)] if len(real) == 0 else shapely.multipolygons(real))
+        )
     return parts
 
 
@@ -373,10 +425,15 @@ def _with_workload_points(points: gpd.GeoDataFrame, workload) -> gpd.GeoDataFram
         raise InputError("workload must be an address column name or a GeoDataFrame of points (cases)")
     w = workload.to_crs(WGS84)
     geoms = w.geometry.values if isinstance(w, gpd.GeoDataFrame) else w.values
-    vals = (pd.to_numeric(w["workload"], errors="coerce").fillna(0).to_numpy("int64")
-            if isinstance(w, gpd.GeoDataFrame) and "workload" in w.columns else np.ones(len(geoms), "int64"))
+    vals = (
+        pd.to_numeric(w["workload"], errors="coerce").fillna(0).to_numpy("int64")
+        if isinstance(w, gpd.GeoDataFrame) and "workload" in w.columns
+        else np.ones(len(geoms), "int64")
+    )
     ok = shapely.get_type_id(np.asarray(geoms)) == 0
-    extra = gpd.GeoDataFrame({"households": 0, "population": 0, "workload": vals[ok]}, geometry=geoms[ok], crs=WGS84)
+    extra = gpd.GeoDataFrame(
+        {"households": 0, "population": 0, "workload": vals[ok]}, geometry=geoms[ok], crs=WGS84
+    )
     out = pd.concat([points.assign(workload=0), extra], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
 
@@ -469,8 +526,9 @@ def _conform(geoms: np.ndarray, changed: np.ndarray) -> np.ndarray:
 
 def _xy_hash(xy: np.ndarray) -> np.ndarray:
     """64-bit hash of coordinate pairs (equal pairs, equal hashes)."""
-    return pd.util.hash_array(np.ascontiguousarray(xy[:, 0])) * np.uint64(0x9E3779B97F4A7C15) ^ pd.util.hash_array(
-        np.ascontiguousarray(xy[:, 1]))
+    return pd.util.hash_array(np.ascontiguousarray(xy[:, 0])) * np.uint64(
+        0x9E3779B97F4A7C15
+    ) ^ pd.util.hash_array(np.ascontiguousarray(xy[:, 1]))
 
 
 def _mismatched_villages(parts: np.ndarray, village: np.ndarray, village_geoms: np.ndarray) -> np.ndarray:
@@ -488,7 +546,9 @@ def _mismatched_villages(parts: np.ndarray, village: np.ndarray, village_geoms: 
     return present[np.abs(excess) > MISMATCH_M]
 
 
-def _points_in(points: np.ndarray, point_group: np.ndarray, geoms: np.ndarray, geom_group: np.ndarray) -> np.ndarray:
+def _points_in(
+    points: np.ndarray, point_group: np.ndarray, geoms: np.ndarray, geom_group: np.ndarray
+) -> np.ndarray:
     """For every point the first polygon of its own group holding it, else the nearest polygon
     of its group (-1: its group has none)."""
     out = _assign_points(points, point_group, geoms, geom_group)
@@ -498,7 +558,9 @@ def _points_in(points: np.ndarray, point_group: np.ndarray, geoms: np.ndarray, g
     return out
 
 
-def _cut_villages(village_geoms: np.ndarray, pair_village: np.ndarray, region_geoms: np.ndarray) -> np.ndarray:
+def _cut_villages(
+    village_geoms: np.ndarray, pair_village: np.ndarray, region_geoms: np.ndarray
+) -> np.ndarray:
     """``village ∩ region`` for every pair, in LOCAL_CRS with vertices on the grid.  Regions
     wholly inside their village are taken as they are; the others are cut from the village
     clipped to the region's box first (the overlay then only sees the village's nearby edges)."""
@@ -508,8 +570,10 @@ def _cut_villages(village_geoms: np.ndarray, pair_village: np.ndarray, region_ge
     if len(edge) == 0:
         return out
     box = shapely.bounds(region_geoms[edge]) + np.array([-1.0, -1.0, 1.0, 1.0])
-    clipped = np.array([shapely.clip_by_rect(village_geoms[v], *b) for v, b in zip(pair_village[edge], box,
-                                                                                     strict=True)], dtype=object)
+    clipped = np.array(
+        [shapely.clip_by_rect(village_geoms[v], *b) for v, b in zip(pair_village[edge], box, strict=True)],
+        dtype=object,
+    )
     out[edge] = _round(shapely.intersection(clipped, region_geoms[edge]))
     return out
 
@@ -563,15 +627,27 @@ def build_atoms(
     shapely.prepare(vgeoms)
     pts_geom = np.asarray(pts.geometry.values, dtype=object)
     # compute: H3 regions refined where over the cap, cut by the villages, addresses placed
-    regions = _refined_regions(v, vgeoms, pts_geom, point_village, pts["households"].to_numpy(), cap,
-                               base_resolution, max_resolution)
+    regions = _refined_regions(
+        v, vgeoms, pts_geom, point_village, pts["households"].to_numpy(), cap, base_resolution, max_resolution
+    )
     parts, part_pair, part_village = _village_parts(vgeoms, regions)
     point_part = _points_to_parts(pts_geom, point_village, regions, parts, part_pair)
     # rows: one atom per part, slivers merged, households summed
     leaf = regions.pair_leaf[part_pair]
     reference = np.array([h3.average_hexagon_area(r, "m^2") for r in range(16)])[regions.res[leaf]]
-    atoms = _finish(v, vgeoms, pts, point_village, part_village, regions.cell[leaf], regions.res[leaf], parts,
-                    reference, sliver_share, point_part)
+    atoms = _finish(
+        v,
+        vgeoms,
+        pts,
+        point_village,
+        part_village,
+        regions.cell[leaf],
+        regions.res[leaf],
+        parts,
+        reference,
+        sliver_share,
+        point_part,
+    )
     big = pts["households"].to_numpy() > cap
     atoms.attrs["report"] = {
         "addresses_outside": outside,
@@ -596,8 +672,16 @@ class _Regions:
     point_leaf: np.ndarray
 
 
-def _refined_regions(v: gpd.GeoDataFrame, vgeoms: np.ndarray, pts_geom: np.ndarray, point_village: np.ndarray,
-                     hh: np.ndarray, cap: float, base_resolution: int, max_resolution: int) -> _Regions:
+def _refined_regions(
+    v: gpd.GeoDataFrame,
+    vgeoms: np.ndarray,
+    pts_geom: np.ndarray,
+    point_village: np.ndarray,
+    hh: np.ndarray,
+    cap: float,
+    base_resolution: int,
+    max_resolution: int,
+) -> _Regions:
     """Regions of ``base_resolution`` cut into their H3 children while one holds more than ``cap``
     households of one village in several addresses (down to ``max_resolution``), then conformed."""
     # regions of the base resolution and the (village, region) pairs that meet
@@ -681,15 +765,26 @@ def _village_parts(vgeoms: np.ndarray, regions: _Regions) -> tuple[np.ndarray, n
     return parts, part_pair, part_village
 
 
-def _points_to_parts(pts_geom: np.ndarray, point_village: np.ndarray, regions: _Regions, parts: np.ndarray,
-                     part_pair: np.ndarray) -> np.ndarray:
+def _points_to_parts(
+    pts_geom: np.ndarray,
+    point_village: np.ndarray,
+    regions: _Regions,
+    parts: np.ndarray,
+    part_pair: np.ndarray,
+) -> np.ndarray:
     """Each address's part: the part of its (village, region) piece that holds it (-1: none)."""
-    pair_village, pair_leaf, reg_geom, point_leaf = (regions.pair_village, regions.pair_leaf, regions.geom,
-                                                     regions.point_leaf)
+    pair_village, pair_leaf, reg_geom, point_leaf = (
+        regions.pair_village,
+        regions.pair_leaf,
+        regions.geom,
+        regions.point_leaf,
+    )
     # each address goes to the part of its (village, region) piece that holds it
     pair_key = pd.Series(np.arange(len(pair_leaf)), index=pair_village * len(reg_geom) + pair_leaf)
     point_pair = pair_key.reindex(point_village * len(reg_geom) + point_leaf).to_numpy()
-    point_pair = np.where(np.isnan(point_pair) | (point_leaf < 0), -1, np.nan_to_num(point_pair)).astype(np.int64)
+    point_pair = np.where(np.isnan(point_pair) | (point_leaf < 0), -1, np.nan_to_num(point_pair)).astype(
+        np.int64
+    )
     n_parts = np.bincount(part_pair, minlength=len(pair_leaf))
     first_part = np.full(len(pair_leaf), -1, dtype=np.int64)
     first_part[part_pair[::-1]] = np.arange(len(part_pair))[::-1]
@@ -721,8 +816,11 @@ def atoms_from_polygons(
         raise InputError("atom polygons must be a GeoDataFrame with a CRS")
     v, vgeoms, pts, point_village, outside = _prepare(villages, addresses, workload)
     geoms = polygonal(shapely.make_valid(np.asarray(polygons.geometry.to_crs(LOCAL_CRS).values)))
-    labels = (polygons[id_field].astype(str).to_numpy() if id_field else
-              np.array([f"b{i}" for i in range(len(polygons))], dtype=object))
+    labels = (
+        polygons[id_field].astype(str).to_numpy()
+        if id_field
+        else np.array([f"b{i}" for i in range(len(polygons))], dtype=object)
+    )
     # earlier rows win where planner polygons overlap
     taken = shapely.Polygon()
     exclusive = np.empty(len(geoms), dtype=object)
@@ -745,7 +843,17 @@ def atoms_from_polygons(
     parts = _node_villages(parts, part_village, vgeoms)
     ok = ~shapely.is_empty(parts)
     parts, part_village, part_label = parts[ok], part_village[ok], part_label[ok]
-    atoms = _finish(v, vgeoms, pts, point_village, part_village, part_label, np.full(len(parts), -1), parts,
-                    np.full(len(parts), float(sliver_m2)), 1.0)
+    atoms = _finish(
+        v,
+        vgeoms,
+        pts,
+        point_village,
+        part_village,
+        part_label,
+        np.full(len(parts), -1),
+        parts,
+        np.full(len(parts), float(sliver_m2)),
+        1.0,
+    )
     atoms.attrs["report"] = {"addresses_outside": outside, "overweight_addresses": 0, "overweight_atoms": []}
     return atoms

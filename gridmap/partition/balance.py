@@ -117,8 +117,9 @@ class PartitionResult:
 
     def grid_households(self) -> pd.DataFrame:
         """Households and atom count per grid key."""
-        return (self.assignment.groupby(["village_code", "grid", "exclusive"], as_index=False)
-                .agg(households=("households", "sum"), atoms=("atom_id", "size")))
+        return self.assignment.groupby(["village_code", "grid", "exclusive"], as_index=False).agg(
+            households=("households", "sum"), atoms=("atom_id", "size")
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -141,13 +142,15 @@ def _nearest_source(n: int, i: np.ndarray, j: np.ndarray, sources: np.ndarray) -
     if len(sources) == 0:
         return np.full(n, -1)
     g = _csr(n, i, j)
-    _, _, src = dijkstra(g, directed=False, indices=sources, unweighted=True, min_only=True,
-                         return_predecessors=True)
+    _, _, src = dijkstra(
+        g, directed=False, indices=sources, unweighted=True, min_only=True, return_predecessors=True
+    )
     return np.asarray(src, dtype=np.int64)
 
 
-def _metis(k: int, n: int, i: np.ndarray, j: np.ndarray, length: np.ndarray, weight: np.ndarray,
-           seed: int) -> np.ndarray:
+def _metis(
+    k: int, n: int, i: np.ndarray, j: np.ndarray, length: np.ndarray, weight: np.ndarray, seed: int
+) -> np.ndarray:
     if k <= 1 or n <= 1:
         return np.zeros(n, dtype=np.int64)
     g = _csr(n, i, j, np.maximum(1, np.rint(length)).astype(np.int64)).tocsr()
@@ -157,16 +160,27 @@ def _metis(k: int, n: int, i: np.ndarray, j: np.ndarray, length: np.ndarray, wei
     eweights = np.asarray(g.data, dtype=np.int64)
     vweights = np.maximum(weight, 0).astype(np.int64)
     try:
-        _, parts = pymetis.part_graph(k, adjacency, vweights=vweights, eweights=eweights,
-                                      options=pymetis.Options(seed=seed, ufactor=30, niter=20, contig=1))
+        _, parts = pymetis.part_graph(
+            k,
+            adjacency,
+            vweights=vweights,
+            eweights=eweights,
+            options=pymetis.Options(seed=seed, ufactor=30, niter=20, contig=1),
+        )
     except Exception:  # METIS refuses contiguity on some graphs; repair takes over
-        _, parts = pymetis.part_graph(k, adjacency, vweights=vweights, eweights=eweights,
-                                      options=pymetis.Options(seed=seed, ufactor=30, niter=20))
+        _, parts = pymetis.part_graph(
+            k,
+            adjacency,
+            vweights=vweights,
+            eweights=eweights,
+            options=pymetis.Options(seed=seed, ufactor=30, niter=20),
+        )
     return np.asarray(parts, dtype=np.int64)
 
 
-def _fill_empty_parts(parts: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np.ndarray,
-                      length: np.ndarray, seed: int) -> np.ndarray:
+def _fill_empty_parts(
+    parts: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np.ndarray, length: np.ndarray, seed: int
+) -> np.ndarray:
     """METIS may leave parts empty when units are lumpy: bisect the heaviest part until k
     parts exist (or no part can be split)."""
     parts = parts.copy()
@@ -178,8 +192,14 @@ def _fill_empty_parts(parts: np.ndarray, k: int, weight: np.ndarray, i: np.ndarr
         heavy = int(np.argmax(loads))
         sel = np.flatnonzero(parts == heavy)
         inside = np.isin(i, sel) & np.isin(j, sel)
-        halves = partition_graph(weight[sel], np.searchsorted(sel, i[inside]), np.searchsorted(sel, j[inside]),
-                                 length[inside], 2, seed=seed)
+        halves = partition_graph(
+            weight[sel],
+            np.searchsorted(sel, i[inside]),
+            np.searchsorted(sel, j[inside]),
+            length[inside],
+            2,
+            seed=seed,
+        )
         if halves.max() == 0:
             break
         free = np.setdiff1d(np.arange(k), used)[0]
@@ -227,8 +247,17 @@ def _repair(labels: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np
     return moved
 
 
-def _refine(labels: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np.ndarray, length: np.ndarray,
-            tolerance: float, stop_within: bool, max_moves: int) -> int:
+def _refine(
+    labels: np.ndarray,
+    k: int,
+    weight: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    length: np.ndarray,
+    tolerance: float,
+    stop_within: bool,
+    max_moves: int,
+) -> int:
     """Greedy boundary moves reducing Σ(load − mean)² while keeping every grid connected."""
     n = len(labels)
     if k <= 1 or n <= 1:
@@ -243,8 +272,8 @@ def _refine(labels: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np
     order = np.argsort(src, kind="stable")
     src, dst, elen = src[order], dst[order], elen[order]
     starts = np.searchsorted(src, np.arange(n + 1))
-    nbrs = [dst[starts[u]:starts[u + 1]] for u in range(n)]
-    nlen = [elen[starts[u]:starts[u + 1]] for u in range(n)]
+    nbrs = [dst[starts[u] : starts[u + 1]] for u in range(n)]
+    nlen = [elen[starts[u] : starts[u + 1]] for u in range(n)]
     shared = np.zeros((n, k))
     np.add.at(shared, (src, labels[dst]), elen)
     sizes = np.bincount(labels, minlength=k)
@@ -300,8 +329,9 @@ def _refine(labels: np.ndarray, k: int, weight: np.ndarray, i: np.ndarray, j: np
 # one village
 
 
-def _fresh_labels(p: VillageProblem, idx: np.ndarray, i: np.ndarray, j: np.ndarray, length: np.ndarray,
-                  offset: int) -> tuple[np.ndarray, int, list[str]]:
+def _fresh_labels(
+    p: VillageProblem, idx: np.ndarray, i: np.ndarray, j: np.ndarray, length: np.ndarray, offset: int
+) -> tuple[np.ndarray, int, list[str]]:
     """Partition the connected free sub-graph ``idx`` (local i/j over idx) from scratch."""
     w = p.weight[idx]
     total = float(w.sum())
@@ -347,8 +377,11 @@ def solve_village(p: VillageProblem) -> VillageSolution:
     prev_labels = np.unique(prev[prev >= 0])
     total = float(fw.sum())
     k_fresh = choose_k(total, p.target, p.band)
-    use_previous = len(prev_labels) > 0 and comp.max() == 0 and (
-        p.band[0] <= total / len(prev_labels) <= p.band[1] or len(prev_labels) == k_fresh)
+    use_previous = (
+        len(prev_labels) > 0
+        and comp.max() == 0
+        and (p.band[0] <= total / len(prev_labels) <= p.band[1] or len(prev_labels) == k_fresh)
+    )
     flabels = np.full(nf, -1, dtype=np.int64)
     stop_within = False
     if use_previous:
@@ -372,7 +405,7 @@ def solve_village(p: VillageProblem) -> VillageSolution:
             sel = np.flatnonzero(comp == c)
             loc = np.full(nf, -1)
             loc[sel] = np.arange(len(sel))
-            e = (comp[fi] == c)
+            e = comp[fi] == c
             lab, kc, _ = _fresh_labels(p, free_idx[sel], loc[fi[e]], loc[fj[e]], flen[e], k_total)
             flabels[sel] = lab
             k_total += kc
@@ -382,10 +415,14 @@ def solve_village(p: VillageProblem) -> VillageSolution:
             tree = shapely.STRtree(shapely.points(p.xy[free_idx[placed]]))
             nearest = tree.query_nearest(shapely.points(p.xy[free_idx[empty_islands]]), all_matches=False)[1]
             flabels[empty_islands] = flabels[placed[nearest]]
-            notes.append(f"{len(np.unique(comp[empty_islands]))} empty island(s) joined the nearest grid "
-                         "(not contiguous)")
+            notes.append(
+                f"{len(np.unique(comp[empty_islands]))} empty island(s) joined the nearest grid "
+                "(not contiguous)"
+            )
         if comp.max() > 0 and (comp_w > 0).sum() > 1:
-            notes.append(f"village is in {int((comp_w > 0).sum())} separate populated pieces; each has own grids")
+            notes.append(
+                f"village is in {int((comp_w > 0).sum())} separate populated pieces; each has own grids"
+            )
         keys.extend(f"{p.village_code}#{t + 1}" for t in range(k_total))
         if len(prev_labels):
             notes.append(f"re-partitioned: previous {len(prev_labels)} grids, now {k_total}")
@@ -408,7 +445,9 @@ def solve_village(p: VillageProblem) -> VillageSolution:
         _repair(ulabels, k_total, uw, ui[cross], uj[cross])
         if len(np.unique(comp[populated])) == 1:
             max_moves = 20 * len(populated)
-            _refine(ulabels, k_total, uw, ui[cross], uj[cross], flen[cross], p.tolerance, stop_within, max_moves)
+            _refine(
+                ulabels, k_total, uw, ui[cross], uj[cross], flen[cross], p.tolerance, stop_within, max_moves
+            )
         flabels[reach] = ulabels[unit_of[reach]]
     labels[free_idx] = flabels + base
     # labels of grids that ended empty are dropped from the key list
@@ -450,9 +489,15 @@ def _previous_codes(atoms: gpd.GeoDataFrame, previous) -> np.ndarray:
     return atoms["atom_id"].map(mapping).fillna("").astype(str).to_numpy().astype(object)
 
 
-def build_problems(atoms: gpd.GeoDataFrame, target: float = 400, band=(300, 500), tolerance: float = 0.10,
-                   previous=None, locked: Iterable[str] | None = None, seed: int = 0
-                   ) -> tuple[list[VillageProblem], pd.DataFrame]:
+def build_problems(
+    atoms: gpd.GeoDataFrame,
+    target: float = 400,
+    band=(300, 500),
+    tolerance: float = 0.10,
+    previous=None,
+    locked: Iterable[str] | None = None,
+    seed: int = 0,
+) -> tuple[list[VillageProblem], pd.DataFrame]:
     """Village problems (graph + weights) for every non-exclusive atom, and the exclusive
     assignment rows.  Adjacency is computed once for all atoms (STRtree, vectorized)."""
     required = {"atom_id", "village_code", "households"}
@@ -460,19 +505,30 @@ def build_problems(atoms: gpd.GeoDataFrame, target: float = 400, band=(300, 500)
     if missing:
         raise InputError(f"atoms are missing columns {sorted(missing)}")
     atoms = atoms.reset_index(drop=True)
-    site = (atoms["site_id"].fillna("").astype(str).to_numpy() if "site_id" in atoms.columns
-            else np.full(len(atoms), "", dtype=object))
+    site = (
+        atoms["site_id"].fillna("").astype(str).to_numpy()
+        if "site_id" in atoms.columns
+        else np.full(len(atoms), "", dtype=object)
+    )
     prev_code = _previous_codes(atoms, previous)
     exclusive = site != ""
-    ex_rows = pd.DataFrame({
-        "atom_id": atoms["atom_id"].to_numpy()[exclusive],
-        "village_code": atoms["village_code"].astype(str).to_numpy()[exclusive],
-        "grid": [pc if pc else f"{v}#x{s}" for pc, v, s in zip(
-            prev_code[exclusive], atoms["village_code"].astype(str).to_numpy()[exclusive], site[exclusive],
-            strict=True)],
-        "exclusive": True,
-        "households": atoms["households"].to_numpy()[exclusive],
-    })
+    ex_rows = pd.DataFrame(
+        {
+            "atom_id": atoms["atom_id"].to_numpy()[exclusive],
+            "village_code": atoms["village_code"].astype(str).to_numpy()[exclusive],
+            "grid": [
+                pc if pc else f"{v}#x{s}"
+                for pc, v, s in zip(
+                    prev_code[exclusive],
+                    atoms["village_code"].astype(str).to_numpy()[exclusive],
+                    site[exclusive],
+                    strict=True,
+                )
+            ],
+            "exclusive": True,
+            "households": atoms["households"].to_numpy()[exclusive],
+        }
+    )
     regular = atoms[~exclusive].reset_index(drop=True)
     prev_code = prev_code[~exclusive]
     metric = regular.geometry.to_crs(LOCAL_CRS).values
@@ -493,35 +549,53 @@ def build_problems(atoms: gpd.GeoDataFrame, target: float = 400, band=(300, 500)
     ids = regular["atom_id"].to_numpy()
     problems = []
     for v, code in enumerate(codes_v):
-        rows = order[starts[v]:starts[v + 1]]
-        es = e_order[e_starts[v]:e_starts[v + 1]]
+        rows = order[starts[v] : starts[v + 1]]
+        es = e_order[e_starts[v] : e_starts[v + 1]]
         pcodes = prev_code[rows]
         names, plabels = np.unique(pcodes, return_inverse=True)
         plabels = np.where(pcodes == "", -1, plabels)
-        problems.append(VillageProblem(
-            village_code=str(code), atom_ids=ids[rows], weight=weight[rows], xy=xy[rows],
-            ei=position[adj.i[es]], ej=position[adj.j[es]], elen=adj.length[es],
-            locked=np.isin(pcodes, list(locked)) & (pcodes != ""), previous=plabels.astype(np.int64),
-            previous_codes=[str(x) for x in names], target=target, band=tuple(band), tolerance=tolerance,
-            seed=seed,
-        ))
+        problems.append(
+            VillageProblem(
+                village_code=str(code),
+                atom_ids=ids[rows],
+                weight=weight[rows],
+                xy=xy[rows],
+                ei=position[adj.i[es]],
+                ej=position[adj.j[es]],
+                elen=adj.length[es],
+                locked=np.isin(pcodes, list(locked)) & (pcodes != ""),
+                previous=plabels.astype(np.int64),
+                previous_codes=[str(x) for x in names],
+                target=target,
+                band=tuple(band),
+                tolerance=tolerance,
+                seed=seed,
+            )
+        )
     return problems, ex_rows
 
 
-def _village_table(assign: pd.DataFrame, solutions: dict[str, VillageSolution], tolerance: float,
-                   band) -> pd.DataFrame:
+def _village_table(
+    assign: pd.DataFrame, solutions: dict[str, VillageSolution], tolerance: float, band
+) -> pd.DataFrame:
     g = assign[~assign["exclusive"]].groupby(["village_code", "grid"], as_index=False)["households"].sum()
     agg = g.groupby("village_code")["households"].agg(["sum", "size", "mean", "min", "max", "std"])
     agg["std"] = g.groupby("village_code")["households"].std(ddof=0)
     g = g.merge(agg[["mean"]], left_on="village_code", right_index=True)
     g["dev"] = np.where(g["mean"] > 0, (g["households"] - g["mean"]).abs() / g["mean"], 0.0)
     dev = g.groupby("village_code")["dev"].max()
-    out = pd.DataFrame({
-        "village_code": agg.index, "households": agg["sum"].to_numpy(), "k": agg["size"].to_numpy(),
-        "mean": agg["mean"].to_numpy(), "min": agg["min"].to_numpy(), "max": agg["max"].to_numpy(),
-        "max_rel_dev": dev.reindex(agg.index).to_numpy(),
-        "cv": np.where(agg["mean"] > 0, agg["std"] / agg["mean"], 0.0),
-    })
+    out = pd.DataFrame(
+        {
+            "village_code": agg.index,
+            "households": agg["sum"].to_numpy(),
+            "k": agg["size"].to_numpy(),
+            "mean": agg["mean"].to_numpy(),
+            "min": agg["min"].to_numpy(),
+            "max": agg["max"].to_numpy(),
+            "max_rel_dev": dev.reindex(agg.index).to_numpy(),
+            "cv": np.where(agg["mean"] > 0, agg["std"] / agg["mean"], 0.0),
+        }
+    )
     out["within_tolerance"] = out["max_rel_dev"] <= tolerance + 1e-9
     out["in_band"] = (out["mean"] >= band[0]) & (out["mean"] <= band[1])
     out["notes"] = ["; ".join(solutions[c].notes) if c in solutions else "" for c in out["village_code"]]
@@ -558,16 +632,25 @@ def partition_plan(
     t0 = time.perf_counter()
     problems, ex_rows = build_problems(atoms, target, band, tolerance, previous, locked, seed)
     t_graph = time.perf_counter() - t0
-    trivial = [p for p in problems if p.weight.sum() <= band[1] and p.previous.max(initial=-1) < 0
-               and not p.locked.any()]
-    hard = [p for p in problems if not (p.weight.sum() <= band[1] and p.previous.max(initial=-1) < 0
-                                        and not p.locked.any())]
+    trivial = [
+        p
+        for p in problems
+        if p.weight.sum() <= band[1] and p.previous.max(initial=-1) < 0 and not p.locked.any()
+    ]
+    hard = [
+        p
+        for p in problems
+        if not (p.weight.sum() <= band[1] and p.previous.max(initial=-1) < 0 and not p.locked.any())
+    ]
     solutions: dict[str, VillageSolution] = {}
     for p in trivial:
-        comps = connected_components(_csr(len(p.weight), p.ei, p.ej), directed=False)[0] if len(p.weight) else 1
+        comps = (
+            connected_components(_csr(len(p.weight), p.ei, p.ej), directed=False)[0] if len(p.weight) else 1
+        )
         if comps == 1:
-            solutions[p.village_code] = VillageSolution(p.village_code, np.zeros(len(p.weight), np.int64),
-                                                        [f"{p.village_code}#1"], 1)
+            solutions[p.village_code] = VillageSolution(
+                p.village_code, np.zeros(len(p.weight), np.int64), [f"{p.village_code}#1"], 1
+            )
         else:
             hard.append(p)
     done = len(solutions)
@@ -576,7 +659,7 @@ def partition_plan(
     jobs = max(1, min(n_jobs or os.cpu_count() or 1, len(hard)))
     if jobs > 1 and len(hard) > 8:
         hard.sort(key=lambda p: -len(p.weight))
-        chunks = [hard[c::jobs * 4] for c in range(jobs * 4)]
+        chunks = [hard[c :: jobs * 4] for c in range(jobs * 4)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for result in pool.map(_solve_chunk, chunks):
                 for s in result:
@@ -594,11 +677,17 @@ def partition_plan(
     frames = []
     for p in problems:
         s = solutions[p.village_code]
-        frames.append(pd.DataFrame({
-            "atom_id": p.atom_ids, "village_code": p.village_code,
-            "grid": np.asarray(s.keys, dtype=object)[s.labels], "exclusive": False,
-            "households": p.weight,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "atom_id": p.atom_ids,
+                    "village_code": p.village_code,
+                    "grid": np.asarray(s.keys, dtype=object)[s.labels],
+                    "exclusive": False,
+                    "households": p.weight,
+                }
+            )
+        )
     assign = pd.concat([*frames, ex_rows], ignore_index=True) if frames else ex_rows
     assign = _keep_previous_codes(assign, atoms, previous)
     villages = _village_table(assign, solutions, tolerance, band)
@@ -613,16 +702,21 @@ def _keep_previous_codes(assign: pd.DataFrame, atoms: gpd.GeoDataFrame, previous
     (by households, then atoms), one code per grid, so codes stay stable."""
     if previous is None:
         return assign
-    prev = pd.Series(_previous_codes(atoms.reset_index(drop=True), previous),
-                     index=atoms["atom_id"].to_numpy())
+    prev = pd.Series(
+        _previous_codes(atoms.reset_index(drop=True), previous), index=atoms["atom_id"].to_numpy()
+    )
     fresh = assign["grid"].str.contains("#") & ~assign["exclusive"]
     if not fresh.any():
         return assign
     sub = assign[fresh].assign(prev=prev.reindex(assign.loc[fresh, "atom_id"]).to_numpy())
     sub = sub[sub["prev"] != ""]
     used = set(assign.loc[~fresh, "grid"])
-    overlap = (sub.groupby(["grid", "prev"]).agg(hh=("households", "sum"), n=("atom_id", "size"))
-               .reset_index().sort_values(["hh", "n", "grid", "prev"], ascending=[False, False, True, True]))
+    overlap = (
+        sub.groupby(["grid", "prev"])
+        .agg(hh=("households", "sum"), n=("atom_id", "size"))
+        .reset_index()
+        .sort_values(["hh", "n", "grid", "prev"], ascending=[False, False, True, True])
+    )
     rename: dict[str, str] = {}
     for grid, code in zip(overlap["grid"], overlap["prev"], strict=True):
         if grid in rename or code in used:
@@ -643,14 +737,17 @@ def _report(assign, villages, atoms, previous, solutions, tolerance, band) -> di
         "households": int(assign["households"].sum()),
         "villages_outside_tolerance": villages.loc[~villages["within_tolerance"], "village_code"].tolist(),
         "villages_outside_band": villages.loc[~villages["in_band"], "village_code"].tolist(),
-        "share_villages_within_tolerance": float(villages["within_tolerance"].mean()) if len(villages) else 1.0,
+        "share_villages_within_tolerance": float(villages["within_tolerance"].mean())
+        if len(villages)
+        else 1.0,
         "grid_households_min": int(grid_hh.min()) if len(grid_hh) else 0,
         "grid_households_max": int(grid_hh.max()) if len(grid_hh) else 0,
         "notes": {c: s.notes for c, s in solutions.items() if s.notes},
     }
     if previous is not None:
-        prev = pd.Series(_previous_codes(atoms.reset_index(drop=True), previous),
-                         index=atoms["atom_id"].to_numpy())
+        prev = pd.Series(
+            _previous_codes(atoms.reset_index(drop=True), previous), index=atoms["atom_id"].to_numpy()
+        )
         before = prev.reindex(assign["atom_id"]).to_numpy()
         moved = (before != "") & (before != assign["grid"].to_numpy())
         report["atoms_moved"] = int(moved.sum())
@@ -659,8 +756,15 @@ def _report(assign, villages, atoms, previous, solutions, tolerance, band) -> di
     return report
 
 
-def partition_graph(weight: np.ndarray, ei: np.ndarray, ej: np.ndarray, length: np.ndarray, k: int,
-                    tolerance: float = 0.10, seed: int = 0) -> np.ndarray:
+def partition_graph(
+    weight: np.ndarray,
+    ei: np.ndarray,
+    ej: np.ndarray,
+    length: np.ndarray,
+    k: int,
+    tolerance: float = 0.10,
+    seed: int = 0,
+) -> np.ndarray:
     """Split one connected atom graph into ``k`` contiguous, balanced parts (labels 0..k-1).
 
     Same method as a village (contraction of empty atoms, METIS, repair, refinement); used
@@ -688,9 +792,15 @@ def partition_graph(weight: np.ndarray, ei: np.ndarray, ej: np.ndarray, length: 
     return np.searchsorted(used, labels)
 
 
-def partition_village(atoms: gpd.GeoDataFrame, target: int = 400, band: tuple[int, int] = (300, 500),
-                      tolerance: float = 0.10, previous=None, locked: Iterable[str] | None = None,
-                      seed: int = 0) -> PartitionResult:
+def partition_village(
+    atoms: gpd.GeoDataFrame,
+    target: int = 400,
+    band: tuple[int, int] = (300, 500),
+    tolerance: float = 0.10,
+    previous=None,
+    locked: Iterable[str] | None = None,
+    seed: int = 0,
+) -> PartitionResult:
     """:func:`partition_plan` for the atoms of a single village, in this process."""
     villages = atoms["village_code"].astype(str).unique()
     if len(villages) != 1:

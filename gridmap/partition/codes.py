@@ -38,11 +38,15 @@ def reading_order(grids: gpd.GeoDataFrame, metric: np.ndarray | None = None) -> 
     """
     metric = grids.geometry.to_crs(LOCAL_CRS).values if metric is None else np.asarray(metric, dtype=object)
     rep = shapely.point_on_surface(metric)
-    frame = pd.DataFrame({
-        "village_code": grids["village_code"].astype(str).to_numpy(),
-        "x": shapely.get_x(rep), "y": shapely.get_y(rep),
-        "area": shapely.area(metric), "top": shapely.bounds(metric)[:, 3],
-    })
+    frame = pd.DataFrame(
+        {
+            "village_code": grids["village_code"].astype(str).to_numpy(),
+            "x": shapely.get_x(rep),
+            "y": shapely.get_y(rep),
+            "area": shapely.area(metric),
+            "top": shapely.bounds(metric)[:, 3],
+        }
+    )
     by_village = frame.groupby("village_code")
     row_height = np.sqrt(by_village["area"].transform("sum") / by_village["area"].transform("size"))
     top = by_village["top"].transform("max")
@@ -57,8 +61,9 @@ def _sequence(code: str) -> int:
     return int(code[12:15])
 
 
-def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = (), metric: np.ndarray | None = None
-                 ) -> np.ndarray:
+def assign_codes(
+    grids: gpd.GeoDataFrame, reserved: Iterable[str] = (), metric: np.ndarray | None = None
+) -> np.ndarray:
     """15-digit codes for ``grids`` (``village_code``, geometry; optional ``exclusive`` flag
     and ``code``).
 
@@ -69,12 +74,20 @@ def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = (), metric: 
     may pass the geometries already in LOCAL_CRS.
     """
     village = grids["village_code"].astype(str).to_numpy()
-    exclusive = (grids["exclusive"].fillna(0).astype(bool).to_numpy() if "exclusive" in grids.columns
-                 else np.zeros(len(grids), bool))
-    current = (grids["code"].fillna("").astype(str).to_numpy() if "code" in grids.columns
-               else np.full(len(grids), "", dtype=object))
-    valid = np.array([len(c) == 15 and c.isdigit() and c[:12] == v for c, v in zip(current, village, strict=True)],
-                     dtype=bool)
+    exclusive = (
+        grids["exclusive"].fillna(0).astype(bool).to_numpy()
+        if "exclusive" in grids.columns
+        else np.zeros(len(grids), bool)
+    )
+    current = (
+        grids["code"].fillna("").astype(str).to_numpy()
+        if "code" in grids.columns
+        else np.full(len(grids), "", dtype=object)
+    )
+    valid = np.array(
+        [len(c) == 15 and c.isdigit() and c[:12] == v for c, v in zip(current, village, strict=True)],
+        dtype=bool,
+    )
     # a code used twice keeps only its first holder
     seen: set[str] = set()
     for k in np.flatnonzero(valid):
@@ -101,7 +114,9 @@ def assign_codes(grids: gpd.GeoDataFrame, reserved: Iterable[str] = (), metric: 
         limit = 999 if exclusive[k] else REGULAR_MAX
         if seq > limit:
             kind = "exclusive" if exclusive[k] else "regular"
-            raise ValidationError(f"village {village[k]} has no free {kind} grid sequence numbers left (>{limit})")
+            raise ValidationError(
+                f"village {village[k]} has no free {kind} grid sequence numbers left (>{limit})"
+            )
         taken[key] = seq
         codes[k] = f"{village[k]}{seq:03d}"
     return codes

@@ -62,8 +62,7 @@ def county_of_villages(village_codes: pd.Series) -> pd.Series:
     return prefix.map(DEV_ZONE_HOSTS).fillna(prefix)
 
 
-def split_by_county(villages: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame
-                    ) -> tuple[list[CountyWork], int]:
+def split_by_county(villages: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tuple[list[CountyWork], int]:
     """One :class:`CountyWork` per county, largest (most households) first, and the number of
     addresses in no village. Each address goes with the village that holds it, by the rule
     ``build_atoms`` itself uses (on a shared line: the lowest village code), so no address is
@@ -73,30 +72,45 @@ def split_by_county(villages: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame
     if "level" in villages.columns and "village_code" not in villages.columns:
         villages = villages[villages["level"].astype(str) == "village"]
     v = village_frame(villages)
-    where = _locate_villages(addresses.to_crs(LOCAL_CRS), np.asarray(v.to_crs(LOCAL_CRS).geometry.values),
-                             v["village_code"].to_numpy())
+    where = _locate_villages(
+        addresses.to_crs(LOCAL_CRS),
+        np.asarray(v.to_crs(LOCAL_CRS).geometry.values),
+        v["village_code"].to_numpy(),
+    )
     v_county = county_of_villages(v["village_code"]).to_numpy()
     a_county = np.where(where >= 0, v_county[np.maximum(where, 0)], "")
     hh = addresses["households"].to_numpy() if "households" in addresses.columns else np.ones(len(addresses))
     load = pd.Series(hh).groupby(a_county).sum()
     village_code_col = "village_code" if "village_code" in villages.columns else "code"
     in_county = county_of_villages(villages[village_code_col]).to_numpy()
-    works = [CountyWork(str(code), villages[in_county == code], addresses[a_county == code])
-             for code in np.unique(v_county)]
+    works = [
+        CountyWork(str(code), villages[in_county == code], addresses[a_county == code])
+        for code in np.unique(v_county)
+    ]
     works.sort(key=lambda w: (-float(load.get(w.county_code, 0)), w.county_code))
     return works, int((where < 0).sum())
 
 
 def _previous_for(previous, village_codes: set[str]):
     """A previous grid layer cut down to the grids of these villages (codes start with the village's)."""
-    if isinstance(previous, gpd.GeoDataFrame) and "code" in previous.columns and "atom_id" not in previous.columns:
+    if (
+        isinstance(previous, gpd.GeoDataFrame)
+        and "code" in previous.columns
+        and "atom_id" not in previous.columns
+    ):
         return previous[previous["code"].astype(str).str[:12].isin(village_codes)]
     return previous
 
 
-def atoms_and_partition(work: CountyWork, target: int = 400, band: tuple[int, int] = (300, 500),
-                        tolerance: float = 0.10, resolution: int = 8, locked: Iterable[str] = (),
-                        seed: int = 0) -> CountyPartition:
+def atoms_and_partition(
+    work: CountyWork,
+    target: int = 400,
+    band: tuple[int, int] = (300, 500),
+    tolerance: float = 0.10,
+    resolution: int = 8,
+    locked: Iterable[str] = (),
+    seed: int = 0,
+) -> CountyPartition:
     """The per-county task: :func:`build_atoms` then :func:`partition_plan` (one process, ``n_jobs=1``).
 
     ``target``/``band`` in households per grid, ``resolution`` the H3 base resolution; ``locked`` and
@@ -107,13 +121,22 @@ def atoms_and_partition(work: CountyWork, target: int = 400, band: tuple[int, in
 
     t0 = time.perf_counter()
     atoms = build_atoms(work.villages, work.addresses, target=target, base_resolution=resolution)
-    result = partition_plan(atoms, target=target, band=band, tolerance=tolerance, previous=work.previous,
-                            locked=list(locked), n_jobs=1, seed=seed)
+    result = partition_plan(
+        atoms,
+        target=target,
+        band=band,
+        tolerance=tolerance,
+        previous=work.previous,
+        locked=list(locked),
+        n_jobs=1,
+        seed=seed,
+    )
     return CountyPartition(work.county_code, atoms, result, time.perf_counter() - t0)
 
 
-def merge_county_partitions(parts: list[CountyPartition], addresses_outside: int, tolerance: float
-                            ) -> tuple[gpd.GeoDataFrame, PartitionResult]:
+def merge_county_partitions(
+    parts: list[CountyPartition], addresses_outside: int, tolerance: float
+) -> tuple[gpd.GeoDataFrame, PartitionResult]:
     """Concatenate per-county atoms and results (in county-code order) into one atoms frame and one
     :class:`PartitionResult` whose report adds the counties' figures up."""
     parts = sorted(parts, key=lambda p: p.county_code)
@@ -137,7 +160,9 @@ def merge_county_partitions(parts: list[CountyPartition], addresses_outside: int
         "households": int(assignment["households"].sum()),
         "villages_outside_tolerance": villages.loc[~villages["within_tolerance"], "village_code"].tolist(),
         "villages_outside_band": villages.loc[~villages["in_band"], "village_code"].tolist(),
-        "share_villages_within_tolerance": float(villages["within_tolerance"].mean()) if len(villages) else 1.0,
+        "share_villages_within_tolerance": float(villages["within_tolerance"].mean())
+        if len(villages)
+        else 1.0,
         "grid_households_min": int(grid_hh.min()) if len(grid_hh) else 0,
         "grid_households_max": int(grid_hh.max()) if len(grid_hh) else 0,
         "notes": {code: note for r in reports for code, note in r.get("notes", {}).items()},
@@ -177,11 +202,22 @@ def partition_by_county(
     t0 = time.perf_counter()
     works, outside = split_by_county(villages, addresses)
     if previous is not None:
-        works = [CountyWork(w.county_code, w.villages, w.addresses,
-                            _previous_for(previous, set(village_frame(w.villages)["village_code"])))
-                 for w in works]
-    options = {"target": target, "band": tuple(band), "tolerance": tolerance, "resolution": resolution,
-               "locked": tuple(locked)}
+        works = [
+            CountyWork(
+                w.county_code,
+                w.villages,
+                w.addresses,
+                _previous_for(previous, set(village_frame(w.villages)["village_code"])),
+            )
+            for w in works
+        ]
+    options = {
+        "target": target,
+        "band": tuple(band),
+        "tolerance": tolerance,
+        "resolution": resolution,
+        "locked": tuple(locked),
+    }
     keys = [w.county_code for w in works]
     if engine == "serial":
         parts = []

@@ -38,8 +38,10 @@ from gridmap.partition.plans import Plan, load_plan
 def _draft(store, plan_id: str) -> Plan:
     plan = load_plan(store, plan_id)
     if plan.status != "draft":
-        raise ValidationError(f"plan {plan_id} is {plan.status}; only draft plans can be edited "
-                              "(partition --from-plan makes a new draft)")
+        raise ValidationError(
+            f"plan {plan_id} is {plan.status}; only draft plans can be edited "
+            "(partition --from-plan makes a new draft)"
+        )
     if plan.atoms.empty:
         raise ValidationError(f"plan {plan_id} has no atoms; edits need a plan made by 'gridmap partition'")
     return plan
@@ -73,8 +75,17 @@ def _decide(problems: list[str], override: bool, what: str) -> str:
     return "; ".join(problems)
 
 
-def _apply(store, plan: Plan, new_codes: pd.Series, retired: Iterable[str], kind: str, params: dict, actor: str,
-           override: bool, reason: str) -> list[str]:
+def _apply(
+    store,
+    plan: Plan,
+    new_codes: pd.Series,
+    retired: Iterable[str],
+    kind: str,
+    params: dict,
+    actor: str,
+    override: bool,
+    reason: str,
+) -> list[str]:
     """Re-draw the touched grids from the atoms and write grids, atoms and the log row."""
     atoms = plan.atoms.copy()
     changed = atoms["atom_id"].isin(new_codes.index)
@@ -83,8 +94,13 @@ def _apply(store, plan: Plan, new_codes: pd.Series, retired: Iterable[str], kind
     retired = set(retired)
     touched_keys = set(new_codes) | (old_codes - retired)
     sub = atoms[atoms["grid_code"].isin(touched_keys)]
-    assignment = pd.DataFrame({"atom_id": sub["atom_id"], "grid": sub["grid_code"],
-                               "exclusive": sub["site_id"].fillna("").astype(str) != ""})
+    assignment = pd.DataFrame(
+        {
+            "atom_id": sub["atom_id"],
+            "grid": sub["grid_code"],
+            "exclusive": sub["site_id"].fillna("").astype(str) != "",
+        }
+    )
     reserved = set(plan.grids["code"]) | retired
     old = plan.grids.set_index("code")
     locked = set(old.index[old["locked"].fillna(0).astype(int) == 1])
@@ -93,24 +109,37 @@ def _apply(store, plan: Plan, new_codes: pd.Series, retired: Iterable[str], kind
     final = atoms.loc[changed, "atom_id"].map(new_codes).map(lambda k: key_to_code.get(k, k))
     grids = grids.assign(plan_id=plan.plan_id)
     gone = sorted(retired | old_codes | set(grids["code"]))
-    edit = pd.DataFrame([{
-        "edit_id": uuid.uuid4().hex, "plan_id": plan.plan_id, "kind": kind,
-        "params": json.dumps(params, ensure_ascii=False, default=str), "actor": actor, "created_at": now_local(),
-        "override": int(bool(reason)), "reason": reason,
-    }])
+    edit = pd.DataFrame(
+        [
+            {
+                "edit_id": uuid.uuid4().hex,
+                "plan_id": plan.plan_id,
+                "kind": kind,
+                "params": json.dumps(params, ensure_ascii=False, default=str),
+                "actor": actor,
+                "created_at": now_local(),
+                "override": int(bool(reason)),
+                "reason": reason,
+            }
+        ]
+    )
     with store.transaction():
         store.delete("grids", where={"plan_id": plan.plan_id, "code": gone})
         store.write("grids", grids)
         moved = pd.DataFrame({"atom_id": atoms.loc[changed, "atom_id"].to_numpy(), "code": final.to_numpy()})
         for code, part in moved.groupby("code"):
-            store.update("plan_atoms", {"grid_code": code},
-                         where={"plan_id": plan.plan_id, "atom_id": part["atom_id"].tolist()})
+            store.update(
+                "plan_atoms",
+                {"grid_code": code},
+                where={"plan_id": plan.plan_id, "atom_id": part["atom_id"].tolist()},
+            )
         store.write("plan_edits", edit)
     return sorted(grids["code"])
 
 
-def split_grid(store, plan_id: str, code: str, k: int, actor: str, override: bool = False,
-               seed: int = 0) -> list[str]:
+def split_grid(
+    store, plan_id: str, code: str, k: int, actor: str, override: bool = False, seed: int = 0
+) -> list[str]:
     """Split grid ``code`` into ``k`` contiguous, balanced grids; returns the new codes."""
     plan = _draft(store, plan_id)
     grid = _grid(plan, code)
@@ -133,13 +162,16 @@ def split_grid(store, plan_id: str, code: str, k: int, actor: str, override: boo
     lo, hi = _band(plan)
     out = [h for h in hh if not lo <= h <= hi]
     if out:
-        problems.append(f"split of {code} ({int(weight.sum())} households) into {parts} gives grids of "
-                        f"{', '.join(map(str, hh))} households, outside the band {lo}–{hi}")
+        problems.append(
+            f"split of {code} ({int(weight.sum())} households) into {parts} gives grids of "
+            f"{', '.join(map(str, hh))} households, outside the band {lo}–{hi}"
+        )
     for lab in range(parts):
         sel = np.flatnonzero(labels == lab)
         same = np.isin(adj.i, sel) & np.isin(adj.j, sel)
-        sub = Adjacency(len(sel), np.searchsorted(sel, adj.i[same]), np.searchsorted(sel, adj.j[same]),
-                        adj.length[same])
+        sub = Adjacency(
+            len(sel), np.searchsorted(sel, adj.i[same]), np.searchsorted(sel, adj.j[same]), adj.length[same]
+        )
         if len(sel) > 1 and sub.components().max() > 0:
             problems.append(f"part {lab + 1} of the split is not contiguous")
     reason = _decide(problems, override, f"split of {code}")
@@ -158,8 +190,10 @@ def merge_grids(store, plan_id: str, codes: list[str], actor: str, override: boo
     problems = []
     villages = sorted({str(g["village_code"]) for g in grids})
     if len(villages) > 1:
-        problems.append(f"grids {', '.join(codes)} lie in different villages ({', '.join(villages)}); "
-                        "a grid must nest in one village")
+        problems.append(
+            f"grids {', '.join(codes)} lie in different villages ({', '.join(villages)}); "
+            "a grid must nest in one village"
+        )
     for g in grids:
         if int(g.get("locked") or 0):
             problems.append(f"grid {g['code']} is locked")
@@ -178,7 +212,9 @@ def merge_grids(store, plan_id: str, codes: list[str], actor: str, override: boo
     return next(c for c in codes_after if c not in codes)
 
 
-def move_atoms(store, plan_id: str, atom_ids: list[str], to_code: str, actor: str, override: bool = False) -> None:
+def move_atoms(
+    store, plan_id: str, atom_ids: list[str], to_code: str, actor: str, override: bool = False
+) -> None:
     """Move atoms into grid ``to_code`` (codes of both grids stay)."""
     plan = _draft(store, plan_id)
     target = _grid(plan, to_code)
@@ -195,8 +231,10 @@ def move_atoms(store, plan_id: str, atom_ids: list[str], to_code: str, actor: st
     village = str(target["village_code"])
     foreign = moving[moving["village_code"].astype(str) != village]
     if len(foreign):
-        problems.append(f"atom(s) {', '.join(foreign.index[:3])} lie in village "
-                        f"{foreign['village_code'].iloc[0]}, not in {village} of grid {to_code}")
+        problems.append(
+            f"atom(s) {', '.join(foreign.index[:3])} lie in village "
+            f"{foreign['village_code'].iloc[0]}, not in {village} of grid {to_code}"
+        )
     sources = sorted(set(moving["grid_code"]))
     lo, hi = _band(plan)
     for code in [*sources, to_code]:
@@ -217,5 +255,14 @@ def move_atoms(store, plan_id: str, atom_ids: list[str], to_code: str, actor: st
             problems.append(f"grid {code} would hold {hh} households, outside the band {lo}–{hi}")
     reason = _decide(problems, override, f"move of {len(moving)} atom(s) to {to_code}")
     new = pd.Series(to_code, index=moving.index.to_numpy())
-    _apply(store, plan, new, [], "move", {"atom_ids": list(moving.index), "to_code": to_code}, actor, override,
-           reason)
+    _apply(
+        store,
+        plan,
+        new,
+        [],
+        "move",
+        {"atom_ids": list(moving.index), "to_code": to_code},
+        actor,
+        override,
+        reason,
+    )

@@ -55,9 +55,14 @@ def carve_exclusive(
     if "site_id" not in base.columns:
         base["site_id"] = ""
     base["site_id"] = base["site_id"].fillna("").astype(str)
-    site_geoms = polygonal(shapely.make_valid(np.asarray(sites.to_crs(LOCAL_CRS).geometry.values, dtype=object)))
-    site_ids = (sites[site_id_field].astype(str).to_numpy() if site_id_field
-                else np.array([f"s{k + 1}" for k in range(len(sites))], dtype=object))
+    site_geoms = polygonal(
+        shapely.make_valid(np.asarray(sites.to_crs(LOCAL_CRS).geometry.values, dtype=object))
+    )
+    site_ids = (
+        sites[site_id_field].astype(str).to_numpy()
+        if site_id_field
+        else np.array([f"s{k + 1}" for k in range(len(sites))], dtype=object)
+    )
     taken = shapely.Polygon()
     own = np.empty(len(site_geoms), dtype=object)
     for k, g in enumerate(site_geoms):
@@ -95,7 +100,9 @@ def carve_exclusive(
     affected = np.flatnonzero(out["village_code"].astype(str).isin(villages).to_numpy())
     vcode, vidx = np.unique(out["village_code"].astype(str).to_numpy()[affected], return_inverse=True)
     ag = np.asarray(out.geometry.values, dtype=object)[affected]
-    vgeoms = np.array([shapely.union_all(ag[vidx == v], grid_size=GRID_M) for v in range(len(vcode))], dtype=object)
+    vgeoms = np.array(
+        [shapely.union_all(ag[vidx == v], grid_size=GRID_M) for v in range(len(vcode))], dtype=object
+    )
     geoms_out = np.asarray(out.geometry.values, dtype=object).copy()
     geoms_out[affected] = _node_villages(shapely.set_precision(ag, GRID_M), vidx, vgeoms)
     out = out.set_geometry(geoms_out)
@@ -107,15 +114,22 @@ def carve_exclusive(
     if addresses is not None:
         pts = address_frame(addresses).to_crs(LOCAL_CRS)
         sel = np.flatnonzero(out["village_code"].astype(str).isin(villages).to_numpy())
-        where = _assign_points(np.asarray(pts.geometry.values, dtype=object), np.zeros(len(pts), np.int64),
-                               np.asarray(out.geometry.values, dtype=object)[sel], np.zeros(len(sel), np.int64))
+        where = _assign_points(
+            np.asarray(pts.geometry.values, dtype=object),
+            np.zeros(len(pts), np.int64),
+            np.asarray(out.geometry.values, dtype=object)[sel],
+            np.zeros(len(sel), np.int64),
+        )
         ok = where >= 0
         sums = pts.loc[ok, WEIGHTS].groupby(sel[where[ok]]).sum()
         out.loc[sel, WEIGHTS] = 0
         out.loc[sums.index, WEIGHTS] = sums.to_numpy()
     else:  # share a cut atom's weights by area
         parent = out["atom_id"].str.replace(r":(x|r).*$", "", regex=True)
-        share = shapely.area(np.asarray(out.geometry.values, dtype=object)) / original_area.reindex(parent).to_numpy()
+        share = (
+            shapely.area(np.asarray(out.geometry.values, dtype=object))
+            / original_area.reindex(parent).to_numpy()
+        )
         for c in WEIGHTS:
             out.loc[is_cut, c] = np.rint(out.loc[is_cut, c].to_numpy() * share[is_cut]).astype(np.int64)
     for c in WEIGHTS:

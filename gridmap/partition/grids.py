@@ -14,8 +14,18 @@ from gridmap.partition._frames import to_metric
 from gridmap.partition.codes import assign_codes
 from gridmap.partition.tiling import dissolve_grids, polsby_popper
 
-GRID_COLUMNS = ["code", "village_code", "township_code", "county_code", "households", "population", "locked",
-                "exclusive", "polsby_popper", "geometry"]
+GRID_COLUMNS = [
+    "code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "households",
+    "population",
+    "locked",
+    "exclusive",
+    "polsby_popper",
+    "geometry",
+]
 
 
 def to_multipolygon(geoms) -> np.ndarray:
@@ -26,9 +36,13 @@ def to_multipolygon(geoms) -> np.ndarray:
     return geoms
 
 
-def grids_from_assignment(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
-                          villages: gpd.GeoDataFrame | None = None, reserved: Iterable[str] = (),
-                          locked: Iterable[str] = ()) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def grids_from_assignment(
+    atoms: gpd.GeoDataFrame,
+    assignment: pd.DataFrame,
+    villages: gpd.GeoDataFrame | None = None,
+    reserved: Iterable[str] = (),
+    locked: Iterable[str] = (),
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Grid layer (store ``grids`` columns, EPSG:4326, MultiPolygon) and the assignment
     with final codes (column ``grid_code``).
 
@@ -55,8 +69,9 @@ def grids_from_assignment(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
     return gpd.GeoDataFrame(grids[GRID_COLUMNS], geometry="geometry", crs=WGS84), assignment
 
 
-def grids_from_atoms(atoms: gpd.GeoDataFrame, result, villages: gpd.GeoDataFrame | None = None,
-                     locked=()) -> gpd.GeoDataFrame:
+def grids_from_atoms(
+    atoms: gpd.GeoDataFrame, result, villages: gpd.GeoDataFrame | None = None, locked=()
+) -> gpd.GeoDataFrame:
     """The coded grid layer of a :class:`~gridmap.partition.balance.PartitionResult`
     (store ``grids`` columns, EPSG:4326).  Also sets ``result.assignment['grid_code']`` and
     ``result.atoms`` (the atoms with their ``grid_code``)."""

@@ -16,12 +16,17 @@ def h3_plan(villages: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame, resolution:
     merged into the neighbour of the same village sharing the longest edge.  Codes follow
     :mod:`gridmap.partition.codes`.  Returns the store's ``grids`` columns, EPSG:4326.
     """
-    atoms = build_atoms(villages, addresses, base_resolution=resolution, max_resolution=resolution,
-                        sliver_share=0.01)
-    assignment = pd.DataFrame({
-        "atom_id": atoms["atom_id"], "village_code": atoms["village_code"],
-        "grid": atoms["village_code"] + "#" + atoms["atom_id"], "exclusive": False,
-        "households": atoms["households"],
-    })
+    atoms = build_atoms(
+        villages, addresses, base_resolution=resolution, max_resolution=resolution, sliver_share=0.01
+    )
+    assignment = pd.DataFrame(
+        {
+            "atom_id": atoms["atom_id"],
+            "village_code": atoms["village_code"],
+            "grid": atoms["village_code"] + "#" + atoms["atom_id"],
+            "exclusive": False,
+            "households": atoms["households"],
+        }
+    )
     grids, _ = grids_from_assignment(atoms, assignment, villages)
     return grids

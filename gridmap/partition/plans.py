@@ -23,8 +23,17 @@ from gridmap.errors import InputError, ValidationError
 from gridmap.partition.grids import GRID_COLUMNS, to_multipolygon
 
 STATUSES = ("draft", "active", "archived")
-ATOM_COLUMNS = ["atom_id", "village_code", "grid_code", "households", "population", "workload", "h3_cell",
-                "resolution", "site_id"]
+ATOM_COLUMNS = [
+    "atom_id",
+    "village_code",
+    "grid_code",
+    "households",
+    "population",
+    "workload",
+    "h3_cell",
+    "resolution",
+    "site_id",
+]
 
 
 @dataclass
@@ -60,9 +69,16 @@ def _atoms_with_codes(atoms: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> gpd.G
     return out
 
 
-def create_plan(store, name: str, grids: gpd.GeoDataFrame, atoms: gpd.GeoDataFrame | None = None,
-                params: dict | None = None, parent_id: str | None = None, note: str = "",
-                status: str = "draft") -> str:
+def create_plan(
+    store,
+    name: str,
+    grids: gpd.GeoDataFrame,
+    atoms: gpd.GeoDataFrame | None = None,
+    params: dict | None = None,
+    parent_id: str | None = None,
+    note: str = "",
+    status: str = "draft",
+) -> str:
     """Save a new plan (``draft`` unless told) with its grids and atoms; returns its plan_id.
 
     ``grids`` need ``code``, ``village_code``, ``households`` and polygons; ``atoms`` (any
@@ -73,19 +89,32 @@ def create_plan(store, name: str, grids: gpd.GeoDataFrame, atoms: gpd.GeoDataFra
     if "code" not in grids.columns or grids["code"].isna().any():
         raise InputError("every grid needs a code")
     if grids["code"].duplicated().any():
-        raise ValidationError(f"grid code {grids.loc[grids['code'].duplicated(), 'code'].iloc[0]} appears twice")
+        raise ValidationError(
+            f"grid code {grids.loc[grids['code'].duplicated(), 'code'].iloc[0]} appears twice"
+        )
     plan_id = f"plan-{datetime.now(LOCAL_TZ):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     g = grids.to_crs(WGS84).copy()
     for c in GRID_COLUMNS:
         if c not in g.columns:
-            g[c] = {"township_code": g["village_code"].astype(str).str[:9],
-                    "county_code": g["village_code"].astype(str).str[:6]}.get(c, 0)
+            g[c] = {
+                "township_code": g["village_code"].astype(str).str[:9],
+                "county_code": g["village_code"].astype(str).str[:6],
+            }.get(c, 0)
     g = g[GRID_COLUMNS].assign(plan_id=plan_id)
     g = g.set_geometry(to_multipolygon(g.geometry.values)).set_crs(WGS84, allow_override=True)
-    row = pd.DataFrame([{
-        "plan_id": plan_id, "name": name, "status": status, "parent_id": parent_id, "created_at": now_local(),
-        "params": json.dumps(params or {}, ensure_ascii=False, default=str), "note": note,
-    }])
+    row = pd.DataFrame(
+        [
+            {
+                "plan_id": plan_id,
+                "name": name,
+                "status": status,
+                "parent_id": parent_id,
+                "created_at": now_local(),
+                "params": json.dumps(params or {}, ensure_ascii=False, default=str),
+                "note": note,
+            }
+        ]
+    )
     with store.transaction():
         store.write("plans", row)
         store.write("grids", g)
@@ -109,8 +138,9 @@ def activate_plan(store, plan_id: str) -> None:
     if row["status"] == "active":
         return
     if row["status"] != "draft":
-        raise ValidationError(f"plan {plan_id} is {row['status']}; only a draft can be activated "
-                              "(save a new draft from it)")
+        raise ValidationError(
+            f"plan {plan_id} is {row['status']}; only a draft can be activated (save a new draft from it)"
+        )
     with store.transaction():
         store.update("plans", {"status": "archived"}, where={"status": "active"})
         store.update("plans", {"status": "active"}, where={"plan_id": plan_id})
@@ -136,6 +166,14 @@ def load_plan(store, plan_id: str | None = None) -> Plan:
     atoms = store.read("plan_atoms", where={"plan_id": plan_id}, order_by=["atom_id"])
     params = json.loads(row["params"]) if isinstance(row["params"], str) and row["params"] else {}
     parent = row["parent_id"] if isinstance(row["parent_id"], str) and row["parent_id"] else None
-    return Plan(plan_id=plan_id, name=str(row["name"]), status=str(row["status"]), parent_id=parent,
-                created_at=str(row["created_at"]), params=params, note=str(row["note"] or ""),
-                grids=grids, atoms=atoms)
+    return Plan(
+        plan_id=plan_id,
+        name=str(row["name"]),
+        status=str(row["status"]),
+        parent_id=parent,
+        created_at=str(row["created_at"]),
+        params=params,
+        note=str(row["note"] or ""),
+        grids=grids,
+        atoms=atoms,
+    )

@@ -43,14 +43,20 @@ class QualityReport:
             f"contiguous grids: {s['share_contiguous']:.1%}  ({s['noncontiguous_grids']} not)",
         ]
         if s.get("nesting_ok") is not None:
-            lines.append(f"nesting/tiling: {'ok' if s['nesting_ok'] else 'PROBLEMS'} "
-                         f"({s['tiling_findings']} findings)")
+            lines.append(
+                f"nesting/tiling: {'ok' if s['nesting_ok'] else 'PROBLEMS'} ({s['tiling_findings']} findings)"
+            )
         lines.append(f"villages whose size forces grids outside the band: {s['villages_forced']}")
         return "\n".join(lines)
 
 
-def quality_report(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None = None, target: float = 400,
-                   tolerance: float = 0.10, band: tuple[float, float] = (300, 500)) -> QualityReport:
+def quality_report(
+    grids: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame | None = None,
+    target: float = 400,
+    tolerance: float = 0.10,
+    band: tuple[float, float] = (300, 500),
+) -> QualityReport:
     """Balance, compactness, contiguity and (with ``villages``) nesting of ``grids``.
 
     ``grids`` needs ``village_code``, ``households`` and polygons (any CRS); ``code`` or
@@ -59,15 +65,23 @@ def quality_report(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None = 
     code_field = "code" if "code" in grids.columns else "grid"
     g = grids.reset_index(drop=True)
     metric = np.asarray(g.geometry.to_crs(LOCAL_CRS).values, dtype=object)
-    exclusive = g["exclusive"].fillna(0).astype(bool).to_numpy() if "exclusive" in g.columns else np.zeros(len(g), bool)
-    frame = pd.DataFrame({
-        "code": g[code_field].astype(str).to_numpy() if code_field in g.columns else np.arange(len(g)).astype(str),
-        "village_code": g["village_code"].astype(str).to_numpy(),
-        "households": g["households"].fillna(0).astype(np.int64).to_numpy(),
-        "exclusive": exclusive,
-        "polsby_popper": polsby_popper(metric),
-        "parts": shapely.get_num_geometries(metric),
-    })
+    exclusive = (
+        g["exclusive"].fillna(0).astype(bool).to_numpy()
+        if "exclusive" in g.columns
+        else np.zeros(len(g), bool)
+    )
+    frame = pd.DataFrame(
+        {
+            "code": g[code_field].astype(str).to_numpy()
+            if code_field in g.columns
+            else np.arange(len(g)).astype(str),
+            "village_code": g["village_code"].astype(str).to_numpy(),
+            "households": g["households"].fillna(0).astype(np.int64).to_numpy(),
+            "exclusive": exclusive,
+            "polsby_popper": polsby_popper(metric),
+            "parts": shapely.get_num_geometries(metric),
+        }
+    )
     regular = frame[~frame["exclusive"]]
     mean_v = regular.groupby("village_code")["households"].transform("mean")
     frame["rel_dev"] = np.nan
@@ -77,16 +91,26 @@ def quality_report(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None = 
     totals = regular.groupby("village_code")["households"].agg(["sum", "size"])
     best_k = totals["sum"].map(lambda h: choose_k(h, target, band))
     best_mean = totals["sum"] / best_k
-    forced = totals[(best_mean < band[0]) | (best_mean > band[1])].assign(
-        best_k=best_k, best_mean=best_mean).reset_index()
-    tiling = validate_tiling(g, villages, code_field=code_field if code_field in g.columns else None,
-                             grids_metric=metric) if villages is not None else None
+    forced = (
+        totals[(best_mean < band[0]) | (best_mean > band[1])]
+        .assign(best_k=best_k, best_mean=best_mean)
+        .reset_index()
+    )
+    tiling = (
+        validate_tiling(
+            g, villages, code_field=code_field if code_field in g.columns else None, grids_metric=metric
+        )
+        if villages is not None
+        else None
+    )
     summary = {
         "grids": int(len(frame)),
         "regular_grids": int(len(regular)),
         "exclusive_grids": int(exclusive.sum()),
         "villages": int(frame["village_code"].nunique()),
-        "target": target, "tolerance": tolerance, "band": tuple(band),
+        "target": target,
+        "tolerance": tolerance,
+        "band": tuple(band),
         "hh_min": int(hh.min()) if len(hh) else 0,
         "hh_max": int(hh.max()) if len(hh) else 0,
         "hh_mean": float(hh.mean()) if len(hh) else 0.0,

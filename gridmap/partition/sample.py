@@ -50,24 +50,38 @@ def sample_area(
     cx, cy = to_local(*centre)
     half = size_km * 500.0
     square = shapely.box(cx - half, cy - half, cx + half, cy + half)
-    seeds = shapely.multipoints(np.column_stack([
-        rng.uniform(cx - half, cx + half, n_villages), rng.uniform(cy - half, cy + half, n_villages),
-    ]))
+    seeds = shapely.multipoints(
+        np.column_stack(
+            [
+                rng.uniform(cx - half, cx + half, n_villages),
+                rng.uniform(cy - half, cy + half, n_villages),
+            ]
+        )
+    )
     cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=square))
     cells = shapely.intersection(cells, square)
-    cells = cells[np.argsort(shapely.get_x(shapely.centroid(cells)) * 1e-3 - shapely.get_y(shapely.centroid(cells)))]
+    cells = cells[
+        np.argsort(shapely.get_x(shapely.centroid(cells)) * 1e-3 - shapely.get_y(shapely.centroid(cells)))
+    ]
     codes = [f"{SAMPLE_TOWNSHIP}{i + 1:03d}" for i in range(len(cells))]
     villages = gpd.GeoDataFrame(
-        {"code": codes, "name": [f"样例{i + 1}村" for i in range(len(cells))], "level": "village",
-         "parent_code": SAMPLE_TOWNSHIP},
-        geometry=cells, crs=LOCAL_CRS,
+        {
+            "code": codes,
+            "name": [f"样例{i + 1}村" for i in range(len(cells))],
+            "level": "village",
+            "parent_code": SAMPLE_TOWNSHIP,
+        },
+        geometry=cells,
+        crs=LOCAL_CRS,
     ).to_crs(WGS84)
 
     n_clusters = n_clusters or max(2, 3 * n_villages)
-    centres = np.column_stack([
-        rng.uniform(cx - half * 0.95, cx + half * 0.95, n_clusters),
-        rng.uniform(cy - half * 0.95, cy + half * 0.95, n_clusters),
-    ])
+    centres = np.column_stack(
+        [
+            rng.uniform(cx - half * 0.95, cx + half * 0.95, n_clusters),
+            rng.uniform(cy - half * 0.95, cy + half * 0.95, n_clusters),
+        ]
+    )
     spread = rng.uniform(spread_m[0], spread_m[1], n_clusters)
     xs, ys, hh = [], [], []
     total = 0
@@ -88,8 +102,15 @@ def sample_area(
     village_of = np.full(len(points), "", dtype=object)
     village_of[owner[0]] = villages["code"].to_numpy()[owner[1]]
     addresses = gpd.GeoDataFrame(
-        {"address_id": [f"A{i:07d}" for i in range(len(points))], "village_code": village_of,
-         "households": hh.astype("int64"), "population": people.astype("int64")},
-        geometry=points.values, crs=WGS84,
+        {
+            "address_id": [f"A{i:07d}" for i in range(len(points))],
+            "village_code": village_of,
+            "households": hh.astype("int64"),
+            "population": people.astype("int64"),
+        },
+        geometry=points.values,
+        crs=WGS84,
     )
-    return SampleArea(villages=villages, addresses=addresses[addresses["village_code"] != ""].reset_index(drop=True))
+    return SampleArea(
+        villages=villages, addresses=addresses[addresses["village_code"] != ""].reset_index(drop=True)
+    )

@@ -22,8 +22,9 @@ CRUMB_M2 = 1e-3
 SNAP_DEG = 1e-8
 
 
-def dissolve_grids(atoms: gpd.GeoDataFrame, assignment: pd.DataFrame,
-                   villages: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def dissolve_grids(
+    atoms: gpd.GeoDataFrame, assignment: pd.DataFrame, villages: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """One polygon per grid: the coverage union of its atoms, in the atoms' own CRS (EPSG:4326).
 
     ``assignment`` has ``atom_id`` and ``grid`` (and optionally ``exclusive``).  The atoms
@@ -129,13 +130,21 @@ class TilingFindings:
         return self.findings.empty
 
     def summary(self) -> dict:
-        return {"ok": self.ok, "villages": self.villages_checked, "grids": self.grids_checked,
-                **self.findings["kind"].value_counts().to_dict()}
+        return {
+            "ok": self.ok,
+            "villages": self.villages_checked,
+            "grids": self.grids_checked,
+            **self.findings["kind"].value_counts().to_dict(),
+        }
 
 
-def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
-                    tolerance_m2: float = TOLERANCE_M2, code_field: str | None = None,
-                    grids_metric: np.ndarray | None = None) -> TilingFindings:
+def validate_tiling(
+    grids: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    tolerance_m2: float = TOLERANCE_M2,
+    code_field: str | None = None,
+    grids_metric: np.ndarray | None = None,
+) -> TilingFindings:
     """Check that the grids of every village tile it exactly.
 
     ``grids``: ``village_code`` and polygons (any CRS); ``code``/``grid`` names a grid;
@@ -157,14 +166,19 @@ def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
     code_field = code_field or ("code" if "code" in grids.columns else "grid")
     v = village_frame(villages).to_crs(LOCAL_CRS)
     g = grids.reset_index(drop=True)
-    geoms = (np.asarray(grids_metric, dtype=object).copy() if grids_metric is not None
-             else np.asarray(g.geometry.to_crs(LOCAL_CRS).values, dtype=object).copy())
+    geoms = (
+        np.asarray(grids_metric, dtype=object).copy()
+        if grids_metric is not None
+        else np.asarray(g.geometry.to_crs(LOCAL_CRS).values, dtype=object).copy()
+    )
     gcode = g[code_field].astype(str).to_numpy() if code_field in g.columns else np.arange(len(g)).astype(str)
     gvill = g["village_code"].astype(str).to_numpy()
     rows = []
 
     def add(kind, village, code, value, message):
-        rows.append({"kind": kind, "village_code": village, "code": code, "value": float(value), "message": message})
+        rows.append(
+            {"kind": kind, "village_code": village, "code": code, "value": float(value), "message": message}
+        )
 
     invalid = ~shapely.is_valid(geoms)
     for k in np.flatnonzero(invalid):
@@ -176,7 +190,13 @@ def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
     vgeom = v.set_index("village_code").geometry
     known = np.isin(gvill, vgeom.index.to_numpy())
     for k in np.flatnonzero(~known):
-        add("unknown_village", gvill[k], gcode[k], 0, f"grid {gcode[k]} names village {gvill[k]}, not in the layer")
+        add(
+            "unknown_village",
+            gvill[k],
+            gcode[k],
+            0,
+            f"grid {gcode[k]} names village {gvill[k]}, not in the layer",
+        )
     kk = np.flatnonzero(known)
     order = kk[np.argsort(gvill[kk], kind="stable")]
     keys = gvill[order]
@@ -205,16 +225,24 @@ def validate_tiling(grids: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
     gap = shapely.area(_overlay(shapely.difference, own, unions))
     spill = shapely.area(_overlay(shapely.difference, unions, own))
     for n in np.flatnonzero(overlap > tolerance_m2):
-        add("overlap", codes[n], "", overlap[n], f"grids of village {codes[n]} overlap by {overlap[n]:.1f} m²")
+        add(
+            "overlap", codes[n], "", overlap[n], f"grids of village {codes[n]} overlap by {overlap[n]:.1f} m²"
+        )
     for n in np.flatnonzero(gap > tolerance_m2):
         add("gap", codes[n], "", gap[n], f"{gap[n]:.1f} m² of village {codes[n]} is in no grid")
     for n in np.flatnonzero(spill > tolerance_m2):
-        members = order[starts[n]:ends[n]]
-        outside = shapely.area(_overlay(shapely.difference, geoms[members],
-                                        np.full(len(members), own[n], dtype=object)))
+        members = order[starts[n] : ends[n]]
+        outside = shapely.area(
+            _overlay(shapely.difference, geoms[members], np.full(len(members), own[n], dtype=object))
+        )
         for k, a in zip(members[outside > tolerance_m2], outside[outside > tolerance_m2], strict=True):
-            add("crosses_village", gvill[k], gcode[k], a,
-                f"grid {gcode[k]} has {a:.1f} m² outside village {gvill[k]}")
+            add(
+                "crosses_village",
+                gvill[k],
+                gcode[k],
+                a,
+                f"grid {gcode[k]} has {a:.1f} m² outside village {gvill[k]}",
+            )
     missing = sorted(set(vgeom.index) - set(gvill))
     for code in missing:
         add("gap", code, "", shapely.area(vgeom[code]), f"village {code} has no grid")

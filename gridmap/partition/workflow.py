@@ -59,7 +59,9 @@ def partition_store(
     villages = store.read("admin_units", where={"level": "village"})
     addresses = store.read("addresses")
     if villages.empty or addresses.empty:
-        raise InputError("the store has no villages or no addresses (run 'gridmap build-demo' or import them)")
+        raise InputError(
+            "the store has no villages or no addresses (run 'gridmap build-demo' or import them)"
+        )
     if engine not in ("processes", "dask", "serial"):
         raise InputError(f"unknown engine {engine!r}: use processes, dask or serial")
     previous, locked = None, list(locked)
@@ -72,7 +74,12 @@ def partition_store(
         atoms = build_atoms(villages, addresses, target=target, base_resolution=resolution)
         say(0.4, f"partitioning {len(atoms)} atoms")
         result = partition_plan(
-            atoms, target=target, band=band, tolerance=tolerance, previous=previous, locked=locked,
+            atoms,
+            target=target,
+            band=band,
+            tolerance=tolerance,
+            previous=previous,
+            locked=locked,
             n_jobs=n_jobs,
             progress=lambda done, total: say(0.4 + 0.4 * done / max(total, 1), f"{done}/{total} villages"),
         )
@@ -81,23 +88,45 @@ def partition_store(
 
         say(0.05, f"atoms and partition of {len(villages)} villages, county by county ({engine})")
         atoms, result = partition_by_county(
-            villages, addresses, target=target, band=band, tolerance=tolerance, resolution=resolution,
-            previous=previous, locked=locked, engine=engine,
-            progress=lambda done, total, county: say(0.05 + 0.75 * done / max(total, 1),
-                                                     f"county {county} done ({done}/{total})"),
+            villages,
+            addresses,
+            target=target,
+            band=band,
+            tolerance=tolerance,
+            resolution=resolution,
+            previous=previous,
+            locked=locked,
+            engine=engine,
+            progress=lambda done, total, county: say(
+                0.05 + 0.75 * done / max(total, 1), f"county {county} done ({done}/{total})"
+            ),
         )
     say(0.8, "dissolving grids")
     grids = grids_from_atoms(atoms, result, villages, locked=locked)
-    params = {"method": "balanced", "engine": engine, "target": target, "band": list(band), "tolerance": tolerance,
-              "resolution": resolution, "from_plan": parent_id, "locked": locked,
-              "report": {k: v for k, v in result.report.items() if k != "notes"}}
+    params = {
+        "method": "balanced",
+        "engine": engine,
+        "target": target,
+        "band": list(band),
+        "tolerance": tolerance,
+        "resolution": resolution,
+        "from_plan": parent_id,
+        "locked": locked,
+        "report": {k: v for k, v in result.report.items() if k != "notes"},
+    }
     plan_id = plans.create_plan(store, name, grids, result.atoms, params, parent_id=parent_id)
     say(1.0, f"draft plan {plan_id}: {len(grids)} grids")
     return PartitionOutcome(plan_id, grids, villages, result, band)
 
 
-def partition_to_plan(store, name: str, parent_id: str | None = None, target: int = 400,
-                      tolerance: float = 0.10, progress: Callable[[float, str], None] | None = None,
-                      **options) -> str:
+def partition_to_plan(
+    store,
+    name: str,
+    parent_id: str | None = None,
+    target: int = 400,
+    tolerance: float = 0.10,
+    progress: Callable[[float, str], None] | None = None,
+    **options,
+) -> str:
     """:func:`partition_store`, returning only the new draft plan's id."""
     return partition_store(store, name, parent_id, target, tolerance, progress=progress, **options).plan_id

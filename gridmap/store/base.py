@@ -137,7 +137,11 @@ class Store(abc.ABC):
         )
         with gc_paused():
             rows = self._fetch(f"read {table}", sql, params + paging_params)
-            values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in range(len(selected) or 1)]
+            values = (
+                [list(v) for v in zip(*rows, strict=True)]
+                if rows
+                else [[] for _ in range(len(selected) or 1)]
+            )
             geometry = decode_wkb(values.pop()) if with_geometry else None
             if not names:
                 values = []
@@ -150,7 +154,9 @@ class Store(abc.ABC):
         """Rows of ``table`` matching ``where``."""
         decl = self.table(table)
         condition, params = self._conditions(decl, where, None)
-        rows = self._fetch(f"count {table}", f"SELECT count(*) FROM {self._table_sql(decl.name)}{condition}", params)
+        rows = self._fetch(
+            f"count {table}", f"SELECT count(*) FROM {self._table_sql(decl.name)}{condition}", params
+        )
         return int(rows[0][0])
 
     # --- writes ----------------------------------------------------------------
@@ -186,8 +192,9 @@ class Store(abc.ABC):
         assignments, params, geometry = [], [], None
         for column, value in values.items():
             if column == "geometry" and decl.is_spatial:
-                geometry = prepare_geometries(np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY",
-                                              decl.name)
+                geometry = prepare_geometries(
+                    np.array([value], dtype=object), None, decl.geometry_type or "GEOMETRY", decl.name
+                )
                 assignment, param = self._geometry_assignment(geometry)
                 assignments.append(assignment)
                 params.append(param)
@@ -198,9 +205,11 @@ class Store(abc.ABC):
                 raise StoreError(f"{table}: unknown columns [{column!r}]; the table has {list(decl.columns)}")
         condition, where_params = self._conditions(decl, where, None)
         with self.transaction():
-            changed = self._execute(f"update {table}",
-                                    f"UPDATE {self._table_sql(decl.name)} SET {', '.join(assignments)}{condition}",
-                                    params + where_params)
+            changed = self._execute(
+                f"update {table}",
+                f"UPDATE {self._table_sql(decl.name)} SET {', '.join(assignments)}{condition}",
+                params + where_params,
+            )
             if geometry is not None and changed:
                 self._updated(decl, geometry)
         return int(changed)
@@ -220,9 +229,22 @@ class Store(abc.ABC):
     def set_meta(self, key: str, value: str) -> None:
         self.upsert("meta", pd.DataFrame({"key": [key], "value": [str(value)]}))
 
-    def mvt_tile(self, table: str, z: int, x: int, y: int, *, layer: str, columns: Sequence[str],
-                 filter_column: str, filter_value: Any, id_column: str | None = None, extent: int = 4096,
-                 buffer: int = 64, small_counts: tuple[str, int, Sequence[str]] | None = None) -> bytes:
+    def mvt_tile(
+        self,
+        table: str,
+        z: int,
+        x: int,
+        y: int,
+        *,
+        layer: str,
+        columns: Sequence[str],
+        filter_column: str,
+        filter_value: Any,
+        id_column: str | None = None,
+        extent: int = 4096,
+        buffer: int = 64,
+        small_counts: tuple[str, int, Sequence[str]] | None = None,
+    ) -> bytes:
         """A Mapbox vector tile of ``table``'s rows where ``filter_column = filter_value``, encoded by
         the database (z/x/y in Web Mercator, EPSG:3857).  Backends that cannot encode tiles
         raise :class:`StoreError`; callers then encode them themselves (``api.mvt``)."""

@@ -103,7 +103,9 @@ def _reproject(values: np.ndarray, crs: object, where: str) -> np.ndarray:
 # --- GeoPackage binary -------------------------------------------------------------------
 # GP header: magic "GP", version 0, flags, srs_id (int32), envelope.  Flags 0b00000011 =
 # little-endian header (bit 0) + envelope [minx, maxx, miny, maxy] (bits 1-3 = 1).
-_HEADER = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("env", "<f8", (4,))])
+_HEADER = np.dtype(
+    [("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("env", "<f8", (4,))]
+)
 _FLAGS_LE_XY_ENVELOPE = 0b00000011
 
 
@@ -161,7 +163,9 @@ def ewkb_hex(geoms: np.ndarray, srid: int = WGS84_EPSG) -> list[str | None]:
         raw = records.view(np.uint8).reshape(len(kept), _EWKB_POINT_SRID.itemsize)
         hexes = _HEX_DIGITS[raw].view(f"S{2 * _EWKB_POINT_SRID.itemsize}").ravel().astype(str)
     else:
-        hexes = shapely.to_wkb(shapely.set_srid(kept, srid), hex=True, include_srid=True, byte_order=1, output_dimension=2)
+        hexes = shapely.to_wkb(
+            shapely.set_srid(kept, srid), hex=True, include_srid=True, byte_order=1, output_dimension=2
+        )
     out = np.full(len(geoms), None, dtype=object)
     out[present] = hexes
     return out.tolist()

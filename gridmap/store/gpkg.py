@@ -89,9 +89,30 @@ _CORE_DDL = (
 )
 
 _SRS_ROWS = (
-    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
-    ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-    ("WGS 84 geodetic", WGS84_EPSG, "EPSG", WGS84_EPSG, WGS84_WKT, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+    (
+        "Undefined cartesian SRS",
+        -1,
+        "NONE",
+        -1,
+        "undefined",
+        "undefined cartesian coordinate reference system",
+    ),
+    (
+        "Undefined geographic SRS",
+        0,
+        "NONE",
+        0,
+        "undefined",
+        "undefined geographic coordinate reference system",
+    ),
+    (
+        "WGS 84 geodetic",
+        WGS84_EPSG,
+        "EPSG",
+        WGS84_EPSG,
+        WGS84_WKT,
+        "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid",
+    ),
 )
 
 _NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
@@ -134,8 +155,13 @@ def _index_sql(table: Table) -> list[tuple[str, str]]:
     out = []
     for columns in table.indexes:
         index = f"idx_{table.name}_{'_'.join(columns)}"
-        out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {quote(table.name)} "
-                           f"({', '.join(quote(c) for c in columns)})"))
+        out.append(
+            (
+                index,
+                f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {quote(table.name)} "
+                f"({', '.join(quote(c) for c in columns)})",
+            )
+        )
     return out
 
 
@@ -305,7 +331,9 @@ class GpkgStore(Store):
                     )
                 for ddl in _CORE_DDL:
                     conn.execute(ddl)
-                conn.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", _SRS_ROWS)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", _SRS_ROWS
+                )
                 for table in all_tables().values():
                     self._create_table(conn, table)
                 conn.execute(
@@ -321,7 +349,9 @@ class GpkgStore(Store):
         if application_id == GPKG_APPLICATION_ID:
             return
         if application_id != 0:
-            raise StoreError(f"{self.path} is an SQLite file but not a GeoPackage (application_id {application_id:#x})")
+            raise StoreError(
+                f"{self.path} is an SQLite file but not a GeoPackage (application_id {application_id:#x})"
+            )
         foreign = conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchone()[0]
@@ -340,7 +370,9 @@ class GpkgStore(Store):
             if table.is_spatial:
                 parts.append(f"{quote(GEOMETRY_COLUMN)} {table.geometry_type}")
             for column, sql_type in table.columns.items():
-                parts.append(f"{quote(column)} {sql_type}{' NOT NULL' if column in table.primary_key else ''}")
+                parts.append(
+                    f"{quote(column)} {sql_type}{' NOT NULL' if column in table.primary_key else ''}"
+                )
             if table.primary_key:
                 keys = ", ".join(quote(k) for k in table.primary_key)
                 parts.append(f"CONSTRAINT {quote(table.name + '_key')} UNIQUE ({keys})")
@@ -350,7 +382,9 @@ class GpkgStore(Store):
             missing = [c for c in table.columns if c not in existing]
             lost_keys = [c for c in missing if c in table.primary_key]
             if lost_keys:
-                raise StoreError(f"{self.path}: table {table.name} lacks key columns {lost_keys}; cannot migrate")
+                raise StoreError(
+                    f"{self.path}: table {table.name} lacks key columns {lost_keys}; cannot migrate"
+                )
             for column in missing:
                 conn.execute(f"ALTER TABLE {name} ADD COLUMN {quote(column)} {table.columns[column]}")
         for _, create in _index_sql(table):
@@ -358,8 +392,13 @@ class GpkgStore(Store):
         conn.execute(
             "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            (table.name, "features" if table.is_spatial else "attributes", table.name, table.description,
-             WGS84_EPSG if table.is_spatial else None),
+            (
+                table.name,
+                "features" if table.is_spatial else "attributes",
+                table.name,
+                table.description,
+                WGS84_EPSG if table.is_spatial else None,
+            ),
         )
         if table.is_spatial:
             self._create_spatial_index(conn, table)
@@ -394,8 +433,10 @@ class GpkgStore(Store):
 
     def _bbox_sql(self, table: Table, bbox: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
         minx, miny, maxx, maxy = check_bbox(table, bbox)
-        return (f"{quote(FID)} IN (SELECT id FROM {quote(_rtree_name(table.name))} "
-                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"), [maxx, minx, maxy, miny]
+        return (
+            f"{quote(FID)} IN (SELECT id FROM {quote(_rtree_name(table.name))} "
+            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
+        ), [maxx, minx, maxy, miny]
 
     def _geometry_assignment(self, geometry: Any) -> tuple[str, Any]:
         return f"{quote(GEOMETRY_COLUMN)} = ?", encode_gpkg(geometry)[0]
@@ -465,8 +506,13 @@ class GpkgStore(Store):
         # Without the per-row trigger SQLite empties the table in one step; the R-tree is emptied alongside.
         self._drop_triggers(table, ["delete"])
         conn.execute(f"DELETE FROM {name}")
-        self._rebuild_rtree(table, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
-                            np.empty((0, 4), dtype=np.float32), keep_existing=False)
+        self._rebuild_rtree(
+            table,
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64),
+            np.empty((0, 4), dtype=np.float32),
+            keep_existing=False,
+        )
         self._create_triggers(table, ["delete"])
         conn.execute(
             f"UPDATE gpkg_contents SET min_x = NULL, min_y = NULL, max_x = NULL, max_y = NULL, "
@@ -543,7 +589,11 @@ class GpkgStore(Store):
         else:
             conn.executemany(
                 f"INSERT INTO {quote(rtree)} VALUES (?, ?, ?, ?, ?)",
-                zip(new_ids.tolist(), *(new_boxes[:, i].astype(np.float64).tolist() for i in range(4)), strict=True),
+                zip(
+                    new_ids.tolist(),
+                    *(new_boxes[:, i].astype(np.float64).tolist() for i in range(4)),
+                    strict=True,
+                ),
             )
         self._create_triggers(table, suspended)
         for _, create in secondary:
@@ -551,13 +601,21 @@ class GpkgStore(Store):
         self._extend_extent(table, bounds)
 
     def _rebuild_rtree(
-        self, table: Table, removed: np.ndarray, new_ids: np.ndarray, new_boxes: np.ndarray,
+        self,
+        table: Table,
+        removed: np.ndarray,
+        new_ids: np.ndarray,
+        new_boxes: np.ndarray,
         keep_existing: bool = True,
     ) -> None:
         """R-tree := its entries minus ``removed`` (all of them unless ``keep_existing``) plus the new ones."""
         conn = self._conn
         rtree = quote(_rtree_name(table.name))
-        rows = conn.execute(f"SELECT id, minx, maxx, miny, maxy FROM {rtree}").fetchall() if keep_existing else []
+        rows = (
+            conn.execute(f"SELECT id, minx, maxx, miny, maxy FROM {rtree}").fetchall()
+            if keep_existing
+            else []
+        )
         old = np.array(rows, dtype=np.float64).reshape(-1, 5)
         keep = ~np.isin(old[:, 0].astype(np.int64), removed)
         ids = np.concatenate([old[keep, 0].astype(np.int64), new_ids])
@@ -575,7 +633,11 @@ class GpkgStore(Store):
                 conn.execute(f"DELETE FROM {rtree}")
             conn.executemany(
                 f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
-                zip(new_ids.tolist(), *(new_boxes[:, i].astype(np.float64).tolist() for i in range(4)), strict=True),
+                zip(
+                    new_ids.tolist(),
+                    *(new_boxes[:, i].astype(np.float64).tolist() for i in range(4)),
+                    strict=True,
+                ),
             )
         conn.execute("RELEASE gridmap_rtree")
 
@@ -590,4 +652,3 @@ class GpkgStore(Store):
                 f"last_change = {_NOW_SQL} WHERE table_name = ?5",
                 (float(minx), float(miny), float(maxx), float(maxy), table.name),
             )
-

@@ -283,7 +283,9 @@ class PostgisStore(Store):
         if lost_keys:
             raise StoreError(f"{self!r}: table {table.name} lacks key columns {lost_keys}; cannot migrate")
         for column in missing:
-            cursor.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {quote(column)} {SQL_TYPES[table.columns[column]]}")
+            cursor.execute(
+                f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {quote(column)} {SQL_TYPES[table.columns[column]]}"
+            )
         for _, create in self._secondary_indexes(table):
             cursor.execute(create)
 
@@ -293,10 +295,20 @@ class PostgisStore(Store):
         out = []
         for columns in table.indexes:
             index = f"{table.name}_{'_'.join(columns)}_idx"
-            out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} ({', '.join(quote(c) for c in columns)})"))
+            out.append(
+                (
+                    index,
+                    f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} ({', '.join(quote(c) for c in columns)})",
+                )
+            )
         if table.is_spatial:
             index = f"{table.name}_{GEOMETRY_COLUMN}_gist"
-            out.append((index, f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} USING GIST ({quote(GEOMETRY_COLUMN)})"))
+            out.append(
+                (
+                    index,
+                    f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {name} USING GIST ({quote(GEOMETRY_COLUMN)})",
+                )
+            )
         return out
 
     # --- the SQL this backend differs in (reads, counts and updates: :class:`Store`) -----
@@ -306,8 +318,10 @@ class PostgisStore(Store):
 
     def _bbox_sql(self, table: Table, bbox: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
         minx, miny, maxx, maxy = check_bbox(table, bbox)
-        return (f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})",
-                [minx, miny, maxx, maxy])
+        return (
+            f"{quote(GEOMETRY_COLUMN)} && ST_MakeEnvelope(%s, %s, %s, %s, {WGS84_EPSG})",
+            [minx, miny, maxx, maxy],
+        )
 
     def _geometry_assignment(self, geometry: Any) -> tuple[str, Any]:
         return f"{quote(GEOMETRY_COLUMN)} = %s::geometry", ewkb_hex(geometry)[0]
@@ -346,7 +360,9 @@ class PostgisStore(Store):
                 # TRUNCATE is transactional; it holds an exclusive lock until commit (readers wait)
                 cursor.execute(f"TRUNCATE {self._table_sql(table)}")
             if len(batch):
-                rebuild = len(batch) >= REBUILD_INDEXES_ROWS and self._fewer_rows_than(cursor, table, len(batch))
+                rebuild = len(batch) >= REBUILD_INDEXES_ROWS and self._fewer_rows_than(
+                    cursor, table, len(batch)
+                )
                 if rebuild:
                     # Building indexes once after COPY is ~3x faster than maintaining them row by row.
                     for index, _ in self._secondary_indexes(batch.table):
@@ -358,7 +374,9 @@ class PostgisStore(Store):
         return len(batch)
 
     def _fewer_rows_than(self, cursor: Any, table: str, rows: int) -> bool:
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {self._table_sql(table)} LIMIT %s) AS probe", (rows,))
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self._table_sql(table)} LIMIT %s) AS probe", (rows,)
+        )
         return int(cursor.fetchone()[0]) < rows
 
     def upsert(self, table: str, frame: pd.DataFrame) -> int:
@@ -394,9 +412,22 @@ class PostgisStore(Store):
             return int(cursor.rowcount)
 
     # --- vector tiles ------------------------------------------------------------
-    def mvt_tile(self, table: str, z: int, x: int, y: int, *, layer: str, columns: Sequence[str],
-                 filter_column: str, filter_value: Any, id_column: str | None = None, extent: int = 4096,
-                 buffer: int = 64, small_counts: tuple[str, int, Sequence[str]] | None = None) -> bytes:
+    def mvt_tile(
+        self,
+        table: str,
+        z: int,
+        x: int,
+        y: int,
+        *,
+        layer: str,
+        columns: Sequence[str],
+        filter_column: str,
+        filter_value: Any,
+        id_column: str | None = None,
+        extent: int = 4096,
+        buffer: int = 64,
+        small_counts: tuple[str, int, Sequence[str]] | None = None,
+    ) -> bytes:
         """The tile as PostGIS encodes it (``ST_AsMVT``/``ST_AsMVTGeom``, PostGIS ≥ 3.0); empty bytes
         when nothing is in it.
 
@@ -408,18 +439,32 @@ class PostgisStore(Store):
         geom = quote(GEOMETRY_COLUMN)
         props = [f"t.{quote(c)}" for c in columns]
         outer = [quote(c) for c in columns]
-        params: dict[str, Any] = {"z": z, "x": x, "y": y, "extent": extent, "buffer": buffer,
-                                  "source": filter_value, "layer": layer}
+        params: dict[str, Any] = {
+            "z": z,
+            "x": x,
+            "y": y,
+            "extent": extent,
+            "buffer": buffer,
+            "source": filter_value,
+            "layer": layer,
+        }
         if small_counts is not None:
             count_column, k, nulled = small_counts
             small = f"(t.{quote(count_column)} > 0 AND t.{quote(count_column)} < %(k)s)"
             params["k"] = int(k)
-            props = [f"CASE WHEN {small} THEN NULL ELSE t.{quote(c)} END AS {quote(c)}" if c in nulled
-                     else f"t.{quote(c)}" for c in columns]
+            props = [
+                f"CASE WHEN {small} THEN NULL ELSE t.{quote(c)} END AS {quote(c)}"
+                if c in nulled
+                else f"t.{quote(c)}"
+                for c in columns
+            ]
             props.append(f"COALESCE({small}, false) AS suppressed")
             outer.append("suppressed")
-        fid = (f"CASE WHEN t.{quote(id_column)} ~ '^[0-9]{{1,18}}$' THEN t.{quote(id_column)}::bigint END"
-               if id_column else "NULL::bigint")
+        fid = (
+            f"CASE WHEN t.{quote(id_column)} ~ '^[0-9]{{1,18}}$' THEN t.{quote(id_column)}::bigint END"
+            if id_column
+            else "NULL::bigint"
+        )
         sql = f"""
             WITH bounds AS (
                 SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env

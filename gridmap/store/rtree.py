@@ -64,7 +64,9 @@ def hilbert_order(boxes: np.ndarray) -> np.ndarray:
     return np.argsort(d, kind="stable")
 
 
-def _node_blobs(ids: np.ndarray, boxes: np.ndarray, starts: np.ndarray, node_size: int, depth: int) -> list[bytes]:
+def _node_blobs(
+    ids: np.ndarray, boxes: np.ndarray, starts: np.ndarray, node_size: int, depth: int
+) -> list[bytes]:
     """Blobs for len(starts)-1 nodes; node k holds cells starts[k]:starts[k+1]."""
     n_nodes = len(starts) - 1
     counts = np.diff(starts)
@@ -103,15 +105,24 @@ def bulk_load(conn: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.n
         starts = (np.arange(n_nodes + 1) * len(level_ids)) // n_nodes
         node_numbers = np.arange(next_node, next_node + n_nodes, dtype=np.int64)
         blobs = _node_blobs(level_ids, level_boxes, starts, node_size, 0)
-        conn.executemany(f"INSERT INTO {node_table} (nodeno, data) VALUES (?, ?)", zip(node_numbers.tolist(), blobs, strict=True))
+        conn.executemany(
+            f"INSERT INTO {node_table} (nodeno, data) VALUES (?, ?)",
+            zip(node_numbers.tolist(), blobs, strict=True),
+        )
         owners = np.repeat(node_numbers, np.diff(starts)).tolist()
         target = rowid_table if leaf else parent_table
         key = "rowid, nodeno" if leaf else "nodeno, parentnode"
-        conn.executemany(f"INSERT INTO {target} ({key}) VALUES (?, ?)", zip(level_ids.tolist(), owners, strict=True))
-        level_boxes = np.column_stack([
-            np.minimum.reduceat(level_boxes[:, 0], starts[:-1]), np.maximum.reduceat(level_boxes[:, 1], starts[:-1]),
-            np.minimum.reduceat(level_boxes[:, 2], starts[:-1]), np.maximum.reduceat(level_boxes[:, 3], starts[:-1]),
-        ])
+        conn.executemany(
+            f"INSERT INTO {target} ({key}) VALUES (?, ?)", zip(level_ids.tolist(), owners, strict=True)
+        )
+        level_boxes = np.column_stack(
+            [
+                np.minimum.reduceat(level_boxes[:, 0], starts[:-1]),
+                np.maximum.reduceat(level_boxes[:, 1], starts[:-1]),
+                np.minimum.reduceat(level_boxes[:, 2], starts[:-1]),
+                np.maximum.reduceat(level_boxes[:, 3], starts[:-1]),
+            ]
+        )
         level_ids = node_numbers
         next_node += n_nodes
         depth += 1

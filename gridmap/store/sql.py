@@ -63,7 +63,9 @@ class PostgresDialect(Dialect):
 
 def _column_type(table: Table, column: str) -> str:
     if column not in table.columns:
-        raise StoreError(f"{table.name}: unknown column {column!r} in filter; the table has {list(table.columns)}")
+        raise StoreError(
+            f"{table.name}: unknown column {column!r} in filter; the table has {list(table.columns)}"
+        )
     return table.columns[column]
 
 

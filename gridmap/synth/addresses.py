@@ -32,8 +32,14 @@ from gridmap.synth.streams import stream
 TOTAL_HOUSEHOLDS = 1_000_000
 #: 2020 census residents by county (rounded); sets each county's share of households
 COUNTY_POPULATION = {
-    "150502": 921_800, "150521": 388_000, "150522": 313_000, "150523": 327_000,
-    "150524": 148_000, "150525": 376_000, "150526": 262_000, "150581": 137_000,
+    "150502": 921_800,
+    "150521": 388_000,
+    "150522": 313_000,
+    "150523": 327_000,
+    "150524": 148_000,
+    "150525": 376_000,
+    "150526": 262_000,
+    "150581": 137_000,
 }
 #: share of each county's households living in communities (urban)
 URBAN_SHARE = {"150502": 0.72, "150581": 0.9}
@@ -113,7 +119,9 @@ def _settlement_areas(admin: AdminResult) -> np.ndarray:
     v = admin.villages
     geoms = v.geometry.values.copy()
     rural = ~v["urban"].to_numpy()
-    core = shapely.intersection(geoms[rural], shapely.buffer(shapely.point_on_surface(geoms[rural]), RURAL_SETTLEMENT_RADIUS))
+    core = shapely.intersection(
+        geoms[rural], shapely.buffer(shapely.point_on_surface(geoms[rural]), RURAL_SETTLEMENT_RADIUS)
+    )
     usable = shapely.area(core) > 0.25 * np.pi * RURAL_SETTLEMENT_RADIUS**2
     geoms[np.flatnonzero(rural)[usable]] = _largest_part(core[usable])
     # a seat village builds compactly on the side of its township seat
@@ -121,7 +129,9 @@ def _settlement_areas(admin: AdminResult) -> np.ndarray:
     tw = admin.townships.set_index("code").loc[v["township_code"].to_numpy()[seat]]
     seat_pt = shapely.points(tw["seat_x"].to_numpy(), tw["seat_y"].to_numpy())
     poly = v.geometry.values[seat]
-    near = shapely.intersection(poly, shapely.buffer(seat_pt, shapely.distance(poly, seat_pt) + SEAT_SETTLEMENT_RADIUS))
+    near = shapely.intersection(
+        poly, shapely.buffer(seat_pt, shapely.distance(poly, seat_pt) + SEAT_SETTLEMENT_RADIUS)
+    )
     anchor = shapely.point_on_surface(near)
     compact = shapely.intersection(poly, shapely.buffer(anchor, SEAT_SETTLEMENT_RADIUS))
     usable = shapely.area(compact) > 0.25 * np.pi * SEAT_SETTLEMENT_RADIUS**2
@@ -135,7 +145,9 @@ def _settlement_areas(admin: AdminResult) -> np.ndarray:
         near = shapely.shortest_line(geoms[big], anchor)
         start = shapely.get_point(near, 0)
         # step a little inside so the disc is not cut to a sliver by the boundary
-        disc = shapely.buffer(shapely.point_on_surface(shapely.intersection(geoms[big], shapely.buffer(start, 900.0))), 900.0)
+        disc = shapely.buffer(
+            shapely.point_on_surface(shapely.intersection(geoms[big], shapely.buffer(start, 900.0))), 900.0
+        )
         clipped = shapely.intersection(geoms[big], disc)
         ok = shapely.area(clipped) > 1e4
         geoms[np.flatnonzero(big)[ok]] = clipped[ok]
@@ -185,8 +197,14 @@ def _urban_addresses(
 
     city_pt = is_city[t_index]
     ew_list = np.where(city_pt, 0, 1)
-    ew_names = (np.asarray(names.CITY_EAST_WEST, dtype=object), np.asarray(names.TOWN_EAST_WEST, dtype=object))
-    ns_names = (np.asarray(names.CITY_NORTH_SOUTH, dtype=object), np.asarray(names.TOWN_NORTH_SOUTH, dtype=object))
+    ew_names = (
+        np.asarray(names.CITY_EAST_WEST, dtype=object),
+        np.asarray(names.TOWN_EAST_WEST, dtype=object),
+    )
+    ns_names = (
+        np.asarray(names.CITY_NORTH_SOUTH, dtype=object),
+        np.asarray(names.TOWN_NORTH_SOUTH, dtype=object),
+    )
     road = np.empty(len(vidx), dtype=object)
     for lst in (0, 1):
         sel_ew = on_ew & (ew_list == lst)
@@ -199,12 +217,23 @@ def _urban_addresses(
     start = pd.Series(along).groupby(street_key.to_numpy()).transform("min").to_numpy()
     side_pos = np.where(on_ew, w - j_ew * S, u - i_ns * S) > 0
     number = 2 * np.floor((along - start) / NUMBER_STEP).astype(np.int64) + np.where(side_pos, 1, 2)
-    frame = pd.DataFrame({
-        "village_index": vidx, "x": xy[:, 0], "y": xy[:, 1], "road": road, "number": number,
-        "households": size, "urban": 1, "group": 0, "across": np.abs(np.where(on_ew, w - j_ew * S, u - i_ns * S)),
-    })
+    frame = pd.DataFrame(
+        {
+            "village_index": vidx,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "road": road,
+            "number": number,
+            "households": size,
+            "urban": 1,
+            "group": 0,
+            "across": np.abs(np.where(on_ew, w - j_ew * S, u - i_ns * S)),
+        }
+    )
     # buildings of one compound share road and number: 1栋, 2栋, … nearest the street first
-    frame = frame.sort_values(["village_index", "road", "number", "across", "x"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(
+        ["village_index", "road", "number", "across", "x"], kind="stable", ignore_index=True
+    )
     frame["building_no"] = frame.groupby(["village_index", "road", "number"]).cumcount() + 1
     return frame.drop(columns="across")
 
@@ -248,10 +277,19 @@ def _rural_addresses(
         outside[outside] = ~shapely.contains_xy(polys[outside], x[outside], y[outside])
     x[outside], y[outside] = cx[outside], cy[outside]
     size_hh = COURTYARD_SIZES[rng.choice(len(COURTYARD_SIZES), len(g), p=p)]
-    return pd.DataFrame({
-        "village_index": vidx, "x": x, "y": y, "road": None, "number": k + 1,
-        "households": size_hh, "urban": 0, "group": group_no[g] + 1, "building_no": 0,
-    })
+    return pd.DataFrame(
+        {
+            "village_index": vidx,
+            "x": x,
+            "y": y,
+            "road": None,
+            "number": k + 1,
+            "households": size_hh,
+            "urban": 0,
+            "group": group_no[g] + 1,
+            "building_no": 0,
+        }
+    )
 
 
 def build_addresses(admin: AdminResult, seed: int, scale: float) -> AddressResult:
@@ -292,21 +330,40 @@ def build_addresses(admin: AdminResult, seed: int, scale: float) -> AddressResul
     lon, lat = to_wgs84(pts["x"].to_numpy(), pts["y"].to_numpy())
     addresses = gpd.GeoDataFrame(
         {
-            "address_id": address_id.to_numpy(), "full_address": full.to_numpy(),
-            "county_code": county_code, "township_code": township_code, "village_code": village_code,
-            "road": pts["road"].to_numpy(), "house_number": house_number.to_numpy(), "building": building,
-            "households": households.astype(np.int64), "population": population.astype(np.int64),
-            "urban": pts["urban"].to_numpy().astype(np.int64), "source": SOURCE,
+            "address_id": address_id.to_numpy(),
+            "full_address": full.to_numpy(),
+            "county_code": county_code,
+            "township_code": township_code,
+            "village_code": village_code,
+            "road": pts["road"].to_numpy(),
+            "house_number": house_number.to_numpy(),
+            "building": building,
+            "households": households.astype(np.int64),
+            "population": population.astype(np.int64),
+            "urban": pts["urban"].to_numpy().astype(np.int64),
+            "source": SOURCE,
         },
         geometry=gpd.points_from_xy(lon, lat),
         crs=WGS84,
     )
-    points = pd.DataFrame({
-        "address_id": addresses["address_id"], "x": pts["x"].to_numpy(), "y": pts["y"].to_numpy(),
-        "lon": lon, "lat": lat, "village_index": vi, "village_code": village_code,
-        "township_code": township_code, "county_code": county_code,
-        "households": households, "urban": pts["urban"].to_numpy(), "road": pts["road"].to_numpy(),
-        "house_number": house_number.to_numpy(), "building": building,
-        "number": pts["number"].to_numpy(), "building_no": pts["building_no"].to_numpy(),
-    })
+    points = pd.DataFrame(
+        {
+            "address_id": addresses["address_id"],
+            "x": pts["x"].to_numpy(),
+            "y": pts["y"].to_numpy(),
+            "lon": lon,
+            "lat": lat,
+            "village_index": vi,
+            "village_code": village_code,
+            "township_code": township_code,
+            "county_code": county_code,
+            "households": households,
+            "urban": pts["urban"].to_numpy(),
+            "road": pts["road"].to_numpy(),
+            "house_number": house_number.to_numpy(),
+            "building": building,
+            "number": pts["number"].to_numpy(),
+            "building_no": pts["building_no"].to_numpy(),
+        }
+    )
     return AddressResult(addresses, points)

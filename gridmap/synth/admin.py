@@ -123,7 +123,9 @@ def _county_centre(code: str, county_geom: BaseGeometry, places: gpd.GeoDataFram
     return xy
 
 
-def _place_seeds(places: gpd.GeoDataFrame, townships: pd.DataFrame, county_geom: BaseGeometry) -> dict[str, np.ndarray]:
+def _place_seeds(
+    places: gpd.GeoDataFrame, townships: pd.DataFrame, county_geom: BaseGeometry
+) -> dict[str, np.ndarray]:
     """Seeds for rural townships at their real GeoNames town point, where one matches."""
     small = places[places["feature_code"] == "PPLA4"]
     out: dict[str, np.ndarray] = {}
@@ -145,7 +147,8 @@ def _seat_villages(villages: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> n
     tw = townships.set_index("code")
     rural = ~villages["urban"].to_numpy() & ~tw.loc[villages["township_code"], "is_street"].to_numpy()
     seat = shapely.points(
-        tw.loc[villages["township_code"], "seat_x"].to_numpy(), tw.loc[villages["township_code"], "seat_y"].to_numpy()
+        tw.loc[villages["township_code"], "seat_x"].to_numpy(),
+        tw.loc[villages["township_code"], "seat_y"].to_numpy(),
     )
     dist = np.where(rural, shapely.distance(villages.geometry.values, seat), np.inf)
     frame = pd.DataFrame({"township": villages["township_code"].to_numpy(), "dist": dist})
@@ -195,12 +198,17 @@ def _edge_matched(
     )
     if not _is_valid_coverage(village_geoms):
         region_of = pd.Index(counties["code"]).get_indexer(villages["county_code"])
-        village_geoms = snap_coverage(village_geoms, region_of, np.asarray(counties.geometry.values), GRID_DEGREES)
+        village_geoms = snap_coverage(
+            village_geoms, region_of, np.asarray(counties.geometry.values), GRID_DEGREES
+        )
     township_of = pd.Index(townships["code"]).get_indexer(villages["township_code"])
     order = np.argsort(township_of, kind="stable")
     bounds = np.searchsorted(township_of[order], np.arange(len(townships) + 1))
     township_geoms = np.array(
-        [shapely.coverage_union_all(village_geoms[order[bounds[t] : bounds[t + 1]]]) for t in range(len(townships))],
+        [
+            shapely.coverage_union_all(village_geoms[order[bounds[t] : bounds[t + 1]]])
+            for t in range(len(townships))
+        ],
         dtype=object,
     )
     return village_geoms, township_geoms
@@ -248,14 +256,22 @@ def build_admin(
         centre = _county_centre(code, geom, places)
         kind = "city" if code == boundaries.DEV_ZONE_HOST_COUNTY else "county_seat"
         town_id = f"T{code}"
-        town_rows.append({"town_id": town_id, "kind": kind, "x": centre[0], "y": centre[1], "county_code": code})
+        town_rows.append(
+            {"town_id": town_id, "kind": kind, "x": centre[0], "y": centre[1], "county_code": code}
+        )
         ts = towns_df[towns_df["parent_code"] == code].sort_values("code")
         # pure-community streets sit nearest the centre, the dev-zone streets to the west
-        urban = ts[ts["is_street"]].assign(_peri=lambda d: d["n_vill"] / (d["n_vill"] + d["n_comm"]).clip(lower=1))
+        urban = ts[ts["is_street"]].assign(
+            _peri=lambda d: d["n_vill"] / (d["n_vill"] + d["n_comm"]).clip(lower=1)
+        )
         rural = ts[~ts["is_street"]]
         a_comm = COMMUNITY_KM2[kind] * 1e6
-        urban_targets = (urban["n_comm"] * a_comm + urban["n_vill"] * PERI_URBAN_VILLAGE_KM2 * 1e6).to_numpy(float)
-        rural_targets = ((rural["n_vill"] + rural["n_comm"] + 3) * rng.lognormal(0, 0.25, len(rural))).to_numpy(float)
+        urban_targets = (urban["n_comm"] * a_comm + urban["n_vill"] * PERI_URBAN_VILLAGE_KM2 * 1e6).to_numpy(
+            float
+        )
+        rural_targets = (
+            (rural["n_vill"] + rural["n_comm"] + 3) * rng.lognormal(0, 0.25, len(rural))
+        ).to_numpy(float)
         n_u = len(urban)
         fixed: dict[int, np.ndarray] = {}
         named = _place_seeds(places, rural, geom)
@@ -277,22 +293,35 @@ def build_admin(
         fixed = {i: xy for i, xy in fixed.items() if geom.contains(shapely.Point(xy))}
         is_core = np.r_[np.ones(n_u, bool), np.zeros(len(rural), bool)]
         children, seeds = partition_polygon(
-            geom, np.r_[urban_targets, rural_targets], rng,
-            core=is_core, core_centre=centre,
+            geom,
+            np.r_[urban_targets, rural_targets],
+            rng,
+            core=is_core,
+            core_centre=centre,
             core_rank=np.r_[urban["_peri"].to_numpy(float), np.zeros(len(rural))],
-            core_west=np.r_[(urban["stat_county_code"] == boundaries.DEV_ZONE_CODE).to_numpy(), np.zeros(len(rural), bool)],
-            fixed_seeds=fixed, mesh_per_child=COUNTY_MESH_PER_CHILD,
+            core_west=np.r_[
+                (urban["stat_county_code"] == boundaries.DEV_ZONE_CODE).to_numpy(), np.zeros(len(rural), bool)
+            ],
+            fixed_seeds=fixed,
+            mesh_per_child=COUNTY_MESH_PER_CHILD,
         )
         ordered = pd.concat([urban, rural])
         for c, name, is_street, child, s in zip(
             ordered["code"], ordered["name"], ordered["is_street"], children, seeds, strict=True
         ):
-            township_rows.append({
-                "code": c, "name": name, "parent_code": code, "county_code": code,
-                "is_street": bool(is_street), "seat_x": s[0], "seat_y": s[1],
-                "town_id": town_id if (is_street or c == seat_code) else f"T{c}",
-                "geometry": child,
-            })
+            township_rows.append(
+                {
+                    "code": c,
+                    "name": name,
+                    "parent_code": code,
+                    "county_code": code,
+                    "is_street": bool(is_street),
+                    "seat_x": s[0],
+                    "seat_y": s[1],
+                    "town_id": town_id if (is_street or c == seat_code) else f"T{c}",
+                    "geometry": child,
+                }
+            )
         say(f"admin: county {code} split into {len(children)} townships")
 
     townships = gpd.GeoDataFrame(township_rows, geometry="geometry", crs=LOCAL_CRS)
@@ -312,8 +341,15 @@ def build_admin(
         else:
             kind = "township_seat"
             core = np.array([tw["seat_x"], tw["seat_y"]])
-            town_rows.append({"town_id": tw["town_id"], "kind": kind, "x": core[0], "y": core[1],
-                              "county_code": tw["county_code"]})
+            town_rows.append(
+                {
+                    "town_id": tw["town_id"],
+                    "kind": kind,
+                    "x": core[0],
+                    "y": core[1],
+                    "county_code": tw["county_code"],
+                }
+            )
         a_comm = COMMUNITY_KM2[kind] * 1e6
         targets = np.where(
             vs["is_community"].to_numpy(),
@@ -321,15 +357,28 @@ def build_admin(
             (PERI_URBAN_VILLAGE_KM2 * 1e6 if tw["is_street"] else 1.0) * rng.lognormal(0, 0.35, len(vs)),
         )
         children, _ = partition_polygon(
-            parent, targets, rng, core=vs["is_community"].to_numpy(), core_centre=core,
+            parent,
+            targets,
+            rng,
+            core=vs["is_community"].to_numpy(),
+            core_centre=core,
             mesh_per_child=TOWNSHIP_MESH_PER_CHILD,
         )
-        for v_code, v_name, v_comm, child in zip(vs["code"], vs["name"], vs["is_community"], children, strict=True):
-            village_rows.append({
-                "code": v_code, "name": v_name, "parent_code": tw["code"],
-                "township_code": tw["code"], "county_code": tw["county_code"],
-                "urban": bool(v_comm), "town_id": tw["town_id"], "geometry": child,
-            })
+        for v_code, v_name, v_comm, child in zip(
+            vs["code"], vs["name"], vs["is_community"], children, strict=True
+        ):
+            village_rows.append(
+                {
+                    "code": v_code,
+                    "name": v_name,
+                    "parent_code": tw["code"],
+                    "township_code": tw["code"],
+                    "county_code": tw["county_code"],
+                    "urban": bool(v_comm),
+                    "town_id": tw["town_id"],
+                    "geometry": child,
+                }
+            )
     say(f"admin: {len(townships)} townships split into {len(village_rows)} villages")
 
     villages = gpd.GeoDataFrame(village_rows, geometry="geometry", crs=LOCAL_CRS)
@@ -344,11 +393,16 @@ def build_admin(
     townships["short_name"] = short_township_name(townships["name"])
     towns = pd.DataFrame(town_rows).drop_duplicates("town_id").sort_values("town_id", ignore_index=True)
 
-    synthetic = pd.concat([townships.assign(level="township"), villages.assign(level="village")], ignore_index=True)
+    synthetic = pd.concat(
+        [townships.assign(level="township"), villages.assign(level="village")], ignore_index=True
+    )
     synth_out = gpd.GeoDataFrame(
         {
-            "code": synthetic["code"], "name": synthetic["name"], "level": synthetic["level"],
-            "parent_code": synthetic["parent_code"], "source": SOURCE,
+            "code": synthetic["code"],
+            "name": synthetic["name"],
+            "level": synthetic["level"],
+            "parent_code": synthetic["parent_code"],
+            "source": SOURCE,
         },
         geometry=np.concatenate([township_wgs84, village_wgs84]),
         crs=WGS84,

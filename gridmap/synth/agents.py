@@ -76,7 +76,9 @@ def _iso(ts: np.ndarray) -> np.ndarray:
     return text
 
 
-def _post_agents(villages: pd.DataFrame, hh: np.ndarray, n_agents: int, rng: np.random.Generator) -> pd.DataFrame:
+def _post_agents(
+    villages: pd.DataFrame, hh: np.ndarray, n_agents: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """Agent posts: ``village_code`` (None for a township post) and ``township_code``."""
     townships = villages.groupby("township_code", sort=True)["households"].sum()
     n_town = min(n_agents, len(townships))
@@ -85,12 +87,18 @@ def _post_agents(villages: pd.DataFrame, hh: np.ndarray, n_agents: int, rng: np.
     codes = villages["code"].to_numpy()
     w = hh / hh.sum()
     replace = n_village > int((w > 0).sum())
-    chosen = np.sort(rng.choice(len(codes), n_village, replace=replace, p=w)) if n_village else np.array([], int)
-    posts = pd.DataFrame({
-        "village_code": np.r_[np.full(n_town, None, dtype=object), codes[chosen].astype(object)],
-        "township_code": np.r_[np.asarray(town_posts, dtype=object),
-                               villages["township_code"].to_numpy()[chosen].astype(object)],
-    })
+    chosen = (
+        np.sort(rng.choice(len(codes), n_village, replace=replace, p=w)) if n_village else np.array([], int)
+    )
+    posts = pd.DataFrame(
+        {
+            "village_code": np.r_[np.full(n_town, None, dtype=object), codes[chosen].astype(object)],
+            "township_code": np.r_[
+                np.asarray(town_posts, dtype=object),
+                villages["township_code"].to_numpy()[chosen].astype(object),
+            ],
+        }
+    )
     unit = posts["village_code"].fillna(posts["township_code"])
     seq = posts.groupby(unit).cumcount() + 1
     posts.insert(0, "worker_id", ("DB" + unit + seq.astype(str).str.zfill(2)).to_numpy())
@@ -98,7 +106,11 @@ def _post_agents(villages: pd.DataFrame, hh: np.ndarray, n_agents: int, rng: np.
 
 
 def build_agents(
-    villages: pd.DataFrame, points: pd.DataFrame, cases: pd.DataFrame, case_truth: pd.DataFrame, seed: int,
+    villages: pd.DataFrame,
+    points: pd.DataFrame,
+    cases: pd.DataFrame,
+    case_truth: pd.DataFrame,
+    seed: int,
     scale: float,
 ) -> AgentResult:
     """Agents, their patrols, items and visits.
@@ -110,20 +122,31 @@ def build_agents(
     rng = stream(seed, "agents")
     vi = points["village_index"].to_numpy()
     hh = np.bincount(vi, weights=points["households"].to_numpy(dtype=float), minlength=len(villages))
-    frame = pd.DataFrame({"code": villages["code"].to_numpy(), "township_code": villages["township_code"].to_numpy(),
-                          "households": hh})
+    frame = pd.DataFrame(
+        {
+            "code": villages["code"].to_numpy(),
+            "township_code": villages["township_code"].to_numpy(),
+            "households": hh,
+        }
+    )
     n_agents = max(1, int(round(AGENTS_AT_SCALE_1 * scale)))
     posts = _post_agents(frame, hh, n_agents, rng)
     prng = stream(seed, "people", 2)
     first_hire, last_hire = np.datetime64("2019-01-01"), np.datetime64("2020-12-01")
     hired = first_hire + rng.integers(0, (last_hire - first_hire).astype(int), n_agents)
-    agents = pd.DataFrame({
-        "worker_id": posts["worker_id"].to_numpy(), "name": people.person_names(prng, n_agents),
-        "phone": people.phone_numbers(prng, n_agents), "role": "agent",
-        "village_code": posts["village_code"].to_numpy(), "active": np.ones(n_agents, dtype=np.int64),
-        "hired_at": _iso(hired.astype("datetime64[s]")), "source": SOURCE,
-        "township_code": posts["township_code"].to_numpy(),
-    })
+    agents = pd.DataFrame(
+        {
+            "worker_id": posts["worker_id"].to_numpy(),
+            "name": people.person_names(prng, n_agents),
+            "phone": people.phone_numbers(prng, n_agents),
+            "role": "agent",
+            "village_code": posts["village_code"].to_numpy(),
+            "active": np.ones(n_agents, dtype=np.int64),
+            "hired_at": _iso(hired.astype("datetime64[s]")),
+            "source": SOURCE,
+            "township_code": posts["township_code"].to_numpy(),
+        }
+    )
     patrols, gap_truth = _patrols(agents, frame, points, stream(seed, "agents", 1))
     items, visits, item_truth = _items(agents, cases, case_truth, scale, stream(seed, "agents", 2))
     truth = {
@@ -152,9 +175,15 @@ def _patrols(
     for a in gappy.tolist():
         length = int(rng.integers(PATROL_GAP_DAYS[0], PATROL_GAP_DAYS[1] + 1))
         first = int(rng.integers(2, len(days) - length - 2))
-        miss[a, first:first + length] = True
-        truth.append({"worker_id": str(agents["worker_id"].iat[a]), "gap_start": str(days[first]),
-                      "gap_end": str(days[first + length - 1]), "gap_days": length})
+        miss[a, first : first + length] = True
+        truth.append(
+            {
+                "worker_id": str(agents["worker_id"].iat[a]),
+                "gap_start": str(days[first]),
+                "gap_end": str(days[first + length - 1]),
+                "gap_days": length,
+            }
+        )
     ak, dk = np.nonzero(~miss)
     # where each agent patrols: the addresses of the village, or of the whole township
     vi = points["village_index"].to_numpy()
@@ -173,14 +202,21 @@ def _patrols(
     addr[at_village] = v_start[pv] + (u[at_village] * v_n[pv]).astype(np.int64)
     span = (t_end - t_start)[ak][~at_village]
     addr[~at_village] = by_town[t_start[ak][~at_village] + (u[~at_village] * span).astype(np.int64)]
-    lon, lat = coords.gps_reading(points["x"].to_numpy()[addr], points["y"].to_numpy()[addr], GPS_SIGMA_M, rng)
-    ts = days[dk].astype("datetime64[s]") + (8 * 3600 + rng.integers(0, 9 * 3600, len(ak))).astype("timedelta64[s]")
+    lon, lat = coords.gps_reading(
+        points["x"].to_numpy()[addr], points["y"].to_numpy()[addr], GPS_SIGMA_M, rng
+    )
+    ts = days[dk].astype("datetime64[s]") + (8 * 3600 + rng.integers(0, 9 * 3600, len(ak))).astype(
+        "timedelta64[s]"
+    )
     order = np.lexsort((ak, ts))
     patrols = gpd.GeoDataFrame(
         {
             "patrol_id": pd.Series(np.arange(1, len(ak) + 1)).astype(str).str.zfill(8).radd("PA").to_numpy(),
-            "worker_id": agents["worker_id"].to_numpy()[ak][order], "ts": _iso(ts[order]),
-            "raw_lon": np.round(lon[order], 7), "raw_lat": np.round(lat[order], 7), "raw_crs": "wgs84",
+            "worker_id": agents["worker_id"].to_numpy()[ak][order],
+            "ts": _iso(ts[order]),
+            "raw_lon": np.round(lon[order], 7),
+            "raw_lat": np.round(lat[order], 7),
+            "raw_crs": "wgs84",
             "source": SOURCE,
         },
         geometry=gpd.points_from_xy(np.round(lon[order], 7), np.round(lat[order], 7)),
@@ -202,7 +238,11 @@ def _item_agents(agents: pd.DataFrame, village: np.ndarray, township: np.ndarray
 
 
 def _items(
-    agents: pd.DataFrame, cases: pd.DataFrame, case_truth: pd.DataFrame, scale: float, rng: np.random.Generator
+    agents: pd.DataFrame,
+    cases: pd.DataFrame,
+    case_truth: pd.DataFrame,
+    scale: float,
+    rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     from gridmap.synth.cases import SNAPSHOT
 
@@ -214,28 +254,37 @@ def _items(
     for yr, n_scale1 in YEAR_ITEMS.items():
         year_end = np.datetime64(f"{yr + 1}-01-01T00:00:00") - np.timedelta64(1, "s")
         # an item is taken on in the year its petition came in (the last hours' petitions wait)
-        pool = np.flatnonzero(is_petition & (year == yr) & (reported < year_end - np.timedelta64(3 * 3600, "s")))
+        pool = np.flatnonzero(
+            is_petition & (year == yr) & (reported < year_end - np.timedelta64(3 * 3600, "s"))
+        )
         n = min(len(pool), int(round(n_scale1 * scale)))
         if n == 0:
             continue
         chosen = np.sort(rng.choice(pool, n, replace=False))
         taken = reported[chosen] + (rng.uniform(0.5, 72.0, n) * 3600).astype("timedelta64[s]")
-        taken = np.minimum(taken, np.maximum(reported[chosen] + np.timedelta64(1800, "s"),
-                                             year_end - np.timedelta64(7200, "s")))
+        taken = np.minimum(
+            taken,
+            np.maximum(reported[chosen] + np.timedelta64(1800, "s"), year_end - np.timedelta64(7200, "s")),
+        )
         deadline = taken + DEADLINE_DAYS * day
         n_done = min(n, int(round(DONE_IN_YEAR[yr] * scale)))
         done_mask = np.zeros(n, dtype=bool)
         done_mask[rng.choice(n, n_done, replace=False)] = True
         duration = np.clip(rng.lognormal(np.log(20.0), 0.6, n), 1.0, DEADLINE_DAYS - 1.0)
-        in_year = np.minimum(taken + (duration * 86400).astype("timedelta64[s]"),
-                             taken + ((year_end - taken).astype(float) * rng.uniform(0.2, 0.9, n)).astype("timedelta64[s]"))
+        in_year = np.minimum(
+            taken + (duration * 86400).astype("timedelta64[s]"),
+            taken + ((year_end - taken).astype(float) * rng.uniform(0.2, 0.9, n)).astype("timedelta64[s]"),
+        )
         late = ~done_mask & (rng.random(n) < LATE_SHARE)
-        late_at = np.maximum(deadline, year_end) + (rng.uniform(1.0, 90.0, n) * 86400).astype("timedelta64[s]")
+        late_at = np.maximum(deadline, year_end) + (rng.uniform(1.0, 90.0, n) * 86400).astype(
+            "timedelta64[s]"
+        )
         nat = np.datetime64("NaT", "s")
         done_at = np.where(done_mask, in_year, np.where(late, late_at, nat))
         done_at = np.where(done_at < SNAPSHOT, done_at, nat)
-        rows.append(pd.DataFrame({"case": chosen, "year": yr, "taken": taken, "deadline": deadline,
-                                  "done": done_at}))
+        rows.append(
+            pd.DataFrame({"case": chosen, "year": yr, "taken": taken, "deadline": deadline, "done": done_at})
+        )
     frame = pd.concat(rows, ignore_index=True)
     case = frame["case"].to_numpy()
     village = case_truth["village_code"].to_numpy()[case]
@@ -243,14 +292,21 @@ def _items(
     seq = frame.groupby("year").cumcount() + 1
     item_id = ("DB-" + frame["year"].astype(str) + "-" + seq.astype(str).str.zfill(5)).to_numpy()
     done = frame["done"].to_numpy()
-    items = pd.DataFrame({
-        "item_id": item_id, "case_id": cases["case_id"].to_numpy()[case],
-        "agent_id": _item_agents(agents, village, township, rng),
-        "status": np.where(np.isnat(done), "open", "done"),
-        "taken_at": _iso(frame["taken"].to_numpy()), "deadline_at": _iso(frame["deadline"].to_numpy()),
-        "done_at": _iso(done), "village_code": village, "township_code": township,
-        "county_code": case_truth["county_code"].to_numpy()[case], "source": SOURCE,
-    })
+    items = pd.DataFrame(
+        {
+            "item_id": item_id,
+            "case_id": cases["case_id"].to_numpy()[case],
+            "agent_id": _item_agents(agents, village, township, rng),
+            "status": np.where(np.isnat(done), "open", "done"),
+            "taken_at": _iso(frame["taken"].to_numpy()),
+            "deadline_at": _iso(frame["deadline"].to_numpy()),
+            "done_at": _iso(done),
+            "village_code": village,
+            "township_code": township,
+            "county_code": case_truth["county_code"].to_numpy()[case],
+            "source": SOURCE,
+        }
+    )
     visits, gaps = _visits(items, done, rng)
     overdue = np.isnat(done) & (frame["deadline"].to_numpy() < SNAPSHOT)
     truth = {
@@ -268,7 +324,9 @@ def _items(
     return items, visits, truth
 
 
-def _visits(items: pd.DataFrame, done: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, list[dict]]:
+def _visits(
+    items: pd.DataFrame, done: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[dict]]:
     from gridmap.synth.cases import SNAPSHOT
 
     idx = np.flatnonzero(~np.isnat(done))
@@ -276,7 +334,9 @@ def _visits(items: pd.DataFrame, done: np.ndarray, rng: np.random.Generator) -> 
     day = 86400.0
     gap = rng.random(n) < FOLLOWUP_GAP_SHARE
     no_visit = gap & (rng.random(n) < 0.5)
-    delay = np.where(gap, rng.uniform(FOLLOWUP_DAYS + 3.0, FOLLOWUP_DAYS + 40.0, n), rng.uniform(0.2, VISIT_DAYS, n))
+    delay = np.where(
+        gap, rng.uniform(FOLLOWUP_DAYS + 3.0, FOLLOWUP_DAYS + 40.0, n), rng.uniform(0.2, VISIT_DAYS, n)
+    )
     first = done[idx] + (delay * day).astype("timedelta64[s]")
     second = rng.random(n) < SECOND_VISIT_SHARE
     later = first + (rng.uniform(10.0, 60.0, n) * day).astype("timedelta64[s]")
@@ -287,18 +347,29 @@ def _visits(items: pd.DataFrame, done: np.ndarray, rng: np.random.Generator) -> 
     order = np.lexsort((v_item, v_at))
     v_item, v_at = v_item[order], v_at[order]
     methods = np.asarray([m for m, _ in VISIT_METHOD_SHARE], dtype=object)
-    visits = pd.DataFrame({
-        "visit_id": pd.Series(np.arange(1, len(v_item) + 1)).astype(str).str.zfill(6).radd("HF").to_numpy(),
-        "item_id": items["item_id"].to_numpy()[v_item], "visited_at": _iso(v_at),
-        "visitor_id": items["agent_id"].to_numpy()[v_item],
-        "method": methods[rng.choice(len(methods), len(v_item), p=[p for _, p in VISIT_METHOD_SHARE])],
-        "satisfaction": (rng.choice(5, len(v_item), p=SATISFACTION_P) + 1).astype(np.int64),
-        "source": SOURCE,
-    })
+    visits = pd.DataFrame(
+        {
+            "visit_id": pd.Series(np.arange(1, len(v_item) + 1))
+            .astype(str)
+            .str.zfill(6)
+            .radd("HF")
+            .to_numpy(),
+            "item_id": items["item_id"].to_numpy()[v_item],
+            "visited_at": _iso(v_at),
+            "visitor_id": items["agent_id"].to_numpy()[v_item],
+            "method": methods[rng.choice(len(methods), len(v_item), p=[p for _, p in VISIT_METHOD_SHARE])],
+            "satisfaction": (rng.choice(5, len(v_item), p=SATISFACTION_P) + 1).astype(np.int64),
+            "source": SOURCE,
+        }
+    )
     due = done[idx] + np.timedelta64(FOLLOWUP_DAYS * 86400, "s")
     gaps = [
-        {"item_id": str(items["item_id"].iat[i]), "done_at": str(d), "visit_due_by": str(u),
-         "kind": "none" if nv else "late"}
+        {
+            "item_id": str(items["item_id"].iat[i]),
+            "done_at": str(d),
+            "visit_due_by": str(u),
+            "kind": "none" if nv else "late",
+        }
         for i, d, u, nv in zip(idx[gap], done[idx][gap], due[gap], no_visit[gap], strict=True)
     ]
     return visits, gaps

@@ -44,16 +44,34 @@ RESOLVED_SHARE = {
     "petition": {2021: 0.87, 2022: 0.88, 2023: 0.89, 2024: 0.90},
 }
 CATEGORY_SHARE = {
-    "family_marriage": 0.22, "neighbour": 0.20, "land": 0.14, "wages": 0.10, "loans_finance": 0.08,
-    "property_mgmt": 0.08, "traffic": 0.06, "medical": 0.04, "other": 0.08,
-    "petition_land": 0.25, "petition_social_security": 0.25, "petition_housing": 0.18,
-    "petition_law_enforcement": 0.17, "petition_other": 0.15,
+    "family_marriage": 0.22,
+    "neighbour": 0.20,
+    "land": 0.14,
+    "wages": 0.10,
+    "loans_finance": 0.08,
+    "property_mgmt": 0.08,
+    "traffic": 0.06,
+    "medical": 0.04,
+    "other": 0.08,
+    "petition_land": 0.25,
+    "petition_social_security": 0.25,
+    "petition_housing": 0.18,
+    "petition_law_enforcement": 0.17,
+    "petition_other": 0.15,
 }
 #: per-household rate factor (urban, rural): land is rural, property management urban
 URBAN_RURAL_FACTOR = {
-    "land": (0.08, 1.8), "property_mgmt": (2.2, 0.05), "wages": (1.3, 0.8), "loans_finance": (1.2, 0.9),
-    "traffic": (1.1, 0.95), "medical": (1.3, 0.8), "family_marriage": (0.95, 1.05), "neighbour": (1.05, 1.0),
-    "petition_land": (0.1, 1.8), "petition_housing": (2.0, 0.3), "petition_social_security": (1.1, 0.95),
+    "land": (0.08, 1.8),
+    "property_mgmt": (2.2, 0.05),
+    "wages": (1.3, 0.8),
+    "loans_finance": (1.2, 0.9),
+    "traffic": (1.1, 0.95),
+    "medical": (1.3, 0.8),
+    "family_marriage": (0.95, 1.05),
+    "neighbour": (1.05, 1.0),
+    "petition_land": (0.1, 1.8),
+    "petition_housing": (2.0, 0.3),
+    "petition_social_security": (1.1, 0.95),
 }
 KIND_CATEGORIES = {"dispute": DISPUTE_CATEGORIES, "petition": PETITION_CATEGORIES}
 DUE_DAYS = {"dispute": 30, "petition": 60}
@@ -84,7 +102,10 @@ def _iso(ts: np.ndarray) -> np.ndarray:
 
 
 def _sample_events(
-    points: pd.DataFrame, hotspots: list[Hotspot], seed: int, scale: float,
+    points: pd.DataFrame,
+    hotspots: list[Hotspot],
+    seed: int,
+    scale: float,
     zones: list[selfexcite.DriftZone] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
     """Kind, category, report day, address, hotspot and parent of every case (one row each).
@@ -103,8 +124,12 @@ def _sample_events(
     year = seasonality.year_of(seasonality.DAYS)
     n_months = int(month[-1]) + 1
     cum_hh = {u: np.cumsum(np.where(urban == u, hh, 0.0)) for u in (True, False)}
-    expected = {h.hotspot_id: {"excess": np.zeros(n_months), "background": np.zeros(n_months)} for h in hotspots}
-    component_label = np.asarray([""] + [h.hotspot_id for h in hotspots] + [z.zone_id for z in zones], dtype=object)
+    expected = {
+        h.hotspot_id: {"excess": np.zeros(n_months), "background": np.zeros(n_months)} for h in hotspots
+    }
+    component_label = np.asarray(
+        [""] + [h.hotspot_id for h in hotspots] + [z.zone_id for z in zones], dtype=object
+    )
     # per zone and month: the addresses under the bump, their bump factor, and the bump's
     # households split urban/rural (a category's weight is f_u × urban + f_r × rural)
     zone_cells: list[list[tuple[np.ndarray, np.ndarray]]] = []
@@ -143,7 +168,11 @@ def _sample_events(
                 comp = [day_w * background]
                 for h in hotspots:
                     active = c in h.categories and kind in h.kinds
-                    excess = addr_w[h.address_index].sum() * np.maximum(h.multiplier[m] - 1.0, 0.0) if active else 0.0
+                    excess = (
+                        addr_w[h.address_index].sum() * np.maximum(h.multiplier[m] - 1.0, 0.0)
+                        if active
+                        else 0.0
+                    )
                     comp.append(day_w * excess)
                 for zi, z in enumerate(zones):
                     active = kind in z.kinds
@@ -156,10 +185,13 @@ def _sample_events(
                 for j, h in enumerate(hotspots, start=1):
                     if c not in h.categories or kind not in h.kinds:
                         continue
-                    expected[h.hotspot_id]["excess"] += n_all * np.bincount(m, weights=prob[:, j], minlength=n_months)
+                    expected[h.hotspot_id]["excess"] += n_all * np.bincount(
+                        m, weights=prob[:, j], minlength=n_months
+                    )
                     inside = addr_w[h.address_index].sum() / background
                     expected[h.hotspot_id]["background"] += (
-                        n_all * inside * np.bincount(m, weights=prob[:, 0], minlength=n_months))
+                        n_all * inside * np.bincount(m, weights=prob[:, 0], minlength=n_months)
+                    )
                 if n_all == 0:
                     continue
                 flat = rng.choice(prob.size, n, p=prob.ravel())
@@ -170,8 +202,12 @@ def _sample_events(
                 p_urban = f_u * cum_hh[True][-1] / (f_u * cum_hh[True][-1] + f_r * cum_hh[False][-1])
                 is_u = rng.random(bg.sum()) < p_urban
                 u = rng.random(bg.sum())
-                address[np.flatnonzero(bg)[is_u]] = np.searchsorted(cum_hh[True], u[is_u] * cum_hh[True][-1], side="right")
-                address[np.flatnonzero(bg)[~is_u]] = np.searchsorted(cum_hh[False], u[~is_u] * cum_hh[False][-1], side="right")
+                address[np.flatnonzero(bg)[is_u]] = np.searchsorted(
+                    cum_hh[True], u[is_u] * cum_hh[True][-1], side="right"
+                )
+                address[np.flatnonzero(bg)[~is_u]] = np.searchsorted(
+                    cum_hh[False], u[~is_u] * cum_hh[False][-1], side="right"
+                )
                 for j, h in enumerate(hotspots, start=1):
                     sel = comp_i == j
                     if sel.any():
@@ -185,12 +221,22 @@ def _sample_events(
                         w = addr_w[idx] * b
                         address[here] = idx[trng.choice(len(idx), len(here), p=w / w.sum())]
                 days, address, labels, parent, trigger = selfexcite.add_offspring(
-                    day_i, address, component_label[comp_i], n_offspring, len(in_year), trig, xy, tree, trng)
-                frames.append(pd.DataFrame({
-                    "kind": kind, "category": c, "day": seasonality.DAYS[in_year][days],
-                    "address": address, "hotspot": labels,
-                    "year": yr, "parent": np.where(parent >= 0, parent + offset, -1), "trigger": trigger,
-                }))
+                    day_i, address, component_label[comp_i], n_offspring, len(in_year), trig, xy, tree, trng
+                )
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "kind": kind,
+                            "category": c,
+                            "day": seasonality.DAYS[in_year][days],
+                            "address": address,
+                            "hotspot": labels,
+                            "year": yr,
+                            "parent": np.where(parent >= 0, parent + offset, -1),
+                            "trigger": trigger,
+                        }
+                    )
+                )
                 offset += len(days)
     events = pd.concat(frames, ignore_index=True)
     return events, expected
@@ -280,8 +326,14 @@ def build_cases(
     """
     xy = points[["x", "y"]].to_numpy(dtype=float)
     hotspot_xy = np.array([[h.centre_x, h.centre_y] for h in hotspots]).reshape(-1, 2)
-    zones = selfexcite.plant_drift_zones(xy, points["households"].to_numpy(dtype=float),
-                                         points["urban"].to_numpy() == 1, hotspot_xy, stream(seed, "drift"), scale)
+    zones = selfexcite.plant_drift_zones(
+        xy,
+        points["households"].to_numpy(dtype=float),
+        points["urban"].to_numpy() == 1,
+        hotspot_xy,
+        stream(seed, "drift"),
+        scale,
+    )
     for z in zones:
         cx, cy = np.array([z.centre(m) for m in range(selfexcite.n_months())]).T
         lon, lat = to_wgs84(cx, cy)
@@ -302,20 +354,34 @@ def build_cases(
     position[order] = np.arange(n)
     parent_gen = events["parent"].to_numpy()
     seq_in_year = events.groupby(["year"]).cumcount().to_numpy() + 1
-    case_id = pd.Series(year).astype(str).radd("SC").str.cat(pd.Series(seq_in_year).astype(str).str.zfill(6)).to_numpy()
+    case_id = (
+        pd.Series(year)
+        .astype(str)
+        .radd("SC")
+        .str.cat(pd.Series(seq_in_year).astype(str).str.zfill(6))
+        .to_numpy()
+    )
     seq_kind = events.groupby(["kind", "year"]).cumcount().to_numpy() + 1
     prefix = np.where(kind == "dispute", "MDJF-", "XF-")
-    external_id = pd.Series(prefix + pd.Series(year).astype(str) + "-" + pd.Series(seq_kind).astype(str).str.zfill(6)).to_numpy()
+    external_id = pd.Series(
+        prefix + pd.Series(year).astype(str) + "-" + pd.Series(seq_kind).astype(str).str.zfill(6)
+    ).to_numpy()
 
     prng = stream(seed, "people")
     persons = np.where(
         kind == "dispute",
         prng.choice([2, 3, 4, 5, 6], n, p=[0.7, 0.15, 0.08, 0.04, 0.03]),
-        np.where(prng.random(n) < 0.08, prng.integers(5, 31, n), prng.choice([1, 2, 3, 4], n, p=[0.85, 0.08, 0.05, 0.02])),
+        np.where(
+            prng.random(n) < 0.08,
+            prng.integers(5, 31, n),
+            prng.choice([1, 2, 3, 4], n, p=[0.85, 0.08, 0.05, 0.02]),
+        ),
     )
     persons = plant_petition_persons(persons, kind, year)
     county = points["county_code"].to_numpy()[addr]
-    region = np.where(prng.random(n) < 0.7, county, np.asarray(people.TONGLIAO_COUNTY_CODES)[prng.integers(0, 8, n)])
+    region = np.where(
+        prng.random(n) < 0.7, county, np.asarray(people.TONGLIAO_COUNTY_CODES)[prng.integers(0, 8, n)]
+    )
     party_name = people.person_names(prng, n)
     party_phone = people.phone_numbers(prng, n)
     party_id = people.id_numbers(prng, n, region)
@@ -328,49 +394,80 @@ def build_cases(
     idx = np.flatnonzero(has_xy)
     names = np.asarray([c for c, _ in COORD_CRS], dtype=object)
     crs = names[crng.choice(len(names), len(idx), p=[p for _, p in COORD_CRS])]
-    lon, lat = coords.gps_reading(points["x"].to_numpy()[addr[idx]], points["y"].to_numpy()[addr[idx]], GPS_SIGMA_M, crng)
+    lon, lat = coords.gps_reading(
+        points["x"].to_numpy()[addr[idx]], points["y"].to_numpy()[addr[idx]], GPS_SIGMA_M, crng
+    )
     lon, lat = coords.from_wgs84(lon, lat, crs)
     lon, lat, error = coords.plant_errors(lon, lat, COORD_ERROR_SHARE, crng)
     raw_lon = np.full(n, np.nan)
     raw_lat = np.full(n, np.nan)
     raw_crs = np.full(n, None, dtype=object)
     coord_error = np.full(n, "", dtype=object)
-    raw_lon[idx], raw_lat[idx], raw_crs[idx], coord_error[idx] = np.round(lon, 7), np.round(lat, 7), crs, error
+    raw_lon[idx], raw_lat[idx], raw_crs[idx], coord_error[idx] = (
+        np.round(lon, 7),
+        np.round(lat, 7),
+        crs,
+        error,
+    )
 
     columns = list(get_table("cases").columns)
     empty_text = np.full(n, None, dtype=object)
     empty_real = np.full(n, np.nan)
     data = {
-        "case_id": case_id, "external_id": external_id, "kind": kind, "category": events["category"].to_numpy(),
+        "case_id": case_id,
+        "external_id": external_id,
+        "kind": kind,
+        "category": events["category"].to_numpy(),
         "status": life["status"],
-        "reported_at": _iso(life["reported_at"]), "accepted_at": _iso(life["accepted_at"]),
-        "resolved_at": _iso(life["resolved_at"]), "closed_at": _iso(life["closed_at"]), "due_at": _iso(life["due_at"]),
-        "address_text": texts, "raw_lon": raw_lon, "raw_lat": raw_lat, "raw_crs": raw_crs,
-        "lon": empty_real, "lat": empty_real, "precision": empty_text, "score": empty_real,
-        "geocode_status": empty_text, "reason": empty_text, "grid_code": empty_text,
-        "village_code": empty_text, "township_code": empty_text, "county_code": empty_text,
-        "persons": persons.astype(np.int64), "party_name": party_name, "party_phone": party_phone,
+        "reported_at": _iso(life["reported_at"]),
+        "accepted_at": _iso(life["accepted_at"]),
+        "resolved_at": _iso(life["resolved_at"]),
+        "closed_at": _iso(life["closed_at"]),
+        "due_at": _iso(life["due_at"]),
+        "address_text": texts,
+        "raw_lon": raw_lon,
+        "raw_lat": raw_lat,
+        "raw_crs": raw_crs,
+        "lon": empty_real,
+        "lat": empty_real,
+        "precision": empty_text,
+        "score": empty_real,
+        "geocode_status": empty_text,
+        "reason": empty_text,
+        "grid_code": empty_text,
+        "village_code": empty_text,
+        "township_code": empty_text,
+        "county_code": empty_text,
+        "persons": persons.astype(np.int64),
+        "party_name": party_name,
+        "party_phone": party_phone,
         "party_id_number": party_id,
-        "followup_done": pd.array(np.where(life["followup_done"] >= 0, life["followup_done"], 0), dtype="Int64"),
+        "followup_done": pd.array(
+            np.where(life["followup_done"] >= 0, life["followup_done"], 0), dtype="Int64"
+        ),
         "satisfaction": pd.array(np.where(life["satisfaction"] > 0, life["satisfaction"], 0), dtype="Int64"),
         "source": SOURCE,
     }
     data["followup_done"][life["followup_done"] < 0] = pd.NA
     data["satisfaction"][life["satisfaction"] <= 0] = pd.NA
-    cases = gpd.GeoDataFrame({c: data[c] for c in columns}, geometry=gpd.GeoSeries([None] * n, crs=WGS84).values, crs=WGS84)
+    cases = gpd.GeoDataFrame(
+        {c: data[c] for c in columns}, geometry=gpd.GeoSeries([None] * n, crs=WGS84).values, crs=WGS84
+    )
 
-    truth = pd.DataFrame({
-        "case_id": case_id,
-        "address_id": points["address_id"].to_numpy()[addr],
-        "lon": np.round(points["lon"].to_numpy()[addr], 7),
-        "lat": np.round(points["lat"].to_numpy()[addr], 7),
-        "village_code": points["village_code"].to_numpy()[addr],
-        "township_code": points["township_code"].to_numpy()[addr],
-        "county_code": county,
-        "hotspot_id": events["hotspot"].to_numpy(),
-        "trigger": events["trigger"].to_numpy(),
-        "parent_case_id": np.where(parent_gen >= 0, case_id[position[np.maximum(parent_gen, 0)]], ""),
-        "coord_error": coord_error,
-        "text_variants": variants,
-    })
+    truth = pd.DataFrame(
+        {
+            "case_id": case_id,
+            "address_id": points["address_id"].to_numpy()[addr],
+            "lon": np.round(points["lon"].to_numpy()[addr], 7),
+            "lat": np.round(points["lat"].to_numpy()[addr], 7),
+            "village_code": points["village_code"].to_numpy()[addr],
+            "township_code": points["township_code"].to_numpy()[addr],
+            "county_code": county,
+            "hotspot_id": events["hotspot"].to_numpy(),
+            "trigger": events["trigger"].to_numpy(),
+            "parent_case_id": np.where(parent_gen >= 0, case_id[position[np.maximum(parent_gen, 0)]], ""),
+            "coord_error": coord_error,
+            "text_variants": variants,
+        }
+    )
     return CaseResult(cases, truth, expected, zones)

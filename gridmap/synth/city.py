@@ -57,7 +57,9 @@ def _check_args(seed: int, scale: float) -> tuple[int, float]:
     except (TypeError, ValueError):
         raise InputError(f"scale must be a number, got {scale!r}") from None
     if not (0.0 < scale <= MAX_SCALE):
-        raise InputError(f"scale must be > 0 and at most {MAX_SCALE} (1.0 ≈ 1,000,000 households), got {scale}")
+        raise InputError(
+            f"scale must be > 0 and at most {MAX_SCALE} (1.0 ≈ 1,000,000 households), got {scale}"
+        )
     return int(seed), scale
 
 
@@ -81,7 +83,9 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
 
     towns = admin.towns.set_index("town_id")
     village_town = admin.villages["town_id"].map(towns["kind"]).to_numpy()
-    town_kind = np.where(points["urban"].to_numpy() == 1, village_town[points["village_index"].to_numpy()], "")
+    town_kind = np.where(
+        points["urban"].to_numpy() == 1, village_town[points["village_index"].to_numpy()], ""
+    )
     hotspots = plant_hotspots(points, town_kind, admin.villages["seat_village"].to_numpy(), seed, scale)
     say(f"hotspots: {len(hotspots)} planted")
 
@@ -89,14 +93,18 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
     tw = admin.townships.set_index("code")
     county_names = admin.counties.set_index("code")["name"]
     vi = points["village_index"].to_numpy()
-    text_parts = pd.DataFrame({
-        "county": county_names.loc[points["county_code"]].to_numpy(),
-        "township": tw.loc[points["township_code"], "short_name"].to_numpy(),
-        "village": v["short_name"].to_numpy()[vi],
-        "village_official": v["name"].to_numpy()[vi],
-        "road": points["road"].to_numpy(), "number": points["number"].to_numpy(),
-        "building_no": points["building_no"].to_numpy(), "urban": points["urban"].to_numpy(),
-    })
+    text_parts = pd.DataFrame(
+        {
+            "county": county_names.loc[points["county_code"]].to_numpy(),
+            "township": tw.loc[points["township_code"], "short_name"].to_numpy(),
+            "village": v["short_name"].to_numpy()[vi],
+            "village_official": v["name"].to_numpy()[vi],
+            "road": points["road"].to_numpy(),
+            "number": points["number"].to_numpy(),
+            "building_no": points["building_no"].to_numpy(),
+            "urban": points["urban"].to_numpy(),
+        }
+    )
     case_res = build_cases(points, text_parts, hotspots, seed, scale)
     say(f"cases: {len(case_res.cases):,}")
 
@@ -104,20 +112,32 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
     say(f"workers: {len(work.workers):,} workers, {len(work.patrols):,} patrol check-ins")
 
     agents = build_agents(v, points, case_res.cases, case_res.case_truth, seed, scale)
-    say(f"petition agents: {len(agents.agents):,} agents, {len(agents.patrols):,} patrol check-ins, "
-        f"{len(agents.items):,} items, {len(agents.visits):,} follow-up visits")
+    say(
+        f"petition agents: {len(agents.agents):,} agents, {len(agents.patrols):,} patrol check-ins, "
+        f"{len(agents.items):,} items, {len(agents.visits):,} follow-up visits"
+    )
     # the store's column layout (columns the generator does not fill, e.g. id_number, stay empty)
-    workers = pd.concat([work.workers, agents.agents], ignore_index=True).reindex(
-        columns=list(get_table("workers").columns)).astype({"id_number": object})
+    workers = (
+        pd.concat([work.workers, agents.agents], ignore_index=True)
+        .reindex(columns=list(get_table("workers").columns))
+        .astype({"id_number": object})
+    )
     patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
 
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)
     truth["agents"] = agents.truth
     return SynthCity(
-        seed=seed, scale=scale, admin_units=admin.admin_units, addresses=addr.addresses,
-        cases=case_res.cases, workers=workers, patrols=patrols,
-        case_truth=case_res.case_truth, truth=truth,
-        petition_items=agents.items, petition_visits=agents.visits,
+        seed=seed,
+        scale=scale,
+        admin_units=admin.admin_units,
+        addresses=addr.addresses,
+        cases=case_res.cases,
+        workers=workers,
+        patrols=patrols,
+        case_truth=case_res.case_truth,
+        truth=truth,
+        petition_items=agents.items,
+        petition_visits=agents.visits,
     )
 
 
@@ -131,22 +151,33 @@ def _truth(seed, scale, hotspots, case_res, points, coverage) -> dict:
         exp = case_res.expected[h.hotspot_id]
         covered = points.iloc[h.address_index]
         in_disc = truth_frame["address_id"].isin(set(covered["address_id"]))
-        relevant = in_disc & cases["category"].isin(h.categories).to_numpy() & cases["kind"].isin(h.kinds).to_numpy()
-        out.append({
-            "id": h.hotspot_id, "setting": h.setting,
-            "centre_lon": round(h.centre_lon, 7), "centre_lat": round(h.centre_lat, 7), "radius_m": h.radius_m,
-            "kinds": list(h.kinds), "categories": list(h.categories),
-            "trend": h.trend, "new": h.new, "peak_multiplier": h.peak_multiplier,
-            "window_start": start, "window_end": end,
-            "months": months,
-            "multiplier": [round(float(m), 4) for m in h.multiplier],
-            "expected_excess": [round(float(x), 3) for x in exp["excess"]],
-            "expected_background": [round(float(x), 3) for x in exp["background"]],
-            "observed_cases": int(relevant.sum()),
-            "households": int(covered["households"].sum()),
-            "address_ids": sorted(covered["address_id"].tolist()),
-            "village_codes": sorted(set(covered["village_code"].tolist())),
-        })
+        relevant = (
+            in_disc & cases["category"].isin(h.categories).to_numpy() & cases["kind"].isin(h.kinds).to_numpy()
+        )
+        out.append(
+            {
+                "id": h.hotspot_id,
+                "setting": h.setting,
+                "centre_lon": round(h.centre_lon, 7),
+                "centre_lat": round(h.centre_lat, 7),
+                "radius_m": h.radius_m,
+                "kinds": list(h.kinds),
+                "categories": list(h.categories),
+                "trend": h.trend,
+                "new": h.new,
+                "peak_multiplier": h.peak_multiplier,
+                "window_start": start,
+                "window_end": end,
+                "months": months,
+                "multiplier": [round(float(m), 4) for m in h.multiplier],
+                "expected_excess": [round(float(x), 3) for x in exp["excess"]],
+                "expected_background": [round(float(x), 3) for x in exp["background"]],
+                "observed_cases": int(relevant.sum()),
+                "households": int(covered["households"].sum()),
+                "address_ids": sorted(covered["address_id"].tolist()),
+                "village_codes": sorted(set(covered["village_code"].tolist())),
+            }
+        )
     return {
         "seed": seed,
         "scale": scale,

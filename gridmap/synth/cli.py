@@ -38,10 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "DIR/city.gpkg, DIR/case_truth.csv, DIR/truth.json and DIR/manifest.json."
         ),
     )
-    parser.add_argument("--seed", type=int, default=settings.demo_seed, help="random seed (default %(default)s)")
     parser.add_argument(
-        "--scale", type=float, default=settings.demo_scale,
+        "--seed", type=int, default=settings.demo_seed, help="random seed (default %(default)s)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=settings.demo_scale,
         help="1.0 ≈ 1,000,000 households and ~29,000 cases; 0.02 for quick tests (default %(default)s)",
     )
-    parser.add_argument("--out", type=Path, default=Path("var/synth"), help="output directory (default %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("var/synth"), help="output directory (default %(default)s)"
+    )
     parser.set_defaults(func=run)

@@ -148,7 +148,12 @@ def _mesh(parent: BaseGeometry, generators: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _weighted_kmeans(
-    points: np.ndarray, weights: np.ndarray, n: int, rng: np.random.Generator, fixed: np.ndarray, iterations: int = 10
+    points: np.ndarray,
+    weights: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    fixed: np.ndarray,
+    iterations: int = 10,
 ) -> np.ndarray:
     """``n`` free centres spread over weighted ``points`` (Lloyd), ``fixed`` centres held."""
     if n <= 0:
@@ -225,7 +230,9 @@ def partition_polygon(
     target = np.asarray(target_areas, dtype=float)
     k = len(target)
     if k == 1:
-        return [shapely.make_valid(parent)], np.asarray(shapely.get_coordinates(parent.representative_point()))
+        return [shapely.make_valid(parent)], np.asarray(
+            shapely.get_coordinates(parent.representative_point())
+        )
     core = np.zeros(k, dtype=bool) if core is None else np.asarray(core, dtype=bool)
     if core.all():
         core = np.zeros(k, dtype=bool)
@@ -289,7 +296,9 @@ def partition_polygon(
     seeds[:] = centre[seed_node]
 
     group = in_core.astype(np.int64)
-    label = _weighted_graph_voronoi(centre, nbr_to, nbr_start, seed_node, np.sqrt(target), group, core.astype(np.int64))
+    label = _weighted_graph_voronoi(
+        centre, nbr_to, nbr_start, seed_node, np.sqrt(target), group, core.astype(np.int64)
+    )
     label = _fill_unlabelled(label, centre, nbr_to, nbr_start, seeds)
 
     # mesh cells share their Voronoi edges exactly, so a coverage union is exact (and fast)
@@ -470,7 +479,9 @@ def _rebuild_rings(
     multi = n_parts > 1
     if multi.any():
         sel = multi[part_owner]
-        merged[multi] = shapely.multipolygons(new_parts[sel], indices=np.unique(part_owner[sel], return_inverse=True)[1])
+        merged[multi] = shapely.multipolygons(
+            new_parts[sel], indices=np.unique(part_owner[sel], return_inverse=True)[1]
+        )
     out[ok] = merged
     return out
 

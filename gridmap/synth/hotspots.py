@@ -48,18 +48,49 @@ PLANTED_MONTHS = N_MONTHS - PLANTED_FROM
 #: of its peak excess; a new hotspot lives 12 months only).
 TEMPLATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, bool, tuple[float, float]], ...] = (
     ("city", ("dispute",), ("property_mgmt", "neighbour"), "steady", False, (8.0, 12.0)),
-    ("rural", ("dispute",), ("land", "neighbour", "family_marriage", "wages", "loans_finance", "other"),
-     "growing", False, (16.0, 20.0)),
+    (
+        "rural",
+        ("dispute",),
+        ("land", "neighbour", "family_marriage", "wages", "loans_finance", "other"),
+        "growing",
+        False,
+        (16.0, 20.0),
+    ),
     ("city", ("dispute",), ("wages", "loans_finance", "neighbour", "other"), "growing", True, (16.0, 20.0)),
-    ("city", ("dispute", "petition"), ("family_marriage", "neighbour", "other", "petition_housing"), "fading", False,
-     (18.0, 22.0)),
+    (
+        "city",
+        ("dispute", "petition"),
+        ("family_marriage", "neighbour", "other", "petition_housing"),
+        "fading",
+        False,
+        (18.0, 22.0),
+    ),
     ("rural", ("dispute",), DISPUTE_CATEGORIES, "steady", False, (8.0, 12.0)),
     ("city", ("dispute",), DISPUTE_CATEGORIES, "growing", False, (18.0, 22.0)),
-    ("rural", ("petition", "dispute"), ("petition_land", "land", "neighbour", "family_marriage"), "steady", False,
-     (9.0, 13.0)),
-    ("county_seat", ("dispute",), ("neighbour", "family_marriage", "property_mgmt"), "fading", False, (18.0, 22.0)),
-    ("county_seat", ("dispute",), ("loans_finance", "wages", "family_marriage", "neighbour"), "growing", True,
-     (16.0, 20.0)),
+    (
+        "rural",
+        ("petition", "dispute"),
+        ("petition_land", "land", "neighbour", "family_marriage"),
+        "steady",
+        False,
+        (9.0, 13.0),
+    ),
+    (
+        "county_seat",
+        ("dispute",),
+        ("neighbour", "family_marriage", "property_mgmt"),
+        "fading",
+        False,
+        (18.0, 22.0),
+    ),
+    (
+        "county_seat",
+        ("dispute",),
+        ("loans_finance", "wages", "family_marriage", "neighbour"),
+        "growing",
+        True,
+        (16.0, 20.0),
+    ),
     ("rural", ("dispute",), DISPUTE_CATEGORIES, "fading", False, (14.0, 18.0)),
 )
 RADIUS_M = {"city": (300.0, 800.0), "county_seat": (300.0, 800.0), "rural": (1200.0, 1500.0)}
@@ -155,19 +186,33 @@ def plant_hotspots(
             needed = d_all[by_dist[min(reach, len(by_dist) - 1)]]
             radius = float(np.clip(needed * rng.uniform(1.0, 1.15), lo, hi))
         peak = float(rng.uniform(*peak_range))
-        chosen.append(Hotspot(
-            hotspot_id=f"H{i + 1:02d}", setting=where,
-            centre_x=float(xy[a, 0]), centre_y=float(xy[a, 1]),
-            centre_lon=float(points["lon"].iat[a]), centre_lat=float(points["lat"].iat[a]),
-            radius_m=round(radius, 1), kinds=kinds, categories=categories, trend=trend, new=new,
-            peak_multiplier=round(peak, 2), multiplier=monthly_multiplier(trend, new, round(peak, 2)),
-            address_index=np.flatnonzero(d_all <= radius),
-        ))
+        chosen.append(
+            Hotspot(
+                hotspot_id=f"H{i + 1:02d}",
+                setting=where,
+                centre_x=float(xy[a, 0]),
+                centre_y=float(xy[a, 1]),
+                centre_lon=float(points["lon"].iat[a]),
+                centre_lat=float(points["lat"].iat[a]),
+                radius_m=round(radius, 1),
+                kinds=kinds,
+                categories=categories,
+                trend=trend,
+                new=new,
+                peak_multiplier=round(peak, 2),
+                multiplier=monthly_multiplier(trend, new, round(peak, 2)),
+                address_index=np.flatnonzero(d_all <= radius),
+            )
+        )
     return chosen
 
 
 def _rural_centre(
-    pool: np.ndarray, xy: np.ndarray, hh: np.ndarray, village: np.ndarray, seat_village: np.ndarray,
+    pool: np.ndarray,
+    xy: np.ndarray,
+    hh: np.ndarray,
+    village: np.ndarray,
+    seat_village: np.ndarray,
     rng: np.random.Generator,
 ) -> int:
     """A populous township-seat village (drawn by households among those in the

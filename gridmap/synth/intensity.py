@@ -31,8 +31,9 @@ from gridmap.synth import seasonality
 from gridmap.synth.cases import CATEGORY_SHARE, KIND_CATEGORIES, URBAN_RURAL_FACTOR
 
 
-def expected_by_address(points: pd.DataFrame, truth: dict, cases: pd.DataFrame, kind: str,
-                        month: np.datetime64) -> np.ndarray:
+def expected_by_address(
+    points: pd.DataFrame, truth: dict, cases: pd.DataFrame, kind: str, month: np.datetime64
+) -> np.ndarray:
     """Expected cases of ``kind`` at each address in ``month`` given the cases before it.
 
     ``cases`` are all the city's cases: the yearly count per category is an input of the
@@ -52,8 +53,14 @@ def expected_by_address(points: pd.DataFrame, truth: dict, cases: pd.DataFrame, 
     in_target = m_all == target_m
     index_of = {a: i for i, a in enumerate(points["address_id"].tolist())} if "address_id" in points else None
     hotspots = [h for h in truth["hotspots"] if kind in h["kinds"]]
-    members = {h["id"]: np.array([index_of[a] for a in h["address_ids"] if a in index_of], dtype=np.int64)
-               for h in hotspots} if index_of is not None else {}
+    members = (
+        {
+            h["id"]: np.array([index_of[a] for a in h["address_ids"] if a in index_of], dtype=np.int64)
+            for h in hotspots
+        }
+        if index_of is not None
+        else {}
+    )
     zones = [z for z in truth["self_excitation"]["drift_zones"] if kind in z["kinds"]]
     zone_bump = {}
     for z in zones:
@@ -67,7 +74,9 @@ def expected_by_address(points: pd.DataFrame, truth: dict, cases: pd.DataFrame, 
     months_in_year = np.unique(m_all)
     bumps = {z["zone_id"]: {int(m): bump(z["zone_id"], int(m)) for m in months_in_year} for z in zones}
     case_day = np.asarray(cases["day"].to_numpy()).astype("datetime64[D]")
-    of_year_mask = (cases["kind"].to_numpy() == kind) & (case_day.astype("datetime64[Y]").astype(int) + 1970 == year)
+    of_year_mask = (cases["kind"].to_numpy() == kind) & (
+        case_day.astype("datetime64[Y]").astype(int) + 1970 == year
+    )
     year_day = case_day[of_year_mask]
     year_category = cases["category"].to_numpy()[of_year_mask]
     year_address = np.asarray(cases["address"].to_numpy())[of_year_mask]
@@ -110,7 +119,9 @@ def expected_by_address(points: pd.DataFrame, truth: dict, cases: pd.DataFrame, 
         lo = (month_start - d).astype(float)
         hi = (month_end - d).astype(float)
         share = (np.exp(-lo / tau) - np.exp(-hi / tau)) / -np.expm1(-remaining / tau)
-        children = np.bincount(year_address[before].astype(np.int64), weights=eta * share, minlength=len(points))
+        children = np.bincount(
+            year_address[before].astype(np.int64), weights=eta * share, minlength=len(points)
+        )
         length = float((month_end - month_start).astype(int))
         inside = 1.0 - tau / length * -np.expm1(-length / tau)
         out += immigrants * (1.0 + eta * inside) + children

@@ -48,7 +48,10 @@ def frame_digest(frame: pd.DataFrame) -> str:
         elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
             digest.update(col.astype("float64").to_numpy(na_value=np.nan).astype("<f8").tobytes())
         else:
-            values = ["\x00" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in col.tolist()]
+            values = [
+                "\x00" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                for v in col.tolist()
+            ]
             digest.update("\x1f".join(values).encode("utf-8"))
     return digest.hexdigest()
 
@@ -86,9 +89,7 @@ def write_city(city: SynthCity, out_dir: str | Path) -> Path:
             kwargs = {}
             if name in GEOMETRY_TYPES:
                 kwargs["geometry_type"] = GEOMETRY_TYPES[name]
-            pyogrio.write_dataframe(
-                frame, gpkg, layer=name, driver="GPKG", append=gpkg.exists(), **kwargs
-            )
+            pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG", append=gpkg.exists(), **kwargs)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
 
@@ -102,9 +103,7 @@ def write_city(city: SynthCity, out_dir: str | Path) -> Path:
         "crs": "EPSG:4326",
         "counts": {name: int(len(getattr(city, name))) for name in (*LAYERS, "case_truth")},
         "data_sha256": {name: frame_digest(getattr(city, name)) for name in (*LAYERS, "case_truth")},
-        "files_sha256": {
-            p.name: file_digest(p) for p in (gpkg, out / "case_truth.csv", out / "truth.json")
-        },
+        "files_sha256": {p.name: file_digest(p) for p in (gpkg, out / "case_truth.csv", out / "truth.json")},
     }
     manifest["data_sha256"]["truth"] = hashlib.sha256(
         json.dumps(city.truth, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -37,7 +37,9 @@ def person_names(rng: np.random.Generator, n: int, mongol_share: float = 0.45) -
     han = han_sur + given1 + given2
     # many Mongols register without a surname; others take one of a few family surnames
     mon_sur = np.where(
-        rng.random(n) < 0.55, np.asarray(MONGOL_SURNAMES, dtype=object)[rng.integers(0, len(MONGOL_SURNAMES), n)], ""
+        rng.random(n) < 0.55,
+        np.asarray(MONGOL_SURNAMES, dtype=object)[rng.integers(0, len(MONGOL_SURNAMES), n)],
+        "",
     )
     mon = mon_sur + np.asarray(MONGOL_GIVEN, dtype=object)[rng.integers(0, len(MONGOL_GIVEN), n)]
     return np.where(mongol, mon, han).astype(object)
@@ -47,7 +49,9 @@ def phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` obviously synthetic mobile numbers ``199-0xxx-xxxx`` (199-0 block), as str."""
     a = rng.integers(0, 1000, n)
     b = rng.integers(0, 10000, n)
-    return np.array([f"199-0{x:03d}-{y:04d}" for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=object)
+    return np.array(
+        [f"199-0{x:03d}-{y:04d}" for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=object
+    )
 
 
 def id_numbers(rng: np.random.Generator, n: int, region_codes: np.ndarray | None = None) -> np.ndarray:

@@ -17,7 +17,13 @@ START = np.datetime64("2021-01-01")
 END = np.datetime64("2025-01-01")  # exclusive
 DAYS = np.arange(START, END, dtype="datetime64[D]")
 YEARS = (2021, 2022, 2023, 2024)
-SPRING_FESTIVAL = {2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29"}
+SPRING_FESTIVAL = {
+    2021: "2021-02-12",
+    2022: "2022-02-01",
+    2023: "2023-01-22",
+    2024: "2024-02-10",
+    2025: "2025-01-29",
+}
 
 #: month (Jan…Dec) multipliers per category; categories not listed are flat
 MONTHLY = {
@@ -32,10 +38,34 @@ MONTHLY = {
 }
 WEEKDAY = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 0.55, 0.45])  # Mon … Sun
 #: reports by hour of day (local time)
-HOURLY = np.array([
-    0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 3.0, 4.2, 4.4, 3.6,
-    2.2, 2.4, 3.8, 4.0, 3.6, 2.6, 1.6, 1.3, 1.1, 0.8, 0.5, 0.3,
-])
+HOURLY = np.array(
+    [
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.2,
+        3.0,
+        4.2,
+        4.4,
+        3.6,
+        2.2,
+        2.4,
+        3.8,
+        4.0,
+        3.6,
+        2.6,
+        1.6,
+        1.3,
+        1.1,
+        0.8,
+        0.5,
+        0.3,
+    ]
+)
 
 
 def _month_index(days: np.ndarray) -> np.ndarray:

@@ -99,8 +99,12 @@ def n_months() -> int:
 
 
 def plant_drift_zones(
-    xy: np.ndarray, households: np.ndarray, urban: np.ndarray, hotspot_xy: np.ndarray,
-    rng: np.random.Generator, scale: float,
+    xy: np.ndarray,
+    households: np.ndarray,
+    urban: np.ndarray,
+    hotspot_xy: np.ndarray,
+    rng: np.random.Generator,
+    scale: float,
 ) -> list[DriftZone]:
     """Drifting zones centred on urban addresses (drawn by households) away from the hotspots."""
     count = max(1, int(round(DRIFT_ZONES * min(scale, 1.0) ** 0.25)))
@@ -118,21 +122,33 @@ def plant_drift_zones(
             pool = far if len(far) else pool
         w = households[pool]
         a = int(pool[rng.choice(len(pool), p=w / w.sum())])
-        zones.append(DriftZone(
-            zone_id=f"Z{i + 1:02d}", kinds=("dispute", "petition"),
-            start_x=float(xy[a, 0]), start_y=float(xy[a, 1]),
-            heading_rad=float(rng.uniform(0, 2 * np.pi)),
-            speed_m_per_month=round(float(rng.uniform(*DRIFT_SPEED_M_PER_MONTH)), 1),
-            sigma_m=round(float(rng.uniform(*DRIFT_SIGMA_M)), 1),
-            amplitude=round(float(rng.uniform(*DRIFT_AMPLITUDE)), 3),
-            centre_lon=[], centre_lat=[],
-        ))
+        zones.append(
+            DriftZone(
+                zone_id=f"Z{i + 1:02d}",
+                kinds=("dispute", "petition"),
+                start_x=float(xy[a, 0]),
+                start_y=float(xy[a, 1]),
+                heading_rad=float(rng.uniform(0, 2 * np.pi)),
+                speed_m_per_month=round(float(rng.uniform(*DRIFT_SPEED_M_PER_MONTH)), 1),
+                sigma_m=round(float(rng.uniform(*DRIFT_SIGMA_M)), 1),
+                amplitude=round(float(rng.uniform(*DRIFT_AMPLITUDE)), 3),
+                centre_lon=[],
+                centre_lat=[],
+            )
+        )
     return zones
 
 
 def add_offspring(
-    day: np.ndarray, address: np.ndarray, label: np.ndarray, n_offspring: int, year_days: int,
-    params: Triggering, xy: np.ndarray, tree: cKDTree, rng: np.random.Generator,
+    day: np.ndarray,
+    address: np.ndarray,
+    label: np.ndarray,
+    n_offspring: int,
+    year_days: int,
+    params: Triggering,
+    xy: np.ndarray,
+    tree: cKDTree,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Append ``n_offspring`` triggered cases to the immigrants (``day``: day of the year, 0-based).
 
@@ -145,7 +161,9 @@ def add_offspring(
     if n_imm == 0 or n_offspring == 0:
         return (day, address, label, np.full(n_imm, -1, np.int64), np.full(n_imm, "", dtype=object))
     k = np.arange(n_offspring)
-    parent = np.concatenate([np.full(n_imm, -1), np.floor(rng.random(n_offspring) * (n_imm + k)).astype(np.int64)])
+    parent = np.concatenate(
+        [np.full(n_imm, -1), np.floor(rng.random(n_offspring) * (n_imm + k)).astype(np.int64)]
+    )
     u_delay = rng.random(n_offspring)
     same = rng.random(n_offspring) < params.repeat_share
     shift = rng.normal(0.0, params.near_sigma_m, (n_offspring, 2))
@@ -176,10 +194,16 @@ def add_offspring(
 def truth_section(zones: list[DriftZone]) -> dict:
     """The ``self_excitation`` part of ``truth.json``."""
     return {
-        "triggering": {kind: {k: v for k, v in asdict(triggering(kind)).items() if k != "kind"}
-                       for kind in TRIGGERING},
-        "drift_zones": [{**{k: v for k, v in asdict(z).items() if k not in ("start_x", "start_y", "heading_rad")},
-                         "heading_deg": round(float(np.degrees(z.heading_rad)), 2)} for z in zones],
+        "triggering": {
+            kind: {k: v for k, v in asdict(triggering(kind)).items() if k != "kind"} for kind in TRIGGERING
+        },
+        "drift_zones": [
+            {
+                **{k: v for k, v in asdict(z).items() if k not in ("start_x", "start_y", "heading_rad")},
+                "heading_deg": round(float(np.degrees(z.heading_rad)), 2),
+            }
+            for z in zones
+        ],
         "notes": (
             "Synthetic. eta = share of cases triggered by an earlier case of the same kind/category/year "
             "(mean children per case); delays exponential with mean tau_days, truncated at the year end; "

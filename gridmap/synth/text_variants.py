@@ -98,10 +98,15 @@ def address_texts(parts: pd.DataFrame, rng: np.random.Generator) -> tuple[np.nda
     short_prefix = clean & (rng.random(n) < 0.2)
 
     county = parts["county"].to_numpy(dtype=object)
-    county = np.where(flags["county_abbreviation"], pd.Series(county).map(COUNTY_ABBREVIATIONS).to_numpy(), county)
+    county = np.where(
+        flags["county_abbreviation"], pd.Series(county).map(COUNTY_ABBREVIATIONS).to_numpy(), county
+    )
     township = np.where(flags["no_township"], "", parts["township"].to_numpy(dtype=object))
-    village = np.where(flags["official_village_name"], parts["village_official"].to_numpy(dtype=object),
-                       parts["village"].to_numpy(dtype=object))
+    village = np.where(
+        flags["official_village_name"],
+        parts["village_official"].to_numpy(dtype=object),
+        parts["village"].to_numpy(dtype=object),
+    )
     village = np.where(flags["no_village"], "", village)
 
     road = parts["road"].to_numpy(dtype=object).copy()
@@ -125,18 +130,27 @@ def address_texts(parts: pd.DataFrame, rng: np.random.Generator) -> tuple[np.nda
     building_no = parts["building_no"].to_numpy()
     style = rng.integers(0, 3, n)
     building = np.where(building_no > 0, pd.Series(building_no).astype(str).to_numpy(dtype=object) + "栋", "")
-    alt = np.where(style == 0, pd.Series(building_no).astype(str).to_numpy(dtype=object) + "号楼",
-                   np.where(style == 1, pd.Series(building_no).astype(str).to_numpy(dtype=object) + "幢", ""))
+    alt = np.where(
+        style == 0,
+        pd.Series(building_no).astype(str).to_numpy(dtype=object) + "号楼",
+        np.where(style == 1, pd.Series(building_no).astype(str).to_numpy(dtype=object) + "幢", ""),
+    )
     building = np.where(flags["building_variant"] & (building_no > 0), alt, building)
     # rural hamlets: Chinese numerals apply to the group number too (三组十二号)
     group_zh = zh & ~urban
     if group_zh.any():
         road[group_zh] = [chinese_numeral(int(r[:-1])) + "组" for r in road[group_zh]]
 
-    prefix = np.where(flags["long_prefix"], np.asarray(LONG_PREFIXES, dtype=object)[rng.integers(0, len(LONG_PREFIXES), n)], "")
+    prefix = np.where(
+        flags["long_prefix"],
+        np.asarray(LONG_PREFIXES, dtype=object)[rng.integers(0, len(LONG_PREFIXES), n)],
+        "",
+    )
     prefix = np.where(short_prefix, "通辽市", prefix)
     pieces = [prefix, county, township, village, road, number_text + hao, building]
-    sep = np.where(flags["extra_spaces"][:, None], np.where(rng.random((n, len(pieces) - 1)) < 0.4, " ", ""), "")
+    sep = np.where(
+        flags["extra_spaces"][:, None], np.where(rng.random((n, len(pieces) - 1)) < 0.4, " ", ""), ""
+    )
     text = pieces[0].astype(object)
     for k in range(1, len(pieces)):
         text = text + sep[:, k - 1] + pieces[k]

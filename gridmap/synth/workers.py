@@ -83,8 +83,13 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
     part_time = (rng.random(n_v) < PART_TIME_SHARE).astype(np.int64)
     cadre = (rng.random(n_v) < CADRE_SHARE).astype(np.int64)
     # one police liaison per township, based in its first community (else first village)
-    ranked = pd.DataFrame({"township": villages["township_code"].to_numpy(), "rural": ~villages["urban"].to_numpy(),
-                           "code": codes}).sort_values(["township", "rural", "code"])
+    ranked = pd.DataFrame(
+        {
+            "township": villages["township_code"].to_numpy(),
+            "rural": ~villages["urban"].to_numpy(),
+            "code": codes,
+        }
+    ).sort_values(["township", "rural", "code"])
     police = np.zeros(n_v, dtype=np.int64)
     police[ranked.groupby("township").head(1).index.to_numpy()] = 1
     part_time[no_worker] = cadre[no_worker] = police[no_worker] = 0
@@ -95,18 +100,27 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
     w_role = np.repeat(np.tile(roles, n_v), counts.ravel())
     n_w = len(w_village)
     seq = np.arange(n_w) - np.searchsorted(w_village, w_village)
-    worker_id = pd.Series(codes[w_village]).radd("W").str.cat(pd.Series(seq + 1).astype(str).str.zfill(2)).to_numpy()
+    worker_id = (
+        pd.Series(codes[w_village]).radd("W").str.cat(pd.Series(seq + 1).astype(str).str.zfill(2)).to_numpy()
+    )
     prng = stream(seed, "people", 1)
     first_hire, last_hire = np.datetime64("2016-01-01"), np.datetime64("2024-09-01")
     hired = first_hire + rng.integers(0, (last_hire - first_hire).astype(int), n_w)
     active = np.ones(n_w, dtype=np.int64)
     active[rng.choice(n_w, int(round(INACTIVE_SHARE * n_w)), replace=False)] = 0
-    workers = pd.DataFrame({
-        "worker_id": worker_id, "name": people.person_names(prng, n_w), "phone": people.phone_numbers(prng, n_w),
-        "role": w_role, "village_code": codes[w_village], "active": active,
-        "hired_at": _iso(hired.astype("datetime64[s]")), "source": SOURCE,
-        "township_code": villages["township_code"].to_numpy()[w_village],
-    })
+    workers = pd.DataFrame(
+        {
+            "worker_id": worker_id,
+            "name": people.person_names(prng, n_w),
+            "phone": people.phone_numbers(prng, n_w),
+            "role": w_role,
+            "village_code": codes[w_village],
+            "active": active,
+            "hired_at": _iso(hired.astype("datetime64[s]")),
+            "source": SOURCE,
+            "township_code": villages["township_code"].to_numpy()[w_village],
+        }
+    )
 
     # lazy full-time workers
     ft_active = np.flatnonzero((w_role == "full_time") & (active == 1))
@@ -118,8 +132,12 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
     truth = {
         "villages_without_worker": sorted(codes[no_worker].tolist()),
         "understaffed_villages": [
-            {"village_code": str(codes[i]), "households": int(hh[i]), "full_time_workers": int(full_time[i]),
-             "full_time_needed": int(need[i])}
+            {
+                "village_code": str(codes[i]),
+                "households": int(hh[i]),
+                "full_time_workers": int(full_time[i]),
+                "full_time_needed": int(need[i]),
+            }
             for i in np.flatnonzero(full_time < need)
         ],
         "lazy_workers": lazy_truth,
@@ -131,8 +149,12 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
 
 
 def _patrols(
-    workers: pd.DataFrame, w_village: np.ndarray, lazy: np.ndarray, lazy_kind: np.ndarray,
-    points: pd.DataFrame, seed: int,
+    workers: pd.DataFrame,
+    w_village: np.ndarray,
+    lazy: np.ndarray,
+    lazy_kind: np.ndarray,
+    points: pd.DataFrame,
+    seed: int,
 ) -> tuple[gpd.GeoDataFrame, list[dict]]:
     rng = stream(seed, "patrols")
     n_w = len(workers)
@@ -161,8 +183,11 @@ def _patrols(
     spot = np.full(n_w, -1)
     for w, kind in zip(lazy.tolist(), lazy_kind.tolist(), strict=True):
         v = w_village[w]
-        entry = {"worker_id": str(workers["worker_id"].iat[w]), "village_code": str(workers["village_code"].iat[w]),
-                 "kind": kind}
+        entry = {
+            "worker_id": str(workers["worker_id"].iat[w]),
+            "village_code": str(workers["village_code"].iat[w]),
+            "kind": kind,
+        }
         if kind == "gap":
             length = int(rng.integers(16, 31))
             first = int(rng.integers(9, len(days) - length - 1))
@@ -188,7 +213,9 @@ def _patrols(
     x = points["x"].to_numpy()[addr]
     y = points["y"].to_numpy()[addr]
     lon, lat = coords.gps_reading(x, y, sigma, rng)
-    ts = days[dk].astype("datetime64[s]") + (8 * 3600 + rng.integers(0, 10 * 3600, n)).astype("timedelta64[s]")
+    ts = days[dk].astype("datetime64[s]") + (8 * 3600 + rng.integers(0, 10 * 3600, n)).astype(
+        "timedelta64[s]"
+    )
     names = np.asarray([c for c, _ in APP_CRS], dtype=object)
     app = names[rng.choice(len(names), n_w, p=[pp for _, pp in APP_CRS])]
     crs = app[wk]
@@ -199,12 +226,15 @@ def _patrols(
     patrol_id = pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(8).radd("P").to_numpy()
     patrols = gpd.GeoDataFrame(
         {
-            "patrol_id": patrol_id, "worker_id": worker_id, "ts": _iso(ts[order]),
-            "raw_lon": np.round(raw_lon[order], 7), "raw_lat": np.round(raw_lat[order], 7), "raw_crs": crs[order],
+            "patrol_id": patrol_id,
+            "worker_id": worker_id,
+            "ts": _iso(ts[order]),
+            "raw_lon": np.round(raw_lon[order], 7),
+            "raw_lat": np.round(raw_lat[order], 7),
+            "raw_crs": crs[order],
             "source": SOURCE,
         },
         geometry=gpd.points_from_xy(np.round(lon[order], 7), np.round(lat[order], 7)),
         crs=WGS84,
     )
     return patrols, lazy_truth
-

@@ -21,7 +21,9 @@ def test_main_reads_on_each_backend(client, store):
     assert client.get("/api/health").json()["backend"] == store.backend
     grids = client.get("/api/v1/plans/P1/grids", params={"bbox": "122.26,43.51,122.49,43.79"}).json()
     assert sorted(f["id"] for f in grids["features"]) == [G4, G5]
-    page = client.get("/api/v1/cases", params={"limit": 10, "admin": "150502002"}, headers=h["commander"]).json()
+    page = client.get(
+        "/api/v1/cases", params={"limit": 10, "admin": "150502002"}, headers=h["commander"]
+    ).json()
     assert page["total"] == CASES_PER_GRID[G4] + CASES_PER_GRID[G5] and page["next"] is None
     assert all(c["party_phone"].count("*") == 4 for c in page["items"])
     own = client.get("/api/v1/cases", params={"limit": 1000}, headers=h["worker"]).json()

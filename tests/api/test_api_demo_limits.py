@@ -14,10 +14,17 @@ def heavy_public_urls(store) -> list[str]:
     """The largest things an anonymous caller can ask for in one request."""
     plan = store.active_plan_id()
     runs = store.read("hotspot_runs", columns=["run_id", "method"])
-    urls = [f"/api/v1/plans/{plan}/atoms", f"/api/v1/plans/{plan}/grids", "/api/v1/admin-units",
-            "/api/v1/admin-units?level=village", "/api/v1/hotspots/latest/gi", "/api/v1/hotspots/latest/emerging",
-            "/ogc/collections/villages/items?limit=10000", "/ogc/collections/grids/items?limit=10000",
-            "/api/v1/grid-counts"]
+    urls = [
+        f"/api/v1/plans/{plan}/atoms",
+        f"/api/v1/plans/{plan}/grids",
+        "/api/v1/admin-units",
+        "/api/v1/admin-units?level=village",
+        "/api/v1/hotspots/latest/gi",
+        "/api/v1/hotspots/latest/emerging",
+        "/ogc/collections/villages/items?limit=10000",
+        "/ogc/collections/grids/items?limit=10000",
+        "/api/v1/grid-counts",
+    ]
     urls += [f"/api/v1/hotspots/runs/{r}/results" for r in runs["run_id"].head(6)]
     return urls
 

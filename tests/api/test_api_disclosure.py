@@ -41,11 +41,20 @@ def _cases() -> tuple[gpd.GeoDataFrame, dict[tuple[str, str], int]]:
             for _ in range(count):
                 n += 1
                 month, day = int(rng.integers(1, 13)), int(rng.integers(1, 28))
-                rows.append({"case_id": f"D{n:05d}", "kind": "dispute", "category": category,
-                             "status": STATUSES[rng.integers(len(STATUSES))],
-                             "reported_at": f"2024-{month:02d}-{day:02d}T09:00:00", "grid_code": grid,
-                             "village_code": grid[:12], "township_code": grid[:9], "county_code": grid[:6],
-                             "source": "synthetic"})
+                rows.append(
+                    {
+                        "case_id": f"D{n:05d}",
+                        "kind": "dispute",
+                        "category": category,
+                        "status": STATUSES[rng.integers(len(STATUSES))],
+                        "reported_at": f"2024-{month:02d}-{day:02d}T09:00:00",
+                        "grid_code": grid,
+                        "village_code": grid[:12],
+                        "township_code": grid[:9],
+                        "county_code": grid[:6],
+                        "source": "synthetic",
+                    }
+                )
     return gpd.GeoDataFrame(rows, geometry=[None] * len(rows), crs=4326), small
 
 
@@ -73,8 +82,11 @@ class Attacker:
         key = tuple(sorted(params.items()))
         if key not in self._seen:
             response = self.client.get("/api/v1/grid-counts", params=params, headers=self.headers)
-            self._seen[key] = ({g["grid_code"]: g["count"] for g in response.json()["grids"]}
-                               if response.status_code == 200 else None)
+            self._seen[key] = (
+                {g["grid_code"]: g["count"] for g in response.json()["grids"]}
+                if response.status_code == 200
+                else None
+            )
         return self._seen[key]
 
     def count(self, grid: str, **params: str) -> float | None:
@@ -83,8 +95,9 @@ class Attacker:
 
     def partition(self, grid: str, category: str, **params: str) -> float | None:
         """total − Σ other categories within ``params``; None when a part is not published."""
-        parts = [self.count(grid, **params)] + [self.count(grid, category=c, **params)
-                                                for c in CATEGORIES if c != category]
+        parts = [self.count(grid, **params)] + [
+            self.count(grid, category=c, **params) for c in CATEGORIES if c != category
+        ]
         return None if any(p is None for p in parts) else parts[0] - sum(parts[1:])
 
 
@@ -102,8 +115,9 @@ def _noise_pmf(terms: int, noise_decay: float | None, span: int = 80) -> np.ndar
     return out
 
 
-def _probe(client, truth: dict[tuple[str, str], int], noise_decay: float | None = 0.5,
-           threshold: int = 3) -> tuple[int, int, int]:
+def _probe(
+    client, truth: dict[tuple[str, str], int], noise_decay: float | None = 0.5, threshold: int = 3
+) -> tuple[int, int, int]:
     """(suppressed cells seen, cells recovered, numbers obtained from multi-category requests).
 
     The attacker knows the rule (threshold, noise distribution) and combines every route as
@@ -113,21 +127,33 @@ def _probe(client, truth: dict[tuple[str, str], int], noise_decay: float | None 
     attacker = Attacker(client)
     span = 80
     suppressed, recovered = 0, 0
-    subset_numbers = sum(attacker.table(category=",".join(subset)) is not None
-                         for size in range(2, len(CATEGORIES) + 1)
-                         for subset in itertools.combinations(CATEGORIES, size))
+    subset_numbers = sum(
+        attacker.table(category=",".join(subset)) is not None
+        for size in range(2, len(CATEGORIES) + 1)
+        for subset in itertools.combinations(CATEGORIES, size)
+    )
     for (grid, category), true_count in truth.items():
         if attacker.count(grid, category=category) is not None:
             continue
         suppressed += 1
         parts = len(CATEGORIES)  # a partition route sums one total and four other categories
-        routes = [(attacker.partition(grid, category), parts),
-                  (_sum_or_none([attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in HALVES]),
-                   parts * len(HALVES)),
-                  (_sum_or_none([attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in QUARTERS]),
-                   parts * len(QUARTERS)),
-                  (_sum_or_none([attacker.partition(grid, category, status=s) for s in STATUSES]),
-                   parts * len(STATUSES))]
+        routes = [
+            (attacker.partition(grid, category), parts),
+            (
+                _sum_or_none([attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in HALVES]),
+                parts * len(HALVES),
+            ),
+            (
+                _sum_or_none(
+                    [attacker.partition(grid, category, **{"from": a, "to": b}) for a, b in QUARTERS]
+                ),
+                parts * len(QUARTERS),
+            ),
+            (
+                _sum_or_none([attacker.partition(grid, category, status=s) for s in STATUSES]),
+                parts * len(STATUSES),
+            ),
+        ]
         candidates = np.arange(1, threshold)
         likelihood = np.ones(len(candidates))
         for estimate, terms in routes:
@@ -172,7 +198,9 @@ def test_differencing_probe_recovers_no_suppressed_count(probe_city):
 def test_probe_recovers_counts_when_published_counts_are_exact(probe_city, monkeypatch):
     """Without the perturbation (suppression alone, as before #13) the same probe recovers them."""
     store, _cases_frame, small = probe_city
-    monkeypatch.setattr(disclosure, "noise", lambda key, counts, q: np.zeros(len(np.asarray(counts)), np.int64))
+    monkeypatch.setattr(
+        disclosure, "noise", lambda key, counts, q: np.zeros(len(np.asarray(counts)), np.int64)
+    )
     suppressed, recovered, _ = _probe(_client(store, small), small, noise_decay=None)
     assert suppressed == 30 and recovered == 30
 
@@ -211,12 +239,17 @@ def test_rule_matches_its_definition():
     assert (keys >= 0).all() and (keys < 2**32).all()
     assert cell_keys(keys, ["x", "x", "y"])["x"] == (keys[0] + keys[1]) % 2**32
     shown = disclose(np.array([0, 1, 2, 3, 50]), np.array([5, 6, 7, 8, 9]) * 2**27, rule)
-    assert shown.values[0] == 0 and np.isnan(shown.values[1:3]).all() and shown.suppressed.tolist() == [
-        False, True, True, False, False]
+    assert (
+        shown.values[0] == 0
+        and np.isnan(shown.values[1:3]).all()
+        and shown.suppressed.tolist() == [False, True, True, False, False]
+    )
     assert (shown.values[3:] >= 3).all()
     # the noise is two-sided geometric with P(0) = (1 - q) / (1 + q)
     draws = disclosure.noise(np.random.default_rng(1).integers(0, 2**32, 60000), np.full(60000, 10), 0.5)
     assert abs((draws == 0).mean() - 1 / 3) < 0.01 and abs(draws.mean()) < 0.05
-    assert abs((draws == 2).mean() - (1 / 3) * 0.25) < 0.01 and abs((draws == -2).mean() - (1 / 3) * 0.25) < 0.01
+    assert (
+        abs((draws == 2).mean() - (1 / 3) * 0.25) < 0.01 and abs((draws == -2).mean() - (1 / 3) * 0.25) < 0.01
+    )
     # another secret, other keys: nobody without the secret can compute them
     assert (record_keys(["a", "b", "c"], DisclosureRule.from_secret("t")) != keys).all()

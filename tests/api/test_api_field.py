@@ -46,15 +46,18 @@ def test_same_client_id_twice_is_one_row_and_the_same_answer(client, store):
     first = client.post("/api/v1/patrols", json=body, headers=worker)
     second = client.post("/api/v1/patrols", json=body, headers=worker)
     assert (first.status_code, second.status_code) == (201, 200)
-    assert {k: v for k, v in first.json().items() if k != "created"} == \
-        {k: v for k, v in second.json().items() if k != "created"}
+    assert {k: v for k, v in first.json().items() if k != "created"} == {
+        k: v for k, v in second.json().items() if k != "created"
+    }
     assert second.json()["created"] is False
     assert store.count("patrols") == before + 1
     # the same client id for a different point is a conflict, not a silent second row
     moved = client.post("/api/v1/patrols", json={**body, "lon": 122.21}, headers=worker)
     assert moved.status_code == 409 and store.count("patrols") == before + 1
     # another worker's client ids are their own
-    other = client.post("/api/v1/patrols", json={**body, "lon": 122.1, "lat": 43.7}, headers=sign_in(client, "worker2"))
+    other = client.post(
+        "/api/v1/patrols", json={**body, "lon": 122.1, "lat": 43.7}, headers=sign_in(client, "worker2")
+    )
     assert other.status_code == 201 and other.json()["grid_code"] == G3
 
 
@@ -62,13 +65,17 @@ def test_only_own_grids_and_valid_to_is_inclusive(client, store):
     worker2 = sign_in(client, "worker2")
     before = store.count("patrols")
     in_g4 = {"lon": 122.3, "lat": 43.55, "crs": "wgs84"}
-    r = client.post("/api/v1/patrols", json={"client_id": "a", **in_g4, "ts": "2024-12-02T09:00:00"}, headers=worker2)
+    r = client.post(
+        "/api/v1/patrols", json={"client_id": "a", **in_g4, "ts": "2024-12-02T09:00:00"}, headers=worker2
+    )
     assert r.status_code == 403 and "outside worker W2's grids" in r.json()["detail"]
-    last_day = client.post("/api/v1/patrols", json={"client_id": "b", **in_g4, "ts": "2023-06-30T18:00:00"},
-                           headers=worker2)
+    last_day = client.post(
+        "/api/v1/patrols", json={"client_id": "b", **in_g4, "ts": "2023-06-30T18:00:00"}, headers=worker2
+    )
     assert last_day.status_code == 201 and last_day.json()["grid_code"] == G4
-    day_after = client.post("/api/v1/patrols", json={"client_id": "c", **in_g4, "ts": "2023-07-01T08:00:00"},
-                            headers=worker2)
+    day_after = client.post(
+        "/api/v1/patrols", json={"client_id": "c", **in_g4, "ts": "2023-07-01T08:00:00"}, headers=worker2
+    )
     assert day_after.status_code == 403
     assert store.count("patrols") == before + 1
 
@@ -89,15 +96,30 @@ def test_roles_and_bad_input(client, store):
 def test_case_from_the_phone(client, store):
     worker = sign_in(client, "worker")
     lon, lat = (float(v) for v in from_wgs84(122.2, 43.6, "bd09"))
-    body = {"client_id": "case-1", "lon": lon, "lat": lat, "crs": "bd09", "kind": "矛盾纠纷", "category": "邻里",
-            "address_text": "民航社区建国路18号", "persons": 2, "party_name": "王五", "party_phone": "13700001111"}
+    body = {
+        "client_id": "case-1",
+        "lon": lon,
+        "lat": lat,
+        "crs": "bd09",
+        "kind": "矛盾纠纷",
+        "category": "邻里",
+        "address_text": "民航社区建国路18号",
+        "persons": 2,
+        "party_name": "王五",
+        "party_phone": "13700001111",
+    }
     r = client.post("/api/v1/cases", json=body, headers=worker)
     assert r.status_code == 201, r.text
     answer = r.json()
     assert answer["grid_code"] == "150502001001002" and "王五" not in r.text and "13700001111" not in r.text
     case = store.read("cases", where={"case_id": answer["id"]}).iloc[0]
     assert (case["kind"], case["category"], case["status"], case["geocode_status"], case["precision"]) == (
-        "dispute", "neighbour", "reported", "accepted", "coordinates")
+        "dispute",
+        "neighbour",
+        "reported",
+        "accepted",
+        "coordinates",
+    )
     assert case["grid_code"] == answer["grid_code"] and case["party_name"] == "王五"
     x, y = to_wgs84(lon, lat, "bd09")
     assert abs(case.geometry.x - float(x)) < 1e-9 and abs(case.geometry.y - float(y)) < 1e-9
@@ -107,10 +129,15 @@ def test_case_from_the_phone(client, store):
     # the worker now reads it among their own cases
     listed = client.get(f"/api/v1/cases/{answer['id']}", headers=worker)
     assert listed.status_code == 200
-    bad = client.post("/api/v1/cases", json={**body, "client_id": "case-2", "category": "weather"}, headers=worker)
+    bad = client.post(
+        "/api/v1/cases", json={**body, "client_id": "case-2", "category": "weather"}, headers=worker
+    )
     assert bad.status_code == 400 and "category" in bad.json()["detail"]
-    outside = client.post("/api/v1/cases", json={**body, "client_id": "case-3", "lon": 122.4, "lat": 43.7,
-                                                  "crs": "wgs84"}, headers=worker)
+    outside = client.post(
+        "/api/v1/cases",
+        json={**body, "client_id": "case-3", "lon": 122.4, "lat": 43.7, "crs": "wgs84"},
+        headers=worker,
+    )
     assert outside.status_code == 403
 
 
@@ -124,7 +151,20 @@ def test_case_scope_counts_the_last_day_of_an_assignment(client, store):
     worker2 = sign_in(client, "worker2")
     case = store.read("cases", where={"grid_code": G5}, columns=["case_id"])["case_id"].iloc[0]
     assert client.get(f"/api/v1/cases/{case}", headers=worker2).status_code == 404
-    store.write("assignments", pd.DataFrame([{
-        "assignment_id": "A-today", "worker_id": "W2", "plan_id": "P1", "grid_code": G5, "role": "part_time",
-        "valid_from": "2024-01-01", "valid_to": now_local()[:10]}]))
+    store.write(
+        "assignments",
+        pd.DataFrame(
+            [
+                {
+                    "assignment_id": "A-today",
+                    "worker_id": "W2",
+                    "plan_id": "P1",
+                    "grid_code": G5,
+                    "role": "part_time",
+                    "valid_from": "2024-01-01",
+                    "valid_to": now_local()[:10],
+                }
+            ]
+        ),
+    )
     assert client.get(f"/api/v1/cases/{case}", headers=worker2).status_code == 200

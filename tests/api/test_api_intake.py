@@ -12,12 +12,49 @@ from gridmap.users import create_user
 from tests import geocode_testdata as td
 from tests.api_testdata import make_client
 
-HEADER = ["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间", "当事人", "电话", "身份证号"]
+HEADER = [
+    "案件编号",
+    "地址",
+    "经度",
+    "纬度",
+    "坐标系",
+    "类型",
+    "类别",
+    "状态",
+    "登记时间",
+    "当事人",
+    "电话",
+    "身份证号",
+]
 ROWS = [
-    ["B-1", "科尔沁区科尔沁街道民航社区建国路18号1栋", "", "", "", "矛盾纠纷", "邻里", "已受理", "2024-03-05 14:30",
-     "张三丰", "13812345678", "150502199001011234"],
-    ["B-2", "科尔沁区科尔沁街道民航社区建国路132号1栋", "", "", "", "dispute", "land", "reported", "2024-03-07",
-     "李四光", "13987654321", ""],
+    [
+        "B-1",
+        "科尔沁区科尔沁街道民航社区建国路18号1栋",
+        "",
+        "",
+        "",
+        "矛盾纠纷",
+        "邻里",
+        "已受理",
+        "2024-03-05 14:30",
+        "张三丰",
+        "13812345678",
+        "150502199001011234",
+    ],
+    [
+        "B-2",
+        "科尔沁区科尔沁街道民航社区建国路132号1栋",
+        "",
+        "",
+        "",
+        "dispute",
+        "land",
+        "reported",
+        "2024-03-07",
+        "李四光",
+        "13987654321",
+        "",
+    ],
     ["B-3", "", "", "", "", "矛盾纠纷", "", "", "2024-03-09", "", "", ""],
 ]
 CSV = pd.DataFrame(ROWS, columns=HEADER).to_csv(index=False).encode("utf-8")
@@ -26,16 +63,28 @@ CSV = pd.DataFrame(ROWS, columns=HEADER).to_csv(index=False).encode("utf-8")
 def _client(store):
     store.write("admin_units", td.admin_units(), mode="replace")
     store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(plan_id="P1", township_code=lambda g: g["village_code"].str[:9],
-                                      county_code=lambda g: g["village_code"].str[:6])
-    store.write("plans", pd.DataFrame([{"plan_id": "P1", "name": "t", "status": "active",
-                                        "created_at": "2024-01-01T00:00:00"}]), mode="replace")
+    grids = td.village_grids().assign(
+        plan_id="P1",
+        township_code=lambda g: g["village_code"].str[:9],
+        county_code=lambda g: g["village_code"].str[:6],
+    )
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "P1", "name": "t", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+        mode="replace",
+    )
     store.write("grids", grids, mode="replace")
     create_user(store, "clerk", "clerk-pass-1", "admin", replace=True)
     create_user(store, "boss", "boss-pass-1", "commander", replace=True)
     c = make_client(store)
-    c.headers["Authorization"] = "Bearer " + c.post(
-        "/api/v1/auth/token", data={"username": "clerk", "password": "clerk-pass-1"}).json()["access_token"]
+    c.headers["Authorization"] = (
+        "Bearer "
+        + c.post("/api/v1/auth/token", data={"username": "clerk", "password": "clerk-pass-1"}).json()[
+            "access_token"
+        ]
+    )
     return c
 
 
@@ -81,7 +130,12 @@ def test_import_needs_the_intake_right(gpkg_client):
     client = gpkg_client
     token = client.post("/api/v1/auth/token", data={"username": "boss", "password": "boss-pass-1"}).json()
     headers = {"Authorization": "Bearer " + token["access_token"]}
-    assert client.post("/api/v1/imports", files={"file": ("c.csv", CSV, "text/csv")}, headers=headers).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/imports", files={"file": ("c.csv", CSV, "text/csv")}, headers=headers
+        ).status_code
+        == 403
+    )
     assert client.get("/api/v1/review", headers=headers).status_code == 403
 
 
@@ -116,7 +170,10 @@ def test_repeated_imports_reuse_one_geocoding_context(gpkg_client, monkeypatch):
     monkeypatch.setitem(intake_context._CACHED, "key", None)
     for i in range(3):
         csv = CSV.replace(b"B-", f"R{i}-".encode())
-        assert gpkg_client.post("/api/v1/imports", files={"file": (f"c{i}.csv", csv, "text/csv")}).status_code == 200
+        assert (
+            gpkg_client.post("/api/v1/imports", files={"file": (f"c{i}.csv", csv, "text/csv")}).status_code
+            == 200
+        )
     assert len(built) == 1
     gpkg_client.app.state.store.write("addresses", td.addresses().iloc[:-1], mode="replace")
     gpkg_client.post("/api/v1/imports", files={"file": ("d.csv", CSV.replace(b"B-", b"D-"), "text/csv")})
@@ -124,10 +181,23 @@ def test_repeated_imports_reuse_one_geocoding_context(gpkg_client, monkeypatch):
 
 
 def test_import_of_another_kind_as_a_background_job(client, store):
-    roster = pd.DataFrame({"工号": ["W1", "W2"], "姓名": ["王芳", "李强"], "专兼职": ["专职", "兼职"],
-                           "手机": ["13900000001", "13900000002"]}).to_csv(index=False).encode("gbk")
-    r = client.post("/api/v1/imports?background=true", data={"kind": "workers"},
-                    files={"file": ("roster.csv", roster, "text/csv")})
+    roster = (
+        pd.DataFrame(
+            {
+                "工号": ["W1", "W2"],
+                "姓名": ["王芳", "李强"],
+                "专兼职": ["专职", "兼职"],
+                "手机": ["13900000001", "13900000002"],
+            }
+        )
+        .to_csv(index=False)
+        .encode("gbk")
+    )
+    r = client.post(
+        "/api/v1/imports?background=true",
+        data={"kind": "workers"},
+        files={"file": ("roster.csv", roster, "text/csv")},
+    )
     assert r.status_code == 202
     href = r.json()["href"]
     deadline = time.time() + 30
@@ -136,5 +206,9 @@ def test_import_of_another_kind_as_a_background_job(client, store):
     assert job["state"] == "done", job
     assert job["result"]["kind"] == "workers" and job["result"]["accepted"] == 2 and job["progress"] == 1.0
     assert set(pd.DataFrame(store.read("workers"))["role"]) == {"full_time", "part_time"}
-    assert client.post("/api/v1/imports", data={"kind": "nonsense"},
-                       files={"file": ("x.csv", roster, "text/csv")}).status_code == 400
+    assert (
+        client.post(
+            "/api/v1/imports", data={"kind": "nonsense"}, files={"file": ("x.csv", roster, "text/csv")}
+        ).status_code
+        == 400
+    )

@@ -29,8 +29,12 @@ def env(tmp_path_factory):
 
 def test_an_empty_parameter_is_400_not_everything(env):
     _, _, client, _ = env
-    for url in ("/api/v1/plans/P2/atoms?grid=", "/api/v1/grid-counts?admin=", "/ogc/collections/grids/items?bbox=",
-                "/api/v1/cases/points?kind=%20"):
+    for url in (
+        "/api/v1/plans/P2/atoms?grid=",
+        "/api/v1/grid-counts?admin=",
+        "/ogc/collections/grids/items?bbox=",
+        "/api/v1/cases/points?kind=%20",
+    ):
         r = client.get(url)
         assert r.status_code == 400 and "is empty" in r.json()["detail"], url
     assert empty_parameter("a=1&b=") == "b" and empty_parameter("a=1") is None
@@ -70,7 +74,10 @@ def test_rate_limit_per_address_and_per_token(env):
 
 def test_kde_surface_only_for_roles_that_read_every_case(env):
     _, city, client, headers = env
-    for path in (f"/api/v1/hotspots/runs/{city.kde_run}/kde", f"/api/v1/hotspots/runs/{city.kde_run}/kde.png"):
+    for path in (
+        f"/api/v1/hotspots/runs/{city.kde_run}/kde",
+        f"/api/v1/hotspots/runs/{city.kde_run}/kde.png",
+    ):
         assert client.get(path, headers=headers["worker"]).status_code == 403
         assert client.get(path).status_code == 401
         assert client.get(path, headers=headers["commander"]).status_code == 200
@@ -84,17 +91,29 @@ def test_tiles_of_unknown_plans_and_runs_are_404(env):
     assert client.get("/tiles/grids/10/845/380.pbf", params={"plan": "P1"}).status_code in (200, 204)
 
 
-@pytest.mark.parametrize("text, masked", [
-    ("199-0036-3604", "199-****-3604"), ("199 0036 3604", "199 **** 3604"), ("19900363604", "199****3604"),
-    ("+86 199 0036 3604", "+86 199 **** 3604"), ("+8619900363604", "+86199****3604"),
-    ("008619900363604", "0086199****3604"), ("0475-8123456", "0475-*****56"),
-    ("(0475) 812 3456", "(0475) *** **56"), ("010 1234 5678", "010 **** **78"),
-    ("+86 475 8123456", "+86 475 *****56"), ("150502199001011234", "150502********1234"),
-    ("15050219900101123X", "150502********123X"), ("150502 19900101 123x", "150502 ******** 123x"),
-])
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("199-0036-3604", "199-****-3604"),
+        ("199 0036 3604", "199 **** 3604"),
+        ("19900363604", "199****3604"),
+        ("+86 199 0036 3604", "+86 199 **** 3604"),
+        ("+8619900363604", "+86199****3604"),
+        ("008619900363604", "0086199****3604"),
+        ("0475-8123456", "0475-*****56"),
+        ("(0475) 812 3456", "(0475) *** **56"),
+        ("010 1234 5678", "010 **** **78"),
+        ("+86 475 8123456", "+86 475 *****56"),
+        ("150502199001011234", "150502********1234"),
+        ("15050219900101123X", "150502********123X"),
+        ("150502 19900101 123x", "150502 ******** 123x"),
+    ],
+)
 def test_log_mask_covers_phone_and_id_formats(text, masked):
     assert scrub_text(f"party {text}, called") == f"party {masked}, called"
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s %s", ("GET", f"/x?q={text}"), None)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "%s %s", ("GET", f"/x?q={text}"), None
+    )
     PersonalDataFilter().filter(record)
     assert text not in record.getMessage()
 
@@ -131,8 +150,13 @@ def test_cli_prints_one_line_and_no_traceback(tmp_path):
     import os
 
     env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-m", "gridmap.cli", "plan", "list"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "plan", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert done.returncode != 0 or lines, done
     assert "Traceback" not in done.stderr and len(lines) == 1 and "cannot connect" in lines[0]
@@ -146,11 +170,18 @@ def test_openapi_documents_400_and_422_with_the_real_schemas(env):
     for op in operations:
         for code in ("400", "422", "429", "503"):
             assert code in op["responses"], (op.get("operationId"), code)
-    assert spec["paths"]["/api/v1/plans/{plan_id}/edits/split"]["post"]["responses"]["422"]["content"][
-        "application/json"]["schema"]["$ref"] == "#/components/schemas/Unprocessable"
+    assert (
+        spec["paths"]["/api/v1/plans/{plan_id}/edits/split"]["post"]["responses"]["422"]["content"][
+            "application/json"
+        ]["schema"]["$ref"]
+        == "#/components/schemas/Unprocessable"
+    )
     # the bodies match: a rule message (plan edit) and a parsing problem
-    rule = client.post("/api/v1/plans/P2/edits/split", json={"grid": "150502002001002", "parts": 2},
-                       headers=headers["planner"])
+    rule = client.post(
+        "/api/v1/plans/P2/edits/split",
+        json={"grid": "150502002001002", "parts": 2},
+        headers=headers["planner"],
+    )
     parsing = client.post("/api/v1/plans/P2/edits/split", json={"parts": "x"}, headers=headers["planner"])
     for answer in (rule, parsing):
         assert answer.status_code == 422
@@ -165,11 +196,18 @@ def test_empty_or_unknown_method_is_refused(env):
         assert r.status_code == 422, body
 
 
-@pytest.mark.parametrize("raw, safe", [
-    ("../../etc/passwd.csv", "passwd.csv"), ("C:\\Users\\x\\cases.xlsx", "cases.xlsx"),
-    ("案件\x00<script>.csv", "案件script.csv"), (".hidden.csv", "hidden.csv"), ("", ""), (None, ""),
-    ("a" * 300 + ".csv", "a" * 116 + ".csv"),
-])
+@pytest.mark.parametrize(
+    "raw, safe",
+    [
+        ("../../etc/passwd.csv", "passwd.csv"),
+        ("C:\\Users\\x\\cases.xlsx", "cases.xlsx"),
+        ("案件\x00<script>.csv", "案件script.csv"),
+        (".hidden.csv", "hidden.csv"),
+        ("", ""),
+        (None, ""),
+        ("a" * 300 + ".csv", "a" * 116 + ".csv"),
+    ],
+)
 def test_upload_filenames_are_sanitised(raw, safe):
     assert safe_filename(raw) == safe
 
@@ -180,5 +218,7 @@ def test_ogc_pages_are_capped_per_role(env):
     page = client.get("/ogc/collections/grids/items", params={"limit": 1000}).json()
     assert page["numberReturned"] == 2 and page["numberMatched"] == 5
     assert any(link["rel"] == "next" for link in page["links"])
-    signed = client.get("/ogc/collections/grids/items", params={"limit": 1000}, headers=headers["planner"]).json()
+    signed = client.get(
+        "/ogc/collections/grids/items", params={"limit": 1000}, headers=headers["planner"]
+    ).json()
     assert signed["numberReturned"] == 5

@@ -62,7 +62,9 @@ def test_tile_arithmetic():
     assert (Z, X, Y) in tiles
     # every covering tile intersects the box, and its neighbours outside do not
     for z, x, y in tiles:
-        assert shapely.box(*mvt.tile_bbox_wgs84(z, x, y, buffer=0)).intersects(shapely.box(122.0, 43.5, 122.5, 43.8))
+        assert shapely.box(*mvt.tile_bbox_wgs84(z, x, y, buffer=0)).intersects(
+            shapely.box(122.0, 43.5, 122.5, 43.8)
+        )
     with pytest.raises(ValueError):
         mvt.check_tile(3, 8, 0)
 
@@ -71,7 +73,8 @@ def test_polygon_round_trip_with_hole_and_multipolygon():
     outer = _in_tile(0.1, 0.1, 0.6, 0.6)
     with_hole = outer.difference(_in_tile(0.25, 0.25, 0.4, 0.4))
     circle = shapely.Point(_in_tile(0.75, 0.75, 0.75, 0.75).centroid).buffer(
-        (mvt.tile_bbox_wgs84(Z, X, Y, 0)[2] - mvt.tile_bbox_wgs84(Z, X, Y, 0)[0]) * 0.1)
+        (mvt.tile_bbox_wgs84(Z, X, Y, 0)[2] - mvt.tile_bbox_wgs84(Z, X, Y, 0)[0]) * 0.1
+    )
     multi = shapely.MultiPolygon([_in_tile(0.7, 0.1, 0.8, 0.2), _in_tile(0.85, 0.1, 0.95, 0.3)])
     originals = [with_hole, circle, multi]
     layer = mvt.TileLayer("grids", originals, [{"code": "a"}, {"code": "b"}, {"code": "c"}], [1, 2, 3])
@@ -85,7 +88,9 @@ def test_polygon_round_trip_with_hole_and_multipolygon():
         assert tile_geom.is_valid
         back = _tile_to_lonlat(tile_geom)
         # lon/lat → Web Mercator metres for a metric comparison
-        to_m = lambda g: shapely.transform(g, lambda c: np.column_stack(mvt.lonlat_to_mercator(c[:, 0], c[:, 1])))  # noqa: E731
+        to_m = lambda g: shapely.transform(  # noqa: E731
+            g, lambda c: np.column_stack(mvt.lonlat_to_mercator(c[:, 0], c[:, 1]))
+        )
         assert shapely.hausdorff_distance(to_m(back), to_m(original)) <= 1.0 * unit
         assert abs(back.area - original.area) / original.area < 0.01
     # the hole survived as an interior ring
@@ -103,7 +108,10 @@ def test_winding_order_follows_the_spec():
     """Exterior rings have positive surveyor's area in tile coordinates (y down), holes negative,
     whatever the winding of the input."""
     poly = _in_tile(0.1, 0.1, 0.9, 0.9).difference(_in_tile(0.3, 0.3, 0.5, 0.5))
-    for geom in (shapely.orient_polygons(poly, exterior_cw=True), shapely.orient_polygons(poly, exterior_cw=False)):
+    for geom in (
+        shapely.orient_polygons(poly, exterior_cw=True),
+        shapely.orient_polygons(poly, exterior_cw=False),
+    ):
         data = mvt.encode_tile([mvt.TileLayer("l", [geom], [{}])], Z, X, Y)
         coords = _decode(data)["l"]["features"][0]["geometry"]["coordinates"]
         assert _signed_area(coords[0]) > 0
@@ -116,7 +124,9 @@ def test_command_stream_by_hand():
     size = maxx - minx
 
     def at(px, py):
-        lon, lat = mvt.mercator_to_lonlat(np.array([minx + px * size / 4096]), np.array([maxy - py * size / 4096]))
+        lon, lat = mvt.mercator_to_lonlat(
+            np.array([minx + px * size / 4096]), np.array([maxy - py * size / 4096])
+        )
         return float(lon[0]), float(lat[0])
 
     square = shapely.Polygon([at(10, 10), at(20, 10), at(20, 20), at(10, 20)])
@@ -149,14 +159,29 @@ def test_outside_and_collapsed_geometries_are_dropped():
 
 
 def test_property_types_round_trip():
-    props = {"s": "科尔沁区", "i": 7, "neg": -3, "big": 150502001001001, "f": 0.25, "yes": True, "none": None,
-             "nan": math.nan}
-    data = mvt.encode_tile([mvt.TileLayer("l", [_in_tile(0.2, 0.2, 0.4, 0.4)], [props], [150502001001001])],
-                           Z, X, Y)
+    props = {
+        "s": "科尔沁区",
+        "i": 7,
+        "neg": -3,
+        "big": 150502001001001,
+        "f": 0.25,
+        "yes": True,
+        "none": None,
+        "nan": math.nan,
+    }
+    data = mvt.encode_tile(
+        [mvt.TileLayer("l", [_in_tile(0.2, 0.2, 0.4, 0.4)], [props], [150502001001001])], Z, X, Y
+    )
     feature = _decode(data)["l"]["features"][0]
     assert feature["id"] == 150502001001001
-    assert feature["properties"] == {"s": "科尔沁区", "i": 7, "neg": -3, "big": 150502001001001, "f": 0.25,
-                                     "yes": True}
+    assert feature["properties"] == {
+        "s": "科尔沁区",
+        "i": 7,
+        "neg": -3,
+        "big": 150502001001001,
+        "f": 0.25,
+        "yes": True,
+    }
 
 
 def test_points():

@@ -36,8 +36,17 @@ def test_landing_conformance_and_collections(env):
     assert {c.rsplit("/", 1)[-1] for c in classes} == CONFORMANCE
     collections = client.get("/ogc/collections").json()["collections"]
     ids = {c["id"] for c in collections}
-    assert ids == {"admin-city", "admin-county", "admin-township", "admin-village", "grids", "hotspots-gi",
-                   "hotspots-emerging", "hotspots-kde", "coverage-findings"}
+    assert ids == {
+        "admin-city",
+        "admin-county",
+        "admin-township",
+        "admin-village",
+        "grids",
+        "hotspots-gi",
+        "hotspots-emerging",
+        "hotspots-kde",
+        "coverage-findings",
+    }
     for c in collections:
         items = [link for link in c["links"] if link["rel"] == "items"]
         assert any(link["type"] == "application/geo+json" for link in items)
@@ -51,7 +60,7 @@ def test_items_paging_and_content_type(env):
     page = r.json()
     assert page["numberMatched"] == 5 and page["numberReturned"] == 2
     seen = [f["id"] for f in page["features"]]
-    while (nxt := next((link["href"] for link in page["links"] if link["rel"] == "next"), None)):
+    while nxt := next((link["href"] for link in page["links"] if link["rel"] == "next"), None):
         page = client.get(nxt).json()
         seen += [f["id"] for f in page["features"]]
         assert any(link["rel"] == "prev" for link in page["links"])
@@ -77,14 +86,20 @@ def test_html_representation_and_errors(env):
 
 def test_findings_datetime_and_no_personal_columns(env):
     _, client = env
-    november = client.get("/ogc/collections/coverage-findings/items",
-                          params={"datetime": "2024-11-01/2024-11-30"}).json()
+    november = client.get(
+        "/ogc/collections/coverage-findings/items", params={"datetime": "2024-11-01/2024-11-30"}
+    ).json()
     assert november["numberMatched"] > 0
     assert all(f["properties"]["period"] == "2024-11-01/2024-11-30" for f in november["features"])
     assert {f["properties"]["kind"] for f in november["features"]} <= {
-        "no_active_worker", "not_visited_n_days", "patrol_does_not_reach"}
+        "no_active_worker",
+        "not_visited_n_days",
+        "patrol_does_not_reach",
+    }
     assert "worker_id" not in november["features"][0]["properties"]
-    hot = {f["id"]: f["properties"] for f in client.get("/ogc/collections/hotspots-gi/items").json()["features"]}
+    hot = {
+        f["id"]: f["properties"] for f in client.get("/ogc/collections/hotspots-gi/items").json()["features"]
+    }
     assert hot[G5]["count"] is None and hot[G5]["suppressed"] is True
 
 
@@ -102,13 +117,21 @@ def test_gdal_oapif_driver_reads_the_service(env):
         layers = set(re.findall(r"^\d+: (\S+) ", listing.stdout, flags=re.M))
         assert {"grids", "admin-village", "hotspots-gi", "coverage-findings"} <= layers
         # page size 2 forces GDAL to follow the next links
-        read = subprocess.run([OGRINFO, "-ro", "-al", "-q", url, "grids", "-oo", "PAGE_SIZE=2"],
-                              capture_output=True, text=True, timeout=60)
+        read = subprocess.run(
+            [OGRINFO, "-ro", "-al", "-q", url, "grids", "-oo", "PAGE_SIZE=2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert read.returncode == 0, read.stderr
         assert read.stdout.count("OGRFeature(grids)") == 5
         assert f"code (String) = {G1}" in read.stdout
         assert "MULTIPOLYGON (((122.125 43.5" in read.stdout  # lon/lat, not swapped
-        hot = subprocess.run([OGRINFO, "-ro", "-al", "-q", url, "hotspots-gi", "-where", f"unit_id = '{G5}'"],
-                             capture_output=True, text=True, timeout=60)
+        hot = subprocess.run(
+            [OGRINFO, "-ro", "-al", "-q", url, "hotspots-gi", "-where", f"unit_id = '{G5}'"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "suppressed (Integer(Boolean)) = 1" in hot.stdout and "count (Integer) = (null)" in hot.stdout
     app.state.jobs.shutdown()

@@ -47,7 +47,9 @@ def test_split_and_merge_go_through_and_are_audited(env):
     after = _tile_codes(client, "P2")
     assert merged in after and not ({G4, G5} & after)
     edits = client.get("/api/v1/plans/P2/edits", headers=h["planner"]).json()
-    assert sorted(e["kind"] for e in edits) == ["merge", "split"] and {e["actor"] for e in edits} == {"planner"}
+    assert sorted(e["kind"] for e in edits) == ["merge", "split"] and {e["actor"] for e in edits} == {
+        "planner"
+    }
     audit = store.read("audit_log", where={"action": ["plan.split", "plan.merge"]})
     assert sorted(audit["action"]) == ["plan.merge", "plan.split"] and set(audit["actor"]) == {"planner"}
 
@@ -60,15 +62,24 @@ def test_rejected_edits_answer_422_with_the_reason(env):
     assert r.status_code == 422 and "770 households" in r.json()["detail"]
     r = client.post("/api/v1/plans/P2/edits/merge", json={"grids": [G2, G4]}, headers=h["planner"])
     assert r.status_code == 422 and "different villages" in r.json()["detail"]
-    r = client.post("/api/v1/plans/P2/edits/move", json={"atoms": [f"{G1}-00"], "to_grid": G2},
-                    headers=h["planner"])
+    r = client.post(
+        "/api/v1/plans/P2/edits/move", json={"atoms": [f"{G1}-00"], "to_grid": G2}, headers=h["planner"]
+    )
     assert r.status_code == 422 and "contiguous" in r.json()["detail"]
     r = client.post("/api/v1/plans/P1/edits/split", json={"grid": G1, "parts": 2}, headers=h["planner"])
     assert r.status_code == 422 and "only draft plans can be edited" in r.json()["detail"]
-    assert client.post("/api/v1/plans/P2/edits/split", json={"grid": "nope", "parts": 2},
-                       headers=h["planner"]).status_code == 400
-    assert client.post("/api/v1/plans/P2/edits/split", json={"grid": G3, "parts": 2},
-                       headers=h["commander"]).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/plans/P2/edits/split", json={"grid": "nope", "parts": 2}, headers=h["planner"]
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/api/v1/plans/P2/edits/split", json={"grid": G3, "parts": 2}, headers=h["commander"]
+        ).status_code
+        == 403
+    )
     # nothing changed and nothing was logged
     assert len(store.read("grids", where={"plan_id": "P2"})) == 5
     assert len(store.read("audit_log", where={"action": ["plan.split", "plan.merge", "plan.move"]})) == 0
@@ -77,12 +88,15 @@ def test_rejected_edits_answer_422_with_the_reason(env):
 def test_move_atoms_and_override(env):
     store, client, h = env
     edge_atom = f"{G1}-12"  # eastern column of G1, touching G2
-    r = client.post("/api/v1/plans/P2/edits/move", json={"atoms": [edge_atom], "to_grid": G2}, headers=h["planner"])
+    r = client.post(
+        "/api/v1/plans/P2/edits/move", json={"atoms": [edge_atom], "to_grid": G2}, headers=h["planner"]
+    )
     assert r.status_code == 200, r.text
     atoms = store.read("plan_atoms", where={"plan_id": "P2", "atom_id": edge_atom})
     assert atoms["grid_code"].iloc[0] == G2
-    r = client.post("/api/v1/plans/P2/edits/split", json={"grid": G5, "parts": 2, "override": True},
-                    headers=h["planner"])
+    r = client.post(
+        "/api/v1/plans/P2/edits/split", json={"grid": G5, "parts": 2, "override": True}, headers=h["planner"]
+    )
     assert r.status_code == 200
     edits = store.read("plan_edits", where={"plan_id": "P2", "kind": "split"})
     assert int(edits["override"].iloc[0]) == 1 and "band" in edits["reason"].iloc[0]
@@ -100,7 +114,10 @@ def test_diff_quality_and_activation(env):
     assert client.post("/api/v1/plans/P2/activate", headers=h["commander"]).status_code == 403
     assert client.post("/api/v1/plans/P2/activate", headers=h["planner"]).json()["status"] == "active"
     assert client.get("/api/health").json()["active_plan"] == "P2"
-    assert {p["plan_id"]: p["status"] for p in client.get("/api/v1/plans").json()} == {"P1": "archived", "P2": "active"}
+    assert {p["plan_id"]: p["status"] for p in client.get("/api/v1/plans").json()} == {
+        "P1": "archived",
+        "P2": "active",
+    }
     assert client.post("/api/v1/plans/P1/activate", headers=h["planner"]).status_code == 422
     assert store.read("audit_log", where={"action": "plan.activate"})["object_id"].tolist() == ["P2"]
 
@@ -109,7 +126,10 @@ def test_unknown_plan_is_404(env):
     _, client, h = env
     for url in ("/api/v1/plans/none", "/api/v1/plans/none/quality", "/api/v1/plans/none/edits"):
         assert client.get(url).status_code == 404
-    assert client.post("/api/v1/plans/none/edits/split", json={"grid": G1}, headers=h["planner"]).status_code == 404
+    assert (
+        client.post("/api/v1/plans/none/edits/split", json={"grid": G1}, headers=h["planner"]).status_code
+        == 404
+    )
 
 
 def test_partition_job_saves_a_balanced_draft_plan(env):
@@ -124,10 +144,22 @@ def test_partition_job_saves_a_balanced_draft_plan(env):
     n = 120  # 120 addresses × 10 households in one 民航社区 → k = 3 grids of ~400
     lon = 122.05 + rng.random(n) * 0.15
     lat = 43.52 + rng.random(n) * 0.1
-    store.write("addresses", gpd.GeoDataFrame({
-        "address_id": [f"A{i:04d}" for i in range(n)], "village_code": "150502001001",
-        "households": 10, "population": 27, "urban": 1, "source": "test",
-    }, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"), mode="replace")
+    store.write(
+        "addresses",
+        gpd.GeoDataFrame(
+            {
+                "address_id": [f"A{i:04d}" for i in range(n)],
+                "village_code": "150502001001",
+                "households": 10,
+                "population": 27,
+                "urban": 1,
+                "source": "test",
+            },
+            geometry=gpd.points_from_xy(lon, lat),
+            crs="EPSG:4326",
+        ),
+        mode="replace",
+    )
     assert client.post("/api/v1/plans", json={"name": "v3"}, headers=h["commander"]).status_code == 403
     r = client.post("/api/v1/plans", json={"name": "v3", "parent_id": None}, headers=h["planner"])
     assert r.status_code == 202, r.text

@@ -30,7 +30,11 @@ def env(tmp_path_factory):
     store.close()
 
 
-WORKER_VALUES = {"W1": ["李网格", "13900001111"], "W2": ["张网格", "13900002222"], "W3": ["刘网格", "13900003333"]}
+WORKER_VALUES = {
+    "W1": ["李网格", "13900001111"],
+    "W2": ["张网格", "13900002222"],
+    "W3": ["刘网格", "13900003333"],
+}
 
 
 def _forbidden(city, role: str) -> list[str]:
@@ -72,9 +76,15 @@ def _get_routes(app, store) -> list[str]:
     from api.ogc import collections
 
     fills = {
-        "plan_id": ["P1"], "code": [G1, G4, G5], "case_id": None, "run_id": ["R-gi", "R-emerging", "R-kde"],
-        "worker_id": ["W1", "W2", "W3"], "method": ["gi", "emerging"], "job_id": None,
-        "collection_id": list(collections(store)), "feature_id": None,
+        "plan_id": ["P1"],
+        "code": [G1, G4, G5],
+        "case_id": None,
+        "run_id": ["R-gi", "R-emerging", "R-kde"],
+        "worker_id": ["W1", "W2", "W3"],
+        "method": ["gi", "emerging"],
+        "job_id": None,
+        "collection_id": list(collections(store)),
+        "feature_id": None,
         "layer": ["grids", "hotspots"],
         # the city of this test has no stored backtest: the route must answer without leaking
         "backtest_id": ["BT-none"],
@@ -96,8 +106,13 @@ def _expand(path: str, fills: dict, city, job: str, store) -> list[str]:
     if path.endswith("/items/{feature_id}"):
         out = []
         for coll in fills["collection_id"]:
-            ids = {"admin-county": "150502", "grids": G5, "hotspots-gi": G5, "hotspots-emerging": G5,
-                   "coverage-findings": f"no_active_worker:{G5}"}.get(coll, "150500")
+            ids = {
+                "admin-county": "150502",
+                "grids": G5,
+                "hotspots-gi": G5,
+                "hotspots-emerging": G5,
+                "coverage-findings": f"no_active_worker:{G5}",
+            }.get(coll, "150500")
             out.append(path.replace("{collection_id}", coll).replace("{feature_id}", ids))
         return out
     values = {
@@ -118,8 +133,17 @@ QUERY_VARIANTS = [
     {"period": "2024", "other": "P2"},
     # ask for the hidden things explicitly: filters that name other grids, wide windows, big pages
     {"grid": G4, "limit": 1000, "period": "2024-11", "other": "P2", "level": "grid"},
-    {"admin": "150502002", "grid": G5, "from": "2000-01-01", "to": "2100-01-01", "limit": 1000, "period": "2024",
-     "other": "P2", "kind": "petition", "level": "village"},
+    {
+        "admin": "150502002",
+        "grid": G5,
+        "from": "2000-01-01",
+        "to": "2100-01-01",
+        "limit": 1000,
+        "period": "2024",
+        "other": "P2",
+        "kind": "petition",
+        "level": "village",
+    },
 ]
 
 
@@ -143,7 +167,9 @@ def case_bearing(env):
         for url in _expand(template, fills, city, job, store):
             for query in _variants(template):
                 r = client.get(url, params=query, headers=headers["admin"])
-                assert r.status_code < 500 or r.status_code == 501, f"admin GET {url} {query}: {r.status_code} {r.text[:300]}"
+                assert r.status_code < 500 or r.status_code == 501, (
+                    f"admin GET {url} {query}: {r.status_code} {r.text[:300]}"
+                )
                 checked += 1
                 if any(v.encode("utf-8") in r.content for v in sensitive):
                     urls.append((url, query))
@@ -166,7 +192,9 @@ def test_no_endpoint_leaks_what_the_role_must_not_see(env, case_bearing, role):
     assert forbidden
     for url, query in case_bearing:
         r = client.get(url, params=query, headers=headers[role])
-        assert r.status_code < 500 or r.status_code == 501, f"{role} GET {url} {query}: {r.status_code} {r.text[:300]}"
+        assert r.status_code < 500 or r.status_code == 501, (
+            f"{role} GET {url} {query}: {r.status_code} {r.text[:300]}"
+        )
         leaked = [v for v in forbidden if v.encode("utf-8") in r.content]
         assert not leaked, f"{role} GET {url} {query} leaks {leaked[:5]}"
 
@@ -235,12 +263,17 @@ def test_unmasked_reads_are_audited_without_the_values(env):
 def test_log_filter_masks_phone_and_id_numbers(caplog):
     install_log_filter()
     assert scrub_text("call 13912345678 or id 150502199001011234 / 15050219900101123X") == (
-        "call 139****5678 or id 150502********1234 / 150502********123X")
+        "call 139****5678 or id 150502********1234 / 150502********123X"
+    )
     # codes are left alone: grid (15 digits), village (12), county (6)
-    assert scrub_text("grid 150502001001001 village 150502001001") == "grid 150502001001001 village 150502001001"
+    assert (
+        scrub_text("grid 150502001001001 village 150502001001") == "grid 150502001001001 village 150502001001"
+    )
     access = logging.getLogger("uvicorn.access")
     with caplog.at_level(logging.INFO, logger="uvicorn.access"):
-        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/cases?q=13912345678", "1.1", 200)
+        access.info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/cases?q=13912345678", "1.1", 200
+        )
     assert "13912345678" not in caplog.text and "139****5678" in caplog.text
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "id %(id)s", None, None)
     record.args = {"id": "150502199001011234"}

@@ -90,10 +90,17 @@ def test_demo_users_are_created_once_with_working_passwords(tmp_path):
         build(s, with_users=False)
         lines = ensure_demo_users(s)
         assert len(lines) == 5 and all("(shown once)" in line for line in lines)
-        passwords = {re.search(r"demo user (\S+)", line).group(1): re.search(r"password (\S+)", line).group(1)
-                     for line in lines}
+        passwords = {
+            re.search(r"demo user (\S+)", line).group(1): re.search(r"password (\S+)", line).group(1)
+            for line in lines
+        }
         roles = {u: authenticate(s, u, p).role for u, p in passwords.items()}
-        assert roles == {"admin": "admin", "commander": "commander", "planner": "planner",
-                         "supervisor": "supervisor", "worker": "grid_worker"}
+        assert roles == {
+            "admin": "admin",
+            "commander": "commander",
+            "planner": "planner",
+            "supervisor": "supervisor",
+            "worker": "grid_worker",
+        }
         assert authenticate(s, "worker", passwords["worker"]).worker_id == "W1"  # the first assigned worker
         assert ensure_demo_users(s) == []  # never shown (or changed) again

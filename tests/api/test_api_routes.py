@@ -101,7 +101,10 @@ def test_grid_detail_has_code_counts_and_workers(env):
     commander = client.get(f"/api/v1/plans/P1/grids/{G1}", headers=headers["commander"]).json()["properties"]
     assert [w["name"] for w in commander["workers"]] == ["李**"]
     # two cases: shown to the commander, suppressed for the public
-    assert client.get(f"/api/v1/plans/P1/grids/{G5}", headers=headers["commander"]).json()["properties"]["cases"] == 2
+    assert (
+        client.get(f"/api/v1/plans/P1/grids/{G5}", headers=headers["commander"]).json()["properties"]["cases"]
+        == 2
+    )
     public = client.get(f"/api/v1/plans/P1/grids/{G5}").json()["properties"]
     assert public["cases"] is None and public["suppressed"] is True
 
@@ -124,18 +127,24 @@ def test_case_filters(env):
     h = headers["commander"]
 
     def ids(**params):
-        return {c["case_id"] for c in client.get("/api/v1/cases", params={"limit": 1000, **params}, headers=h).json()["items"]}
+        return {
+            c["case_id"]
+            for c in client.get("/api/v1/cases", params={"limit": 1000, **params}, headers=h).json()["items"]
+        }
 
     assert ids(grid=G3) == set(city.case_ids[G3])
     assert ids(admin="150502002") == set(city.cases_of(G4, G5))
     assert ids(admin="150502001002") == set(city.case_ids[G3])
     petitions = ids(kind="petition")
-    assert petitions and all(client.get(f"/api/v1/cases/{c}", headers=h).json()["kind"] == "petition" for c in petitions)
+    assert petitions and all(
+        client.get(f"/api/v1/cases/{c}", headers=h).json()["kind"] == "petition" for c in petitions
+    )
     both = ids(kind="petition,dispute")
     assert len(both) == 42
     march = ids(**{"from": "2024-03-01", "to": "2024-04-01"})
-    assert march and all(client.get(f"/api/v1/cases/{c}", headers=h).json()["reported_at"].startswith("2024-03")
-                         for c in march)
+    assert march and all(
+        client.get(f"/api/v1/cases/{c}", headers=h).json()["reported_at"].startswith("2024-03") for c in march
+    )
     assert ids(status="resolved,closed") == ids(status="resolved") | ids(status="closed")
     for bad in ({"kind": "theft"}, {"admin": "12345"}, {"from": "yesterday"}, {"status": "done"}):
         r = client.get("/api/v1/cases", params=bad, headers=h)
@@ -146,7 +155,14 @@ def test_case_points_have_no_personal_fields(env):
     _, city, client, headers = env
     fc = client.get("/api/v1/cases/points", headers=headers["admin"]).json()
     assert fc["numberReturned"] == 41  # the un-geocoded case has no point
-    assert set(fc["features"][0]["properties"]) == {"case_id", "kind", "category", "status", "reported_at", "grid_code"}
+    assert set(fc["features"][0]["properties"]) == {
+        "case_id",
+        "kind",
+        "category",
+        "status",
+        "reported_at",
+        "grid_code",
+    }
     text = json.dumps(fc, ensure_ascii=False)
     assert not any(v in text for v in city.personal_values)
 
@@ -159,13 +175,17 @@ def test_masking_by_role(env):
     own = client.get(f"/api/v1/cases/{case}", headers=headers["worker"]).json()
     assert full["party_phone"].startswith("1391234") and own == full
     assert masked["party_phone"] == full["party_phone"][:3] + "****" + full["party_phone"][-4:]
-    assert masked["party_id_number"] == full["party_id_number"][:6] + "********" + full["party_id_number"][-4:]
+    assert (
+        masked["party_id_number"] == full["party_id_number"][:6] + "********" + full["party_id_number"][-4:]
+    )
     assert masked["party_name"] == full["party_name"][0] + "*" * (len(full["party_name"]) - 1)
 
 
 def test_hotspot_results_suppress_small_counts_for_the_public(env):
     _, _, client, headers = env
-    public = {f["id"]: f["properties"] for f in client.get("/api/v1/hotspots/runs/R-gi/results").json()["features"]}
+    public = {
+        f["id"]: f["properties"] for f in client.get("/api/v1/hotspots/runs/R-gi/results").json()["features"]
+    }
     assert public[G5]["count"] is None and public[G5]["value"] is None and public[G5]["suppressed"] is True
     assert public[G1]["count"] >= 3 and public[G1]["suppressed"] is False and "extra" not in public[G1]
     assert public[G1]["value"] is None  # computed from the exact count: it would give the count away
@@ -173,7 +193,9 @@ def test_hotspot_results_suppress_small_counts_for_the_public(env):
     assert {f["id"]: f["properties"]["count"] for f in commander["features"]}[G5] == 2
     gi_runs = client.get("/api/v1/hotspots/runs", params={"method": "gi"}).json()
     assert [r["run_id"] for r in gi_runs] == ["R-gi"]
-    assert gi_runs[0]["bin_confidence"]["1"] == "hot spot, 90 % confidence"  # bins say what confidence they are
+    assert (
+        gi_runs[0]["bin_confidence"]["1"] == "hot spot, 90 % confidence"
+    )  # bins say what confidence they are
     assert client.get("/api/v1/hotspots/runs/nope/results").status_code == 404
 
 
@@ -189,10 +211,14 @@ def test_kpis_suppressed_for_planner_not_for_commander(env):
     _, _, client, headers = env
     params = {"level": "grid", "period": "2024", "kind": "dispute,petition"}
     params["kind"] = "dispute"
-    commander = {u["unit_code"]: u for u in client.get("/api/v1/kpis", params=params,
-                                                       headers=headers["commander"]).json()["units"]}
-    planner = {u["unit_code"]: u for u in client.get("/api/v1/kpis", params=params,
-                                                     headers=headers["planner"]).json()["units"]}
+    commander = {
+        u["unit_code"]: u
+        for u in client.get("/api/v1/kpis", params=params, headers=headers["commander"]).json()["units"]
+    }
+    planner = {
+        u["unit_code"]: u
+        for u in client.get("/api/v1/kpis", params=params, headers=headers["planner"]).json()["units"]
+    }
     small = [code for code, u in commander.items() if 0 < u["found"] < 3]
     assert small, "the test city has a grid with fewer than 3 disputes"
     for code in small:
@@ -208,13 +234,16 @@ def test_coverage_views(env):
     assert audit["period"] == "2024-11"
     kinds = {f["kind"] for f in audit["findings"]}
     assert "no_active_worker" in kinds  # G4 and G5 have nobody on 2024-11-30
-    grids = {f["id"]: f["properties"] for f in client.get("/api/v1/coverage/grids", headers=h).json()["features"]}
+    grids = {
+        f["id"]: f["properties"] for f in client.get("/api/v1/coverage/grids", headers=h).json()["features"]
+    }
     assert grids[G1]["workers"] == 1 and grids[G1]["days_since_visit"] == 0
     assert grids[G4]["workers"] == 0 and grids[G4]["days_since_visit"] is None
     workers = {w["worker_id"]: w for w in client.get("/api/v1/coverage/workers", headers=h).json()}
     assert workers["W1"]["name"] == "李网格" and workers["W1"]["checkins"] == 30
-    checkins = client.get("/api/v1/coverage/workers/W1/checkins", headers=h,
-                          params={"from": "2024-11-10", "to": "2024-11-12"}).json()
+    checkins = client.get(
+        "/api/v1/coverage/workers/W1/checkins", headers=h, params={"from": "2024-11-10", "to": "2024-11-12"}
+    ).json()
     assert [f["properties"]["ts"][:10] for f in checkins["features"]] == ["2024-11-10", "2024-11-11"]
     assert client.get("/api/v1/coverage/workers/W1/checkins", headers=headers["worker"]).status_code == 200
     assert client.get("/api/v1/coverage/workers/W1/checkins", headers=headers["worker2"]).status_code == 403
@@ -222,7 +251,9 @@ def test_coverage_views(env):
 
 def test_sign_in_errors_expiry_and_logout(env, tmp_path):
     store, _, client, headers = env
-    assert client.post("/api/v1/auth/token", data={"username": "admin", "password": "wrong"}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/token", data={"username": "admin", "password": "wrong"}).status_code == 401
+    )
     assert client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
     assert client.get("/api/v1/cases", headers={"Authorization": "Bearer forged"}).status_code == 401
     me = client.get("/api/v1/auth/me", headers=headers["worker"]).json()
@@ -260,8 +291,14 @@ def test_import_size_limit_413(env, tmp_path):
     assert r.status_code == 413 and "settings.max_upload_bytes" in r.json()["detail"]
     r = client.post("/api/v1/imports", headers=h, files={"file": ("cases.exe", b"x", "text/plain")})
     assert r.status_code == 400 and ".exe" in r.json()["detail"]
-    assert client.post("/api/v1/imports", headers=sign_in(client, "commander"),
-                       files={"file": ("a.csv", b"x", "text/csv")}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/imports",
+            headers=sign_in(client, "commander"),
+            files={"file": ("a.csv", b"x", "text/csv")},
+        ).status_code
+        == 403
+    )
 
 
 def test_background_jobs_report_state_and_progress(env):
@@ -317,7 +354,10 @@ def test_user_management_is_admin_only(env):
     body = {"username": "clerk1", "password": "long-enough-1", "role": "commander"}
     assert client.post("/api/v1/users", json=body, headers=headers["commander"]).status_code == 403
     assert client.post("/api/v1/users", json=body, headers=headers["admin"]).status_code == 201
-    assert client.post("/api/v1/users", json={**body, "role": "king"}, headers=headers["admin"]).status_code == 400
+    assert (
+        client.post("/api/v1/users", json={**body, "role": "king"}, headers=headers["admin"]).status_code
+        == 400
+    )
     users = client.get("/api/v1/users", headers=headers["admin"]).json()
     assert "clerk1" in {u["username"] for u in users} and all("password_hash" not in u for u in users)
 
@@ -338,11 +378,18 @@ def test_shapely_geometry_of_grid_feature_matches_store(env):
 def test_pages_forbid_outside_requests_by_csp(env):
     store, _, client, _ = env
     policy = client.get("/").headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "connect-src 'self'" in policy and "script-src 'self';" in policy
-    assert "unsafe-inline" in client.get("/docs").headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert (
+        "default-src 'self'" in policy and "connect-src 'self'" in policy and "script-src 'self';" in policy
+    )
+    assert (
+        "unsafe-inline"
+        in client.get("/docs").headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    )
     with_basemap = make_client(store, basemap_url="http://tiles.intranet.local/{z}/{x}/{y}.png")
-    assert "img-src 'self' data: blob: http://tiles.intranet.local" in with_basemap.get("/").headers[
-        "content-security-policy"]
+    assert (
+        "img-src 'self' data: blob: http://tiles.intranet.local"
+        in with_basemap.get("/").headers["content-security-policy"]
+    )
 
 
 def test_kde_surface_needs_case_access_and_is_a_png(env):
@@ -351,27 +398,38 @@ def test_kde_surface_needs_case_access_and_is_a_png(env):
 
     _, city, client, headers = env
     assert client.get(f"/api/v1/hotspots/runs/{city.kde_run}/kde").status_code == 401
-    assert client.get(f"/api/v1/hotspots/runs/{city.kde_run}/kde.png", headers=headers["planner"]).status_code == 403
+    assert (
+        client.get(f"/api/v1/hotspots/runs/{city.kde_run}/kde.png", headers=headers["planner"]).status_code
+        == 403
+    )
     info = client.get(f"/api/v1/hotspots/runs/{city.kde_run}/kde", headers=headers["commander"]).json()
     assert info["bounds"] == [122.0, 43.5, 122.5, 43.8]
     png = client.get(info["href"].replace("api/v1", "/api/v1"), headers=headers["commander"])
     assert png.headers["content-type"] == "image/png"
     pixels = decode_rgba(png.content)
     assert pixels.shape == (4, 4, 4) and pixels[1, 1].tolist() == [215, 25, 28, 200] and pixels[0, 0, 3] == 0
-    shifted = client.get(f"/api/v1/hotspots/runs/{city.kde_run}/kde", params={"crs": "gcj02"},
-                         headers=headers["commander"]).json()["bounds"]
+    shifted = client.get(
+        f"/api/v1/hotspots/runs/{city.kde_run}/kde", params={"crs": "gcj02"}, headers=headers["commander"]
+    ).json()["bounds"]
     lon, lat = wgs84_to_gcj02([122.0, 122.5], [43.5, 43.8])
     assert shifted == pytest.approx([lon[0], lat[0], lon[1], lat[1]])
-    assert client.get(f"/api/v1/hotspots/runs/{city.gi_run}/kde", headers=headers["commander"]).status_code == 404
+    assert (
+        client.get(f"/api/v1/hotspots/runs/{city.gi_run}/kde", headers=headers["commander"]).status_code
+        == 404
+    )
 
 
 def test_hotspot_areas_with_suppression(env):
     _, city, client, headers = env
-    public = {f["id"]: f["properties"] for f in client.get(f"/api/v1/hotspots/runs/{city.gi_run}/areas").json()["features"]}
+    public = {
+        f["id"]: f["properties"]
+        for f in client.get(f"/api/v1/hotspots/runs/{city.gi_run}/areas").json()["features"]
+    }
     assert public["1:1"]["cases"] >= 3 and public["1:1"]["top_categories"] == ["neighbour"]
     assert public["-1:1"]["cases"] is None and public["-1:1"]["suppressed"] is True
-    hot = client.get(f"/api/v1/hotspots/runs/{city.gi_run}/areas", params={"sign": 1},
-                     headers=headers["commander"]).json()["features"]
+    hot = client.get(
+        f"/api/v1/hotspots/runs/{city.gi_run}/areas", params={"sign": 1}, headers=headers["commander"]
+    ).json()["features"]
     assert [f["id"] for f in hot] == ["1:1"] and hot[0]["geometry"]["type"] == "MultiPolygon"
 
 

@@ -29,8 +29,15 @@ def test_schemathesis_all_checks_on_every_operation(tmp_path):
     # schema-valid data may still be refused with 400 for what JSON Schema cannot say (a bbox whose
     # corners are swapped, a code of another city, a filter value that is not a category) or
     # 413 beyond a role's cap; every other check keeps its defaults
-    config = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-        "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "429"]}}})
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "429"]
+                }
+            }
+        }
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     failures: dict[str, str] = {}
     calls = 0
@@ -40,8 +47,14 @@ def test_schemathesis_all_checks_on_every_operation(tmp_path):
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case) -> None:
             nonlocal calls
             calls += 1
@@ -52,8 +65,11 @@ def test_schemathesis_all_checks_on_every_operation(tmp_path):
         except BaseException as exc:  # noqa: BLE001 - collected and reported below (groups included)
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            failures[operation.label] = " | ".join(str(exc).splitlines()[:3]) + " | " + " | ".join(
-                str(e).splitlines()[0] for e in getattr(exc, "exceptions", [])[:4])
+            failures[operation.label] = (
+                " | ".join(str(exc).splitlines()[:3])
+                + " | "
+                + " | ".join(str(e).splitlines()[0] for e in getattr(exc, "exceptions", [])[:4])
+            )
     store.close()
     print(f"schemathesis: {operations} operations, {calls} calls, {len(failures)} failing")
     assert operations > 30 and calls >= operations

@@ -45,12 +45,17 @@ def test_grid_tiles_cover_the_city(city_store):
 def test_hotspot_tiles_suppress_small_counts_for_the_public(city_store):
     client = make_client(city_store)
     z, x, y = mvt.tiles_covering((122.4, 43.7, 122.4, 43.7), [10])[0]
-    public = {f["properties"]["unit_id"]: f["properties"] for f in
-              _decode(client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf").content)["hotspots"]["features"]}
+    public = {
+        f["properties"]["unit_id"]: f["properties"]
+        for f in _decode(client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf").content)["hotspots"]["features"]
+    }
     assert "count" not in public[G5] and public[G5]["suppressed"] is True and public[G5]["bin"] == -1
     assert client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf", params={"method": "nope"}).status_code == 404
     full = TileRequest("hotspots", "R-gi", z, x, y, True, RULE)
-    props = {f["properties"]["unit_id"]: f["properties"] for f in _decode(build_tile(city_store, full))["hotspots"]["features"]}
+    props = {
+        f["properties"]["unit_id"]: f["properties"]
+        for f in _decode(build_tile(city_store, full))["hotspots"]["features"]
+    }
     assert props[G5]["count"] == CASES_PER_GRID[G5] and props[G5]["suppressed"] is False
 
 

@@ -45,17 +45,28 @@ def build_village():
     * W5 is a cadre over every grid (secondary role: staffs nothing, carries no load).
     """
     grids = gpd.GeoDataFrame(
-        {"plan_id": "P1", "code": list(BOXES), "village_code": V, "households": [HOUSEHOLDS[c] for c in BOXES]},
-        geometry=[box(*b) for b in BOXES.values()], crs="EPSG:4326",
+        {
+            "plan_id": "P1",
+            "code": list(BOXES),
+            "village_code": V,
+            "households": [HOUSEHOLDS[c] for c in BOXES],
+        },
+        geometry=[box(*b) for b in BOXES.values()],
+        crs="EPSG:4326",
     )
-    workers = pd.DataFrame({
-        "worker_id": ["W1", "W2", "W3", "W4", "W5", "W6"],
-        "role": ["full_time"] * 4 + ["cadre", "full_time"],
-        "village_code": V, "active": [1, 1, 1, 1, 1, 0],
-    })
+    workers = pd.DataFrame(
+        {
+            "worker_id": ["W1", "W2", "W3", "W4", "W5", "W6"],
+            "role": ["full_time"] * 4 + ["cadre", "full_time"],
+            "village_code": V,
+            "active": [1, 1, 1, 1, 1, 0],
+        }
+    )
     rows = [
-        ("W1", G1, "full_time", "2024-01-01", None), ("W1", G4, "full_time", "2023-01-01", "2024-05-31"),
-        ("W2", G2, "full_time", "2024-01-01", None), ("W3", G3, "full_time", "2024-01-01", ""),
+        ("W1", G1, "full_time", "2024-01-01", None),
+        ("W1", G4, "full_time", "2023-01-01", "2024-05-31"),
+        ("W2", G2, "full_time", "2024-01-01", None),
+        ("W3", G3, "full_time", "2024-01-01", ""),
         *[("W4", g, "full_time", "2024-01-01", None) for g in (G1, G2, G3, G5)],
         *[("W5", g, "cadre", "2024-01-01", None) for g in BOXES],
         ("W6", G4, "full_time", "2024-01-01", None),
@@ -70,30 +81,45 @@ def build_village():
         checks += [("W2", ts, 122.2105, 43.6005), ("W2", f"2024-06-{day:02d}T15:00:00", 122.2108, 43.6003)]
         if not 11 <= day <= 20:
             g3 = lattice(G3)
-            checks += [("W3", ts, *g3[(2 * day) % 25]), ("W3", f"2024-06-{day:02d}T10:00:00", *g3[(2 * day + 1) % 25])]
+            checks += [
+                ("W3", ts, *g3[(2 * day) % 25]),
+                ("W3", f"2024-06-{day:02d}T10:00:00", *g3[(2 * day + 1) % 25]),
+            ]
         if 21 <= day <= 25:
-            checks += [("W3", f"2024-06-{day:02d}T17:00:00", 122.215, 43.615),
-                       ("W3", f"2024-06-{day:02d}T18:00:00", 122.216, 43.616)]
+            checks += [
+                ("W3", f"2024-06-{day:02d}T17:00:00", 122.215, 43.615),
+                ("W3", f"2024-06-{day:02d}T18:00:00", 122.216, 43.616),
+            ]
         checks += [("W4", ts, x, y) for x, y in lattice(G5)]
     checks.append(("W1", "2024-05-20T09:00:00", 122.205, 43.605))  # before the period
     checks.append(("W1", "2024-06-15T10:00:00", np.nan, np.nan))  # no coordinates
     patrols = gpd.GeoDataFrame(
-        {"patrol_id": [f"P{i}" for i in range(len(checks))], "worker_id": [c[0] for c in checks],
-         "ts": [c[1] for c in checks], "raw_lon": [c[2] for c in checks], "raw_lat": [c[3] for c in checks],
-         "raw_crs": "wgs84"},
-        geometry=[Point(c[2], c[3]) if np.isfinite(c[2]) else None for c in checks], crs="EPSG:4326",
+        {
+            "patrol_id": [f"P{i}" for i in range(len(checks))],
+            "worker_id": [c[0] for c in checks],
+            "ts": [c[1] for c in checks],
+            "raw_lon": [c[2] for c in checks],
+            "raw_lat": [c[3] for c in checks],
+            "raw_crs": "wgs84",
+        },
+        geometry=[Point(c[2], c[3]) if np.isfinite(c[2]) else None for c in checks],
+        crs="EPSG:4326",
     )
     addresses = gpd.GeoDataFrame(
         {"address_id": [f"{c}-{k}" for c in BOXES for k in range(25)], "households": 1},
-        geometry=[Point(p) for c in BOXES for p in lattice(c)], crs="EPSG:4326",
+        geometry=[Point(p) for c in BOXES for p in lattice(c)],
+        crs="EPSG:4326",
     )
-    cases = pd.DataFrame({
-        "case_id": ["C1", "C2", "C3", "C4", "C5", "C6"], "kind": "dispute",
-        "status": ["reported", "in_progress", "reported", "resolved", "resolved", "accepted"],
-        "reported_at": ["2024-06-02T10:00:00"] * 5 + ["2024-07-02T10:00:00"],
-        "resolved_at": [None, None, None, "2024-06-10T10:00:00", "2024-07-03T10:00:00", None],
-        "grid_code": [G5, G5, G1, G1, G1, G2],
-    })
+    cases = pd.DataFrame(
+        {
+            "case_id": ["C1", "C2", "C3", "C4", "C5", "C6"],
+            "kind": "dispute",
+            "status": ["reported", "in_progress", "reported", "resolved", "resolved", "accepted"],
+            "reported_at": ["2024-06-02T10:00:00"] * 5 + ["2024-07-02T10:00:00"],
+            "resolved_at": [None, None, None, "2024-06-10T10:00:00", "2024-07-03T10:00:00", None],
+            "grid_code": [G5, G5, G1, G1, G1, G2],
+        }
+    )
     return grids, workers, assignments, patrols, addresses, cases
 
 
@@ -105,15 +131,17 @@ def village():
 @pytest.fixture(scope="module")
 def result(village):
     grids, workers, assignments, patrols, addresses, cases = village
-    return run_audit(grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS,
-                     targets=addresses)
+    return run_audit(
+        grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS, targets=addresses
+    )
 
 
 def _keys(findings: pd.DataFrame) -> set[tuple]:
     return {
         (k, g, w if isinstance(w, str) and w else None, round(float(f), 6))
-        for k, g, w, f in zip(findings["kind"], findings["grid_code"], findings["worker_id"], findings["figure"],
-                              strict=True)
+        for k, g, w, f in zip(
+            findings["kind"], findings["grid_code"], findings["worker_id"], findings["figure"], strict=True
+        )
     }
 
 
@@ -133,8 +161,13 @@ def test_known_answers(result):
     row = result.findings.set_index("kind").loc["no_active_worker"]
     assert "无在岗专职网格员" in row["message_zh"] and "no active full-time grid worker" in row["message_en"]
     status = result.grids.set_index("grid_code")["status"]
-    assert status.to_dict() == {G1: "ok", G2: "patrol_does_not_reach", G3: "not_visited_n_days",
-                                G4: "no_active_worker", G5: "ok"}
+    assert status.to_dict() == {
+        G1: "ok",
+        G2: "patrol_does_not_reach",
+        G3: "not_visited_n_days",
+        G4: "no_active_worker",
+        G5: "ok",
+    }
 
 
 # --- the same findings recomputed from the raw records, one record at a time ------------------
@@ -161,8 +194,16 @@ def naive_findings(grids, workers, assignments, patrols, addresses, cases, t: Au
     first, last = date(2024, 6, 1), date(2024, 6, 30)
     active = {w for w, a in zip(workers["worker_id"], workers["active"], strict=True) if a}
     rows = [r for r in assignments.itertuples() if r.worker_id in active]
-    staff = {g: sorted({r.worker_id for r in rows if r.grid_code == g and r.role in t.worker_roles
-                        and _in_force(r, last)}) for g in BOXES}
+    staff = {
+        g: sorted(
+            {
+                r.worker_id
+                for r in rows
+                if r.grid_code == g and r.role in t.worker_roles and _in_force(r, last)
+            }
+        )
+        for g in BOXES
+    }
     out = set()
     for g in sorted(BOXES):
         if not staff[g]:
@@ -208,18 +249,27 @@ def naive_findings(grids, workers, assignments, patrols, addresses, cases, t: Au
 
     geod = Geod(ellps="WGS84")
     for g in sorted(BOXES):
-        workers_in_period = {r.worker_id for r in rows if r.grid_code == g and r.role in t.worker_roles
-                             and _overlaps(r, first, last)}
+        workers_in_period = {
+            r.worker_id
+            for r in rows
+            if r.grid_code == g and r.role in t.worker_roles and _overlaps(r, first, last)
+        }
         if not workers_in_period:
             continue
-        own_checks = [c for c in checks for r in rows
-                      if c[0] == r.worker_id and r.grid_code == g and r.role in t.worker_roles and _in_force(r, c[1])]
+        own_checks = [
+            c
+            for c in checks
+            for r in rows
+            if c[0] == r.worker_id and r.grid_code == g and r.role in t.worker_roles and _in_force(r, c[1])
+        ]
         targets = [(p.x, p.y) for p in addresses.geometry if _naive_grid(p.x, p.y) == g]
         reached = 0
         check_lon = np.array([c[2] for c in own_checks])
         check_lat = np.array([c[3] for c in own_checks])
         for x, y in targets:  # geodesic metres on the ellipsoid, not the audit's projected metres
-            distance = geod.inv(np.full(len(own_checks), x), np.full(len(own_checks), y), check_lon, check_lat)[2]
+            distance = geod.inv(
+                np.full(len(own_checks), x), np.full(len(own_checks), y), check_lon, check_lat
+            )[2]
             if len(own_checks) and distance.min() <= t.reach_distance_m:
                 reached += 1
         share = reached / len(targets)
@@ -237,7 +287,8 @@ def naive_findings(grids, workers, assignments, patrols, addresses, cases, t: Au
         share = outside / len(mine)
         if share > t.max_outside_share:
             own_now = sorted(loads.get(w, ())) or sorted(
-                {r.grid_code for r in rows if r.worker_id == w and _in_force(r, last)})
+                {r.grid_code for r in rows if r.worker_id == w and _in_force(r, last)}
+            )
             out.add(("patrols_outside_own_grid", ",".join(own_now), w, round(share, 6)))
     return out
 
@@ -247,16 +298,24 @@ def test_every_finding_recomputed_independently(village, result):
     assert _keys(result.findings) == expected
 
 
-@pytest.mark.parametrize("overrides", [
-    {"max_days_unvisited": 12}, {"max_grids_per_worker": 4, "max_households_per_worker": 2000},
-    {"min_reach_share": 0.03}, {"max_outside_share": 0.25}, {"worker_roles": ("full_time", "cadre")},
-    {"reach_distance_m": 170.0}, {"max_open_cases_per_worker": 1},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"max_days_unvisited": 12},
+        {"max_grids_per_worker": 4, "max_households_per_worker": 2000},
+        {"min_reach_share": 0.03},
+        {"max_outside_share": 0.25},
+        {"worker_roles": ("full_time", "cadre")},
+        {"reach_distance_m": 170.0},
+        {"max_open_cases_per_worker": 1},
+    ],
+)
 def test_findings_follow_the_thresholds(village, overrides):
     grids, workers, assignments, patrols, addresses, cases = village
     thresholds = AuditThresholds(**{"max_open_cases_per_worker": 3, **overrides})
-    got = run_audit(grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=thresholds,
-                    targets=addresses)
+    got = run_audit(
+        grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=thresholds, targets=addresses
+    )
     assert _keys(got.findings) == naive_findings(*village, thresholds)
 
 
@@ -309,8 +368,17 @@ def test_other_plans_are_ignored_and_households_can_be_given(village):
     # W2 staffs G4 — but in another plan, so G4 stays without a worker in plan P1
     other_plan = assignments.iloc[[2]].assign(assignment_id="X", plan_id="P0", grid_code=G4)
     households = pd.DataFrame({"grid_code": [G1, G2, G3, G5], "households": [100, 100, 100, 100]})
-    got = run_audit(grids, pd.concat([assignments, other_plan]), patrols, workers, cases, households, PERIOD,
-                    thresholds=THRESHOLDS, targets=addresses)
+    got = run_audit(
+        grids,
+        pd.concat([assignments, other_plan]),
+        patrols,
+        workers,
+        cases,
+        households,
+        PERIOD,
+        thresholds=THRESHOLDS,
+        targets=addresses,
+    )
     keys = {(k, g) for k, g in zip(got.findings["kind"], got.findings["grid_code"], strict=True)}
     assert ("no_active_worker", G4) in keys
     assert "worker_over_household_limit" not in set(got.findings["kind"])
@@ -320,8 +388,17 @@ def test_other_plans_are_ignored_and_households_can_be_given(village):
 
 def test_no_records_at_all_flags_every_grid(village):
     grids, workers, assignments, patrols, addresses, cases = village
-    got = run_audit(grids, assignments.iloc[0:0], patrols.iloc[0:0], workers, cases.iloc[0:0], None, PERIOD,
-                    thresholds=THRESHOLDS, targets=addresses)
+    got = run_audit(
+        grids,
+        assignments.iloc[0:0],
+        patrols.iloc[0:0],
+        workers,
+        cases.iloc[0:0],
+        None,
+        PERIOD,
+        thresholds=THRESHOLDS,
+        targets=addresses,
+    )
     counts = got.counts()
     assert counts["no_active_worker"] == 5 and counts["not_visited_n_days"] == 5
     stale = got.findings[got.findings["kind"] == "not_visited_n_days"]

@@ -21,9 +21,17 @@ def gpkg(tmp_path_factory):
     grids, workers, assignments, patrols, addresses, cases = build_village()
     workers = workers.assign(name=["张三", "李四", "王五", "赵六", "钱七", "孙八"], phone="13900000000")
     with open_store(path) as store:
-        store.write("plans", pd.DataFrame({"plan_id": ["P0", "P1"], "name": ["old", "current"],
-                                           "status": ["archived", "active"],
-                                           "created_at": ["2023-01-01T00:00:00", "2024-01-01T00:00:00"]}))
+        store.write(
+            "plans",
+            pd.DataFrame(
+                {
+                    "plan_id": ["P0", "P1"],
+                    "name": ["old", "current"],
+                    "status": ["archived", "active"],
+                    "created_at": ["2023-01-01T00:00:00", "2024-01-01T00:00:00"],
+                }
+            ),
+        )
         store.write("grids", grids)
         store.write("grids", grids.assign(plan_id="P0", households=1))  # an archived plan, ignored
         store.write("workers", workers)
@@ -36,8 +44,9 @@ def gpkg(tmp_path_factory):
 
 def test_audit_from_store_equals_the_pure_audit(gpkg):
     grids, workers, assignments, patrols, addresses, cases = build_village()
-    expected = run_audit(grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS,
-                         targets=addresses)
+    expected = run_audit(
+        grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS, targets=addresses
+    )
     with open_store(gpkg) as store:
         got, inputs = audit_from_store(store, PERIOD, THRESHOLDS)
     assert inputs.plan_id == "P1" and "name" not in inputs.workers.columns
@@ -46,8 +55,24 @@ def test_audit_from_store_equals_the_pure_audit(gpkg):
 
 def test_audit_command_writes_csv_xlsx_and_html(gpkg, tmp_path, capsys):
     out_csv, out_xlsx, html = tmp_path / "f.csv", tmp_path / "f.xlsx", tmp_path / "r.html"
-    assert main(["audit", "--period", PERIOD, "--store", str(gpkg), "--max-open-cases", "3",
-                 "--out", str(out_csv), "--html", str(html)]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                "--period",
+                PERIOD,
+                "--store",
+                str(gpkg),
+                "--max-open-cases",
+                "3",
+                "--out",
+                str(out_csv),
+                "--html",
+                str(html),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "no_active_worker: 1" in printed and "not_visited_n_days: 2" in printed
     with open(out_csv, encoding="utf-8-sig", newline="") as handle:
@@ -56,7 +81,10 @@ def test_audit_command_writes_csv_xlsx_and_html(gpkg, tmp_path, capsys):
     text = html.read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text and '<table class="kpi">' in text
     assert "张三" not in text and "13900000000" not in text
-    assert main(["audit", "--period", PERIOD, "--store", str(gpkg), "--max-days", "12", "--out", str(out_xlsx)]) == 0
+    assert (
+        main(["audit", "--period", PERIOD, "--store", str(gpkg), "--max-days", "12", "--out", str(out_xlsx)])
+        == 0
+    )
     book = openpyxl.load_workbook(out_xlsx)
     assert book.sheetnames == ["findings", "grids", "workers", "agents"]
     kinds = [row[0] for row in book["findings"].iter_rows(min_row=2, values_only=True)]
@@ -65,7 +93,10 @@ def test_audit_command_writes_csv_xlsx_and_html(gpkg, tmp_path, capsys):
 
 def test_kpi_command(gpkg, tmp_path, capsys):
     out = tmp_path / "k.csv"
-    assert main(["kpi", "--level", "county", "--period", "2024-06", "--store", str(gpkg), "--out", str(out)]) == 0
+    assert (
+        main(["kpi", "--level", "county", "--period", "2024-06", "--store", str(gpkg), "--out", str(out)])
+        == 0
+    )
     table = pd.read_csv(out, dtype={"unit_code": str})
     assert table["unit_code"].tolist() == ["150502"] and table["found"].tolist() == [5]  # C6 is from July
 
@@ -78,4 +109,3 @@ def test_bad_cli_input_is_a_message_not_a_traceback(gpkg, tmp_path, capsys):
     empty = tmp_path / "empty.gpkg"
     assert main(["audit", "--period", "2024-06", "--store", str(empty)]) == 1
     assert "no active plan" in capsys.readouterr().err
-

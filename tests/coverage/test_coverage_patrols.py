@@ -60,11 +60,15 @@ def test_raw_coordinates_in_other_crs_are_converted():
     lon, lat = np.array([122.25, 122.26]), np.array([43.62, 43.63])
     gcj_lon, gcj_lat = from_wgs84(lon, lat, "gcj02")
     bd_lon, bd_lat = from_wgs84(lon, lat, "bd09")
-    patrols = pd.DataFrame({
-        "worker_id": ["w", "w", "w", "w"], "ts": "2024-06-01T08:00:00",
-        "raw_lon": [gcj_lon[0], bd_lon[1], lon[0], np.nan], "raw_lat": [gcj_lat[0], bd_lat[1], lat[0], 43.0],
-        "raw_crs": ["gcj02", "bd09", None, "wgs84"],
-    })
+    patrols = pd.DataFrame(
+        {
+            "worker_id": ["w", "w", "w", "w"],
+            "ts": "2024-06-01T08:00:00",
+            "raw_lon": [gcj_lon[0], bd_lon[1], lon[0], np.nan],
+            "raw_lat": [gcj_lat[0], bd_lat[1], lat[0], 43.0],
+            "raw_crs": ["gcj02", "bd09", None, "wgs84"],
+        }
+    )
     got_lon, got_lat = checkin_coordinates(patrols)
     np.testing.assert_allclose(got_lon[:3], [lon[0], lon[1], lon[0]], atol=1e-7)
     np.testing.assert_allclose(got_lat[:3], [lat[0], lat[1], lat[0]], atol=1e-7)
@@ -78,21 +82,39 @@ def test_raw_coordinates_in_other_crs_are_converted():
 
 
 def _strip_grids():
-    return gpd.GeoDataFrame({"code": ["A", "B"]}, geometry=[box(122.0, 43.0, 122.01, 43.01),
-                                                            box(122.01, 43.0, 122.02, 43.01)], crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {"code": ["A", "B"]},
+        geometry=[box(122.0, 43.0, 122.01, 43.01), box(122.01, 43.0, 122.02, 43.01)],
+        crs="EPSG:4326",
+    )
 
 
 def test_own_grid_is_any_touched_grid_of_the_day():
-    assignments = pd.DataFrame({"worker_id": ["w", "w"], "grid_code": ["B", "A"], "role": ["full_time", "cadre"],
-                                "valid_from": ["2024-01-01", "2024-06-10"], "valid_to": [None, "2024-06-10"]})
-    patrols = pd.DataFrame({
-        "worker_id": "w",
-        "ts": ["2024-06-01T08:00:00", "2024-06-02T08:00:00", "2024-06-10T08:00:00", "2024-06-11T08:00:00",
-               "2024-06-12T08:00:00"],
-        # on the A|B border (located in A by the tie rule), inside A, inside A (A assigned that day),
-        # inside A (no longer), outside both
-        "raw_lon": [122.01, 122.005, 122.005, 122.005, 122.5], "raw_lat": [43.005] * 5,
-    })
+    assignments = pd.DataFrame(
+        {
+            "worker_id": ["w", "w"],
+            "grid_code": ["B", "A"],
+            "role": ["full_time", "cadre"],
+            "valid_from": ["2024-01-01", "2024-06-10"],
+            "valid_to": [None, "2024-06-10"],
+        }
+    )
+    patrols = pd.DataFrame(
+        {
+            "worker_id": "w",
+            "ts": [
+                "2024-06-01T08:00:00",
+                "2024-06-02T08:00:00",
+                "2024-06-10T08:00:00",
+                "2024-06-11T08:00:00",
+                "2024-06-12T08:00:00",
+            ],
+            # on the A|B border (located in A by the tie rule), inside A, inside A (A assigned that day),
+            # inside A (no longer), outside both
+            "raw_lon": [122.01, 122.005, 122.005, 122.005, 122.5],
+            "raw_lat": [43.005] * 5,
+        }
+    )
     located = locate_checkins(patrols, _strip_grids(), assignments).frame
     assert located["grid_code"].tolist() == ["A", "A", "A", "A", None]
     assert located["in_own_grid"].tolist() == [True, False, True, False, False]
@@ -103,18 +125,29 @@ def test_grid_visits_against_a_naive_count():
     rng = np.random.default_rng(5)
     n = 400
     days = rng.integers(0, 61, n)
-    stamps = [(date(2024, 5, 1) + timedelta(days=int(d))).isoformat() + f"T{h:02d}:00:00"
-              for d, h in zip(days, rng.integers(6, 20, n), strict=True)]
+    stamps = [
+        (date(2024, 5, 1) + timedelta(days=int(d))).isoformat() + f"T{h:02d}:00:00"
+        for d, h in zip(days, rng.integers(6, 20, n), strict=True)
+    ]
     lon = np.where(rng.random(n) < 0.5, 122.005, 122.015) + rng.normal(0, 0.001, n)
-    patrols = pd.DataFrame({"worker_id": rng.choice(["u", "v"], n), "ts": stamps, "raw_lon": lon,
-                            "raw_lat": 43.005 + rng.normal(0, 0.001, n)})
+    patrols = pd.DataFrame(
+        {
+            "worker_id": rng.choice(["u", "v"], n),
+            "ts": stamps,
+            "raw_lon": lon,
+            "raw_lat": 43.005 + rng.normal(0, 0.001, n),
+        }
+    )
     period = parse_period("2024-05-03/2024-06-20")
     located = locate_checkins(patrols, _strip_grids(), None, period)
     for every in (1, 3):
         table = grid_visits(located, period, required_every_days=every).set_index("grid_code")
         for code, polygon in zip(["A", "B"], _strip_grids().geometry, strict=True):
-            visits = [date.fromisoformat(t[:10]) for t, x, y in zip(stamps, lon, patrols["raw_lat"], strict=True)
-                      if period.start <= date.fromisoformat(t[:10]) <= period.end and polygon.covers(Point(x, y))]
+            visits = [
+                date.fromisoformat(t[:10])
+                for t, x, y in zip(stamps, lon, patrols["raw_lat"], strict=True)
+                if period.start <= date.fromisoformat(t[:10]) <= period.end and polygon.covers(Point(x, y))
+            ]
             visited = set(visits)
             windows = {(d - period.start).days // every for d in visited}
             gaps, run = [], 0
@@ -135,12 +168,29 @@ def test_grid_visits_against_a_naive_count():
 
 
 def test_patrol_summary_per_worker():
-    assignments = pd.DataFrame({"worker_id": ["u", "v"], "grid_code": ["A", "B"], "role": "full_time",
-                                "valid_from": "2024-01-01", "valid_to": None})
-    patrols = pd.DataFrame({"worker_id": ["u", "u", "u", "v", "v"],
-                            "ts": ["2024-06-01T08:00:00", "2024-06-01T09:00:00", "2024-06-02T08:00:00",
-                                   "2024-06-03T08:00:00", "2024-07-01T08:00:00"],
-                            "raw_lon": [122.005, 122.015, 122.005, 122.015, 122.005], "raw_lat": 43.005})
+    assignments = pd.DataFrame(
+        {
+            "worker_id": ["u", "v"],
+            "grid_code": ["A", "B"],
+            "role": "full_time",
+            "valid_from": "2024-01-01",
+            "valid_to": None,
+        }
+    )
+    patrols = pd.DataFrame(
+        {
+            "worker_id": ["u", "u", "u", "v", "v"],
+            "ts": [
+                "2024-06-01T08:00:00",
+                "2024-06-01T09:00:00",
+                "2024-06-02T08:00:00",
+                "2024-06-03T08:00:00",
+                "2024-07-01T08:00:00",
+            ],
+            "raw_lon": [122.005, 122.015, 122.005, 122.015, 122.005],
+            "raw_lat": 43.005,
+        }
+    )
     grids, people = patrol_summary(patrols, _strip_grids(), assignments, "2024-06")
     assert grids.set_index("grid_code")[["visits", "own_visits", "foreign_visits"]].to_dict("index") == {
         "A": {"visits": 2, "own_visits": 2, "foreign_visits": 0},

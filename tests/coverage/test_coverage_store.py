@@ -28,14 +28,30 @@ def test_kpis_identical_on_every_backend(store):
 
 def test_audit_identical_on_every_backend(store):
     grids, workers, assignments, patrols, addresses, cases = build_village()
-    store.write("plans", pd.DataFrame({"plan_id": ["P1"], "name": ["current"], "status": ["active"],
-                                       "created_at": ["2024-01-01T00:00:00"]}))
-    for table, frame in (("grids", grids), ("workers", workers), ("assignments", assignments),
-                         ("patrols", patrols), ("addresses", addresses), ("cases", cases)):
+    store.write(
+        "plans",
+        pd.DataFrame(
+            {
+                "plan_id": ["P1"],
+                "name": ["current"],
+                "status": ["active"],
+                "created_at": ["2024-01-01T00:00:00"],
+            }
+        ),
+    )
+    for table, frame in (
+        ("grids", grids),
+        ("workers", workers),
+        ("assignments", assignments),
+        ("patrols", patrols),
+        ("addresses", addresses),
+        ("cases", cases),
+    ):
         store.write(table, frame)
     got, _ = audit_from_store(store, PERIOD, THRESHOLDS)
-    expected = run_audit(grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS,
-                         targets=addresses)
+    expected = run_audit(
+        grids, assignments, patrols, workers, cases, None, PERIOD, thresholds=THRESHOLDS, targets=addresses
+    )
     pd.testing.assert_frame_equal(got.findings, expected.findings)
     pd.testing.assert_frame_equal(got.grids, expected.grids)
     pd.testing.assert_frame_equal(got.workers, expected.workers)

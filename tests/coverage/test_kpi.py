@@ -14,45 +14,270 @@ V1, V2 = "150502001001", "150502001002"  # 科尔沁区, township 150502001 (rea
 V3 = "150571001001"  # 开发区 老区社区: statistical county 150571, lies in 科尔沁区 150502
 V4 = "150521100201"  # 科尔沁左翼中旗 保南村
 
-COLUMNS = ["case_id", "kind", "status", "reported_at", "accepted_at", "resolved_at", "closed_at", "due_at",
-           "grid_code", "village_code", "township_code", "county_code", "persons", "followup_done", "satisfaction"]
+COLUMNS = [
+    "case_id",
+    "kind",
+    "status",
+    "reported_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "due_at",
+    "grid_code",
+    "village_code",
+    "township_code",
+    "county_code",
+    "persons",
+    "followup_done",
+    "satisfaction",
+]
 
 
 def case_table() -> pd.DataFrame:
     rows = [
         # December 2024 disputes
-        ("d1", "dispute", "resolved", "2024-12-01T08:00:00", "2024-12-01T10:00:00", "2024-12-02T08:00:00", None,
-         "2024-12-10T00:00:00", V1 + "001", None, None, None, 1, 1, 5),
-        ("d2", "dispute", "in_progress", "2024-12-05T08:00:00", "2024-12-05T12:00:00", None, None,
-         "2024-12-20T00:00:00", V1 + "001", V1, None, None, 1, 0, None),
-        ("d3", "dispute", "closed", "2024-12-10T08:00:00", "2024-12-10T09:00:00", None, "2024-12-13T08:00:00",
-         "2024-12-30T00:00:00", None, V2, None, None, 2, 1, 3),
-        ("d4", "dispute", "reported", "2024-12-31T23:30:00", None, None, None, "2025-01-10T00:00:00",
-         V3 + "001", None, None, None, 1, 0, None),
-        ("d5", "dispute", "resolved", "2024-12-15T08:00:00", "2024-12-15T09:30:00", "2024-12-16T08:00:00", None,
-         "2024-12-14T00:00:00", None, V4, None, "150521", 1, 0, 4),
+        (
+            "d1",
+            "dispute",
+            "resolved",
+            "2024-12-01T08:00:00",
+            "2024-12-01T10:00:00",
+            "2024-12-02T08:00:00",
+            None,
+            "2024-12-10T00:00:00",
+            V1 + "001",
+            None,
+            None,
+            None,
+            1,
+            1,
+            5,
+        ),
+        (
+            "d2",
+            "dispute",
+            "in_progress",
+            "2024-12-05T08:00:00",
+            "2024-12-05T12:00:00",
+            None,
+            None,
+            "2024-12-20T00:00:00",
+            V1 + "001",
+            V1,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
+        (
+            "d3",
+            "dispute",
+            "closed",
+            "2024-12-10T08:00:00",
+            "2024-12-10T09:00:00",
+            None,
+            "2024-12-13T08:00:00",
+            "2024-12-30T00:00:00",
+            None,
+            V2,
+            None,
+            None,
+            2,
+            1,
+            3,
+        ),
+        (
+            "d4",
+            "dispute",
+            "reported",
+            "2024-12-31T23:30:00",
+            None,
+            None,
+            None,
+            "2025-01-10T00:00:00",
+            V3 + "001",
+            None,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
+        (
+            "d5",
+            "dispute",
+            "resolved",
+            "2024-12-15T08:00:00",
+            "2024-12-15T09:30:00",
+            "2024-12-16T08:00:00",
+            None,
+            "2024-12-14T00:00:00",
+            None,
+            V4,
+            None,
+            "150521",
+            1,
+            0,
+            4,
+        ),
         # backlog: overdue and still open on 31 Dec (resolved only in January)
-        ("d6", "dispute", "resolved", "2024-10-01T08:00:00", "2024-10-01T09:00:00", "2025-01-05T08:00:00", None,
-         "2024-10-15T00:00:00", V1 + "001", None, None, None, 1, 0, None),
+        (
+            "d6",
+            "dispute",
+            "resolved",
+            "2024-10-01T08:00:00",
+            "2024-10-01T09:00:00",
+            "2025-01-05T08:00:00",
+            None,
+            "2024-10-15T00:00:00",
+            V1 + "001",
+            None,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
         # November, open, no due date: neither found in December nor overdue
-        ("d7", "dispute", "unresolved", "2024-11-30T23:59:59", None, None, None, None,
-         V1 + "001", None, None, None, 1, 0, None),
+        (
+            "d7",
+            "dispute",
+            "unresolved",
+            "2024-11-30T23:59:59",
+            None,
+            None,
+            None,
+            None,
+            V1 + "001",
+            None,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
         # December 2024 petitions
-        ("p1", "petition", "accepted", "2024-12-03T08:00:00", None, None, None, None, V1 + "001", None, None, None,
-         3, 0, None),
-        ("p2", "petition", "resolved", "2024-12-04T08:00:00", None, "2024-12-05T08:00:00", None, None, None, V2,
-         None, None, None, 0, None),
-        ("p3", "petition", "reported", "2024-12-06T08:00:00", None, None, None, None, V3 + "002", None, None, None,
-         5, 0, None),
+        (
+            "p1",
+            "petition",
+            "accepted",
+            "2024-12-03T08:00:00",
+            None,
+            None,
+            None,
+            None,
+            V1 + "001",
+            None,
+            None,
+            None,
+            3,
+            0,
+            None,
+        ),
+        (
+            "p2",
+            "petition",
+            "resolved",
+            "2024-12-04T08:00:00",
+            None,
+            "2024-12-05T08:00:00",
+            None,
+            None,
+            None,
+            V2,
+            None,
+            None,
+            None,
+            0,
+            None,
+        ),
+        (
+            "p3",
+            "petition",
+            "reported",
+            "2024-12-06T08:00:00",
+            None,
+            None,
+            None,
+            None,
+            V3 + "002",
+            None,
+            None,
+            None,
+            5,
+            0,
+            None,
+        ),
         # December 2023 (同比 base)
-        ("q1", "dispute", "resolved", "2023-12-02T08:00:00", None, "2023-12-03T08:00:00", None, None, V1 + "001",
-         None, None, None, 1, 0, None),
-        ("q2", "dispute", "closed", "2023-12-05T08:00:00", None, None, "2023-12-06T08:00:00", None, None, V2, None,
-         None, 1, 0, None),
-        ("q3", "dispute", "unresolved", "2023-12-06T08:00:00", None, None, None, None, None, V2, None, None, 1, 0,
-         None),
-        ("q4", "petition", "resolved", "2023-12-07T08:00:00", None, None, None, None, V1 + "001", None, None, None,
-         2, 0, None),
+        (
+            "q1",
+            "dispute",
+            "resolved",
+            "2023-12-02T08:00:00",
+            None,
+            "2023-12-03T08:00:00",
+            None,
+            None,
+            V1 + "001",
+            None,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
+        (
+            "q2",
+            "dispute",
+            "closed",
+            "2023-12-05T08:00:00",
+            None,
+            None,
+            "2023-12-06T08:00:00",
+            None,
+            None,
+            V2,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
+        (
+            "q3",
+            "dispute",
+            "unresolved",
+            "2023-12-06T08:00:00",
+            None,
+            None,
+            None,
+            None,
+            None,
+            V2,
+            None,
+            None,
+            1,
+            0,
+            None,
+        ),
+        (
+            "q4",
+            "petition",
+            "resolved",
+            "2023-12-07T08:00:00",
+            None,
+            None,
+            None,
+            None,
+            V1 + "001",
+            None,
+            None,
+            None,
+            2,
+            0,
+            None,
+        ),
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -112,8 +337,14 @@ def test_admin_chain_names_units_and_lists_empty_ones():
 
 
 def test_unit_codes_prefer_the_case_columns():
-    cases = pd.DataFrame({"grid_code": [V1 + "001", None], "village_code": [None, V2],
-                          "township_code": [None, "150502999"], "county_code": ["150571", None]})
+    cases = pd.DataFrame(
+        {
+            "grid_code": [V1 + "001", None],
+            "village_code": [None, V2],
+            "township_code": [None, "150502999"],
+            "county_code": ["150571", None],
+        }
+    )
     assert unit_codes(cases, "county").tolist() == ["150502", "150502"]
     assert unit_codes(cases, "township").tolist() == ["150502001", "150502999"]
     with pytest.raises(InputError, match="level"):
@@ -132,8 +363,11 @@ def test_explicit_dates_quarter_and_no_yoy():
 
 def test_monthly_trend():
     trend = monthly_trend(case_table(), "2024-Q4")
-    assert trend.to_dict("list") == {"month": ["2024-10", "2024-11", "2024-12"], "found": [1, 1, 5],
-                                     "resolved": [1, 0, 3]}
+    assert trend.to_dict("list") == {
+        "month": ["2024-10", "2024-11", "2024-12"],
+        "found": [1, 1, 5],
+        "resolved": [1, 0, 3],
+    }
 
 
 def test_bad_case_records_are_named():
@@ -154,8 +388,11 @@ def test_synthetic_city_2022_disputes_and_resolution(demo_build):
     assert 7100 <= found <= 7700, found
     assert 0.92 <= rate <= 0.94, rate
     # cases are not geocoded yet: place them in their true village and the county rows add up
-    placed = city.cases.assign(village_code=city.case_truth.set_index("case_id")["village_code"]
-                               .reindex(city.cases["case_id"]).to_numpy())
+    placed = city.cases.assign(
+        village_code=city.case_truth.set_index("case_id")["village_code"]
+        .reindex(city.cases["case_id"])
+        .to_numpy()
+    )
     counties = case_kpis(placed, "county", "2022", compare_previous_year=False, admin_units=city.admin_units)
     assert counties["found"].sum() == found and len(counties) == 8
     assert counties["found"].min() > 0

@@ -16,25 +16,53 @@ V3 = "150521100201"  # 科尔沁左翼中旗
 
 
 def items_and_visits():
-    items = pd.DataFrame({
-        "item_id": ["I1", "I2", "I3", "I4", "I5", "J1", "J2"],
-        "case_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
-        "agent_id": ["A1", "A1", "A2", "A2", "A3", "A1", "A2"],
-        "status": ["done", "done", "done", "open", "done", "done", "done"],
-        "taken_at": ["2022-01-05T09:00:00", "2022-03-01T09:00:00", "2022-06-01T09:00:00", "2022-12-20T09:00:00",
-                     "2022-12-01T09:00:00", "2021-04-01T09:00:00", "2021-05-01T09:00:00"],
-        "deadline_at": None,
-        # I5 is done only in 2023: not done within 2022
-        "done_at": ["2022-01-20T09:00:00", "2022-03-10T09:00:00", "2022-06-30T09:00:00", None,
-                    "2023-01-10T09:00:00", "2021-04-20T09:00:00", "2021-05-20T09:00:00"],
-        "village_code": [V1, V1, V2, V2, V3, V1, V2], "township_code": None, "county_code": None,
-    })
-    visits = pd.DataFrame({
-        "visit_id": ["H1", "H2", "H3", "H4", "H5"], "item_id": ["I1", "I1", "I3", "I5", "J1"],
-        "visited_at": ["2022-01-22T09:00:00", "2022-02-22T09:00:00", "2022-07-02T09:00:00", "2023-01-12T09:00:00",
-                       "2021-04-25T09:00:00"],
-        "visitor_id": "A1", "method": "phone", "satisfaction": [3, 5, 4, 2, 5],
-    })
+    items = pd.DataFrame(
+        {
+            "item_id": ["I1", "I2", "I3", "I4", "I5", "J1", "J2"],
+            "case_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
+            "agent_id": ["A1", "A1", "A2", "A2", "A3", "A1", "A2"],
+            "status": ["done", "done", "done", "open", "done", "done", "done"],
+            "taken_at": [
+                "2022-01-05T09:00:00",
+                "2022-03-01T09:00:00",
+                "2022-06-01T09:00:00",
+                "2022-12-20T09:00:00",
+                "2022-12-01T09:00:00",
+                "2021-04-01T09:00:00",
+                "2021-05-01T09:00:00",
+            ],
+            "deadline_at": None,
+            # I5 is done only in 2023: not done within 2022
+            "done_at": [
+                "2022-01-20T09:00:00",
+                "2022-03-10T09:00:00",
+                "2022-06-30T09:00:00",
+                None,
+                "2023-01-10T09:00:00",
+                "2021-04-20T09:00:00",
+                "2021-05-20T09:00:00",
+            ],
+            "village_code": [V1, V1, V2, V2, V3, V1, V2],
+            "township_code": None,
+            "county_code": None,
+        }
+    )
+    visits = pd.DataFrame(
+        {
+            "visit_id": ["H1", "H2", "H3", "H4", "H5"],
+            "item_id": ["I1", "I1", "I3", "I5", "J1"],
+            "visited_at": [
+                "2022-01-22T09:00:00",
+                "2022-02-22T09:00:00",
+                "2022-07-02T09:00:00",
+                "2023-01-12T09:00:00",
+                "2021-04-25T09:00:00",
+            ],
+            "visitor_id": "A1",
+            "method": "phone",
+            "satisfaction": [3, 5, 4, 2, 5],
+        }
+    )
     return items, visits
 
 
@@ -43,7 +71,9 @@ def test_item_kpis_by_hand():
     city = item_kpis(items, visits, "city", "2022").iloc[0]
     assert (city["items_taken"], city["items_done"]) == (5, 3)
     assert city["done_rate"] == pytest.approx(0.6)
-    assert city["followed_up"] == 2 and city["followup_rate"] == pytest.approx(2 / 3)  # I1, I3; I2 never visited
+    assert city["followed_up"] == 2 and city["followup_rate"] == pytest.approx(
+        2 / 3
+    )  # I1, I3; I2 never visited
     assert city["mean_visit_satisfaction"] == pytest.approx((5 + 4) / 2)  # I1's latest visit counts
     assert (city["items_taken_prev"], city["items_done_prev"]) == (2, 2)
     assert city["items_taken_yoy_ratio"] == pytest.approx(5 / 2 - 1)
@@ -54,7 +84,11 @@ def test_item_kpis_by_hand():
     agent = item_kpis(items, visits, "agent", "2022", cases=cases).set_index("unit_code")
     assert agent["items_taken"].to_dict() == {"A1": 2, "A2": 2, "A3": 1}
     assert agent["petitions_persons"].to_dict() == {"A1": 4, "A2": 3, "A3": 8}  # a blank counts 1
-    assert agent["petitions_cases_prev"].to_dict() == {"A1": 1, "A2": 1, "A3": 0}  # J1, J2 (2021): persons blank → 1
+    assert agent["petitions_cases_prev"].to_dict() == {
+        "A1": 1,
+        "A2": 1,
+        "A3": 0,
+    }  # J1, J2 (2021): persons blank → 1
     assert agent.loc["A1", "petitions_persons_yoy_ratio"] == pytest.approx(4 / 1 - 1)
     assert agent.loc["A3", "items_done"] == 0 and np.isnan(agent.loc["A3", "followup_rate"])
     with pytest.raises(InputError, match="level"):

@@ -41,22 +41,35 @@ def test_run_as_job_then_read_results_and_list(env):
     runs = client.get("/api/v1/forecast/runs", params={"kind": "dispute"}).json()
     assert [r["run_id"] for r in runs] == [run_id] and runs[0]["summary"]["method"] == "rolling_3"
     assert client.get(f"/api/v1/forecast/runs/{run_id}").json()["target_end"] == "2025-01-01"
-    features = client.get(f"/api/v1/forecast/runs/{run_id}/results", headers=headers["commander"]).json()["features"]
+    features = client.get(f"/api/v1/forecast/runs/{run_id}/results", headers=headers["commander"]).json()[
+        "features"
+    ]
     ranks = [f["properties"]["rank"] for f in features]
-    assert ranks == sorted(ranks) and ranks[0] == 1 and features[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert (
+        ranks == sorted(ranks)
+        and ranks[0] == 1
+        and features[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    )
     assert all(f["properties"]["why"] for f in features)
-    listing = client.get(f"/api/v1/forecast/runs/{run_id}/list", params={"limit": 3}, headers=headers["commander"]).json()
+    listing = client.get(
+        f"/api/v1/forecast/runs/{run_id}/list", params={"limit": 3}, headers=headers["commander"]
+    ).json()
     assert len(listing["grids"]) == 3 and listing["townships"]
     assert client.get("/api/v1/forecast/runs/nope/results").status_code == 404
 
 
 def test_public_gets_no_small_counts_and_no_why(env):
     _store, client, headers = env
-    job = client.post("/api/v1/forecast/runs", json={"kind": "dispute", "asof": "2024-12-01", "method": "kde"},
-                      headers=headers["commander"]).json()
+    job = client.post(
+        "/api/v1/forecast/runs",
+        json={"kind": "dispute", "asof": "2024-12-01", "method": "kde"},
+        headers=headers["commander"],
+    ).json()
     run_id = _wait(client, headers["commander"], job["job_id"])["result"]["run_id"]
-    public = {f["id"]: f["properties"] for f in
-              client.get(f"/api/v1/forecast/runs/{run_id}/results").json()["features"]}
+    public = {
+        f["id"]: f["properties"]
+        for f in client.get(f"/api/v1/forecast/runs/{run_id}/results").json()["features"]
+    }
     assert all(p["why"] is None for p in public.values())
     small = [p for p in public.values() if p["suppressed"]]
     assert all(p["recent_cases"] is None for p in small)
@@ -65,7 +78,8 @@ def test_public_gets_no_small_counts_and_no_why(env):
 
 def test_bad_request_fails_the_job_with_a_message(env):
     _store, client, headers = env
-    job = client.post("/api/v1/forecast/runs", json={"kind": "dispute", "asof": "2024-12-09"},
-                      headers=headers["commander"]).json()
+    job = client.post(
+        "/api/v1/forecast/runs", json={"kind": "dispute", "asof": "2024-12-09"}, headers=headers["commander"]
+    ).json()
     body = _wait(client, headers["commander"], job["job_id"])
     assert body["state"] == "failed" and "first day of a month" in body["error"]

@@ -23,10 +23,15 @@ NAIVE = ("last_period", "rolling_3", "rolling_12")
 def _unseen_county():
     rng = np.random.default_rng(90514)
     return simulate_county(
-        seed=int(rng.integers(1_000_000)), side=int(rng.integers(18, 24)), cell_m=float(rng.uniform(600, 1000)),
-        cases_per_year=float(rng.uniform(1800, 3200)), theta=float(rng.uniform(0.2, 0.5)),
-        omega=1.0 / float(rng.uniform(7, 25)), season_amplitude=float(rng.uniform(0.1, 0.35)),
-        zone_amplitude=float(rng.uniform(1.5, 4.0)), zone_speed_m_per_month=float(rng.uniform(100, 400)),
+        seed=int(rng.integers(1_000_000)),
+        side=int(rng.integers(18, 24)),
+        cell_m=float(rng.uniform(600, 1000)),
+        cases_per_year=float(rng.uniform(1800, 3200)),
+        theta=float(rng.uniform(0.2, 0.5)),
+        omega=1.0 / float(rng.uniform(7, 25)),
+        season_amplitude=float(rng.uniform(0.1, 0.35)),
+        zone_amplitude=float(rng.uniform(1.5, 4.0)),
+        zone_speed_m_per_month=float(rng.uniform(100, 400)),
         towns=int(rng.integers(2, 6)),
     )
 
@@ -34,8 +39,9 @@ def _unseen_county():
 @pytest.fixture(scope="module")
 def county_backtest():
     county = _unseen_county()
-    return county, backtest(county.grids, county.history, "2024-01", "2024-12",
-                            oracle=lambda origin: county.true_expected(origin))
+    return county, backtest(
+        county.grids, county.history, "2024-01", "2024-12", oracle=lambda origin: county.true_expected(origin)
+    )
 
 
 def test_default_meets_the_skill_targets_on_an_unseen_county(county_backtest):
@@ -52,7 +58,15 @@ def test_default_meets_the_skill_targets_on_an_unseen_county(county_backtest):
 
 def test_backtest_table_plot_and_honest_origins(county_backtest):
     county, result = county_backtest
-    assert set(result.table["method"]) == {"last_period", "rolling_3", "rolling_12", "kde", "sepp", "hgb", "oracle"}
+    assert set(result.table["method"]) == {
+        "last_period",
+        "rolling_3",
+        "rolling_12",
+        "kde",
+        "sepp",
+        "hgb",
+        "oracle",
+    }
     # observed cases per origin are the month's cases, the same for every method
     per_origin = result.table.pivot(index="origin", columns="method", values="cases")
     assert (per_origin.nunique(axis=1) == 1).all()

@@ -28,16 +28,28 @@ KIND = "dispute"
 def _oracle(store, city, grid_geometry):
     addresses = city.addresses.reset_index(drop=True)
     x, y = to_local(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
-    points = pd.DataFrame({"address_id": addresses["address_id"].to_numpy(), "x": x, "y": y,
-                           "households": addresses["households"].to_numpy(), "urban": addresses["urban"].to_numpy()})
-    grid_of = locate_in_polygons(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy(), grid_geometry)
+    points = pd.DataFrame(
+        {
+            "address_id": addresses["address_id"].to_numpy(),
+            "x": x,
+            "y": y,
+            "households": addresses["households"].to_numpy(),
+            "urban": addresses["urban"].to_numpy(),
+        }
+    )
+    grid_of = locate_in_polygons(
+        addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy(), grid_geometry
+    )
     position = pd.Series(np.arange(len(points)), index=points["address_id"])
     truth = city.case_truth.set_index("case_id")
-    cases = pd.DataFrame({
-        "kind": city.cases["kind"].to_numpy(), "category": city.cases["category"].to_numpy(),
-        "day": pd.to_datetime(city.cases["reported_at"].str[:10]).to_numpy().astype("datetime64[D]"),
-        "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
-    })
+    cases = pd.DataFrame(
+        {
+            "kind": city.cases["kind"].to_numpy(),
+            "category": city.cases["category"].to_numpy(),
+            "day": pd.to_datetime(city.cases["reported_at"].str[:10]).to_numpy().astype("datetime64[D]"),
+            "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
+        }
+    )
 
     def oracle(origin):
         # the generator's yearly totals are its inputs; only earlier cases trigger

@@ -35,7 +35,9 @@ def test_area_budget_counts_area_not_grids():
     expected = np.array([9, 2, 1.5, 1, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
     # 5 % of 100 km²: the five 1-km² grids ranked first
     pai, pei, hit = pai_pei(expected, observed, area, 0.05)
-    assert hit == pytest.approx(6 / 16) and pai == pytest.approx((6 / 16) / 0.05) and pei == pytest.approx(1.0)
+    assert (
+        hit == pytest.approx(6 / 16) and pai == pytest.approx((6 / 16) / 0.05) and pei == pytest.approx(1.0)
+    )
     # a huge grid ranked first is taken alone (at least one grid): the area actually used counts
     pai, _pei, hit = pai_pei(expected[::-1], observed, area, 0.05)
     assert hit == pytest.approx(10 / 16) and pai == pytest.approx((10 / 16) / 0.91)
@@ -46,6 +48,16 @@ def test_top_share_and_score_keys():
     expected = observed.copy()
     assert top_share(expected, observed, 0.10) == pytest.approx((19 + 18) / observed.sum())
     s = score(expected + 0.1, observed, np.ones(20))
-    assert set(s) == {"log_score", "pai_1", "pai_5", "pai_10", "pei_1", "pei_5", "pei_10", "top10_share", "cases",
-                      "expected"}
+    assert set(s) == {
+        "log_score",
+        "pai_1",
+        "pai_5",
+        "pai_10",
+        "pei_1",
+        "pei_5",
+        "pei_10",
+        "top10_share",
+        "cases",
+        "expected",
+    }
     assert s["pei_10"] == pytest.approx(1.0)

@@ -41,8 +41,15 @@ def grids() -> gpd.GeoDataFrame:
 
 CASES = [
     # (a, b) in grid units, expected code
-    ((1, 1), "G2"), ((3, 1), "G1"), ((2, 3), "G3"), ((5.5, 2), "G5"), ((7, 2), "G4"),
-    ((10.5, 0.5), "G6"), ((12.5, 0.5), "G6"), ((1, 6), "G8"), ((3, 8), "G7"),
+    ((1, 1), "G2"),
+    ((3, 1), "G1"),
+    ((2, 3), "G3"),
+    ((5.5, 2), "G5"),
+    ((7, 2), "G4"),
+    ((10.5, 0.5), "G6"),
+    ((12.5, 0.5), "G6"),
+    ((1, 6), "G8"),
+    ((3, 8), "G7"),
     ((2, 1), "G1"),  # shared edge G1|G2 → smaller code
     ((2, 2), "G1"),  # T vertex G1, G2, G3
     ((1, 2), "G2"),  # edge G2|G3
@@ -52,10 +59,16 @@ CASES = [
     ((6, 2), "G4"),  # hole boundary: G4 and G5 → G4
     ((8, 3), "G4"),  # hole corner
     ((5, 2), "G5"),  # G5 outer edge
-    ((2, 7), "G7"), ((0.5, 8.5), "G7"), ((4, 5), "G7"),  # on the diagonal and its vertex
-    ((4, 9), "G7"), ((0, 9), "G7"), ((0, 5), "G8"),
+    ((2, 7), "G7"),
+    ((0.5, 8.5), "G7"),
+    ((4, 5), "G7"),  # on the diagonal and its vertex
+    ((4, 9), "G7"),
+    ((0, 9), "G7"),
+    ((0, 5), "G8"),
     ((11.5, 0.5), None),  # between the parts of G6
-    ((4.5, 1), None), ((20, 20), None), ((-1, -1), None),
+    ((4.5, 1), None),
+    ((20, 20), None),
+    ((-1, -1), None),
 ]
 
 
@@ -94,7 +107,9 @@ def test_h3_cells_against_sjoin():
     centre = h3.latlng_to_cell(43.62, 122.26, 6)
     cells = sorted(h3.cell_to_children(centre, 9))
     polys = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
-    grids = gpd.GeoDataFrame({"code": [f"15050200100{i:04d}" for i in range(len(cells))]}, geometry=polys, crs=WGS84)
+    grids = gpd.GeoDataFrame(
+        {"code": [f"15050200100{i:04d}" for i in range(len(cells))]}, geometry=polys, crs=WGS84
+    )
     rng = np.random.default_rng(5)
     minx, miny, maxx, maxy = grids.total_bounds
     vertices = shapely.get_coordinates(grids.geometry.values)

@@ -13,8 +13,9 @@ from tests import geocode_testdata as td
 
 @pytest.fixture(scope="module")
 def ctx() -> GeocodeContext:
-    grids = td.village_grids().assign(township_code=lambda g: g["village_code"].str[:9],
-                                      county_code=lambda g: g["village_code"].str[:6])
+    grids = td.village_grids().assign(
+        township_code=lambda g: g["village_code"].str[:9], county_code=lambda g: g["village_code"].str[:6]
+    )
     return GeocodeContext.build(td.addresses(), td.admin_units(), grids, margin_km=20)
 
 
@@ -62,12 +63,19 @@ def test_coordinates_used_when_they_agree_with_the_village(ctx):
     assert r.grid_code == "150502001001001"
     r = decide(ctx, "", 122.125, 43.005)  # no address: the point alone
     assert (r.geocode_status, r.precision, r.village_code, r.grid_code) == (
-        "accepted", "coordinates", "150502002202", "150502002202001")
+        "accepted",
+        "coordinates",
+        "150502002202",
+        "150502002202001",
+    )
 
 
 def test_disagreement_and_bad_coordinates_go_to_review(ctx):
     r = decide(ctx, "民航社区建国路18号1栋", 122.215, 43.005)  # in 巴彦嘎查, 17 km east
-    assert r.geocode_status == "review" and r.reason == "coordinates are 17.3 km from the matched standard address"
+    assert (
+        r.geocode_status == "review"
+        and r.reason == "coordinates are 17.3 km from the matched standard address"
+    )
     assert r.candidates[0]["full_address"] == "declared coordinates"
     assert np.isnan(r.lon) and r.grid_code is None
     r = decide(ctx, "科尔沁区科尔沁街道民航社区", 122.215, 43.005)  # the address names only the village
@@ -88,11 +96,15 @@ def test_point_outside_every_grid_goes_to_review(ctx):
 
 
 def test_geocode_cases_fills_the_schema_columns(ctx):
-    cases = pd.DataFrame({
-        "case_id": ["c1", "c2", "c3"],
-        "address_text": ["民航社区建国路18号1栋", "新村1组1号", None],
-        "raw_lon": [np.nan, np.nan, 122.125], "raw_lat": [np.nan, np.nan, 43.005], "raw_crs": [None, None, "wgs84"],
-    })
+    cases = pd.DataFrame(
+        {
+            "case_id": ["c1", "c2", "c3"],
+            "address_text": ["民航社区建国路18号1栋", "新村1组1号", None],
+            "raw_lon": [np.nan, np.nan, 122.125],
+            "raw_lat": [np.nan, np.nan, 43.005],
+            "raw_crs": [None, None, "wgs84"],
+        }
+    )
     out = geocode_cases(cases, td.addresses(), td.admin_units(), context=ctx)
     assert list(out["geocode_status"]) == ["accepted", "review", "accepted"]
     assert out.crs == "EPSG:4326"

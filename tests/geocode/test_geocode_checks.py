@@ -22,10 +22,20 @@ def test_flags_each_kind(city_polygon):
     lon = np.array([inside[0], inside[1], 116.40, 0.0, np.nan, np.inf, inside[0]])
     lat = np.array([inside[1], inside[0], 39.90, 0.0, 43.0, 43.0, 0.0])
     check = check_declared_points(lon, lat, "wgs84", city_polygon, margin_km=20)
-    assert list(check.flag) == ["ok", "swapped_latlon", "outside_city", "zero", "not_finite", "not_finite", "zero"]
+    assert list(check.flag) == [
+        "ok",
+        "swapped_latlon",
+        "outside_city",
+        "zero",
+        "not_finite",
+        "not_finite",
+        "zero",
+    ]
     # the swapped point is not repaired: its own coordinates stay as declared, the fix is a suggestion
     assert check.lon[1] == pytest.approx(inside[1]) and check.lat[1] == pytest.approx(inside[0])
-    assert check.suggested_lon[1] == pytest.approx(inside[0]) and check.suggested_lat[1] == pytest.approx(inside[1])
+    assert check.suggested_lon[1] == pytest.approx(inside[0]) and check.suggested_lat[1] == pytest.approx(
+        inside[1]
+    )
     assert np.isnan(check.suggested_lon[[0, 2, 3, 4]]).all()
     assert np.isnan(check.lon[[3, 4, 5, 6]]).all()
     assert check.counts() == {"ok": 1, "swapped_latlon": 1, "outside_city": 1, "zero": 2, "not_finite": 2}

@@ -19,10 +19,17 @@ def gpkg(tmp_path):
     store = open_store(path)
     store.write("admin_units", td.admin_units())
     store.write("addresses", td.addresses())
-    grids = td.village_grids().assign(plan_id="P1", township_code=lambda g: g["village_code"].str[:9],
-                                      county_code=lambda g: g["village_code"].str[:6])
-    store.write("plans", pd.DataFrame([{"plan_id": "P1", "name": "t", "status": "active",
-                                        "created_at": "2024-01-01T00:00:00"}]))
+    grids = td.village_grids().assign(
+        plan_id="P1",
+        township_code=lambda g: g["village_code"].str[:9],
+        county_code=lambda g: g["village_code"].str[:6],
+    )
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "P1", "name": "t", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+    )
     store.write("grids", grids)
     store.close()
     return str(path)
@@ -30,16 +37,32 @@ def gpkg(tmp_path):
 
 def test_geocode_command(gpkg, tmp_path, capsys):
     src = tmp_path / "in.csv"
-    pd.DataFrame({
-        "id": ["1", "2", "3"],
-        "address": ["科尔沁区科尔沁街道民航社区建国路18号1栋", "", "民航社区"],
-        "lon": ["", "122.011", ""], "lat": ["", "43.005", ""], "crs": ["", "wgs84", ""],
-    }).to_csv(src, index=False, encoding="gbk")
+    pd.DataFrame(
+        {
+            "id": ["1", "2", "3"],
+            "address": ["科尔沁区科尔沁街道民航社区建国路18号1栋", "", "民航社区"],
+            "lon": ["", "122.011", ""],
+            "lat": ["", "43.005", ""],
+            "crs": ["", "wgs84", ""],
+        }
+    ).to_csv(src, index=False, encoding="gbk")
     out = tmp_path / "out.csv"
     assert main(["geocode", str(src), "--out", str(out), "--store", gpkg]) == 0
     result = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
-    assert list(result.columns) == ["id", "address", "lon", "lat", "crs", "lon_wgs84", "lat_wgs84", "precision",
-                                    "score", "grid_code", "status", "reason"]
+    assert list(result.columns) == [
+        "id",
+        "address",
+        "lon",
+        "lat",
+        "crs",
+        "lon_wgs84",
+        "lat_wgs84",
+        "precision",
+        "score",
+        "grid_code",
+        "status",
+        "reason",
+    ]
     assert list(result["status"]) == ["accepted", "accepted", "review"]
     assert list(result["grid_code"].fillna("")) == ["150502001001001", "150502001001002", ""]
     assert result.loc[2, "precision"] == "village"
@@ -48,8 +71,13 @@ def test_geocode_command(gpkg, tmp_path, capsys):
 
 def test_import_and_review_commands(gpkg, tmp_path, capsys):
     src = tmp_path / "cases.csv"
-    pd.DataFrame({"编码": ["Z-1", "Z-2"], "地址": ["民航社区建国路18号1栋", "民航社区建国路60号"]}).to_csv(src, index=False)
-    assert main(["import", "cases", str(src), "--mapping", json.dumps({"编码": "external_id"}), "--store", gpkg]) == 0
+    pd.DataFrame({"编码": ["Z-1", "Z-2"], "地址": ["民航社区建国路18号1栋", "民航社区建国路60号"]}).to_csv(
+        src, index=False
+    )
+    assert (
+        main(["import", "cases", str(src), "--mapping", json.dumps({"编码": "external_id"}), "--store", gpkg])
+        == 0
+    )
     assert "accepted 1, review 1, rejected 0" in capsys.readouterr().out
     assert main(["review", "list", "--json", "--store", gpkg]) == 0
     queue = json.loads(capsys.readouterr().out)
@@ -62,7 +90,10 @@ def test_import_and_review_commands(gpkg, tmp_path, capsys):
 
 
 def test_errors_are_messages_not_tracebacks(gpkg, tmp_path, capsys):
-    assert main(["geocode", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv"), "--store", gpkg]) == 1
+    assert (
+        main(["geocode", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.csv"), "--store", gpkg])
+        == 1
+    )
     assert "no such file" in capsys.readouterr().err
     assert main(["review", "place", "nope", "122", "43", "--store", gpkg]) == 1
     assert "no case 'nope'" in capsys.readouterr().err

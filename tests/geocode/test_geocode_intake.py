@@ -14,14 +14,66 @@ from gridmap.geocode.transform import from_wgs84
 from gridmap.imports.cases import import_cases
 from tests import geocode_testdata as td
 
-HEADER = ["案件编号", "地址", "经度", "纬度", "坐标系", "类型", "类别", "状态", "登记时间", "当事人", "电话", "身份证号"]
+HEADER = [
+    "案件编号",
+    "地址",
+    "经度",
+    "纬度",
+    "坐标系",
+    "类型",
+    "类别",
+    "状态",
+    "登记时间",
+    "当事人",
+    "电话",
+    "身份证号",
+]
 ROWS = [
     # accepted by address
-    ["A-1", "科尔沁区科尔沁街道民航社区建国路18号1栋", "", "", "", "矛盾纠纷", "邻里", "已受理", "2024-03-05 14:30", "张三", "13800000000", "150502199001011234"],
+    [
+        "A-1",
+        "科尔沁区科尔沁街道民航社区建国路18号1栋",
+        "",
+        "",
+        "",
+        "矛盾纠纷",
+        "邻里",
+        "已受理",
+        "2024-03-05 14:30",
+        "张三",
+        "13800000000",
+        "150502199001011234",
+    ],
     # BD-09 coordinates 15 m from the standard address the text names: snapped to that address
-    ["A-2", "科尔沁区科尔沁街道民航社区建国路123号1栋", "BD_LON", "BD_LAT", "bd09", "信访", "住房", "办理中", "2024/3/6", "李四", "", ""],
+    [
+        "A-2",
+        "科尔沁区科尔沁街道民航社区建国路123号1栋",
+        "BD_LON",
+        "BD_LAT",
+        "bd09",
+        "信访",
+        "住房",
+        "办理中",
+        "2024/3/6",
+        "李四",
+        "",
+        "",
+    ],
     # review: house number 132 exists only elsewhere; never matched
-    ["A-3", "科尔沁区科尔沁街道民航社区建国路132号1栋", "", "", "", "dispute", "land", "reported", "2024-03-07", "", "", ""],
+    [
+        "A-3",
+        "科尔沁区科尔沁街道民航社区建国路132号1栋",
+        "",
+        "",
+        "",
+        "dispute",
+        "land",
+        "reported",
+        "2024-03-07",
+        "",
+        "",
+        "",
+    ],
     # review: swapped coordinates
     ["A-4", "", "43.005", "122.005", "wgs84", "矛盾纠纷", "其他", "", "2024-03-08", "", "", ""],
     # rejected: empty address, no coordinates
@@ -31,7 +83,20 @@ ROWS = [
     # rejected: unknown kind
     ["A-7", "民航社区建国路18号1栋", "", "", "", "火灾", "", "", "2024-03-11", "", "", ""],
     # review: coordinates in another village than the address
-    ["A-8", "科尔沁区保康镇巴彦嘎查1组3号", "122.005", "43.005", "wgs84", "矛盾纠纷", "", "", "2024-03-12", "", "", ""],
+    [
+        "A-8",
+        "科尔沁区保康镇巴彦嘎查1组3号",
+        "122.005",
+        "43.005",
+        "wgs84",
+        "矛盾纠纷",
+        "",
+        "",
+        "2024-03-12",
+        "",
+        "",
+        "",
+    ],
     # accepted at the declared point: 700 m from the address, in the same village
     ["A-9", "民航社区建国路18号1栋", "122.004", "43.008", "", "矛盾纠纷", "", "", "2024-03-13", "", "", ""],
 ]
@@ -54,10 +119,18 @@ def intake_store(store):
     """The shared ``store`` fixture (GeoPackage and PostGIS) with the tiny city and an active plan."""
     store.write("admin_units", td.admin_units(), mode="replace")
     store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(plan_id="P1", township_code=lambda g: g["village_code"].str[:9],
-                                      county_code=lambda g: g["village_code"].str[:6])
-    store.write("plans", pd.DataFrame([{"plan_id": "P1", "name": "test", "status": "active",
-                                        "created_at": "2024-01-01T00:00:00"}]), mode="replace")
+    grids = td.village_grids().assign(
+        plan_id="P1",
+        township_code=lambda g: g["village_code"].str[:9],
+        county_code=lambda g: g["village_code"].str[:6],
+    )
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "P1", "name": "test", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+        mode="replace",
+    )
     store.write("grids", grids, mode="replace")
     store.delete("cases")
     return store
@@ -74,8 +147,17 @@ def test_utf8_import_every_row_accounted_for(intake_store):
     assert report.accepted + report.review + report.rejected == report.rows
     assert report.mapping["地址"] == "address_text" and report.mapping["案件编号"] == "external_id"
     rows = intake_store.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
-    assert list(rows["status"]) == ["accepted", "accepted", "review", "review", "rejected", "review", "rejected",
-                                    "review", "accepted"]
+    assert list(rows["status"]) == [
+        "accepted",
+        "accepted",
+        "review",
+        "review",
+        "rejected",
+        "review",
+        "rejected",
+        "review",
+        "accepted",
+    ]
     assert list(rows["row_number"]) == list(range(2, 11))
     assert rows["reason"].iloc[4] == "empty address"
     assert "unknown kind" in rows["reason"].iloc[6]
@@ -88,8 +170,12 @@ def test_utf8_import_every_row_accounted_for(intake_store):
     assert len(cases) == 8  # the unknown-kind row is not a case
     a1 = cases.loc["A-1"]
     assert a1["geocode_status"] == "accepted" and a1["grid_code"] == "150502001001001"
-    assert (a1["kind"], a1["category"], a1["status"], a1["reported_at"]) == ("dispute", "neighbour", "accepted",
-                                                                          "2024-03-05T14:30:00")
+    assert (a1["kind"], a1["category"], a1["status"], a1["reported_at"]) == (
+        "dispute",
+        "neighbour",
+        "accepted",
+        "2024-03-05T14:30:00",
+    )
     assert a1["party_name"] == "张三"
     a2 = cases.loc["A-2"]
     assert a2["precision"] == "address" and a2["lon"] == pytest.approx(122.006, abs=1e-9)
@@ -121,8 +207,18 @@ def test_xlsx_and_json(intake_store, tmp_path):
     frame.to_excel(path, index=False)
     report = import_cases(intake_store, path)
     assert (report.filename, report.accepted, report.review, report.rejected) == ("cases.xlsx", 3, 4, 2)
-    doc = {"cases": frame.rename(columns={"案件编号": "id", "地址": "address", "经度": "lon", "纬度": "lat",
-                                          "坐标系": "crs", "类型": "kind"}).to_dict(orient="records")}
+    doc = {
+        "cases": frame.rename(
+            columns={
+                "案件编号": "id",
+                "地址": "address",
+                "经度": "lon",
+                "纬度": "lat",
+                "坐标系": "crs",
+                "类型": "kind",
+            }
+        ).to_dict(orient="records")
+    }
     report = import_cases(intake_store, json.dumps(doc, ensure_ascii=False).encode(), "cases.json")
     assert (report.accepted, report.review, report.rejected) == (3, 4, 2)
     # the same cases in another format: nothing to change (re-importing never rewrites equal rows)
@@ -132,7 +228,9 @@ def test_xlsx_and_json(intake_store, tmp_path):
 def test_reimport_updates_instead_of_duplicating(intake_store):
     first = import_cases(intake_store, csv_bytes(), "cases.csv")
     second = import_cases(intake_store, csv_bytes(), "cases.csv")
-    assert first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 0 and second.unchanged == 8
+    assert (
+        first.new_cases == 8 and second.new_cases == 0 and second.updated_cases == 0 and second.unchanged == 8
+    )
     assert intake_store.count("cases") == 8
     assert first.sha256 == second.sha256 and first.batch_id != second.batch_id
     # the same external id with a corrected address updates that case
@@ -176,8 +274,9 @@ def test_failure_midway_leaves_the_store_unchanged(intake_store, monkeypatch):
         import_cases(intake_store, csv_bytes(rows=rows), "second.csv")
     after = intake_store.read("cases").sort_values("case_id").reset_index(drop=True)
     assert intake_store.count("import_batches") == batches
-    pd.testing.assert_frame_equal(pd.DataFrame(before).drop(columns="geometry"),
-                                  pd.DataFrame(after).drop(columns="geometry"))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(before).drop(columns="geometry"), pd.DataFrame(after).drop(columns="geometry")
+    )
 
 
 def test_oversized_and_unreadable_uploads(intake_store, tmp_path, monkeypatch):
@@ -204,8 +303,9 @@ def test_oversized_and_unreadable_uploads(intake_store, tmp_path, monkeypatch):
 
 def test_explicit_mapping(intake_store):
     data = "编码,位置,种类\nM-1,民航社区建国路18号1栋,信访\n".encode()
-    report = import_cases(intake_store, data, "m.csv", mapping={"编码": "external_id", "address_text": "位置",
-                                                                       "种类": "kind"})
+    report = import_cases(
+        intake_store, data, "m.csv", mapping={"编码": "external_id", "address_text": "位置", "种类": "kind"}
+    )
     assert report.accepted == 1
     assert by_external(intake_store).loc["M-1", "kind"] == "petition"
     with pytest.raises(InputError, match="mapping"):
@@ -218,8 +318,10 @@ def test_review_queue_and_actions(intake_store):
     assert len(queue) == 4 and not {"party_name", "party_phone", "party_id_number"} & set(queue.columns)
     ids = dict(zip(queue["external_id"], queue["case_id"], strict=True))
     a3 = queue.set_index("external_id").loc["A-3"]
-    assert all(c["address_id"] != td.address_id("科尔沁区西门街道建国社区建国路132号1栋") or c["score"] < 90
-               for c in a3["candidates"])
+    assert all(
+        c["address_id"] != td.address_id("科尔沁区西门街道建国社区建国路132号1栋") or c["score"] < 90
+        for c in a3["candidates"]
+    )
 
     target = td.address_id("科尔沁区科尔沁街道民航社区建国路123号1栋")
     out = intake.resolve_review(intake_store, ids["A-3"], "pick", address_id=target, actor="ann")
@@ -247,12 +349,16 @@ def test_review_queue_and_actions(intake_store):
 
 def test_reason_kinds():
     assert intake.reason_kind("house number 9 not found on 建国路") == "house number not found on the road"
-    assert intake.reason_kind("only the village was recognised; road 'x' unknown") == "only the village recognised"
+    assert (
+        intake.reason_kind("only the village was recognised; road 'x' unknown")
+        == "only the village recognised"
+    )
     assert intake.reason_kind("village name is ambiguous (2 units)") == "village name ambiguous"
     assert intake.reason_kind("unreadable reported_at") == "unreadable reported_at"
     assert intake.reason_kind("empty address") == "empty address"
     assert intake.reason_kind("coordinates are 3.2 km from the matched standard address") == (
-        "coordinates far from the matched address")
+        "coordinates far from the matched address"
+    )
 
 
 def test_read_upload_returns_text_cells():

@@ -67,7 +67,11 @@ def test_parse_prefers_a_longer_road_over_a_village_alias(matcher):
 def test_parse_abbreviated_county_and_chinese_numerals(matcher):
     p = parse_address("内蒙古通辽市科左中旗保康镇巴彦嘎查一组十二号", matcher.gazetteer)
     assert (p.county, p.township, p.village, p.road, p.house_number) == (
-        "150521", "150521100", "150521100201", "1组", "12",
+        "150521",
+        "150521100",
+        "150521100201",
+        "1组",
+        "12",
     )
 
 
@@ -97,7 +101,10 @@ def test_gazetteer_without_roads():
 
 def test_exact_and_normalized_exact(matcher):
     target = td.address_id("科尔沁区科尔沁街道民航社区建国路18号1栋")
-    for text in ("科尔沁区科尔沁街道民航社区建国路18号1栋", "內蒙古通遼市科爾沁區科爾沁街道民航社區建國路十八號一棟"):
+    for text in (
+        "科尔沁区科尔沁街道民航社区建国路18号1栋",
+        "內蒙古通遼市科爾沁區科爾沁街道民航社區建國路十八號一棟",
+    ):
         r = one(matcher, text)
         assert (r.precision, r.status, r.score, r.address_id) == ("address", "accepted", 100.0, target)
         assert r.candidates[0]["address_id"] == target
@@ -109,7 +116,9 @@ def test_road_and_house_number_within_the_parsed_area(matcher):
     assert r.precision == "address" and r.status == "accepted"
     # the same road and number elsewhere in the city is not this village's
     r = one(matcher, "科尔沁区铁区社区和平大街20号1栋")
-    assert r.address_id != td.address_id("科尔沁区科尔沁街道民航社区和平大街20号1栋") or r.status != "accepted"
+    assert (
+        r.address_id != td.address_id("科尔沁区科尔沁街道民航社区和平大街20号1栋") or r.status != "accepted"
+    )
 
 
 def test_fuzzy_road_with_exact_house_number(matcher):
@@ -138,7 +147,9 @@ def test_house_numbers_are_never_fuzzy(matcher, text):
 def test_road_level_result_lists_numerically_nearest_numbers(matcher):
     r = one(matcher, "科尔沁区西门街道建国社区建国路9号")
     assert r.precision == "road" and r.status == "review" and r.reason == "house number 9 not found on 建国路"
-    assert [c["address_id"] for c in r.candidates][:1] == [td.address_id("科尔沁区西门街道建国社区建国路7号1栋")]
+    assert [c["address_id"] for c in r.candidates][:1] == [
+        td.address_id("科尔沁区西门街道建国社区建国路7号1栋")
+    ]
 
 
 def test_building_decides_and_missing_building_is_ambiguous(matcher):

@@ -48,16 +48,23 @@ def unseen(demo_build):
     result = geocode_rows(ctx, texts["text"])
     accepted = result["geocode_status"].eq("accepted").to_numpy()
     right = accepted & (result["grid_code"].to_numpy(dtype=object) == true_grid[pick])
-    return texts.assign(unambiguous=clear, accepted=accepted, right=right,
-                        precision=result["precision"].to_numpy(), reason=result["reason"].to_numpy())
+    return texts.assign(
+        unambiguous=clear,
+        accepted=accepted,
+        right=right,
+        precision=result["precision"].to_numpy(),
+        reason=result["reason"].to_numpy(),
+    )
 
 
 def _summary(frame: pd.DataFrame) -> str:
     missed = frame[frame["unambiguous"] & ~frame["right"]]
-    return (f"{frame['unambiguous'].sum()} unambiguous of {len(frame)}; "
-            f"right {frame.loc[frame['unambiguous'], 'right'].mean():.4f}; "
-            f"wrong {(frame['accepted'] & ~frame['right']).sum()}; missed because: "
-            f"{missed['reason'].str.replace(r'[0-9]+', 'N', regex=True).value_counts().head(5).to_dict()}")
+    return (
+        f"{frame['unambiguous'].sum()} unambiguous of {len(frame)}; "
+        f"right {frame.loc[frame['unambiguous'], 'right'].mean():.4f}; "
+        f"wrong {(frame['accepted'] & ~frame['right']).sum()}; missed because: "
+        f"{missed['reason'].str.replace(r'[0-9]+', 'N', regex=True).value_counts().head(5).to_dict()}"
+    )
 
 
 def test_every_rewrite_rule_is_exercised(unseen):
@@ -80,6 +87,7 @@ def test_unambiguous_rewrites_land_on_the_right_grid(unseen):
 
 
 # --- the mechanisms, on the hand-made city (fast) -------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def matcher() -> AddressMatcher:
@@ -109,7 +117,14 @@ def test_unread_unit_text_before_a_hamlet_group_is_never_automatic(matcher):
 
 def test_rewriter_helpers():
     assert [rw.zh_number(n) for n in (7, 10, 17, 20, 103, 110, 1200)] == [
-        "七", "十", "十七", "二十", "一百零三", "一百一十", "一千二百"]
+        "七",
+        "十",
+        "十七",
+        "二十",
+        "一百零三",
+        "一百一十",
+        "一千二百",
+    ]
 
 
 def test_synthesiser_variants_on_the_demo_grids_stay_right(demo_build, unseen):

@@ -51,15 +51,21 @@ def cases_frame() -> gpd.GeoDataFrame:
         ("c6", "dispute", "neighbour", "resolved", "2024-02-01 08:00:00", None, None),
     ]
     frame = pd.DataFrame(rows, columns=["case_id", "kind", "category", "status", "reported_at", "lon", "lat"])
-    geometry = [shapely.Point(x, y) if x is not None else None for x, y in zip(frame.lon, frame.lat, strict=True)]
+    geometry = [
+        shapely.Point(x, y) if x is not None else None for x, y in zip(frame.lon, frame.lat, strict=True)
+    ]
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
 
 
 def test_filters_by_kind_category_status_and_window():
     cases = cases_frame()
     assert filter_cases(cases, {"kind": "dispute"})["case_id"].tolist() == ["c1", "c2", "c4", "c5", "c6"]
-    assert filter_cases(cases, {"category": ["land", "petition_land"]})["case_id"].tolist() == ["c1", "c3", "c4",
-                                                                                                 "c5"]
+    assert filter_cases(cases, {"category": ["land", "petition_land"]})["case_id"].tolist() == [
+        "c1",
+        "c3",
+        "c4",
+        "c5",
+    ]
     assert filter_cases(cases, {"status": "resolved"})["case_id"].tolist() == ["c1", "c3", "c6"]
     assert filter_cases(cases, {"status": "open"})["case_id"].tolist() == ["c2", "c4", "c5"]
     window = filter_cases(cases, {"from": "2024-02-01", "to": "2024-03-01"})
@@ -92,8 +98,9 @@ def test_point_in_polygon_equals_geopandas_sjoin():
     assert outside == len(points) - len(joined)
     households = rng.integers(1, 50, 5000)
     weighted, _ = count_in_polygons(lon, lat, units, weights=households)
-    np.testing.assert_allclose(weighted, np.bincount(joined["index_right"], weights=households[joined.index],
-                                                     minlength=len(units)))
+    np.testing.assert_allclose(
+        weighted, np.bincount(joined["index_right"], weights=households[joined.index], minlength=len(units))
+    )
 
 
 def test_boundary_points_are_counted_once():
@@ -120,8 +127,9 @@ def test_h3_counts_equal_scalar_h3_and_study_area_adds_zeros():
 
 
 def test_h3_polygons_match_cell_boundaries():
-    cells = np.array([h3.str_to_int(c) for c in h3.grid_disk(h3.latlng_to_cell(43.65, 122.26, 9), 2)],
-                     dtype=np.uint64)
+    cells = np.array(
+        [h3.str_to_int(c) for c in h3.grid_disk(h3.latlng_to_cell(43.65, 122.26, 9), 2)], dtype=np.uint64
+    )
     polys = h3_polygons(cells)
     assert polys.crs.to_epsg() == 4326 and polys.is_valid.all()
     for cell, poly in zip(cells.tolist(), polys, strict=True):
@@ -140,10 +148,12 @@ def rates_data():
 
 def test_empirical_bayes_equals_esda():
     events, base = rates_data()
-    np.testing.assert_allclose(empirical_bayes(events, base), smoothing.Empirical_Bayes(events, base).r.ravel(),
-                               rtol=1e-12)
-    np.testing.assert_allclose(excess_risk(events, base), smoothing.Excess_Risk(events, base).r.ravel(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        empirical_bayes(events, base), smoothing.Empirical_Bayes(events, base).r.ravel(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        excess_risk(events, base), smoothing.Excess_Risk(events, base).r.ravel(), rtol=1e-12
+    )
 
 
 def test_spatial_empirical_bayes_equals_esda():

@@ -37,8 +37,15 @@ def test_planted_clusters_become_ranked_areas_with_summaries():
     trend = np.where(np.arange(900) % 2 == 0, "persistent_hot_spot", "new_hot_spot")
     # normal inference: this test is about merging units into areas and fixes which units are significant
     result = gi_star(counts, weights, inference="normal")
-    areas = hotspot_areas(result.significant_fdr, result.z, weights, units, counts, category_counts=categories,
-                          trend_labels=trend)
+    areas = hotspot_areas(
+        result.significant_fdr,
+        result.z,
+        weights,
+        units,
+        counts,
+        category_counts=categories,
+        trend_labels=trend,
+    )
     assert len(areas) >= 2 and areas["rank"].tolist()[:2] == [1, 2]
     big, small = areas.iloc[0], areas.iloc[1]
     assert big.cases > small.cases > 0
@@ -64,8 +71,12 @@ def test_no_area_on_noise():
     for seed in range(20):
         counts = np.random.default_rng(seed).poisson(20.0, 900).astype(float)
         result = gi_star(counts, weights)
-        areas = pd.concat([hotspot_areas(result.significant_fdr, result.z, weights, units, counts, sign=sign)
-                           for sign in (1, -1)])
+        areas = pd.concat(
+            [
+                hotspot_areas(result.significant_fdr, result.z, weights, units, counts, sign=sign)
+                for sign in (1, -1)
+            ]
+        )
         maps_with_areas += len(areas) > 0
         assert (areas["units"] <= 2).all(), seed
     assert maps_with_areas <= 2
@@ -88,7 +99,9 @@ def test_h3_cells_merge_into_clean_polygons():
     assert centre_cell in json.loads(top.unit_ids)
     slow = hotspot_areas(result.significant_fdr, result.z, weights, polygons, counts, tiling=False)
     assert top.geometry.symmetric_difference(slow.iloc[0].geometry).area < 1e-12
-    assert len(hotspot_areas(result.significant_fdr, result.z, weights, polygons, counts, min_units=10_000)) == 0
+    assert (
+        len(hotspot_areas(result.significant_fdr, result.z, weights, polygons, counts, min_units=10_000)) == 0
+    )
 
 
 def test_units_that_do_not_tile_cleanly_still_merge():
@@ -96,8 +109,11 @@ def test_units_that_do_not_tile_cleanly_still_merge():
     # coverage union refuses the input and the plain union takes over
     units = gpd.GeoDataFrame(
         {"code": ["left", "right", "top"]},
-        geometry=[shapely.box(122.0, 43.0, 122.01, 43.01), shapely.box(122.01, 43.0, 122.02, 43.01),
-                  shapely.box(122.005, 43.01, 122.015, 43.02)],
+        geometry=[
+            shapely.box(122.0, 43.0, 122.01, 43.01),
+            shapely.box(122.01, 43.0, 122.02, 43.01),
+            shapely.box(122.005, 43.01, 122.015, 43.02),
+        ],
         crs=4326,
     )
     weights = queen_weights(units, ids="code", criterion="geometry")

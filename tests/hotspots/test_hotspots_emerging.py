@@ -114,13 +114,20 @@ def test_class_edge_cases():
 
 def test_space_time_cube_counts_months():
     unit_index = np.array([0, 0, 1, 2, -1, 1])
-    reported = ["2024-01-03T10:00:00", "2024-01-31T23:59:59", "2024-03-01T00:00:00", "2024-02-14 08:00:00",
-                "2024-02-01T00:00:00", "not a time"]
+    reported = [
+        "2024-01-03T10:00:00",
+        "2024-01-31T23:59:59",
+        "2024-03-01T00:00:00",
+        "2024-02-14 08:00:00",
+        "2024-02-01T00:00:00",
+        "not a time",
+    ]
     cube = space_time_cube(unit_index, reported, np.array(["a", "b", "c"]))
     assert cube.steps == ["2024-01-01", "2024-02-01", "2024-03-01"]
     np.testing.assert_array_equal(cube.counts, [[2, 0, 0], [0, 0, 1], [0, 1, 0]])
-    window = space_time_cube(unit_index, reported, np.array(["a", "b", "c"]), start="2023-12-01",
-                             end="2024-02-01")
+    window = space_time_cube(
+        unit_index, reported, np.array(["a", "b", "c"]), start="2023-12-01", end="2024-02-01"
+    )
     assert window.steps == ["2023-12-01", "2024-01-01"] and window.counts.sum() == 2
     weekly = space_time_cube(unit_index, reported, np.array(["a", "b", "c"]), step="week")
     assert weekly.steps[0] == "2024-01-03" and weekly.counts.sum() == 4
@@ -140,8 +147,14 @@ def test_planted_emerging_and_persistent_clusters():
     labels = result.labels.reshape(rows, cols)
     steady = set(labels[3, 3:4].tolist() + labels[2:5, 2:5].ravel().tolist())
     assert labels[3, 3] in {"persistent_hot_spot", "intensifying_hot_spot", "diminishing_hot_spot"}
-    assert steady <= {"persistent_hot_spot", "intensifying_hot_spot", "diminishing_hot_spot",
-                      "historical_hot_spot", "sporadic_hot_spot", "oscillating_hot_spot"}
+    assert steady <= {
+        "persistent_hot_spot",
+        "intensifying_hot_spot",
+        "diminishing_hot_spot",
+        "historical_hot_spot",
+        "sporadic_hot_spot",
+        "oscillating_hot_spot",
+    }
     assert labels[10, 10] in {"consecutive_hot_spot", "new_hot_spot"}
     background = np.ones((rows, cols), bool)
     background[1:6, 1:6] = False

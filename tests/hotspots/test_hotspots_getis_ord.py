@@ -69,8 +69,11 @@ def test_bh_equals_scipy_false_discovery_control():
     p = np.concatenate([rng.uniform(size=500), rng.uniform(0, 1e-3, 40), [0.0, 1.0, 0.05, 0.05]])
     np.testing.assert_allclose(fdr_bh(p), stats.false_discovery_control(p, method="bh"), rtol=1e-12)
     # large inputs take the packed-key sort; near-equal values force its argsort fallback
-    for big in (rng.choice(np.r_[rng.uniform(size=30), 1e-6, 0.0, 1.0], 5000), rng.uniform(size=20_000),
-                np.r_[rng.uniform(size=5000), 0.3 + np.arange(5000) * 1e-17]):
+    for big in (
+        rng.choice(np.r_[rng.uniform(size=30), 1e-6, 0.0, 1.0], 5000),
+        rng.uniform(size=20_000),
+        np.r_[rng.uniform(size=5000), 0.3 + np.arange(5000) * 1e-17],
+    ):
         np.testing.assert_allclose(fdr_bh(big), stats.false_discovery_control(big, method="bh"), rtol=1e-12)
     with_nan = np.r_[p, np.nan]
     assert np.isnan(fdr_bh(with_nan)[-1])
@@ -122,8 +125,12 @@ def test_fdr_warning_fires_when_permutations_cannot_reach_significance():
     assert not fdr_resolution(99999, 900, 0.05)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error", FDRResolutionWarning)
-        ok = gi_star(planted_counts()[:100], SpatialWeights(lat2W(10, 10).sparse, np.arange(100)),
-                     permutations=1999, seed=1)
+        ok = gi_star(
+            planted_counts()[:100],
+            SpatialWeights(lat2W(10, 10).sparse, np.arange(100)),
+            permutations=1999,
+            seed=1,
+        )
     assert not ok.fdr_limited and ok.fdr_warning is None
 
 

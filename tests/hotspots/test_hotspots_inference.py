@@ -31,7 +31,9 @@ def test_p_equals_full_enumeration_of_neighbour_sets():
     rng = np.random.default_rng(3)
     counts = rng.poisson(2.0, 9).astype(float)
     counts[[0, 1]] = [40.0, 25.0]
-    ring = sp.diags([1, 1, 1, 1], [-1, 1, -8, 8], shape=(9, 9), format="csr", dtype=float)  # a cycle: 2 neighbours each
+    ring = sp.diags(
+        [1, 1, 1, 1], [-1, 1, -8, 8], shape=(9, 9), format="csr", dtype=float
+    )  # a cycle: 2 neighbours each
     adjacency = (ring + sp.csr_matrix(([1.0, 1.0], ([0, 4], [4, 0])), shape=(9, 9))).tocsr()  # unit 0: 3
     adjacency.data[:] = 1.0
     test = log_count_test(counts, adjacency)

@@ -30,7 +30,8 @@ def test_surface_integrates_to_the_number_of_points(bandwidth):
     assert kde.integral() == pytest.approx(4000, rel=0.02)
     weights = np.full(len(lon), 2.5)
     assert kernel_density(lon, lat, weights=weights, bandwidth_m=bandwidth).integral() == pytest.approx(
-        10_000, rel=0.02)
+        10_000, rel=0.02
+    )
 
 
 def test_density_matches_direct_quartic_sum_at_sample_points():
@@ -40,7 +41,9 @@ def test_density_matches_direct_quartic_sum_at_sample_points():
     qlon, qlat = np.array([122.26, 122.27, 122.2]), np.array([43.65, 43.655, 43.6])
     px, py = to_local(lon, lat)
     qx, qy = to_local(qlon, qlat)
-    d2 = (np.asarray(px)[None, :] - np.asarray(qx)[:, None]) ** 2 + (np.asarray(py)[None, :] - np.asarray(qy)[:, None]) ** 2
+    d2 = (np.asarray(px)[None, :] - np.asarray(qx)[:, None]) ** 2 + (
+        np.asarray(py)[None, :] - np.asarray(qy)[:, None]
+    ) ** 2
     u2 = d2 / h**2
     direct = (3 / (math.pi * h**2) * np.where(u2 < 1, (1 - u2) ** 2, 0)).sum(axis=1) * 1e6
     np.testing.assert_allclose(kde.sample(qlon, qlat), direct, rtol=0.03)
@@ -75,7 +78,9 @@ def test_leaflet_bounds_and_mercator_rows():
     r, c = np.unravel_index(np.argmax(kde.density), kde.density.shape)
     merc = lambda v: math.log(math.tan(math.pi / 4 + math.radians(v) / 2))  # noqa: E731
     frac = (r + 0.5) / rows
-    lat_pixel = math.degrees(2 * math.atan(math.exp(merc(north) + frac * (merc(south) - merc(north)))) - math.pi / 2)
+    lat_pixel = math.degrees(
+        2 * math.atan(math.exp(merc(north) + frac * (merc(south) - merc(north)))) - math.pi / 2
+    )
     lon_pixel = west + (c + 0.5) / cols * (east - west)
     assert abs(lat_pixel - 43.65) < 0.01 and abs(lon_pixel - 122.26) < 0.01
 
@@ -85,7 +90,7 @@ def test_arcgis_default_bandwidth_rule():
     x, y = rng.normal(0, 1000, 500), rng.normal(0, 500, 500)
     sd = math.sqrt(((x - x.mean()) ** 2 + (y - y.mean()) ** 2).mean())
     dm = np.median(np.hypot(x - x.mean(), y - y.mean()))
-    expected = 0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 500 ** -0.2
+    expected = 0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 500**-0.2
     assert arcgis_bandwidth(x, y) == pytest.approx(expected, rel=0.01)
     with pytest.raises(InputError):
         kernel_density([122.0], [43.0])

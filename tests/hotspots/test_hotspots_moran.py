@@ -53,8 +53,9 @@ def test_equal_esda_with_islands():
     assert island_weights.islands.tolist() == [0]
     y = values()[:100]
     ours = local_moran(y, island_weights, permutations=0)
-    theirs = esda.Moran_Local(y, WSP(island_weights.sparse).to_W(silence_warnings=True), transformation="r",
-                              permutations=0)
+    theirs = esda.Moran_Local(
+        y, WSP(island_weights.sparse).to_W(silence_warnings=True), transformation="r", permutations=0
+    )
     np.testing.assert_allclose(ours.I, theirs.Is, rtol=0, atol=1e-9)
     assert ours.I[0] == 0 and ours.cluster[0] == 0
 

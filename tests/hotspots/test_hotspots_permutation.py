@@ -126,7 +126,11 @@ def test_exact_tails_equal_enumeration():
                 continue
             others = np.delete(y, i)
             sums = np.array([others[list(c)].sum() for c in itertools.combinations(range(n - 1), k[i])])
-            expected = [(sums > observed[i]).mean(), (sums == observed[i]).mean(), (sums < observed[i]).mean()]
+            expected = [
+                (sums > observed[i]).mean(),
+                (sums == observed[i]).mean(),
+                (sums < observed[i]).mean(),
+            ]
             np.testing.assert_allclose([greater[i], equal[i], less[i]], expected, atol=1e-12)
             checked += 1
     assert checked > 100
@@ -229,5 +233,7 @@ def test_permutation_inference_drives_fdr_and_bins():
     block[5:9, 20:24] = True
     assert result.significant_fdr.reshape(30, 30)[block].sum() >= 8
     significant = result.significant_fdr
-    assert (result.bin[significant] != 0).all() and (np.sign(result.bin[significant]) == np.sign(result.z[significant])).all()
+    assert (result.bin[significant] != 0).all() and (
+        np.sign(result.bin[significant]) == np.sign(result.z[significant])
+    ).all()
     assert (result.bin[significant] > 0).sum() >= 8

@@ -74,8 +74,11 @@ def test_geometry_criterion_catches_t_junctions_that_vertex_misses():
     # a wide box on top of two boxes: its bottom edge has no vertex at x=1 where the two meet
     units = gpd.GeoDataFrame(
         {"code": ["left", "right", "top"]},
-        geometry=[shapely.box(0, 0, 0.01, 0.01), shapely.box(0.01, 0, 0.02, 0.01),
-                  shapely.Polygon([(0.005, 0.01), (0.005, 0.02), (0.015, 0.02), (0.015, 0.01)])],
+        geometry=[
+            shapely.box(0, 0, 0.01, 0.01),
+            shapely.box(0.01, 0, 0.02, 0.01),
+            shapely.Polygon([(0.005, 0.01), (0.005, 0.02), (0.015, 0.02), (0.015, 0.01)]),
+        ],
         crs=4326,
     )
     vertex = queen_weights(units, ids="code")
@@ -83,8 +86,10 @@ def test_geometry_criterion_catches_t_junctions_that_vertex_misses():
     assert vertex.cardinalities.tolist() == [1, 1, 0]
     assert geometric.cardinalities.tolist() == [2, 2, 2]
     # a 5 m gap is bridged only with a tolerance
-    gap = gpd.GeoDataFrame(geometry=[shapely.box(122.2, 43.6, 122.21, 43.61),
-                                     shapely.box(122.21006, 43.6, 122.22, 43.61)], crs=4326)
+    gap = gpd.GeoDataFrame(
+        geometry=[shapely.box(122.2, 43.6, 122.21, 43.61), shapely.box(122.21006, 43.6, 122.22, 43.61)],
+        crs=4326,
+    )
     assert queen_weights(gap, criterion="geometry").sparse.nnz == 0
     assert queen_weights(gap, criterion="geometry", tolerance_m=10).sparse.nnz == 2
 
@@ -146,12 +151,15 @@ def test_space_time_neighbours_are_same_step_plus_previous_steps():
     assert two[3 * 6 + 0, 1 * 6 + 0] > 0 and two[3 * 6 + 0, 0 * 6 + 0] == 0
 
 
-@pytest.mark.parametrize(("lat", "lon", "resolution"), [
-    (43.65, 122.26, 9),  # Tongliao: a hexagon subtree of base cell 24
-    (39.10, 122.30, 8),  # around base cell 24's pentagon centre: the deleted K sector
-    (39.10, 122.30, 7),
-    (52.0, -120.0, 10),  # another base cell, even resolution
-])
+@pytest.mark.parametrize(
+    ("lat", "lon", "resolution"),
+    [
+        (43.65, 122.26, 9),  # Tongliao: a hexagon subtree of base cell 24
+        (39.10, 122.30, 8),  # around base cell 24's pentagon centre: the deleted K sector
+        (39.10, 122.30, 7),
+        (52.0, -120.0, 10),  # another base cell, even resolution
+    ],
+)
 def test_h3_arithmetic_neighbours_equal_h3_grid_disk(lat, lon, resolution):
     from gridmap.hotspots.weights import h3_ring1_csr
 
@@ -161,7 +169,10 @@ def test_h3_arithmetic_neighbours_equal_h3_grid_disk(lat, lon, resolution):
     matrix = h3_ring1_csr(cells, resolution)
     position = {int(c): i for i, c in enumerate(cells.tolist())}
     for i, cell in enumerate(cells.tolist()):
-        expected = sorted(position[h3.str_to_int(o)] for o in h3.grid_disk(h3.int_to_str(cell), 1)
-                          if h3.str_to_int(o) in position and h3.str_to_int(o) != cell)
-        assert matrix.indices[matrix.indptr[i]:matrix.indptr[i + 1]].tolist() == expected
+        expected = sorted(
+            position[h3.str_to_int(o)]
+            for o in h3.grid_disk(h3.int_to_str(cell), 1)
+            if h3.str_to_int(o) in position and h3.str_to_int(o) != cell
+        )
+        assert matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]].tolist() == expected
     assert (matrix != matrix.T).nnz == 0

@@ -15,7 +15,8 @@ def test_init_import_list_undo(tmp_path, capsys):
     assert main(["init", "--store", store_path]) == 0  # idempotent
     roster = tmp_path / "roster.csv"
     pd.DataFrame({"编号": ["W1", "W2"], "名字": ["王芳", "李强"], "专兼职": ["专职", "兼职"]}).to_csv(
-        roster, index=False, encoding="gbk")
+        roster, index=False, encoding="gbk"
+    )
     assert main(["import", "workers", str(roster), "--map", "name=名字", "--store", store_path]) == 0
     out = capsys.readouterr().out
     assert "accepted 2" in out and "undo with: gridmap import undo" in out

@@ -48,7 +48,10 @@ def test_county_export_end_to_end(store, export):
 
     addresses = run_import(store, "addresses", export.folder / "addresses.xlsx")
     assert addresses.accepted == len(export.addresses), addresses.summary()
-    assert int(pd.to_numeric(store.read("addresses", columns=["households"])["households"]).sum()) == export.households
+    assert (
+        int(pd.to_numeric(store.read("addresses", columns=["households"])["households"]).sum())
+        == export.households
+    )
 
     workers = run_import(store, "workers", export.folder / "roster.xlsx")
     assert workers.accepted == 4, workers.summary()

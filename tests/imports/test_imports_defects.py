@@ -25,7 +25,16 @@ from tests import geocode_testdata as td
 
 FULL = ["案件编号", "地址", "类型", "类别", "状态", "登记时间", "结案时间", "当事人"]
 ROWS = [
-    ["A-1", "科尔沁区科尔沁街道民航社区建国路18号1栋", "矛盾纠纷", "邻里", "已结案", "2024-03-05 14:30", "2024-03-20", "张三"],
+    [
+        "A-1",
+        "科尔沁区科尔沁街道民航社区建国路18号1栋",
+        "矛盾纠纷",
+        "邻里",
+        "已结案",
+        "2024-03-05 14:30",
+        "2024-03-20",
+        "张三",
+    ],
     ["A-2", "科尔沁区科尔沁街道民航社区建国路123号1栋", "信访", "住房", "办理中", "2024-03-06", "", "李四"],
 ]
 
@@ -37,10 +46,18 @@ def city(store):
 
     store.write("admin_units", td.admin_units(), mode="replace")
     store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(plan_id="P1", township_code=lambda g: g["village_code"].str[:9],
-                                      county_code=lambda g: g["village_code"].str[:6])
-    store.write("plans", pd.DataFrame([{"plan_id": "P1", "name": "test", "status": "active",
-                                        "created_at": "2024-01-01T00:00:00"}]), mode="replace")
+    grids = td.village_grids().assign(
+        plan_id="P1",
+        township_code=lambda g: g["village_code"].str[:9],
+        county_code=lambda g: g["village_code"].str[:6],
+    )
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "P1", "name": "test", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+        mode="replace",
+    )
     store.write("grids", gpd.GeoDataFrame(grids, crs=WGS84), mode="replace")
     return store
 
@@ -64,7 +81,16 @@ def test_reimport_changes_only_the_columns_the_file_carries(city):
     again = run_import(city, "cases", csv(["案件编号", "地址"], [r[:2] for r in ROWS]), "ids.csv")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     after = case(city, "A-1")
-    for column in ("status", "category", "kind", "reported_at", "closed_at", "party_name", "grid_code", "source"):
+    for column in (
+        "status",
+        "category",
+        "kind",
+        "reported_at",
+        "closed_at",
+        "party_name",
+        "grid_code",
+        "source",
+    ):
         assert after[column] == before[column], column
 
     # id and status: only the status changes, and the row records what it was
@@ -85,7 +111,9 @@ def test_reimport_changes_only_the_columns_the_file_carries(city):
 
 def test_undo_reverses_a_batch(city):
     first = run_import(city, "cases", csv(FULL, ROWS), "full.csv")
-    change = run_import(city, "cases", csv(["案件编号", "状态", "当事人"], [["A-1", "办理中", "王五"]]), "fix.csv")
+    change = run_import(
+        city, "cases", csv(["案件编号", "状态", "当事人"], [["A-1", "办理中", "王五"]]), "fix.csv"
+    )
     with pytest.raises(InputError, match="undo that batch first"):
         undo_batch(city, first.batch_id)
     undone = undo_batch(city, change.batch_id)
@@ -99,13 +127,27 @@ def test_undo_reverses_a_batch(city):
 
 
 def test_external_id_never_matches_an_internal_case_id(city):
-    existing = pd.DataFrame([{"case_id": "A-1", "kind": "dispute", "category": "land", "status": "closed",
-                              "address_text": "科尔沁区保康镇巴彦嘎查1组3号", "source": "manual"}])
+    existing = pd.DataFrame(
+        [
+            {
+                "case_id": "A-1",
+                "kind": "dispute",
+                "category": "land",
+                "status": "closed",
+                "address_text": "科尔沁区保康镇巴彦嘎查1组3号",
+                "source": "manual",
+            }
+        ]
+    )
     city.write("cases", existing)
     report = run_import(city, "cases", csv(FULL, ROWS[:1]), "cases.csv")
     assert report.inserted == 1 and report.updated == 0
     kept = pd.DataFrame(city.read("cases", where={"case_id": "A-1"})).iloc[0]
-    assert (kept["category"], kept["address_text"], kept["source"]) == ("land", "科尔沁区保康镇巴彦嘎查1组3号", "manual")
+    assert (kept["category"], kept["address_text"], kept["source"]) == (
+        "land",
+        "科尔沁区保康镇巴彦嘎查1组3号",
+        "manual",
+    )
     imported = case(city, "A-1")
     assert imported["case_id"] != "A-1" and imported["category"] == "neighbour"
     assert city.count("cases") == 2
@@ -116,8 +158,10 @@ def _gcj_rows() -> list[list[str]]:
     addresses = td.addresses()
     picks = addresses[addresses["village_code"].str.startswith("150502")].head(5)
     lon, lat = from_wgs84(picks.geometry.x.to_numpy(), picks.geometry.y.to_numpy(), "gcj02")
-    rows = [[f"G-{i}", text, f"{x:.7f}", f"{y:.7f}", "wgs84"]
-            for i, (text, x, y) in enumerate(zip(picks["full_address"], lon, lat, strict=True))]
+    rows = [
+        [f"G-{i}", text, f"{x:.7f}", f"{y:.7f}", "wgs84"]
+        for i, (text, x, y) in enumerate(zip(picks["full_address"], lon, lat, strict=True))
+    ]
     # a point without an address, also GCJ-02 labelled WGS-84: only the file can tell
     x, y = from_wgs84([122.011], [43.012], "gcj02")
     rows.append(["G-9", "", f"{float(x[0]):.7f}", f"{float(y[0]):.7f}", "wgs84"])
@@ -151,9 +195,30 @@ def test_xlsx_formula_cells_are_never_read_as_empty(city):
     sheet = workbook.active
     sheet.append(FULL)
     sheet.append(ROWS[0])
-    sheet.append(["A-2", '=HYPERLINK("http://x.example/","建国路123号")', "信访", "住房", "办理中", "2024-03-06", "", ""])
-    sheet.append(["A-3", "科尔沁区科尔沁街道民航社区建国路18号2栋", "矛盾纠纷", "邻里", "=cmd|' /C calc'!A0", "2024-03-07", "",
-                  ""])
+    sheet.append(
+        [
+            "A-2",
+            '=HYPERLINK("http://x.example/","建国路123号")',
+            "信访",
+            "住房",
+            "办理中",
+            "2024-03-06",
+            "",
+            "",
+        ]
+    )
+    sheet.append(
+        [
+            "A-3",
+            "科尔沁区科尔沁街道民航社区建国路18号2栋",
+            "矛盾纠纷",
+            "邻里",
+            "=cmd|' /C calc'!A0",
+            "2024-03-07",
+            "",
+            "",
+        ]
+    )
     buffer = io.BytesIO()
     workbook.save(buffer)
     report = run_import(city, "cases", buffer.getvalue(), "formulas.xlsx")
@@ -198,7 +263,11 @@ def test_patrol_import_undo_and_duplicates(city):
     assert (report.accepted, report.review, report.rejected) == (5, 1, 2)
     assert city.count("patrols") == 6
     recorded = city.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
-    assert list(recorded["status"]) == ["rejected", "review", "rejected"]  # accepted new rows are tagged instead
+    assert list(recorded["status"]) == [
+        "rejected",
+        "review",
+        "rejected",
+    ]  # accepted new rows are tagged instead
     assert "duplicate check-in" in recorded["reason"].iloc[0] and "row 2" in recorded["reason"].iloc[0]
     again = run_import(city, "patrols", csv(header, rows), "p.csv")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)

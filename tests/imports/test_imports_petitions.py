@@ -12,10 +12,19 @@ VILLAGE = "150502100001"
 
 
 def _agents(store):
-    store.write("workers", pd.DataFrame({
-        "worker_id": ["A1", "A2", "W1"], "name": ["甲", "乙", "丙"], "role": ["agent", "agent", "full_time"],
-        "village_code": [VILLAGE, None, VILLAGE], "township_code": [VILLAGE[:9]] * 3, "active": [1, 1, 1],
-    }))
+    store.write(
+        "workers",
+        pd.DataFrame(
+            {
+                "worker_id": ["A1", "A2", "W1"],
+                "name": ["甲", "乙", "丙"],
+                "role": ["agent", "agent", "full_time"],
+                "village_code": [VILLAGE, None, VILLAGE],
+                "township_code": [VILLAGE[:9]] * 3,
+                "active": [1, 1, 1],
+            }
+        ),
+    )
 
 
 def _csv_gbk(path, rows):
@@ -36,7 +45,9 @@ def _xlsx(path, rows):
 
 def _rows(store, report):
     rows = store.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
-    return {r.external_id: (r.status, r.reason if isinstance(r.reason, str) else "") for r in rows.itertuples()}
+    return {
+        r.external_id: (r.status, r.reason if isinstance(r.reason, str) else "") for r in rows.itertuples()
+    }
 
 
 def _table(store, table, key):
@@ -71,16 +82,30 @@ def test_items_and_visits_rows_reimport_partial_and_undo(store, tmp_path):
     items = run_import(store, "petition_items", _csv_gbk(tmp_path / "代办.csv", ITEMS))
     got = _rows(store, items)
     assert got["PI-1"] == ("accepted", "") and got["PI-2"] == ("accepted", "")
-    assert got["PI-3"][0] == "rejected" and "not a petition agent" in got["PI-3"][1] and "代办员" in got["PI-3"][1]
-    assert got["PI-4"][0] == "rejected" and "taken_at is not an ISO date" in got["PI-4"][1] and "受理日期" in got["PI-4"][1]
+    assert (
+        got["PI-3"][0] == "rejected"
+        and "not a petition agent" in got["PI-3"][1]
+        and "代办员" in got["PI-3"][1]
+    )
+    assert (
+        got["PI-4"][0] == "rejected"
+        and "taken_at is not an ISO date" in got["PI-4"][1]
+        and "受理日期" in got["PI-4"][1]
+    )
     assert got["PI-5"][0] == "rejected" and "not a petition agent" in got["PI-5"][1]
     assert (items.accepted, items.rejected, items.inserted) == (2, 3, 2)
     stored = _table(store, "petition_items", "item_id")
     assert list(stored.index) == ["PI-1", "PI-2"]
     assert stored.loc["PI-1", ["status", "taken_at", "done_at", "deadline_at"]].tolist() == [
-        "done", "2022-03-05T00:00:00", "2022-03-20T00:00:00", "2022-04-04T00:00:00"]
+        "done",
+        "2022-03-05T00:00:00",
+        "2022-03-20T00:00:00",
+        "2022-04-04T00:00:00",
+    ]
     assert stored.loc["PI-2", "status"] == "open" and pd.isna(stored.loc["PI-2", "done_at"])
-    assert stored.loc["PI-1", "village_code"] == VILLAGE and stored.loc["PI-2", "township_code"] == VILLAGE[:9]
+    assert (
+        stored.loc["PI-1", "village_code"] == VILLAGE and stored.loc["PI-2", "township_code"] == VILLAGE[:9]
+    )
 
     # the same file again changes nothing
     again = run_import(store, "petition_items", _csv_gbk(tmp_path / "代办.csv", ITEMS))
@@ -98,23 +123,33 @@ def test_items_and_visits_rows_reimport_partial_and_undo(store, tmp_path):
     stored_visits = _table(store, "petition_visits", "visit_id")
     assert list(stored_visits.index) == ["V1", "V4"]
     assert stored_visits.loc["V1", ["item_id", "visited_at", "visitor_id", "method"]].tolist() == [
-        "PI-1", "2022-03-25T00:00:00", "A1", "phone"]
+        "PI-1",
+        "2022-03-25T00:00:00",
+        "A1",
+        "phone",
+    ]
     assert int(stored_visits.loc["V1", "satisfaction"]) == 5 and stored_visits.loc["V4", "method"] == "wechat"
     assert run_import(store, "petition_visits", _xlsx(tmp_path / "回访.xlsx", VISITS)).unchanged == 2
 
     # a partial re-import changes only its columns: a done date (and so the status), a score
-    done = run_import(store, "petition_items", _csv_gbk(tmp_path / "办结.csv", [["事项编号", "办结日期"],
-                                                                              ["PI-2", "2022-04-20"]]))
+    done = run_import(
+        store,
+        "petition_items",
+        _csv_gbk(tmp_path / "办结.csv", [["事项编号", "办结日期"], ["PI-2", "2022-04-20"]]),
+    )
     assert (done.accepted, done.updated) == (1, 1)
     after = _table(store, "petition_items", "item_id")
     assert after.loc["PI-2", ["status", "done_at"]].tolist() == ["done", "2022-04-20T00:00:00"]
     keep = ["agent_id", "taken_at", "deadline_at", "village_code", "township_code", "source"]
     assert after.loc["PI-2", keep].tolist() == stored.loc["PI-2", keep].tolist()
     pd.testing.assert_series_equal(after.loc["PI-1"], stored.loc["PI-1"])
-    early = run_import(store, "petition_items", _csv_gbk(tmp_path / "早.csv", [["编号", "办结日期"],
-                                                                              ["PI-1", "2022-03-01"]]))
+    early = run_import(
+        store, "petition_items", _csv_gbk(tmp_path / "早.csv", [["编号", "办结日期"], ["PI-1", "2022-03-01"]])
+    )
     assert early.rejected == 1 and "done_at is before taken_at" in _rows(store, early)["PI-1"][1]
-    score = run_import(store, "petition_visits", _csv_gbk(tmp_path / "分.csv", [["回访编号", "满意度"], ["V1", "3"]]))
+    score = run_import(
+        store, "petition_visits", _csv_gbk(tmp_path / "分.csv", [["回访编号", "满意度"], ["V1", "3"]])
+    )
     assert score.updated == 1
     v1 = _table(store, "petition_visits", "visit_id").loc["V1"]
     assert int(v1["satisfaction"]) == 3 and v1["method"] == "phone" and v1["item_id"] == "PI-1"
@@ -135,10 +170,12 @@ def test_items_and_visits_rows_reimport_partial_and_undo(store, tmp_path):
 
 def test_items_xlsx_formula_and_case_numbers(store, tmp_path):
     _agents(store)
-    rows = [["事项编号", "代办员编号", "代办日期", "期限", "案件编号"],
-            ["PI-7", "A1", "2022-06-01", "2022-06-15", ""],
-            ["PI-8", "=A1", "2022-06-01", "", ""],
-            ["PI-9", "A2", "2022-06-02", "", "XF-404"]]
+    rows = [
+        ["事项编号", "代办员编号", "代办日期", "期限", "案件编号"],
+        ["PI-7", "A1", "2022-06-01", "2022-06-15", ""],
+        ["PI-8", "=A1", "2022-06-01", "", ""],
+        ["PI-9", "A2", "2022-06-02", "", "XF-404"],
+    ]
     report = run_import(store, "petition_items", _xlsx(tmp_path / "items.xlsx", rows))
     got = _rows(store, report)
     assert got["PI-7"] == ("accepted", "")
@@ -164,10 +201,17 @@ def test_cli_and_api_take_the_kinds(gpkg_store, tmp_path, capsys):
     create_user(gpkg_store, "clerk", "clerk-pass-1", "admin", replace=True)
     client = make_client(gpkg_store)
     try:
-        client.headers["Authorization"] = "Bearer " + client.post(
-            "/api/v1/auth/token", data={"username": "clerk", "password": "clerk-pass-1"}).json()["access_token"]
-        r = client.post("/api/v1/imports", data={"kind": "petition_items"},
-                        files={"file": ("代办.csv", path.read_bytes(), "text/csv")})
+        client.headers["Authorization"] = (
+            "Bearer "
+            + client.post(
+                "/api/v1/auth/token", data={"username": "clerk", "password": "clerk-pass-1"}
+            ).json()["access_token"]
+        )
+        r = client.post(
+            "/api/v1/imports",
+            data={"kind": "petition_items"},
+            files={"file": ("代办.csv", path.read_bytes(), "text/csv")},
+        )
         assert r.status_code == 200, r.text
         assert (r.json()["accepted"], r.json()["rejected"]) == (2, 3)
         assert gpkg_store.count("petition_items") == 2

@@ -37,11 +37,19 @@ def _book(sheets: dict[str, list[list]], merges: dict[str, list[str]] | None = N
 
 
 def test_xlsx_second_sheet_below_a_title_with_a_merged_header():
-    data = _book({
-        "说明": [["导出说明"]],
-        "数据": [["某县网格员花名册（2024年）"], ["工号", "姓名", "联系方式", ""], ["", "", "手机", "身份证号"],
-                 ["W1", "王芳", "13900000001", "150502199001011234"], ["W2", "李强", "13900000002", ""]],
-    }, {"数据": ["A1:D1", "A2:A3", "B2:B3", "C2:D2"]})
+    data = _book(
+        {
+            "说明": [["导出说明"]],
+            "数据": [
+                ["某县网格员花名册（2024年）"],
+                ["工号", "姓名", "联系方式", ""],
+                ["", "", "手机", "身份证号"],
+                ["W1", "王芳", "13900000001", "150502199001011234"],
+                ["W2", "李强", "13900000002", ""],
+            ],
+        },
+        {"数据": ["A1:D1", "A2:A3", "B2:B3", "C2:D2"]},
+    )
     table = read_input(data, "roster.xlsx")
     assert list(table.frame.columns) == ["工号", "姓名", "联系方式 手机", "联系方式 身份证号"]
     assert table.frame["工号"].tolist() == ["W1", "W2"]
@@ -69,8 +77,11 @@ def test_csv_encodings(encoding):
 
 def _units_frame() -> gpd.GeoDataFrame:
     county = boundaries.counties().set_index("code").loc["150502", "geometry"].representative_point()
-    return gpd.GeoDataFrame({"code": ["150502001"], "name": ["科尔沁街道"]},
-                            geometry=[box(county.x, county.y, county.x + 0.01, county.y + 0.01)], crs=WGS84)
+    return gpd.GeoDataFrame(
+        {"code": ["150502001"], "name": ["科尔沁街道"]},
+        geometry=[box(county.x, county.y, county.x + 0.01, county.y + 0.01)],
+        crs=WGS84,
+    )
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
@@ -88,8 +99,9 @@ def test_shapefile_dbf_encoding_without_cpg_zipped(tmp_path, encoding):
     assert data.frame["name"].iloc[0] == "科尔沁街道"
 
 
-@pytest.mark.parametrize("suffix,driver", [(".geojson", "GeoJSON"), (".kml", "KML"), (".gpkg", "GPKG"),
-                                           (".gdb", "OpenFileGDB")])
+@pytest.mark.parametrize(
+    "suffix,driver", [(".geojson", "GeoJSON"), (".kml", "KML"), (".gpkg", "GPKG"), (".gdb", "OpenFileGDB")]
+)
 def test_other_vector_formats(tmp_path, suffix, driver):
     path = tmp_path / f"u{suffix}"
     _units_frame().to_file(path, driver=driver)
@@ -142,4 +154,6 @@ def test_vector_file_without_crs_is_refused_and_read_with_the_flag(tmp_path):
         read_vector_input(tmp_path / "u.shp")
     data = read_vector_input(tmp_path / "u.shp", crs="EPSG:4529")
     assert abs(data.frame.geometry.iloc[0].bounds[0] - _units_frame().geometry.iloc[0].bounds[0]) < 1e-7
-    pd.testing.assert_series_equal(data.frame["code"], pd.Series(["150502001"], name="code"), check_index=False)
+    pd.testing.assert_series_equal(
+        data.frame["code"], pd.Series(["150502001"], name="code"), check_index=False
+    )

@@ -16,8 +16,9 @@ from gridmap.imports.kinds import run_import
 
 
 def _local_box(x0, y0, x1, y1):
-    return shapely.transform(box(x0, y0, x1, y1).segmentize(50.0),
-                             lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        box(x0, y0, x1, y1).segmentize(50.0), lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1]))
+    )
 
 
 @pytest.fixture
@@ -39,17 +40,21 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
     town, villages, cx, cy = layout
     init_store(store)
     v1, v2 = villages["code"].tolist()
-    frame = gpd.GeoDataFrame({
-        "区划代码": [town["code"], v1, v2, "150502999999", v2[:9] + "998"],
-        "名称": [town["name"], "甲村", "乙村", "不存在", "错挂"],
-        "上级代码": ["150502", town["code"], town["code"], town["code"], "150521"],
-    }, geometry=[
-        _local_box(cx - 1000, cy - 500, cx + 1000, cy + 500),
-        _local_box(cx - 1000, cy - 500, cx + 3, cy + 500),   # overlaps v2 by 3 m × 1 km: reported
-        _local_box(cx, cy - 500, cx + 1000, cy + 500),
-        _local_box(cx - 100, cy - 100, cx + 100, cy + 100),
-        _local_box(cx - 100, cy - 100, cx + 100, cy + 100),
-    ], crs=WGS84)
+    frame = gpd.GeoDataFrame(
+        {
+            "区划代码": [town["code"], v1, v2, "150502999999", v2[:9] + "998"],
+            "名称": [town["name"], "甲村", "乙村", "不存在", "错挂"],
+            "上级代码": ["150502", town["code"], town["code"], town["code"], "150521"],
+        },
+        geometry=[
+            _local_box(cx - 1000, cy - 500, cx + 1000, cy + 500),
+            _local_box(cx - 1000, cy - 500, cx + 3, cy + 500),  # overlaps v2 by 3 m × 1 km: reported
+            _local_box(cx, cy - 500, cx + 1000, cy + 500),
+            _local_box(cx - 100, cy - 100, cx + 100, cy + 100),
+            _local_box(cx - 100, cy - 100, cx + 100, cy + 100),
+        ],
+        crs=WGS84,
+    )
     report = run_import(store, "units", _write(tmp_path / "u.gpkg", frame))
     rows = store.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
     status = dict(zip(frame["区划代码"], rows["status"], strict=True))
@@ -77,8 +82,10 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
     third = run_import(store, "units", _write(tmp_path / "u3.gpkg", frame3))
     assert any("gaps between neighbours" in f and "filled" in f for f in third.findings), third.findings
     stored = store.read("admin_units", where={"code": [town["code"], v1, v2]}).set_index("code")
-    local = {c: shapely.transform(g, lambda xy: np.column_stack(to_local(xy[:, 0], xy[:, 1])))
-             for c, g in stored.geometry.items()}
+    local = {
+        c: shapely.transform(g, lambda xy: np.column_stack(to_local(xy[:, 0], xy[:, 1])))
+        for c, g in stored.geometry.items()
+    }
     uncovered = shapely.difference(local[town["code"]], shapely.union(local[v1], local[v2]))
     assert shapely.area(uncovered) < 0.5
 
@@ -86,9 +93,14 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
 def test_wrong_parent_is_rejected(store, layout, tmp_path):
     town, villages, cx, cy = layout
     init_store(store)
-    frame = gpd.GeoDataFrame({"code": [villages["code"].iloc[0], villages["code"].iloc[1]],
-                              "parent_code": ["150521100", town["code"]]},
-                             geometry=[_local_box(cx, cy, cx + 500, cy + 500), None], crs=WGS84)
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [villages["code"].iloc[0], villages["code"].iloc[1]],
+            "parent_code": ["150521100", town["code"]],
+        },
+        geometry=[_local_box(cx, cy, cx + 500, cy + 500), None],
+        crs=WGS84,
+    )
     report = run_import(store, "units", _write(tmp_path / "w.gpkg", frame))
     assert report.rejected == 2 and report.rows == 2
     rows = store.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
@@ -102,13 +114,25 @@ def test_grid_layer_becomes_a_plan(store, layout, tmp_path):
     v1 = villages["code"].iloc[0]
     units = gpd.GeoDataFrame({"code": [v1]}, geometry=[_local_box(cx, cy, cx + 1000, cy + 1000)], crs=WGS84)
     run_import(store, "units", _write(tmp_path / "v.gpkg", units))
-    store.write("addresses", gpd.GeoDataFrame(
-        {"address_id": ["a1", "a2"], "households": [30, 50], "population": [70, 120], "village_code": v1},
-        geometry=gpd.points_from_xy(*to_wgs84(np.array([cx + 200, cx + 800]), np.array([cy + 500, cy + 500]))),
-        crs=WGS84))
-    grids = gpd.GeoDataFrame({"网格编码": [v1 + "001", v1 + "002", "123"]}, geometry=[
-        _local_box(cx, cy, cx + 500, cy + 1000), _local_box(cx + 500, cy, cx + 1000, cy + 1000),
-        _local_box(cx, cy, cx + 10, cy + 10)], crs=WGS84)
+    store.write(
+        "addresses",
+        gpd.GeoDataFrame(
+            {"address_id": ["a1", "a2"], "households": [30, 50], "population": [70, 120], "village_code": v1},
+            geometry=gpd.points_from_xy(
+                *to_wgs84(np.array([cx + 200, cx + 800]), np.array([cy + 500, cy + 500]))
+            ),
+            crs=WGS84,
+        ),
+    )
+    grids = gpd.GeoDataFrame(
+        {"网格编码": [v1 + "001", v1 + "002", "123"]},
+        geometry=[
+            _local_box(cx, cy, cx + 500, cy + 1000),
+            _local_box(cx + 500, cy, cx + 1000, cy + 1000),
+            _local_box(cx, cy, cx + 10, cy + 10),
+        ],
+        crs=WGS84,
+    )
     report = run_import(store, "grids", _write(tmp_path / "g.gpkg", grids), plan="today")
     assert (report.accepted, report.rejected) == (2, 1)
     plan = pd.DataFrame(store.read("plans")).iloc[0]

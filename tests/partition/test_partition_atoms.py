@@ -75,10 +75,17 @@ def test_refinement_caps_households_and_keeps_empty_land_coarse(area, atoms):
 
 
 def test_weights_match_geopandas_sjoin(area, atoms):
-    joined = gpd.sjoin(area.addresses.to_crs(LOCAL_CRS), atoms.to_crs(LOCAL_CRS)[["atom_id", "geometry"]],
-                       predicate="within", how="inner")
-    expected = joined.groupby("atom_id")["households_left"].sum() if "households_left" in joined else \
-        joined.groupby("atom_id")["households"].sum()
+    joined = gpd.sjoin(
+        area.addresses.to_crs(LOCAL_CRS),
+        atoms.to_crs(LOCAL_CRS)[["atom_id", "geometry"]],
+        predicate="within",
+        how="inner",
+    )
+    expected = (
+        joined.groupby("atom_id")["households_left"].sum()
+        if "households_left" in joined
+        else joined.groupby("atom_id")["households"].sum()
+    )
     got = atoms.set_index("atom_id")["households"]
     assert int(got.sum()) == int(area.addresses["households"].sum())
     diff = (got.reindex(expected.index) - expected).abs()
@@ -142,15 +149,27 @@ def test_a_dense_compound_is_refined_until_grids_balance():
 
     lon0, lat0 = 122.27, 43.62
     village = gpd.GeoDataFrame(
-        {"code": ["150502001001"], "name": ["高层小区社区"], "level": ["village"], "parent_code": ["150502001"]},
-        geometry=[shapely.box(lon0, lat0, lon0 + 0.002, lat0 + 0.0012)], crs="EPSG:4326",
+        {
+            "code": ["150502001001"],
+            "name": ["高层小区社区"],
+            "level": ["village"],
+            "parent_code": ["150502001"],
+        },
+        geometry=[shapely.box(lon0, lat0, lon0 + 0.002, lat0 + 0.0012)],
+        crs="EPSG:4326",
     )
     rng = np.random.default_rng(5)
     n = 125
     addresses = gpd.GeoDataFrame(
-        {"address_id": [f"B{i:03d}" for i in range(n)], "village_code": "150502001001",
-         "households": 40, "population": 100},
-        geometry=gpd.points_from_xy(lon0 + 0.0001 + rng.random(n) * 0.0018, lat0 + 0.0001 + rng.random(n) * 0.001),
+        {
+            "address_id": [f"B{i:03d}" for i in range(n)],
+            "village_code": "150502001001",
+            "households": 40,
+            "population": 100,
+        },
+        geometry=gpd.points_from_xy(
+            lon0 + 0.0001 + rng.random(n) * 0.0018, lat0 + 0.0001 + rng.random(n) * 0.001
+        ),
         crs="EPSG:4326",
     )
     atoms = build_atoms(village, addresses, target=400, max_share=0.25)

@@ -34,17 +34,29 @@ def result(atoms):
 def grid_components(atoms, assignment) -> pd.Series:
     """Connected pieces per grid, from the atom adjacency graph restricted to each grid."""
     frame = atoms.merge(assignment[["atom_id", "grid"]], on="atom_id")
-    adj = rook_adjacency(np.asarray(frame.to_crs(LOCAL_CRS).geometry.values, dtype=object),
-                         frame["village_code"].to_numpy())
+    adj = rook_adjacency(
+        np.asarray(frame.to_crs(LOCAL_CRS).geometry.values, dtype=object), frame["village_code"].to_numpy()
+    )
     comp = adj.components(frame["grid"].to_numpy())
     return frame.assign(c=comp).groupby("grid")["c"].nunique()
 
 
-@pytest.mark.parametrize(("households", "k"), [
-    (0, 1), (120, 1), (299, 1), (450, 1), (500, 1),  # under or in the band → one grid
-    (800, 2), (1200, 3), (4000, 10), (4100, 10),  # mean in band, closest to 400
-    (620, 2), (1000, 3),
-])
+@pytest.mark.parametrize(
+    ("households", "k"),
+    [
+        (0, 1),
+        (120, 1),
+        (299, 1),
+        (450, 1),
+        (500, 1),  # under or in the band → one grid
+        (800, 2),
+        (1200, 3),
+        (4000, 10),
+        (4100, 10),  # mean in band, closest to 400
+        (620, 2),
+        (1000, 3),
+    ],
+)
 def test_choose_k(households, k):
     got = choose_k(households, 400, (300, 500))
     assert got == k

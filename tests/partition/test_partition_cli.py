@@ -21,11 +21,28 @@ def test_partition_files(tmp_path, area, capsys):
     units.to_file(tmp_path / "units.shp")  # any format pyogrio reads, any CRS
     pts = area.addresses
     pd.DataFrame({"lon": pts.geometry.x, "lat": pts.geometry.y, "households": pts["households"]}).to_csv(
-        tmp_path / "hh.csv", index=False)
+        tmp_path / "hh.csv", index=False
+    )
     out = tmp_path / "grids.gpkg"
-    rc = main(["partition", "--units", str(tmp_path / "units.shp"), "--unit-code-field", "vcode",
-               "--households", str(tmp_path / "hh.csv"), "--target", "400", "--tolerance", "0.10",
-               "--out", str(out), "--n-jobs", "1"])
+    rc = main(
+        [
+            "partition",
+            "--units",
+            str(tmp_path / "units.shp"),
+            "--unit-code-field",
+            "vcode",
+            "--households",
+            str(tmp_path / "hh.csv"),
+            "--target",
+            "400",
+            "--tolerance",
+            "0.10",
+            "--out",
+            str(out),
+            "--n-jobs",
+            "1",
+        ]
+    )
     assert rc == 0
     grids = gpd.read_file(out, layer="grids")
     assert {"code", "unit_code", "households"} <= set(grids.columns)
@@ -39,8 +56,17 @@ def test_partition_files(tmp_path, area, capsys):
 def test_partition_files_bad_csv_is_a_clear_error(tmp_path, area, capsys):
     area.villages.to_file(tmp_path / "units.gpkg")
     pd.DataFrame({"x": [1], "y": [2]}).to_csv(tmp_path / "hh.csv", index=False)
-    rc = main(["partition", "--units", str(tmp_path / "units.gpkg"), "--households", str(tmp_path / "hh.csv"),
-               "--out", str(tmp_path / "o.gpkg")])
+    rc = main(
+        [
+            "partition",
+            "--units",
+            str(tmp_path / "units.gpkg"),
+            "--households",
+            str(tmp_path / "hh.csv"),
+            "--out",
+            str(tmp_path / "o.gpkg"),
+        ]
+    )
     assert rc == 1
     assert "lon, lat, households" in capsys.readouterr().err
 

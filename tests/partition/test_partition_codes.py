@@ -24,8 +24,9 @@ def blocks(rows: int, cols: int, size: float = 500.0) -> gpd.GeoDataFrame:
             geoms.append(shapely.box(x0 + c * size, y0 - (r + 1) * size, x0 + (c + 1) * size, y0 - r * size))
             names.append((r, c))
     perm = np.random.default_rng(1).permutation(len(geoms))
-    frame = gpd.GeoDataFrame({"village_code": V, "rc": [names[p] for p in perm]},
-                             geometry=[geoms[p] for p in perm], crs=LOCAL_CRS)
+    frame = gpd.GeoDataFrame(
+        {"village_code": V, "rc": [names[p] for p in perm]}, geometry=[geoms[p] for p in perm], crs=LOCAL_CRS
+    )
     return frame.to_crs(WGS84)
 
 
@@ -64,8 +65,11 @@ def test_existing_codes_kept_new_ones_take_next_free():
     x0, y0, x1, y1 = old.bounds
     xm = (x0 + x1) / 2
     g = g[g["rc"] != (0, 0)].copy()
-    new = gpd.GeoDataFrame({"village_code": V, "rc": ["a", "b"], "code": ""},
-                           geometry=[shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)], crs=WGS84)
+    new = gpd.GeoDataFrame(
+        {"village_code": V, "rc": ["a", "b"], "code": ""},
+        geometry=[shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)],
+        crs=WGS84,
+    )
     g = gpd.GeoDataFrame(pd.concat([g, new], ignore_index=True), crs=WGS84)
     g["code"] = assign_codes(g, reserved=[retired])
     after = dict(zip(g["rc"], g["code"], strict=True))

@@ -40,8 +40,12 @@ def test_address_on_a_shared_village_edge_is_counted_once_in_the_lowest_code():
     villages = two_villages()
     on_line = shapely.Point(122.25, 43.6203)  # exactly on the shared edge
     rng = np.random.default_rng(0)
-    inside = shapely.points(np.column_stack([rng.uniform(122.231, 122.269, 40), rng.uniform(43.611, 43.629, 40)]))
-    addresses = gpd.GeoDataFrame({"households": np.r_[7, np.ones(40, int)]}, geometry=[on_line, *inside], crs=WGS84)
+    inside = shapely.points(
+        np.column_stack([rng.uniform(122.231, 122.269, 40), rng.uniform(43.611, 43.629, 40)])
+    )
+    addresses = gpd.GeoDataFrame(
+        {"households": np.r_[7, np.ones(40, int)]}, geometry=[on_line, *inside], crs=WGS84
+    )
     east_hh = int(addresses[addresses.geometry.x > 122.25]["households"].sum())
     for order in ([0, 1], [1, 0]):  # the rule is by code, not by row order
         atoms = build_atoms(villages.iloc[order], addresses, target=40)

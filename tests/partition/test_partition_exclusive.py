@@ -22,9 +22,12 @@ def test_sites_become_exclusive_grids_numbered_from_901():
     v = village_frame(area.villages).to_crs(LOCAL_CRS)
     inner = v.geometry.iloc[0].representative_point()
     # a school inside village 1, and a market straddling the line between two villages
-    line_point = shapely.intersection(v.geometry.iloc[0].boundary, v.geometry.iloc[1].boundary).representative_point()
-    sites = gpd.GeoDataFrame({"name": ["school", "market"]},
-                             geometry=[inner.buffer(120), line_point.buffer(150)], crs=LOCAL_CRS)
+    line_point = shapely.intersection(
+        v.geometry.iloc[0].boundary, v.geometry.iloc[1].boundary
+    ).representative_point()
+    sites = gpd.GeoDataFrame(
+        {"name": ["school", "market"]}, geometry=[inner.buffer(120), line_point.buffer(150)], crs=LOCAL_CRS
+    )
     carved = carve_exclusive(atoms, sites, area.addresses, site_id_field="name")
     assert int(carved["households"].sum()) == int(atoms["households"].sum())
     assert set(carved.loc[carved["site_id"] != "", "site_id"]) == {"school", "market"}

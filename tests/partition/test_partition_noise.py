@@ -21,10 +21,19 @@ def _atoms() -> gpd.GeoDataFrame:
     """A row of four cells; the empty cell ``c`` has its left edge tilted by noise so that it
     touches ``b`` only at the bottom corner (and ``d`` beyond it holds households)."""
     box = shapely.box
-    a, b, d = box(X0, Y0, X0 + D, Y0 + D), box(X0 + D, Y0, X0 + 2 * D, Y0 + D), box(X0 + 3 * D, Y0, X0 + 4 * D, Y0 + D)
-    c = shapely.Polygon([(X0 + 2 * D, Y0), (X0 + 3 * D, Y0), (X0 + 3 * D, Y0 + D), (X0 + 2 * D + NOISE, Y0 + D)])
-    return gpd.GeoDataFrame({"atom_id": ["a", "b", "c", "d"], "village_code": "150502009014",
-                             "households": [200, 200, 0, 200]}, geometry=[a, b, c, d], crs=WGS84)
+    a, b, d = (
+        box(X0, Y0, X0 + D, Y0 + D),
+        box(X0 + D, Y0, X0 + 2 * D, Y0 + D),
+        box(X0 + 3 * D, Y0, X0 + 4 * D, Y0 + D),
+    )
+    c = shapely.Polygon(
+        [(X0 + 2 * D, Y0), (X0 + 3 * D, Y0), (X0 + 3 * D, Y0 + D), (X0 + 2 * D + NOISE, Y0 + D)]
+    )
+    return gpd.GeoDataFrame(
+        {"atom_id": ["a", "b", "c", "d"], "village_code": "150502009014", "households": [200, 200, 0, 200]},
+        geometry=[a, b, c, d],
+        crs=WGS84,
+    )
 
 
 def test_fixture_reproduces_the_point_contact():
@@ -60,4 +69,7 @@ def test_every_grid_is_one_polygon():
     grid_of = result.assignment.set_index("atom_id")["grid_code"]
     assert grid_of["c"] in {grid_of["b"], grid_of["d"]}
     union = shapely.union_all(grids.to_crs(LOCAL_CRS).geometry.values)
-    assert abs(shapely.area(union) - shapely.area(shapely.union_all(atoms.to_crs(LOCAL_CRS).geometry.values))) < 0.01
+    assert (
+        abs(shapely.area(union) - shapely.area(shapely.union_all(atoms.to_crs(LOCAL_CRS).geometry.values)))
+        < 0.01
+    )

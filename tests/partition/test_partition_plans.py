@@ -120,8 +120,10 @@ def test_merge_rules(draft):
     store, pid = draft
     plan = plans.load_plan(store, pid)
     vs = plan.grids["village_code"].unique()
-    other = [plan.grids[plan.grids["village_code"] == vs[0]]["code"].iloc[0],
-             plan.grids[plan.grids["village_code"] == vs[1]]["code"].iloc[0]]
+    other = [
+        plan.grids[plan.grids["village_code"] == vs[0]]["code"].iloc[0],
+        plan.grids[plan.grids["village_code"] == vs[1]]["code"].iloc[0],
+    ]
     with pytest.raises(ValidationError, match="different villages"):
         edits.merge_grids(store, pid, other, "cy")
     v = _multi_grid_village(plan)
@@ -145,10 +147,15 @@ def test_move_atoms_valid_and_rejected(draft):
 
     pair = plan.atoms[plan.atoms["grid_code"].isin([a, b])].reset_index(drop=True)
     adj = rook_adjacency(pair.to_crs(LOCAL_CRS).geometry.values)
-    border = [pair["atom_id"][i] for i, j in zip(adj.i, adj.j, strict=True)
-              if pair["grid_code"][i] == a and pair["grid_code"][j] == b and pair["households"][i] <= 15] + \
-             [pair["atom_id"][j] for i, j in zip(adj.i, adj.j, strict=True)
-              if pair["grid_code"][j] == a and pair["grid_code"][i] == b and pair["households"][j] <= 15]
+    border = [
+        pair["atom_id"][i]
+        for i, j in zip(adj.i, adj.j, strict=True)
+        if pair["grid_code"][i] == a and pair["grid_code"][j] == b and pair["households"][i] <= 15
+    ] + [
+        pair["atom_id"][j]
+        for i, j in zip(adj.i, adj.j, strict=True)
+        if pair["grid_code"][j] == a and pair["grid_code"][i] == b and pair["households"][j] <= 15
+    ]
     moved = None
     for atom in border:  # a small border atom whose move keeps both grids whole and in the band
         try:

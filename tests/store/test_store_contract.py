@@ -41,10 +41,19 @@ def sample_geometries(geometry_type: str, n: int, rng: np.random.Generator) -> l
             out.append(shapely.Point(lon[k], lat[k]))
         elif geometry_type == "MULTIPOLYGON":
             square = shapely.box(lon[k], lat[k], lon[k] + 0.01, lat[k] + 0.01)
-            out.append(square if k % 2 else shapely.MultiPolygon([square, shapely.box(lon[k] + 0.02, lat[k], lon[k] + 0.03, lat[k] + 0.01)]))
+            out.append(
+                square
+                if k % 2
+                else shapely.MultiPolygon(
+                    [square, shapely.box(lon[k] + 0.02, lat[k], lon[k] + 0.03, lat[k] + 0.01)]
+                )
+            )
         else:
-            kinds = [shapely.Point(lon[k], lat[k]), shapely.box(lon[k], lat[k], lon[k] + 0.01, lat[k] + 0.01),
-                     shapely.LineString([(lon[k], lat[k]), (lon[k] + 0.01, lat[k] + 0.02)])]
+            kinds = [
+                shapely.Point(lon[k], lat[k]),
+                shapely.box(lon[k], lat[k], lon[k] + 0.01, lat[k] + 0.01),
+                shapely.LineString([(lon[k], lat[k]), (lon[k] + 0.01, lat[k] + 0.02)]),
+            ]
             out.append(kinds[k % 3])
     out[n // 2] = None  # a NULL geometry in every spatial sample
     return out
@@ -66,7 +75,9 @@ def sample_frame(table: Table, n: int = 6, seed: int = 0) -> pd.DataFrame:
         data[name] = values
     frame = pd.DataFrame(data)
     if table.is_spatial:
-        return gpd.GeoDataFrame(frame, geometry=sample_geometries(table.geometry_type, n, rng), crs="EPSG:4326")
+        return gpd.GeoDataFrame(
+            frame, geometry=sample_geometries(table.geometry_type, n, rng), crs="EPSG:4326"
+        )
     return frame
 
 
@@ -74,7 +85,11 @@ def expected(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     """What a store must give back for ``frame``: canonical dtypes, Polygons promoted."""
     out = pd.DataFrame({c: frame[c] if c in frame else [None] * len(frame) for c in table.columns})
     for column, sql_type in table.columns.items():
-        out[column] = out[column].astype(object).astype(RESULT_DTYPES[sql_type]) if sql_type != "TEXT" else out[column].astype("str")
+        out[column] = (
+            out[column].astype(object).astype(RESULT_DTYPES[sql_type])
+            if sql_type != "TEXT"
+            else out[column].astype("str")
+        )
     out = out.sort_values(list(table.primary_key), ignore_index=True) if table.primary_key else out
     return out
 
@@ -92,9 +107,26 @@ def cases_frame() -> gpd.GeoDataFrame:
         {
             "case_id": [f"C{k}" for k in range(8)],
             "kind": ["dispute", "dispute", "petition", "dispute", "petition", None, "dispute", "petition"],
-            "category": ["land", "wages", "petition_land", "land", "petition_housing", "other", "neighbour", "petition_land"],
-            "reported_at": ["2024-01-05T08:00:00", "2024-01-31T23:59:59", "2024-02-01T00:00:00", "2024-02-15T12:00:00",
-                            "2024-03-01T09:30:00", None, "2024-03-20T10:00:00", "2024-04-02T16:45:00"],
+            "category": [
+                "land",
+                "wages",
+                "petition_land",
+                "land",
+                "petition_housing",
+                "other",
+                "neighbour",
+                "petition_land",
+            ],
+            "reported_at": [
+                "2024-01-05T08:00:00",
+                "2024-01-31T23:59:59",
+                "2024-02-01T00:00:00",
+                "2024-02-15T12:00:00",
+                "2024-03-01T09:30:00",
+                None,
+                "2024-03-20T10:00:00",
+                "2024-04-02T16:45:00",
+            ],
             "persons": [1, 3, None, 2, 5, 2, 8, 1],
             "score": [0.5, None, 0.9, 0.1, 0.75, 0.3, None, 1.0],
             "county_code": ["150502", "150502", "150521", "150502", "150523", "150521", "150502", "150525"],
@@ -143,15 +175,31 @@ def test_newer_schema_version_is_refused(store):
 
 def test_init_migrates_added_columns_and_tables(store, monkeypatch):
     name = "contract_probe"
-    monkeypatch.setitem(store_schema._REGISTRY, name, Table(name, {"probe_id": "TEXT", "n": "INTEGER"},
-                                                              primary_key=("probe_id",), geometry_type="POINT"))
+    monkeypatch.setitem(
+        store_schema._REGISTRY,
+        name,
+        Table(name, {"probe_id": "TEXT", "n": "INTEGER"}, primary_key=("probe_id",), geometry_type="POINT"),
+    )
     store.init()
-    store.write(name, gpd.GeoDataFrame({"probe_id": ["a"], "n": [1]}, geometry=[shapely.Point(121, 44)], crs=4326))
-    monkeypatch.setitem(store_schema._REGISTRY, name, Table(
-        name, {"probe_id": "TEXT", "n": "INTEGER", "added": "REAL"}, primary_key=("probe_id",),
-        geometry_type="POINT", indexes=(("added",),)))
+    store.write(
+        name, gpd.GeoDataFrame({"probe_id": ["a"], "n": [1]}, geometry=[shapely.Point(121, 44)], crs=4326)
+    )
+    monkeypatch.setitem(
+        store_schema._REGISTRY,
+        name,
+        Table(
+            name,
+            {"probe_id": "TEXT", "n": "INTEGER", "added": "REAL"},
+            primary_key=("probe_id",),
+            geometry_type="POINT",
+            indexes=(("added",),),
+        ),
+    )
     store.init()
-    store.write(name, gpd.GeoDataFrame({"probe_id": ["b"], "added": [2.5]}, geometry=[shapely.Point(122, 44)], crs=4326))
+    store.write(
+        name,
+        gpd.GeoDataFrame({"probe_id": ["b"], "added": [2.5]}, geometry=[shapely.Point(122, 44)], crs=4326),
+    )
     got = store.read(name)
     assert ids(got, "probe_id") == ["a", "b"]
     assert pd.isna(got["added"].iloc[0]) and got["added"].iloc[1] == 2.5
@@ -176,7 +224,9 @@ def test_every_table_round_trips(store, name):
     assert_frame_equal(pd.DataFrame(got[list(table.columns)]), want)
     if table.is_spatial:
         assert isinstance(got, gpd.GeoDataFrame) and got.crs.to_epsg() == 4326
-        order = np.argsort(frame[list(table.primary_key)].astype(str).agg("|".join, axis=1).to_numpy(), kind="stable")
+        order = np.argsort(
+            frame[list(table.primary_key)].astype(str).agg("|".join, axis=1).to_numpy(), kind="stable"
+        )
         wanted = np.asarray(frame.geometry.values, dtype=object)[order]
         if table.geometry_type == "MULTIPOLYGON":
             is_polygon = shapely.get_type_id(wanted) == 3
@@ -190,16 +240,28 @@ def test_empty_reads_have_columns_and_dtypes(store):
     cases = store.read("cases")
     assert isinstance(cases, gpd.GeoDataFrame) and len(cases) == 0 and cases.crs.to_epsg() == 4326
     assert list(cases.columns) == list(all_tables()["cases"].columns) + ["geometry"]
-    assert cases["persons"].dtype == "Int64" and cases["score"].dtype == "float64" and cases["kind"].dtype == "str"
+    assert (
+        cases["persons"].dtype == "Int64"
+        and cases["score"].dtype == "float64"
+        and cases["kind"].dtype == "str"
+    )
     workers = store.read("workers", where={"role": "police"})
-    assert list(workers.columns) == list(all_tables()["workers"].columns) and workers["active"].dtype == "Int64"
+    assert (
+        list(workers.columns) == list(all_tables()["workers"].columns) and workers["active"].dtype == "Int64"
+    )
     assert store.write("workers", pd.DataFrame(columns=["worker_id"])) == 0
     assert store.count("workers") == 0
 
 
 def test_nulls_and_types_come_back_alike(store):
-    frame = pd.DataFrame({"worker_id": ["w1", "w2", "w3"], "name": ["", None, "张三"],
-                          "active": [1, None, 0], "hired_at": [pd.Timestamp("2024-03-05 14:30:00"), None, "2023-01-01T00:00:00"]})
+    frame = pd.DataFrame(
+        {
+            "worker_id": ["w1", "w2", "w3"],
+            "name": ["", None, "张三"],
+            "active": [1, None, 0],
+            "hired_at": [pd.Timestamp("2024-03-05 14:30:00"), None, "2023-01-01T00:00:00"],
+        }
+    )
     store.write("workers", frame)
     got = store.read("workers")
     assert got["name"].iloc[0] == "" and pd.isna(got["name"].iloc[1]) and got["name"].iloc[2] == "张三"
@@ -219,7 +281,9 @@ def test_columns_subset(store):
     assert not isinstance(plain, gpd.GeoDataFrame) and list(plain.columns) == ["case_id", "kind"]
     assert plain.iloc[0].tolist() == ["C2", "petition"]
     with_geometry = store.read("cases", columns=["case_id", "geometry"], limit=1)
-    assert isinstance(with_geometry, gpd.GeoDataFrame) and with_geometry.geometry.iloc[0].equals(shapely.Point(120, 43))
+    assert isinstance(with_geometry, gpd.GeoDataFrame) and with_geometry.geometry.iloc[0].equals(
+        shapely.Point(120, 43)
+    )
     with pytest.raises(StoreError, match="nope"):
         store.read("cases", columns=["case_id", "nope"])
 
@@ -264,8 +328,11 @@ def test_bbox_uses_envelopes(store):
     assert ids(store.read("cases", bbox=(120.15, 42.9, 120.45, 43.1))) == ["C2", "C3", "C4"]
     assert ids(store.read("cases", bbox=(120.15, 42.9, 120.45, 43.1), where={"kind": "dispute"})) == ["C3"]
     assert store.read("cases", bbox=(100, 10, 101, 11)).empty
-    grids = gpd.GeoDataFrame({"plan_id": ["p", "p"], "code": ["150502001001001", "150502001001002"]},
-                             geometry=[shapely.box(121, 44, 121.2, 44.2), shapely.box(122, 44, 122.2, 44.2)], crs=4326)
+    grids = gpd.GeoDataFrame(
+        {"plan_id": ["p", "p"], "code": ["150502001001001", "150502001001002"]},
+        geometry=[shapely.box(121, 44, 121.2, 44.2), shapely.box(122, 44, 122.2, 44.2)],
+        crs=4326,
+    )
     store.write("grids", grids)
     assert ids(store.read("grids", bbox=(121.1, 44.1, 121.5, 44.5)), "code") == ["150502001001001"]
     with pytest.raises(StoreError, match="without geometry"):
@@ -278,7 +345,9 @@ def test_bbox_matches_brute_force_after_mixed_writes(store):
     rng = np.random.default_rng(3)
     n = 3000  # large enough for the bulk-load path of the GeoPackage R-tree
     lon, lat = rng.uniform(119.3, 123.6, n), rng.uniform(42.3, 45.6, n)
-    frame = gpd.GeoDataFrame({"case_id": [f"K{k:05d}" for k in range(n)]}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"case_id": [f"K{k:05d}" for k in range(n)]}, geometry=gpd.points_from_xy(lon, lat), crs=4326
+    )
     store.write("cases", frame)
     moved = frame.iloc[:150].copy()
     moved["geometry"] = gpd.points_from_xy(lon[:150] + 0.5, lat[:150])
@@ -286,7 +355,12 @@ def test_bbox_matches_brute_force_after_mixed_writes(store):
     store.delete("cases", {"case_id": [f"K{k:05d}" for k in range(2000, 2100)]})
     store.update("cases", {"geometry": shapely.Point(121.0, 44.0)}, {"case_id": "K02500"})
     truth = store.read("cases").set_index("case_id").geometry
-    for box in [(120, 43, 121, 44), (121.5, 44.5, 123.6, 45.6), (119.0, 42.0, 124.0, 46.0), (120.99, 43.99, 121.01, 44.01)]:
+    for box in [
+        (120, 43, 121, 44),
+        (121.5, 44.5, 123.6, 45.6),
+        (119.0, 42.0, 124.0, 46.0),
+        (120.99, 43.99, 121.01, 44.01),
+    ]:
         inside = truth[(truth.x >= box[0]) & (truth.x <= box[2]) & (truth.y >= box[1]) & (truth.y <= box[3])]
         assert ids(store.read("cases", columns=["case_id"], bbox=box)) == sorted(inside.index)
     if isinstance(store, GpkgStore):
@@ -296,11 +370,44 @@ def test_bbox_matches_brute_force_after_mixed_writes(store):
 def test_order_limit_offset(store):
     store.write("cases", cases_frame())
     assert ids(store.read("cases")) == [f"C{k}" for k in range(8)]  # primary-key order by default
-    assert ids(store.read("cases", order_by=["persons DESC", "case_id"])) == ["C2", "C6", "C4", "C1", "C3", "C5", "C0", "C7"]
-    assert ids(store.read("cases", order_by=["score"])) == ["C3", "C5", "C0", "C4", "C2", "C7", "C1", "C6"]  # NULLs last
-    assert ids(store.read("cases", order_by=["-score", "case_id"]))[:3] == ["C1", "C6", "C7"]  # NULLs first descending
-    assert ids(store.read("cases", order_by=["kind", "case_id"])) == ["C0", "C1", "C3", "C6", "C2", "C4", "C7", "C5"]
-    pages = [ids(store.read("cases", order_by=["reported_at", "case_id"], limit=3, offset=o)) for o in (0, 3, 6)]
+    assert ids(store.read("cases", order_by=["persons DESC", "case_id"])) == [
+        "C2",
+        "C6",
+        "C4",
+        "C1",
+        "C3",
+        "C5",
+        "C0",
+        "C7",
+    ]
+    assert ids(store.read("cases", order_by=["score"])) == [
+        "C3",
+        "C5",
+        "C0",
+        "C4",
+        "C2",
+        "C7",
+        "C1",
+        "C6",
+    ]  # NULLs last
+    assert ids(store.read("cases", order_by=["-score", "case_id"]))[:3] == [
+        "C1",
+        "C6",
+        "C7",
+    ]  # NULLs first descending
+    assert ids(store.read("cases", order_by=["kind", "case_id"])) == [
+        "C0",
+        "C1",
+        "C3",
+        "C6",
+        "C2",
+        "C4",
+        "C7",
+        "C5",
+    ]
+    pages = [
+        ids(store.read("cases", order_by=["reported_at", "case_id"], limit=3, offset=o)) for o in (0, 3, 6)
+    ]
     assert sum(pages, []) == ids(store.read("cases", order_by=["reported_at", "case_id"]))
     assert ids(store.read("cases", offset=6)) == ["C6", "C7"]
     assert store.read("cases", limit=0).empty
@@ -320,15 +427,20 @@ def test_text_order_is_bytewise_on_both(store):
 
 def test_upsert_replaces_whole_rows_and_inserts_new(store):
     store.write("cases", cases_frame())
-    change = gpd.GeoDataFrame({"case_id": ["C1", "C9"], "kind": ["petition", "dispute"], "persons": [4, 1]},
-                              geometry=[shapely.Point(122.5, 44.5), shapely.Point(122.6, 44.6)], crs=4326)
+    change = gpd.GeoDataFrame(
+        {"case_id": ["C1", "C9"], "kind": ["petition", "dispute"], "persons": [4, 1]},
+        geometry=[shapely.Point(122.5, 44.5), shapely.Point(122.6, 44.6)],
+        crs=4326,
+    )
     assert store.upsert("cases", change) == 2
     assert store.count("cases") == 9
     row = store.read("cases", where={"case_id": "C1"}).iloc[0]
     assert row["kind"] == "petition" and row["persons"] == 4
     assert pd.isna(row["category"]) and pd.isna(row["score"])  # columns not given → NULL
     assert ids(store.read("cases", bbox=(122.4, 44.4, 122.7, 44.7))) == ["C1", "C9"]
-    assert "C1" not in ids(store.read("cases", bbox=(120.05, 42.9, 120.15, 43.1)))  # old position gone from the index
+    assert "C1" not in ids(
+        store.read("cases", bbox=(120.05, 42.9, 120.15, 43.1))
+    )  # old position gone from the index
     with pytest.raises(StoreError, match="repeats"):
         store.upsert("cases", pd.DataFrame({"case_id": ["C0", "C0"]}))
     assert store.count("cases") == 9
@@ -376,9 +488,14 @@ def test_write_validation(store):
     with pytest.raises(StoreError, match="NULL"):
         store.write("workers", pd.DataFrame({"worker_id": [None], "name": ["x"]}))
     with pytest.raises(StoreError, match="no geometry"):
-        store.write("workers", gpd.GeoDataFrame({"worker_id": ["w1"]}, geometry=[shapely.Point(121, 44)], crs=4326))
+        store.write(
+            "workers", gpd.GeoDataFrame({"worker_id": ["w1"]}, geometry=[shapely.Point(121, 44)], crs=4326)
+        )
     with pytest.raises(StoreError, match="takes MULTIPOLYGON"):
-        store.write("grids", gpd.GeoDataFrame({"plan_id": ["p"], "code": ["1"]}, geometry=[shapely.Point(121, 44)], crs=4326))
+        store.write(
+            "grids",
+            gpd.GeoDataFrame({"plan_id": ["p"], "code": ["1"]}, geometry=[shapely.Point(121, 44)], crs=4326),
+        )
     with pytest.raises(InputError, match="not lon/lat"):
         store.write("cases", gpd.GeoDataFrame({"case_id": ["C0"]}, geometry=[shapely.Point(500000, 4800000)]))
     assert store.count("workers") == 0 and store.count("cases") == 0 and store.count("grids") == 0
@@ -389,20 +506,34 @@ def test_write_validation(store):
 
 
 def test_geometries_are_normalised_to_wgs84(store):
-    lonlat = gpd.GeoDataFrame({"case_id": ["A", "B"]}, geometry=[shapely.Point(122.26, 43.62), shapely.Point(121.0, 44.5)],
-                              crs=4326)
+    lonlat = gpd.GeoDataFrame(
+        {"case_id": ["A", "B"]}, geometry=[shapely.Point(122.26, 43.62), shapely.Point(121.0, 44.5)], crs=4326
+    )
     store.write("cases", lonlat.to_crs(3857))  # reprojected back to EPSG:4326
     got = store.read("cases").geometry
-    assert np.allclose(shapely.get_coordinates(got.values), shapely.get_coordinates(lonlat.geometry.values), atol=1e-9)
-    store.write("cases", gpd.GeoDataFrame({"case_id": ["C"]}, geometry=[shapely.Point(121.5, 44.0)]))  # no CRS, lon/lat
+    assert np.allclose(
+        shapely.get_coordinates(got.values), shapely.get_coordinates(lonlat.geometry.values), atol=1e-9
+    )
+    store.write(
+        "cases", gpd.GeoDataFrame({"case_id": ["C"]}, geometry=[shapely.Point(121.5, 44.0)])
+    )  # no CRS, lon/lat
     store.write("cases", pd.DataFrame({"case_id": ["D"], "geometry": [None]}))
-    assert store.count("cases", {"case_id": "C"}) == 1 and store.read("cases", where={"case_id": "D"}).geometry.iloc[0] is None
+    assert (
+        store.count("cases", {"case_id": "C"}) == 1
+        and store.read("cases", where={"case_id": "D"}).geometry.iloc[0] is None
+    )
     polygon = shapely.box(121, 44, 121.1, 44.1)
     store.write("admin_units", gpd.GeoDataFrame({"code": ["150502001"]}, geometry=[polygon], crs=4326))
     stored = store.read("admin_units").geometry.iloc[0]
     assert stored.geom_type == "MultiPolygon" and stored.equals(polygon)
-    store.write("hotspot_results", gpd.GeoDataFrame({"run_id": ["r"], "unit_id": ["u"]},
-                                                    geometry=[shapely.Polygon([(121, 44, 5), (121.1, 44, 5), (121, 44.1, 5)])], crs=4326))
+    store.write(
+        "hotspot_results",
+        gpd.GeoDataFrame(
+            {"run_id": ["r"], "unit_id": ["u"]},
+            geometry=[shapely.Polygon([(121, 44, 5), (121.1, 44, 5), (121, 44.1, 5)])],
+            crs=4326,
+        ),
+    )
     assert not store.read("hotspot_results").geometry.iloc[0].has_z  # stored 2-D
 
 
@@ -428,7 +559,9 @@ def test_transaction_rolls_back_across_two_tables(store):
         assert store.count("cases") == 8  # visible inside the transaction
         raise RuntimeError("boom")
     assert store.count("cases") == 0
-    assert ids(store.read("workers"), "worker_id") == ["w0"] and pd.isna(store.read("workers")["name"].iloc[0])
+    assert ids(store.read("workers"), "worker_id") == ["w0"] and pd.isna(
+        store.read("workers")["name"].iloc[0]
+    )
     with store.transaction():
         store.write("cases", cases_frame())
         store.write("workers", pd.DataFrame({"worker_id": ["w1"]}))
@@ -505,16 +638,30 @@ def test_geopackage_opens_in_gdal(gpkg_store):
     path = gpkg_store.path
     cases = cases_frame()
     gpkg_store.write("cases", cases)
-    gpkg_store.write("grids", gpd.GeoDataFrame({"plan_id": ["p"], "code": ["150502001001001"], "households": [412]},
-                                               geometry=[shapely.box(121, 44, 121.2, 44.2)], crs=4326))
+    gpkg_store.write(
+        "grids",
+        gpd.GeoDataFrame(
+            {"plan_id": ["p"], "code": ["150502001001001"], "households": [412]},
+            geometry=[shapely.box(121, 44, 121.2, 44.2)],
+            crs=4326,
+        ),
+    )
     gpkg_store.write("workers", pd.DataFrame({"worker_id": ["w1"], "role": ["full_time"]}))
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 10300
         srs = {row[0] for row in conn.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
         assert {-1, 0, 4326} <= srs
-        assert conn.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'workers'").fetchone()[0] == "attributes"
-        assert conn.execute("SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'").fetchone()[0] >= 5
+        assert (
+            conn.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'workers'").fetchone()[0]
+            == "attributes"
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'"
+            ).fetchone()[0]
+            >= 5
+        )
     layers = dict(pyogrio.list_layers(path))
     assert layers["cases"] == "Point" and layers["grids"] == "MultiPolygon" and layers["workers"] is None
     info = pyogrio.read_info(path, layer="cases")
@@ -522,11 +669,17 @@ def test_geopackage_opens_in_gdal(gpkg_store):
     gdal_cases = pyogrio.read_dataframe(path, layer="cases")
     assert gdal_cases.crs.to_epsg() == 4326 and gdal_cases["case_id"].tolist() == ids(cases)
     assert_same_geometries(gdal_cases.geometry.values, cases.geometry.values)
-    assert pyogrio.read_dataframe(path, layer="cases", bbox=(120.15, 42.9, 120.45, 43.1))["case_id"].tolist() == ["C2", "C3", "C4"]
+    assert pyogrio.read_dataframe(path, layer="cases", bbox=(120.15, 42.9, 120.45, 43.1))[
+        "case_id"
+    ].tolist() == ["C2", "C3", "C4"]
     assert pyogrio.read_dataframe(path, layer="grids")["households"].tolist() == [412]
-    assert pyogrio.read_dataframe(path, layer="workers", read_geometry=False)["role"].tolist() == ["full_time"]
+    assert pyogrio.read_dataframe(path, layer="workers", read_geometry=False)["role"].tolist() == [
+        "full_time"
+    ]
     # an edit made by GDAL (as QGIS would) goes through the spec triggers and reads back here
-    added = gpd.GeoDataFrame({"case_id": ["Q1"], "kind": ["dispute"]}, geometry=[shapely.Point(123.1, 45.1)], crs=4326)
+    added = gpd.GeoDataFrame(
+        {"case_id": ["Q1"], "kind": ["dispute"]}, geometry=[shapely.Point(123.1, 45.1)], crs=4326
+    )
     pyogrio.write_dataframe(added, path, layer="cases", append=True)
     assert ids(gpkg_store.read("cases", bbox=(123, 45, 123.2, 45.2))) == ["Q1"]
     gpkg_store.upsert("cases", cases_frame().iloc[:1])
@@ -542,7 +695,10 @@ def test_same_results_on_both_backends(gpkg_store, postgis_store):
             "case_id": [f"X{k:04d}" for k in range(n)],
             "kind": rng.choice(["dispute", "petition", None], n),
             "category": rng.choice(["land", "wages", "Land", "邻里", "petition_land"], n),
-            "reported_at": [f"2024-{m:02d}-{d:02d}T10:00:00" for m, d in zip(rng.integers(1, 13, n), rng.integers(1, 29, n), strict=True)],
+            "reported_at": [
+                f"2024-{m:02d}-{d:02d}T10:00:00"
+                for m, d in zip(rng.integers(1, 13, n), rng.integers(1, 29, n), strict=True)
+            ],
             "persons": np.where(rng.random(n) < 0.1, None, rng.integers(0, 9, n)).tolist(),
             "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
         },
@@ -555,14 +711,24 @@ def test_same_results_on_both_backends(gpkg_store, postgis_store):
 
     def aggregate(store: Store) -> pd.DataFrame:
         cases = store.read("cases", where={"reported_at": Between("2024-03-01", "2024-10-01")})
-        return (cases.groupby(["kind", "category"], dropna=False)
-                .agg(n=("case_id", "size"), persons=("persons", "sum"), score=("score", "mean")).reset_index())
+        return (
+            cases.groupby(["kind", "category"], dropna=False)
+            .agg(n=("case_id", "size"), persons=("persons", "sum"), score=("score", "mean"))
+            .reset_index()
+        )
 
     assert_frame_equal(aggregate(gpkg_store), aggregate(postgis_store))
-    query = {"where": {"category": ["land", "Land", "邻里"]}, "order_by": ["category", "-score", "case_id"],
-             "limit": 50, "offset": 10, "bbox": (120, 43, 123, 45)}
+    query = {
+        "where": {"category": ["land", "Land", "邻里"]},
+        "order_by": ["category", "-score", "case_id"],
+        "limit": 50,
+        "offset": 10,
+        "bbox": (120, 43, 123, 45),
+    }
     assert_frame_equal(gpkg_store.read("cases", **query), postgis_store.read("cases", **query))
-    assert gpkg_store.count("cases", {"persons": Op(">", 4)}) == postgis_store.count("cases", {"persons": Op(">", 4)})
+    assert gpkg_store.count("cases", {"persons": Op(">", 4)}) == postgis_store.count(
+        "cases", {"persons": Op(">", 4)}
+    )
 
 
 # --- home-made fast paths, checked against the libraries they replace ----------------------
@@ -587,7 +753,12 @@ def test_point_codecs_match_shapely():
             assert blob is None
             continue
         minx, miny, maxx, maxy = geom.bounds
-        assert [GPKG_SQL_FUNCTIONS[f](blob) for f in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")] == [minx, maxx, miny, maxy]
+        assert [GPKG_SQL_FUNCTIONS[f](blob) for f in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")] == [
+            minx,
+            maxx,
+            miny,
+            maxy,
+        ]
         assert GPKG_SQL_FUNCTIONS["ST_IsEmpty"](blob) == 0
         assert shapely.from_wkb(blob[40:]).equals(geom)
 
@@ -599,22 +770,35 @@ def test_rtree_bulk_load_matches_sqlite_inserts():
     n = 5000
     x, y, w = rng.uniform(119, 124, n), rng.uniform(42, 46, n), rng.exponential(0.01, n)
     boxes = float32_outward(x, x + w, y, y + w)
-    assert (boxes[:, 0] <= x).all() and (boxes[:, 1] >= x + w).all() and (boxes[:, 2] <= y).all() and (boxes[:, 3] >= y + w).all()
+    assert (
+        (boxes[:, 0] <= x).all()
+        and (boxes[:, 1] >= x + w).all()
+        and (boxes[:, 2] <= y).all()
+        and (boxes[:, 3] >= y + w).all()
+    )
     ids_ = rng.permutation(n * 3)[:n] + 1
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE bulk USING rtree(id, minx, maxx, miny, maxy)")
     conn.execute("CREATE VIRTUAL TABLE plain USING rtree(id, minx, maxx, miny, maxy)")
     with conn:
         bulk_load(conn, "bulk", ids_, boxes)
-        conn.executemany("INSERT INTO plain VALUES (?, ?, ?, ?, ?)", zip(ids_.tolist(), x.tolist(), (x + w).tolist(), y.tolist(), (y + w).tolist(), strict=True))
+        conn.executemany(
+            "INSERT INTO plain VALUES (?, ?, ?, ?, ?)",
+            zip(ids_.tolist(), x.tolist(), (x + w).tolist(), y.tolist(), (y + w).tolist(), strict=True),
+        )
     assert conn.execute("SELECT rtreecheck('bulk')").fetchone()[0] == "ok"
     query = "SELECT id FROM {} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? ORDER BY id"
     for _ in range(30):
         lo_x, lo_y = rng.uniform(119, 124), rng.uniform(42, 46)
         box = (lo_x + rng.uniform(0, 1), lo_x, lo_y + rng.uniform(0, 1), lo_y)
-        assert conn.execute(query.format("bulk"), box).fetchall() == conn.execute(query.format("plain"), box).fetchall()
+        assert (
+            conn.execute(query.format("bulk"), box).fetchall()
+            == conn.execute(query.format("plain"), box).fetchall()
+        )
     with conn:  # the module keeps maintaining a bulk-loaded tree
         conn.executemany("DELETE FROM bulk WHERE id = ?", [(int(i),) for i in ids_[:700]])
-        conn.executemany("INSERT INTO bulk VALUES (?, 120, 120.1, 43, 43.1)", [(10**6 + k,) for k in range(300)])
+        conn.executemany(
+            "INSERT INTO bulk VALUES (?, 120, 120.1, 43, 43.1)", [(10**6 + k,) for k in range(300)]
+        )
     assert conn.execute("SELECT rtreecheck('bulk')").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM bulk").fetchone()[0] == n - 400

@@ -66,7 +66,9 @@ def _tiling_errors(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> tup
     union = children.dissolve("parent_code")
     parent = parents.set_index("code").loc[union.index]
     symdiff = _area_m2(shapely.symmetric_difference(union.geometry.values, parent.geometry.values))
-    left, right = shapely.STRtree(children.geometry.values).query(children.geometry.values, predicate="intersects")
+    left, right = shapely.STRtree(children.geometry.values).query(
+        children.geometry.values, predicate="intersects"
+    )
     pairs = left < right
     overlap = _area_m2(
         shapely.intersection(children.geometry.values[left[pairs]], children.geometry.values[right[pairs]])
@@ -112,7 +114,9 @@ def test_villages_and_townships_are_valid_coverages_city_wide(city):
         xy = shapely.get_coordinates(geoms)
         per_degree = round(1 / GRID_DEGREES)
         assert (np.round(xy * per_degree) / per_degree == xy).all(), level
-        assert shapely.is_valid(np.asarray(_level(city, level).to_crs(LOCAL_CRS).geometry.values)).all(), level
+        assert shapely.is_valid(np.asarray(_level(city, level).to_crs(LOCAL_CRS).geometry.values)).all(), (
+            level
+        )
 
 
 def test_townships_are_the_union_of_their_villages(city):
@@ -167,7 +171,9 @@ def test_urban_units_small_and_packed_around_their_town(admin_local):
     # the Tongliao city streets lie within ~12 km of the city centre
     centre = shapely.Point(to_local(122.265, 43.6125))
     townships = admin_local[admin_local["level"] == "township"]
-    streets = townships[townships["name"].str.contains("街道") & townships["code"].str[:6].isin(["150502", "150571"])]
+    streets = townships[
+        townships["name"].str.contains("街道") & townships["code"].str[:6].isin(["150502", "150571"])
+    ]
     assert len(streets) == 15
     assert shapely.distance(shapely.point_on_surface(streets.geometry.values), centre).max() < 12_000
 
@@ -221,7 +227,9 @@ def test_snap_coverage_closes_gaps_and_overlaps_inside_fixed_regions():
     regions = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], dtype=object)
     bottom, top, right = _two_parents_split_separately()
     top = shapely.box(0, 0.5003, 1, 1)  # a gap 0.0003 high under it
-    right = shapely.Polygon([(0.9996, 0), (2, 0), (2, 1), (1.0002, 1)])  # overlaps region 0, a sliver short of it
+    right = shapely.Polygon(
+        [(0.9996, 0), (2, 0), (2, 1), (1.0002, 1)]
+    )  # overlaps region 0, a sliver short of it
     geoms = np.array([bottom, top, right], dtype=object)
     out = snap_coverage(geoms, np.array([0, 0, 1]), regions, 1e-4)
     assert shapely.coverage_is_valid(out)
@@ -236,30 +244,62 @@ def test_snap_coverage_closes_gaps_and_overlaps_inside_fixed_regions():
 
 
 def test_partition_polygon_tiles_a_concave_parent():
-    parent = shapely.Polygon([(0, 0), (10_000, 0), (10_000, 10_000), (6_000, 10_000), (6_000, 3_000),
-                              (4_000, 3_000), (4_000, 10_000), (0, 10_000)])
+    parent = shapely.Polygon(
+        [
+            (0, 0),
+            (10_000, 0),
+            (10_000, 10_000),
+            (6_000, 10_000),
+            (6_000, 3_000),
+            (4_000, 3_000),
+            (4_000, 10_000),
+            (0, 10_000),
+        ]
+    )
     rng = np.random.default_rng(0)
     targets = np.array([1.0, 1.0, 2.0, 4.0, 0.3, 0.3])
-    children, seeds = partition_polygon(parent, targets, rng, core=np.array([0, 0, 0, 0, 1, 1], bool),
-                                        core_centre=np.array([2_000.0, 1_000.0]), mesh_per_child=30)
+    children, seeds = partition_polygon(
+        parent,
+        targets,
+        rng,
+        core=np.array([0, 0, 0, 0, 1, 1], bool),
+        core_centre=np.array([2_000.0, 1_000.0]),
+        mesh_per_child=30,
+    )
     assert len(children) == len(targets)
     union = shapely.union_all(children)
     assert shapely.area(shapely.symmetric_difference(union, parent)) < 1.0
     areas = shapely.area(children)
     assert abs(areas.sum() - parent.area) < 1.0
     assert all(shapely.get_num_geometries(c) == 1 and c.is_valid for c in children)
-    assert all(c.contains(shapely.Point(s)) or c.touches(shapely.Point(s)) for c, s in zip(children, seeds, strict=True))
+    assert all(
+        c.contains(shapely.Point(s)) or c.touches(shapely.Point(s))
+        for c, s in zip(children, seeds, strict=True)
+    )
     # the two core children are small and near the core centre
     assert areas[4:].max() < areas[:4].min()
-    assert max(shapely.distance(children[4], shapely.Point(2_000, 1_000)),
-               shapely.distance(children[5], shapely.Point(2_000, 1_000))) < 1_500
+    assert (
+        max(
+            shapely.distance(children[4], shapely.Point(2_000, 1_000)),
+            shapely.distance(children[5], shapely.Point(2_000, 1_000)),
+        )
+        < 1_500
+    )
 
 
 # --- addresses -----------------------------------------------------------------------------
 
 
 def test_frames_use_the_store_columns(city):
-    for name in ("admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"):
+    for name in (
+        "admin_units",
+        "addresses",
+        "cases",
+        "workers",
+        "patrols",
+        "petition_items",
+        "petition_visits",
+    ):
         frame = getattr(city, name)
         expected = list(get_table(name).columns)
         if get_table(name).is_spatial:
@@ -276,8 +316,11 @@ def test_addresses_lie_inside_their_village(city):
     inside = shapely.contains_xy(polys, ad.geometry.x.to_numpy(), ad.geometry.y.to_numpy())
     assert inside.all()
     # same answer as a geopandas spatial join
-    joined = gpd.sjoin(ad[["address_id", "village_code", "geometry"]],
-                       villages.reset_index()[["code", "geometry"]], predicate="within")
+    joined = gpd.sjoin(
+        ad[["address_id", "village_code", "geometry"]],
+        villages.reset_index()[["code", "geometry"]],
+        predicate="within",
+    )
     assert (joined["village_code"] == joined["code"]).all()
     assert joined["address_id"].is_unique and len(joined) == len(ad)
 
@@ -323,24 +366,48 @@ def test_dispute_volume_and_resolution_2022(city):
 def test_case_categories_and_status_vocabulary(city):
     cases = city.cases
     assert set(cases.loc[cases["kind"] == "dispute", "category"]) <= {
-        "family_marriage", "neighbour", "land", "wages", "loans_finance", "property_mgmt", "traffic", "medical", "other"}
+        "family_marriage",
+        "neighbour",
+        "land",
+        "wages",
+        "loans_finance",
+        "property_mgmt",
+        "traffic",
+        "medical",
+        "other",
+    }
     assert set(cases.loc[cases["kind"] == "petition", "category"]) <= {
-        "petition_land", "petition_social_security", "petition_housing", "petition_law_enforcement", "petition_other"}
+        "petition_land",
+        "petition_social_security",
+        "petition_housing",
+        "petition_law_enforcement",
+        "petition_other",
+    }
     assert set(cases["status"]) <= {"reported", "accepted", "in_progress", "resolved", "closed", "unresolved"}
     assert cases["case_id"].is_unique and cases["external_id"].is_unique
     # land disputes happen in villages, property-management disputes in towns
     truth = city.case_truth.set_index("case_id")
-    urban = city.addresses.set_index("address_id").loc[truth.loc[cases["case_id"], "address_id"], "urban"].to_numpy()
+    urban = (
+        city.addresses.set_index("address_id")
+        .loc[truth.loc[cases["case_id"], "address_id"], "urban"]
+        .to_numpy()
+    )
     assert urban[cases["category"].to_numpy() == "land"].mean() < 0.2
     assert urban[cases["category"].to_numpy() == "property_mgmt"].mean() > 0.8
 
 
 def test_case_timestamps_ordered_and_consistent_with_status(city):
     c = city.cases
-    t = {k: pd.to_datetime(c[k], format="%Y-%m-%dT%H:%M:%S") for k in
-         ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_at")}
+    t = {
+        k: pd.to_datetime(c[k], format="%Y-%m-%dT%H:%M:%S")
+        for k in ("reported_at", "accepted_at", "resolved_at", "closed_at", "due_at")
+    }
     assert t["reported_at"].between("2021-01-01", "2024-12-31 23:59:59").all()
-    for a, b in (("reported_at", "accepted_at"), ("accepted_at", "resolved_at"), ("resolved_at", "closed_at")):
+    for a, b in (
+        ("reported_at", "accepted_at"),
+        ("accepted_at", "resolved_at"),
+        ("resolved_at", "closed_at"),
+    ):
         both = t[a].notna() & t[b].notna()
         assert (t[a][both] <= t[b][both]).all(), (a, b)
     due_days = (t["due_at"] - t["reported_at"]).dt.days
@@ -349,7 +416,9 @@ def test_case_timestamps_ordered_and_consistent_with_status(city):
     assert t["accepted_at"][status == "reported"].isna().all()
     assert t["resolved_at"][status.isin(["resolved", "closed"])].notna().all()
     assert t["resolved_at"][~status.isin(["resolved", "closed"])].isna().all()
-    assert t["closed_at"][status == "closed"].notna().all() and t["closed_at"][status != "closed"].isna().all()
+    assert (
+        t["closed_at"][status == "closed"].notna().all() and t["closed_at"][status != "closed"].isna().all()
+    )
     closed = status == "closed"
     assert c.loc[closed, "satisfaction"].between(1, 5).all() and (c.loc[closed, "followup_done"] == 1).all()
     assert c.loc[~closed, "satisfaction"].isna().all()
@@ -361,7 +430,9 @@ def test_id_numbers_pass_checksum(city):
     assert id_number_valid(ids).all()
     assert pd.Series(ids).str.startswith("1505").all()
     assert id_number_valid(np.array(["11010519491231002X"]))[0]  # the GB 11643 specimen
-    broken = np.array([s[:-1] + str((int(s[-1]) + 1) % 10) if s[-1].isdigit() else s[:-1] + "0" for s in ids[:50]])
+    broken = np.array(
+        [s[:-1] + str((int(s[-1]) + 1) % 10) if s[-1].isdigit() else s[:-1] + "0" for s in ids[:50]]
+    )
     assert not id_number_valid(broken).any()
     assert id_number_valid(id_numbers(np.random.default_rng(1), 200)).all()
 
@@ -386,7 +457,9 @@ def test_a_third_carry_raw_coordinates_near_the_truth(city):
     assert set(error[~has]) == {""}
     assert 0 < (error != "").sum() <= 0.08 * has.sum() + 1
     ok = has & (error == "")
-    lon, lat = to_wgs84_mixed(c.loc[ok, "raw_lon"].to_numpy(), c.loc[ok, "raw_lat"].to_numpy(), c.loc[ok, "raw_crs"].to_numpy())
+    lon, lat = to_wgs84_mixed(
+        c.loc[ok, "raw_lon"].to_numpy(), c.loc[ok, "raw_lat"].to_numpy(), c.loc[ok, "raw_crs"].to_numpy()
+    )
     x, y = to_local(lon, lat)
     tx, ty = to_local(truth["lon"].to_numpy()[ok], truth["lat"].to_numpy()[ok])
     dist = np.hypot(np.asarray(x) - tx, np.asarray(y) - ty)
@@ -405,8 +478,10 @@ def test_fallback_transform_matches_the_geocoder():
 
     lon = np.linspace(119.3, 123.6, 50)
     lat = np.linspace(42.3, 45.6, 50)
-    for ours, theirs in ((coords._fallback_wgs84_to_gcj02, transform.wgs84_to_gcj02),
-                         (coords._fallback_gcj02_to_bd09, transform.gcj02_to_bd09)):
+    for ours, theirs in (
+        (coords._fallback_wgs84_to_gcj02, transform.wgs84_to_gcj02),
+        (coords._fallback_gcj02_to_bd09, transform.gcj02_to_bd09),
+    ):
         a, b = ours(lon, lat), theirs(lon, lat)
         assert np.allclose(a[0], b[0], atol=1e-12, rtol=0) and np.allclose(a[1], b[1], atol=1e-12, rtol=0)
 
@@ -421,19 +496,39 @@ def test_address_text_variants(city):
     stripped = pd.Series(text[clean]).str.removeprefix("通辽市").to_numpy()
     assert (stripped == std[clean]).all()
     assert (text[~clean] != std[~clean]).mean() > 0.9
-    typo = pd.Series(variants).str.contains("road_typo").to_numpy() & ~pd.Series(variants).str.contains(
-        "chinese_numerals|fullwidth_digits|traditional_hao").to_numpy()
+    typo = (
+        pd.Series(variants).str.contains("road_typo").to_numpy()
+        & ~pd.Series(variants).str.contains("chinese_numerals|fullwidth_digits|traditional_hao").to_numpy()
+    )
     house = city.addresses.set_index("address_id").loc[truth["address_id"], "house_number"].to_numpy()
     assert all(h in t for h, t in zip(house[typo], text[typo], strict=True))
-    assert chinese_numeral(18) == "十八" and chinese_numeral(105) == "一百零五" and chinese_numeral(1010) == "一千零一十"
+    assert (
+        chinese_numeral(18) == "十八"
+        and chinese_numeral(105) == "一百零五"
+        and chinese_numeral(1010) == "一千零一十"
+    )
 
 
 def test_truth_hotspots(city, written):
     truth = json.loads((written / "truth.json").read_text(encoding="utf-8"))
     hotspots = truth["hotspots"]
     assert len(hotspots) >= 4
-    required = {"id", "centre_lon", "centre_lat", "radius_m", "kinds", "categories", "trend", "window_start",
-                "window_end", "address_ids", "village_codes", "expected_excess", "expected_background", "months"}
+    required = {
+        "id",
+        "centre_lon",
+        "centre_lat",
+        "radius_m",
+        "kinds",
+        "categories",
+        "trend",
+        "window_start",
+        "window_end",
+        "address_ids",
+        "village_codes",
+        "expected_excess",
+        "expected_background",
+        "months",
+    }
     assert all(required <= set(h) for h in hotspots)
     assert {h["trend"] for h in hotspots} >= {"steady", "growing", "fading"}
     addresses = set(city.addresses["address_id"])
@@ -441,7 +536,9 @@ def test_truth_hotspots(city, written):
         assert 300 <= h["radius_m"] <= 1500
         assert h["address_ids"] and set(h["address_ids"]) <= addresses
         assert len(h["expected_excess"]) == len(h["months"]) == 48 and h["months"][0] == "2021-01"
-        assert sum(h["expected_excess"][:12]) == 0 and h["window_start"] >= "2022-01"  # 2021 is the quiet base year
+        assert (
+            sum(h["expected_excess"][:12]) == 0 and h["window_start"] >= "2022-01"
+        )  # 2021 is the quiet base year
     fading = [h for h in hotspots if h["trend"] == "fading"][0]
     assert 0 < sum(fading["expected_excess"][36:]) < sum(fading["expected_excess"][12:24])
     new = [h for h in hotspots if h.get("new")]
@@ -480,7 +577,9 @@ def test_workers_staffing_and_planted_coverage(city):
 
 def test_patrols_follow_the_plan(city):
     w = city.workers.set_index("worker_id")
-    p = city.patrols[city.patrols["worker_id"].map(w["role"]) != "agent"]  # agents: test_agents_patrol_daily_and_items_follow_the_plan
+    p = city.patrols[
+        city.patrols["worker_id"].map(w["role"]) != "agent"
+    ]  # agents: test_agents_patrol_daily_and_items_follow_the_plan
     assert p["patrol_id"].is_unique and p["worker_id"].isin(w.index).all()
     ts = pd.to_datetime(p["ts"], format="%Y-%m-%dT%H:%M:%S")
     assert ts.between("2024-10-01", "2024-12-31 23:59:59").all()
@@ -518,7 +617,15 @@ def test_same_seed_same_files_other_seed_other_data(city, written, tmp_path):
     other = synthesize(SEED + 1, SCALE)
     from gridmap.synth.output import frame_digest
 
-    for name in ("admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"):
+    for name in (
+        "admin_units",
+        "addresses",
+        "cases",
+        "workers",
+        "patrols",
+        "petition_items",
+        "petition_visits",
+    ):
         assert frame_digest(getattr(other, name)) != first["data_sha256"][name], name
 
 
@@ -526,7 +633,15 @@ def test_written_layers_read_back(city, written):
     import pyogrio
 
     layers = {name for name, _ in pyogrio.list_layers(written / "city.gpkg")}
-    assert layers == {"admin_units", "addresses", "cases", "workers", "patrols", "petition_items", "petition_visits"}
+    assert layers == {
+        "admin_units",
+        "addresses",
+        "cases",
+        "workers",
+        "patrols",
+        "petition_items",
+        "petition_visits",
+    }
     back = pyogrio.read_dataframe(written / "city.gpkg", layer="addresses")
     assert back.crs.to_epsg() == 4326 and len(back) == len(city.addresses)
     assert (back["address_id"] == city.addresses["address_id"]).all()
@@ -574,7 +689,9 @@ def test_agents_patrol_daily_and_items_follow_the_plan(city):
 
     items, visits = city.petition_items, city.petition_visits
     assert items["item_id"].is_unique and visits["visit_id"].is_unique
-    assert items["agent_id"].isin(agents["worker_id"]).all() and visits["item_id"].isin(items["item_id"]).all()
+    assert (
+        items["agent_id"].isin(agents["worker_id"]).all() and visits["item_id"].isin(items["item_id"]).all()
+    )
     petitions = city.cases.set_index("case_id")
     assert (petitions.loc[items["case_id"], "kind"] == "petition").all()
     assert (items["taken_at"].to_numpy() >= petitions.loc[items["case_id"], "reported_at"].to_numpy()).all()
@@ -587,9 +704,14 @@ def test_agents_patrol_daily_and_items_follow_the_plan(city):
     first = visits.groupby("item_id")["visited_at"].min()
     gap_ids = {g["item_id"] for g in truth["followup_gaps"]}
     on_time = items[done & ~items["item_id"].isin(gap_ids)]
-    lag = pd.to_datetime(first.reindex(on_time["item_id"]).to_numpy()) - pd.to_datetime(on_time["done_at"].to_numpy())
+    lag = pd.to_datetime(first.reindex(on_time["item_id"]).to_numpy()) - pd.to_datetime(
+        on_time["done_at"].to_numpy()
+    )
     assert (lag[lag.notna()] <= pd.Timedelta(days=planted.VISIT_DAYS)).all()
-    assert set(visits["method"]) <= {"phone", "in_person", "wechat"} and visits["satisfaction"].between(1, 5).all()
+    assert (
+        set(visits["method"]) <= {"phone", "in_person", "wechat"}
+        and visits["satisfaction"].between(1, 5).all()
+    )
 
 
 def test_audit_finds_the_planted_agent_gaps_exactly(city):
@@ -601,21 +723,40 @@ def test_audit_finds_the_planted_agent_gaps_exactly(city):
     from gridmap.coverage.periods import parse_period
 
     def grids():
-        return gpd.GeoDataFrame({"plan_id": "P1", "code": ["150502001001001"], "households": [400]},
-                                geometry=[box(122.20, 43.60, 122.21, 43.61)], crs="EPSG:4326")
+        return gpd.GeoDataFrame(
+            {"plan_id": "P1", "code": ["150502001001001"], "households": [400]},
+            geometry=[box(122.20, 43.60, 122.21, 43.61)],
+            crs="EPSG:4326",
+        )
+
     truth = city.truth["agents"]
     period = parse_period("2024-10-01/2024-12-31")
     agents = agents_of(city.workers)
     patrols = city.patrols[city.patrols["worker_id"].isin(agents["worker_id"])]
     empty = pd.DataFrame(columns=["worker_id", "grid_code", "role", "valid_from", "valid_to"])
-    result = run_audit(grids(), empty, patrols, city.workers, period_start=period,
-                       items=city.petition_items, visits=city.petition_visits)
+    result = run_audit(
+        grids(),
+        empty,
+        patrols,
+        city.workers,
+        period_start=period,
+        items=city.petition_items,
+        visits=city.petition_visits,
+    )
     f = result.findings
-    assert set(f.loc[f["kind"] == "agent_no_patrol_n_days", "worker_id"]) == {g["worker_id"] for g in
-                                                                            truth["patrol_gaps"]}
+    assert set(f.loc[f["kind"] == "agent_no_patrol_n_days", "worker_id"]) == {
+        g["worker_id"] for g in truth["patrol_gaps"]
+    }
     # follow-ups due in the whole span of the records
-    span = run_audit(grids(), empty, patrols.iloc[:0], city.workers, period_start="2021-01-01/2024-12-31",
-                     items=city.petition_items, visits=city.petition_visits).findings
+    span = run_audit(
+        grids(),
+        empty,
+        patrols.iloc[:0],
+        city.workers,
+        period_start="2021-01-01/2024-12-31",
+        items=city.petition_items,
+        visits=city.petition_visits,
+    ).findings
     expected = {g["item_id"] for g in truth["followup_gaps"] if g["visit_due_by"] <= "2024-12-31T23:59:59"}
     assert expected and set(span.loc[span["kind"] == "followup_not_within_n_days", "item_id"]) == expected
     overdue = {g["item_id"] for g in truth["open_past_deadline"]}

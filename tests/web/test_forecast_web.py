@@ -41,8 +41,15 @@ def server(tmp_path_factory):
 def test_command_view_lists_and_draws_the_warning_grids(server):
     run, results = server.run
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
+        )
         pg = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
         requests, errors = [], []
         pg.on("request", lambda r: requests.append(r.url))
@@ -66,5 +73,9 @@ def test_command_view_lists_and_draws_the_warning_grids(server):
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_command.png"))
         browser.close()
-    outside = [u for u in requests if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname != "127.0.0.1"]
+    outside = [
+        u
+        for u in requests
+        if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname != "127.0.0.1"
+    ]
     assert not outside and not errors, (outside[:5], errors)

@@ -42,10 +42,20 @@ def _png(rgba: tuple[int, int, int, int], border: tuple[int, int, int, int]) -> 
     raw = b"".join(rows)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 TILES = {"vec": _png((236, 232, 220, 255), (180, 170, 150, 255)), "cva": _png((0, 0, 0, 0), (0, 0, 0, 0))}
@@ -101,7 +111,12 @@ def browser():
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
         )
         yield b
         b.close()
@@ -119,7 +134,10 @@ def _open(browser, store, **settings):
     requests, errors = [], []
     pg.on("request", lambda r: requests.append(r.url))
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text))
+    pg.on(
+        "console",
+        lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text),
+    )
     pg.goto(live.url + "/")
     pg.wait_for_selector(READY, state="attached", timeout=30000)
 
@@ -127,8 +145,11 @@ def _open(browser, store, **settings):
         context.close()
         live.__exit__(None, None, None)
         app.state.jobs.shutdown()
-        outside = [u for u in requests if urlsplit(u).scheme not in ("data", "blob")
-                   and urlsplit(u).hostname != "127.0.0.1"]
+        outside = [
+            u
+            for u in requests
+            if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname != "127.0.0.1"
+        ]
         assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
         assert not errors, errors
 
@@ -142,12 +163,12 @@ def _shot(pg, name: str) -> None:
 
 def _geographic_tile(lon: float, lat: float, level: int) -> tuple[int, int]:
     """Tianditu ``c`` (EPSG:4490): level L has 2^L × 2^(L-1) tiles of 360/2^L degrees from (-180, 90)."""
-    span = 360.0 / 2 ** level
+    span = 360.0 / 2**level
     return int((lon + 180.0) // span), int((90.0 - lat) // span)
 
 
 def _mercator_tile(lon: float, lat: float, level: int) -> tuple[int, int]:
-    n = 2 ** level
+    n = 2**level
     y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n
     return int((lon + 180.0) / 360.0 * n), int(y)
 
@@ -155,8 +176,14 @@ def _mercator_tile(lon: float, lat: float, level: int) -> tuple[int, int]:
 @pytest.mark.parametrize("matrix_set", ["c", "w"])
 def test_tianditu_wmts_tiles_cover_the_city(browser, city, matrix_set):
     with FakeWmts() as wmts:
-        pg, _, close = _open(browser, city, tianditu_url=wmts.url, tianditu_key="intranet-key",
-                             tianditu_matrix_set=matrix_set, tianditu_layers="vec,cva")
+        pg, _, close = _open(
+            browser,
+            city,
+            tianditu_url=wmts.url,
+            tianditu_key="intranet-key",
+            tianditu_matrix_set=matrix_set,
+            tianditu_layers="vec,cva",
+        )
         try:
             pg.wait_for_selector("img.leaflet-tile-loaded")
             pg.wait_for_timeout(500)
@@ -213,8 +240,10 @@ def test_without_a_base_map_units_are_named_at_their_zooms(browser, city):
         assert pg.locator(".admin-label-county").count() == 0
         label = pg.locator(".admin-label-village", has_text="民航社区").bounding_box()
         frame = pg.locator("#map").bounding_box()
-        assert frame["x"] < label["x"] < frame["x"] + frame["width"] and \
-            frame["y"] < label["y"] < frame["y"] + frame["height"], (label, frame)
+        assert (
+            frame["x"] < label["x"] < frame["x"] + frame["width"]
+            and frame["y"] < label["y"] < frame["y"] + frame["height"]
+        ), (label, frame)
         _shot(pg, "basemap_none_village_labels")
     finally:
         close()

@@ -48,7 +48,12 @@ def browser():
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
         )
         yield b
         b.close()
@@ -62,14 +67,20 @@ def page(browser, server):
     requests, errors = [], []
     pg.on("request", lambda r: requests.append(r.url))
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text))
+    pg.on(
+        "console",
+        lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text),
+    )
     pg.goto(server.url + "/")
     pg.wait_for_selector(READY, state="attached", timeout=20000)
     yield pg
     context.close()
     # data: and blob: URLs are made inside the page; everything else must be this server
-    outside = [u for u in requests if urlsplit(u).scheme not in ("data", "blob")
-               and urlsplit(u).hostname != "127.0.0.1"]
+    outside = [
+        u
+        for u in requests
+        if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname != "127.0.0.1"
+    ]
     assert not outside, f"requests left the server: {outside[:5]}"
     assert requests, "the page made no request at all"
     assert not errors, f"JavaScript errors: {errors}"
@@ -109,8 +120,11 @@ def test_command_view_drill_down_to_a_grid(page):
     steps = ["150502", "150502001", "150502001001"]
     for code, shown_next in zip(steps, [*steps[1:], None], strict=True):
         page.click(f"path.admin-unit[data-code='{code}']")
-        page.wait_for_selector(f"path.admin-unit[data-code='{shown_next}']" if shown_next
-                               else f"path.command-grid[data-code='{G1}']")
+        page.wait_for_selector(
+            f"path.admin-unit[data-code='{shown_next}']"
+            if shown_next
+            else f"path.command-grid[data-code='{G1}']"
+        )
     assert "民航社区" in page.inner_text("#breadcrumb")
     page.click(f"path.command-grid[data-code='{G1}']")
     page.wait_for_selector("#grid-info .grid-code")
@@ -168,7 +182,9 @@ def test_coverage_view_and_worker_checkins(page):
     page.wait_for_selector("path.coverage-grid")
     assert page.locator("path.coverage-grid").count() == 5
     assert page.input_value("#c-period") == "2024-11"
-    sync_api.expect(page.locator("#c-findings")).to_contain_text("无在岗")  # the findings arrive after the map
+    sync_api.expect(page.locator("#c-findings")).to_contain_text(
+        "无在岗"
+    )  # the findings arrive after the map
     page.select_option("#c-worker", "W1")
     page.wait_for_selector("path.checkin")
     assert page.locator("path.checkin").count() == 30
@@ -221,7 +237,9 @@ def test_gcj02_base_map_shifts_the_overlays(browser, server):
     port = free_port()
     tiles = f"http://127.0.0.1:{port}/vendor/leaflet/images/layers.png?z={{z}}&x={{x}}&y={{y}}"
     store = open_store(server.app_store_url)
-    app = create_app(Settings(basemap_url=tiles, basemap_crs="gcj02", basemap_attribution="测试底图"), store=store)
+    app = create_app(
+        Settings(basemap_url=tiles, basemap_crs="gcj02", basemap_attribution="测试底图"), store=store
+    )
     with LiveServer(app, port=port) as live:
         context = browser.new_context(viewport={"width": 1200, "height": 800})
         pg = context.new_page()
@@ -233,7 +251,9 @@ def test_gcj02_base_map_shifts_the_overlays(browser, server):
         assert "测试底图" in pg.inner_text(".leaflet-control-attribution")
         geojson = [u for u in requests if "/api/v1/" in u and ("admin-units" in u or "/results" in u)]
         assert geojson and all("crs=gcj02" in u for u in geojson)
-        assert all(urlsplit(u).hostname == "127.0.0.1" for u in requests if not u.startswith(("data:", "blob:")))
+        assert all(
+            urlsplit(u).hostname == "127.0.0.1" for u in requests if not u.startswith(("data:", "blob:"))
+        )
         _shot(pg, "command_gcj02_basemap")
         context.close()
     app.state.jobs.shutdown()
