@@ -13,7 +13,6 @@ house number missing → taken from the full text (…路18号2栋).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,8 +24,15 @@ import shapely
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
 from gridmap.imports.common import COORDINATE_ALIASES, declared_points, drop_repeats, map_columns
-from gridmap.imports.framework import REJECTED, REVIEW, BatchReport, Prepared, Progress, commit, stable_key
-from gridmap.imports.reading import read_input
+from gridmap.imports.framework import (
+    REJECTED,
+    REVIEW,
+    BatchReport,
+    Prepared,
+    Progress,
+    import_tabular,
+    stable_key,
+)
 
 KIND = "addresses"
 TABLE = "addresses"
@@ -188,20 +194,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import a standard address book (CSV/XLSX/JSON); returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    prepared = prepare(store, table, mapping, crs)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping, crs),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )

@@ -9,7 +9,6 @@ a village assignment becomes one row per grid of that village in the plan.  The
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,8 +17,14 @@ import pandas as pd
 
 from gridmap.errors import InputError
 from gridmap.imports.common import ROLE_VALUES, Rows, drop_repeats, map_columns, parse_times
-from gridmap.imports.framework import REJECTED, REVIEW, BatchReport, Prepared, Progress, commit
-from gridmap.imports.reading import read_input
+from gridmap.imports.framework import (
+    REJECTED,
+    REVIEW,
+    BatchReport,
+    Prepared,
+    Progress,
+    import_tabular,
+)
 
 KIND = "assignments"
 TABLE = "assignments"
@@ -149,20 +154,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import worker → grid/village assignments; returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    prepared = prepare(store, table, mapping, plan)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping, plan),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )

@@ -39,6 +39,7 @@ import shapely
 
 from gridmap.crs import WGS84
 from gridmap.errors import InputError
+from gridmap.imports.reading import read_input
 from gridmap.store.schema import get_table
 
 log = logging.getLogger("gridmap.imports")
@@ -640,3 +641,46 @@ def resolve_columns(
             out[column] = field_name
             taken.add(field_name)
     return out
+
+
+def import_tabular(
+    store,
+    kind: str,
+    table_name: str,
+    prepare_rows: Callable[[Any], Prepared],
+    source,
+    filename: str | None = None,
+    *,
+    actor: str = "system",
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+) -> BatchReport:
+    """Read a CSV/XLSX/JSON upload, prepare its rows with ``prepare_rows(table)``, commit one batch.
+
+    The one path every tabular kind takes (read → prepare → commit), so that reading limits,
+    the empty-file refusal, progress and the batch record are the same for all of them.
+    ``prepare_rows`` gets the :class:`gridmap.imports.reading.InputTable` and returns a
+    :class:`Prepared`; the table's reading notes come first in the report.
+    """
+
+    started = time.perf_counter()
+    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
+    if not len(table.frame):
+        raise InputError(f"{table.name}: no data rows")
+    if progress:
+        progress(0.2, f"read {len(table.frame):,} rows")
+    prepared = prepare_rows(table)
+    prepared.notes = table.notes + prepared.notes
+    return commit(
+        store,
+        kind,
+        table_name,
+        prepared,
+        filename=table.name,
+        sha256=table.sha256,
+        actor=actor,
+        progress=progress,
+        started=started,
+    )

@@ -14,7 +14,6 @@ the candidate systems.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,10 +23,16 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
-from gridmap.errors import InputError
 from gridmap.imports.common import COORDINATE_ALIASES, declared_points, drop_repeats, map_columns, parse_times
-from gridmap.imports.framework import REJECTED, REVIEW, BatchReport, Prepared, Progress, commit, stable_key
-from gridmap.imports.reading import read_input
+from gridmap.imports.framework import (
+    REJECTED,
+    REVIEW,
+    BatchReport,
+    Prepared,
+    Progress,
+    import_tabular,
+    stable_key,
+)
 
 KIND = "patrols"
 TABLE = "patrols"
@@ -108,22 +113,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import a check-in file (CSV/XLSX/JSON); returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    if progress:
-        progress(0.2, f"read {len(table.frame):,} check-ins")
-    prepared = prepare(store, table, mapping, crs)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping, crs),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )

@@ -15,17 +15,14 @@ file lacks, and only the columns the file carries change (a done date changes th
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import InputError
 from gridmap.imports.common import Rows, drop_repeats, map_columns, parse_times
-from gridmap.imports.framework import REJECTED, BatchReport, Prepared, Progress, commit
-from gridmap.imports.reading import read_input
+from gridmap.imports.framework import REJECTED, BatchReport, Prepared, Progress, import_tabular
 
 KIND = "petition_items"
 TABLE = "petition_items"
@@ -213,20 +210,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import petition items (CSV/XLSX/JSON); returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    prepared = prepare(store, table, mapping)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )

@@ -12,7 +12,6 @@ roster sends the row to review.  An existing visit changes only in the columns t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,9 +21,16 @@ import pandas as pd
 from gridmap.domain import VISIT_METHODS
 from gridmap.errors import InputError
 from gridmap.imports.common import drop_repeats, map_columns
-from gridmap.imports.framework import REJECTED, REVIEW, BatchReport, Prepared, Progress, commit, stable_key
+from gridmap.imports.framework import (
+    REJECTED,
+    REVIEW,
+    BatchReport,
+    Prepared,
+    Progress,
+    import_tabular,
+    stable_key,
+)
 from gridmap.imports.petition_items import apply_check, iso_or_raw, stored_frame
-from gridmap.imports.reading import read_input
 
 KIND = "petition_visits"
 TABLE = "petition_visits"
@@ -154,20 +160,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import follow-up visits (CSV/XLSX/JSON); returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    prepared = prepare(store, table, mapping)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )

@@ -9,17 +9,21 @@ whether active (在岗).  An unknown role or village code sends the row to revie
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import InputError
 from gridmap.imports.common import ROLE_VALUES, drop_repeats, map_columns, parse_times
-from gridmap.imports.framework import REJECTED, REVIEW, BatchReport, Prepared, Progress, commit
-from gridmap.imports.reading import read_input
+from gridmap.imports.framework import (
+    REJECTED,
+    REVIEW,
+    BatchReport,
+    Prepared,
+    Progress,
+    import_tabular,
+)
 
 KIND = "workers"
 TABLE = "workers"
@@ -125,20 +129,16 @@ def import_file(
     **_: object,
 ) -> BatchReport:
     """Import a roster (CSV/XLSX/JSON); returns the batch report."""
-    t0 = time.perf_counter()
-    table = read_input(source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes)
-    if not len(table.frame):
-        raise InputError(f"{table.name}: no data rows")
-    prepared = prepare(store, table, mapping)
-    prepared.notes = table.notes + prepared.notes
-    return commit(
+    return import_tabular(
         store,
         KIND,
         TABLE,
-        prepared,
-        filename=table.name,
-        sha256=table.sha256,
+        lambda table: prepare(store, table, mapping),
+        source,
+        filename,
         actor=actor,
+        sheet=sheet,
+        encoding=encoding,
         progress=progress,
-        started=t0,
+        max_bytes=max_bytes,
     )
