@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridmap.domain import AGENT_ROLE
 from gridmap.errors import InputError
 from gridmap.imports.framework import REJECTED, REVIEW, resolve_columns
 from gridmap.imports.reading import InputTable, formula_reasons
@@ -36,6 +37,11 @@ ROLE_VALUES = {
     "民警": "police",
     "社区民警": "police",
     "police": "police",
+    # petition agents (信访代办员) are workers of their own role, posted to a village or a township
+    "信访代办员": AGENT_ROLE,
+    "代办员": AGENT_ROLE,
+    "信访代办": AGENT_ROLE,
+    "agent": AGENT_ROLE,
 }
 
 

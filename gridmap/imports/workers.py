@@ -34,6 +34,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "id_number": ("id_number", "身份证", "身份证号", "身份证号码"),
     "role": ("role", "类型", "岗位", "网格员类型", "专兼职", "性质"),
     "village_code": ("village_code", "村社区代码", "所属村社区代码", "村代码", "社区代码", "区划代码"),
+    "township_code": ("township_code", "乡镇代码", "苏木乡镇代码", "所属乡镇代码", "街道代码"),
     "hired_at": ("hired_at", "入职时间", "入职日期", "聘用日期"),
     "active": ("active", "在岗", "状态", "在职"),
 }
@@ -73,7 +74,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
         rows.mark(
             (role.isna() & fields["role"].ne("")).to_numpy(),
             REVIEW,
-            "unknown role (use 专职, 兼职, 干部 or 民警)",
+            "unknown role (use 专职, 兼职, 干部, 民警 or 信访代办员)",
         )
         records["role"] = role.to_numpy(dtype=object)
         carried.append("role")
@@ -89,6 +90,19 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None) -> Prepared:
         )
         records["village_code"] = code.replace("", None).to_numpy(dtype=object)
         carried.append("village_code")
+    if "township_code" in fields:
+        # a township's agent has a post but no village (信访代办员 at 苏木乡镇 level)
+        known = set(
+            store.read("admin_units", where={"level": "township"}, columns=["code"])["code"].astype(str)
+        )
+        code = fields["township_code"]
+        rows.mark(
+            code.ne("").to_numpy() & ~code.isin(known).to_numpy(),
+            REVIEW,
+            "township code not in the store's units",
+        )
+        records["township_code"] = code.replace("", None).to_numpy(dtype=object)
+        carried.append("township_code")
     if "hired_at" in fields:
         iso, bad = parse_times(fields["hired_at"])
         rows.mark(bad, REVIEW, "unreadable hire date")

@@ -218,3 +218,21 @@ def test_cli_and_api_take_the_kinds(gpkg_store, tmp_path, capsys):
     finally:
         client.app.state.jobs.shutdown()
         client.close()
+
+
+def test_agents_come_in_with_the_roster_and_then_take_items(store, tmp_path):
+    """信访代办员 in a roster become workers of the agent role, posted to a township; items name them."""
+    roster = [
+        ["工号", "姓名", "岗位", "乡镇代码"],
+        ["AG1", "甲", "信访代办员", ""],
+        ["AG2", "乙", "代办员", "999999999"],
+    ]
+    report = run_import(store, "workers", _csv_gbk(tmp_path / "代办员.csv", roster))
+    got = _rows(store, report)
+    assert got["AG1"] == ("accepted", "")
+    assert got["AG2"][0] == "review" and "township code not in the store's units" in got["AG2"][1]
+    workers = _table(store, "workers", "worker_id")
+    assert workers.loc["AG1", "role"] == "agent" and workers.loc["AG2", "township_code"] == "999999999"
+    items = [["编号", "代办员", "受理日期"], ["PI-A", "AG1", "2022-06-01"]]
+    taken = run_import(store, "petition_items", _csv_gbk(tmp_path / "事项.csv", items))
+    assert _rows(store, taken)["PI-A"] == ("accepted", "")
