@@ -96,10 +96,10 @@ def test_xlsx_has_list_townships_and_notes(city_store, tmp_path):
         write_forecast(results, tmp_path / "warn.txt")
 
 
-def test_cli_writes_csv(city_store, tmp_path, capsys):
-    store = city_store
-    if not hasattr(store, "path"):
-        pytest.skip("the CLI test runs on the GeoPackage")
+def test_cli_writes_csv(gpkg_store, tmp_path, capsys):
+    # the CLI opens the store by path: the GeoPackage (the PostGIS path is the same code behind --store URL)
+    store = gpkg_store
+    build_city(store, with_users=False)
     out = tmp_path / "warn.csv"
     code = main(
         [
