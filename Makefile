@@ -8,6 +8,8 @@ PORT ?= 8000
 SCALE ?= 1
 SEED ?= 7
 PYTEST_ARGS ?=
+# two pytest-xdist workers: one builds the shared demo city while the other runs the unit tests
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install install-test system-deps postgis build-demo serve lint bench clean
 
@@ -47,7 +49,7 @@ postgis:
 
 ## test: install, start PostGIS, run the whole suite (PostGIS tests are required, never skipped)
 test: install-test system-deps postgis
-	GRIDMAP_REQUIRE_POSTGIS=1 $(BIN)/pytest -q $(PYTEST_ARGS)
+	GRIDMAP_REQUIRE_POSTGIS=1 $(BIN)/pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

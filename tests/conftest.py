@@ -147,7 +147,17 @@ def store(request):
     return request.getfixturevalue(f"{getattr(request, 'param', 'gpkg')}_store")
 
 
+DEMO_FIXTURES = {"demo_build", "demo_store", "copy_demo"}
+
+
 def pytest_collection_modifyitems(config, items):
+    # One demo test first, the other demo tests last: under xdist the first worker starts the
+    # ~90 s demo build at once while the other works through the unit tests, and the demo tests
+    # are shared by both workers at the end instead of one worker idling on the build lock.
+    uses_demo = [bool(DEMO_FIXTURES & set(getattr(item, "fixturenames", ()))) for item in items]
+    first = next((i for i, demo in enumerate(uses_demo) if demo), None)
+    order = {id(item): (0 if i == first else 2 if uses_demo[i] else 1) for i, item in enumerate(items)}
+    items.sort(key=lambda item: order[id(item)])  # stable: the file order holds within each group
     for item in items:
         if "postgis_store" in getattr(item, "fixturenames", ()) or "postgis_database" in getattr(
             item, "fixturenames", ()
@@ -176,28 +186,50 @@ class DemoBuild:
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory) -> Iterator[DemoBuild]:
-    """The Tongliao demo at seed 7, scale 1, built once for the whole session (about 90 s)."""
+def demo_build(tmp_path_factory, worker_id) -> Iterator[DemoBuild]:
+    """The Tongliao demo at seed 7, scale 1, built once for the whole run (about 90 s).
+
+    Under pytest-xdist (``make test`` runs two workers) the first worker to ask builds it into
+    the run's shared temporary folder while holding a file lock; the others wait for the lock and
+    read the same GeoPackage and the pickled city, so the city is still built exactly once.
+    """
+    import pickle
+
+    from filelock import FileLock
+
     from gridmap import synth
     from gridmap.pipeline import build_demo
     from gridmap.store import open_store
 
-    built = {}
-    original = synth.synthesize
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # shared by the workers of this run
+    folder = root / "demo_build"
+    path, saved = folder / "gridmap.gpkg", folder / "city.pickle"
+    with FileLock(str(root / "demo_build.lock")):
+        if saved.exists():
+            with saved.open("rb") as handle:
+                city, report = pickle.load(handle)
+        else:
+            folder.mkdir(exist_ok=True)
+            built = {}
+            original = synth.synthesize
 
-    def keep(*args, **kwargs):
-        built["city"] = original(*args, **kwargs)
-        return built["city"]
+            def keep(*args, **kwargs):
+                built["city"] = original(*args, **kwargs)
+                return built["city"]
 
-    path = tmp_path_factory.mktemp("demo_build") / "gridmap.gpkg"
-    store = open_store(path)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth, "synthesize", keep)
-        report = build_demo(
-            seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False
-        )
-    store.close()
-    yield DemoBuild(path=path, city=built["city"], report=report)
+            store = open_store(path)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(synth, "synthesize", keep)
+                report = build_demo(
+                    seed=DEMO_SEED, scale=DEMO_SCALE, store=store, progress=lambda m: None, with_users=False
+                )
+            store.close()
+            city = built["city"]
+            with saved.open("wb") as handle:
+                pickle.dump((city, report), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    yield DemoBuild(path=path, city=city, report=report)
 
 
 @pytest.fixture

@@ -277,12 +277,19 @@ BOTH_KINDS = {"kind": ["dispute", "petition"], "from": "2022-01-01"}
 
 
 @pytest.fixture(scope="module")
-def demo_evaluation(demo_build):
-    """The runs a commander would make on the demo, evaluated against the planted truth (once)."""
+def demo_evaluation(demo_build, tmp_path_factory):
+    """The runs a commander would make on the demo, evaluated against the planted truth (once).
+
+    The runs are stored, so they go into a copy: the session's demo is shared read-only.
+    """
+    import shutil
+
     from gridmap.hotspots.runs import run_hotspots
     from gridmap.store import open_store
 
-    store, city = open_store(demo_build.path), demo_build.city
+    copy = tmp_path_factory.mktemp("truth") / "gridmap.gpkg"
+    shutil.copyfile(demo_build.path, copy)
+    store, city = open_store(copy), demo_build.city
     plan = store.active_plan_id()
     # Gi* on Empirical Bayes rates: grids differ in households (rural villages below the
     # grid band stay one grid), so raw counts would flag dense grids for their size alone
