@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+from _server import start_server  # noqa: E402  (bench/ is the script folder, first on sys.path)
 
 from api import mvt  # noqa: E402
 
@@ -51,36 +49,6 @@ def city_bounds(store_path: str) -> tuple[float, float, float, float]:
             )
         grids = store.read("grids", where={"plan_id": plan}, columns=["geometry"])
         return tuple(float(v) for v in grids.total_bounds)
-
-
-def start_server(store_path: str, port: int, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--store",
-        store_path,
-    ]
-    # the server's log (uvicorn's access log included) goes to a file: a pipe nobody reads would block it
-    log_file = log_path.open("w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"bench/api.py: the server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    sys.exit("bench/api.py: the server did not start within 60 s")
 
 
 async def fetch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> tuple[int, bytes]:

@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/import_memory.py --store COPY.gpkg [--imports 11] [--port 8114]
 
+The store must be one for real data (``gridmap init`` plus an imported address book, see README
+"Use your own data"): imports refuse the synthetic demo, and the benchmark stops with the server's
+one-line answer when an import is refused rather than timing refusals.
+
 Starts ``gridmap serve`` on a store (give a copy: the imports write cases into it), signs in an
 admin created for the run, posts ``--imports`` small CSV files (20 cases with addresses of the
 store) one after the other, and prints the server's RSS before, after each import, and 10 s after
@@ -14,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import pandas as pd  # noqa: E402
+from _server import start_server  # noqa: E402  (bench/ is the script folder, first on sys.path)
 
 
 def rss_mb(pid: int) -> float:
@@ -55,33 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         create_user(store, "bench-admin", password, "admin", replace=True)
         addresses = store.read("addresses", columns=["address_id", "full_address"], limit=20 * args.imports)
     text_column = "full_address"
-    env = dict(os.environ, PYTHONPATH=args.code, GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
-    with Path(f"/tmp/gridmap-import-memory-{args.port}.log").open("w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gridmap.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.port),
-                "--store",
-                args.store,
-            ],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+    server = start_server(
+        args.store,
+        args.port,
+        Path(f"/tmp/gridmap-import-memory-{args.port}.log"),
+        code=args.code,
+        env={"GRIDMAP_RATE_LIMIT_PER_TOKEN": "0"},
+    )
     base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         token = httpx.post(
             f"{base}/api/v1/auth/token", data={"username": "bench-admin", "password": password}
         ).json()["access_token"]
@@ -109,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 headers=headers,
                 timeout=600,
             )
+            if r.status_code >= 300:
+                sys.exit(f"bench/import_memory.py: import {i + 1} answered {r.status_code}: {r.text[:300]}")
             print(
                 f"import {i + 1}: {r.status_code} in {time.perf_counter() - started:.1f} s, "
                 f"RSS {rss_mb(server.pid):.0f} MiB"

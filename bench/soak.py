@@ -19,11 +19,9 @@ The per-address rate limit is off for the run (all clients share 127.0.0.1) unle
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from _server import start_server  # noqa: E402  (bench/ is the script folder, first on sys.path)
 
 from api import mvt  # noqa: E402
 
@@ -143,39 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     ctx = prepare(args.store)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = {}
     if not args.keep_rate_limit:
         env.update(GRIDMAP_RATE_LIMIT_PER_ADDRESS="0", GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
-    log_path = Path(f"/tmp/gridmap-soak-{args.port}.log")
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gridmap.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.port),
-                "--store",
-                args.store,
-            ],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+    server = start_server(args.store, args.port, Path(f"/tmp/gridmap-soak-{args.port}.log"), env=env)
     base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                sys.exit(f"bench/soak.py: the server exited; see {log_path}")
-            time.sleep(0.2)
         token = httpx.post(
             f"{base}/api/v1/auth/token", data={"username": "soak-commander", "password": ctx["password"]}
         ).json()["access_token"]
