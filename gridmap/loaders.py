@@ -562,6 +562,32 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
     position = {old: new for new, old in enumerate(keep_rows)}
     rows = [rows[i] for i in keep_rows]
     formulas = {(position[r], c) for r, c in formulas if r in position}
+    header, first_body = xlsx_header(rows, formulas, report)
+    body = rows[first_body:]
+    width = max(len(header), *(len(r) for r in body)) if body else len(header)
+    while (
+        width > 0
+        and header[width - 1 : width] == [""]
+        and all(len(r) < width or r[width - 1] == "" for r in body)
+    ):
+        width -= 1  # trailing columns empty in every row
+    header = (header + [""] * width)[:width]
+    body = [(r + [""] * width)[:width] for r in body]
+    report.encoding = "xlsx"
+    report.sheet = chosen.title
+    for r, c in sorted(formulas):
+        if r >= first_body and c < width:
+            body[r - first_body][c] = ""
+            report.formula_cells.setdefault(r - first_body, []).append(c)
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def xlsx_header(
+    rows: list[list[str]], formulas: set[tuple[int, int]], report: LoadReport
+) -> tuple[list[str], int]:
+    """The header of a sheet's non-empty ``rows`` (text, merged cells filled) and the index of
+    its first data row: title rows above it are skipped, a two-row header (a merged group
+    over sub-columns) is joined to "group sub"."""
     head = _header_row(rows)
     if head:
         report.notes.append(f"{head} title row(s) above the header skipped")
@@ -583,23 +609,7 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
             ]
             first_body += 1
             report.notes.append("two-row header with merged cells joined")
-    body = rows[first_body:]
-    width = max(len(header), *(len(r) for r in body)) if body else len(header)
-    while (
-        width > 0
-        and header[width - 1 : width] == [""]
-        and all(len(r) < width or r[width - 1] == "" for r in body)
-    ):
-        width -= 1  # trailing columns empty in every row
-    header = (header + [""] * width)[:width]
-    body = [(r + [""] * width)[:width] for r in body]
-    report.encoding = "xlsx"
-    report.sheet = chosen.title
-    for r, c in sorted(formulas):
-        if r >= first_body and c < width:
-            body[r - first_body][c] = ""
-            report.formula_cells.setdefault(r - first_body, []).append(c)
-    return pd.DataFrame(body, columns=header, dtype=str)
+    return header, first_body
 
 
 def _looks_numeric(text: str) -> bool:

@@ -122,14 +122,15 @@ def parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def declared_points(
-    store, fields: pd.DataFrame, crs_option: str | None, source: str, rows: Rows
+    store, fields: pd.DataFrame, crs_option: str | None, source: str, rows: Rows, area=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Declared coordinates → WGS-84 lon/lat, per row (NaN where none); marks bad rows.
 
     The coordinate system of a row is its 坐标系 cell, else ``crs_option`` (``--crs``); a
     file with neither is refused by :func:`gridmap.crsdetect.require_crs` (it names the one
     system that fits, or the candidates).  Rows outside the area go to review with the
-    reason (swapped lat/lon suggested where that fits).  Returns lon, lat, raw x, raw y.
+    reason (swapped lat/lon suggested where that fits).  ``area`` is the area's outline
+    (default: read from the store's city/county units).  Returns lon, lat, raw x, raw y.
     """
     from gridmap import crsdetect
     from gridmap.geocode.batch import city_outline
@@ -143,7 +144,8 @@ def declared_points(
         fields["raw_crs"].to_numpy(dtype=object) if "raw_crs" in fields else np.full(n, "", dtype=object)
     )
     crs = np.where(crs_cells == "", crs_option or "", crs_cells).astype(object)
-    area = city_outline(store.read("admin_units", where={"level": ["city", "county"]}))
+    if area is None:
+        area = city_outline(store.read("admin_units", where={"level": ["city", "county"]}))
     has_point = np.isfinite(x) & np.isfinite(y)
     if has_point.any() and (crs[has_point] == "").any():
         crsdetect.require_crs(x[has_point & (crs == "")], y[has_point & (crs == "")], area, source)
@@ -181,8 +183,9 @@ def declared_points(
     return lon, lat, x, y
 
 
-def drop_repeats(keys: np.ndarray, rows: Rows, what: str) -> None:
-    """Rows repeating an earlier row's key are rejected ("duplicate …, as row N"); the first stays."""
+def drop_repeats(keys: np.ndarray, rows: Rows, what: str, offset: int = 0) -> None:
+    """Rows repeating an earlier row's key are rejected ("duplicate …, as row N"); the first stays.
+    ``offset``: data rows before these (a chunk of a streamed file)."""
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
     first_position = np.full(len(uniques), -1, dtype=np.int64)
     order = np.arange(len(codes))
@@ -193,6 +196,7 @@ def drop_repeats(keys: np.ndarray, rows: Rows, what: str) -> None:
     if repeated.any():
         reasons = np.full(len(keys), "", dtype=object)
         reasons[repeated] = [
-            f"duplicate {what}: the same as row {int(first_row[i]) + 2}" for i in np.flatnonzero(repeated)
+            f"duplicate {what}: the same as row {int(first_row[i]) + 2 + offset}"
+            for i in np.flatnonzero(repeated)
         ]
         rows.mark(repeated, REJECTED, reasons)

@@ -27,7 +27,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -139,6 +139,8 @@ class Prepared:
     #: accepted new record needs no ``import_rows`` row of its own (undo deletes by the tag);
     #: every other outcome is still recorded row by row
     tag_column: str | None = None
+    #: a chunk of a streamed file: the share of the file read so far (progress)
+    fraction: float = 1.0
 
 
 def batch_tag(batch_id: str) -> str:
@@ -258,22 +260,27 @@ def _read_by_keys(store, table: str, key_columns: tuple[str, ...], records: pd.D
 # --- commit ------------------------------------------------------------------------------
 
 
-def commit(
+@dataclass
+class _Planned:
+    """One prepared table (a whole file, or one chunk of a streamed one) matched to the store."""
+
+    update_frame: pd.DataFrame | None
+    insert_frame: pd.DataFrame | None
+    rows: pd.DataFrame
+    counts: Counter
+    reasons: Counter
+    unrecorded: int
+
+
+def _plan(
     store,
-    kind: str,
     table: str,
     prepared: Prepared,
-    *,
-    filename: str,
-    sha256: str,
-    actor: str = "system",
-    progress: Progress | None = None,
-    started: float | None = None,
-    batch_id: str | None = None,
-) -> BatchReport:
-    """Write ``prepared`` into ``table`` and record the batch (see the module doc)."""
-    progress = progress or _no_progress
-    t0 = time.perf_counter() if started is None else started
+    batch_id: str,
+    progress: Progress,
+    row_offset: int = 0,
+) -> _Planned:
+    """Match ``prepared`` to the store: what to insert, what to update, one outcome per row."""
     decl = get_table(table)
     key_columns = decl.primary_key
     records = prepared.records.reset_index(drop=True)
@@ -284,7 +291,6 @@ def commit(
         raise ValueError("status and reason must have one entry per record")
     if not set(status) <= set(ROW_STATES):
         raise ValueError(f"row states must be {ROW_STATES}, got {sorted(set(status) - set(ROW_STATES))}")
-    batch_id = batch_id or new_batch_id(sha256)
     write = status != REJECTED if prepared.write is None else np.asarray(prepared.write, dtype=bool)
     positions = np.flatnonzero(write)
     to_write = records.iloc[positions].reset_index(drop=True)
@@ -383,24 +389,7 @@ def commit(
 
     reason_kind = prepared.reason_kind or (lambda r: r)
     reasons = Counter(reason_kind(str(r)) for r, s in zip(reason, status, strict=True) if s != ACCEPTED and r)
-    report = BatchReport(
-        batch_id=batch_id,
-        kind=kind,
-        filename=filename,
-        sha256=sha256,
-        rows=n,
-        accepted=int((status == ACCEPTED).sum()),
-        review=int((status == REVIEW).sum()),
-        rejected=int((status == REJECTED).sum()),
-        inserted=int((action == INSERT).sum()),
-        updated=int((action == UPDATE).sum()),
-        unchanged=int((action == UNCHANGED).sum()),
-        reasons=dict(reasons.most_common()),
-        mapping=dict(prepared.mapping),
-        ignored_columns=list(prepared.ignored_columns),
-        findings=list(prepared.findings),
-        notes=list(prepared.notes),
-    )
+    counts = Counter(status.tolist()) + Counter(action.tolist())
     all_keys = np.full(n, None, dtype=object)
     all_keys[positions] = keys
     external = (
@@ -415,20 +404,14 @@ def commit(
         ],
         dtype=object,
     )
-    report.tag_column = prepared.tag_column
-    report.table = table
     recorded = (
         np.ones(n, dtype=bool) if not prepared.tag_column else ~((action == INSERT) & (status == ACCEPTED))
     )
-    if prepared.tag_column:
-        report.notes.append(
-            f"{int((~recorded).sum()):,} accepted new records carry {prepared.tag_column} = "
-            f"'{batch_tag(batch_id)}' instead of a row each in import_rows"
-        )
     rows = pd.DataFrame(
         {
             "batch_id": batch_id,
-            "row_number": np.arange(n, dtype=np.int64) + 2,  # as a spreadsheet shows it: row 1 is the header
+            # as a spreadsheet shows it: row 1 is the header
+            "row_number": np.arange(n, dtype=np.int64) + 2 + row_offset,
             "external_id": external,
             "case_id": all_keys if table == "cases" else None,
             "status": status,
@@ -442,44 +425,91 @@ def commit(
     )
     if not recorded.all():
         rows = rows[recorded].reset_index(drop=True)
-    progress(0.8, f"writing {report.inserted:,} new and {report.updated:,} changed records")
-    with store.transaction():
-        if update_frame is not None and len(update_frame):
-            store.upsert(table, update_frame)
-        if insert_frame is not None and len(insert_frame):
-            store.write(table, insert_frame)
-        for extra_table, frame in prepared.extra_writes:
-            store.upsert(extra_table, frame)
-        report.seconds = time.perf_counter() - t0
-        store.write(
-            "import_batches",
-            pd.DataFrame(
-                [
-                    {
-                        # microseconds: batches of the same second must still be ordered (undo checks later batches)
-                        "batch_id": batch_id,
-                        "filename": filename,
-                        "sha256": sha256,
-                        "created_at": datetime.now().isoformat(timespec="microseconds"),
-                        "actor": actor,
-                        "rows": n,
-                        "accepted": report.accepted,
-                        "review": report.review,
-                        "rejected": report.rejected,
-                        "report": json.dumps(report.to_dict(), ensure_ascii=False),
-                        "kind": kind,
-                    }
-                ]
-            ),
+    return _Planned(update_frame, insert_frame, rows, counts, reasons, int((~recorded).sum()))
+
+
+def _write_planned(store, table: str, prepared: Prepared, planned: _Planned) -> None:
+    """The planned writes (inside the caller's transaction)."""
+    if planned.update_frame is not None and len(planned.update_frame):
+        store.upsert(table, planned.update_frame)
+    if planned.insert_frame is not None and len(planned.insert_frame):
+        store.write(table, planned.insert_frame)
+    for extra_table, frame in prepared.extra_writes:
+        store.upsert(extra_table, frame)
+    if len(planned.rows):
+        store.write("import_rows", planned.rows)
+
+
+def _report(
+    kind: str,
+    table: str,
+    batch_id: str,
+    filename: str,
+    sha256: str,
+    rows: int,
+    counts: Counter,
+    reasons: Counter,
+    prepared: Prepared,
+    unrecorded: int,
+) -> BatchReport:
+    report = BatchReport(
+        batch_id=batch_id,
+        kind=kind,
+        filename=filename,
+        sha256=sha256,
+        rows=rows,
+        accepted=int(counts[ACCEPTED]),
+        review=int(counts[REVIEW]),
+        rejected=int(counts[REJECTED]),
+        inserted=int(counts[INSERT]),
+        updated=int(counts[UPDATE]),
+        unchanged=int(counts[UNCHANGED]),
+        reasons=dict(reasons.most_common()),
+        mapping=dict(prepared.mapping),
+        ignored_columns=list(prepared.ignored_columns),
+        findings=list(prepared.findings),
+        notes=list(prepared.notes),
+        tag_column=prepared.tag_column,
+        table=table,
+    )
+    if prepared.tag_column:
+        report.notes.append(
+            f"{unrecorded:,} accepted new records carry {prepared.tag_column} = "
+            f"'{batch_tag(batch_id)}' instead of a row each in import_rows"
         )
-        store.write("import_rows", rows)
-    report.seconds = time.perf_counter() - t0
-    progress(1.0, "done")
+    return report
+
+
+def _record_batch(store, report: BatchReport, actor: str) -> None:
+    store.write(
+        "import_batches",
+        pd.DataFrame(
+            [
+                {
+                    # microseconds: batches of the same second must still be ordered (undo checks later batches)
+                    "batch_id": report.batch_id,
+                    "filename": report.filename,
+                    "sha256": report.sha256,
+                    "created_at": datetime.now().isoformat(timespec="microseconds"),
+                    "actor": actor,
+                    "rows": report.rows,
+                    "accepted": report.accepted,
+                    "review": report.review,
+                    "rejected": report.rejected,
+                    "report": json.dumps(report.to_dict(), ensure_ascii=False),
+                    "kind": report.kind,
+                }
+            ]
+        ),
+    )
+
+
+def _log(report: BatchReport) -> None:
     log.info(
         "import %s (%s): %d rows, %d accepted, %d review, %d rejected; %d new, %d updated in %.1f s",
-        batch_id,
-        kind,
-        n,
+        report.batch_id,
+        report.kind,
+        report.rows,
         report.accepted,
         report.review,
         report.rejected,
@@ -487,6 +517,98 @@ def commit(
         report.updated,
         report.seconds,
     )
+
+
+def commit(
+    store,
+    kind: str,
+    table: str,
+    prepared: Prepared,
+    *,
+    filename: str,
+    sha256: str,
+    actor: str = "system",
+    progress: Progress | None = None,
+    started: float | None = None,
+    batch_id: str | None = None,
+) -> BatchReport:
+    """Write ``prepared`` into ``table`` and record the batch (see the module doc)."""
+    progress = progress or _no_progress
+    t0 = time.perf_counter() if started is None else started
+    batch_id = batch_id or new_batch_id(sha256)
+    planned = _plan(store, table, prepared, batch_id, progress)
+    report = _report(
+        kind,
+        table,
+        batch_id,
+        filename,
+        sha256,
+        len(prepared.records),
+        planned.counts,
+        planned.reasons,
+        prepared,
+        planned.unrecorded,
+    )
+    progress(0.8, f"writing {report.inserted:,} new and {report.updated:,} changed records")
+    with store.transaction():
+        _write_planned(store, table, prepared, planned)
+        report.seconds = time.perf_counter() - t0
+        _record_batch(store, report, actor)
+    report.seconds = time.perf_counter() - t0
+    progress(1.0, "done")
+    _log(report)
+    return report
+
+
+def commit_stream(
+    store,
+    kind: str,
+    table: str,
+    chunks: Iterator[Prepared],
+    *,
+    filename: str,
+    sha256: str,
+    actor: str = "system",
+    progress: Progress | None = None,
+    started: float | None = None,
+    notes: list[str] | None = None,
+) -> BatchReport:
+    """Like :func:`commit`, for a file prepared chunk by chunk (``chunks`` yields one
+    :class:`Prepared` per chunk, rows in file order): every chunk is matched and written as it
+    comes, all of them in one transaction with one batch record, so memory holds one chunk.
+
+    The kind must drop keys repeated across chunks itself (a later chunk would otherwise
+    find the earlier chunk's record in the store and call the row ``unchanged``).
+    """
+    progress = progress or _no_progress
+    t0 = time.perf_counter() if started is None else started
+    batch_id = new_batch_id(sha256)
+    counts: Counter = Counter()
+    reasons: Counter = Counter()
+    rows = unrecorded = 0
+    first: Prepared | None = None
+    findings: list[str] = []
+    with store.transaction(), store.bulk_writes(table):
+        for prepared in chunks:
+            planned = _plan(store, table, prepared, batch_id, _no_progress, row_offset=rows)
+            _write_planned(store, table, prepared, planned)
+            rows += len(prepared.records)
+            counts += planned.counts
+            reasons += planned.reasons
+            unrecorded += planned.unrecorded
+            findings += [f for f in prepared.findings if f not in findings]
+            first = first or prepared
+            progress(min(0.95, 0.1 + 0.85 * prepared.fraction), f"{rows:,} rows written")
+        if first is None or not rows:
+            raise InputError(f"{filename}: no data rows")
+        report = _report(kind, table, batch_id, filename, sha256, rows, counts, reasons, first, unrecorded)
+        report.notes = list(notes or []) + report.notes
+        report.findings = findings
+        report.seconds = time.perf_counter() - t0
+        _record_batch(store, report, actor)
+    report.seconds = time.perf_counter() - t0
+    progress(1.0, "done")
+    _log(report)
     return report
 
 

@@ -2,8 +2,12 @@
 
 A check-in is identified by worker, time and place: its ``patrol_id`` is derived from them,
 so a check-in exported twice (in one file or in two) is stored once — the repeat in the
-file is rejected as a duplicate, the one already stored is ``unchanged``.  Every step is
-vectorised: a million rows import in well under a minute (``bench/intake.py``).
+file is rejected as a duplicate, the one already stored is ``unchanged``.
+
+The file is streamed (:mod:`gridmap.imports.streaming`, chunks of 100,000 rows): each chunk
+is checked and written as it is read, all chunks in one transaction with one batch report,
+so memory holds one chunk plus 16 bytes per check-in for the duplicate check across chunks.
+Every step is vectorised: a million rows import in well under a minute (``bench/intake.py``).
 
 Checks: the time must be readable (else rejected); the worker should be on the roster
 (else review: the check-in is kept, the audit lists it); the point must lie in the area
@@ -14,7 +18,9 @@ the candidate systems.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,14 +29,22 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
-from gridmap.imports.common import COORDINATE_ALIASES, declared_points, drop_repeats, map_columns, parse_times
+from gridmap.imports import streaming
+from gridmap.imports.common import (
+    COORDINATE_ALIASES,
+    Rows,
+    declared_points,
+    drop_repeats,
+    map_columns,
+    parse_times,
+)
 from gridmap.imports.framework import (
     REJECTED,
     REVIEW,
     BatchReport,
     Prepared,
     Progress,
-    import_tabular,
+    commit_stream,
     stable_key,
 )
 
@@ -43,7 +57,56 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | None = None) -> Prepared:
+@dataclass
+class StreamState:
+    """What the chunks of one file share: the roster, the area, the check-ins seen so far.
+
+    ``seen`` holds the 64-bit keys of earlier chunks' rows (sorted) and ``seen_row`` the file
+    row of each (the key *is* the check-in id: ``PT-`` + 16 hex digits), so that a repeat in a
+    later chunk is rejected as a duplicate like a repeat in the same chunk.
+    """
+
+    roster: set[str]
+    area: object
+    seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    seen_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @classmethod
+    def of(cls, store) -> StreamState:
+        from gridmap.geocode.batch import city_outline
+
+        roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
+        return cls(roster, city_outline(store.read("admin_units", where={"level": ["city", "county"]})))
+
+    def drop_seen(self, ids: np.ndarray, rows: Rows, offset: int, what: str) -> None:
+        """Reject rows whose key an earlier chunk had; then remember this chunk's first occurrences."""
+        keys = np.array([int(i[3:], 16) for i in ids], dtype=np.uint64)
+        if len(self.seen):
+            at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
+            hit = (self.seen[at] == keys) & rows.live
+            if hit.any():
+                reasons = np.full(len(keys), "", dtype=object)
+                reasons[hit] = [
+                    f"duplicate {what}: the same as row {int(self.seen_row[at[i]]) + 2}"
+                    for i in np.flatnonzero(hit)
+                ]
+                rows.mark(hit, REJECTED, reasons)
+        unique, first = np.unique(keys, return_index=True)
+        fresh = ~np.isin(unique, self.seen)
+        merged = np.concatenate([self.seen, unique[fresh]])
+        merged_row = np.concatenate([self.seen_row, first[fresh].astype(np.int64) + offset])
+        order = np.argsort(merged, kind="stable")
+        self.seen, self.seen_row = merged[order], merged_row[order]
+
+
+def prepare(
+    store,
+    table,
+    mapping: Mapping[str, str] | None = None,
+    crs: str | None = None,
+    state: StreamState | None = None,
+) -> Prepared:
+    state = state or StreamState.of(store)
     fields, column_map, rows = map_columns(
         table, ALIASES, mapping, ("worker_id", "ts", "raw_lon", "raw_lat"), KIND
     )
@@ -51,7 +114,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
     rows.mark(fields["worker_id"].eq("").to_numpy(), REJECTED, "no worker id")
     ts, bad_ts = parse_times(fields["ts"])
     rows.mark(bad_ts | pd.isna(ts), REJECTED, "unreadable or missing check-in time")
-    lon, lat, x, y = declared_points(store, fields, crs, table.name, rows)
+    lon, lat, x, y = declared_points(store, fields, crs, table.name, rows, area=state.area)
     rows.mark(~(np.isfinite(x) & np.isfinite(y)), REJECTED, "no coordinates")
     key_text = (
         fields["worker_id"]
@@ -63,9 +126,10 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
         + pd.Series(np.round(y, 7)).astype(str)
     )
     ids = stable_key("PT-", key_text.to_numpy())
-    drop_repeats(ids, rows, "check-in (same worker, time and point)")
-    roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
-    unknown = ~fields["worker_id"].isin(roster).to_numpy()
+    what = "check-in (same worker, time and point)"
+    drop_repeats(ids, rows, what, offset=table.offset)
+    state.drop_seen(ids, rows, table.offset, what)
+    unknown = ~fields["worker_id"].isin(state.roster).to_numpy()
     rows.mark(unknown & rows.live, REVIEW, "worker not on the roster (import workers first)")
     crs_cells = fields["raw_crs"] if "raw_crs" in fields else pd.Series([""] * n)
     raw_crs = crs_cells.where(crs_cells.ne(""), crs or "").to_numpy(dtype=object)
@@ -95,6 +159,7 @@ def prepare(store, table, mapping: Mapping[str, str] | None = None, crs: str | N
         mapping=column_map,
         tag_column="source",
         ignored_columns=[c for c in table.frame.columns if c not in column_map],
+        fraction=table.fraction,
     )
 
 
@@ -112,17 +177,27 @@ def import_file(
     max_bytes: int | None = None,
     **_: object,
 ) -> BatchReport:
-    """Import a check-in file (CSV/XLSX/JSON); returns the batch report."""
-    return import_tabular(
+    """Import a check-in file (CSV/XLSX streamed, JSON whole); returns the batch report."""
+    started = time.perf_counter()
+    stream = streaming.stream_input(
+        source, filename, sheet=sheet, encoding=encoding, max_bytes=max_bytes, chunk_rows=streaming.CHUNK_ROWS
+    )
+    state = StreamState.of(store)
+
+    def chunks() -> Iterator[Prepared]:
+        for table in stream.chunks:
+            if len(table.frame):
+                yield prepare(store, table, mapping, crs, state)
+
+    return commit_stream(
         store,
         KIND,
         TABLE,
-        lambda table: prepare(store, table, mapping, crs),
-        source,
-        filename,
+        chunks(),
+        filename=stream.name,
+        sha256=stream.sha256,
         actor=actor,
-        sheet=sheet,
-        encoding=encoding,
         progress=progress,
-        max_bytes=max_bytes,
+        started=started,
+        notes=stream.notes,
     )

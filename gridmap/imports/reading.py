@@ -27,6 +27,10 @@ class InputTable:
     formula_cells: dict[int, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: a chunk of a streamed file (:mod:`gridmap.imports.streaming`): data rows before it, and
+    #: the share of the file read so far
+    offset: int = 0
+    fraction: float = 1.0
 
 
 def _max_upload_bytes() -> int:

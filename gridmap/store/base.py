@@ -62,6 +62,12 @@ class Store(abc.ABC):
     def transaction(self) -> Iterator[None]:
         """Group writes: all commit or none; nested calls join the outer transaction."""
 
+    @contextmanager
+    def bulk_writes(self, table: str) -> Iterator[None]:
+        """Many writes to ``table`` inside one transaction: a backend may defer index upkeep
+        to the end of the block (the GeoPackage does its R-tree).  Default: nothing deferred."""
+        yield
+
     # --- what each backend supplies ----------------------------------------------
     _dialect: Dialect
 
