@@ -279,6 +279,7 @@ def _plan(
     batch_id: str,
     progress: Progress,
     row_offset: int = 0,
+    lookup: bool = True,
 ) -> _Planned:
     """Match ``prepared`` to the store: what to insert, what to update, one outcome per row."""
     decl = get_table(table)
@@ -299,7 +300,7 @@ def _plan(
         raise ValueError("a kind must reject repeated keys in one file before commit")
 
     progress(0.6, "comparing with the store")
-    existing = _read_by_keys(store, table, key_columns, to_write)
+    existing = _read_by_keys(store, table, key_columns, to_write) if lookup else pd.DataFrame()
     existing_keys = record_keys(existing, key_columns) if len(existing) else np.array([], dtype=object)
     existing_pos = pd.Series(np.arange(len(existing_keys)), index=existing_keys)
     old_index = existing_pos.reindex(keys).to_numpy()
@@ -589,8 +590,11 @@ def commit_stream(
     first: Prepared | None = None
     findings: list[str] = []
     with store.transaction(), store.bulk_writes(table):
+        # into an empty table, no record can exist but those of earlier chunks, and the kind
+        # rejects their repeats: the lookup of each chunk's keys is skipped
+        lookup = store.count(table) > 0
         for prepared in chunks:
-            planned = _plan(store, table, prepared, batch_id, _no_progress, row_offset=rows)
+            planned = _plan(store, table, prepared, batch_id, _no_progress, row_offset=rows, lookup=lookup)
             _write_planned(store, table, prepared, planned)
             rows += len(prepared.records)
             counts += planned.counts

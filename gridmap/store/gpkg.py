@@ -332,7 +332,14 @@ class GpkgStore(Store):
         conn, table = self._conn, bulk.table
         ids = np.concatenate(bulk.ids) if bulk.ids else np.empty(0, dtype=np.int64)
         boxes = np.concatenate(bulk.boxes) if bulk.boxes else np.empty((0, 4), dtype=np.float32)
-        if len(ids):  # rows written and deleted again inside the block have no entry
+        (written,) = (
+            conn.execute(
+                f"SELECT count(*) FROM {quote(table.name)} WHERE {quote(FID)} >= ?", (int(ids.min()),)
+            ).fetchone()
+            if len(ids)
+            else (0,)
+        )
+        if len(ids) and written != len(ids):  # rows written and deleted again inside the block have no entry
             present = np.array(
                 [
                     row[0]

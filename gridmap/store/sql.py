@@ -107,7 +107,9 @@ def where_sql(table: Table, where: Where | None, dialect: Dialect) -> tuple[str,
                 clauses.append(f"{col} {condition.op} {ph}")
                 params.append(value)
         elif _is_listlike(condition):
-            items = [coerce_scalar(v, sql_type, label) for v in list(condition)]
+            items = list(condition)
+            if not (sql_type == "TEXT" and all(type(v) is str and "\x00" not in v for v in items)):
+                items = [coerce_scalar(v, sql_type, label) for v in items]  # plain text needs no conversion
             present = list(dict.fromkeys(v for v in items if v is not None))
             has_null = any(v is None for v in items)
             parts = []
