@@ -92,10 +92,10 @@ class StreamState:
                 ]
                 rows.mark(hit, REJECTED, reasons)
         unique, first = np.unique(keys, return_index=True)
-        at = np.searchsorted(self.seen, unique)
-        fresh = (at == len(self.seen)) | (self.seen[np.minimum(at, max(len(self.seen) - 1, 0))] != unique)
-        if not len(self.seen):
-            fresh = np.ones(len(unique), dtype=bool)
+        fresh = np.ones(len(unique), dtype=bool)
+        if len(self.seen):
+            at = np.minimum(np.searchsorted(self.seen, unique), len(self.seen) - 1)
+            fresh = self.seen[at] != unique
         merged = np.concatenate([self.seen, unique[fresh]])
         merged_row = np.concatenate([self.seen_row, first[fresh].astype(np.int64) + offset])
         order = np.argsort(merged, kind="stable")
