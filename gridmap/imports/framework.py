@@ -78,6 +78,8 @@ class BatchReport:
     seconds: float = 0.0
     tag_column: str | None = None
     table: str = ""
+    #: other tables the batch wrote (e.g. admin_unit_versions); undo removes their rows of this batch
+    extra_tables: list[str] = field(default_factory=list)
 
     # the case intake's names, kept for its callers
     @property
@@ -472,6 +474,7 @@ def _report(
         notes=list(prepared.notes),
         tag_column=prepared.tag_column,
         table=table,
+        extra_tables=list(dict.fromkeys(name for name, _ in prepared.extra_writes)),
     )
     if prepared.tag_column:
         report.notes.append(
@@ -625,11 +628,14 @@ class UndoReport:
     kind: str
     deleted: int
     restored: int
+    #: rows the batch wrote into other tables (e.g. boundary versions), deleted
+    extra_deleted: int = 0
 
     def summary(self) -> str:
+        extra = f", {self.extra_deleted:,} rows it kept on the side deleted" if self.extra_deleted else ""
         return (
             f"batch {self.batch_id} ({self.kind}) undone: {self.deleted:,} records it added deleted, "
-            f"{self.restored:,} records it changed restored"
+            f"{self.restored:,} records it changed restored{extra}"
         )
 
 
@@ -719,9 +725,22 @@ def undo_batch(store, batch_id: str, actor: str = "system") -> UndoReport:
             if len(current):
                 store.upsert(table, current)
                 restored = len(current)
+        # the side rows of the batch (a units import keeps replaced boundaries as versions):
+        # batches before the report named them are units batches with versions
+        extra_tables = document.get("extra_tables") or (["admin_unit_versions"] if kind == "units" else [])
+        extra_deleted = 0
+        for extra_table in extra_tables:
+            if "batch_id" in get_table(extra_table).columns:
+                extra_deleted += store.delete(extra_table, where={"batch_id": batch_id})
         store.update("import_batches", {"undone_at": f"{now_iso()} by {actor}"}, where={"batch_id": batch_id})
     log.info("undo %s (%s): %d deleted, %d restored", batch_id, kind, deleted, restored)
-    return UndoReport(batch_id=batch_id, kind=kind, deleted=int(deleted), restored=int(restored))
+    return UndoReport(
+        batch_id=batch_id,
+        kind=kind,
+        deleted=int(deleted),
+        restored=int(restored),
+        extra_deleted=int(extra_deleted),
+    )
 
 
 def _keys_frame(keys: pd.Series, key_columns: tuple[str, ...]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from shapely.geometry import box
 
 from gridmap import boundaries
 from gridmap.crs import WGS84, to_local, to_wgs84
+from gridmap.imports.framework import undo_batch
 from gridmap.imports.init import init_store
 from gridmap.imports.kinds import run_import
 
@@ -75,6 +76,20 @@ def test_units_codes_parents_nesting_overlaps_and_versions(store, layout, tmp_pa
     stored = store.read("admin_units", where={"code": [v1, v2]}).set_index("code")
     overlap = shapely.intersection(stored.at[v1, "geometry"], stored.at[v2, "geometry"])
     assert shapely.area(overlap) < 1e-12
+
+    # undo restores the boundary and takes back the version it kept
+    before = store.read("admin_units").set_index("code").geometry
+    kept = store.count("admin_unit_versions", where={"batch_id": again.batch_id})
+    undone = undo_batch(store, again.batch_id)
+    assert kept >= 1 and undone.extra_deleted == kept and store.count("admin_unit_versions") == 0
+    assert shapely.equals_exact(
+        store.read("admin_units", where={"code": v1}).geometry.iloc[0], versions.geometry.iloc[0], 1e-9
+    )
+    again = run_import(store, "units", _write(tmp_path / "u2.gpkg", frame2))
+    assert store.count("admin_unit_versions") == kept
+    assert shapely.equals_exact(
+        store.read("admin_units", where={"code": v1}).geometry.iloc[0], before[v1], 1e-9
+    )
 
     # a 2 cm sliver between the villages (20 m²) is filled; the township stays covered
     frame3 = frame.iloc[:3].copy()
