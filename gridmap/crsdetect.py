@@ -140,11 +140,65 @@ def fitting(x, y, area: BaseGeometry, margin_km: float = 5.0) -> list[Candidate]
     return out
 
 
+#: the geodetic datum of China since 1 July 2008 (GB/T 2008 order of the State Bureau of Surveying)
+NATIONAL_DATUM = "CGCS2000"
+
+
+def _datum(candidate: Candidate) -> str:
+    return candidate.label.split(" / ", 1)[0]
+
+
+def _datum_lead(fits: list[Candidate], x, y) -> str | None:
+    """The refusal text when every fit is one Gauss–Krüger projection on different datums.
+
+    A datum cannot be told from coordinates: CGCS2000, Xi'an 1980 and Beijing 1954 with the
+    same zone give the same kind of numbers, and the points land within metres to a hundred
+    metres of each other (pyproj converts Xi'an 1980 by a ballpark — no datum shift, only
+    its ellipsoid; Beijing 1954 by EPSG's seven-parameter shift), less than the accuracy of
+    the shipped outlines (web-map county outlines; townships and villages have none).  So the
+    message leads with the CGCS2000 code — the national standard since 2008, what a survey
+    made since then is in — and names the others with how far apart they put the points.
+    Returns None when the fits are not of that shape (then all are listed).
+    """
+    projected = [c for c in fits if c not in GEOGRAPHIC]
+    national = [c for c in projected if _datum(c) == NATIONAL_DATUM]
+    if not national or len(projected) != len(fits) or len(projected) < 2:
+        return None
+    # one projection: a 3° and a 6° zone with the same central meridian give identical numbers
+    lead = sorted(national, key=lambda c: ("3-degree" not in c.label, int(c.code.split(":")[1])))[0]
+    same = [c for c in national if c is not lead]
+    older = [c for c in projected if _datum(c) != NATIONAL_DATUM]
+    sx, sy = _sample(np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel())
+    mx, my = np.array([np.median(sx)]), np.array([np.median(sy)])
+    lon0, lat0 = to_wgs84(mx, my, lead.code)
+    geod = pyproj.Geod(ellps="WGS84")
+
+    def apart(candidate: Candidate) -> str:
+        lon, lat = to_wgs84(mx, my, candidate.code)
+        return f"{geod.inv(lon0[0], lat0[0], lon[0], lat[0])[2]:.0f} m"
+
+    text = (
+        f"the coordinates fit {lead.code} ({lead.label}), most likely: {NATIONAL_DATUM} is the national datum "
+        f"since 2008; confirm with {lead.flag}"
+    )
+    if same:
+        text += f" (identical numbers: {', '.join(c.code for c in same)})"
+    if older:
+        listed = ", ".join(f"{c.code} ({c.label}, points {apart(c)} apart)" for c in older)
+        text += (
+            f". The same numbers fit {listed} too: the same projection on an older datum, which coordinates "
+            "cannot tell apart; if the data predate 2008 and were never converted, pass that code instead"
+        )
+    return text
+
+
 def require_crs(x, y, area: BaseGeometry, source: str, margin_km: float = 5.0) -> None:
     """Refuse (one line, :class:`InputError`) a file that declares no coordinate system.
 
-    Exactly one fit: the message names its code and the flag that confirms it; several: it
-    lists them; none: it says so.  Never returns a guess (it always raises).
+    Exactly one fit: the message names its code and the flag that confirms it; one
+    Gauss–Krüger projection on several datums: it leads with the CGCS2000 code and says why
+    the others are named (:func:`_datum_lead`); several others: it lists them; none: it says
+    so.  Never returns a guess (it always raises).
     """
     fits = fitting(x, y, area, margin_km)
     if len(fits) == 1:
@@ -153,6 +207,9 @@ def require_crs(x, y, area: BaseGeometry, source: str, margin_km: float = 5.0) -
             f"{source}: no coordinate system declared; the coordinates fit only {only.code} "
             f"({only.label}); confirm with {only.flag}"
         )
+    lead = _datum_lead(fits, x, y)
+    if lead is not None:
+        raise InputError(f"{source}: no coordinate system declared; {lead}")
     if fits:
         listed = "; ".join(f"{c.code} ({c.label})" for c in fits)
         raise InputError(

@@ -123,9 +123,15 @@ def test_gauss_kruger_candidates(epsg, family):
     assert epsg in codes and family <= codes
     # with the zone prefix the other zone never fits; without it only one central meridian does
     assert not {4528, 4549} & codes
-    with pytest.raises(InputError, match=f"EPSG:{epsg}") as refused:
+    with pytest.raises(InputError) as refused:
         crsdetect.require_crs(x, y, area, "u.shp")
-    assert "--crs" in str(refused.value)
+    message = str(refused.value)
+    # the datum cannot be told from the numbers: the CGCS2000 code leads, the others are named with why
+    assert f"fit EPSG:{epsg} (CGCS2000" in message and f"confirm with --crs EPSG:{epsg}" in message
+    assert "most likely" in message and "\n" not in message
+    older = {int(c.code.split(":")[1]) for c in crsdetect.fitting(x, y, area) if "CGCS2000" not in c.label}
+    assert older and all(f"EPSG:{code} (" in message for code in older)
+    assert message.count(" m apart") == len(older) and "cannot tell apart" in message
 
 
 def test_degrees_list_every_geographic_candidate_and_nothing_fits_far_away():
