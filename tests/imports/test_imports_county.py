@@ -37,7 +37,8 @@ def test_county_export_end_to_end(store, export):
     with pytest.raises(InputError) as refused:
         run_import(store, "units", export.folder / "units.shp")
     message = str(refused.value)
-    assert "EPSG:4529" in message and "--crs" in message and "\n" not in message
+    assert "fit EPSG:4529 (CGCS2000" in message and "most likely" in message and "\n" not in message
+    assert "confirm with --crs EPSG:4529" in message
     units = run_import(store, "units", export.folder / "units.shp", crs="EPSG:4529")
     assert (units.accepted, units.rejected) == (5, 0), units.summary()
     stored = store.read("admin_units", where={"code": export.units_wgs84["code"].tolist()}).set_index("code")

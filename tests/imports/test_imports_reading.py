@@ -84,19 +84,35 @@ def _units_frame() -> gpd.GeoDataFrame:
     )
 
 
-@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
-def test_shapefile_dbf_encoding_without_cpg_zipped(tmp_path, encoding):
+@pytest.mark.parametrize(
+    "encoding,cpg",
+    [
+        ("gbk", None),
+        ("utf-8", None),
+        ("gb18030", None),
+        ("gbk", "936"),
+        ("gb18030", "GB18030"),
+        ("gbk", "GBK"),
+    ],
+)
+def test_shapefile_dbf_encoding_with_or_without_cpg_zipped(tmp_path, encoding, cpg):
     frame = _units_frame()
+    name = "科尔沁街道䶮" if encoding == "gb18030" else "科尔沁街道"  # 䶮 is outside GBK
+    frame["name"] = name
     frame.to_file(tmp_path / "u.shp", encoding=encoding)
     (tmp_path / "u.cpg").unlink(missing_ok=True)
-    assert dbf_encoding(tmp_path / "u.shp") == ("gb18030" if encoding == "gbk" else "utf-8")
+    if cpg:
+        (tmp_path / "u.cpg").write_text(cpg)
+    else:
+        assert dbf_encoding(tmp_path / "u.shp") == ("gb18030" if encoding != "utf-8" else "utf-8")
+    assert read_vector_input(tmp_path / "u.shp").frame["name"].iloc[0] == name
     archive = tmp_path / "u.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for p in tmp_path.glob("u.*"):
             if p.suffix != ".zip":
                 z.write(p, p.name)
     data = read_vector_input(archive)
-    assert data.frame["name"].iloc[0] == "科尔沁街道"
+    assert data.frame["name"].iloc[0] == name
 
 
 @pytest.mark.parametrize(
