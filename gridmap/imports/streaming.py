@@ -63,7 +63,10 @@ class TableStream:
 def _open(
     source: str | Path | bytes, filename: str | None, max_bytes: int | None
 ) -> tuple[IO[bytes], str, int]:
-    max_bytes = _max_upload_bytes() if max_bytes is None else int(max_bytes)
+    # an upload (bytes) is already in memory and keeps the upload limit; a file on disk is
+    # read in chunks, so only an explicit max_bytes bounds it
+    if max_bytes is None:
+        max_bytes = _max_upload_bytes() if isinstance(source, bytes | bytearray) else 1 << 62
     if isinstance(source, bytes | bytearray):
         name, size = filename or "upload", len(source)
         handle: IO[bytes] = io.BytesIO(bytes(source))
@@ -390,7 +393,8 @@ def stream_input(
 ) -> TableStream:
     """Open a table file for reading in chunks (see the module doc).
 
-    The file is checked (exists, not empty, within ``max_bytes``) and hashed before the
+    The file is checked (exists, not empty, within ``max_bytes`` — default: the upload limit
+    for bytes, none for a file on disk, which is never held whole) and hashed before the
     first chunk; a decoding or format error of a later part surfaces while iterating.
     """
     handle, name, size = _open(source, filename, max_bytes)
