@@ -109,14 +109,47 @@ _HEADER = np.dtype(
 _FLAGS_LE_XY_ENVELOPE = 0b00000011
 
 
+#: a 2-D point blob: GP header without envelope (flags: little-endian, envelope code 0) + WKB
+_GPKG_POINT = np.dtype(
+    [
+        ("magic", "S2"),
+        ("version", "u1"),
+        ("flags", "u1"),
+        ("srs_id", "<i4"),
+        ("order", "u1"),
+        ("type", "<u4"),
+        ("xy", "<f8", (2,)),
+    ]
+)
+
+
 def encode_gpkg(geoms: np.ndarray, srs_id: int = WGS84_EPSG) -> list[bytes | None]:
-    """shapely array → GeoPackage geometry blobs (None stays None), envelope always written."""
+    """shapely array → GeoPackage geometry blobs (None stays None).
+
+    Points are written without an envelope (a point is its own; GDAL writes them so too),
+    with numpy alone — a million check-ins in a fraction of a second; every other geometry
+    carries its envelope [minx, maxx, miny, maxy].
+    """
     geoms = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(geoms)
     out: list[bytes | None] = [None] * len(geoms)
     if not present.any():
         return out
     kept = geoms[present]
+    if (shapely.get_type_id(kept) == int(shapely.GeometryType.POINT)).all():
+        records = np.zeros(len(kept), dtype=_GPKG_POINT)
+        records["magic"] = b"GP"
+        records["flags"] = 0b00000001
+        records["srs_id"] = srs_id
+        records["order"] = 1
+        records["type"] = 1
+        records["xy"] = shapely.get_coordinates(kept)
+        blobs = records.view(f"V{_GPKG_POINT.itemsize}").tolist()
+        if present.all():
+            return blobs
+        for index, blob in zip(np.flatnonzero(present).tolist(), blobs, strict=True):
+            out[index] = blob
+        return out
     header = np.zeros(len(kept), dtype=_HEADER)
     header["magic"] = b"GP"
     header["flags"] = _FLAGS_LE_XY_ENVELOPE
