@@ -18,6 +18,7 @@ the candidate systems.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +46,6 @@ from gridmap.imports.framework import (
     Prepared,
     Progress,
     commit_stream,
-    stable_key,
 )
 
 KIND = "patrols"
@@ -78,9 +78,8 @@ class StreamState:
         roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
         return cls(roster, city_outline(store.read("admin_units", where={"level": ["city", "county"]})))
 
-    def drop_seen(self, ids: np.ndarray, rows: Rows, offset: int, what: str) -> None:
-        """Reject rows whose key an earlier chunk had; then remember this chunk's first occurrences."""
-        keys = np.array([int(i[3:], 16) for i in ids], dtype=np.uint64)
+    def drop_seen(self, keys: np.ndarray, rows: Rows, offset: int, what: str) -> None:
+        """Reject rows whose key (uint64) an earlier chunk had; then remember this chunk's first occurrences."""
         if len(self.seen):
             at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
             hit = (self.seen[at] == keys) & rows.live
@@ -130,10 +129,13 @@ def prepare(
             strict=True,
         )
     ]
-    ids = stable_key("PT-", key_text)
+    # stable_key("PT-", key_text), with the 64 bits of each key kept as a number too
+    digests = [hashlib.sha1(text.encode("utf-8")).digest()[:8] for text in key_text]
+    ids = np.array([f"PT-{d.hex()}" for d in digests], dtype=object)
+    keys = np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
     what = "check-in (same worker, time and point)"
     drop_repeats(ids, rows, what, offset=table.offset)
-    state.drop_seen(ids, rows, table.offset, what)
+    state.drop_seen(keys, rows, table.offset, what)
     unknown = ~fields["worker_id"].isin(state.roster).to_numpy()
     rows.mark(unknown & rows.live, REVIEW, "worker not on the roster (import workers first)")
     crs_cells = fields["raw_crs"] if "raw_crs" in fields else pd.Series([""] * n)
