@@ -183,16 +183,19 @@ def _differs(new: pd.Series, old: pd.Series, sql_type: str) -> np.ndarray:
         both_nan = np.isnan(av) & np.isnan(bv)
         close = np.isclose(av, bv, rtol=0.0, atol=1e-9)
         return ~(both_nan | close)
-    a, b = _texts(new), _texts(old)
-    return ~np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+    (a, a_missing), (b, b_missing) = _texts(new), _texts(old)
+    return (a_missing != b_missing) | (~a_missing & ~b_missing & (a != b))
 
 
-def _texts(values: pd.Series) -> list[str | None]:
-    """Cells as text, None for missing or empty (pandas would turn None back into NaN)."""
-    return [
-        None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-        for v in values.astype(object).tolist()
-    ]
+def _texts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as text (numpy, compared in C) and a mask of the missing: None, NA, NaN or empty."""
+    cells = values.reset_index(drop=True).astype(object).to_numpy()
+    missing = np.asarray(pd.isna(cells), dtype=bool)
+    present = ~missing
+    if present.any():
+        missing[present] = cells[present] == ""
+    text = np.where(missing, "", cells).astype(str)
+    return text, missing
 
 
 def _geometry_differs(new: np.ndarray, old: np.ndarray) -> np.ndarray:
