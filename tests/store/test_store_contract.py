@@ -802,3 +802,24 @@ def test_rtree_bulk_load_matches_sqlite_inserts():
         )
     assert conn.execute("SELECT rtreecheck('bulk')").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM bulk").fetchone()[0] == n - 400
+
+
+def test_a_finished_threads_connection_is_closed(store):
+    # a server's worker threads come and go; a connection kept per finished thread held its page
+    # cache (SQLite) or its session (PostgreSQL) for good: issue #13, memory under the soak
+    def use() -> None:
+        store.count("meta")
+
+    for _ in range(12):
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    store.count("meta")  # this thread's own connection stays
+    assert len(store._connections) == 1
+
+
+def test_gpkg_bounds_sqlite_memory_per_process(tmp_path):
+    with GpkgStore(tmp_path / "a.gpkg", memory_limit_mib=96) as store:
+        store.init()
+        limit = store._conn.execute("PRAGMA soft_heap_limit").fetchone()[0]
+    assert limit == 96 * 2**20
