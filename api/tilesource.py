@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from api import mvt
-from gridmap.disclosure import DisclosureRule, disclose, label_keys, run_cell_labels
+from gridmap.disclosure import EXACT_STATISTICS, DisclosureRule, disclose, label_keys, run_cell_labels
 from gridmap.store.base import Store
 from gridmap.store.schema import all_tables
 
@@ -75,7 +75,10 @@ def _hotspot_frame(frame: pd.DataFrame, request: TileRequest, run: dict) -> pd.D
     counts = pd.to_numeric(frame["count"], errors="coerce").to_numpy(dtype=float)
     shown = disclose(counts, label_keys(labels + "|count", request.rule), request.rule)
     out = frame.assign(count=shown.values, suppressed=shown.suppressed)
-    out.loc[np.nan_to_num(counts) != 0, "value"] = np.nan  # the value is computed from the exact count
+    # z, p and value are computed from exact counts and would give them back (gridmap.disclosure)
+    for column in EXACT_STATISTICS:
+        if column in out.columns:
+            out[column] = np.nan
     return out
 
 
