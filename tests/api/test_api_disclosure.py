@@ -407,3 +407,15 @@ def test_hotspot_z_scores_reconstruct_counts_and_are_withheld(probe_city):
         assert all(properties.get(column) is None for column in disclosure.EXACT_STATISTICS)
     assert tiles and all("bin" in p for p in tiles)
     assert reconstruct_counts(anonymous) == {}
+
+
+def test_hot_spot_areas_hide_their_largest_z_from_roles_without_case_access(probe_city):
+    from tests.api_testdata import City
+
+    store, _, _ = probe_city
+    path = f"/api/v1/hotspots/runs/{City().gi_run}/areas"
+    with make_client(store) as client:
+        public = client.get(path).json()["features"]
+        admin = client.get(path, headers=sign_in(client, "admin")).json()["features"]
+    assert public and all(f["properties"]["max_z"] is None for f in public)
+    assert all(f["properties"]["max_z"] is not None for f in admin)
