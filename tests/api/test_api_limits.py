@@ -283,3 +283,29 @@ def test_sql_looking_filter_values_match_nothing_and_fail_nothing_on_postgis(pos
     build_city(postgis_store)
     with make_client(postgis_store) as client:
         _hostile_filters_match_nothing(postgis_store, client, sign_in(client, "admin"))
+
+
+def test_freed_memory_goes_back_once_the_server_is_idle(monkeypatch):
+    import asyncio
+
+    from api import limits
+
+    trims = []
+    monkeypatch.setattr(limits, "release_memory", lambda: trims.append(1))
+
+    async def scenario() -> None:
+        idle = limits.IdleTrim(after_s=0.05)
+        idle.started()
+        idle.started()
+        idle.finished()
+        await asyncio.sleep(0.1)
+        assert trims == []  # a request is still running
+        idle.finished()
+        idle.started()  # a new request before the delay: no trim yet
+        await asyncio.sleep(0.1)
+        assert trims == []
+        idle.finished()
+        await asyncio.sleep(0.1)
+
+    asyncio.run(scenario())
+    assert trims == [1]
