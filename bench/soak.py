@@ -48,12 +48,13 @@ def rss_mb(pid: int) -> float:
 
 
 def threads_and_store_files(pid: int, store_path: str) -> tuple[int, int]:
-    """Threads of a process and its open file descriptors on ``store_path`` (one per SQLite
-    connection; 0 for a PostgreSQL URL)."""
+    """Threads of a process and its open store connections: file descriptors on the store's
+    ``-wal`` file, one per SQLite connection in WAL mode (the main file's count is not: SQLite
+    keeps a closed connection's descriptor while another holds a lock); 0 for a PostgreSQL URL."""
     import os
 
     threads = len(os.listdir(f"/proc/{pid}/task"))
-    target = os.path.realpath(store_path)
+    target = os.path.realpath(store_path) + "-wal"
     files = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
