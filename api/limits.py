@@ -96,15 +96,17 @@ IDLE_TRIM_AFTER_S = 15.0
 
 
 class IdleTrim:
-    """Once the server has had no request for ``IDLE_TRIM_AFTER_S``, ``malloc_trim`` once.
+    """Once the server has had no request for ``IDLE_TRIM_AFTER_S``, empty the store's caches
+    (:meth:`gridmap.store.base.Store.release_memory`) and ``malloc_trim`` once.
 
     Under load the allocator keeps freed memory for the next request (cheap); when the load
     stops, the retired worker threads' connections and page caches are freed but stay in the
     process until trimmed, and the server would not return to its idle size.
     """
 
-    def __init__(self, after_s: float = IDLE_TRIM_AFTER_S) -> None:
+    def __init__(self, after_s: float = IDLE_TRIM_AFTER_S, store=None) -> None:
         self.after_s = after_s
+        self.store = store
         self.in_flight = 0
         self._handle = None
 
@@ -122,6 +124,8 @@ class IdleTrim:
     def _trim(self) -> None:
         self._handle = None
         if self.in_flight == 0:
+            if self.store is not None:
+                self.store.release_memory()  # the store's caches (SQLite pages) first
             release_memory()
 
 
@@ -134,7 +138,7 @@ def install(app, settings) -> None:
     # requests that read the store and build answers hold their working set until they finish;
     # a bounded number at once bounds the server's memory (tiles and health are light: not counted)
     busy = asyncio.Semaphore(max(1, settings.max_concurrent_requests))
-    idle = IdleTrim()
+    idle = IdleTrim(store=getattr(app.state, "store", None))
 
     @app.middleware("http")
     async def bounded_cost(request, call_next):

@@ -47,6 +47,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (s)."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def threads_and_store_files(pid: int, store_path: str) -> tuple[int, int]:
     """Threads of a process and its open store connections: file descriptors on the store's
     ``-wal`` file, one per SQLite connection in WAL mode (the main file's count is not: SQLite
@@ -218,6 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(20)
         idle_after = rss_mb(server.pid)
         threads_after, files_after = threads_and_store_files(server.pid, args.store)
+        # requests of clients that timed out may still be running: wait until the server's CPU
+        # time stands still for 5 s (at most 5 min), then 20 s more (its idle trim comes at 15 s)
+        quiet_since, last_cpu, waited = time.monotonic(), cpu_seconds(server.pid), time.monotonic()
+        while time.monotonic() - quiet_since < 5 and time.monotonic() - waited < 300:
+            time.sleep(1)
+            now_cpu = cpu_seconds(server.pid)
+            if now_cpu - last_cpu > 0.02:
+                quiet_since = time.monotonic()
+            last_cpu = now_cpu
+        time.sleep(20)
+        idle_settled = rss_mb(server.pid)
+        settled_after_s = time.monotonic() - waited + 20
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -244,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
-        f"{idle_after:.0f} MiB ({threads_after} threads, {files_after} store connections)"
+        f"{idle_after:.0f} MiB ({threads_after} threads, {files_after} store connections); "
+        f"idle again ({settled_after_s:.0f} s after the load, 20 s after its last CPU use) {idle_settled:.0f} MiB"
     )
     return 1 if errors else 0
 

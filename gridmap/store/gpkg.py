@@ -244,6 +244,15 @@ class GpkgStore(Store):
             conn.execute(f"PRAGMA soft_heap_limit = {self.memory_limit_mib * 2**20}")
         return conn
 
+    def release_memory(self) -> None:
+        """Empty the page caches of every open connection (``PRAGMA shrink_memory``): a server
+        calls this when idle, so a load does not leave the caches of its threads behind."""
+        for conn in self._connections:
+            try:
+                conn.execute("PRAGMA shrink_memory")
+            except sqlite3.Error:  # busy or closing: its cache stays bounded by the soft limit
+                continue
+
     @property
     def _connections(self) -> list[sqlite3.Connection]:
         """The open connections (one per live thread that used the store)."""

@@ -823,3 +823,21 @@ def test_gpkg_bounds_sqlite_memory_per_process(tmp_path):
         store.init()
         limit = store._conn.execute("PRAGMA soft_heap_limit").fetchone()[0]
     assert limit == 96 * 2**20
+
+
+def test_gpkg_release_memory_empties_the_page_caches(tmp_path):
+    import ctypes
+
+    sqlite = ctypes.CDLL("libsqlite3.so.0")  # the library Python's sqlite3 module uses here
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    with GpkgStore(tmp_path / "a.gpkg") as store:
+        store.init()
+        store.write("cases", cases_frame())
+        store._conn.execute("CREATE TABLE filler (x BLOB)")
+        store._conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(3000)])
+        store._conn.execute("SELECT count(*), sum(length(x)) FROM filler").fetchone()
+        before = sqlite.sqlite3_memory_used()
+        store.release_memory()
+        after = sqlite.sqlite3_memory_used()
+        assert store.count("cases") == 8  # still usable
+    assert after < before - 5 * 2**20, (before, after)
