@@ -90,8 +90,8 @@ def release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-#: seconds without a request before freed memory goes back to the system: longer than the
-#: worker pool keeps an idle thread (anyio: 10 s), whose store connection closes with it
+#: seconds without a request before the store's caches and freed memory go back to the system
+#: (idle worker threads keep their store connections: anyio retires them only when new work comes)
 IDLE_TRIM_AFTER_S = 15.0
 
 
@@ -99,9 +99,9 @@ class IdleTrim:
     """Once the server has had no request for ``IDLE_TRIM_AFTER_S``, empty the store's caches
     (:meth:`gridmap.store.base.Store.release_memory`) and ``malloc_trim`` once.
 
-    Under load the allocator keeps freed memory for the next request (cheap); when the load
-    stops, the retired worker threads' connections and page caches are freed but stay in the
-    process until trimmed, and the server would not return to its idle size.
+    Under load the caches and the allocator's free lists serve the next request (cheap); when
+    the load stops, the worker threads' page caches and the freed heap would otherwise stay in
+    the process, and the server would not return to its idle size.
     """
 
     def __init__(self, after_s: float = IDLE_TRIM_AFTER_S, store=None) -> None:
