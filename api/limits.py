@@ -90,6 +90,45 @@ def release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+#: seconds without a request before the store's caches and freed memory go back to the system
+#: (idle worker threads keep their store connections: anyio retires them only when new work comes)
+IDLE_TRIM_AFTER_S = 15.0
+
+
+class IdleTrim:
+    """Once the server has had no request for ``IDLE_TRIM_AFTER_S``, empty the store's caches
+    (:meth:`gridmap.store.base.Store.release_memory`) and ``malloc_trim`` once.
+
+    Under load the caches and the allocator's free lists serve the next request (cheap); when
+    the load stops, the worker threads' page caches and the freed heap would otherwise stay in
+    the process, and the server would not return to its idle size.
+    """
+
+    def __init__(self, after_s: float = IDLE_TRIM_AFTER_S, store=None) -> None:
+        self.after_s = after_s
+        self.store = store
+        self.in_flight = 0
+        self._handle = None
+
+    def started(self) -> None:
+        self.in_flight += 1
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(self.after_s, self._trim)
+
+    def _trim(self) -> None:
+        self._handle = None
+        if self.in_flight == 0:
+            if self.store is not None:
+                self.store.release_memory()  # the store's caches (SQLite pages) first
+            release_memory()
+
+
 def install(app, settings) -> None:
     """The middleware: empty parameters, rate limits, the anonymous response cap, memory release."""
     per_address = TokenBucket(settings.rate_limit_per_address, settings.rate_limit_burst)
@@ -99,15 +138,20 @@ def install(app, settings) -> None:
     # requests that read the store and build answers hold their working set until they finish;
     # a bounded number at once bounds the server's memory (tiles and health are light: not counted)
     busy = asyncio.Semaphore(max(1, settings.max_concurrent_requests))
+    idle = IdleTrim(store=getattr(app.state, "store", None))
 
     @app.middleware("http")
     async def bounded_cost(request, call_next):
         path = request.url.path
         served = path.startswith(("/api/", "/ogc", "/tiles/"))
-        if served and not path.startswith(("/tiles/", "/api/health", "/api/v1/health")):
-            async with busy:
-                return await _bounded(request, call_next, path, served)
-        return await _bounded(request, call_next, path, served)
+        idle.started()
+        try:
+            if served and not path.startswith(("/tiles/", "/api/health", "/api/v1/health")):
+                async with busy:
+                    return await _bounded(request, call_next, path, served)
+            return await _bounded(request, call_next, path, served)
+        finally:
+            idle.finished()
 
     async def _bounded(request, call_next, path, served):
         if served:

@@ -89,6 +89,7 @@ def _hotspot_loader(method: str, run_id: str):
             principal.sees_all_cases,
             cell_labels=run_labels(store, run_id, rows["unit_id"]),
             derived_columns=["value"],
+            statistics=True,
         )
 
     return load

@@ -14,7 +14,14 @@ from api.auth import Principal, audit
 from api.privacy import CASE_PERSONAL_FIELDS, WORKER_PERSONAL_FIELDS, mask_frame
 from api.tilesource import plan_revision
 from gridmap.cases import CaseFilter
-from gridmap.disclosure import DisclosureRule, disclose, disclose_record_counts, label_keys, run_cell_labels
+from gridmap.disclosure import (
+    DisclosureRule,
+    disclose,
+    disclose_record_counts,
+    label_keys,
+    run_cell_labels,
+    withhold_statistics,
+)
 from gridmap.domain import now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
@@ -119,6 +126,7 @@ def suppress_frame(
     derived_columns: list[str] = (),
     cell_labels: pd.Series | None = None,
     cell_keys: dict[str, np.ndarray] | None = None,
+    statistics: bool = False,
 ) -> pd.DataFrame:
     """Aggregates as a role may see them, with a ``suppressed`` flag per row.
 
@@ -126,7 +134,8 @@ def suppress_frame(
     nothing changes.  Otherwise every count column goes through :func:`gridmap.disclosure.disclose`
     (small counts null, the others perturbed by their cell key) and ``derived_columns`` (rates,
     values computed from the exact counts, which would give them away) are null wherever a count
-    is not zero.  Cell keys: ``cell_keys[column]`` when the records were at hand, else keyed hashes
+    is not zero; with ``statistics`` (hot-spot results and areas) every column of
+    :data:`gridmap.disclosure.EXACT_STATISTICS` is null for every row.  Cell keys: ``cell_keys[column]`` when the records were at hand, else keyed hashes
     of ``cell_labels`` (one label per row naming the cell and the record selection) and the column.
     """
     out = frame.copy()
@@ -153,6 +162,8 @@ def suppress_frame(
         for col in derived_columns:
             if col in out.columns:
                 out[col] = out[col].astype(object).where(~nonzero, None)
+        if statistics:
+            out = withhold_statistics(out)
     out["suppressed"] = flags
     return out
 

@@ -1,10 +1,14 @@
 """Server memory over repeated small API imports (issue #13: 1.8 → 4.3 GB over 11 imports).
 
     .venv/bin/python bench/import_memory.py --store COPY.gpkg [--imports 11] [--port 8114]
+    .venv/bin/python bench/import_memory.py --store var/import_bench.gpkg --make-store
 
 The store must be one for real data (``gridmap init`` plus an imported address book, see README
 "Use your own data"): imports refuse the synthetic demo, and the benchmark stops with the server's
-one-line answer when an import is refused rather than timing refusals.
+one-line answer when an import is refused rather than timing refusals.  ``--make-store`` builds
+such a store first at ``--store`` (which must not exist): ``gridmap init`` (Tongliao's real
+outlines and codes) and the generated county export of ``tests/county_export.py`` imported the
+way a county would (units, address book, roster, partition and activation, assignments, cases).
 
 Starts ``gridmap serve`` on a store (give a copy: the imports write cases into it), signs in an
 admin created for the run, posts ``--imports`` small CSV files (20 cases with addresses of the
@@ -40,6 +44,34 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def make_store(path: str) -> None:
+    """An init store with imported (generated) county data: see the module docstring."""
+    import tempfile
+
+    from gridmap.imports.init import init_store
+    from gridmap.imports.kinds import run_import
+    from gridmap.partition.plans import activate_plan
+    from gridmap.partition.workflow import partition_store
+    from gridmap.store import open_store
+    from tests.county_export import make_county_export
+
+    if Path(path).exists():
+        sys.exit(f"bench/import_memory.py: {path} exists; --make-store builds a new store")
+    with tempfile.TemporaryDirectory() as folder, open_store(path) as store:
+        export = make_county_export(Path(folder) / "export")
+        init_store(store)
+        run_import(store, "units", export.folder / "units.shp", crs="EPSG:4529")
+        run_import(store, "addresses", export.folder / "addresses.xlsx")
+        run_import(store, "workers", export.folder / "roster.xlsx")
+        activate_plan(store, partition_store(store, "imported county").plan_id)
+        run_import(store, "assignments", export.folder / "assignments.csv")
+        run_import(store, "cases", export.folder / "cases.csv")
+        print(
+            f"store {path}: {store.count('admin_units')} admin units, {store.count('addresses')} addresses, "
+            f"{store.count('grids')} grids, {store.count('cases')} cases"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True)
@@ -48,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--code", default=str(ROOT), help="checkout whose server to run (the peer: a checkout before #13)"
     )
+    parser.add_argument("--make-store", action="store_true", help="build the store first (see above)")
     args = parser.parse_args(argv)
+    if args.make_store:
+        make_store(args.store)
 
     from gridmap.store import open_store
     from gridmap.users import create_user
@@ -75,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         before = rss_mb(server.pid)
         print(f"RSS before: {before:.0f} MiB")
         for i in range(args.imports):
-            rows = addresses.iloc[i * 20 : (i + 1) * 20]
+            # the address book may hold fewer than 20 × imports addresses: go round it again
+            rows = addresses.iloc[[(i * 20 + j) % len(addresses) for j in range(min(20, len(addresses)))]]
             frame = pd.DataFrame(
                 {
                     "案件编号": [f"MEM-{i}-{j}" for j in range(len(rows))],

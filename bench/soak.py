@@ -1,7 +1,7 @@
 """Soak: 20 clients on mixed routes for N minutes; requests, errors, p50/p99 per route, server RSS.
 
     .venv/bin/python bench/soak.py [--store var/gridmap.gpkg] [--minutes 10] [--clients 20]
-                                   [--port 8114] [--keep-rate-limit]
+                                   [--port 8114] [--keep-rate-limit] [--code DIR]
 
 Starts ``gridmap serve`` (its own uvicorn process on 127.0.0.1:``--port``) on the store, signs
 a soak user in (a commander, created in the store with a random password), then ``--clients``
@@ -10,8 +10,9 @@ county, latest Gi* results, vector tiles, OGC items, atoms of one grid, KPIs ref
 in (cases, case points, KPIs, plan quality, coverage audit) — for ``--minutes``.
 
 Prints per route: requests, errors (5xx, transport failures), 4xx, p50 and p99 latency (ms);
-then the server's resident memory (RSS, from /proc) every 30 s, its idle size before the
-load and 20 s after it.  Targets (issue #13): 0 errors, RSS < 1.5 GB, back near idle after.
+then the server's resident memory (RSS, from /proc) every 30 s with its threads and open store
+connections (files open on the store), its idle size before the load and 20 s after it.
+``--code DIR`` runs the server from another checkout (the peer: the code before a change).  Targets (issue #13): 0 errors, RSS < 1.5 GB, back near idle after.
 The per-address rate limit is off for the run (all clients share 127.0.0.1) unless
 ``--keep-rate-limit``; 429 answers are counted apart.
 """
@@ -44,6 +45,32 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (s)."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads_and_store_files(pid: int, store_path: str) -> tuple[int, int]:
+    """Threads of a process and its open store connections: file descriptors on the store's
+    ``-wal`` file, one per SQLite connection in WAL mode (the main file's count is not: SQLite
+    keeps a closed connection's descriptor while another holds a lock); 0 for a PostgreSQL URL."""
+    import os
+
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    target = os.path.realpath(store_path) + "-wal"
+    files = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            files += os.readlink(f"/proc/{pid}/fd/{fd}") == target
+        except OSError:
+            continue
+    return threads, files
 
 
 def prepare(store_path: str) -> dict:
@@ -139,13 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--port", type=int, default=8114)
     parser.add_argument("--keep-rate-limit", action="store_true")
+    parser.add_argument("--code", default=str(ROOT), help="checkout whose server to run (default: this one)")
     args = parser.parse_args(argv)
 
     ctx = prepare(args.store)
     env = {}
     if not args.keep_rate_limit:
         env.update(GRIDMAP_RATE_LIMIT_PER_ADDRESS="0", GRIDMAP_RATE_LIMIT_PER_TOKEN="0")
-    server = start_server(args.store, args.port, Path(f"/tmp/gridmap-soak-{args.port}.log"), env=env)
+    server = start_server(
+        args.store, args.port, Path(f"/tmp/gridmap-soak-{args.port}.log"), code=args.code, env=env
+    )
     base = f"http://127.0.0.1:{args.port}"
     try:
         token = httpx.post(
@@ -184,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
         for thread in threads:
             thread.start()
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, float, int, int]] = []
         started = time.monotonic()
         peak = idle_before
         while any(t.is_alive() for t in threads):
@@ -192,10 +222,23 @@ def main(argv: list[str] | None = None) -> int:
             current = rss_mb(server.pid)
             peak = max(peak, current)
             if not samples or now - samples[-1][0] >= 30:
-                samples.append((now, current))
+                samples.append((now, current, *threads_and_store_files(server.pid, args.store)))
             time.sleep(1)
         time.sleep(20)
         idle_after = rss_mb(server.pid)
+        threads_after, files_after = threads_and_store_files(server.pid, args.store)
+        # requests of clients that timed out may still be running: wait until the server's CPU
+        # time stands still for 5 s (at most 5 min), then 20 s more (its idle trim comes at 15 s)
+        quiet_since, last_cpu, waited = time.monotonic(), cpu_seconds(server.pid), time.monotonic()
+        while time.monotonic() - quiet_since < 5 and time.monotonic() - waited < 300:
+            time.sleep(1)
+            now_cpu = cpu_seconds(server.pid)
+            if now_cpu - last_cpu > 0.02:
+                quiet_since = time.monotonic()
+            last_cpu = now_cpu
+        time.sleep(20)
+        idle_settled = rss_mb(server.pid)
+        settled_after_s = time.monotonic() - waited + 20
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -216,10 +259,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<18}{len(values):>9}{status[name]['error']:>8}{status[name]['4xx']:>6}{status[name]['429']:>6}"
             f"{statistics.median(values):>9.1f}{p99:>9.1f}"
         )
-    print("server RSS (MiB) over time: " + ", ".join(f"{t / 60:.1f} min {m:.0f}" for t, m in samples))
+    print(
+        "server RSS (MiB), threads, store connections over time: "
+        + ", ".join(f"{t / 60:.1f} min {m:.0f} ({n} thr, {c} conn)" for t, m, n, c in samples)
+    )
     print(
         f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
-        f"{idle_after:.0f} MiB"
+        f"{idle_after:.0f} MiB ({threads_after} threads, {files_after} store connections); "
+        f"idle again ({settled_after_s:.0f} s after the load, 20 s after its last CPU use) {idle_settled:.0f} MiB"
     )
     return 1 if errors else 0
 

@@ -26,12 +26,14 @@ _CONFIG = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="igno
 
 class StoreSettings(BaseSettings):
     """Where data lives.  ``database_url`` empty → the embedded GeoPackage at ``gpkg_path``;
-    ``postgresql://…`` → PostGIS.  ``data_dir`` holds the real boundary files."""
+    ``postgresql://…`` → PostGIS.  ``data_dir`` holds the real boundary files; ``gpkg_memory_mib``
+    bounds the memory SQLite keeps for its page caches in one process."""
 
     model_config = _CONFIG
 
     database_url: str = ""
     gpkg_path: Path = REPO_ROOT / "var" / "gridmap.gpkg"
+    gpkg_memory_mib: int = 128  # SQLite page caches of the whole process (0 = no limit)
     data_dir: Path = REPO_ROOT / "data"
 
 

@@ -33,6 +33,14 @@ Guarantee (stated precisely in README.md, "Disclosure control"):
    records can average their differences and estimate the count statistically (this needs about
    ``n`` different sets to shrink the error like ``1/sqrt(n)``; repeats of one set do not help).
 
+Hot-spot statistics (:data:`EXACT_STATISTICS`: Gi* and local-Moran z, p, FDR-adjusted p, the
+analysed value, an area's largest z) are computed from the exact counts and are not published
+to these roles at all: each Gi* z is an affine function of the neighbourhood sums, so the whole
+z vector with the (public) weights gives every count back up to a scale and shift, which the
+published zeros and perturbed counts then pin down (see :func:`withhold_statistics`).  What
+such a role sees of a run is its confidence class per unit (``bin`` −3..+3, or the emerging
+label), which is an interval of z, not a value.
+
 Stored aggregates whose records are not at hand (hot-spot results, KPI tables) use
 :func:`label_keys`: the cell key is a keyed hash of a label naming the cell and the exact record
 selection (run filters, canonical period), so the same cell always gets the same noise.
@@ -161,6 +169,27 @@ def disclose_record_counts(
             "suppressed": shown.suppressed,
         }
     )
+
+
+#: statistics computed from exact counts that roles without all-case access never get
+EXACT_STATISTICS = ("value", "z", "p", "p_fdr", "max_z")
+
+
+def withhold_statistics(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every column of :data:`EXACT_STATISTICS` it has set to null (a copy).
+
+    Why all of them and not only where a count is small: a Gi* z-score is
+    ``(Σ_j w_ij x_j − x̄ W_i) / (s √((n W_i − W_i²)/(n−1)))``, affine in the counts ``x`` with
+    public weights, so the vector of z's determines ``x`` up to ``a·x + b``; the published zeros
+    fix ``b`` and the perturbed counts ``a``, and rounding returns every suppressed count
+    (``tests/api/test_api_disclosure.py`` runs that attack).  p-values are monotone in |z| per
+    unit and leak the same way; the confidence class (bin) is kept: an interval, not a value.
+    """
+    out = frame.copy()
+    for column in EXACT_STATISTICS:
+        if column in out.columns:
+            out[column] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    return out
 
 
 def run_cell_labels(run: dict | pd.Series, unit_ids: Iterable[object]) -> pd.Series:

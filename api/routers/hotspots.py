@@ -95,6 +95,7 @@ def results_text(
         principal.sees_all_cases,
         derived_columns=["value"],
         cell_labels=run_labels(store, run_id, results["unit_id"]),
+        statistics=True,
     )
     columns = [c for c in RESULT_COLUMNS if c != "extra" or principal.sees_all_cases] + ["suppressed"]
     if "extra" in columns:
@@ -126,7 +127,11 @@ def run_results(
         0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
     ),
 ) -> Response:
-    """Per-unit results (Gi* z, p, FDR-adjusted p, bin −3..+3, emerging-hot-spot label) as GeoJSON."""
+    """Per-unit results (Gi* z, p, FDR-adjusted p, bin −3..+3, emerging-hot-spot label) as GeoJSON.
+
+    Roles without all-case access get counts disclosed and no z, p, FDR p or value (null): from
+    the z-scores and the public weights the exact counts could be solved for; the confidence
+    class (``bin``, ``label``) is what they see."""
     if not store.count("hotspot_runs", {"run_id": run_id}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
     text = results_text(
@@ -264,7 +269,12 @@ def run_areas(
     areas = store.read("hotspot_areas", where=where, order_by=["sign", "rank"])
     labels = "area|" + run_labels(store, run_id, areas["unit_ids"].astype(str))
     areas = suppress_frame(
-        areas, ["cases"], disclosure_rule(settings), principal.sees_all_cases, cell_labels=labels
+        areas,
+        ["cases"],
+        disclosure_rule(settings),
+        principal.sees_all_cases,
+        cell_labels=labels,
+        statistics=True,
     )
     areas["area_id"] = [f"{s}:{r}" for s, r in zip(areas["sign"], areas["rank"], strict=True)]
     areas["top_categories"] = [

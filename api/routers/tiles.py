@@ -5,8 +5,9 @@ Layers:
 * ``grids`` — the grids of the active plan (or ``?plan=ID``): code, village_code,
   households, population;
 * ``hotspots`` — the results of the latest hotspot run (``?method=gi`` by default, or
-  ``?run=ID``): unit_id, count, value, z, p_fdr, bin, label, suppressed.  Counts below
-  ``settings.suppress_counts_below`` are left out for roles that do not read every case.
+  ``?run=ID``): unit_id, count, value, z, p_fdr, bin, label, suppressed.  For roles that do not
+  read every case counts are disclosed (:mod:`gridmap.disclosure`) and value, z and p_fdr left
+  out (they would give the exact counts back): bin and label remain.
 
 PostGIS builds tiles with ``ST_AsMVT``; the GeoPackage backend with :mod:`api.mvt`.
 Tiles are cached in memory (LRU) under a key that names the plan and its edit count,

@@ -51,6 +51,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def release_memory(self) -> None:
+        """Give back memory the backend caches for reuse (a server calls it when idle)."""
+        return None  # PostGIS caches on the database server, not in this process
+
     def __enter__(self) -> Store:
         return self
 

@@ -21,6 +21,7 @@ import io
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,10 +69,15 @@ def _pg_message(exc: psycopg2.Error) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-@dataclass
+@dataclass(eq=False)
 class _ThreadState:
     conn: Any
     depth: int = 0
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(psycopg2.Error):
+        conn.close()
 
 
 def _copy_escape(series: pd.Series) -> list[str]:
@@ -121,7 +127,8 @@ class PostgisStore(Store):
         self.url = mask_dsn(dsn)
         self.connect_timeout_s = connect_timeout_s
         self._local = threading.local()
-        self._connections: list[Any] = []
+        # one connection per thread, closed when its thread ends (weak: see _state)
+        self._states: weakref.WeakSet[_ThreadState] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
         self._dialect = PostgresDialect()
@@ -141,10 +148,19 @@ class PostgisStore(Store):
                 raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {_pg_message(exc)}") from exc
             conn.autocommit = True
             state = _ThreadState(conn)
+            # closed when its thread ends: a server's worker threads come and go, and a session
+            # kept per finished thread would pile up on the database server
+            weakref.finalize(state, _close_quietly, conn)
             self._local.state = state
             with self._lock:
-                self._connections.append(conn)
+                self._states.add(state)
         return state
+
+    @property
+    def _connections(self) -> list[Any]:
+        """The open connections (one per live thread that used the store)."""
+        with self._lock:
+            return [state.conn for state in self._states]
 
     @contextmanager
     def _cursor(self, what: str) -> Iterator[Any]:
@@ -161,8 +177,7 @@ class PostgisStore(Store):
         with contextlib.suppress(psycopg2.Error):
             state.conn.close()
         with self._lock:
-            if state.conn in self._connections:
-                self._connections.remove(state.conn)
+            self._states.discard(state)
         self._local.state = None
 
     def _table_sql(self, table: str) -> str:
@@ -203,13 +218,10 @@ class PostgisStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
+            states, self._states = list(self._states), weakref.WeakSet()
             self._closed = True
-        for conn in connections:
-            try:
-                conn.close()
-            except psycopg2.Error:  # pragma: no cover - closing never loses data
-                log.warning("closing a connection to %s failed", self.url)
+        for state in states:
+            _close_quietly(state.conn)
         self._local = threading.local()
 
     # --- schema ---------------------------------------------------------------------------

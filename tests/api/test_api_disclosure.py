@@ -253,3 +253,169 @@ def test_rule_matches_its_definition():
     )
     # another secret, other keys: nobody without the secret can compute them
     assert (record_keys(["a", "b", "c"], DisclosureRule.from_secret("t")) != keys).all()
+
+
+# --- hot-spot statistics: reconstructing counts from published Gi* z-scores -------------------
+
+#: 9 × 7 square units of a run written into the probe store (a square 8 × 8 king lattice would
+#: make W + I singular: the attack then needs more than one solve)
+COLUMNS, ROWS = 9, 7
+
+
+def _lattice_run(store) -> tuple[str, dict[str, int]]:
+    """A Gi* run over a lattice of 63 square units with zeros, suppressed 1–2s and larger
+    counts, written as :func:`gridmap.hotspots.runs.write_run` would (z from the library)."""
+    import json
+
+    import pandas as pd
+    import shapely
+
+    from gridmap.hotspots.getis_ord import gi_star_z
+    from gridmap.hotspots.inference import arcgis_bins, fdr_bh, two_sided_normal_p
+
+    rng = np.random.default_rng(31)
+    counts = rng.integers(3, 15, COLUMNS * ROWS).astype(float)
+    counts[rng.choice(len(counts), 12, replace=False)] = rng.integers(1, 3, 12)
+    counts[rng.choice(len(counts), 6, replace=False)] = 0
+    boxes = [
+        shapely.box(
+            *(round(v, 4) for v in (122 + 0.01 * i, 43.5 + 0.01 * j, 122.01 + 0.01 * i, 43.51 + 0.01 * j))
+        )
+        for j in range(ROWS)
+        for i in range(COLUMNS)
+    ]
+    adjacency = _queen(boxes)
+    _, _, _, z = gi_star_z(counts, adjacency)
+    p = two_sided_normal_p(z)
+    p_fdr = fdr_bh(p)
+    ids = [f"L{k:02d}" for k in range(len(counts))]
+    run_id = "lattice-gi"
+    store.write(
+        "hotspot_runs",
+        pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    "method": "gi",
+                    "created_at": "2025-01-01T00:00:00",
+                    "plan_id": "P1",
+                    "unit_kind": "h3",
+                    "params": "{}",
+                    "filters": json.dumps({"category": "lattice"}),
+                    "summary": "{}",
+                }
+            ]
+        ),
+    )
+    store.write(
+        "hotspot_results",
+        gpd.GeoDataFrame(
+            {
+                "run_id": run_id,
+                "unit_id": ids,
+                "count": counts,
+                "value": counts,
+                "z": z,
+                "p": p,
+                "p_fdr": p_fdr,
+                "bin": arcgis_bins(z, p_fdr),
+                "label": None,
+                "extra": "{}",
+            },
+            geometry=boxes,
+            crs=4326,
+        ),
+    )
+    return run_id, dict(zip(ids, counts.astype(int).tolist(), strict=True))
+
+
+def _queen(geometries):
+    """Binary queen contiguity (zero diagonal) of public unit geometries, as the attacker builds it."""
+    import scipy.sparse as sp
+    import shapely
+
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(geometries, predicate="intersects")
+    keep = left != right
+    n = len(geometries)
+    return sp.csr_matrix((np.ones(keep.sum()), (left[keep], right[keep])), shape=(n, n))
+
+
+def reconstruct_counts(features: list[dict]) -> dict[str, int]:
+    """The attack: counts from published Gi* z-scores, public geometry and published counts.
+
+    ``z_i · d_i = Σ_j (W + I)_ij y_j`` with ``y = (x − x̄)/s`` and ``d_i`` known from the weights,
+    so y is solved for; a published zero fixes the shift, the published (perturbed) counts the
+    scale, and integrality of every count picks the exact scale.  Units without a published z
+    give nothing (an empty answer).
+    """
+    import shapely
+    from shapely.geometry import shape
+
+    usable = [f for f in features if f["properties"].get("z") is not None]
+    if len(usable) < 3 or len(usable) != len(features):
+        return {}
+    geoms = [shape(f["geometry"]) for f in usable]
+    adjacency = _queen(shapely.normalize(np.asarray(geoms, dtype=object)))
+    n = len(usable)
+    weight = np.asarray(adjacency.sum(axis=1)).ravel() + 1.0
+    d = np.sqrt((n - weight) * weight / (n - 1))
+    z = np.array([f["properties"]["z"] for f in usable])
+    y = np.linalg.solve(adjacency.toarray() + np.eye(n), z * d)
+    shown = [f["properties"].get("count") for f in usable]
+    zeros = [i for i, c in enumerate(shown) if c == 0]
+    if not zeros:
+        return {}
+    u = y - y[zeros[0]]
+    known = [i for i, c in enumerate(shown) if c]
+    scale0 = sum(shown[i] * u[i] for i in known) / sum(u[i] ** 2 for i in known)
+    top = int(np.argmax(np.abs(u)))
+    best = None
+    for whole in range(max(1, round(scale0 * u[top]) - 8), round(scale0 * u[top]) + 9):
+        scale = whole / u[top]
+        x = scale * u
+        misfit = np.abs(x - np.round(x)).max()
+        if best is None or misfit < best[0]:
+            best = (misfit, np.round(x))
+    return {f["id"]: int(v) for f, v in zip(usable, best[1], strict=True)}
+
+
+def test_hotspot_z_scores_reconstruct_counts_and_are_withheld(probe_city):
+    import mapbox_vector_tile
+
+    from api import mvt
+
+    store, _, _ = probe_city
+    run_id, truth = _lattice_run(store)
+    suppressed = [u for u, c in truth.items() if 0 < c < 3]
+    with make_client(store) as client:
+        admin = client.get(f"/api/v1/hotspots/runs/{run_id}/results", headers=sign_in(client, "admin"))
+        anonymous = client.get(f"/api/v1/hotspots/runs/{run_id}/results").json()["features"]
+        ogc = client.get("/ogc/collections/hotspots-gi/items?limit=1000").json()["features"]
+        tiles = []
+        for z, x, y in mvt.tiles_covering((122.0, 43.5, 122.08, 43.58), [12]):
+            data = client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf?run={run_id}").content
+            if data:
+                layer = mapbox_vector_tile.decode(data)["hotspots"]
+                tiles.extend(f["properties"] for f in layer["features"])
+    # the attack has teeth: from the exact z-scores every suppressed count comes back
+    recovered = reconstruct_counts(admin.json()["features"])
+    assert all(recovered[u] == truth[u] for u in suppressed) and len(suppressed) >= 8
+    # roles without all-case access get no statistic computed from exact counts, anywhere
+    assert {u for u in suppressed} <= {f["id"] for f in anonymous if f["properties"]["suppressed"]}
+    for properties in [f["properties"] for f in anonymous] + [f["properties"] for f in ogc] + tiles:
+        assert all(properties.get(column) is None for column in disclosure.EXACT_STATISTICS)
+    assert tiles and all("bin" in p for p in tiles)
+    assert reconstruct_counts(anonymous) == {}
+
+
+def test_hot_spot_areas_hide_their_largest_z_from_roles_without_case_access(probe_city):
+    from tests.api_testdata import City
+
+    store, _, _ = probe_city
+    path = f"/api/v1/hotspots/runs/{City().gi_run}/areas"
+    with make_client(store) as client:
+        public = client.get(path).json()["features"]
+        admin = client.get(path, headers=sign_in(client, "admin")).json()["features"]
+    assert public and all(f["properties"]["max_z"] is None for f in public)
+    assert all(f["properties"]["max_z"] is not None for f in admin)

@@ -222,3 +222,90 @@ def test_ogc_pages_are_capped_per_role(env):
         "/ogc/collections/grids/items", params={"limit": 1000}, headers=headers["planner"]
     ).json()
     assert signed["numberReturned"] == 5
+
+
+#: the probe's path-traversal variants (issue #13: all answered 404): raw, percent-encoded,
+#: double-encoded, backslashes, overlong UTF-8, through static files, tiles, OGC and the API
+TRAVERSALS = [
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/..%2f..%2f..%2fetc%2fpasswd",
+    "/vendor/%2e%2e/%2e%2e/pyproject.toml",
+    "/vendor/..%2f..%2fpyproject.toml",
+    "/%252e%252e/%252e%252e/etc/passwd",
+    "/..%5c..%5cpyproject.toml",
+    "/vendor/..%5c..%5cpyproject.toml",
+    "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+    "/....//....//etc/passwd",
+    "/tiles/grids/..%2f..%2f..%2fetc%2fpasswd",
+    "/tiles/%2e%2e/%2e%2e/1/1/1.pbf",
+    "/ogc/collections/..%2f..%2fetc%2fpasswd/items",
+    "/api/v1/plans/..%2f..%2fetc%2fpasswd",
+    "/api/v1/hotspots/runs/..%2f..%2fpyproject.toml/kde.png",
+]
+
+
+def test_path_traversal_variants_answer_404(env):
+    _, _, client, _ = env
+    assert len(TRAVERSALS) == 15
+    for path in TRAVERSALS:
+        response = client.get(path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert b"root:" not in response.content and b"[project]" not in response.content
+
+
+HOSTILE = ["' OR '1'='1", "1; DROP TABLE cases; --", '" OR ""="', "x') UNION SELECT * FROM users --"]
+
+
+def _hostile_filters_match_nothing(store, client, headers) -> None:
+    for value in HOSTILE:
+        for path, params in (
+            ("/api/v1/cases", {"category": value}),
+            ("/api/v1/cases", {"status": value}),
+            ("/api/v1/grid-counts", {"category": value}),
+            ("/api/v1/cases/points", {"kind": value}),
+        ):
+            response = client.get(path, params=params, headers=headers)
+            assert response.status_code in (200, 400, 422), (path, value, response.status_code)
+            if response.status_code == 200:
+                body = response.json()
+                rows = body.get("grids", body.get("features", body.get("items", body.get("cases"))))
+                assert rows == [], (path, value, str(body)[:200])
+    assert store.count("cases") > 0 and store.count("users") > 0  # nothing dropped
+
+
+def test_sql_looking_filter_values_match_nothing_and_fail_nothing(env):
+    store, _, client, headers = env
+    _hostile_filters_match_nothing(store, client, headers["admin"])
+
+
+def test_sql_looking_filter_values_match_nothing_and_fail_nothing_on_postgis(postgis_store):
+    build_city(postgis_store)
+    with make_client(postgis_store) as client:
+        _hostile_filters_match_nothing(postgis_store, client, sign_in(client, "admin"))
+
+
+def test_freed_memory_goes_back_once_the_server_is_idle(monkeypatch):
+    import asyncio
+
+    from api import limits
+
+    trims = []
+    monkeypatch.setattr(limits, "release_memory", lambda: trims.append(1))
+
+    async def scenario() -> None:
+        idle = limits.IdleTrim(after_s=0.05)
+        idle.started()
+        idle.started()
+        idle.finished()
+        await asyncio.sleep(0.1)
+        assert trims == []  # a request is still running
+        idle.finished()
+        idle.started()  # a new request before the delay: no trim yet
+        await asyncio.sleep(0.1)
+        assert trims == []
+        idle.finished()
+        await asyncio.sleep(0.1)
+
+    asyncio.run(scenario())
+    assert trims == [1]

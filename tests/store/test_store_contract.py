@@ -805,3 +805,42 @@ def test_rtree_bulk_load_matches_sqlite_inserts():
         )
     assert conn.execute("SELECT rtreecheck('bulk')").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM bulk").fetchone()[0] == n - 400
+
+
+def test_a_finished_threads_connection_is_closed(store):
+    # a server's worker threads come and go; a connection kept per finished thread held its page
+    # cache (SQLite) or its session (PostgreSQL) for good: issue #13, memory under the soak
+    def use() -> None:
+        store.count("meta")
+
+    for _ in range(12):
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    store.count("meta")  # this thread's own connection stays
+    assert len(store._connections) == 1
+
+
+def test_gpkg_bounds_sqlite_memory_per_process(tmp_path):
+    with GpkgStore(tmp_path / "a.gpkg", memory_limit_mib=96) as store:
+        store.init()
+        limit = store._conn.execute("PRAGMA soft_heap_limit").fetchone()[0]
+    assert limit == 96 * 2**20
+
+
+def test_gpkg_release_memory_empties_the_page_caches(tmp_path):
+    import ctypes
+
+    sqlite = ctypes.CDLL("libsqlite3.so.0")  # the library Python's sqlite3 module uses here
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    with GpkgStore(tmp_path / "a.gpkg") as store:
+        store.init()
+        store.write("cases", cases_frame())
+        store._conn.execute("CREATE TABLE filler (x BLOB)")
+        store._conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(3000)])
+        store._conn.execute("SELECT count(*), sum(length(x)) FROM filler").fetchone()
+        before = sqlite.sqlite3_memory_used()
+        store.release_memory()
+        after = sqlite.sqlite3_memory_used()
+        assert store.count("cases") == 8  # still usable
+    assert after < before - 5 * 2**20, (before, after)
