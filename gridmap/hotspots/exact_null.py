@@ -46,27 +46,36 @@ def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
 
 
 def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.ndarray:
-    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max)."""
+    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max).
+
+    Values are added in increasing order, rows from the top down (so every row reads rows
+    below it before they change: no copy of the table), and each add touches only the
+    columns a row can reach so far (``reach``): the cost is the occupied part of the table,
+    not ``distinct values × k_max × width``.
+    """
     n = len(shifted)
     levels, counts = np.unique(shifted, return_counts=True)
     ways = np.zeros((k_max + 1, width))
     ways[0, 0] = 1.0
+    reach = [0] + [-1] * k_max  # reach[j]: last column row j may be non-zero in
     for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
         if level >= width:
             continue
-        if count == 1:
-            # one unit of this value (most large values): a single shifted add; numpy reads the
-            # overlapping right-hand side before writing, i.e. the table before this level
-            ways[1:, level:] += ways[:-1, : width - level]
-            continue
-        before = ways.copy()
-        binomial = 1.0
-        for a in range(1, min(count, k_max) + 1):
-            binomial = binomial * (count - a + 1) / a  # C(count, a)
-            shift = a * level
-            if shift >= width:
-                break
-            ways[a:, shift:] += binomial * before[: k_max + 1 - a, : width - shift]
+        for j in range(k_max, 0, -1):
+            binomial = 1.0
+            for a in range(1, min(count, j) + 1):
+                binomial = binomial * (count - a + 1) / a  # C(count, a)
+                source, shift = j - a, a * level
+                if shift >= width:
+                    break
+                if reach[source] < 0:  # no subset of that size yet
+                    continue
+                hi = min(reach[source] + shift, width - 1)
+                if binomial == 1.0:
+                    ways[j, shift : hi + 1] += ways[source, : hi + 1 - shift]
+                else:
+                    ways[j, shift : hi + 1] += binomial * ways[source, : hi + 1 - shift]
+                reach[j] = max(reach[j], hi)
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
     return ways / np.exp(log_subsets)[:, None]
 
