@@ -116,14 +116,22 @@ def as_weights(weights: SpatialWeights | sp.spmatrix | sp.sparray, n: int | None
 
 
 def _pairs_to_weights(rows: np.ndarray, cols: np.ndarray, ids: np.ndarray, kind: str) -> SpatialWeights:
+    """Canonical symmetric CSR straight from neighbour pairs: int32 indices (below 2**31 units),
+    one sort of int64 (row, col) keys that also drops duplicates, no COO → CSR round trip."""
     n = len(ids)
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
     keep = rows != cols
-    rows, cols = rows[keep], cols[keep]
+    rows, cols = np.asarray(rows[keep], np.int64), np.asarray(cols[keep], np.int64)
     # symmetrise: every builder here describes a symmetric relation
-    all_rows = np.concatenate([rows, cols])
-    all_cols = np.concatenate([cols, rows])
-    matrix = sp.csr_matrix((np.ones(len(all_rows)), (all_rows, all_cols)), shape=(n, n))
-    return SpatialWeights(matrix, ids, kind=kind)
+    key = np.concatenate([rows * n + cols, cols * n + rows])
+    del rows, cols
+    key = np.unique(key)
+    indices = (key % n).astype(index_type)
+    indptr = np.zeros(n + 1, dtype=index_type)
+    np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
+    del key
+    matrix = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    return SpatialWeights.from_canonical(matrix, ids, kind)
 
 
 def _geometry_array(units: gpd.GeoDataFrame | gpd.GeoSeries) -> tuple[np.ndarray, object]:
