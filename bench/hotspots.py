@@ -202,7 +202,9 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
     )
     repeats = 3 if quick_call else 1
     seconds = cpu_seconds = float("inf")
+    result = None
     for _ in range(repeats):
+        result = None  # free the previous call's result first: the peak is that of one call
         t, cpu = time.perf_counter(), time.process_time()
         result = call()
         wall = time.perf_counter() - t
