@@ -10,9 +10,10 @@ resolution 8, 9 (~135 k cells) and 10 (~940 k cells) over a 1.3° × 0.87° box 
   (the exact log-count test) and of esda's analytical Gi* (BH on its normal p);
 * **power** — planted clusters with a hot cell within 1 σ of the centre, and the share of
   hot cells beyond 3 σ of every centre, for the same two (and gridmap's raw exact test);
-* **end to end** (aggregate the points + build the weights + Gi*) — gridmap analytical and
-  default vs esda analytical and 999 permutations, with ``libpysal.graph.Graph.build_h3``
-  weights; weights alone: gridmap's integer arithmetic vs its previous per-cell h3 calls;
+* **end to end** (points in memory → H3 counts with the empty cells of the box → weights → Gi*;
+  reading the points is excluded on both sides) — gridmap analytical and default vs esda
+  analytical and 999 permutations; both bin with the same function, esda's side builds
+  ``libpysal.graph.Graph.build_h3`` weights; weights alone: gridmap vs ``Graph.build_h3``;
 
 * analytical Gi* — ``gi_star(y, W)`` vs ``esda.G_Local(y, w, transform="B", star=True, permutations=0)``
 * Gi* with 999 conditional permutations — ``gi_star(..., permutations=999)`` vs esda ``permutations=999``;
@@ -21,9 +22,9 @@ resolution 8, 9 (~135 k cells) and 10 (~940 k cells) over a 1.3° × 0.87° box 
 * local Moran with 999 permutations — ``local_moran`` vs ``esda.Moran_Local(..., transformation="r")``,
   both engines
 
-Every measurement runs in its own subprocess: seconds of the call alone (weights objects
+Every measurement runs in its own subprocess: wall seconds of the call alone (weights objects
 are built before the clock starts; esda's numba kernels are compiled by a warm-up run
-first) and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
+first), CPU seconds of the process during the call, and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
 RSS just before the call).  Both libraries use all cores for permutations (esda ``n_jobs=-1``,
 gridmap ``n_jobs=-1``); esda keeps no simulations (``keep_simulations=False``) — with them
 it would need 7 GB at resolution 10.  Install numba (``pip install numba``) so esda's
@@ -32,7 +33,7 @@ permutations run compiled: without it they fall back to pure Python.
 esda's 999-permutation runs at resolution 10 take over 10 minutes each and are skipped
 unless ``--with-esda-permutations-res10`` is given.
 
-    .venv/bin/python bench/hotspots.py                  # res 8, 9 and 10, esda res-10 permutations skipped
+    flock /work/wt/.bigmem.lock .venv/bin/python bench/hotspots.py   # res 8, 9, 10 (esda res-10 perms skipped)
     .venv/bin/python bench/hotspots.py --quick          # 200 k points, resolutions 8 and 9
     .venv/bin/python bench/hotspots.py --with-esda-permutations-res10
 """
@@ -200,12 +201,17 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
         library == "ours" and statistic in ("weights", "e2e_gi", "e2e_gi_normal")
     )
     repeats = 3 if quick_call else 1
-    seconds = float("inf")
+    seconds = cpu_seconds = float("inf")
+    result = None
     for _ in range(repeats):
-        t = time.perf_counter()
+        result = None  # free the previous call's result first: the peak is that of one call
+        t, cpu = time.perf_counter(), time.process_time()
         result = call()
-        seconds = min(seconds, time.perf_counter() - t)
+        wall = time.perf_counter() - t
+        if wall < seconds:
+            seconds, cpu_seconds = wall, time.process_time() - cpu
     extra["timed_calls"] = repeats
+    extra["cpu_s"] = cpu_seconds  # all threads of this process, during the fastest call
     peak = status_mb("VmHWM")
     if statistic == "weights":
         return {
@@ -242,13 +248,16 @@ def warm_up_esda() -> float:
 
 
 def end_to_end_call(library: str, statistic: str, d, permutations: int):
-    """Points → H3 counts → weights → Gi*, all inside the timed call."""
-    import esda
-    from libpysal.graph import Graph
-
+    """Points → H3 counts → weights → Gi*, all inside the timed call (each side imports only its own
+    libraries, so that the peak memory is its own)."""
     from gridmap.hotspots.aggregate import count_in_h3, h3_cell_strings
-    from gridmap.hotspots.getis_ord import gi_star
-    from gridmap.hotspots.weights import h3_weights
+
+    if library == "ours":
+        from gridmap.hotspots.getis_ord import gi_star
+        from gridmap.hotspots.weights import h3_weights
+    else:
+        import esda
+        from libpysal.graph import Graph
 
     lon, lat, resolution = d["lon"], d["lat"], int(d["resolution"])
 
@@ -276,15 +285,16 @@ def end_to_end_call(library: str, statistic: str, d, permutations: int):
 
 
 def weights_call(library: str, d):
-    """H3 k=1 weights from uint64 cells: gridmap's integer arithmetic vs libpysal's Graph.build_h3."""
+    """H3 k=1 weights from uint64 cells: gridmap's lattice arithmetic vs libpysal's Graph.build_h3."""
+    cells = d["cells"]
+    if library == "ours":
+        from gridmap.hotspots.weights import h3_weights
+
+        return lambda: h3_weights(cells)
     from libpysal.graph import Graph
 
     from gridmap.hotspots.aggregate import h3_cell_strings
-    from gridmap.hotspots.weights import h3_weights
 
-    cells = d["cells"]
-    if library == "ours":
-        return lambda: h3_weights(cells)
     return lambda: Graph.build_h3(h3_cell_strings(cells))
 
 
@@ -476,7 +486,7 @@ def main() -> int:
     print()
     header = (
         f"{'res':>3} {'cells':>9}  {'measurement':<26} {'gridmap s':>10} {'esda s':>10} {'speed-up':>9} "
-        f"{'gridmap peak MB':>16} {'esda peak MB':>13}"
+        f"{'gridmap CPU s':>14} {'esda CPU s':>11} {'gridmap peak MB':>16} {'esda peak MB':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -486,8 +496,11 @@ def main() -> int:
         )
         print(
             f"{resolution:>3} {cells:>9,}  {label:<26} {_num(mine, 'seconds'):>10} {_num(other, 'seconds'):>10} "
-            f"{speedup:>9} {_num(mine, 'peak_rss_mb', 0):>16} {_num(other, 'peak_rss_mb', 0):>13}"
+            f"{speedup:>9} {_num(mine, 'cpu_s'):>14} {_num(other, 'cpu_s'):>11} "
+            f"{_num(mine, 'peak_rss_mb', 0):>16} {_num(other, 'peak_rss_mb', 0):>13}"
         )
+    print_targets(rows, accuracy_rows)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if any(r[0] >= 10 for r in rows) and not args.with_esda_permutations_res10:
         print(
             "\nesda's permutation runs at resolution 10 skipped (over 10 minutes each); "
@@ -498,18 +511,75 @@ def main() -> int:
         "the call."
     )
     print(
-        "'weights' row: gridmap's integer arithmetic on the H3 indexes vs its previous builder (one h3.grid_disk "
-        "call per cell; esda has no builder of its own here, libpysal's Graph.build_h3 is inside esda's e2e rows)."
+        "'weights' row: gridmap's H3 k=1 weights (lattice coordinates from the index digits) vs libpysal's "
+        "Graph.build_h3 from the cells' hex strings (the builder esda's side uses in its e2e rows)."
     )
     print(
-        "'e2e' rows: points -> H3 counts -> weights -> Gi*, timed together; esda's use libpysal Graph.build_h3 "
-        "weights, its default row is 999 permutations."
+        "'e2e' rows: from 1M points already in memory as lon/lat float64 arrays (reading them is excluded on "
+        "both sides) -> H3 cells -> counts per cell, plus the empty cells of the study box -> k=1 weights -> "
+        "Gi*, all inside one timed call.  Both sides bin the points with the same function "
+        "(gridmap.hotspots.aggregate.count_in_h3: h3ronpy coordinates_to_cells, sort, run lengths, h3ronpy polygon "
+        "fill); esda's side then converts the cells to the hex strings libpysal needs and builds libpysal "
+        "Graph.build_h3 weights; its default row is 999 permutations."
     )
     print(
         "'perm' rows use gridmap's default engine: for counts each unit's exact null distribution, with the "
         "999-draw counts sampled from it; 'draws' rows draw every neighbour set one by one."
     )
     return 0
+
+
+def print_targets(rows: list, accuracy_rows: list) -> None:
+    """Issue #12's "What it must show", each target beside what this run measured."""
+    by_key = {(resolution, label): (mine, other) for resolution, _, label, mine, other in rows}
+
+    def ratio(resolution: int, label: str) -> float | None:
+        mine, other = by_key.get((resolution, label), ({}, {}))
+        if "seconds" in mine and "seconds" in other:
+            return other["seconds"] / mine["seconds"]
+        return None
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a (not measured)" if ok is None else ("met" if ok else "NOT met")
+
+    print("\nissue #12, what it must show (this run):")
+    for what, mine_text, theirs_text in accuracy_rows:
+        if what.startswith(("validity", "power")):
+            print(f"  {what}: gridmap {mine_text} | esda {theirs_text}")
+    for resolution in sorted({r for r, _ in by_key}):
+        for label, target in (
+            ("weights (k=1)", None),
+            ("e2e Gi* analytical", 50.0),
+            ("e2e Gi* default (valid)", 10.0),
+            ("local Moran 999 perm", 50.0),
+            ("Gi* 999 perm", 10.0),
+        ):
+            if (resolution, label) not in by_key:
+                continue
+            mine, _ = by_key[(resolution, label)]
+            value = ratio(resolution, label)
+            text = "-" if value is None else f"{value:.1f}x"
+            if target is None:
+                ok = "seconds" in mine and mine["seconds"] < 0.5 if resolution >= 10 else None
+                goal = "< 0.5 s at ~1M cells" if resolution >= 10 else "(speed-up shown)"
+                print(
+                    f"  res {resolution} {label}: {_num(mine, 'seconds')} s, {text} vs libpysal {goal} "
+                    f"{verdict(ok) if resolution >= 10 else ''}"
+                )
+                continue
+            print(
+                f"  res {resolution} {label}: {text} (target >= {target:g}x) "
+                f"{verdict(None if value is None else value >= target)}"
+            )
+        if resolution >= 10:
+            for label in ("e2e Gi* analytical", "e2e Gi* default (valid)"):
+                mine, _ = by_key.get((resolution, label), ({}, {}))
+                if "peak_rss_mb" in mine:
+                    ok = mine["peak_rss_mb"] <= 500
+                    print(
+                        f"  res {resolution} {label}: peak {mine['peak_rss_mb']:.0f} MB (target <= 500 MB "
+                        f"at 1M cells) {verdict(ok)}"
+                    )
 
 
 def _num(m: dict, key: str, digits: int = 2) -> str:
@@ -525,7 +595,8 @@ def _fmt(m: dict) -> str:
         return "skipped"
     if "error" in m:
         return f"error: {m['error']}"
-    extra = f", jit warm-up {m['jit_warmup_s']:.1f} s" if "jit_warmup_s" in m else ""
+    extra = f", CPU {m['cpu_s']:.3f} s" if "cpu_s" in m else ""
+    extra += f", jit warm-up {m['jit_warmup_s']:.1f} s" if "jit_warmup_s" in m else ""
     extra += f", engine {m['engine']}" if m.get("engine") else ""
     return (
         f"{m['seconds']:.3f} s, peak RSS {m['peak_rss_mb']:.0f} MB (+{m['extra_rss_mb']:.0f} MB during the call)"

@@ -336,14 +336,17 @@ async function loadHotspots() {
   for (const run of runs) if (!latest[run.method]) latest[run.method] = run;
   layers.gi.clearLayers(); layers.emerging.clearLayers(); layers.areas.clearLayers();
   state.hotspotZoom = map.getZoom();
-  if (latest.gi) {
-    const fc = await api(`${API}/hotspots/runs/${latest.gi.run_id}/results${qs({ crs: crs(), simplify: simplifyM() })}`);
+  // the Gi* layer shows the newest Gi* run, plain or optimized (runs come newest first)
+  const giRun = runs.find((run) => run.method === "gi" || run.method === "optimized");
+  state.giRun = giRun || null;
+  if (giRun) {
+    const fc = await api(`${API}/hotspots/runs/${giRun.run_id}/results${qs({ crs: crs(), simplify: simplifyM() })}`);
     layers.gi.addData(fc);
     layers.gi.setStyle((f) => ({ color: "#999", weight: 0.3, fillColor: GI_COLOURS[f.properties.bin ?? 0],
       fillOpacity: f.properties.bin ? 0.6 : 0.05 }));
     // hot-spot areas: contiguous significant hot units merged by the run (gridmap.hotspots.areas)
     try {
-      layers.areas.addData(await api(`${API}/hotspots/runs/${latest.gi.run_id}/areas${qs({ sign: 1, crs: crs(), simplify: simplifyM() })}`));
+      layers.areas.addData(await api(`${API}/hotspots/runs/${giRun.run_id}/areas${qs({ sign: 1, crs: crs(), simplify: simplifyM() })}`));
     } catch (_) {  // a store without areas: outline the 95 % and 99 % hot units instead
       layers.areas.addData({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.bin >= 2) });
     }
@@ -469,7 +472,9 @@ function drawCommandLegend() {
   if (document.getElementById("l-gi").checked && has(layers.gi)) {
     box.append(el("div", { class: "legend-title" }, t("layer_gi")));
     for (const bin of [3, 2, 1, 0, -1, -2, -3]) box.append(legendItem(GI_COLOURS[bin], t("gi_" + bin)));
-    box.append(el("p", { class: "hint" }, t("gi_confidence_legend")));
+    const summary = (state.giRun && state.giRun.summary) || {};
+    box.append(el("p", { class: "hint gi-confidence" }, t("gi_confidence_legend", { alpha: summary.alpha ?? 0.05 })));
+    if (summary.decisions && summary.decisions.length) box.append(giDecisions(summary.decisions));
   }
   if (document.getElementById("l-emerging").checked && has(layers.emerging)) {
     box.append(el("div", { class: "legend-title" }, t("layer_emerging")));
@@ -487,6 +492,16 @@ function drawCommandLegend() {
       legendItem("#e31a1c", t("dispute")), legendItem("#6a3d9a", t("petition")), el("p", { class: "hint" }, t("clusters_legend")));
   }
   box.append(el("div", { class: "legend-title" }, t("layer_admin")), legendItem("#9fb7d3", t("layer_admin")));
+}
+
+// an optimized run's choices (aggregation, scale, inference, multiple testing), each with its reason
+function giDecisions(decisions) {
+  const list = el("ul", { class: "gi-decisions hint" });
+  for (const d of decisions) {
+    list.append(el("li", { "data-decision": d.decision },
+      el("b", {}, t("decision_" + d.decision.replace(/ /g, "_")) + ": "), `${d.value} — ${d.why}`));
+  }
+  return el("div", {}, el("div", { class: "legend-title" }, t("optimized_decisions")), list);
 }
 
 // --- planning view -------------------------------------------------------------------------------------

@@ -137,7 +137,12 @@ const I18N = {
     per_km2: "件/平方公里",
     areas_legend: "显著热点连片区域",
     clusters_legend: "圆圈中数字为案件数",
-    gi_confidence_legend: "置信度按错误发现率（FDR，Benjamini–Hochberg）校正：热点/冷点 = FDR ≤ 0.05（95%、99%）；90% 档仅供参考",
+    gi_confidence_legend: "置信度按错误发现率（FDR，Benjamini–Hochberg）校正：热点/冷点 = FDR ≤ {alpha}（95%、99% 档）；90% 档仅供参考",
+    optimized_decisions: "优化热点分析的选择",
+    decision_aggregation: "聚合",
+    decision_scale: "尺度",
+    decision_inference: "推断",
+    decision_multiple_testing: "多重检验",
   },
   en: {
     app_title: "Grid management · Tongliao",
@@ -272,7 +277,12 @@ const I18N = {
     per_km2: "cases per km²",
     areas_legend: "contiguous significant hot spots",
     clusters_legend: "numbers are case counts",
-    gi_confidence_legend: "confidence after false-discovery-rate correction (Benjamini–Hochberg): hot/cold = FDR ≤ 0.05 (95 %, 99 %); the 90 % class is indicative only",
+    gi_confidence_legend: "confidence after false-discovery-rate correction (Benjamini–Hochberg): hot/cold = FDR ≤ {alpha} (the 95 % and 99 % classes); the 90 % class is indicative only",
+    optimized_decisions: "Optimized hot spot: decisions",
+    decision_aggregation: "aggregation",
+    decision_scale: "scale",
+    decision_inference: "inference",
+    decision_multiple_testing: "multiple testing",
   },
 };
 

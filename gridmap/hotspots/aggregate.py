@@ -114,11 +114,18 @@ def latlng_to_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.nda
         return np.empty(0, dtype=np.uint64)
     if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
         raise InputError("coordinates contain NaN or infinite values")
-    return np.asarray(coordinates_to_cells(lat, lon, resolution)).astype(np.uint64, copy=False)
+    cells = np.asarray(coordinates_to_cells(lat, lon, resolution)).astype(np.uint64, copy=False)
+    return cells if cells.flags.writeable else cells.copy()  # callers sort it in place
 
 
 def h3_study_cells(study_area, resolution: int) -> np.ndarray:
-    """All H3 cells whose centre lies in ``study_area`` (shapely (Multi)Polygon, WGS-84 lon/lat)."""
+    """All H3 cells whose centre lies in ``study_area`` (shapely (Multi)Polygon, WGS-84 lon/lat), sorted.
+
+    h3ronpy's polygon fill (containment by centroid: the cells of ``h3.h3shape_to_cells``),
+    one vectorised call.
+    """
+    from h3ronpy.vector import ContainmentMode, geometry_to_cells
+
     if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
         geometry = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
         if geometry.crs is not None and not geometry.crs.equals(WGS84):
@@ -126,8 +133,12 @@ def h3_study_cells(study_area, resolution: int) -> np.ndarray:
         study_area = shapely.union_all(np.asarray(geometry.values))
     if not isinstance(study_area, shapely.Polygon | shapely.MultiPolygon) or study_area.is_empty:
         raise InputError("study_area must be a non-empty polygon in WGS-84 lon/lat")
-    shape = h3.geo_to_h3shape(shapely.geometry.mapping(study_area))
-    return np.asarray(h3.api.numpy_int.h3shape_to_cells(shape, resolution), dtype=np.uint64)
+    if not 0 <= resolution <= 15:
+        raise InputError(f"H3 resolution must be 0..15, got {resolution}")
+    cells = geometry_to_cells(study_area, resolution, containment_mode=ContainmentMode.ContainsCentroid)
+    cells = np.asarray(cells).astype(np.uint64, copy=False)
+    cells.sort()
+    return cells
 
 
 def count_in_h3(
@@ -155,19 +166,37 @@ def count_in_h3(
     Returns
     -------
     (cells, totals): sorted uint64 cells and float64 totals.
+
+    Integers all the way (h3ronpy cells as uint64, one in-place sort, run lengths): no
+    string ids, no pandas group-by.
     """
     cells = latlng_to_cells(lat, lon, resolution)
     if weights is None:
-        occupied, inverse = np.unique(cells, return_inverse=True)
-        totals = np.bincount(inverse, minlength=len(occupied)).astype(np.float64)
+        cells.sort()  # h3ronpy's array is ours: sorted in place, no copy
+        if len(cells):
+            starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        else:
+            starts = np.zeros(0, dtype=np.intp)
+        occupied = cells[starts]
+        totals = np.diff(np.r_[starts, len(cells)]).astype(np.float64)
+        del cells, starts
     else:
         occupied, inverse = np.unique(cells, return_inverse=True)
         totals = np.bincount(inverse, weights=np.asarray(weights, np.float64), minlength=len(occupied))
     if study_area is None:
         return occupied, totals
-    extra = np.setdiff1d(h3_study_cells(study_area, resolution), occupied, assume_unique=True)
-    all_cells = np.concatenate([occupied, extra])
-    all_totals = np.concatenate([totals, np.zeros(len(extra))])
+    study = h3_study_cells(study_area, resolution)
+    pos = np.searchsorted(study, occupied)
+    np.minimum(pos, max(len(study) - 1, 0), out=pos)
+    inside = study[pos] == occupied if len(study) else np.zeros(len(occupied), dtype=bool)
+    if inside.all():  # the usual case: every case lies in the study area
+        all_totals = np.zeros(len(study))
+        all_totals[pos] = totals
+        return study, all_totals
+    all_cells = np.concatenate([study, occupied[~inside]])
+    all_totals = np.zeros(len(all_cells))
+    all_totals[pos[inside]] = totals[inside]
+    all_totals[len(study) :] = totals[~inside]
     order = np.argsort(all_cells)
     return all_cells[order], all_totals[order]
 

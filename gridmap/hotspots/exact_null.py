@@ -46,27 +46,36 @@ def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
 
 
 def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.ndarray:
-    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max)."""
+    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max).
+
+    Values are added in increasing order, rows from the top down (so every row reads rows
+    below it before they change: no copy of the table), and each add touches only the
+    columns a row can reach so far (``reach``): the cost is the occupied part of the table,
+    not ``distinct values × k_max × width``.
+    """
     n = len(shifted)
     levels, counts = np.unique(shifted, return_counts=True)
     ways = np.zeros((k_max + 1, width))
     ways[0, 0] = 1.0
+    reach = [0] + [-1] * k_max  # reach[j]: last column row j may be non-zero in
     for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
         if level >= width:
             continue
-        if count == 1:
-            # one unit of this value (most large values): a single shifted add; numpy reads the
-            # overlapping right-hand side before writing, i.e. the table before this level
-            ways[1:, level:] += ways[:-1, : width - level]
-            continue
-        before = ways.copy()
-        binomial = 1.0
-        for a in range(1, min(count, k_max) + 1):
-            binomial = binomial * (count - a + 1) / a  # C(count, a)
-            shift = a * level
-            if shift >= width:
-                break
-            ways[a:, shift:] += binomial * before[: k_max + 1 - a, : width - shift]
+        for j in range(k_max, 0, -1):
+            binomial = 1.0
+            for a in range(1, min(count, j) + 1):
+                binomial = binomial * (count - a + 1) / a  # C(count, a)
+                source, shift = j - a, a * level
+                if shift >= width:
+                    break
+                if reach[source] < 0:  # no subset of that size yet
+                    continue
+                hi = min(reach[source] + shift, width - 1)
+                if binomial == 1.0:
+                    ways[j, shift : hi + 1] += ways[source, : hi + 1 - shift]
+                else:
+                    ways[j, shift : hi + 1] += binomial * ways[source, : hi + 1 - shift]
+                reach[j] = max(reach[j], hi)
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
     return ways / np.exp(log_subsets)[:, None]
 
@@ -109,6 +118,28 @@ def exact_tails(
     k = cardinalities[active]
     own = shifted[active]
     x = np.rint(observed[active] - k * base).astype(np.int64)
+    # the tails depend on (k, own value, observed sum) only, and most units share their triple
+    # with many others (zeros next to zeros): compute each distinct triple once
+    expand = None
+    x_low = int(x.min(initial=0))
+    spans = (k_max + 1, int(own.max(initial=0)) + 1, int(x.max(initial=0)) - x_low + 1)
+    if len(active) > 1000 and float(spans[0]) * spans[1] * spans[2] < 2.0**62:
+        key = (k * spans[1] + own) * spans[2] + (x - x_low)
+        space = spans[0] * spans[1] * spans[2]
+        if space <= 4 * len(key) + 1_000_000:  # small key space: a table instead of a sort
+            seen = np.zeros(space, dtype=bool)
+            seen[key] = True
+            rank = np.cumsum(seen, dtype=np.int64) - 1
+            expand = rank[key]
+            key = np.flatnonzero(seen)
+            del seen, rank
+        else:
+            key, expand = np.unique(key, return_inverse=True)
+        x = key % spans[2] + x_low
+        key //= spans[2]
+        own = key % spans[1]
+        k = key // spans[1]
+        del key
 
     def table_at(table: np.ndarray, j: np.ndarray, s: np.ndarray, below: float, above: float) -> np.ndarray:
         """table[j, s] with s outside 0..width-1 mapped to ``below`` / ``above``."""
@@ -124,7 +155,7 @@ def exact_tails(
         running = k >= j
         # at step j the target is x − (k − j) u: what the j drawn units must reach
         target = x - (k - j) * own
-        jj = np.full(len(active), j)
+        jj = np.full(len(k), j)
         new_ge = (n * table_at(at_least, jj, target, 1.0, 0.0) - j * ge) / (n - j)
         new_le = (n * table_at(at_most, jj, target, 0.0, 1.0) - j * le) / (n - j)
         new_eq = (n * table_at(p, jj, target, 0.0, 0.0) - j * eq) / (n - j)
@@ -132,6 +163,8 @@ def exact_tails(
         le = np.where(running, np.clip(new_le, 0.0, 1.0), le)
         eq = np.where(running, np.clip(new_eq, 0.0, 1.0), eq)
     eq = np.minimum(eq, np.minimum(ge, le))
+    if expand is not None:
+        ge, le, eq = ge[expand], le[expand], eq[expand]
     p_gt = np.zeros(n)
     p_eq = np.ones(n)
     p_lt = np.zeros(n)

@@ -116,14 +116,22 @@ def as_weights(weights: SpatialWeights | sp.spmatrix | sp.sparray, n: int | None
 
 
 def _pairs_to_weights(rows: np.ndarray, cols: np.ndarray, ids: np.ndarray, kind: str) -> SpatialWeights:
+    """Canonical symmetric CSR straight from neighbour pairs: int32 indices (below 2**31 units),
+    one sort of int64 (row, col) keys that also drops duplicates, no COO → CSR round trip."""
     n = len(ids)
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
     keep = rows != cols
-    rows, cols = rows[keep], cols[keep]
+    rows, cols = np.asarray(rows[keep], np.int64), np.asarray(cols[keep], np.int64)
     # symmetrise: every builder here describes a symmetric relation
-    all_rows = np.concatenate([rows, cols])
-    all_cols = np.concatenate([cols, rows])
-    matrix = sp.csr_matrix((np.ones(len(all_rows)), (all_rows, all_cols)), shape=(n, n))
-    return SpatialWeights(matrix, ids, kind=kind)
+    key = np.concatenate([rows * n + cols, cols * n + rows])
+    del rows, cols
+    key = np.unique(key)
+    indices = (key % n).astype(index_type)
+    indptr = np.zeros(n + 1, dtype=index_type)
+    np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
+    del key
+    matrix = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    return SpatialWeights.from_canonical(matrix, ids, kind)
 
 
 def _geometry_array(units: gpd.GeoDataFrame | gpd.GeoSeries) -> tuple[np.ndarray, object]:
@@ -341,28 +349,73 @@ def h3_neighbours_arithmetic(cells: np.ndarray, resolution: int, directions=(1, 
     return current.reshape(m, n)
 
 
-def h3_ring1_csr(ids: np.ndarray, resolution: int) -> sp.csr_matrix:
-    """Binary k=1 neighbour matrix among uint64 ``ids`` (matrix order = input order), sorted CSR.
+# Lattice coordinates: inside one hexagon base cell an H3 cell's position is an integer point of
+# the hexagonal lattice at its resolution, (i, j) = sum over levels of the aperture-7 maps of H3's
+# _downAp7 / _downAp7r applied to the digits' unit vectors (ijk reduced to axial i - k, j - k).
+# Two cells of one base cell are neighbours exactly when their lattice points differ by one of
+# the six unit vectors, so most of a ring is six look-ups in a table of lattice points; cells
+# with a missing lattice neighbour (the edge of the cell set, a base-cell border, a pentagon
+# base cell) get their ring from the digit arithmetic above and h3 instead.
+_UNIT_AXIAL = np.array([[0, 0], [-1, -1], [0, 1], [-1, 0], [1, 0], [0, -1], [1, 1]], dtype=np.int32)
 
-    Vectorised: one arithmetic neighbour per cell and direction, one binary search each,
-    a direction at a time (so the working set stays a few arrays of n); h3.grid_disk
-    only for the few cells :func:`h3_neighbours_arithmetic` leaves open.
+
+@cache
+def _lattice_step(first_level: int, levels: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The lattice map of ``levels`` consecutive digits from ``first_level``: the 2×2 integer matrix
+    (a, b, c, d) applied to (i, j) and the offsets (8**levels, 2) added for the digits read as one
+    number, as H3 applies _downAp7 (odd levels) or _downAp7r (even levels), then the digit's unit."""
+    matrix = np.eye(2, dtype=np.int64)
+    offsets = np.zeros((8**levels, 2), dtype=np.int64)
+    for r in range(first_level, first_level + levels):
+        step = np.array([[2, 1], [-1, 3]] if r % 2 else [[3, -1], [1, 2]], dtype=np.int64)
+        matrix = step @ matrix
+        offsets = offsets @ step.T
+        digit = (np.arange(8**levels) >> (3 * (first_level + levels - 1 - r))) & 7
+        offsets += _UNIT_AXIAL[np.minimum(digit, 6)]
+    offsets = offsets.astype(np.int32)
+    return tuple(int(x) for x in matrix.ravel()), offsets
+
+
+def h3_lattice_coordinates(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Axial (i, j) int32 lattice point of each uint64 cell within its base cell (H3's own IJK).
+
+    Three digits at a time: one table look-up of 512 offsets and one integer 2×2 map per step.
     """
+    i = np.zeros(len(cells), dtype=np.int32)
+    j = np.zeros(len(cells), dtype=np.int32)
+    for first in range(1, resolution + 1, 3):
+        levels = min(3, resolution + 1 - first)
+        (a, b, c, d), offsets = _lattice_step(first, levels)
+        shift = np.uint64(3 * (15 - (first + levels - 1)))
+        chunk = ((cells >> shift) & np.uint64(8**levels - 1)).astype(np.intp)
+        i, j = a * i + b * j, c * i + d * j
+        i += offsets[:, 0].take(chunk)
+        j += offsets[:, 1].take(chunk)
+    return i, j
+
+
+def _exact_ring1_columns(
+    ids: np.ndarray,
+    sorted_ids: np.ndarray,
+    order: np.ndarray,
+    rows: np.ndarray,
+    resolution: int,
+    columns: np.ndarray,
+) -> None:
+    """Fill ``columns[rows]`` with each cell's ring positions (``n`` = no neighbour): digit
+    arithmetic per direction, h3.grid_disk for the cells it leaves open."""
     n = len(ids)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    index_type = np.int32 if n < 2**31 - 1 else np.int64
-    columns = np.full((n, 6), n, dtype=index_type)  # n marks an empty slot
-    open_cells = np.zeros(n, dtype=bool)
+    subset = ids[rows]
+    columns[rows] = n
+    open_cells = np.zeros(len(rows), dtype=bool)
     for slot, direction in enumerate(range(1, 7)):
-        found = h3_neighbours_arithmetic(ids, resolution, directions=(direction,))[0]
+        found = h3_neighbours_arithmetic(subset, resolution, directions=(direction,))[0]
         open_cells |= found == 0
         pos = np.searchsorted(sorted_ids, found)
         np.minimum(pos, n - 1, out=pos)
         present = (sorted_ids[pos] == found) & (found != 0)
-        columns[present, slot] = order[pos[present]]
-        del found, pos, present
-    unresolved = np.flatnonzero(open_cells)
+        columns[rows[present], slot] = order[pos[present]]
+    unresolved = rows[open_cells]
     if len(unresolved):
         flat, local = h3_disks(ids[unresolved], 1)
         keep = flat != ids[unresolved][local]
@@ -373,11 +426,69 @@ def h3_ring1_csr(ids: np.ndarray, resolution: int) -> sp.csr_matrix:
         hit = sorted_ids[pos] == flat
         columns[unresolved] = n
         columns[unresolved[local[hit]], slot[hit]] = order[pos[hit]]
+
+
+def _lattice_ring1_columns(ids: np.ndarray, resolution: int, columns: np.ndarray) -> np.ndarray:
+    """Fill ``columns`` from lattice look-ups; returns the rows that need the exact path."""
+    n = len(ids)
+    base = ((ids >> np.uint64(45)) & np.uint64(127)).astype(np.intp)
+    i, j = h3_lattice_coordinates(ids, resolution)
+    # one padded table of lattice points per base cell present, so that i ± 1, j ± 1 stay inside
+    bases = np.flatnonzero(np.bincount(base, minlength=128))
+    slot_of_base = np.zeros(128, dtype=np.int64)
+    slot_of_base[bases] = np.arange(len(bases))
+    base_slot = slot_of_base.take(base)
+    i -= i.min() - 1
+    j -= j.min() - 1
+    height, width = int(i.max()) + 2, int(j.max()) + 2
+    table_size = len(bases) * height * width
+    key_type = np.int64 if table_size >= 2**31 else np.int32
+    key = (base_slot.astype(key_type) * height + i) * width + j
+    del base, base_slot
+    dense = table_size <= 8 * n + 1_000_000
+    if dense:
+        table = np.full(table_size, n, dtype=columns.dtype)
+        table[key] = np.arange(n, dtype=columns.dtype)
+    else:  # scattered cells: binary search in the sorted keys instead of a mostly empty table
+        key_order = np.argsort(key, kind="stable").astype(columns.dtype)
+        sorted_keys = key[key_order]
+    for slot, (di, dj) in enumerate(_UNIT_AXIAL[1:].tolist()):
+        wanted = key + (di * width + dj)
+        if dense:
+            columns[:, slot] = table[wanted]
+        else:
+            pos = np.searchsorted(sorted_keys, wanted)
+            np.minimum(pos, n - 1, out=pos)
+            columns[:, slot] = np.where(sorted_keys[pos] == wanted, key_order[pos], n)
+        del wanted
+    # Pentagon base cells need no exclusion: the deleted K sector holds no cell, so a ring that
+    # would cross it misses a lattice neighbour and takes the exact path; a lattice neighbour that
+    # is present is the digit arithmetic's answer, which h3NeighborRotations gives there too.
+    return np.flatnonzero((columns == n).any(axis=1))
+
+
+def h3_ring1_csr(ids: np.ndarray, resolution: int) -> sp.csr_matrix:
+    """Binary k=1 neighbour matrix among uint64 ``ids`` (matrix order = input order), sorted CSR.
+
+    Vectorised: lattice look-ups (:func:`h3_lattice_coordinates`) for cells whose six
+    neighbours all lie in their base cell and in ``ids``; the others (edges of the set,
+    base-cell borders, a pentagon's deleted sector) from :func:`h3_neighbours_arithmetic` with one
+    binary search per direction, and h3.grid_disk for the few that arithmetic leaves open.
+    Indices are int32 below 2**31 cells.
+    """
+    n = len(ids)
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
+    columns = np.empty((n, 6), dtype=index_type)  # n marks an empty slot
+    rows = _lattice_ring1_columns(ids, resolution, columns)
+    if len(rows):
+        order = np.argsort(ids, kind="stable").astype(index_type)
+        _exact_ring1_columns(ids, ids[order], order, rows, resolution, columns)
     columns.sort(axis=1)
-    counts = (columns < n).sum(axis=1)
+    filled = columns < n
     indptr = np.zeros(n + 1, dtype=index_type)
-    np.cumsum(counts, out=indptr[1:])
-    indices = columns[columns < n]
+    np.cumsum(filled.sum(axis=1), out=indptr[1:])
+    indices = columns[filled]
+    del columns, filled
     return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
 
 
@@ -427,8 +538,8 @@ def check_h3_cells(cells: np.ndarray) -> int:
         raise InputError(
             f"H3 cells mix resolutions {np.unique(resolution).tolist()}; bin all points at one resolution"
         )
-    ordered = np.sort(cells)
-    if (ordered[1:] == ordered[:-1]).any():
+    increasing = bool((cells[1:] > cells[:-1]).all())  # sorted input (the usual case) needs no sort
+    if not increasing and (np.diff(np.sort(cells)) == 0).any():
         raise InputError("H3 cells are not unique")
     return int(resolution[0])
 

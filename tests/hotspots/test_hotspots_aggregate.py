@@ -191,3 +191,24 @@ def test_vectorised_cells_equal_h3_latlng_to_cell():
     for resolution in (0, 7, 9, 15):
         expected = [h3.str_to_int(h3.latlng_to_cell(a, b, resolution)) for a, b in zip(lat, lon, strict=True)]
         assert latlng_to_cells(lat, lon, resolution).tolist() == expected
+
+
+def test_study_cells_equal_h3_polygon_fill_with_holes_and_parts():
+    import h3
+    import shapely
+
+    from gridmap.hotspots.aggregate import h3_study_cells
+
+    ring = shapely.Point(122.26, 43.63).buffer(0.08)
+    holed = shapely.Polygon(ring.exterior, [shapely.Point(122.26, 43.63).buffer(0.03).exterior])
+    area = shapely.MultiPolygon([holed, shapely.box(122.5, 43.5, 122.6, 43.56)])
+    for resolution in (8, 9):
+        expected = np.sort(
+            np.asarray(
+                h3.api.numpy_int.h3shape_to_cells(
+                    h3.geo_to_h3shape(shapely.geometry.mapping(area)), resolution
+                ),
+                dtype=np.uint64,
+            )
+        )
+        assert np.array_equal(h3_study_cells(area, resolution), expected)

@@ -267,3 +267,31 @@ def test_gcj02_base_map_shifts_the_overlays(browser, server):
         context.close()
     app.state.jobs.shutdown()
     store.close()
+
+
+def test_optimized_run_decisions_and_confidence_in_the_legend(page, server):
+    """Last in this module: it adds an ``optimized`` run (H3 cells), which the Gi* layer then shows
+    with its decisions and the legend's confidence (issue #12)."""
+    from gridmap.hotspots.runs import run_hotspots
+    from gridmap.store import open_store
+
+    with open_store(server.app_store_url) as store:
+        run_hotspots(store, "optimized", filters={}, params={"k_max": 3})
+    page.reload()
+    page.wait_for_selector(READY, state="attached", timeout=20000)
+    _sign_in(page, "commander")
+    page.wait_for_selector("#legend-command .gi-decisions li")
+    legend = page.inner_text("#legend-command")
+    assert page.locator("#legend-command .gi-decisions li").count() == 4
+    for name in ("aggregation", "scale", "inference", "multiple testing"):
+        assert page.locator(f".gi-decisions li[data-decision='{name}']").count() == 1
+    assert "优化热点分析的选择" in legend and "尺度" in legend
+    assert "H3 resolution" in legend and "ring order k=" in legend and "Moran's I z" in legend
+    assert "Benjamini-Hochberg FDR 0.05" in legend
+    # the confidence of "hot": FDR 0.05, the ArcGIS classes labelled 99/95/90 %
+    assert "FDR ≤ 0.05" in page.inner_text("#legend-command .gi-confidence")
+    for label in ("热点 99%", "热点 95%", "热点 90%", "冷点 99%"):
+        assert label in legend
+    assert page.locator("path.gi-unit").count() > 5  # H3 cells now, not the five grids
+    page.locator("#legend-command .gi-decisions").scroll_into_view_if_needed()
+    _shot(page, "command_optimized")
