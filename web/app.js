@@ -857,15 +857,15 @@ async function start() {
   state.activePlan = health.active_plan;
   // web/basemap.js: Tianditu WMTS (c or w), a plain tile URL, or names of the units when there is none
   if (!state.basemap) state.basemap = GridmapBasemap.setup(map, state.config, { api, API, qs, crs });
-  const city = await api(`${API}/admin-units${qs({ level: "city", crs: crs() })}`);
+  // only its bounds are needed here: a coarse outline (200 m) is a fraction of the exact one
+  const city = await api(`${API}/admin-units${qs({ level: "city", crs: crs(), simplify: 200 })}`);
   const cityFeature = city.features[0];
   state.drill = [{ code: cityFeature ? cityFeature.properties.code : areaUnit().code, level: "city",
     name: cityFeature ? cityFeature.properties.name : "" }];
   if (cityFeature) map.fitBounds(L.geoJSON(cityFeature).getBounds());
   else map.setView([43.65, 122.25], 8);
   fillCategories();
-  await setupSlider();
-  await loadHotspots();
+  await Promise.all([setupSlider(), loadHotspots()]);  // independent: fetched side by side
   await drillTo(false);
   await setView(state.view);
   await tilesDrawn();
