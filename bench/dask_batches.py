@@ -19,7 +19,7 @@ for dask, from ``time.process_time`` in each worker), the 1-minute load average 
 and whether the result equals the serial one.  The 2 cores here are shared with other work:
 compare CPU seconds, and read the load average beside the wall time.
 
-    .venv/bin/python bench/distributed.py --store var/gridmap.gpkg [--rows 20000] [--months 6]
+    .venv/bin/python bench/dask_batches.py --store var/gridmap.gpkg [--rows 20000] [--months 6]
 """
 
 from __future__ import annotations
