@@ -852,8 +852,7 @@ async function setView(view) {
 async function start() {
   document.body.dataset.ready = "";
   applyI18n();
-  await loadUser();
-  const health = await api("api/health");
+  const [, health] = await Promise.all([loadUser(), api("api/health")]);  // independent: side by side
   state.activePlan = health.active_plan;
   // web/basemap.js: Tianditu WMTS (c or w), a plain tile URL, or names of the units when there is none
   if (!state.basemap) state.basemap = GridmapBasemap.setup(map, state.config, { api, API, qs, crs });
