@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,10 +14,14 @@ from gridmap.disclosure import EXACT_STATISTICS, DisclosureRule, disclose, label
 from gridmap.store.base import Store
 from gridmap.store.schema import all_tables
 
-LAYERS = ("grids", "hotspots")
+LAYERS = ("grids", "hotspots", "coverage")
 
 GRID_PROPERTIES = ["code", "village_code", "households", "population"]
 HOTSPOT_PROPERTIES = ["unit_id", "count", "value", "z", "p_fdr", "bin", "label"]
+#: no case counts in coverage tiles (nothing to disclose): the page fetches a grid's counts by its code
+COVERAGE_PROPERTIES = ["code", "workers", "days_since_visit", "status"]
+#: coordinates tiles can be cut in: WGS-84, or GCJ-02 to lie on a GCJ-02 base map (Chinese map services)
+TILE_CRS = ("wgs84", "gcj02")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class TileRequest:
     y: int
     full_counts: bool  # False → counts disclosed by ``rule`` (gridmap.disclosure)
     rule: DisclosureRule
+    crs: str = "wgs84"  # "gcj02": geometries shifted to GCJ-02 before projecting to Web Mercator
 
 
 def plan_revision(store: Store, plan_id: str) -> int:
@@ -108,8 +114,17 @@ class SourceIndex:
         return coordinates * 16 + len(self.geometries) * (BYTES_PER_FEATURE_INDEXED)
 
     @classmethod
-    def load(cls, store: Store, request: TileRequest) -> SourceIndex:
-        if request.layer == "grids":
+    def load(
+        cls, store: Store, request: TileRequest, frame_loader: Callable[[], pd.DataFrame] | None = None
+    ) -> SourceIndex:
+        """The source of ``request`` from the store; coverage tiles take their grid table (a
+        GeoDataFrame, lon/lat degrees) from ``frame_loader``, which knows the period and thresholds."""
+        if request.layer == "coverage":
+            if frame_loader is None:
+                raise ValueError("coverage tiles need a frame_loader")
+            frame = frame_loader()
+            id_column, columns = "code", COVERAGE_PROPERTIES
+        elif request.layer == "grids":
             frame = store.read(
                 "grids", where={"plan_id": request.source_id}, columns=[*GRID_PROPERTIES, "geometry"]
             )
@@ -125,7 +140,10 @@ class SourceIndex:
             id_column, columns = "unit_id", [*HOTSPOT_PROPERTIES, "suppressed"]
         if len(frame):
             frame = frame[frame.geometry.notna()]
-        geoms = mvt.to_mercator(frame.geometry.to_numpy()) if len(frame) else np.array([], dtype=object)
+        lonlat = frame.geometry.to_numpy() if len(frame) else np.array([], dtype=object)
+        if request.crs == "gcj02" and len(lonlat):
+            lonlat = shapely.transform(lonlat, _to_gcj02)
+        geoms = mvt.to_mercator(lonlat) if len(frame) else np.array([], dtype=object)
         ids = _numeric_id(frame[id_column]) if len(frame) else []
         return cls(geoms, ids, _properties(frame, columns) if len(frame) else [], shapely.STRtree(geoms))
 
@@ -146,6 +164,14 @@ class SourceIndex:
         return mvt.encode_tile([layer], z, x, y)
 
 
+def _to_gcj02(coords: np.ndarray) -> np.ndarray:
+    """WGS-84 lon/lat degrees → GCJ-02 lon/lat degrees (gridmap.geocode.transform)."""
+    from gridmap.geocode.transform import wgs84_to_gcj02
+
+    lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+    return np.column_stack((lon, lat))
+
+
 class SourceIndexCache:
     """The most recently used :class:`SourceIndex` objects (thread-safe), at most ``max_items``
     and ``max_bytes`` of them (the newest is kept even when larger on its own)."""
@@ -163,14 +189,28 @@ class SourceIndexCache:
 
     @staticmethod
     def _key(store: Store, request: TileRequest, revision: int) -> tuple:
-        return store.url, request.layer, request.source_id, revision, request.full_counts, request.rule
+        return (
+            store.url,
+            request.layer,
+            request.source_id,
+            revision,
+            request.full_counts,
+            request.rule,
+            request.crs,
+        )
 
     def has(self, store: Store, request: TileRequest, revision: int) -> bool:
         """Whether the source of ``request`` is loaded already."""
         with self._lock:
             return self._key(store, request, revision) in self._items
 
-    def get(self, store: Store, request: TileRequest, revision: int) -> SourceIndex:
+    def get(
+        self,
+        store: Store,
+        request: TileRequest,
+        revision: int,
+        frame_loader: Callable[[], pd.DataFrame] | None = None,
+    ) -> SourceIndex:
         import threading
 
         key = self._key(store, request, revision)
@@ -184,7 +224,7 @@ class SourceIndexCache:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            index = SourceIndex.load(store, request)
+            index = SourceIndex.load(store, request, frame_loader)
             size = index.nbytes
             with self._lock:
                 self._items[key] = index
@@ -202,7 +242,11 @@ _DEFAULT_INDEXES = SourceIndexCache()
 
 
 def build_tile(
-    store: Store, request: TileRequest, revision: int = 0, indexes: SourceIndexCache | None = None
+    store: Store,
+    request: TileRequest,
+    revision: int = 0,
+    indexes: SourceIndexCache | None = None,
+    frame_loader: Callable[[], pd.DataFrame] | None = None,
 ) -> bytes:
     """The encoded tile (empty bytes when nothing is in it).
 
@@ -211,9 +255,14 @@ def build_tile(
     """
     # counts for roles without all-case access are disclosed in Python (gridmap.disclosure, the
     # one place of the rule), so PostGIS encodes only what needs no disclosure
-    if store.backend == "postgis" and (request.layer == "grids" or request.full_counts):
+    # GCJ-02 tiles and coverage (computed per period in Python) are cut by the own encoder
+    if (
+        store.backend == "postgis"
+        and request.crs == "wgs84"
+        and (request.layer == "grids" or (request.layer == "hotspots" and request.full_counts))
+    ):
         return _postgis_tile(store, request)
-    return (indexes or _DEFAULT_INDEXES).get(store, request, revision).tile(request)
+    return (indexes or _DEFAULT_INDEXES).get(store, request, revision, frame_loader).tile(request)
 
 
 def _postgis_tile(store: Store, request: TileRequest) -> bytes:
@@ -251,6 +300,22 @@ def _postgis_tile(store: Store, request: TileRequest) -> bytes:
     )
 
 
+def coverage_source(store: Store, period: str | None) -> tuple[str | None, int]:
+    """Coverage tiles' source: ``"<active plan>|<period>"`` (the period defaults to the month of
+    the latest check-in), and a revision that changes with the audit's inputs (check-ins,
+    assignments, the plan's edits), so a new patrol never leaves a stale tile."""
+    from api.queries import default_period
+    from gridmap.coverage.periods import parse_period
+
+    plan_id = store.active_plan_id()
+    if plan_id is None:
+        return None, 0
+    spec = parse_period(period or default_period(store))
+    inputs = (store.count("patrols"), store.count("assignments", {"plan_id": plan_id}))
+    revision = hash((*inputs, plan_revision(store, plan_id))) & 0x7FFFFFFF
+    return f"{plan_id}|{spec}", revision
+
+
 class SourceMemo:
     """Which plan/run (and plan revision) a tile URL means, remembered for ``ttl_s`` seconds.
 
@@ -266,23 +331,39 @@ class SourceMemo:
         self._items: dict[tuple, tuple[float, tuple[str | None, int]]] = {}
         self._lock = threading.Lock()
 
-    def peek(self, store: Store, layer: str, plan: str | None, method: str, run: str | None) -> tuple | None:
+    def peek(
+        self,
+        store: Store,
+        layer: str,
+        plan: str | None,
+        method: str,
+        run: str | None,
+        period: str | None = None,
+    ) -> tuple | None:
         """The remembered answer if still fresh, else None (never touches the store)."""
         import time
 
         with self._lock:
-            hit = self._items.get((store.url, layer, plan, method, run))
+            hit = self._items.get((store.url, layer, plan, method, run, period))
         return hit[1] if hit and time.monotonic() - hit[0] < self.ttl_s else None
 
     def resolve(
-        self, store: Store, layer: str, plan: str | None, method: str, run: str | None
+        self,
+        store: Store,
+        layer: str,
+        plan: str | None,
+        method: str,
+        run: str | None,
+        period: str | None = None,
     ) -> tuple[str | None, int]:
         import time
 
-        key = (store.url, layer, plan, method, run)
+        key = (store.url, layer, plan, method, run, period)
         now = time.monotonic()
         # an unknown plan or run resolves to None: the route answers 404, not an empty tile
-        if layer == "grids":
+        if layer == "coverage":
+            value = coverage_source(store, period)
+        elif layer == "grids":
             source = plan or store.active_plan_id()
             if plan and not store.count("grids", {"plan_id": plan}):
                 source = None

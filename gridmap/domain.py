@@ -30,6 +30,16 @@ LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
 CODE_COLUMNS = {6: "county_code", 9: "township_code", 12: "village_code", 15: "grid_code"}
 
 
+def area_prefix(area: str) -> str:
+    """The code prefix every unit inside an admin area shares: ``150500`` (a city) → ``1505``,
+    ``150000`` (a province) → ``15``, ``150502`` (a county) → ``150502`` (GB/T 2260: grid, village
+    and township codes start with their county's code, whose first four digits are the city's)."""
+    prefix = str(area).strip()
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return prefix
+
+
 def now_local() -> str:
     """Current local time (:data:`LOCAL_TZ`) as the store's ISO text, seconds precision."""
     return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="seconds")

@@ -29,7 +29,7 @@ from api.queries import (
 )
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
-from gridmap.disclosure import DisclosureRule
+from gridmap.disclosure import DisclosureRule, disclose_record_counts
 from gridmap.hotspots.inference import BIN_CONFIDENCE
 from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
 
@@ -77,9 +77,10 @@ def results_text(
     bbox: tuple[float, float, float, float] | None,
     simplify_m: float = 0.0,
     settings=None,
+    unit_id: str | None = None,
 ) -> str:
-    """The results of one run as GeoJSON text, disclosed for ``principal`` as needed (413 beyond
-    the role's feature cap)."""
+    """The results of one run (or of its unit ``unit_id``) as GeoJSON text, disclosed for
+    ``principal`` as needed (413 beyond the role's feature cap)."""
     if settings is not None:
         check_feature_count(
             count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
@@ -87,7 +88,8 @@ def results_text(
             settings,
             "result units",
         )
-    results = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
+    where = {"run_id": run_id, **({"unit_id": unit_id} if unit_id is not None else {})}
+    results = store.read("hotspot_results", where=where, bbox=bbox, order_by=["unit_id"])
     results = suppress_frame(
         results,
         ["count"],
@@ -143,6 +145,29 @@ def run_results(
         parse_bbox(bbox),
         simplify,
         settings,
+    )
+    return Response(text, media_type=GEOJSON_MEDIA_TYPE)
+
+
+@router.get(
+    "/hotspots/runs/{run_id}/results/{unit_id}",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
+def run_result(
+    run_id: str,
+    unit_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    crs: str = Query("wgs84", description="wgs84 or gcj02"),
+) -> Response:
+    """One unit's result of a run (what a click on a hot-spot tile asks for), disclosed like
+    ``/results``, as a GeoJSON FeatureCollection of that one feature."""
+    if not store.count("hotspot_results", {"run_id": run_id, "unit_id": unit_id}):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no unit {unit_id} in hotspot run {run_id}")
+    text = results_text(
+        store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, 0.0, None, unit_id
     )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
@@ -318,6 +343,48 @@ def grid_counts(
     if limit:
         frame = frame.head(limit)
     return {"filters": flt.as_dict(), "grids": records(frame.reset_index(drop=True))}
+
+
+#: case columns holding each level's unit code (filled when a case is geocoded)
+UNIT_CODE_COLUMNS = {"county": "county_code", "township": "township_code"}
+
+
+@router.get("/unit-counts")
+def unit_counts(
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    flt: CaseFilterDep,
+    level: str = Query("county", description="county | township"),
+    parent: str | None = Query(None, description="only the units directly under this admin code"),
+) -> dict:
+    """Cases per county or township for the filters: what the page shows at low zoom instead of
+    thousands of grids.  Every child unit of ``parent`` is listed (zero when it has no case).
+    For roles without all-case access the counts pass the disclosure rule (gridmap.disclosure:
+    the cell key is the sum of the record keys of exactly the counted cases), and the filters
+    are limited as for every disclosed aggregate (whole months, one value per list filter)."""
+    if level not in UNIT_CODE_COLUMNS:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"level {level!r}: use county or township")
+    if not principal.sees_all_cases:
+        check_disclosed_filter(flt)
+    column = UNIT_CODE_COLUMNS[level]
+    where = {"level": level, **({"parent_code": parent} if parent else {})}
+    units = store.read("admin_units", where=where, columns=["code", "name"], order_by=["code"])
+    cases = store.read("cases", where=flt.where(None) or None, columns=["case_id", column])
+    cases = cases[cases[column].astype(str).isin(set(units["code"].astype(str)))]
+    counted = disclose_record_counts(cases, column, "case_id", disclosure_rule(settings))
+    frame = pd.DataFrame({"code": units["code"].astype(str), "name": units["name"]})
+    frame = frame.merge(counted.rename(columns={column: "code"}), on="code", how="left")
+    if principal.sees_all_cases:
+        shown = frame["count"].fillna(0)
+        suppressed = pd.Series(False, index=frame.index)
+    else:
+        shown = frame["shown"].where(frame["count"].notna(), 0)  # no case: 0 (reveals nobody)
+        suppressed = frame["suppressed"].fillna(False).astype(bool)
+    frame = frame[["code", "name"]].assign(
+        count=pd.array(shown.where(~suppressed), dtype="Int64"), suppressed=suppressed
+    )
+    return {"level": level, "parent": parent, "filters": flt.as_dict(), "units": records(frame)}
 
 
 class RunRequest(BaseModel):

@@ -86,6 +86,14 @@ def register(subparsers) -> None:
         choices=["grid", "village", "township", "county", "city"],
         help="KPI table level in the HTML report (default county)",
     )
+    audit.add_argument(
+        "--engine",
+        choices=("whole", "serial", "dask"),
+        default="whole",
+        help="whole = one audit of the store (default); serial = one audit per city, here; dask = one "
+        "per city as dask.distributed tasks (LocalCluster of GRIDMAP_DASK_WORKERS, or "
+        "GRIDMAP_DASK_SCHEDULER), merged",
+    )
     audit.set_defaults(func=run_audit_command)
 
     kpi = subparsers.add_parser(
@@ -159,7 +167,26 @@ def run_audit_command(args: argparse.Namespace) -> int:
     thresholds = AuditThresholds.from_settings(**overrides)
     with open_store(args.store) as store:
         log.info("auditing %s", period)
-        result, inputs = audit_from_store(store, period, thresholds, args.plan)
+        if getattr(args, "engine", "whole") == "whole":
+            result, inputs = audit_from_store(store, period, thresholds, args.plan)
+            grids = inputs.grids
+        else:
+            from gridmap.coverage.batch import AuditTask, audit_per_city, merge_results
+            from gridmap.coverage.service import load_grids
+
+            cities = sorted(store.read("admin_units", where={"level": "city"}, columns=["code"])["code"])
+            if not cities:
+                raise InputError("the store has no city-level admin unit to audit")
+            tasks = [AuditTask(str(c), str(period), args.plan) for c in cities]
+            results = audit_per_city(
+                tasks,
+                args.store,
+                thresholds,
+                engine=args.engine,
+                progress=lambda done, total, key: log.info("audit %d/%d: %s", done, total, key),
+            )
+            result = merge_results(results)
+            grids = load_grids(store, args.plan) if html is not None else None
         kpis = trend = None
         if html is not None:
             log.info("computing %s KPIs and the monthly trend for the report", args.kpi_level)
@@ -176,7 +203,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
         write_table(frames if out.suffix.lower() == ".xlsx" else result.findings, out)
         print(f"findings written to {out}")
     if html is not None:
-        write_report(html, audit=result, grids=inputs.grids, kpis=kpis, trend=trend)
+        write_report(html, audit=result, grids=grids, kpis=kpis, trend=trend)
         print(f"report written to {html}")
     return 0
 

@@ -169,12 +169,25 @@ def _crs_names(values) -> tuple[np.ndarray, np.ndarray]:
     return names, unknown
 
 
-def geocode_rows(ctx: GeocodeContext, address_text, raw_lon=None, raw_lat=None, raw_crs=None) -> pd.DataFrame:
+def geocode_rows(
+    ctx: GeocodeContext,
+    address_text,
+    raw_lon=None,
+    raw_lat=None,
+    raw_crs=None,
+    gcj02_file: bool | None = None,
+    evidence: dict | None = None,
+) -> pd.DataFrame:
     """Decide point, grid and status for each row (see the module doc); one output row per input.
 
     Inputs are equal-length sequences: address text, declared lon/lat (numbers or text;
     degrees in ``raw_crs``) and CRS names.  Returns :data:`RESULT_COLUMNS`; ``lon``/``lat``
     are WGS-84 degrees, ``candidates`` a list of dicts per row.
+
+    Every row is decided on its own except one file-wide judgement (:func:`gcj02_suspects`: is
+    this file's "WGS-84" really GCJ-02?).  A file geocoded in chunks (:mod:`gridmap.geocode.distributed`)
+    passes the whole file's verdict as ``gcj02_file`` and collects each chunk's evidence in
+    ``evidence`` (keys ``suspect``, ``confirmed``: rows that look GCJ-02 / WGS-84 as declared).
     """
     texts = pd.Series(address_text, dtype=object).reset_index(drop=True)
     n = len(texts)
@@ -204,7 +217,7 @@ def geocode_rows(ctx: GeocodeContext, address_text, raw_lon=None, raw_lat=None, 
     has_xy = _present(raw_lon) | _present(raw_lat)
     if has_xy.any():
         out["_text"] = texts.where(texts.map(lambda v: isinstance(v, str)), "").to_numpy(dtype=object)
-        _apply_coordinates(ctx, out, np.flatnonzero(has_xy), raw_lon, raw_lat, raw_crs)
+        _apply_coordinates(ctx, out, np.flatnonzero(has_xy), raw_lon, raw_lat, raw_crs, gcj02_file, evidence)
 
     # Only accepted rows keep a point; they get their grid (and admin codes from it).
     accepted = (out["geocode_status"] == "accepted").to_numpy()
@@ -230,7 +243,14 @@ def geocode_rows(ctx: GeocodeContext, address_text, raw_lon=None, raw_lat=None, 
 
 
 def _apply_coordinates(
-    ctx: GeocodeContext, out: pd.DataFrame, idx: np.ndarray, raw_lon, raw_lat, raw_crs
+    ctx: GeocodeContext,
+    out: pd.DataFrame,
+    idx: np.ndarray,
+    raw_lon,
+    raw_lat,
+    raw_crs,
+    gcj02_file: bool | None = None,
+    evidence: dict | None = None,
 ) -> None:
     # Work on column arrays and write them back once: per-cell DataFrame access is slow.
     names = (
@@ -354,6 +374,8 @@ def _apply_coordinates(
         agree,
         point_village,
         named_village,
+        gcj02_file,
+        evidence,
     )
     suspect = gcj_row | gcj_file
     snap &= ~suspect
@@ -433,6 +455,8 @@ def gcj02_suspects(
     agree: np.ndarray,
     point_village: np.ndarray,
     named_village: np.ndarray,
+    file_verdict: bool | None = None,
+    evidence: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which declared WGS-84 points (degrees) look like GCJ-02: per row, and file-wide.
 
@@ -441,10 +465,14 @@ def gcj02_suspects(
     does not.  A row *agrees* as declared when it snaps or lies in its named village.  The
     file is suspect when at least :data:`GCJ_MIN_EVIDENCE` rows decide and most of them say
     GCJ-02; then every declared WGS-84 point not confirmed as declared is suspect too.
+    ``file_verdict`` overrides that file-wide judgement (the whole file's, for a chunk of it, see
+    :func:`gcj02_file_verdict`); ``evidence`` accumulates the counts it rests on.
     """
     n = len(lon)
     row = np.zeros(n, dtype=bool)
     if not declared_wgs84.any():
+        if file_verdict:
+            return row, declared_wgs84.copy()
         return row, row.copy()
     from gridmap.geocode.transform import gcj02_to_wgs84
 
@@ -468,10 +496,22 @@ def gcj02_suspects(
     as_gcj = (alt_d <= SNAP_M) | (alt_in_named & ~in_named)
     row = declared_wgs84 & as_gcj & ~as_declared
     confirmed = declared_wgs84 & as_declared & ~as_gcj
+    if evidence is not None:
+        evidence["suspect"] = evidence.get("suspect", 0) + int(row.sum())
+        evidence["confirmed"] = evidence.get("confirmed", 0) + int(confirmed.sum())
     file_wide = np.zeros(n, dtype=bool)
-    if row.sum() >= GCJ_MIN_EVIDENCE and row.sum() > confirmed.sum():
+    verdict = (
+        gcj02_file_verdict(int(row.sum()), int(confirmed.sum())) if file_verdict is None else file_verdict
+    )
+    if verdict:
         file_wide = declared_wgs84 & ~row & ~confirmed
     return row, file_wide
+
+
+def gcj02_file_verdict(suspect: int, confirmed: int) -> bool:
+    """Whether a file's declared WGS-84 points are GCJ-02 after all: at least
+    :data:`GCJ_MIN_EVIDENCE` rows look GCJ-02 and they outnumber those confirmed as declared."""
+    return suspect >= GCJ_MIN_EVIDENCE and suspect > confirmed
 
 
 def _near_polygon(ctx: GeocodeContext, village: str, x: float, y: float) -> bool:

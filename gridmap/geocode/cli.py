@@ -33,20 +33,38 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     table, _ = read_upload(args.cases, max_bytes=1 << 62)  # a local file: no upload limit
     mapping = resolve_mapping(list(table.columns), json.loads(args.mapping) if args.mapping else None)
     fields = {field_name: table[column] for column, field_name in mapping.items()}
-    _say(f"read {len(table):,} rows from {args.cases}; loading addresses and grids …")
-    store = _store(args)
-    ctx = GeocodeContext.from_store(store, plan_id=args.plan)
-    _say(
-        f"  {len(ctx.matcher._ids):,} standard addresses, "
-        f"{0 if ctx.grids is None else len(ctx.grids):,} grids ({time.perf_counter() - t0:.1f} s)"
-    )
-    result = geocode_rows(
-        ctx,
+    inputs = (
         fields.get("address_text", pd.Series([""] * len(table))),
         fields.get("raw_lon"),
         fields.get("raw_lat"),
         fields.get("raw_crs"),
     )
+    if getattr(args, "engine", "serial") == "dask":
+        from gridmap.geocode.distributed import geocode_table
+
+        if args.chunk_rows < 1:
+            from gridmap.errors import InputError
+
+            raise InputError(f"--chunk-rows {args.chunk_rows}: give at least 1")
+        _say(
+            f"read {len(table):,} rows from {args.cases}; geocoding in chunks of {args.chunk_rows:,} on dask …"
+        )
+        result = geocode_table(
+            *inputs,
+            store_url=args.store,
+            plan_id=args.plan,
+            chunk_rows=args.chunk_rows,
+            progress=lambda done, total, key: _say(f"  {done}/{total} chunks ({key})"),
+        )
+    else:
+        _say(f"read {len(table):,} rows from {args.cases}; loading addresses and grids …")
+        store = _store(args)
+        ctx = GeocodeContext.from_store(store, plan_id=args.plan)
+        _say(
+            f"  {len(ctx.matcher._ids):,} standard addresses, "
+            f"{0 if ctx.grids is None else len(ctx.grids):,} grids ({time.perf_counter() - t0:.1f} s)"
+        )
+        result = geocode_rows(ctx, *inputs)
     out = table.copy()
     out["lon_wgs84"] = np.round(result["lon"].to_numpy(float), 7)
     out["lat_wgs84"] = np.round(result["lat"].to_numpy(float), 7)
@@ -117,6 +135,15 @@ def register(subparsers) -> None:
     p.add_argument("--mapping", help='JSON {"file column": "field"} for unrecognised column names')
     p.add_argument("--plan", help="grid plan id (default: the active plan)")
     p.add_argument("--store", help="store URL or GeoPackage path (default: settings)")
+    p.add_argument(
+        "--engine",
+        choices=("serial", "dask"),
+        default="serial",
+        help="serial = the whole table here (default); dask = chunks of --chunk-rows rows as "
+        "dask.distributed tasks (LocalCluster of GRIDMAP_DASK_WORKERS, or GRIDMAP_DASK_SCHEDULER); "
+        "same result",
+    )
+    p.add_argument("--chunk-rows", type=int, default=20_000, help="rows per dask task (default 20000)")
     p.set_defaults(func=cmd_geocode)
 
     p = subparsers.add_parser("review", help="cases whose location a person must settle")

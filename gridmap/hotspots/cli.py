@@ -56,6 +56,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--store", help="store path or postgresql:// URL (default from settings)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--engine",
+        choices=("whole", "serial", "dask"),
+        default="whole",
+        help="whole = one run over every case in the store (default); serial = one run per city, here; "
+        "dask = one run per city as dask.distributed tasks (LocalCluster of GRIDMAP_DASK_WORKERS, or "
+        "GRIDMAP_DASK_SCHEDULER)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -79,23 +87,48 @@ def run(args: argparse.Namespace) -> int:
         "time_lag": args.time_lag,
         "bandwidth_m": args.bandwidth_m,
     }
+    filters = {k: v for k, v in filters.items() if v}
+    params = {k: v for k, v in params.items() if v is not None}
     print(f"hotspots: {args.method} on {args.unit} units …", file=sys.stderr, flush=True)
     store = open_store(args.store)
     try:
-        run_id = run_hotspots(
-            store,
-            args.method,
-            unit=args.unit,
-            plan_id=args.plan_id,
-            h3_resolution=args.h3_resolution,
-            filters={k: v for k, v in filters.items() if v},
-            params={k: v for k, v in params.items() if v is not None},
-        )
-        summary = json.loads(store.read("hotspot_runs", where={"run_id": run_id})["summary"].iloc[0])
+        if args.engine == "whole":
+            run_ids = [
+                run_hotspots(
+                    store,
+                    args.method,
+                    unit=args.unit,
+                    plan_id=args.plan_id,
+                    h3_resolution=args.h3_resolution,
+                    filters=filters,
+                    params=params,
+                )
+            ]
+        else:
+            from gridmap.hotspots.batch import CityRun, city_codes, run_per_city
+
+            tasks = [
+                CityRun(city, args.method, args.unit, args.plan_id, args.h3_resolution, filters, params)
+                for city in city_codes(store)
+            ]
+            print(f"  {len(tasks)} cities, engine {args.engine}", file=sys.stderr, flush=True)
+            run_ids = run_per_city(
+                store,
+                tasks,
+                args.store,
+                engine=args.engine,
+                progress=lambda done, total, key: print(
+                    f"  {done}/{total} {key}", file=sys.stderr, flush=True
+                ),
+            )
+        summaries = [
+            json.loads(store.read("hotspot_runs", where={"run_id": r})["summary"].iloc[0]) for r in run_ids
+        ]
     finally:
         store.close()
-    if args.json:
-        print(json.dumps({"run_id": run_id, **summary}, ensure_ascii=False, indent=2))
-    else:
-        print(format_summary(run_id, summary))
+    for run_id, summary in zip(run_ids, summaries, strict=True):
+        if args.json:
+            print(json.dumps({"run_id": run_id, **summary}, ensure_ascii=False, indent=2))
+        else:
+            print(format_summary(run_id, summary))
     return 0

@@ -28,7 +28,7 @@ import shapely
 from gridmap.cases import CaseFilter, read_cases
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
-from gridmap.domain import LOCAL_TZ
+from gridmap.domain import LOCAL_TZ, area_prefix
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
     case_lonlat,
@@ -134,18 +134,27 @@ def _households_by_code(store: Store, level: str) -> pd.Series:
     return pd.to_numeric(addresses["households"], errors="coerce").fillna(0).groupby(addresses[column]).sum()
 
 
-def load_polygon_units(store: Store, unit: str, plan_id: str | None, tolerance_m: float) -> Units:
+def _in_area(codes: pd.Series, area: str | None) -> np.ndarray:
+    if area is None:
+        return np.ones(len(codes), bool)
+    return codes.astype(str).str.startswith(area_prefix(area)).to_numpy()
+
+
+def load_polygon_units(
+    store: Store, unit: str, plan_id: str | None, tolerance_m: float, area: str | None = None
+) -> Units:
     if unit == "grid":
         plan = plan_id or store.active_plan_id()
         if plan is None:
             raise InputError("no active plan: pass plan_id (--plan) or activate a plan first")
         frame = store.read("grids", where={"plan_id": plan}, columns=["code", "households", "geometry"])
+        frame = frame[_in_area(frame["code"], area)]
         if frame.empty:
-            raise InputError(f"plan {plan!r} has no grids")
+            raise InputError(f"plan {plan!r} has no grids" + (f" in {area}" if area else ""))
         households = pd.to_numeric(frame["households"], errors="coerce").to_numpy(dtype=float)
     else:
         frame = store.read("admin_units", where={"level": unit}, columns=["code", "geometry"])
-        frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+        frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty) & _in_area(frame["code"], area)]
         if frame.empty:
             raise InputError(f"the store has no {unit} polygons (run the demo build or import admin units)")
         by_code = _households_by_code(store, unit)
@@ -158,10 +167,17 @@ def load_polygon_units(store: Store, unit: str, plan_id: str | None, tolerance_m
 
 
 def load_h3_units(
-    store: Store, resolution: int, lon: np.ndarray, lat: np.ndarray, fill: str | None, k: int
+    store: Store,
+    resolution: int,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    fill: str | None,
+    k: int,
+    area: str | None = None,
 ) -> Units:
     case_cells = np.unique(latlng_to_cells(lat, lon, resolution))
-    addresses = store.read("addresses", columns=["households", "geometry"])
+    addresses = store.read("addresses", columns=["county_code", "households", "geometry"])
+    addresses = addresses[_in_area(addresses["county_code"], area)]
     if fill is None:
         fill = "addresses" if len(addresses) else "ring"
     address_cells = np.empty(0, np.uint64)
@@ -291,14 +307,22 @@ class MethodOutput:
 
 
 def read_inputs(
-    store: Store, unit: str, plan_id: str | None, resolution: int | None, case_filter: CaseFilter, p: dict
+    store: Store,
+    unit: str,
+    plan_id: str | None,
+    resolution: int | None,
+    case_filter: CaseFilter,
+    p: dict,
+    area: str | None = None,
 ) -> RunInputs:
     """Read the filtered cases (no personal fields), load the units and count the cases on them.
 
     ``resolution=None`` (H3 units): chosen from the cases (see
     :func:`gridmap.hotspots.optimized.choose_resolution`), recorded in ``resolution_note``.
+    ``area`` (a city or county code): only the cases and units inside it (one city's run).
     """
-    cases = read_cases(store, case_filter, ANALYSIS_COLUMNS)
+    cases = read_cases(store, case_filter, [*ANALYSIS_COLUMNS, "county_code"])
+    cases = cases[_in_area(cases["county_code"], area)].drop(columns="county_code")
     lon, lat, located = case_lonlat(cases, return_mask=True)
     located_cases = cases.loc[located]
     log.info("hotspots on %s: %d cases match the filters, %d located", unit, len(cases), len(lon))
@@ -313,9 +337,9 @@ def read_inputs(
     elif unit == "h3":
         note = {"resolution": resolution}
     if unit == "h3":
-        units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1))
+        units = load_h3_units(store, resolution, lon, lat, p["h3_fill"], max(p["k"], 1), area)
     else:
-        units = load_polygon_units(store, unit, plan_id, float(p["contiguity_tolerance_m"]))
+        units = load_polygon_units(store, unit, plan_id, float(p["contiguity_tolerance_m"]), area)
     where = unit_index_of(units, lon, lat)
     inside = where >= 0
     n_units = len(units.ids)
@@ -638,6 +662,17 @@ def write_run(
             store.write("hotspot_surfaces", pd.DataFrame([surface]))
 
 
+@dataclass
+class ComputedRun:
+    """A run computed but not yet stored: the rows :func:`write_run` writes."""
+
+    run_id: str
+    run_row: pd.DataFrame
+    results: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    surface: dict | None
+
+
 def run_hotspots(
     store: Store,
     method: str,
@@ -646,8 +681,27 @@ def run_hotspots(
     h3_resolution: int | None = None,
     filters: dict | None = None,
     params: dict | None = None,
+    area: str | None = None,
 ) -> str:
-    """Compute a hotspot analysis and store it; returns the new ``run_id``.
+    """Compute a hotspot analysis and store it; returns the new ``run_id``
+    (:func:`compute_run`, then :func:`write_run`)."""
+    run = compute_run(store, method, unit, plan_id, h3_resolution, filters, params, area)
+    write_run(store, run.run_row, run.results, run.areas, run.surface)
+    log.info("run %s stored: %d units, %d areas", run.run_id, len(run.results), len(run.areas))
+    return run.run_id
+
+
+def compute_run(
+    store: Store,
+    method: str,
+    unit: str = "grid",
+    plan_id: str | None = None,
+    h3_resolution: int | None = None,
+    filters: dict | None = None,
+    params: dict | None = None,
+    area: str | None = None,
+) -> ComputedRun:
+    """Compute a hotspot analysis (reads the store, writes nothing); :func:`run_hotspots` stores it.
 
     read (:func:`read_inputs`) → compute (one adapter per method in :data:`COMPUTE`) →
     rows (:func:`result_rows`) → write (:func:`write_run`, one transaction).
@@ -671,10 +725,14 @@ def run_hotspots(
         ``h3_fill`` (occupied | ring | addresses) for H3, ``time_lag``/``step``/``trend_alpha``
         for emerging, ``bandwidth_m``/``pixel_size_m`` for kde, ``top_areas``.
 
+    area : str, optional
+        a city (or county) code: only its cases and units (a run per city of a province,
+        :mod:`gridmap.hotspots.batch`); recorded in the summary.
+
     Returns
     -------
-    str
-        the run id; the summary is in ``hotspot_runs.summary`` (JSON).
+    ComputedRun
+        the run id and its rows; the summary goes into ``hotspot_runs.summary`` (JSON).
     """
     started = time.perf_counter()
     if method not in METHODS:
@@ -696,7 +754,7 @@ def run_hotspots(
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
 
     chosen_resolution = None if method == "optimized" and h3_resolution is None else resolution
-    data = read_inputs(store, unit, plan_id, chosen_resolution, case_filter, p)
+    data = read_inputs(store, unit, plan_id, chosen_resolution, case_filter, p, area)
     resolution = int(data.resolution_note.get("resolution", resolution))
     run_id = f"hs-{datetime.now(LOCAL_TZ).strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     inside = data.inside
@@ -711,6 +769,8 @@ def run_hotspots(
         "islands": int(len(data.units.weights.islands)),
         "neighbours": data.units.weights.kind,
     }
+    if area is not None:
+        summary["area"] = str(area)
     if unit == "h3":
         summary["h3_resolution"] = resolution
     output = COMPUTE[method](method, data, p, run_id)
@@ -748,15 +808,7 @@ def run_hotspots(
             }
         ]
     )
-    write_run(store, run_row, results, areas, output.surface)
-    log.info(
-        "run %s stored: %d units, %d areas, %.1f s",
-        run_id,
-        len(data.units.ids),
-        len(areas),
-        summary["seconds"],
-    )
-    return run_id
+    return ComputedRun(run_id, run_row, results, areas, output.surface)
 
 
 def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:

@@ -110,3 +110,77 @@ def test_cache_keys_follow_plan_edits(city_store):
     after = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf", params={"plan": "P2"}).content
     codes = {f["properties"]["code"] for f in _decode(after)["grids"]["features"]}
     assert after != first and "150502001002001" not in codes and G1 in codes
+
+
+def test_coverage_tiles_need_coverage_rights_and_match_the_geojson(store):
+    from tests.api_testdata import sign_in
+
+    build_city(store)
+    client = make_client(store)
+    z, x, y = mvt.tiles_covering((122.3, 43.7, 122.3, 43.7), [9])[0]
+    assert client.get(f"/tiles/coverage/{z}/{x}/{y}.pbf").status_code == 401
+    headers = sign_in(client, "supervisor")
+    geojson = client.get("/api/v1/coverage/grids", headers=headers).json()
+    r = client.get(
+        f"/tiles/coverage/{z}/{x}/{y}.pbf", params={"period": geojson["period"][:7]}, headers=headers
+    )
+    assert r.status_code == 200
+    tiled = {f["properties"]["code"]: f["properties"] for f in _decode(r.content)["coverage"]["features"]}
+    assert set(tiled) == set(GRID_BOXES)
+    for feature in geojson["features"]:
+        p = feature["properties"]
+        assert tiled[p["code"]]["workers"] == p["workers"]
+        assert tiled[p["code"]].get("days_since_visit") == p["days_since_visit"]
+    assert (
+        client.get(f"/tiles/coverage/{z}/{x}/{y}.pbf", params={"period": "13"}, headers=headers).status_code
+        == 400
+    )
+
+
+def test_gcj02_tiles_are_shifted_like_the_geojson(city_store):
+    client = make_client(city_store)
+    z, x, y = mvt.tiles_covering((122.3, 43.7, 122.3, 43.7), [9])[0]
+    plain = _decode(client.get(f"/tiles/grids/{z}/{x}/{y}.pbf").content)["grids"]["features"]
+    shifted = _decode(client.get(f"/tiles/grids/{z}/{x}/{y}.pbf", params={"crs": "gcj02"}).content)
+    shifted = shifted["grids"]["features"]
+    # GCJ-02 lies some hundreds of metres off WGS-84 around Tongliao: a few tile units at zoom 9
+    west = {f["properties"]["code"]: shape(f["geometry"]).bounds[0] for f in plain}
+    west_gcj = {f["properties"]["code"]: shape(f["geometry"]).bounds[0] for f in shifted}
+    assert west.keys() == west_gcj.keys()
+    assert all(west_gcj[c] - west[c] >= 2 for c in west)
+    assert client.get(f"/tiles/grids/{z}/{x}/{y}.pbf", params={"crs": "bd09"}).status_code == 400
+
+
+def test_unit_counts_disclose_for_the_public_and_are_exact_for_commanders(store):
+    from tests.api_testdata import sign_in
+
+    build_city(store)
+    client = make_client(store)
+    public = client.get("/api/v1/unit-counts", params={"level": "township", "parent": "150502"}).json()
+    by_code = {u["code"]: u for u in public["units"]}
+    assert set(by_code) == {"150502001", "150502002"}
+    headers = sign_in(client, "commander")
+    exact = client.get(
+        "/api/v1/unit-counts", params={"level": "township", "parent": "150502"}, headers=headers
+    ).json()
+    exact_by_code = {u["code"]: u["count"] for u in exact["units"]}
+    # G1, G2 lie in 西门街道 (150502001); G3, G4, G5 in 东门街道
+    west = sum(CASES_PER_GRID[g] for g in CASES_PER_GRID if g.startswith("150502001"))
+    assert exact_by_code["150502001"] == west
+    assert sum(exact_by_code.values()) == sum(CASES_PER_GRID.values())
+    for code, unit in by_code.items():  # disclosed: never exact-by-construction, never below k
+        assert unit["suppressed"] or unit["count"] >= 3
+        assert abs(unit["count"] - exact_by_code[code]) <= 15
+    county = client.get("/api/v1/unit-counts", params={"level": "county"}, headers=headers).json()
+    assert county["units"] == [{"code": "150502", "name": "科尔沁区", "count": 41, "suppressed": False}]
+    assert client.get("/api/v1/unit-counts", params={"level": "village"}).status_code == 400
+    assert client.get("/api/v1/unit-counts", params={"from": "2024-03-05"}).status_code == 400
+
+
+def test_one_hotspot_result_by_unit(city_store):
+    client = make_client(city_store)
+    r = client.get(f"/api/v1/hotspots/runs/R-gi/results/{G5}")
+    assert r.status_code == 200
+    (feature,) = r.json()["features"]
+    assert feature["id"] == G5 and feature["properties"]["bin"] == -1 and feature["properties"]["suppressed"]
+    assert client.get("/api/v1/hotspots/runs/R-gi/results/nope").status_code == 404

@@ -72,6 +72,7 @@ def page(browser, server):
     )
     pg.goto(server.url + "/")
     pg.wait_for_selector(READY, state="attached", timeout=20000)
+    pg.seen_requests = requests  # what the tests below check about how layers are fetched
     yield pg
     context.close()
     # data: and blob: URLs are made inside the page; everything else must be this server
@@ -92,6 +93,26 @@ def _sign_in(pg, username: str) -> None:
     pg.wait_for_selector(f"body[data-user='{username}'][data-ready='1']", state="attached", timeout=20000)
 
 
+def _assert_tiles_not_layers(requests: list[str], *tile_layers: str) -> None:
+    """Grids, hot-spot units and coverage came as vector tiles, never as a whole layer of GeoJSON."""
+    paths = [urlsplit(u).path for u in requests]
+    for layer in tile_layers:
+        assert any(p.startswith(f"/tiles/{layer}/") and p.endswith(".pbf") for p in paths), layer
+    whole = [
+        p
+        for p in paths
+        if p.endswith("/results") or p == "/api/v1/coverage/grids" or p.endswith("/grids") and "?admin" in p
+    ]
+    assert not whole, whole
+    assert not [u for u in requests if "/plans/" in u and "/grids?" in u and "admin=" in u]
+
+
+def _codes(pg, selector: str) -> set[str]:
+    """Codes of the features drawn by ``selector`` (a vector-tile feature crossing a tile edge is
+    drawn once per tile: counted once)."""
+    return {p.get_attribute("data-code") for p in pg.locator(selector).all()}
+
+
 def _shot(pg, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -99,7 +120,7 @@ def _shot(pg, name: str) -> None:
 
 def test_public_page_shows_aggregates_only(page):
     assert page.inner_text("#views").count("指挥调度") == 1  # Chinese by default
-    assert page.locator("path.gi-unit").count() == 5
+    assert _codes(page, "path.gi-unit") == {G1, G2, G3, G4, G5}
     assert page.locator("path.case-point").count() == 0 and page.locator(".marker-cluster").count() == 0
     assert "请先登录" in page.inner_text("#cases-count")
     _shot(page, "command_public")
@@ -107,7 +128,7 @@ def test_public_page_shows_aggregates_only(page):
 
 def test_command_view_drill_down_to_a_grid(page):
     _sign_in(page, "commander")
-    assert page.locator("path.gi-unit").count() == 5
+    assert _codes(page, "path.gi-unit") == {G1, G2, G3, G4, G5}
     assert page.locator("path.hotspot-area").count() == 1  # G1 is the only 95 %+ hot grid
     assert page.locator(".marker-cluster").count() + page.locator("path.case-point").count() > 0
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
@@ -133,6 +154,8 @@ def test_command_view_drill_down_to_a_grid(page):
     assert page.locator("#kpis table tr").count() >= 2
     assert page.locator("#top-grids li").first.inner_text().startswith(G1)
     _shot(page, "command_grid")
+    _assert_tiles_not_layers(page.seen_requests, "hotspots", "grids")
+    assert any("/api/v1/unit-counts?level=county" in u for u in page.seen_requests)
 
 
 def test_planning_view_split_and_merge(page, server):
@@ -179,7 +202,8 @@ def test_coverage_view_and_worker_checkins(page):
     _sign_in(page, "supervisor")
     page.click("#views button[data-view='coverage']")
     page.wait_for_selector("path.coverage-grid")
-    assert page.locator("path.coverage-grid").count() == 5
+    sync_api.expect(page.locator(f"path.coverage-grid[data-code='{G5}']").first).to_be_attached()
+    assert _codes(page, "path.coverage-grid") == {G1, G2, G3, G4, G5}
     assert page.input_value("#c-period") == "2024-11"
     sync_api.expect(page.locator("#c-findings")).to_contain_text(
         "无在岗"
@@ -189,6 +213,7 @@ def test_coverage_view_and_worker_checkins(page):
     assert page.locator("path.checkin").count() == 30
     assert "李网格" in page.inner_text("#c-worker")  # supervisors see their workers' names
     _shot(page, "coverage")
+    _assert_tiles_not_layers(page.seen_requests, "coverage")
     page.click("#lang")
     sync_api.expect(page.locator("#lang")).to_have_text("中文")
     sync_api.expect(page.locator("#legend-coverage")).to_contain_text("Days since the last patrol")
@@ -258,8 +283,9 @@ def test_gcj02_base_map_shifts_the_overlays(browser, server):
         pg.wait_for_selector(READY, state="attached", timeout=20000)
         pg.wait_for_selector("img.leaflet-tile-loaded")
         assert "测试底图" in pg.inner_text(".leaflet-control-attribution")
-        geojson = [u for u in requests if "/api/v1/" in u and ("admin-units" in u or "/results" in u)]
-        assert geojson and all("crs=gcj02" in u for u in geojson)
+        overlays = [u for u in requests if "/api/v1/admin-units" in u or "/tiles/" in u]
+        assert any("/tiles/hotspots/" in u for u in overlays)
+        assert overlays and all("crs=gcj02" in u for u in overlays)
         assert all(
             urlsplit(u).hostname == "127.0.0.1" for u in requests if not u.startswith(("data:", "blob:"))
         )
