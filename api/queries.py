@@ -22,7 +22,6 @@ from gridmap.disclosure import (
     run_cell_labels,
     withhold_statistics,
 )
-from gridmap.domain import now_local
 from gridmap.errors import InputError
 from gridmap.store.base import Between, Store
 
@@ -189,10 +188,9 @@ def grid_case_counts_disclosed(store: Store, flt: CaseFilter, rule: DisclosureRu
 
 def default_period(store: Store) -> str:
     """The calendar month of the latest patrol check-in (``YYYY-MM``), else the current month."""
-    latest = store.read("patrols", columns=["ts"], order_by=["-ts"], limit=1)
-    if latest.empty or pd.isna(latest["ts"].iloc[0]):
-        return now_local()[:7]
-    return str(latest["ts"].iloc[0])[:7]
+    from gridmap.coverage.periods import latest_patrol_month
+
+    return latest_patrol_month(store)
 
 
 def coverage_audit(store: Store, period: str | None, settings, plan_id: str | None = None):

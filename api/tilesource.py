@@ -304,13 +304,12 @@ def coverage_source(store: Store, period: str | None) -> tuple[str | None, int]:
     """Coverage tiles' source: ``"<active plan>|<period>"`` (the period defaults to the month of
     the latest check-in), and a revision that changes with the audit's inputs (check-ins,
     assignments, the plan's edits), so a new patrol never leaves a stale tile."""
-    from api.queries import default_period
-    from gridmap.coverage.periods import parse_period
+    from gridmap.coverage.periods import latest_patrol_month, parse_period
 
     plan_id = store.active_plan_id()
     if plan_id is None:
         return None, 0
-    spec = parse_period(period or default_period(store))
+    spec = parse_period(period or latest_patrol_month(store))
     inputs = (store.count("patrols"), store.count("assignments", {"plan_id": plan_id}))
     revision = hash((*inputs, plan_revision(store, plan_id))) & 0x7FFFFFFF
     return f"{plan_id}|{spec}", revision

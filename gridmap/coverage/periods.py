@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from gridmap.domain import now_local
 from gridmap.errors import InputError
 
 _YEAR = re.compile(r"^(\d{4})$")
@@ -134,3 +135,12 @@ def parse_period(
     raise InputError(
         f"cannot read period {text!r}: use YYYY, YYYY-MM, YYYY-Qn, YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
     )
+
+
+def latest_patrol_month(store) -> str:
+    """The calendar month (``YYYY-MM``, local time) of the store's latest patrol check-in, else
+    the current month: the period coverage views show when none is asked for."""
+    latest = store.read("patrols", columns=["ts"], order_by=["-ts"], limit=1)
+    if latest.empty or pd.isna(latest["ts"].iloc[0]):
+        return now_local()[:7]
+    return str(latest["ts"].iloc[0])[:7]

@@ -78,6 +78,8 @@ def _get_routes(app, store) -> list[str]:
     fills = {
         "plan_id": ["P1"],
         "code": [G1, G4, G5],
+        # hot-spot results of one unit (a click on a tile): units of these runs are grids
+        "unit_id": [G1, G4, G5],
         "case_id": None,
         "run_id": ["R-gi", "R-emerging", "R-kde"],
         "worker_id": ["W1", "W2", "W3"],
@@ -85,7 +87,7 @@ def _get_routes(app, store) -> list[str]:
         "job_id": None,
         "collection_id": list(collections(store)),
         "feature_id": None,
-        "layer": ["grids", "hotspots"],
+        "layer": ["grids", "hotspots", "coverage"],
         # the city of this test has no stored backtest: the route must answer without leaking
         "backtest_id": ["BT-none"],
     }
