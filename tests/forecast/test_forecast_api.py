@@ -133,7 +133,9 @@ def test_xlsx_from_the_api_for_roles_reading_every_case(env):
     assert [r[1] for r in rows[1:4]] == [g["grid_code"] for g in listing["grids"][:3]]
     towns = list(book["乡镇汇总"].values)
     assert len(towns) == len(listing["townships"]) + 1
-    assert sum(r[3] for r in towns[1:]) == pytest.approx(sum(g["expected"] for g in listing["grids"]), abs=0.05)
+    assert sum(r[3] for r in towns[1:]) == pytest.approx(
+        sum(g["expected"] for g in listing["grids"]), abs=0.05
+    )
 
 
 def test_bad_request_fails_the_job_with_a_message(env):
