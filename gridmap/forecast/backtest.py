@@ -15,6 +15,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,11 @@ class BacktestResult:
 
     def to_png(self) -> bytes:
         """Two panels: log score over the climatology per origin, and PAI at 5 % / top-10 % share."""
+        return self._png
+
+    @cached_property
+    def _png(self) -> bytes:
+        # drawn once: the CLI stores it and writes it (matplotlib costs ~1 s to import and draw)
         import matplotlib
 
         matplotlib.use("Agg")

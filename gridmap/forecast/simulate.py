@@ -46,6 +46,48 @@ def simulate_grid_hawkes(
     return t[order], grid[order]
 
 
+def simulate_spatial_hawkes(
+    mu: np.ndarray,
+    side: int,
+    cell_m: float,
+    theta: float,
+    omega: float,
+    sigma_m: float,
+    t_end: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Times (days in [0, t_end)), points (metres) and grids of a Hawkes process on a
+    ``side`` × ``side`` lattice of square grids of ``cell_m`` metres (grid = column + side × row).
+
+    ``mu``: background cases per day of each grid, placed uniformly in it; each case has
+    Poisson(``theta``) children after Exp(``omega``) delays, displaced by a Gaussian of
+    ``sigma_m`` metres per axis — into other grids too; children beyond the lattice or
+    after ``t_end`` are not kept (nor are their own children).
+    """
+    extent = side * cell_m
+    n_imm = rng.poisson(np.asarray(mu) * t_end)
+    grid = np.repeat(np.arange(len(mu)), n_imm)
+    t = rng.uniform(0.0, t_end, len(grid))
+    x = (grid % side + rng.random(len(grid))) * cell_m
+    y = (grid // side + rng.random(len(grid))) * cell_m
+    all_t, all_x, all_y = [t], [x], [y]
+    while len(t):
+        kids = rng.poisson(theta, len(t))
+        t = np.repeat(t, kids) + rng.exponential(1.0 / omega, kids.sum())
+        x = np.repeat(x, kids) + rng.normal(0.0, sigma_m, kids.sum())
+        y = np.repeat(y, kids) + rng.normal(0.0, sigma_m, kids.sum())
+        inside = (t < t_end) & (x >= 0) & (x < extent) & (y >= 0) & (y < extent)
+        t, x, y = t[inside], x[inside], y[inside]
+        all_t.append(t)
+        all_x.append(x)
+        all_y.append(y)
+    t, x, y = np.concatenate(all_t), np.concatenate(all_x), np.concatenate(all_y)
+    order = np.argsort(t, kind="stable")
+    t, x, y = t[order], x[order], y[order]
+    grid = (x // cell_m).astype(np.int64) + side * (y // cell_m).astype(np.int64)
+    return t, x, y, grid
+
+
 @dataclass(frozen=True)
 class County:
     """A simulated county: its grids, its cases and what generated them."""
