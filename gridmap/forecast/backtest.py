@@ -113,9 +113,17 @@ NAIVE = ("last_period", "rolling_3", "rolling_12")
 def choose_default(summary: pd.DataFrame) -> str:
     """The method with the best mean log score among those whose PAI at 5 % of the area and
     top-10 % share are at least every naive baseline's (a commander reads the top of the list,
-    so a better-calibrated forecast that ranks worse is not the default); else the best log score."""
+    so a better-calibrated forecast that ranks worse is not the default); else the best log score.
+
+    Only methods whose log score beats the 12-month climatology's are candidates (the
+    climatology itself only when nothing does): a naive forecast that happens to rank best
+    over a year of sparse months must not become the default with no skill.
+    """
     candidates = summary.drop(index=[m for m in ("oracle",) if m in summary.index])
-    naive = candidates.loc[[m for m in NAIVE if m in candidates.index]]
+    if REFERENCE in candidates.index:
+        better = candidates[candidates["log_score"] > candidates.loc[REFERENCE, "log_score"]]
+        candidates = better if len(better) else candidates
+    naive = summary.loc[[m for m in NAIVE if m in summary.index]]
     if len(naive):
         ok = (candidates["pai_5"] >= naive["pai_5"].max() - 1e-12) & (
             candidates["top10_share"] >= naive["top10_share"].max() - 1e-12
