@@ -244,7 +244,24 @@ def forecast_sepp(
     t1 = t0 + horizon_days(origin, horizon_months)
     n = len(grids)
     start = max(t0 - window_days, month_start_days(history.first_month))
-    fit = fit_sepp(history.t, history.x, history.y, history.grid, grids.area_km2 * 1e6, start, t0)
+    # EM starts from the last fit on the same history (a backtest's previous origin) when there
+    # is one: the same maximum in a fraction of the iterations
+    warm_key = ("sepp_start", id(grids))
+    theta0, omega0, sigma0 = history.cache.get(warm_key, (0.2, 0.1, 200.0))
+    fit = fit_sepp(
+        history.t,
+        history.x,
+        history.y,
+        history.grid,
+        grids.area_km2 * 1e6,
+        start,
+        t0,
+        theta0=theta0,
+        omega0=omega0,
+        sigma0_m=sigma0,
+    )
+    if fit.converged and fit.theta > 0:
+        history.cache[warm_key] = (fit.theta, fit.omega, fit.sigma_m)
     keep = (history.t >= start) & (history.t < t0) & (history.grid >= 0)
     t, g = history.t[keep], history.grid[keep]
     # time-decayed background per grid: Σ w_i p_i / ∫ w over the window
