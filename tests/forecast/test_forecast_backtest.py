@@ -87,10 +87,12 @@ def county_backtest():
 
 
 #: where the default falls short of a target (measured, seeded: strict, so a fix shows up).
-#: At low counts the default (hgb) wins on log score but not on ranking: petitions (~50 cases a
-#: month) — PAI at 5 % below rolling 3's; the Poisson county (~40 a month, 300 grids) — PAI at
-#: 5 % and top-10 % share below the climatology's (which ranks a smooth background well)
-SHORT = {("petition", "pai_5"), ("poisson", "pai_5"), ("poisson", "top10_share")}
+#: At low counts the default (hgb) wins on log score, but a year of sparse months is a noisy
+#: judge of ranking: petitions (~80 cases a month) — PAI at 5 % 4.85 below rolling 3's 5.14;
+#: the Poisson county (~31 a month, 271 grids) — PAI at 5 % 4.817 below the climatology's 4.825.
+#: Scored against the true intensity instead of the draw, hgb ranks above every naive baseline
+#: on all four (test_default_ranks_the_true_intensity_at_least_as_well_as_the_naive_baselines)
+SHORT = {("petition", "pai_5"), ("poisson", "pai_5")}
 
 
 @pytest.mark.parametrize("name", list(PROCESSES))
@@ -110,6 +112,17 @@ def test_default_meets_the_skill_targets_on_unseen_processes(name, request):
             pytest.mark.xfail(strict=True, reason=f"{name}: {sorted(expected_short)} below naive")
         )
         assert all(met[m] for m in expected_short), result.format()
+
+
+@pytest.mark.parametrize("name", list(PROCESSES))
+def test_default_ranks_the_true_intensity_at_least_as_well_as_the_naive_baselines(name):
+    """The ranking criterion without the observed month's Poisson noise: each forecast's top
+    5 % of area and top 10 % of grids are scored against the true expected counts."""
+    _county, result = _backtest(name)
+    s = result.summary
+    best = result.best_method
+    for metric in ("pai_5_true", "top10_share_true"):
+        assert s.loc[best, metric] >= s.loc[list(NAIVE), metric].max(), result.format()
 
 
 def test_backtest_table_plot_and_honest_origins(county_backtest):
