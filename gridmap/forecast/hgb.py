@@ -9,9 +9,7 @@ month's count, the features what was known before the month began:
   before and over the last 3 months;
 * days since the grid's last case (capped at 400), its cases in the last 30 days;
 * the month of the year and the city-wide total of the same month a year before
-  relative to the 12 months before that (season), log households, log area;
-* the grid's empirical-Bayes long-run rate (:mod:`gridmap.forecast.eb`: discounted counts
-  with a 12-month half-life, Poisson-gamma shrinkage toward the grids within ``nearby_m``).
+  relative to the 12 months before that (season), log households, log area.
 
 The model is refit at every origin on the ``TRAIN_MONTHS`` months before it; predictions are
 ``exp`` of the boosted score, so never negative.  The horizon is one month: for
@@ -25,7 +23,6 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from gridmap.forecast.data import CaseHistory, GridLayer, MethodForecast, month_start_days
-from gridmap.forecast.eb import discounted_totals, shrunk_rate
 
 NEARBY_M = 1000.0
 FEATURES = (
@@ -43,7 +40,6 @@ FEATURES = (
     "season",
     "log_households",
     "log_area",
-    "eb_rate",
 )
 PARAMS = {
     "loss": "poisson",
@@ -118,10 +114,6 @@ def feature_cube(
     moy = np.array([int((history.first_month + m).astype(int) % 12) for m in range(months + 1)], dtype=float)
     log_hh = np.log1p(np.nan_to_num(np.asarray(grids.households, float)))
     log_area = np.log(np.maximum(np.asarray(grids.area_km2, float), 1e-4))
-    sums, exposure = discounted_totals(padded[:-1])
-    eb_rate = np.full((months + 1, n), np.nan)
-    for m in range(1, months + 1):
-        eb_rate[m] = shrunk_rate(sums[m], float(exposure[m]), near)
     x = np.stack(
         [
             lag[1],
@@ -138,7 +130,6 @@ def feature_cube(
             np.broadcast_to(season[:, None], (months + 1, n)),
             np.broadcast_to(log_hh[None, :], (months + 1, n)),
             np.broadcast_to(log_area[None, :], (months + 1, n)),
-            eb_rate,
         ],
         axis=-1,
     )
