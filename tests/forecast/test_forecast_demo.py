@@ -24,8 +24,11 @@ from gridmap.synth.intensity import expected_by_address
 
 KIND = "dispute"
 #: measured shortfalls (seeded, so strict): petitions (~220 a month over 3,750 grids) — the
-#: default's top-10 % share is below last month's persistence forecast's
-SHORT = {("petition", "top10_share")}
+#: default's top-10 % share is below last month's persistence forecast's (0.214 vs 0.224), and
+#: scored against the true intensity too (0.233 vs 0.237; PAI 5 % 3.97 vs rolling 3's 4.07):
+#: unlike the simulated counties' shortfalls this one is not the draw's noise
+SHORT = {("petition", "top10_share"), ("petition", "pai_5_true"), ("petition", "top10_share_true")}
+RANKING = ("pai_5", "top10_share", "pai_5_true", "top10_share_true")
 
 
 def _oracle(store, city, grid_geometry, kind: str = KIND):
@@ -79,7 +82,8 @@ def test_demo_city_forecast_meets_the_skill_targets(demo_store, demo_build, kind
     assert s.loc["oracle", "log_score"] > s.loc["rolling_12", "log_score"], result.format()
     assert s.loc[best, "skill"] >= 0.5, result.format()
     assert result.seconds < 60 * 3, result.format()  # the 60 s target is measured in bench/forecast.py
-    met = {m: s.loc[best, m] >= s.loc[list(NAIVE), m].max() for m in ("pai_5", "top10_share")}
+    # the *_true columns rank against the oracle's expected counts instead of the month's draw
+    met = {m: s.loc[best, m] >= s.loc[list(NAIVE), m].max() for m in RANKING}
     short = {m for m in met if (kind, m) in SHORT}
     assert all(met[m] for m in met if m not in short), result.format()
     if short:
