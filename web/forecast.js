@@ -12,6 +12,13 @@ function forecastColour(rank, total) {
   return null;
 }
 
+// roles without all-case access get the rank band only (the expected count nearly reveals past counts)
+function forecastFigure(p) {
+  return p.expected === null || p.expected === undefined
+    ? `前${p.band}% top ${p.band} %`
+    : `${Number(p.expected).toFixed(2)} [${p.lower}–${p.upper}]`;
+}
+
 function forecastKind() {
   const select = document.getElementById("f-kind");
   return select && select.value === "petition" ? "petition" : "dispute";
@@ -32,12 +39,13 @@ async function loadForecast() {
     return;
   }
   const run = forecastState.run;
+  const total = run.summary.expected_total === null ? "少量 few" : run.summary.expected_total;
   meta.textContent = `${run.target_start} … ${run.target_end}：${run.method}，` +
-    `预计 ${run.summary.expected_total} 件 / ${run.summary.grids} 网格 (${run.summary.chosen_by})`;
+    `预计 ${total} 件 / ${run.summary.grids} 网格 (${run.summary.chosen_by})`;
   const data = await api(`${API}/forecast/runs/${run.run_id}/list?limit=15`);
   list.replaceChildren(...data.grids.map((g) => el("li", {
     title: g.why || "", onclick: () => zoomToGrid(g.grid_code),
-  }, el("b", {}, g.grid_code), ` ${Number(g.expected).toFixed(2)} [${g.lower}–${g.upper}]`,
+  }, el("b", {}, g.grid_code), ` ${forecastFigure(g)}`,
   g.why ? el("div", { class: "hint" }, g.why) : "")));
   drawForecastLayer();
 }
@@ -55,8 +63,8 @@ async function drawForecastLayer() {
       fillOpacity: 0.65 }),
     onEachFeature: (f, layer) => {
       const p = f.properties;
-      layer.bindTooltip(`预警 #${p.rank} ${p.grid_code}<br>预计 ${Number(p.expected).toFixed(2)} 件 ` +
-        `[${p.lower}–${p.upper}]${p.why ? "<br>" + p.why : ""}`);
+      layer.bindTooltip(`预警 #${p.rank} ${p.grid_code}<br>预计 ${forecastFigure(p)}` +
+        `${p.why ? "<br>" + p.why : ""}`);
     },
   }).addTo(map);
 }

@@ -1,9 +1,14 @@
 """Early-warning forecasts (研判预警): stored runs, their per-grid results, backtests; start a run as a job.
 
-Results are aggregates.  Roles that do not read every case get the recent-case counts
-through the disclosure rule (small ones null, ``suppressed: true``; :mod:`gridmap.disclosure`) and no "why" text
-(it quotes those counts); the expected counts, intervals and ranks are model outputs and
-shown to everyone who may see the map.  Starting a run needs ``hotspots.run``.
+Results are aggregates, but a forecast of a rolling baseline is nearly last months' counts.
+Roles that read every case (:attr:`api.auth.Principal.sees_all_cases`) get every figure and
+the XLSX for the weekly 联席会商.  The others get, per grid, only the rank band (top 1/5/10 %
+of grids, or the rest), the rank inside the top 10 %, the recent-case counts through the
+disclosure rule (small ones null, ``suppressed: true``; :mod:`gridmap.disclosure`), no
+expected count, interval, trend or "why" text (they quote or derive from exact counts); per
+township and in the run summary the expected totals go through the same rule (rounded to
+whole cases, keyed by the run's record selection, so repeating a run adds no information).
+Starting a run needs ``hotspots.run``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import json
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
@@ -20,7 +26,9 @@ from api.auth import Principal, audit
 from api.deps import JobsDep, PrincipalDep, SettingsDep, StoreDep, require, require_table
 from api.geojson import GEOJSON_MEDIA_TYPE, check_crs, feature_collection_text, records
 from api.queries import disclosure_rule, suppress_frame
-from gridmap.forecast.runs import run_forecast, township_summary
+from gridmap.disclosure import disclose, label_keys
+from gridmap.forecast.export import about_rows, forecast_xlsx
+from gridmap.forecast.runs import rank_band, read_forecast, run_forecast, township_summary
 
 router = APIRouter(tags=["forecast"])
 
@@ -39,7 +47,11 @@ RESULT_COLUMNS = [
     "trend",
     "season",
     "why",
+    "band",
 ]
+#: per-grid figures that only roles reading every case see (the rest derive from exact counts)
+EXACT_ONLY = ("expected", "lower", "upper", "trend", "why")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _parsed(frame, columns: tuple[str, ...]) -> list[dict]:
@@ -51,35 +63,112 @@ def _parsed(frame, columns: tuple[str, ...]) -> list[dict]:
     return out
 
 
+def _selection(run: dict) -> str:
+    """A label naming the run's record selection and model (not its id): the same forecast
+    asked again gets the same disclosure noise."""
+    return json.dumps(
+        [
+            run.get("kind"),
+            run.get("categories"),
+            run.get("method"),
+            run.get("asof"),
+            run.get("horizon_months"),
+            run.get("plan_id"),
+        ],
+        default=str,
+    )
+
+
+def _public_summary(run: dict, settings) -> dict:
+    """The run row as a role without all-case access sees it: totals disclosed, no per-grid numbers."""
+    summary = dict(run.get("summary") or {})
+    if "expected_total" in summary:
+        shown = disclose(
+            np.array([round(float(summary["expected_total"]))], float),
+            label_keys([_selection(run) + "|total|expected"], disclosure_rule(settings)),
+            disclosure_rule(settings),
+        )
+        summary["expected_total"] = None if np.isnan(shown.values[0]) else float(shown.values[0])
+    summary["top"] = [{k: v for k, v in t.items() if k != "expected"} for t in summary.get("top", [])]
+    return {**run, "summary": summary}
+
+
 @router.get("/forecast/runs")
-def list_runs(store: StoreDep, kind: str | None = None) -> list[dict]:
+def list_runs(
+    store: StoreDep, settings: SettingsDep, principal: PrincipalDep, kind: str | None = None
+) -> list[dict]:
     """Every forecast run, newest first (optionally of one kind): method, target month, summary."""
     require_table("forecast_runs")
     runs = store.read(
         "forecast_runs", where={"kind": kind} if kind else None, order_by=["-created_at", "run_id"]
     )
-    return _parsed(runs, ("params", "summary", "categories"))
+    out = _parsed(runs, ("params", "summary", "categories"))
+    return out if principal.sees_all_cases else [_public_summary(r, settings) for r in out]
+
+
+@router.get(
+    "/forecast/runs/{run_id}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+)
+def run_xlsx(
+    run_id: str,
+    store: StoreDep,
+    principal: Annotated[Principal, Depends(require("cases.read"))],
+) -> Response:
+    """The warning list for the weekly 联席会商 (预警清单, 乡镇汇总, 说明) — exact figures, so only
+    for roles that read every case (401 anonymous, 403 others)."""
+    require_table("forecast_runs")
+    if not principal.sees_all_cases:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {principal.role} may not export the warning list"
+        )
+    if not store.count("forecast_runs", {"run_id": run_id}):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no forecast run {run_id}")
+    run, results = read_forecast(store, run_id)
+    names = store.read("admin_units", where={"level": "township"}, columns=["code", "name"])
+    towns = township_summary(results, names.set_index("code")["name"] if len(names) else None)
+    synthetic = bool(store.count("cases", {"source": "synthetic"}))
+    body = forecast_xlsx(results, towns, about_rows({**run, "synthetic": synthetic}))
+    audit(store, principal, "forecast.export", "forecast_run", [run_id], {"format": "xlsx"})
+    return Response(
+        body,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="forecast-{run_id}.xlsx"'},
+    )
 
 
 @router.get("/forecast/runs/{run_id}")
-def get_run(run_id: str, store: StoreDep) -> dict:
+def get_run(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep) -> dict:
     require_table("forecast_runs")
+    runs = store.read("forecast_runs", where={"run_id": run_id})
+    if runs.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no forecast run {run_id}")
+    run = _parsed(runs, ("params", "summary", "categories"))[0]
+    return run if principal.sees_all_cases else _public_summary(run, settings)
+
+
+def _run_row(store, run_id: str) -> dict:
     runs = store.read("forecast_runs", where={"run_id": run_id})
     if runs.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no forecast run {run_id}")
     return _parsed(runs, ("params", "summary", "categories"))[0]
 
 
-def _results(store, run_id: str, principal: Principal, rule, limit: int):
-    if not store.count("forecast_runs", {"run_id": run_id}):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no forecast run {run_id}")
-    frame = store.read("forecast_results", where={"run_id": run_id}, order_by=["rank"], limit=limit or None)
-    labels = run_id + "|" + frame["grid_code"].astype(str)
+def _results(store, run: dict, principal: Principal, rule, limit: int):
+    """Per-grid results by rank with ``band``; scrubbed for roles without all-case access."""
+    frame = store.read(
+        "forecast_results", where={"run_id": run["run_id"]}, order_by=["rank"], limit=limit or None
+    )
+    frame["band"] = rank_band(frame["rank"], int(run["summary"].get("grids") or len(frame)))
+    labels = _selection(run) + "|" + frame["grid_code"].astype(str)
     frame = suppress_frame(
         frame, ["recent_cases", "recent_nearby"], rule, principal.sees_all_cases, cell_labels=labels
     )
     if not principal.sees_all_cases:
-        frame["why"] = None
+        for column in EXACT_ONLY:
+            frame[column] = None
+        frame["rank"] = frame["rank"].astype(object).where(frame["band"] <= 10, None)
     return frame
 
 
@@ -97,8 +186,9 @@ def run_results(
     crs: str = Query("wgs84", description="wgs84 or gcj02"),
     simplify: float = Query(0, ge=0, le=5000, description="display simplification in metres"),
 ) -> Response:
-    """Per-grid forecast as GeoJSON (by rank): expected, 80 % interval, rank, why."""
-    frame = _results(store, run_id, principal, disclosure_rule(settings), limit)
+    """Per-grid forecast as GeoJSON (by rank): expected, 80 % interval, rank, band, why (see the module
+    docstring for what roles without all-case access get)."""
+    frame = _results(store, _run_row(store, run_id), principal, disclosure_rule(settings), limit)
     text = feature_collection_text(
         frame,
         "grid_code",
@@ -119,17 +209,21 @@ def run_list(
     limit: int = Query(20, ge=1, le=100000),
 ) -> dict:
     """The warning list (top ``limit`` grids, no geometry) and the summary per township."""
-    frame = _results(store, run_id, principal, disclosure_rule(settings), 0)
+    run = _run_row(store, run_id)
+    rule = disclosure_rule(settings)
+    frame = _results(store, run, principal, rule, 0)
     names = store.read("admin_units", where={"level": "township"}, columns=["code", "name"])
-    towns = township_summary(
-        frame.fillna({"recent_cases": 0}), names.set_index("code")["name"] if len(names) else None
-    )
+    exact = store.read("forecast_results", where={"run_id": run_id}, order_by=["rank"])
+    towns = township_summary(exact, names.set_index("code")["name"] if len(names) else None)
+    if not principal.sees_all_cases:
+        towns["expected"] = towns["expected"].round()
+        towns["top_expected"] = None
     towns = suppress_frame(
         towns,
-        ["recent_cases"],
-        disclosure_rule(settings),
+        ["recent_cases", "expected"],
+        rule,
         principal.sees_all_cases,
-        cell_labels=run_id + "|" + towns["township_code"].astype(str),
+        cell_labels=_selection(run) + "|township|" + towns["township_code"].astype(str),
     )
     columns = [c for c in [*RESULT_COLUMNS, "suppressed"] if c in frame.columns]
     return {"run_id": run_id, "grids": records(frame[columns].head(limit)), "townships": records(towns)}

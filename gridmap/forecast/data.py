@@ -72,7 +72,12 @@ class GridLayer:
 
 @dataclass(frozen=True)
 class CaseHistory:
-    """Located cases of the forecast's kind: time (days since 1970), LOCAL_CRS x/y (m), grid (-1 outside)."""
+    """Located cases of the forecast's kind: time (days since 1970), LOCAL_CRS x/y (m), grid (-1 outside).
+
+    A history cut from another (:meth:`before`) keeps the positions of its cases in the
+    full history (``rows``) and shares its ``cache``: per-case results that do not depend
+    on the cut (a case's kernel mass over the grids) are computed once per backtest.
+    """
 
     t: np.ndarray
     x: np.ndarray
@@ -80,16 +85,34 @@ class CaseHistory:
     grid: np.ndarray
     first_month: np.datetime64
     category: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (len(self.t) == len(self.x) == len(self.y) == len(self.grid)):
             raise InputError("case arrays t, x, y, grid must have the same length")
+        if self.rows is None:
+            self.cache.setdefault("full", (self.x, self.y, self.grid))
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Positions of these cases in the full history (``cache['full']``)."""
+        return np.arange(len(self.t)) if self.rows is None else self.rows
 
     def before(self, origin: np.datetime64) -> CaseHistory:
         """The cases reported before the first day of month ``origin``."""
         keep = self.t < month_start_days(origin)
         cat = self.category[keep] if len(self.category) == len(self.t) else self.category
-        return CaseHistory(self.t[keep], self.x[keep], self.y[keep], self.grid[keep], self.first_month, cat)
+        return CaseHistory(
+            self.t[keep],
+            self.x[keep],
+            self.y[keep],
+            self.grid[keep],
+            self.first_month,
+            cat,
+            rows=self.positions[keep],
+            cache=self.cache,
+        )
 
     def in_month(self, month: np.datetime64) -> np.ndarray:
         lo, hi = month_start_days(month), month_start_days(month + 1)

@@ -8,6 +8,7 @@ Only aggregates: no case, no person.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -53,9 +54,24 @@ def write_forecast(
         return path
     if suffix != ".xlsx":
         raise InputError(f"--out must end in .csv or .xlsx, got {path.name!r}")
+    _write_xlsx(path, frame, townships, about)
+    return path
+
+
+def forecast_xlsx(
+    results: pd.DataFrame, townships: pd.DataFrame | None = None, about: dict | None = None
+) -> bytes:
+    """The same workbook as :func:`write_forecast` writes to a .xlsx path, as bytes (for the API)."""
+    frame = pd.DataFrame(results).drop(columns=["geometry", "run_id"], errors="ignore")
+    buffer = io.BytesIO()
+    _write_xlsx(buffer, frame[[c for c in LIST_COLUMNS if c in frame.columns]], townships, about)
+    return buffer.getvalue()
+
+
+def _write_xlsx(target, frame: pd.DataFrame, townships: pd.DataFrame | None, about: dict | None) -> None:
     from openpyxl.utils import get_column_letter
 
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    with pd.ExcelWriter(target, engine="openpyxl") as writer:
         frame.rename(columns=LIST_COLUMNS).to_excel(writer, sheet_name="预警清单", index=False)
         if townships is not None:
             t = townships[[c for c in TOWNSHIP_COLUMNS if c in townships.columns]]
@@ -69,7 +85,6 @@ def write_forecast(
             for i, column in enumerate(sheet.columns, start=1):
                 width = max(len(str(c.value)) if c.value is not None else 0 for c in list(column)[:200])
                 sheet.column_dimensions[get_column_letter(i)].width = min(max(10, width * 1.2), 70)
-    return path
 
 
 def about_rows(run: dict, backtest_summary: dict | None = None) -> dict:

@@ -33,11 +33,13 @@ def kernel_allocation(
 ) -> sparse.csr_matrix:
     """(cases, grids) matrix: each row a case's Gaussian kernel mass over grid centroids, summing to 1."""
     n = len(x)
-    tree = cKDTree(np.column_stack([grids.x, grids.y]))
-    near = tree.query_ball_point(np.column_stack([x, y]), 3.0 * bandwidth_m) if n else []
-    lengths = np.fromiter((len(v) for v in near), dtype=np.int64, count=n)
-    rows = np.repeat(np.arange(n), lengths)
-    cols = np.fromiter((c for v in near for c in v), dtype=np.int64, count=int(lengths.sum()))
+    if n:
+        pairs = cKDTree(np.column_stack([x, y])).sparse_distance_matrix(
+            cKDTree(np.column_stack([grids.x, grids.y])), 3.0 * bandwidth_m, output_type="ndarray"
+        )
+        rows, cols = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    else:
+        rows = cols = np.empty(0, np.int64)
     d2 = (grids.x[cols] - x[rows]) ** 2 + (grids.y[cols] - y[rows]) ** 2
     own = grid[rows] == cols
     d2[own] = 0.0
@@ -53,6 +55,20 @@ def kernel_allocation(
     return sparse.diags(1.0 / total) @ m
 
 
+def history_allocation(
+    grids: GridLayer, history: CaseHistory, keep: np.ndarray, bandwidth_m: float
+) -> sparse.csr_matrix:
+    """:func:`kernel_allocation` of ``history``'s cases ``keep`` (a mask), computed once for the
+    full history the cases were cut from (its ``cache``) and sliced: a backtest's origins share it."""
+    key = ("allocation", id(grids), float(bandwidth_m))
+    hit = history.cache.get(key)
+    if hit is None or hit[0] is not grids:
+        x, y, grid = history.cache.get("full", (history.x, history.y, history.grid))
+        hit = (grids, kernel_allocation(grids, x, y, grid, bandwidth_m))
+        history.cache[key] = hit
+    return hit[1][history.positions[keep]]
+
+
 def retrospective_kde(
     grids: GridLayer,
     history: CaseHistory,
@@ -64,7 +80,7 @@ def retrospective_kde(
     """Kernel-smoothed recent cases per grid, scaled to next month's expected total."""
     lo = month_start_days(origin - window_months)
     keep = (history.t >= lo) & (history.grid >= 0)
-    alloc = kernel_allocation(grids, history.x[keep], history.y[keep], history.grid[keep], bandwidth_m)
+    alloc = history_allocation(grids, history, keep, bandwidth_m)
     surface = np.asarray(alloc.sum(axis=0)).ravel()
     months_seen = min(window_months, max(int((origin - history.first_month).astype(int)), 1))
     season = seasonal_factor(history, origin, horizon_months)

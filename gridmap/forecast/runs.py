@@ -278,6 +278,19 @@ def read_forecast(store: Store, run_id: str) -> tuple[dict, gpd.GeoDataFrame]:
     return row, results
 
 
+#: the rank bands published to roles without all-case access: top 1 %, 5 %, 10 % of grids, the rest
+BANDS = (1, 5, 10, 100)
+
+
+def rank_band(rank: np.ndarray | pd.Series, n_grids: int) -> np.ndarray:
+    """Per grid the smallest band of :data:`BANDS` (percent of grids by rank) it falls in: 1, 5, 10 or 100."""
+    rank = np.asarray(rank, dtype=float)
+    out = np.full(len(rank), 100, dtype=np.int64)
+    for band in BANDS[::-1][1:]:
+        out[rank <= max(int(round(band / 100 * n_grids)), 1)] = band
+    return out
+
+
 def township_summary(
     results: pd.DataFrame, names: pd.Series | None = None, watch_share: float = 0.10
 ) -> pd.DataFrame:

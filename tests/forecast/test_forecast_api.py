@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import time
 
+import openpyxl
 import pytest
 
 from tests.api_testdata import G5, PASSWORDS, city_gpkg, make_client, sign_in
@@ -58,22 +60,82 @@ def test_run_as_job_then_read_results_and_list(env):
     assert client.get("/api/v1/forecast/runs/nope/results").status_code == 404
 
 
-def test_public_gets_no_small_counts_and_no_why(env):
-    _store, client, headers = env
+def _run(client, headers, method):
     job = client.post(
         "/api/v1/forecast/runs",
-        json={"kind": "dispute", "asof": "2024-12-01", "method": "kde"},
+        json={"kind": "dispute", "asof": "2024-12-01", "method": method},
         headers=headers["commander"],
     ).json()
-    run_id = _wait(client, headers["commander"], job["job_id"])["result"]["run_id"]
-    public = {
+    return _wait(client, headers["commander"], job["job_id"])["result"]["run_id"]
+
+
+def test_without_case_access_only_bands_and_disclosed_totals(env):
+    """A rolling baseline's expected count is last months' count: roles without all-case
+    access get rank bands, ranks inside the top 10 %, and totals through the disclosure rule."""
+    store, client, headers = env
+    run_id = _run(client, headers, "rolling_3")
+    full = {
         f["id"]: f["properties"]
-        for f in client.get(f"/api/v1/forecast/runs/{run_id}/results").json()["features"]
+        for f in client.get(f"/api/v1/forecast/runs/{run_id}/results", headers=headers["commander"]).json()[
+            "features"
+        ]
     }
-    assert all(p["why"] is None for p in public.values())
-    small = [p for p in public.values() if p["suppressed"]]
-    assert all(p["recent_cases"] is None for p in small)
-    assert public[G5]["expected"] is not None
+    assert all(p["expected"] is not None and p["why"] for p in full.values())
+    for who in ({}, headers["planner"]):
+        public = {
+            f["id"]: f["properties"]
+            for f in client.get(f"/api/v1/forecast/runs/{run_id}/results", headers=who).json()["features"]
+        }
+        assert set(public) == set(full)
+        for code, p in public.items():
+            assert p["expected"] is None and p["lower"] is None and p["upper"] is None
+            assert p["why"] is None and p["trend"] is None
+            assert p["band"] == full[code]["band"] and p["band"] in (1, 5, 10, 100)
+            assert p["rank"] == (full[code]["rank"] if p["band"] <= 10 else None)
+            if p["suppressed"]:
+                assert p["recent_cases"] is None or p["recent_nearby"] is None
+        run = client.get(f"/api/v1/forecast/runs/{run_id}", headers=who).json()
+        assert all("expected" not in t for t in run["summary"]["top"])
+        exact_total = client.get(f"/api/v1/forecast/runs/{run_id}", headers=headers["commander"]).json()[
+            "summary"
+        ]["expected_total"]
+        shown = run["summary"]["expected_total"]
+        assert shown is None or (shown == int(shown) and abs(shown - exact_total) < 0.5 + 10)
+        towns = client.get(f"/api/v1/forecast/runs/{run_id}/list", headers=who).json()["townships"]
+        for t in towns:
+            assert t["top_expected"] is None
+            assert t["expected"] is None or t["expected"] == int(t["expected"])
+            if t["suppressed"]:
+                assert t["expected"] is None or t["recent_cases"] is None
+    # the same request twice: the same published numbers (no averaging away the noise)
+    first = client.get(f"/api/v1/forecast/runs/{run_id}/list").json()
+    assert client.get(f"/api/v1/forecast/runs/{run_id}/list").json() == first
+    assert public[G5]["band"] is not None
+
+
+def test_xlsx_from_the_api_for_roles_reading_every_case(env):
+    _store, client, headers = env
+    run_id = _run(client, headers, "kde")
+    assert client.get(f"/api/v1/forecast/runs/{run_id}.xlsx").status_code == 401
+    assert client.get(f"/api/v1/forecast/runs/{run_id}.xlsx", headers=headers["planner"]).status_code == 403
+    assert client.get("/api/v1/forecast/runs/nope.xlsx", headers=headers["commander"]).status_code == 404
+    got = client.get(f"/api/v1/forecast/runs/{run_id}.xlsx", headers=headers["commander"])
+    assert got.status_code == 200 and got.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    )
+    book = openpyxl.load_workbook(io.BytesIO(got.content))
+    assert book.sheetnames == ["预警清单", "乡镇汇总", "说明"]
+    rows = list(book["预警清单"].values)
+    listing = client.get(
+        f"/api/v1/forecast/runs/{run_id}/list", params={"limit": 100000}, headers=headers["commander"]
+    ).json()
+    assert rows[0][:2] == ("排名 rank", "网格编码 grid") and len(rows) == len(listing["grids"]) + 1
+    assert [r[1] for r in rows[1:4]] == [g["grid_code"] for g in listing["grids"][:3]]
+    towns = list(book["乡镇汇总"].values)
+    assert len(towns) == len(listing["townships"]) + 1
+    assert sum(r[3] for r in towns[1:]) == pytest.approx(
+        sum(g["expected"] for g in listing["grids"]), abs=0.05
+    )
 
 
 def test_bad_request_fails_the_job_with_a_message(env):

