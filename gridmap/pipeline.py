@@ -1,11 +1,17 @@
 """``gridmap build-demo``: the Tongliao demo end to end, into the configured store.
 
+``--area CODE`` builds another shipped 内蒙古 area instead (a city such as 150100, or the province
+150000): the same steps, synthesised and stored city by city (:func:`build_area`) so that memory
+holds one city at a time; hot-spot runs and users then cover the whole area.
+
 Steps (each logged with its duration):
 
 1. real boundaries (city, 8 counties) + official township/village codes;
 2. the seeded synthetic city below county level (``gridmap.synth``);
-3. a first grid plan of H3 cells clipped to village polygons, then a balanced
-   plan (``gridmap.partition``) that becomes the active plan;
+3. a first grid plan of H3 cells clipped to village polygons (stored compactly: the plan row with
+   its recipe and grid count, its grids recomputed on demand by
+   :func:`gridmap.partition.h3plan.recompute_h3_plan`), then a balanced plan (``gridmap.partition``)
+   that becomes the active plan;
 4. cases geocoded: coordinates converted from GCJ-02/BD-09 to WGS-84 and checked,
    addresses matched against the standard-address table, points assigned to grids;
 5. workers assigned to the grids of the active plan;
@@ -36,6 +42,21 @@ from gridmap.store import Store, open_store
 
 log = logging.getLogger("gridmap.pipeline")
 
+#: the area ``make demo`` builds (Tongliao; its figures are what the demo tests check)
+DEMO_AREA = "150500"
+#: tables a build fills, counted in its report
+BUILD_TABLES = (
+    "admin_units",
+    "addresses",
+    "grids",
+    "cases",
+    "workers",
+    "assignments",
+    "patrols",
+    "petition_items",
+    "petition_visits",
+)
+
 
 @dataclass
 class BuildReport:
@@ -61,12 +82,16 @@ def _step(report: BuildReport, name: str, progress: Callable[[str], None]) -> It
     progress(f"    {name} done in {report.seconds[name]:.1f} s")
 
 
-def _patrol_points_wgs84(patrols: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Patrol check-ins with their declared-CRS coordinates converted to WGS-84 points."""
+def _patrol_points_wgs84(patrols: pd.DataFrame, workers: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Patrol check-ins with their declared-CRS coordinates converted to WGS-84 points, and the
+    county of the worker's post (the PostGIS partition)."""
     from gridmap.geocode.transform import to_wgs84_mixed
 
     lon, lat = to_wgs84_mixed(patrols["raw_lon"], patrols["raw_lat"], patrols["raw_crs"].to_numpy())
     frame = pd.DataFrame(patrols).drop(columns=["geometry"], errors="ignore")
+    post = workers["village_code"].where(workers["village_code"].fillna("") != "", workers["township_code"])
+    county = post.astype("string").str[:6].set_axis(workers["worker_id"].to_numpy())
+    frame["county_code"] = frame["worker_id"].map(county).astype(object).to_numpy()
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 
@@ -77,11 +102,14 @@ def build_demo(
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     with_users: bool = True,
+    area: str | None = None,
 ) -> BuildReport:
     """Build the Tongliao demo into ``store`` (default: the configured store).
 
     ``scale`` multiplies households, cases and workers (1.0 ≈ 1 million households,
     ≈ 7,400 disputes a year); ``seed`` makes every synthetic row reproducible.
+    ``area``: None or 150500 builds Tongliao as always; another shipped 内蒙古 code (a city, a county
+    or 150000) goes to :func:`build_area`.
     """
     settings = settings or get_settings()
     seed = settings.demo_seed if seed is None else seed
@@ -93,6 +121,11 @@ def build_demo(
             "this store was made with gridmap init for real data; the synthetic demo goes into "
             "another store (GRIDMAP_GPKG_PATH or --store)"
         )
+    if area is not None and str(area).strip() != DEMO_AREA:
+        return build_area(str(area).strip(), seed, scale, store, settings, progress, with_users)
+    from gridmap.imports.init import partition_groups
+
+    store.ensure_partitions(partition_groups(DEMO_AREA))  # PostGIS: one partition per county
     report = BuildReport()
 
     from gridmap import synth
@@ -104,7 +137,7 @@ def build_demo(
         store.write("admin_units", city.admin_units, mode="replace")
         store.write("addresses", city.addresses, mode="replace")
         store.write("workers", city.workers, mode="replace")
-        store.write("patrols", _patrol_points_wgs84(city.patrols), mode="replace")
+        store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers), mode="replace")
         store.write("petition_items", city.petition_items, mode="replace")
         store.write("petition_visits", city.petition_visits, mode="replace")
 
@@ -123,6 +156,13 @@ def build_demo(
         assignments = assign_workers(city.workers, grids, seed=seed)
         store.write("assignments", assignments, mode="replace")
 
+    _hotspot_runs(store, plan_id, report, progress)
+
+    return _finish(store, seed, scale, report, progress, with_users)
+
+
+def _hotspot_runs(store: Store, plan_id: str, report: BuildReport, progress: Callable[[str], None]) -> None:
+    """The demo's five stored hot-spot runs over the active plan's grids."""
     with _step(report, "hotspots", progress):
         from gridmap.hotspots.runs import run_hotspots
 
@@ -158,6 +198,17 @@ def build_demo(
                 f"hotspot run {method} {json.dumps({**filters, **params}, ensure_ascii=False)} → {run_id}"
             )
 
+
+def _finish(
+    store: Store,
+    seed: int,
+    scale: float,
+    report: BuildReport,
+    progress: Callable[[str], None],
+    with_users: bool,
+    area: str = "",
+) -> BuildReport:
+    """Demo users, build metadata and row counts."""
     if with_users:
         with _step(report, "demo users", progress):
             from gridmap.users import ensure_demo_users
@@ -167,20 +218,24 @@ def build_demo(
 
     store.set_meta("demo_seed", str(seed))
     store.set_meta("demo_scale", str(scale))
+    if area:
+        store.set_meta("demo_area", area)
     store.set_meta("built_at", datetime.now().isoformat(timespec="seconds"))
-    for table in (
-        "admin_units",
-        "addresses",
-        "grids",
-        "cases",
-        "workers",
-        "assignments",
-        "patrols",
-        "petition_items",
-        "petition_visits",
-    ):
+    for table in BUILD_TABLES:
         report.counts[table] = store.count(table)
     return report
+
+
+def _first_plan(store: Store, resolution: int, grids: int) -> str:
+    """The first plan as a plan row only: H3 cells at ``resolution`` clipped to the villages, recomputed
+    on demand (:func:`gridmap.partition.h3plan.recompute_h3_plan`) rather than stored as grids (150,520
+    rows for Tongliao at scale 1, most of a 741 MB GeoPackage)."""
+    from gridmap.partition import plans
+    from gridmap.partition.h3plan import RECOMPUTED
+
+    empty = gpd.GeoDataFrame({"code": [], "village_code": [], "households": []}, geometry=[], crs=WGS84)
+    params = {"method": "h3", "resolution": resolution, "grids": grids, "stored": RECOMPUTED}
+    return plans.create_plan(store, f"H3 r{resolution} 初始网格", empty, atoms=None, params=params)
 
 
 def _build_plans(
@@ -205,13 +260,7 @@ def _build_plans(
     res = settings.demo_h3_resolution
     with _step(report, f"first plan: H3 r{res} clipped to villages", progress):
         first = h3_plan(villages, addresses, resolution=res)
-        first_id = plans.create_plan(
-            store,
-            f"H3 r{res} 初始网格",
-            first,
-            atoms=None,
-            params={"method": "h3", "resolution": res},
-        )
+        first_id = _first_plan(store, res, len(first))
         plans.activate_plan(store, first_id)
 
     with _step(report, "balanced plan (partition)", progress):
@@ -230,7 +279,7 @@ def _build_plans(
         plans.activate_plan(store, balanced_id)
         r = outcome.result.report
         report.notes.append(
-            f"plans: first {first_id} (archived, {len(first):,} grids), balanced {balanced_id} (active, "
+            f"plans: first {first_id} (archived, {len(first):,} grids, recomputed on demand), balanced {balanced_id} (active, "
             f"{len(outcome.grids):,} grids; {len(r.get('villages_outside_tolerance') or [])} villages whose "
             "atoms cannot give every grid ±tolerance: see `gridmap plan quality`)"
         )
@@ -250,3 +299,130 @@ def _geocode_cases(store: Store, city, grids: gpd.GeoDataFrame, report: BuildRep
         f"cases on a grid: {n_grid:,} of {len(result):,} ({n_grid / max(len(result), 1):.1%})"
     )
     return result
+
+
+def _prefix_ids(city, prefix: str) -> None:
+    """Make the per-city sequence ids (cases, patrols, petition items and visits) unique across the
+    cities of one build: ``150100-SC2022000001``.  Worker ids already carry their village's code."""
+    city.cases["case_id"] = prefix + city.cases["case_id"].astype(str)
+    city.cases["external_id"] = prefix + city.cases["external_id"].astype(str)
+    city.patrols["patrol_id"] = prefix + city.patrols["patrol_id"].astype(str)
+    if len(city.petition_items):
+        city.petition_items["item_id"] = prefix + city.petition_items["item_id"].astype(str)
+        city.petition_items["case_id"] = prefix + city.petition_items["case_id"].astype(str)
+    if len(city.petition_visits):
+        city.petition_visits["visit_id"] = prefix + city.petition_visits["visit_id"].astype(str)
+        city.petition_visits["item_id"] = prefix + city.petition_visits["item_id"].astype(str)
+
+
+def _empty_grids() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"code": [], "village_code": [], "households": []}, geometry=[], crs=WGS84)
+
+
+def build_area(
+    area: str,
+    seed: int,
+    scale: float,
+    store: Store,
+    settings: Settings,
+    progress: Callable[[str], None],
+    with_users: bool = True,
+) -> BuildReport:
+    """Build a shipped 内蒙古 area (a city, a county or the province 150000) city by city.
+
+    Each city is synthesised (:func:`gridmap.synth.synthesize` with ``area``; volumes are Tongliao's
+    per village), stored (PostGIS: into its counties' partitions, created first), partitioned into
+    balanced grids, its cases geocoded and its workers assigned, then dropped from memory: peak
+    memory is that of the largest city, not of the area.  With several cities each gets the seed
+    ``seed + int(city code)`` and its sequence ids a ``<city code>-`` prefix.  Hot-spot runs then
+    cover the whole area's active plan.  Replaces what the store held.
+    """
+    import gc
+
+    from gridmap import boundaries, synth
+    from gridmap.coverage.assignments import assign_workers
+    from gridmap.imports.init import partition_groups
+    from gridmap.partition import plans
+    from gridmap.partition.atoms import build_atoms
+    from gridmap.partition.balance import partition_plan
+    from gridmap.partition.grids import grids_from_atoms
+    from gridmap.partition.h3plan import h3_plan
+
+    level = boundaries.area_level(area)
+    cities = boundaries.area_cities(area)["code"].tolist() if level == "province" else [area]
+    report = BuildReport()
+    with _step(report, "partitions, empty tables", progress):
+        groups = partition_groups(area)
+        created = store.ensure_partitions(groups)
+        report.notes.append(f"partitions: {len(groups)} counties ({created} partitions created)")
+        with store.transaction():
+            for table in (
+                *BUILD_TABLES,
+                "plan_edits",
+                "plan_atoms",
+                "plans",
+                "hotspot_areas",
+                "hotspot_surfaces",
+                "hotspot_results",
+                "hotspot_runs",
+            ):
+                store.delete(table)
+            if level == "province":
+                store.write("admin_units", boundaries.area(area))
+
+    target = settings.grid_target_households
+    band = (settings.grid_min_households, settings.grid_max_households)
+    res = settings.demo_h3_resolution
+    balanced_id = plans.create_plan(
+        store,
+        "均衡网格 v1",
+        _empty_grids(),
+        params={
+            "method": "balanced",
+            "engine": "processes, city by city",
+            "target": target,
+            "band": list(band),
+        },
+    )
+    first_grids = 0
+    for code in cities:
+        city_seed = seed if len(cities) == 1 else seed + int(code)
+        with _step(report, f"city {code}", progress):
+            city = synth.synthesize(
+                seed=city_seed, scale=scale, area=code, progress=lambda m: progress("    " + m)
+            )
+            if len(cities) > 1 or level != "county":
+                _prefix_ids(city, f"{code}-")
+            with store.transaction():
+                store.write("admin_units", city.admin_units)
+                store.write("addresses", city.addresses)
+                store.write("workers", city.workers)
+                store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers))
+                store.write("petition_items", city.petition_items)
+                store.write("petition_visits", city.petition_visits)
+            villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
+            first_grids += len(h3_plan(villages, city.addresses, resolution=res))
+            atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
+            result = partition_plan(
+                atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=2
+            )
+            grids = grids_from_atoms(atoms, result, villages, locked=[])
+            plans.add_plan_grids(store, balanced_id, grids, result.atoms)
+            counties = sorted(villages["code"].str[:6].unique())  # county codes as grids carry them
+            grids = store.read("grids", where={"plan_id": balanced_id, "county_code": counties})
+            cases = _geocode_cases(store, city, grids, report)
+            store.write("cases", cases)
+            store.write("assignments", assign_workers(city.workers, grids, seed=city_seed))
+            del city, villages, atoms, result, grids, cases
+            gc.collect()
+
+    first_id = _first_plan(store, res, first_grids)
+    plans.activate_plan(store, first_id)
+    store.update("plans", {"parent_id": first_id}, where={"plan_id": balanced_id})
+    plans.activate_plan(store, balanced_id)
+    report.notes.append(
+        f"plans: first {first_id} (archived, {first_grids:,} grids, recomputed on demand), "
+        f"balanced {balanced_id} (active, {store.count('grids', {'plan_id': balanced_id}):,} grids)"
+    )
+    _hotspot_runs(store, balanced_id, report, progress)
+    return _finish(store, seed, scale, report, progress, with_users, area=area)
