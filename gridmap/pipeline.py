@@ -226,7 +226,7 @@ def _finish(
     return report
 
 
-def _first_plan(store: Store, resolution: int, grids: int) -> str:
+def _first_plan(store: Store, resolution: int, grids: int | None) -> str:
     """The first plan as a plan row only: H3 cells at ``resolution`` clipped to the villages, recomputed
     on demand (:func:`gridmap.partition.h3plan.recompute_h3_plan`) rather than stored as grids (150,520
     rows for Tongliao at scale 1, most of a 741 MB GeoPackage)."""
@@ -328,7 +328,8 @@ def build_area(
     progress: Callable[[str], None],
     with_users: bool = True,
 ) -> BuildReport:
-    """Build a shipped 内蒙古 area (a city, a county or the province 150000) city by city.
+    """Build a shipped 内蒙古 area (a city, a county, the province 150000, or a comma-separated list of
+    cities and counties) city by city.
 
     Each city is synthesised (:func:`gridmap.synth.synthesize` with ``area``; volumes are Tongliao's
     per village), stored (PostGIS: into its counties' partitions, created first), partitioned into
@@ -346,13 +347,16 @@ def build_area(
     from gridmap.partition.atoms import build_atoms
     from gridmap.partition.balance import partition_plan
     from gridmap.partition.grids import grids_from_atoms
-    from gridmap.partition.h3plan import h3_plan
 
-    level = boundaries.area_level(area)
-    cities = boundaries.area_cities(area)["code"].tolist() if level == "province" else [area]
+    codes = [c.strip() for c in str(area).split(",") if c.strip()]
+    levels = [boundaries.area_level(c) for c in codes]
+    if "province" in levels and len(codes) > 1:
+        raise InputError(f"area {area}: the province {boundaries.PROVINCE_CODE} is built on its own")
+    level = levels[0]
+    cities = boundaries.area_cities(codes[0])["code"].tolist() if level == "province" else codes
     report = BuildReport()
     with _step(report, "partitions, empty tables", progress):
-        groups = partition_groups(area)
+        groups = {county: values for c in codes for county, values in partition_groups(c).items()}
         created = store.ensure_partitions(groups)
         report.notes.append(f"partitions: {len(groups)} counties ({created} partitions created)")
         with store.transaction():
@@ -384,15 +388,13 @@ def build_area(
             "band": list(band),
         },
     )
-    first_grids = 0
     for code in cities:
         city_seed = seed if len(cities) == 1 else seed + int(code)
         with _step(report, f"city {code}", progress):
             city = synth.synthesize(
                 seed=city_seed, scale=scale, area=code, progress=lambda m: progress("    " + m)
             )
-            if len(cities) > 1 or level != "county":
-                _prefix_ids(city, f"{code}-")
+            _prefix_ids(city, f"{code}-")
             with store.transaction():
                 store.write("admin_units", city.admin_units)
                 store.write("addresses", city.addresses)
@@ -401,7 +403,6 @@ def build_area(
                 store.write("petition_items", city.petition_items)
                 store.write("petition_visits", city.petition_visits)
             villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
-            first_grids += len(h3_plan(villages, city.addresses, resolution=res))
             atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
             result = partition_plan(
                 atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=2
@@ -416,12 +417,13 @@ def build_area(
             del city, villages, atoms, result, grids, cases
             gc.collect()
 
-    first_id = _first_plan(store, res, first_grids)
+    # the first plan's grids are not even counted here: H3 r8 over the province is ~1.6 M cells
+    first_id = _first_plan(store, res, None)
     plans.activate_plan(store, first_id)
     store.update("plans", {"parent_id": first_id}, where={"plan_id": balanced_id})
     plans.activate_plan(store, balanced_id)
     report.notes.append(
-        f"plans: first {first_id} (archived, {first_grids:,} grids, recomputed on demand), "
+        f"plans: first {first_id} (archived, H3 r{res}, recomputed on demand), "
         f"balanced {balanced_id} (active, {store.count('grids', {'plan_id': balanced_id}):,} grids)"
     )
     _hotspot_runs(store, balanced_id, report, progress)

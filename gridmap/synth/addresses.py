@@ -165,6 +165,8 @@ def _settlement_areas(admin: AdminResult) -> np.ndarray:
 def _largest_part(geoms: np.ndarray) -> np.ndarray:
     """The largest polygon of each (multi)polygon."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
+    if not len(parts):  # an area without such units (a small county)
+        return parts
     area = shapely.area(parts)
     order = np.lexsort((-area, owner))
     first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]

@@ -257,7 +257,8 @@ def _area_frames(
             boundaries.real_admin_units(data_dir),
         )
     counties = boundaries.area_counties(area, data_dir)
-    real = pd.concat([boundaries.area(area, data_dir), counties], ignore_index=True)
+    outlines = [counties] if boundaries.area_level(area, data_dir) == "county" else [boundaries.area(area), counties]
+    real = pd.concat(outlines, ignore_index=True)
     return counties, boundaries.area_townships(area, data_dir), boundaries.area_villages(area, data_dir), real
 
 

@@ -1,0 +1,60 @@
+"""`gridmap build-demo --area`: two counties of two cities into PostGIS, city by city, in partitions.
+
+The province build (`--area 150000`) is the same loop over 12 cities; it is measured in bench/scale.py.
+"""
+
+from __future__ import annotations
+
+import mapbox_vector_tile
+import pytest
+import shapely
+
+from api import mvt
+from gridmap.pipeline import build_demo
+from tests.api_testdata import make_client
+
+#: 白云鄂博矿区 (包头市, 4 villages) and 乌达区 (乌海市, 21 villages): the smallest two-city build
+AREA = "150206,150303"
+
+
+@pytest.mark.postgis
+def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store):
+    store = postgis_store
+    report = build_demo(seed=3, scale=1.0, store=store, area=AREA, with_users=False)
+    assert {"grids_150206", "grids_150303", "grids_default"} <= set(store.partitions("grids"))
+    assert {"cases_150206", "cases_150303"} <= set(store.partitions("cases"))
+    units = store.read("admin_units", columns=["code", "level", "parent_code"])
+    counties = set(units.loc[units["level"] == "county", "code"])
+    assert counties == {"150206", "150303"}
+    villages = units[units["level"] == "village"]
+    assert set(villages["code"].str[:6]) == counties and len(villages) == 4 + 21
+    plan = store.active_plan_id()
+    grids = store.read("grids", where={"plan_id": plan})
+    # every village is covered by its grids, in its county's partition
+    assert set(grids["village_code"]) == set(villages["code"])
+    rows = store._fetch(
+        "rows per partition",
+        f'SELECT tableoid::regclass::text, count(*) FROM "{store.schema}".grids GROUP BY 1',
+        [],
+    )
+    assert {name.split(".")[-1].strip('"') for name, n in rows if n} == {"grids_150206", "grids_150303"}
+    # ids of the two cities do not collide, and the cases were geocoded onto grids in both
+    cases = store.read("cases", columns=["case_id", "grid_code", "county_code"])
+    assert cases["case_id"].is_unique and set(cases["case_id"].str[:6]) == {"150206", "150303"}
+    assert set(cases["county_code"].dropna()) == counties
+    assert report.counts["grids"] == len(grids) and store.count("hotspot_results") > 0
+    # the first plan is a recipe, not stored grids
+    first = store.read("plans", where={"status": "archived"})
+    assert len(first) == 1 and store.count("grids", {"plan_id": first["plan_id"].iloc[0]}) == 0
+    client = make_client(store, rate_limit_per_address=0, rate_limit_per_token=0)
+    try:
+        for county in sorted(counties):
+            inside = grids[grids["county_code"] == county].geometry.iloc[0]
+            point = shapely.get_coordinates(inside.representative_point())[0]
+            z, x, y = mvt.tiles_covering((*point, *point), [12])[0]
+            r = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
+            assert r.status_code == 200, (county, r.status_code)
+            features = mapbox_vector_tile.decode(r.content)["grids"]["features"]
+            assert any(f["properties"]["code"].startswith(county) for f in features), county
+    finally:
+        client.close()
