@@ -404,8 +404,10 @@ def build_area(
                 store.write("petition_visits", city.petition_visits)
             villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
             atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
+            # worker processes pay off from a few hundred villages (their start-up costs ~1 s)
+            n_jobs = 2 if len(villages) > 200 else 1
             result = partition_plan(
-                atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=2
+                atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=n_jobs
             )
             grids = grids_from_atoms(atoms, result, villages, locked=[])
             plans.add_plan_grids(store, balanced_id, grids, result.atoms)

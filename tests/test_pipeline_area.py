@@ -20,7 +20,7 @@ AREA = "150206,150303"
 @pytest.mark.postgis
 def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store):
     store = postgis_store
-    report = build_demo(seed=3, scale=1.0, store=store, area=AREA, with_users=False)
+    report = build_demo(seed=3, scale=0.5, store=store, area=AREA, with_users=False)
     assert {"grids_150206", "grids_150303", "grids_default"} <= set(store.partitions("grids"))
     assert {"cases_150206", "cases_150303"} <= set(store.partitions("cases"))
     units = store.read("admin_units", columns=["code", "level", "parent_code"])

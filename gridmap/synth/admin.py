@@ -257,7 +257,9 @@ def _area_frames(
             boundaries.real_admin_units(data_dir),
         )
     counties = boundaries.area_counties(area, data_dir)
-    outlines = [counties] if boundaries.area_level(area, data_dir) == "county" else [boundaries.area(area), counties]
+    outlines = (
+        [counties] if boundaries.area_level(area, data_dir) == "county" else [boundaries.area(area), counties]
+    )
     real = pd.concat(outlines, ignore_index=True)
     return counties, boundaries.area_townships(area, data_dir), boundaries.area_villages(area, data_dir), real
 
