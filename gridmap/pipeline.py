@@ -388,21 +388,31 @@ def build_area(
             "band": list(band),
         },
     )
-    for code in cities:
+    phases = {"synthesize": 0.0, "store": 0.0, "partition": 0.0, "geocode cases": 0.0, "assign workers": 0.0}
+
+    @contextmanager
+    def phase(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        phases[name] += time.perf_counter() - t0
+
+    for number, code in enumerate(cities, 1):
         city_seed = seed if len(cities) == 1 else seed + int(code)
-        with _step(report, f"city {code}", progress):
+        progress(f"[city {number}/{len(cities)}] {code} …")
+        with phase("synthesize"):
             city = synth.synthesize(
                 seed=city_seed, scale=scale, area=code, progress=lambda m: progress("    " + m)
             )
             _prefix_ids(city, f"{code}-")
-            with store.transaction():
-                store.write("admin_units", city.admin_units)
-                store.write("addresses", city.addresses)
-                store.write("workers", city.workers)
-                store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers))
-                store.write("petition_items", city.petition_items)
-                store.write("petition_visits", city.petition_visits)
-            villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
+        with phase("store"), store.transaction():
+            store.write("admin_units", city.admin_units)
+            store.write("addresses", city.addresses)
+            store.write("workers", city.workers)
+            store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers))
+            store.write("petition_items", city.petition_items)
+            store.write("petition_visits", city.petition_visits)
+        villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
+        with phase("partition"):
             atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
             # worker processes pay off from a few hundred villages (their start-up costs ~1 s)
             n_jobs = 2 if len(villages) > 200 else 1
@@ -411,13 +421,18 @@ def build_area(
             )
             grids = grids_from_atoms(atoms, result, villages, locked=[])
             plans.add_plan_grids(store, balanced_id, grids, result.atoms)
+        with phase("geocode cases"):
             counties = sorted(villages["code"].str[:6].unique())  # county codes as grids carry them
             grids = store.read("grids", where={"plan_id": balanced_id, "county_code": counties})
             cases = _geocode_cases(store, city, grids, report)
             store.write("cases", cases)
+        with phase("assign workers"):
             store.write("assignments", assign_workers(city.workers, grids, seed=city_seed))
-            del city, villages, atoms, result, grids, cases
-            gc.collect()
+        del city, villages, atoms, result, grids, cases
+        gc.collect()
+        progress("    done; so far " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
+    for name, seconds in phases.items():
+        report.seconds[f"{name} (all cities)"] = seconds
 
     # the first plan's grids are not even counted here: H3 r8 over the province is ~1.6 M cells
     first_id = _first_plan(store, res, None)
