@@ -355,7 +355,7 @@ def build_area(
     level = levels[0]
     cities = boundaries.area_cities(codes[0])["code"].tolist() if level == "province" else codes
     report = BuildReport()
-    with _step(report, "partitions, empty tables", progress):
+    with _step(report, "partitions and empty tables", progress):
         groups = {county: values for c in codes for county, values in partition_groups(c).items()}
         created = store.ensure_partitions(groups)
         report.notes.append(f"partitions: {len(groups)} counties ({created} partitions created)")
