@@ -89,9 +89,12 @@ def _patrol_points_wgs84(patrols: pd.DataFrame, workers: pd.DataFrame) -> gpd.Ge
 
     lon, lat = to_wgs84_mixed(patrols["raw_lon"], patrols["raw_lat"], patrols["raw_crs"].to_numpy())
     frame = pd.DataFrame(patrols).drop(columns=["geometry"], errors="ignore")
-    post = workers["village_code"].where(workers["village_code"].fillna("") != "", workers["township_code"])
-    county = post.astype("string").str[:6].set_axis(workers["worker_id"].to_numpy())
-    frame["county_code"] = frame["worker_id"].map(county).astype(object).to_numpy()
+    if "county_code" not in frame:
+        post = workers["village_code"].where(
+            workers["village_code"].fillna("") != "", workers["township_code"]
+        )
+        county = post.astype(object).str[:6].set_axis(workers["worker_id"].to_numpy())
+        frame["county_code"] = frame["worker_id"].map(county).to_numpy()
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 

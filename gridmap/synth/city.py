@@ -148,6 +148,12 @@ def synthesize(
         .astype({"id_number": object})
     )
     patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
+    # the county of each worker's post (village, else township): the PostGIS partition of a check-in
+    post = workers["village_code"].where(workers["village_code"].fillna("") != "", workers["township_code"])
+    county = pd.Series(post.astype(object).str[:6].to_numpy(), index=workers["worker_id"].to_numpy())
+    patrols.insert(
+        patrols.columns.get_loc("geometry"), "county_code", patrols["worker_id"].map(county).to_numpy()
+    )
 
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)
     truth["agents"] = agents.truth
