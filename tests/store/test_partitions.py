@@ -11,7 +11,8 @@ from gridmap.crs import WGS84
 from gridmap.imports.init import partition_groups
 from gridmap.store.schema import all_tables
 
-GROUPS = {"150502": ["150502", "150571"], "150521": ["150521"]}
+#: made-up county codes (no other test creates their partitions): 159901 hosts the zone 159971
+GROUPS = {"159901": ["159901", "159971"], "159902": ["159902"]}
 
 
 def _addresses(ids: list[str], counties: list[str | None]) -> gpd.GeoDataFrame:
@@ -31,12 +32,12 @@ def _plan(store, sql: str, params: list) -> str:
 def test_county_partitions_hold_their_rows_and_prune(postgis_store):
     store = postgis_store
     # rows written before the partitions exist wait in the default partition, then move
-    store.write("addresses", _addresses(["a1", "z1"], ["150521", "150571"]))
+    store.write("addresses", _addresses(["a1", "z1"], ["159902", "159971"]))
     assert store.ensure_partitions(GROUPS) == 2 * sum(1 for t in all_tables().values() if t.partition_key)
     assert store.ensure_partitions(GROUPS) == 0  # idempotent
-    store.write("addresses", _addresses(["a2", "k1", "n1"], ["150521", "150502", None]))
+    store.write("addresses", _addresses(["a2", "k1", "n1"], ["159902", "159901", None]))
     parts = store.partitions("addresses")
-    assert parts["addresses_150502"] == "FOR VALUES IN ('150502', '150571')"
+    assert parts["addresses_159901"] == "FOR VALUES IN ('159901', '159971')"
     assert parts["addresses_default"] == "DEFAULT"
     table = f'"{store.schema}"'
     per_partition = dict(
@@ -47,31 +48,31 @@ def test_county_partitions_hold_their_rows_and_prune(postgis_store):
         )
     )
     assert {k.split(".")[-1].strip('"'): v for k, v in per_partition.items()} == {
-        "addresses_150521": 2,
-        "addresses_150502": 2,  # the development zone 150571 lies in 150502
+        "addresses_159902": 2,
+        "addresses_159901": 2,  # the zone 159971 lies in 159901
         "addresses_default": 1,
     }
     # a query filtered by county scans that county's partition only (plan-time pruning)
     for name in ("addresses", "cases", "grids", "patrols", "hotspot_results"):
-        plan = _plan(store, f"SELECT * FROM {table}.{name} WHERE county_code = %s", ["150521"])
-        assert f"{name}_150521" in plan and f"{name}_150502" not in plan and "_default" not in plan, plan
-    plan = _plan(store, f"SELECT count(*) FROM {table}.addresses WHERE county_code = ANY(%s)", [["150571"]])
-    assert "addresses_150502" in plan and "addresses_150521" not in plan, plan
+        plan = _plan(store, f"SELECT * FROM {table}.{name} WHERE county_code = %s", ["159902"])
+        assert f"{name}_159902" in plan and f"{name}_159901" not in plan and "_default" not in plan, plan
+    plan = _plan(store, f"SELECT count(*) FROM {table}.addresses WHERE county_code = ANY(%s)", [["159971"]])
+    assert "addresses_159901" in plan and "addresses_159902" not in plan, plan
     # the store's own reads: same rows as without partitions
-    got = store.read("addresses", where={"county_code": "150521"}).sort_values("address_id")
+    got = store.read("addresses", where={"county_code": "159902"}).sort_values("address_id")
     assert got["address_id"].tolist() == ["a1", "a2"]
     # an upsert replaces by the declared key, even when the row changes county (and partition)
-    store.upsert("addresses", _addresses(["a1"], ["150502"]))
-    assert store.read("addresses", where={"address_id": "a1"})["county_code"].tolist() == ["150502"]
+    store.upsert("addresses", _addresses(["a1"], ["159901"]))
+    assert store.read("addresses", where={"address_id": "a1"})["county_code"].tolist() == ["159901"]
     assert store.count("addresses") == 5
     with pytest.raises(Exception, match="duplicate|unique"):
-        store.write("addresses", _addresses(["k1"], ["150502"]))
+        store.write("addresses", _addresses(["k1"], ["159901"]))
 
 
 def test_geopackage_has_no_partitions(gpkg_store):
     assert gpkg_store.ensure_partitions(GROUPS) == 0
-    gpkg_store.write("addresses", _addresses(["a1"], ["150521"]))
-    assert gpkg_store.read("addresses", where={"county_code": "150521"})["address_id"].tolist() == ["a1"]
+    gpkg_store.write("addresses", _addresses(["a1"], ["159902"]))
+    assert gpkg_store.read("addresses", where={"county_code": "159902"})["address_id"].tolist() == ["a1"]
 
 
 def test_partition_groups_cover_any_area():
@@ -81,3 +82,14 @@ def test_partition_groups_cover_any_area():
     assert set(partition_groups("150100")) == set(
         pd.Series(list(province)).loc[lambda s: s.str[:4] == "1501"]
     )
+
+
+@pytest.mark.postgis
+def test_init_for_an_area_creates_its_county_partitions(postgis_store):
+    from gridmap.imports.init import init_store
+
+    init_store(postgis_store, area="150100")  # 呼和浩特市: 9 county-level units
+    grids = postgis_store.partitions("grids")
+    expected = {f"grids_{code}" for code in partition_groups("150100")}
+    assert len(expected) == 9 and expected <= set(grids)
+    assert "'150172'" in grids["grids_150105"]  # the development zone's codes lie in 赛罕区
