@@ -49,6 +49,26 @@ def main() -> int:
             ["150102"],
         )
         print("  cases of 150102 (新城区), query plan:\n    " + "\n    ".join(r[0] for r in plan))
+        for table in (
+            "addresses",
+            "cases",
+            "grids",
+            "patrols",
+            "hotspot_results",
+            "plan_atoms",
+            "admin_units",
+        ):
+            rows = store.count(table)
+            size = store._fetch(
+                "size",
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                "AND (c.relname = %s OR c.relname LIKE %s) AND c.relkind IN ('r', 'p')",
+                [store.schema, table, f"{table}\\_%"],
+            )[0][0]
+            print(
+                f"  {table}: {int(size) / 2**20:,.1f} MiB with indexes, {int(size) / max(rows, 1):,.0f} bytes/row"
+            )
     grids = store.read("grids", where={"plan_id": store.active_plan_id()})
     app = create_app(Settings(rate_limit_per_address=0, rate_limit_per_token=0), store=store)
     with TestClient(app) as client:
