@@ -239,14 +239,13 @@ def _store_counts(store_url: str) -> dict:
 
 
 def _steps(stdout: str) -> dict[str, float]:
-    """The build's ``step seconds:`` line as {step: seconds}."""
+    """The build's ``step seconds:`` line as {step: seconds} (step names may hold commas)."""
+    import re
+
     for line in stdout.splitlines():
         if line.startswith("step seconds:"):
-            out = {}
-            for part in line.removeprefix("step seconds:").split(","):
-                name, _, value = part.strip().rpartition(" ")
-                out[name] = float(value)
-            return out
+            body = line.removeprefix("step seconds:")
+            return {name.strip(): float(v) for name, v in re.findall(r"\s*(.*?) (\d+\.\d+)(?:,|$)", body)}
     return {}
 
 
@@ -292,6 +291,7 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
                 tmp.cleanup()
                 continue
             steps = _steps(proc.stdout)
+            print("\n".join(f"    {line}" for line in proc.stdout.splitlines()[:3]), flush=True)
             counts = _store_counts(url)
             partition_s = steps.get(
                 "balanced plan (partition)", steps.get("partition (all cities)", float("nan"))
