@@ -433,8 +433,12 @@ class PostgisStore(Store):
                 # TRUNCATE is transactional; it holds an exclusive lock until commit (readers wait)
                 cursor.execute(f"TRUNCATE {self._table_sql(table)}")
             if len(batch):
-                rebuild = len(batch) >= REBUILD_INDEXES_ROWS and self._fewer_rows_than(
-                    cursor, table, len(batch)
+                # not for a partitioned table: its indexes span every partition (100+ for a province),
+                # and re-creating them all for one county's rows costs more than maintaining them
+                rebuild = (
+                    not batch.table.partition_key
+                    and len(batch) >= REBUILD_INDEXES_ROWS
+                    and self._fewer_rows_than(cursor, table, len(batch))
                 )
                 if rebuild:
                     # Building indexes once after COPY is ~3x faster than maintaining them row by row.
