@@ -321,7 +321,7 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
                 conn.close()
             tmp.cleanup()
             rows.append(row)
-            print(f"  {area} scale {scale}: {seconds:.1f} s, peak {row['peak_rss_MiB']} MiB", flush=True)
+            print(f"  {area} scale {scale}: {row}", flush=True)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     print("\ngrowth (each row against the previous scale of the same area):")
