@@ -58,3 +58,20 @@ def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store)
             assert any(f["properties"]["code"].startswith(county) for f in features), county
     finally:
         client.close()
+
+
+def test_a_first_plan_stored_as_a_recipe_is_recomputed(gpkg_store):
+    from gridmap.partition import plans
+    from gridmap.partition.h3plan import h3_plan
+    from gridmap.pipeline import _first_plan
+    from gridmap.synth import synthesize
+
+    city = synthesize(seed=5, scale=0.5, area="150206")  # 白云鄂博矿区: 4 villages
+    gpkg_store.write("admin_units", city.admin_units)
+    gpkg_store.write("addresses", city.addresses)
+    villages = city.admin_units[city.admin_units["level"] == "village"]
+    expected = h3_plan(villages, city.addresses, resolution=8)
+    plan_id = _first_plan(gpkg_store, 8, len(expected))
+    assert gpkg_store.count("grids", {"plan_id": plan_id}) == 0  # nothing stored but the recipe
+    plan = plans.load_plan(gpkg_store, plan_id)
+    assert len(plan.grids) == len(expected) and set(plan.grids["code"]) == set(expected["code"])

@@ -178,6 +178,11 @@ def load_plan(store, plan_id: str | None = None) -> Plan:
     atoms = store.read("plan_atoms", where={"plan_id": plan_id}, order_by=["atom_id"])
     params = json.loads(row["params"]) if isinstance(row["params"], str) and row["params"] else {}
     parent = row["parent_id"] if isinstance(row["parent_id"], str) and row["parent_id"] else None
+    if grids.empty and params.get("method") == "h3" and params.get("stored"):
+        # a first plan stored as its recipe (gridmap build-demo): its grids are recomputed
+        from gridmap.partition.h3plan import recompute_h3_plan
+
+        grids = recompute_h3_plan(store, plan_id).sort_values("code", ignore_index=True)
     return Plan(
         plan_id=plan_id,
         name=str(row["name"]),
