@@ -32,6 +32,7 @@ CITIES = {"150500": "通辽市", "150100": "呼和浩特市"}
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default=None, help="postgresql:// URL (default: GRIDMAP_DATABASE_URL)")
+    parser.add_argument("--plan", default=None, help="plan id of the grids (default: the active plan)")
     args = parser.parse_args()
     store = open_store(args.store)
     ok = True
@@ -69,7 +70,8 @@ def main() -> int:
             print(
                 f"  {table}: {int(size) / 2**20:,.1f} MiB with indexes, {int(size) / max(rows, 1):,.0f} bytes/row"
             )
-    grids = store.read("grids", where={"plan_id": store.active_plan_id()})
+    plan = args.plan or store.active_plan_id()
+    grids = store.read("grids", where={"plan_id": plan})
     app = create_app(Settings(rate_limit_per_address=0, rate_limit_per_token=0), store=store)
     with TestClient(app) as client:
         for city, name in CITIES.items():
@@ -81,7 +83,7 @@ def main() -> int:
             x0, y0 = shapely.get_coordinates(mine.geometry.iloc[len(mine) // 2].representative_point())[0]
             z, x, y = mvt.tiles_covering((x0, y0, x0, y0), [12])[0]
             t = time.perf_counter()
-            r = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
+            r = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf", params={"plan": plan})
             ms = (time.perf_counter() - t) * 1000
             features = (
                 mapbox_vector_tile.decode(r.content)["grids"]["features"] if r.status_code == 200 else []
