@@ -65,6 +65,8 @@ class BuildReport:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: :func:`build_area`: one entry per city, in build order (seconds, CPU and peak memory)
+    cities: list[CityOutcome] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = ["step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items())]
@@ -322,6 +324,146 @@ def _empty_grids() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"code": [], "village_code": [], "households": []}, geometry=[], crs=WGS84)
 
 
+#: the per-city phases of :func:`build_area`, summed over its cities in the report
+CITY_PHASES = ("synthesize", "store", "partition", "geocode cases", "assign workers")
+
+
+@dataclass
+class CityOutcome:
+    """One city of :func:`build_area`: seconds per phase, wall and CPU seconds, the peak resident
+    memory of its process in MB (its own child process when the cities are isolated), the report
+    notes and the progress lines it produced."""
+
+    code: str
+    seconds: dict[str, float]
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    notes: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+def _reopen_url(store: Store) -> str | None:
+    """The URL another process opens ``store`` with, or None when it cannot (a store kind or a
+    keyword DSN it does not know): the cities are then built in this process."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    dsn = getattr(store, "dsn", None)
+    if isinstance(dsn, str) and dsn.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(dsn)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("schema", store.schema)]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    path = getattr(store, "path", None)
+    return str(path) if path is not None else None
+
+
+def _build_city(
+    store: Store,
+    code: str,
+    city_seed: int,
+    scale: float,
+    balanced_id: str,
+    settings: Settings,
+    progress: Callable[[str], None],
+) -> CityOutcome:
+    """Synthesise, store, partition, geocode and assign one city of :func:`build_area`."""
+    import resource
+
+    from gridmap import synth
+    from gridmap.coverage.assignments import assign_workers
+    from gridmap.partition import plans
+    from gridmap.partition.atoms import build_atoms
+    from gridmap.partition.balance import partition_plan
+    from gridmap.partition.grids import grids_from_atoms
+
+    target = settings.grid_target_households
+    band = (settings.grid_min_households, settings.grid_max_households)
+    seconds = dict.fromkeys(CITY_PHASES, 0.0)
+    notes = BuildReport().notes
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    @contextmanager
+    def phase(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        seconds[name] += time.perf_counter() - t0
+
+    with phase("synthesize"):
+        city = synth.synthesize(
+            seed=city_seed, scale=scale, area=code, progress=lambda m: progress("    " + m)
+        )
+        _prefix_ids(city, f"{code}-")
+    with phase("store"), store.transaction():
+        store.write("admin_units", city.admin_units)
+        store.write("addresses", city.addresses)
+        store.write("workers", city.workers)
+        store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers))
+        store.write("petition_items", city.petition_items)
+        store.write("petition_visits", city.petition_visits)
+    villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
+    with phase("partition"):
+        atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
+        # worker processes pay off from a few hundred villages (their start-up costs ~1 s)
+        n_jobs = 2 if len(villages) > 200 else 1
+        result = partition_plan(
+            atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=n_jobs
+        )
+        grids = grids_from_atoms(atoms, result, villages, locked=[])
+        plans.add_plan_grids(store, balanced_id, grids, result.atoms)
+    with phase("geocode cases"):
+        counties = sorted(villages["code"].str[:6].unique())  # county codes as grids carry them
+        grids = store.read("grids", where={"plan_id": balanced_id, "county_code": counties})
+        report = BuildReport(notes=notes)
+        cases = _geocode_cases(store, city, grids, report)
+        store.write("cases", cases)
+    with phase("assign workers"):
+        store.write("assignments", assign_workers(city.workers, grids, seed=city_seed))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return CityOutcome(
+        code=code,
+        seconds=seconds,
+        wall_s=time.perf_counter() - wall0,
+        cpu_s=time.process_time() - cpu0,
+        peak_rss_mb=peak_mb,
+        notes=notes,
+    )
+
+
+def _city_child(
+    url: str, code: str, city_seed: int, scale: float, balanced_id: str, settings: Settings
+) -> CityOutcome:
+    """:func:`_build_city` in a child process: its own store connection; its progress lines are
+    returned for the parent to replay in order.  CPU includes the city's own worker processes."""
+    import resource
+
+    from gridmap.store import open_store
+
+    lines: list[str] = []
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    store = open_store(url)
+    try:
+        outcome = _build_city(store, code, city_seed, scale, balanced_id, settings, lines.append)
+    finally:
+        store.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outcome.cpu_s += (children.ru_utime + children.ru_stime) - (children0.ru_utime + children0.ru_stime)
+    outcome.lines = lines
+    return outcome
+
+
+def _run_city_in_child(
+    url: str, code: str, city_seed: int, scale: float, balanced_id: str, settings: Settings
+) -> CityOutcome:
+    """Run one city in a fresh spawned process that ends with it (``max_tasks_per_child=1``): its
+    memory returns to the system when the city is done, whatever the libraries keep."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1) as pool:
+        return pool.submit(_city_child, url, code, city_seed, scale, balanced_id, settings).result()
+
+
 def build_area(
     area: str,
     seed: int,
@@ -341,15 +483,9 @@ def build_area(
     ``seed + int(city code)`` and its sequence ids a ``<city code>-`` prefix.  Hot-spot runs then
     cover the whole area's active plan.  Replaces what the store held.
     """
-    import gc
-
-    from gridmap import boundaries, synth
-    from gridmap.coverage.assignments import assign_workers
+    from gridmap import boundaries
     from gridmap.imports.init import partition_groups
     from gridmap.partition import plans
-    from gridmap.partition.atoms import build_atoms
-    from gridmap.partition.balance import partition_plan
-    from gridmap.partition.grids import grids_from_atoms
 
     codes = [c.strip() for c in str(area).split(",") if c.strip()]
     levels = [boundaries.area_level(c) for c in codes]
@@ -391,49 +527,31 @@ def build_area(
             "band": list(band),
         },
     )
-    phases = {"synthesize": 0.0, "store": 0.0, "partition": 0.0, "geocode cases": 0.0, "assign workers": 0.0}
-
-    @contextmanager
-    def phase(name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        phases[name] += time.perf_counter() - t0
-
+    phases = dict.fromkeys(CITY_PHASES, 0.0)
+    url = _reopen_url(store)
+    # one child process per city (spawned, so it starts from a clean heap): memory held after a city
+    # (allocator arenas, library caches) cannot pile up across the 12 cities of the province.  A
+    # list of counties stays in-process (small, and what the tests build).
+    isolate = url is not None and len(cities) > 1 and set(levels) & {"province", "city"}
     for number, code in enumerate(cities, 1):
         city_seed = seed if len(cities) == 1 else seed + int(code)
         progress(f"[city {number}/{len(cities)}] {code} …")
-        with phase("synthesize"):
-            city = synth.synthesize(
-                seed=city_seed, scale=scale, area=code, progress=lambda m: progress("    " + m)
-            )
-            _prefix_ids(city, f"{code}-")
-        with phase("store"), store.transaction():
-            store.write("admin_units", city.admin_units)
-            store.write("addresses", city.addresses)
-            store.write("workers", city.workers)
-            store.write("patrols", _patrol_points_wgs84(city.patrols, city.workers))
-            store.write("petition_items", city.petition_items)
-            store.write("petition_visits", city.petition_visits)
-        villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
-        with phase("partition"):
-            atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
-            # worker processes pay off from a few hundred villages (their start-up costs ~1 s)
-            n_jobs = 2 if len(villages) > 200 else 1
-            result = partition_plan(
-                atoms, target=target, band=band, tolerance=settings.grid_tolerance, n_jobs=n_jobs
-            )
-            grids = grids_from_atoms(atoms, result, villages, locked=[])
-            plans.add_plan_grids(store, balanced_id, grids, result.atoms)
-        with phase("geocode cases"):
-            counties = sorted(villages["code"].str[:6].unique())  # county codes as grids carry them
-            grids = store.read("grids", where={"plan_id": balanced_id, "county_code": counties})
-            cases = _geocode_cases(store, city, grids, report)
-            store.write("cases", cases)
-        with phase("assign workers"):
-            store.write("assignments", assign_workers(city.workers, grids, seed=city_seed))
-        del city, villages, atoms, result, grids, cases
-        gc.collect()
-        progress("    done; so far " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
+        if isolate:
+            outcome = _run_city_in_child(url, code, city_seed, scale, balanced_id, settings)
+            for line in outcome.lines:
+                progress(line)
+        else:
+            outcome = _build_city(store, code, city_seed, scale, balanced_id, settings, progress)
+        report.notes.extend(outcome.notes)
+        for name, seconds in outcome.seconds.items():
+            phases[name] += seconds
+        report.cities.append(outcome)
+        progress(
+            f"    done in {outcome.wall_s:.1f} s (CPU {outcome.cpu_s:.1f} s"
+            + (f", peak RSS {outcome.peak_rss_mb:,.0f} MB" if isolate else "")
+            + "); so far "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+        )
     for name, seconds in phases.items():
         report.seconds[f"{name} (all cities)"] = seconds
 
