@@ -402,7 +402,9 @@ def _build_city(
         store.write("petition_visits", city.petition_visits)
     villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
     with phase("partition"):
-        atoms = build_atoms(villages, city.addresses, target=target, base_resolution=8)
+        # households refine atoms down to H3 r13 where needed; empty land stays at the coarse base
+        base = settings.demo_area_atom_resolution
+        atoms = build_atoms(villages, city.addresses, target=target, base_resolution=base)
         # worker processes pay off from a few hundred villages (their start-up costs ~1 s)
         n_jobs = 2 if len(villages) > 200 else 1
         result = partition_plan(
@@ -523,6 +525,7 @@ def build_area(
         params={
             "method": "balanced",
             "engine": "processes, city by city",
+            "atom_resolution": settings.demo_area_atom_resolution,
             "target": target,
             "band": list(band),
         },
