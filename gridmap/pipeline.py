@@ -108,13 +108,14 @@ def build_demo(
     progress: Callable[[str], None] | None = None,
     with_users: bool = True,
     area: str | None = None,
+    isolate: bool | None = None,
 ) -> BuildReport:
     """Build the Tongliao demo into ``store`` (default: the configured store).
 
     ``scale`` multiplies households, cases and workers (1.0 ≈ 1 million households,
     ≈ 7,400 disputes a year); ``seed`` makes every synthetic row reproducible.
     ``area``: None or 150500 builds Tongliao as always; another shipped 内蒙古 code (a city, a county
-    or 150000) goes to :func:`build_area`.
+    or 150000) goes to :func:`build_area` (``isolate``: see there).
     """
     settings = settings or get_settings()
     seed = settings.demo_seed if seed is None else seed
@@ -127,7 +128,7 @@ def build_demo(
             "another store (GRIDMAP_GPKG_PATH or --store)"
         )
     if area is not None and str(area).strip() != DEMO_AREA:
-        return build_area(str(area).strip(), seed, scale, store, settings, progress, with_users)
+        return build_area(str(area).strip(), seed, scale, store, settings, progress, with_users, isolate)
     from gridmap.imports.init import partition_groups
 
     store.ensure_partitions(partition_groups(DEMO_AREA))  # PostGIS: one partition per county
@@ -474,6 +475,7 @@ def build_area(
     settings: Settings,
     progress: Callable[[str], None],
     with_users: bool = True,
+    isolate: bool | None = None,
 ) -> BuildReport:
     """Build a shipped 内蒙古 area (a city, a county, the province 150000, or a comma-separated list of
     cities and counties) city by city.
@@ -484,6 +486,12 @@ def build_area(
     memory is that of the largest city, not of the area.  With several cities each gets the seed
     ``seed + int(city code)`` and its sequence ids a ``<city code>-`` prefix.  Hot-spot runs then
     cover the whole area's active plan.  Replaces what the store held.
+
+    ``isolate``: build each city in its own spawned child process, which returns all its memory to
+    the system when the city ends.  None (default): for the province or a list of cities, when the
+    store can be reopened by URL; in-process otherwise (one city, a list of counties).  In-process,
+    glibc keeps the freed heap of a big city (阿拉善盟, 呼伦贝尔市: hundreds of thousands of atoms), so
+    the resident size of a long in-process loop follows its largest city plus fragmentation.
     """
     from gridmap import boundaries
     from gridmap.imports.init import partition_groups
@@ -535,7 +543,10 @@ def build_area(
     # one child process per city (spawned, so it starts from a clean heap): memory held after a city
     # (allocator arenas, library caches) cannot pile up across the 12 cities of the province.  A
     # list of counties stays in-process (small, and what the tests build).
-    isolate = url is not None and len(cities) > 1 and set(levels) & {"province", "city"}
+    if isolate is None:
+        isolate = url is not None and len(cities) > 1 and bool(set(levels) & {"province", "city"})
+    if isolate and url is None:
+        raise InputError(f"store {store!r}: cannot be reopened in a child process; build with isolate=False")
     for number, code in enumerate(cities, 1):
         city_seed = seed if len(cities) == 1 else seed + int(code)
         progress(f"[city {number}/{len(cities)}] {code} …")

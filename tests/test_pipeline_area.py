@@ -21,6 +21,7 @@ AREA = "150206,150303"
 def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store):
     store = postgis_store
     report = build_demo(seed=3, scale=0.5, store=store, area=AREA, with_users=False)
+    assert [c.code for c in report.cities] == AREA.split(",")
     assert {"grids_150206", "grids_150303", "grids_default"} <= set(store.partitions("grids"))
     assert {"cases_150206", "cases_150303"} <= set(store.partitions("cases"))
     units = store.read("admin_units", columns=["code", "level", "parent_code"])
@@ -75,3 +76,35 @@ def test_a_first_plan_stored_as_a_recipe_is_recomputed(gpkg_store):
     assert gpkg_store.count("grids", {"plan_id": plan_id}) == 0  # nothing stored but the recipe
     plan = plans.load_plan(gpkg_store, plan_id)
     assert len(plan.grids) == len(expected) and set(plan.grids["code"]) == set(expected["code"])
+
+
+def test_a_store_is_reopened_by_url_in_a_child_process(gpkg_store, tmp_path):
+    from gridmap.pipeline import _reopen_url
+    from gridmap.store import open_store
+    from gridmap.store.postgis import PostgisStore
+
+    assert _reopen_url(gpkg_store) == str(gpkg_store.path)
+    pg = PostgisStore("postgresql://postgres@127.0.0.1:5432/db?sslmode=disable", schema="s1")
+    assert _reopen_url(pg) == "postgresql://postgres@127.0.0.1:5432/db?sslmode=disable&schema=s1"
+    assert _reopen_url(PostgisStore("dbname=db host=127.0.0.1")) is None  # a keyword DSN: in-process
+    assert open_store(_reopen_url(gpkg_store)).path == gpkg_store.path
+
+
+def test_a_city_built_in_a_child_process_equals_the_in_process_build(tmp_path):
+    """The province builds each city in a spawned child (memory returned after each city): same rows."""
+    from gridmap.store import open_store
+
+    def build(isolate: bool):
+        store = open_store(tmp_path / f"isolate_{isolate}.gpkg")
+        report = build_demo(seed=3, scale=0.5, store=store, area="150206", with_users=False, isolate=isolate)
+        grids = store.read("grids", where={"plan_id": store.active_plan_id()}, columns=["code", "households"])
+        cases = store.read("cases", columns=["case_id", "grid_code"])
+        store.close()
+        return report, grids.sort_values("code").reset_index(drop=True), cases.sort_values("case_id")
+
+    child, child_grids, child_cases = build(True)
+    here, here_grids, here_cases = build(False)
+    assert child.cities[0].peak_rss_mb > 0 and child.cities[0].code == "150206"
+    assert child.counts == here.counts and child.counts["grids"] > 0
+    assert child_grids.equals(here_grids)
+    assert child_cases.reset_index(drop=True).equals(here_cases.reset_index(drop=True))
