@@ -44,9 +44,12 @@ def recompute_h3_plan(store, plan_id: str) -> gpd.GeoDataFrame:
     import json
 
     from gridmap.errors import InputError
-    from gridmap.partition.plans import plan_row
 
-    params = json.loads(plan_row(store, plan_id)["params"] or "{}")
+    # the plan row read here, not through gridmap.partition.plans (whose load_plan calls this function)
+    rows = store.read("plans", where={"plan_id": plan_id})
+    if rows.empty:
+        raise InputError(f"no plan {plan_id!r}")
+    params = json.loads(rows["params"].iloc[0] or "{}")
     if params.get("method") != "h3" or "resolution" not in params:
         raise InputError(f"plan {plan_id} is not an H3 first plan")
     villages = store.read("admin_units", where={"level": "village"})
