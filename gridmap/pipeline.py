@@ -380,7 +380,7 @@ def _build_city(
     target = settings.grid_target_households
     band = (settings.grid_min_households, settings.grid_max_households)
     seconds = dict.fromkeys(CITY_PHASES, 0.0)
-    notes = BuildReport().notes
+    report = BuildReport()  # collects this city's geocoding notes
     wall0, cpu0 = time.perf_counter(), time.process_time()
 
     @contextmanager
@@ -416,7 +416,6 @@ def _build_city(
     with phase("geocode cases"):
         counties = sorted(villages["code"].str[:6].unique())  # county codes as grids carry them
         grids = store.read("grids", where={"plan_id": balanced_id, "county_code": counties})
-        report = BuildReport(notes=notes)
         cases = _geocode_cases(store, city, grids, report)
         store.write("cases", cases)
     with phase("assign workers"):
@@ -428,7 +427,7 @@ def _build_city(
         wall_s=time.perf_counter() - wall0,
         cpu_s=time.process_time() - cpu0,
         peak_rss_mb=peak_mb,
-        notes=notes,
+        notes=report.notes,
     )
 
 
