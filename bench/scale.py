@@ -16,10 +16,14 @@ For each: wall seconds, CPU seconds (this process and its pool; for dask the wor
 villages within ±tolerance, and peak RSS of the run (this process — without the pool's children for n_jobs=2; for dask the
 largest worker). On a busy
 machine compare CPU seconds: wall time then measures the other work too. With ``--build S [S …]`` it also runs ``gridmap build-demo --scale S`` for
-each scale into a temporary GeoPackage and prints build time and the child's peak RSS (the city only:
-``--area`` for the province does not exist yet).
+each scale (and each ``--area``: the city 150500, the province 150000) into a temporary GeoPackage, or
+into a schema of ``--database``, and prints build time, CPU time and the build's peak RSS, then the
+per-county costs (build, partition, hot spots) and the grid-tile p50 through the API, and how they
+grow from one scale to the next.
 
     .venv/bin/python bench/scale.py --store var/demo-0.1.gpkg [--workers 1 2] [--no-peers] [--build 0.05 0.2]
+    flock /work/wt/.bigmem.lock .venv/bin/python bench/scale.py --build 0.05 0.2 1 --area 150500 150000 \
+        --database postgresql://postgres@127.0.0.1/gridmap_i15a
 
 Figures depend on the machine and on what else runs on it (the 2 cores here are shared).
 """
@@ -185,53 +189,151 @@ def bench_partition(store_path: str, workers: list[int], peers: bool = True) -> 
         )
 
 
-def bench_build(scales: list[float], seed: int) -> None:
-    """``gridmap build-demo`` per scale under GNU time (its %M is the build process's own peak RSS)."""
-    print("\nbuild-demo (the city; peak RSS of the build process):")
+def _tile_p50(store_url: str, samples: int = 40, seed: int = 0) -> tuple[float, float, int]:
+    """(first tile ms, p50 ms of the next ones, tiles) of /tiles/grids at z12 over grids picked at random
+    from the active plan, through the API (TestClient, rate limits off).  The first request of a
+    GeoPackage store loads its in-memory index; PostGIS encodes every tile with ST_AsMVT."""
+    import numpy as np
+    import shapely
+    from fastapi.testclient import TestClient
+
+    from api import mvt
+    from api.main import create_app
+    from gridmap.config import Settings
+
+    store = open_store(store_url)
+    try:
+        plan = store.active_plan_id()
+        grids = store.read("grids", where={"plan_id": plan})
+        rng = np.random.default_rng(seed)
+        pick = grids.iloc[rng.choice(len(grids), min(samples, len(grids)), replace=False)]
+        points = shapely.get_coordinates(pick.geometry.representative_point().values)
+        tiles = sorted({mvt.tiles_covering((x, y, x, y), [12])[0] for x, y in points})
+        app = create_app(Settings(rate_limit_per_address=0, rate_limit_per_token=0), store=store)
+        times = []
+        with TestClient(app) as client:
+            for z, x, y in tiles:
+                t = time.perf_counter()
+                r = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
+                times.append((time.perf_counter() - t) * 1000)
+                if r.status_code not in (200, 204):
+                    raise RuntimeError(f"tile {z}/{x}/{y}: HTTP {r.status_code}")
+        return times[0], float(np.median(times[1:] or times)), len(tiles)
+    finally:
+        store.close()
+
+
+def _store_counts(store_url: str) -> dict:
+    store = open_store(store_url)
+    try:
+        units = store.read("admin_units", columns=["level"])
+        levels = units["level"].value_counts().to_dict()
+        return {
+            "counties": int(levels.get("county", 0)),
+            "villages": int(levels.get("village", 0)),
+            "grids": store.count("grids", {"plan_id": store.active_plan_id()}),
+            "cases": store.count("cases"),
+        }
+    finally:
+        store.close()
+
+
+def _steps(stdout: str) -> dict[str, float]:
+    """The build's ``step seconds:`` line as {step: seconds} (step names may hold commas)."""
+    import re
+
+    for line in stdout.splitlines():
+        if line.startswith("step seconds:"):
+            body = line.removeprefix("step seconds:")
+            return {name.strip(): float(v) for name, v in re.findall(r"\s*(.*?) (\d+\.\d+)(?:,|$)", body)}
+    return {}
+
+
+def bench_build(scales: list[float], seed: int, areas: list[str], database: str | None, keep: bool) -> None:
+    """``gridmap build-demo --area A --scale S`` per area and scale under GNU time (wall, CPU, the build
+    process's own peak RSS: its partition worker processes are not included), then per-county costs
+    and the grid-tile p50 through the API.  With ``--database`` each build goes into its own schema
+    ``bench_<area>_<scale>`` of that PostgreSQL database (dropped afterwards unless ``--keep``)."""
+    print(
+        f"\nbuild-demo per area and scale (load average before: {Path('/proc/loadavg').read_text().split()[:3]})"
+    )
     if not Path("/usr/bin/time").exists():
         print("  needs /usr/bin/time (apt-get install time)")
         return
     rows = []
-    for scale in scales:
-        with tempfile.TemporaryDirectory() as tmp:
-            path, peak_file = Path(tmp) / "demo.gpkg", Path(tmp) / "peak"
+    for area in areas:
+        for scale in scales:
+            tmp = tempfile.TemporaryDirectory()
+            schema = f"bench_{area.replace(',', '_')}_{str(scale).replace('.', '_')}"
+            url = f"{database}?schema={schema}" if database else str(Path(tmp.name) / "demo.gpkg")
+            peak_file = Path(tmp.name) / "peak"
             t = time.perf_counter()
             proc = subprocess.run(
-                [
-                    "/usr/bin/time",
-                    "-f",
-                    "%M",
-                    "-o",
-                    str(peak_file),
-                    sys.executable,
-                    "-m",
-                    "gridmap.cli",
-                    "build-demo",
-                    "--seed",
-                    str(seed),
-                    "--scale",
-                    str(scale),
-                    "--store",
-                    str(path),
-                ],
+                ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(peak_file), sys.executable, "-m", "api.cli"]
+                + ["build-demo", "--area", area, "--seed", str(seed), "--scale", str(scale), "--store", url],
                 capture_output=True,
                 text=True,
             )
             seconds = time.perf_counter() - t
-            peak_kib = int(peak_file.read_text().split()[-1]) if peak_file.exists() else 0
-            size = path.stat().st_size / 2**20 if path.exists() else float("nan")
-        note = "ok" if proc.returncode == 0 else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
-        rows.append(
-            {
+            wall, user, system, peak_kib = (
+                peak_file.read_text().split()[-4:] if peak_file.exists() else [0] * 4
+            )
+            row = {
+                "area": area,
                 "scale": scale,
-                "seconds": round(seconds, 1),
-                "peak_rss_MiB": round(peak_kib / 1024),
-                "gpkg_MiB": round(size),
-                "result": note,
+                "build_s": round(seconds, 1),
+                "cpu_s": round(float(user) + float(system), 1),
+                "peak_rss_MiB": round(int(peak_kib) / 1024),
             }
-        )
-        print(f"  scale {scale}: {seconds:.1f} s", flush=True)
-    print(pd.DataFrame(rows).to_string(index=False))
+            if proc.returncode != 0:
+                row["result"] = f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+                rows.append(row)
+                tmp.cleanup()
+                continue
+            steps = _steps(proc.stdout)
+            print("\n".join(f"    {line}" for line in proc.stdout.splitlines()[:3]), flush=True)
+            counts = _store_counts(url)
+            partition_s = steps.get(
+                "balanced plan (partition)", steps.get("partition (all cities)", float("nan"))
+            )
+            n = max(counts["counties"], 1)
+            first_ms, p50_ms, tiles = _tile_p50(url)
+            row.update(
+                counties=counts["counties"],
+                villages=counts["villages"],
+                grids=counts["grids"],
+                cases=counts["cases"],
+                build_s_per_county=round(seconds / n, 2),
+                partition_s_per_county=round(partition_s / n, 2),
+                hotspots_s_per_county=round(steps.get("hotspots", float("nan")) / n, 3),
+                tile_first_ms=round(first_ms),
+                tile_p50_ms=round(p50_ms, 1),
+                tiles=tiles,
+                result="ok",
+            )
+            if database and not keep:
+                import psycopg2
+
+                conn = psycopg2.connect(database)
+                conn.autocommit = True
+                with conn.cursor() as cursor:
+                    cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                conn.close()
+            tmp.cleanup()
+            rows.append(row)
+            print(f"  {area} scale {scale}: {row}", flush=True)
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    print("\ngrowth (each row against the previous scale of the same area):")
+    for area, group in table.groupby("area", sort=False):
+        group = group[group.get("result", "ok") == "ok"]
+        for (_, a), (_, b) in zip(group.iloc[:-1].iterrows(), group.iloc[1:].iterrows(), strict=True):
+            print(
+                f"  {area}: scale {a['scale']} → {b['scale']} (×{b['scale'] / a['scale']:g}): "
+                f"build ×{b['build_s'] / a['build_s']:.2f}, CPU ×{b['cpu_s'] / max(a['cpu_s'], 1e-9):.2f}, "
+                f"peak RSS ×{b['peak_rss_MiB'] / max(a['peak_rss_MiB'], 1):.2f}"
+            )
+    print(f"load average after: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 
 def main() -> int:
@@ -245,13 +347,20 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--area", nargs="+", default=["150500"], help="areas to build with --build (e.g. 150500 150000)"
+    )
+    parser.add_argument(
+        "--database", default=None, help="build into this postgresql:// database (a schema per build)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the --database schemas")
+    parser.add_argument(
         "--no-peers", action="store_true", help="skip today's whole-area path (n_jobs 1 and 2)"
     )
     args = parser.parse_args()
     if args.store:
         bench_partition(args.store, args.workers, peers=not args.no_peers)
     if args.build:
-        bench_build(args.build, args.seed)
+        bench_build(args.build, args.seed, args.area, args.database, args.keep)
     if not args.store and not args.build:
         parser.error("give --store (partition benchmark) and/or --build SCALE …")
     return 0

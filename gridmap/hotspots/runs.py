@@ -640,6 +640,9 @@ def result_rows(run_id: str, data: RunInputs, output: MethodOutput) -> gpd.GeoDa
     rows = pd.DataFrame({"run_id": run_id, "unit_id": data.units.ids, "count": data.counts})
     for column, values in output.columns.items():
         rows[column] = values
+    if data.units.kind != "h3":  # grid and admin codes start with their county's: the PostGIS partition
+        ids = pd.Series(data.units.ids, dtype=object).astype(str)
+        rows["county_code"] = ids.str[:6].where(ids.str.fullmatch(r"\d{6,}")).to_numpy()
     return gpd.GeoDataFrame(rows, geometry=_multipolygons(data.units.geometry), crs=WGS84)
 
 

@@ -38,6 +38,20 @@ def area_units(area: str = DEFAULT_AREA) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(units, geometry="geometry", crs=frames[0].crs)
 
 
+def partition_groups(area: str = DEFAULT_AREA) -> dict[str, list[str]]:
+    """County code → the county-code values its store partition holds, for every county-level
+    unit of ``area`` (any shipped 内蒙古 code): the county itself and the statistical zones
+    (e.g. 150571 in 150502) whose units lie in it (:data:`gridmap.boundaries.DEV_ZONE_HOSTS`)."""
+    from gridmap import boundaries
+
+    counties = boundaries.area_counties(str(area))["code"].tolist()
+    groups = {code: [code] for code in counties}
+    for zone, host in boundaries.DEV_ZONE_HOSTS.items():
+        if host in groups:
+            groups[host].append(zone)
+    return groups
+
+
 def synthetic_rows(store) -> str | None:
     """Why ``store`` counts as synthetic (the demo build or synthetic rows), else None."""
     if store.get_meta("demo_seed") is not None:
@@ -80,4 +94,6 @@ def init_store(store, area: str = DEFAULT_AREA, empty: bool = False) -> dict[str
         counts = units["level"].value_counts().to_dict()
     elif current is None:
         store.set_meta(META_AREA, wanted)
+    if not empty:  # PostGIS: one partition per county of the big tables (idempotent; GeoPackage: none)
+        store.ensure_partitions(partition_groups(area))
     return {str(k): int(v) for k, v in counts.items()}

@@ -30,3 +30,28 @@ def h3_plan(villages: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame, resolution:
     )
     grids, _ = grids_from_assignment(atoms, assignment, villages)
     return grids
+
+
+#: what a first plan stores instead of its grids (``plans.params["stored"]``)
+RECOMPUTED = "recipe only: grids recomputed on demand by gridmap.partition.h3plan.recompute_h3_plan"
+
+
+def recompute_h3_plan(store, plan_id: str) -> gpd.GeoDataFrame:
+    """The grids of a first plan stored as a recipe (``params`` method ``h3``, ``resolution``):
+    :func:`h3_plan` over the store's villages and addresses, with the plan's id.  EPSG:4326.
+
+    Deterministic: the same villages and addresses give the same cells and codes."""
+    import json
+
+    from gridmap.errors import InputError
+
+    # the plan row read here, not through gridmap.partition.plans (whose load_plan calls this function)
+    rows = store.read("plans", where={"plan_id": plan_id})
+    if rows.empty:
+        raise InputError(f"no plan {plan_id!r}")
+    params = json.loads(rows["params"].iloc[0] or "{}")
+    if params.get("method") != "h3" or "resolution" not in params:
+        raise InputError(f"plan {plan_id} is not an H3 first plan")
+    villages = store.read("admin_units", where={"level": "village"})
+    addresses = store.read("addresses")
+    return h3_plan(villages, addresses, resolution=int(params["resolution"])).assign(plan_id=plan_id)

@@ -93,15 +93,6 @@ def create_plan(
             f"grid code {grids.loc[grids['code'].duplicated(), 'code'].iloc[0]} appears twice"
         )
     plan_id = f"plan-{datetime.now(LOCAL_TZ):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
-    g = grids.to_crs(WGS84).copy()
-    for c in GRID_COLUMNS:
-        if c not in g.columns:
-            g[c] = {
-                "township_code": g["village_code"].astype(str).str[:9],
-                "county_code": g["village_code"].astype(str).str[:6],
-            }.get(c, 0)
-    g = g[GRID_COLUMNS].assign(plan_id=plan_id)
-    g = g.set_geometry(to_multipolygon(g.geometry.values)).set_crs(WGS84, allow_override=True)
     row = pd.DataFrame(
         [
             {
@@ -117,12 +108,33 @@ def create_plan(
     )
     with store.transaction():
         store.write("plans", row)
+        add_plan_grids(store, plan_id, grids, atoms)
+    return plan_id
+
+
+def add_plan_grids(
+    store, plan_id: str, grids: gpd.GeoDataFrame, atoms: gpd.GeoDataFrame | None = None
+) -> int:
+    """Write ``grids`` (and their ``atoms``) into the existing plan ``plan_id``; returns grids written.
+
+    Lets a big area be saved city by city into one plan (``gridmap build-demo --area``); the caller
+    keeps grid codes unique across calls (they are: a code starts with its village's code)."""
+    g = grids.to_crs(WGS84).copy()
+    for c in GRID_COLUMNS:
+        if c not in g.columns:
+            g[c] = {
+                "township_code": g["village_code"].astype(str).str[:9],
+                "county_code": g["village_code"].astype(str).str[:6],
+            }.get(c, 0)
+    g = g[GRID_COLUMNS].assign(plan_id=plan_id)
+    g = g.set_geometry(to_multipolygon(g.geometry.values)).set_crs(WGS84, allow_override=True)
+    with store.transaction():
         store.write("grids", g)
         if atoms is not None and len(atoms):
             a = _atoms_with_codes(atoms, grids)[ATOM_COLUMNS + ["geometry"]].assign(plan_id=plan_id)
             a = a.set_geometry(to_multipolygon(a.geometry.values)).set_crs(WGS84, allow_override=True)
             store.write("plan_atoms", a)
-    return plan_id
+    return len(g)
 
 
 def plan_row(store, plan_id: str) -> pd.Series:
@@ -166,6 +178,11 @@ def load_plan(store, plan_id: str | None = None) -> Plan:
     atoms = store.read("plan_atoms", where={"plan_id": plan_id}, order_by=["atom_id"])
     params = json.loads(row["params"]) if isinstance(row["params"], str) and row["params"] else {}
     parent = row["parent_id"] if isinstance(row["parent_id"], str) and row["parent_id"] else None
+    if grids.empty and params.get("method") == "h3" and params.get("stored"):
+        # a first plan stored as its recipe (gridmap build-demo): its grids are recomputed
+        from gridmap.partition.h3plan import recompute_h3_plan
+
+        grids = recompute_h3_plan(store, plan_id).sort_values("code", ignore_index=True)
     return Plan(
         plan_id=plan_id,
         name=str(row["name"]),

@@ -260,6 +260,13 @@ class Store(abc.ABC):
         raise :class:`StoreError`; callers then encode them themselves (``api.mvt``)."""
         raise StoreError(f"the {self.backend} store does not encode vector tiles")
 
+    def ensure_partitions(self, groups: Mapping[str, Sequence[str]]) -> int:
+        """Give each county its own partition of every partitioned table (``Table.partition_key``):
+        ``groups`` maps a county code to the key values its partition holds (the county and the
+        statistical zones it hosts).  Returns partitions created.  The GeoPackage has no partitions:
+        it does nothing and returns 0."""
+        return 0
+
     def active_plan_id(self) -> str | None:
         df = self.read("plans", where={"status": "active"}, order_by=["created_at"])
         return None if df.empty else str(df["plan_id"].iloc[-1])

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -282,9 +282,20 @@ class PostgisStore(Store):
         if table.is_spatial:
             geometry_type = GEOMETRY_TYPES[(table.geometry_type or "GEOMETRY").upper()]
             parts.append(f"{quote(GEOMETRY_COLUMN)} geometry({geometry_type}, {WGS84_EPSG})")
-        if table.primary_key:
+        key = table.partition_key
+        if table.primary_key and key and key not in table.primary_key:
+            # a unique constraint of a partitioned table must hold the partition key; NULLS NOT
+            # DISTINCT keeps rows without a county unique too.  Upserts replace by the declared key.
+            columns = ", ".join(quote(k) for k in (*table.primary_key, key))
+            parts.append(f"CONSTRAINT {quote(table.name + '_key')} UNIQUE NULLS NOT DISTINCT ({columns})")
+        elif table.primary_key:
             parts.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)})")
+        partition = f" PARTITION BY LIST ({quote(key)})" if key else ""
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}){partition}")
+        if key and self._is_partitioned(cursor, table.name):
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table_sql(table.name + '_default')} PARTITION OF {name} DEFAULT"
+            )
         cursor.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
             (name,),
@@ -300,6 +311,68 @@ class PostgisStore(Store):
             )
         for _, create in self._secondary_indexes(table):
             cursor.execute(create)
+
+    def _is_partitioned(self, cursor: Any, table: str) -> bool:
+        """True when ``table`` exists as a partitioned table (a store made before partitioning keeps
+        its plain tables: they work, without pruning)."""
+        cursor.execute(
+            "SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (self.schema, table),
+        )
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+    def partitions(self, table: str) -> dict[str, str]:
+        """Partition name → its bound (``FOR VALUES IN (…)`` or ``DEFAULT``) of ``table``; empty when
+        the table is not partitioned."""
+        rows = self._fetch(
+            f"partitions of {table}",
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
+            "JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = %s AND p.relname = %s "
+            "ORDER BY c.relname",
+            [self.schema, table],
+        )
+        return {name: bound for name, bound in rows}
+
+    def ensure_partitions(self, groups: Mapping[str, Sequence[str]]) -> int:
+        """One partition per county of every partitioned table, ``<table>_<county>``, holding the
+        key values ``groups[county]``; rows already in the default partition move into it.
+        Idempotent; returns partitions created."""
+        created = 0
+        tables = [t for t in all_tables().values() if t.partition_key]
+        with self.transaction(), self._cursor("ensure partitions") as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_INIT_LOCK,))
+            for table in tables:
+                if not self._is_partitioned(cursor, table.name):
+                    continue
+                existing = set(self.partitions(table.name))
+                parent, default = self._table_sql(table.name), self._table_sql(table.name + "_default")
+                key = quote(table.partition_key or "")
+                for county, values in sorted(groups.items()):
+                    child = f"{table.name}_{county}"
+                    if child in existing:
+                        continue
+                    values = sorted({str(v) for v in values} | {str(county)})
+                    cursor.execute(f"SELECT 1 FROM {default} WHERE {key} = ANY(%s) LIMIT 1", (values,))
+                    moving = cursor.fetchone() is not None
+                    if moving:  # a default partition may not keep rows that a new partition would take
+                        cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {default}")
+                    cursor.execute(
+                        f"CREATE TABLE {self._table_sql(child)} PARTITION OF {parent} FOR VALUES IN "
+                        f"({', '.join(['%s'] * len(values))})",
+                        values,
+                    )
+                    if moving:
+                        cursor.execute(
+                            f"WITH moved AS (DELETE FROM {default} WHERE {key} = ANY(%s) RETURNING *) "
+                            f"INSERT INTO {parent} SELECT * FROM moved",
+                            (values,),
+                        )
+                        cursor.execute(f"ALTER TABLE {parent} ATTACH PARTITION {default} DEFAULT")
+                    created += 1
+        return created
 
     def _secondary_indexes(self, table: Table) -> list[tuple[str, str]]:
         """(name, CREATE INDEX IF NOT EXISTS …) of the declared btree indexes and the GiST index."""
@@ -372,8 +445,12 @@ class PostgisStore(Store):
                 # TRUNCATE is transactional; it holds an exclusive lock until commit (readers wait)
                 cursor.execute(f"TRUNCATE {self._table_sql(table)}")
             if len(batch):
-                rebuild = len(batch) >= REBUILD_INDEXES_ROWS and self._fewer_rows_than(
-                    cursor, table, len(batch)
+                # not for a partitioned table: its indexes span every partition (100+ for a province),
+                # and re-creating them all for one county's rows costs more than maintaining them
+                rebuild = (
+                    not batch.table.partition_key
+                    and len(batch) >= REBUILD_INDEXES_ROWS
+                    and self._fewer_rows_than(cursor, table, len(batch))
                 )
                 if rebuild:
                     # Building indexes once after COPY is ~3x faster than maintaining them row by row.
@@ -409,10 +486,20 @@ class PostgisStore(Store):
             cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{staging}")
             cursor.execute(f"CREATE TEMP TABLE {staging} (LIKE {self._table_sql(table)} INCLUDING DEFAULTS)")
             self._copy(cursor, staging, batch)
-            cursor.execute(
-                f"INSERT INTO {self._table_sql(table)} ({', '.join(columns)}) SELECT {', '.join(columns)} "
-                f"FROM {staging} ON CONFLICT ({', '.join(quote(k) for k in decl.primary_key)}) {on_conflict}"
-            )
+            if decl.partition_key and decl.partition_key not in decl.primary_key:
+                # the unique constraint holds the partition key, so ON CONFLICT cannot match on the
+                # declared key alone: replace by it (a row may move to another county's partition)
+                keys = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in decl.primary_key)
+                cursor.execute(f"DELETE FROM {self._table_sql(table)} t USING {staging} s WHERE {keys}")
+                cursor.execute(
+                    f"INSERT INTO {self._table_sql(table)} ({', '.join(columns)}) "
+                    f"SELECT {', '.join(columns)} FROM {staging}"
+                )
+            else:
+                cursor.execute(
+                    f"INSERT INTO {self._table_sql(table)} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                    f"FROM {staging} ON CONFLICT ({', '.join(quote(k) for k in decl.primary_key)}) {on_conflict}"
+                )
             cursor.execute(f"DROP TABLE {staging}")
         return len(batch)
 

@@ -25,6 +25,9 @@ class Table:
     geometry_type: str | None = None  # POINT | MULTIPOLYGON | GEOMETRY | None
     indexes: tuple[tuple[str, ...], ...] = ()
     description: str = ""
+    #: PostGIS only: the table is declared ``PARTITION BY LIST (<this column>)``, one partition per
+    #: county (created by ``Store.ensure_partitions``) and a default one; the GeoPackage ignores it
+    partition_key: str | None = None
 
     @property
     def is_spatial(self) -> bool:
@@ -96,6 +99,7 @@ register(
         primary_key=("address_id",),
         geometry_type="POINT",
         indexes=(("village_code",), ("road",)),
+        partition_key="county_code",
         description="standard addresses (标准地址) with households",
     )
 )
@@ -136,6 +140,7 @@ register(
         primary_key=("plan_id", "code"),
         geometry_type="MULTIPOLYGON",
         indexes=(("plan_id",), ("village_code",)),
+        partition_key="county_code",
         description="grids of every plan (15-digit code = 12-digit village code + 3-digit sequence)",
     )
 )
@@ -179,6 +184,7 @@ register(
         primary_key=("case_id",),
         geometry_type="POINT",
         indexes=(("external_id",), ("grid_code",), ("reported_at",), ("kind", "category")),
+        partition_key="county_code",
         description="disputes (矛盾纠纷) and petitions (信访); party_* are personal data",
     )
 )
@@ -225,11 +231,21 @@ register(
 register(
     Table(
         "patrols",
-        {"patrol_id": T, "worker_id": T, "ts": T, "raw_lon": R, "raw_lat": R, "raw_crs": T, "source": T},
+        {
+            "patrol_id": T,
+            "worker_id": T,
+            "ts": T,
+            "raw_lon": R,
+            "raw_lat": R,
+            "raw_crs": T,
+            "source": T,
+            "county_code": T,
+        },
         primary_key=("patrol_id",),
         geometry_type="POINT",
         indexes=(("worker_id",), ("ts",)),
-        description="patrol check-ins (巡查打卡), geometry in WGS-84",
+        partition_key="county_code",
+        description="patrol check-ins (巡查打卡), geometry in WGS-84; county_code: the worker's county (may be empty)",
     )
 )
 
@@ -265,10 +281,12 @@ register(
             "bin": I,
             "label": T,
             "extra": T,
+            "county_code": T,
         },
         primary_key=("run_id", "unit_id"),
         geometry_type="MULTIPOLYGON",
         indexes=(("run_id",),),
+        partition_key="county_code",
         description="per-unit hotspot results (grid, H3 cell or admin unit); aggregated, no personal data",
     )
 )

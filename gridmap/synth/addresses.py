@@ -44,6 +44,8 @@ COUNTY_POPULATION = {
 #: share of each county's households living in communities (urban)
 URBAN_SHARE = {"150502": 0.72, "150581": 0.9}
 URBAN_SHARE_DEFAULT = 0.38
+#: outside Tongliao: a city district's (区) urban share (科尔沁区's)
+DISTRICT_URBAN_SHARE = URBAN_SHARE["150502"]
 PERSONS_PER_HOUSEHOLD = 2.8
 
 #: households per residential building (floors × units), and their frequencies
@@ -86,11 +88,17 @@ def _village_households(admin: AdminResult, scale: float, rng: np.random.Generat
     towns = admin.towns.set_index("town_id")
     kind = v["town_id"].map(towns["kind"]).to_numpy()
     hh = np.zeros(len(v), dtype=np.int64)
-    total_pop = sum(COUNTY_POPULATION.values())
-    for county, pop in sorted(COUNTY_POPULATION.items()):
+    population = COUNTY_POPULATION
+    if not set(v["county_code"]) <= set(COUNTY_POPULATION):
+        # outside Tongliao no population is shipped: a county's share follows its village count
+        population = v["county_code"].value_counts().to_dict()
+    districts = set(admin.counties.loc[admin.counties["name"].str.endswith("区"), "code"])
+    total_pop = sum(population.values())
+    for county, pop in sorted(population.items()):
         in_county = (v["county_code"] == county).to_numpy()
         county_hh = TOTAL_HOUSEHOLDS * scale * pop / total_pop
-        urban_share = URBAN_SHARE.get(county, URBAN_SHARE_DEFAULT)
+        default_share = DISTRICT_URBAN_SHARE if county in districts else URBAN_SHARE_DEFAULT
+        urban_share = URBAN_SHARE.get(county, default_share)
         for is_urban, share in ((True, urban_share), (False, 1.0 - urban_share)):
             sel = np.flatnonzero(in_county & (v["urban"].to_numpy() == is_urban))
             if not len(sel):
@@ -157,6 +165,8 @@ def _settlement_areas(admin: AdminResult) -> np.ndarray:
 def _largest_part(geoms: np.ndarray) -> np.ndarray:
     """The largest polygon of each (multi)polygon."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
+    if not len(parts):  # an area without such units (a small county)
+        return parts
     area = shapely.area(parts)
     order = np.lexsort((-area, owner))
     first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]

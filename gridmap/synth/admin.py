@@ -110,7 +110,11 @@ def short_township_name(names: pd.Series) -> pd.Series:
 
 
 def _county_centre(code: str, county_geom: BaseGeometry, places: gpd.GeoDataFrame) -> np.ndarray:
-    spec = COUNTY_SEATS[code]
+    spec = COUNTY_SEATS.get(code)
+    if spec is None:  # outside Tongliao: the centroid (metres), or a point surely inside
+        centroid = county_geom.centroid
+        inside = centroid if county_geom.contains(centroid) else county_geom.representative_point()
+        return np.array(shapely.get_coordinates(inside)[0])
     if "lonlat" in spec:
         lon, lat = spec["lonlat"]
     else:
@@ -223,16 +227,59 @@ def _as_multipolygon(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+def county_kind(code: str, name: str) -> str:
+    """The town kind of a county's seat: ``city`` for a city district (区; in Tongliao 科尔沁区, which
+    hosts the development zone), else ``county_seat``."""
+    if code in COUNTY_SEATS:
+        return "city" if code == boundaries.DEV_ZONE_HOST_COUNTY else "county_seat"
+    return "city" if str(name).endswith("区") else "county_seat"
+
+
+def _generic_seat_township(townships: pd.DataFrame) -> str | None:
+    """Outside Tongliao (no curated seats): the lowest-coded 镇, else the lowest-coded rural township,
+    hosts the county seat when the county has no 街道; None when it has streets."""
+    if townships["is_street"].any():
+        return None
+    towns = townships.sort_values("code")
+    zhen = towns[towns["name"].str.endswith("镇")]
+    return str((zhen if len(zhen) else towns)["code"].iloc[0]) if len(towns) else None
+
+
+def _area_frames(
+    area: str | None, data_dir: Path | None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
+    """(counties, townships, villages, real outlines) of Tongliao (``area`` None) or of a shipped area."""
+    if area is None:
+        return (
+            boundaries.counties(data_dir),
+            boundaries.townships(data_dir),
+            boundaries.villages(data_dir),
+            boundaries.real_admin_units(data_dir),
+        )
+    counties = boundaries.area_counties(area, data_dir)
+    outlines = (
+        [counties] if boundaries.area_level(area, data_dir) == "county" else [boundaries.area(area), counties]
+    )
+    real = pd.concat(outlines, ignore_index=True)
+    return counties, boundaries.area_townships(area, data_dir), boundaries.area_villages(area, data_dir), real
+
+
 def build_admin(
     seed: int,
     data_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    area: str | None = None,
 ) -> AdminResult:
-    """Township and village polygons for ``seed`` (see module docstring)."""
+    """Township and village polygons for ``seed`` (see module docstring).
+
+    ``area``: None for Tongliao as curated here (county seats from GeoNames), or a shipped 内蒙古 city
+    or county code (:func:`gridmap.boundaries.area_counties`): seats at each county's centroid
+    (representative point when the centroid falls outside), districts (区) as city centres.
+    """
     say = progress or (lambda _msg: None)
-    counties = boundaries.counties(data_dir)
-    towns_df = boundaries.townships(data_dir)
-    villages_df = boundaries.villages(data_dir)
+    counties, towns_df, villages_df, real = _area_frames(area, data_dir)
+    # a township without any village code has nothing to split into
+    towns_df = towns_df[towns_df["code"].isin(villages_df["parent_code"])]
     places = boundaries.places(data_dir)
     # split a densified outline: its edges project to (almost) the same lines in metres
     counties_local = gpd.GeoDataFrame(
@@ -251,15 +298,17 @@ def build_admin(
     town_rows: list[dict] = []
     for _, county in counties_local.iterrows():
         code = county["code"]
+        ts = towns_df[towns_df["parent_code"] == code].sort_values("code")
+        if ts.empty:
+            continue
         geom = shapely.make_valid(county.geometry)
         rng = stream(seed, "admin", int(code))
         centre = _county_centre(code, geom, places)
-        kind = "city" if code == boundaries.DEV_ZONE_HOST_COUNTY else "county_seat"
+        kind = county_kind(code, county["name"])
         town_id = f"T{code}"
         town_rows.append(
             {"town_id": town_id, "kind": kind, "x": centre[0], "y": centre[1], "county_code": code}
         )
-        ts = towns_df[towns_df["parent_code"] == code].sort_values("code")
         # pure-community streets sit nearest the centre, the dev-zone streets to the west
         urban = ts[ts["is_street"]].assign(
             _peri=lambda d: d["n_vill"] / (d["n_vill"] + d["n_comm"]).clip(lower=1)
@@ -278,7 +327,9 @@ def build_admin(
         for i, c in enumerate(rural["code"]):
             if c in named:
                 fixed[n_u + i] = named[c]
-        seat_code = COUNTY_SEATS[code]["seat_township"]
+        seat_code = (
+            COUNTY_SEATS[code]["seat_township"] if code in COUNTY_SEATS else _generic_seat_township(ts)
+        )
         core_radius = np.sqrt(urban_targets.sum() / np.pi) if n_u else 0.0
         if seat_code is not None:
             i = n_u + int(np.flatnonzero(rural["code"].to_numpy() == seat_code)[0])
@@ -299,9 +350,8 @@ def build_admin(
             core=is_core,
             core_centre=centre,
             core_rank=np.r_[urban["_peri"].to_numpy(float), np.zeros(len(rural))],
-            core_west=np.r_[
-                (urban["stat_county_code"] == boundaries.DEV_ZONE_CODE).to_numpy(), np.zeros(len(rural), bool)
-            ],
+            # the streets of a statistical zone the county hosts (Tongliao: 150571) lie west of the core
+            core_west=np.r_[(urban["stat_county_code"] != code).to_numpy(), np.zeros(len(rural), bool)],
             fixed_seeds=fixed,
             mesh_per_child=COUNTY_MESH_PER_CHILD,
         )
@@ -327,6 +377,7 @@ def build_admin(
     townships = gpd.GeoDataFrame(township_rows, geometry="geometry", crs=LOCAL_CRS)
     townships = townships.sort_values("code", ignore_index=True)
     town_xy = {r["town_id"]: np.array([r["x"], r["y"]]) for r in town_rows}
+    town_kinds = {r["town_id"]: r["kind"] for r in town_rows}
 
     village_rows: list[dict] = []
     villages_by_township = dict(tuple(villages_df.sort_values("code").groupby("parent_code", sort=True)))
@@ -336,7 +387,7 @@ def build_admin(
         parent = tw["geometry"]
         # communities gather on the side nearest the town centre, or around the township's own seat
         if tw["town_id"] in town_xy:
-            kind = "city" if tw["county_code"] == boundaries.DEV_ZONE_HOST_COUNTY else "county_seat"
+            kind = town_kinds[tw["town_id"]]
             core = town_xy[tw["town_id"]]
         else:
             kind = "township_seat"
@@ -407,7 +458,6 @@ def build_admin(
         geometry=np.concatenate([township_wgs84, village_wgs84]),
         crs=WGS84,
     )
-    real = boundaries.real_admin_units(data_dir)
     admin_units = pd.concat([real, synth_out], ignore_index=True)
     admin_units = gpd.GeoDataFrame(admin_units, geometry="geometry", crs=WGS84)
     admin_units["geometry"] = _as_multipolygon(admin_units.geometry.values)

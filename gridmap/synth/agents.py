@@ -285,6 +285,16 @@ def _items(
         rows.append(
             pd.DataFrame({"case": chosen, "year": yr, "taken": taken, "deadline": deadline, "done": done_at})
         )
+    if not rows:  # a tiny area: no petition taken on in any year
+        rows.append(
+            pd.DataFrame(
+                {
+                    "case": np.zeros(0, dtype=np.int64),
+                    "year": np.zeros(0, dtype=np.int64),
+                    **{c: np.zeros(0, dtype="datetime64[s]") for c in ("taken", "deadline", "done")},
+                }
+            )
+        )
     frame = pd.concat(rows, ignore_index=True)
     case = frame["case"].to_numpy()
     village = case_truth["village_code"].to_numpy()[case]

@@ -63,20 +63,45 @@ def _check_args(seed: int, scale: float) -> tuple[int, float]:
     return int(seed), scale
 
 
-def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None] | None = None) -> SynthCity:
+#: Tongliao's village count: another area's synthetic volumes are Tongliao's times its share of this
+TONGLIAO_VILLAGES = 2568
+
+
+def area_size(area: str | None) -> float:
+    """How many Tongliaos ``area`` is, by village count (None or 150500 → 1.0).  A stated choice:
+    no population below the city is shipped, and volumes per village are Tongliao's."""
+    if area is None or str(area) == "150500":
+        return 1.0
+    from gridmap import boundaries
+
+    return len(boundaries.area_villages(str(area))) / TONGLIAO_VILLAGES
+
+
+def synthesize(
+    seed: int = 7,
+    scale: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+    area: str | None = None,
+) -> SynthCity:
     """Build the synthetic city for ``seed`` at ``scale`` (1.0 ≈ 1,000,000 households,
     ~29,000 cases, ~3,600 workers; the admin polygons do not depend on ``scale``).
 
+    ``area``: None (Tongliao, as curated) or a shipped 内蒙古 city or county code; its households,
+    cases and workers are Tongliao's at ``scale`` times :func:`area_size` (its villages / Tongliao's).
     ``progress`` receives one line per step (no personal data).
     """
     seed, scale = _check_args(seed, scale)
+    if area is not None and str(area) != "150500":
+        scale = scale * area_size(area)
+    else:
+        area = None
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         if progress is not None:
             progress(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
-    admin = build_admin(seed, progress=say)
+    admin = build_admin(seed, progress=say, area=area)
     addr = build_addresses(admin, seed, scale)
     points = addr.points
     say(f"addresses: {len(points):,} addresses, {int(points['households'].sum()):,} households")
@@ -123,6 +148,12 @@ def synthesize(seed: int = 7, scale: float = 1.0, progress: Callable[[str], None
         .astype({"id_number": object})
     )
     patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
+    # the county of each worker's post (village, else township): the PostGIS partition of a check-in
+    post = workers["village_code"].where(workers["village_code"].fillna("") != "", workers["township_code"])
+    county = pd.Series(post.astype(object).str[:6].to_numpy(), index=workers["worker_id"].to_numpy())
+    patrols.insert(
+        patrols.columns.get_loc("geometry"), "county_code", patrols["worker_id"].map(county).to_numpy()
+    )
 
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)
     truth["agents"] = agents.truth

@@ -168,6 +168,9 @@ def plant_hotspots(
     chosen: list[Hotspot] = []
     for i, (where, kinds, categories, trend, new, peak_range) in enumerate(TEMPLATES[: hotspot_count(scale)]):
         pool = np.flatnonzero(setting == where)
+        if not len(pool):  # an area without that kind of town (no 区, say): any urban address, else any
+            pool = np.flatnonzero(points["urban"].to_numpy() == 1)
+            pool = pool if len(pool) else np.arange(len(points))
         if chosen:
             centres = np.array([[h.centre_x, h.centre_y] for h in chosen])
             d = np.min(np.hypot(xy[pool, 0, None] - centres[:, 0], xy[pool, 1, None] - centres[:, 1]), axis=1)

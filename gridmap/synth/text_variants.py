@@ -99,7 +99,10 @@ def address_texts(parts: pd.DataFrame, rng: np.random.Generator) -> tuple[np.nda
 
     county = parts["county"].to_numpy(dtype=object)
     county = np.where(
-        flags["county_abbreviation"], pd.Series(county).map(COUNTY_ABBREVIATIONS).to_numpy(), county
+        flags["county_abbreviation"],
+        # a county without a known abbreviation (outside Tongliao) keeps its full name
+        pd.Series(county).map(COUNTY_ABBREVIATIONS).fillna(pd.Series(county)).to_numpy(),
+        county,
     )
     township = np.where(flags["no_township"], "", parts["township"].to_numpy(dtype=object))
     village = np.where(

@@ -124,7 +124,8 @@ def build_workers(villages: pd.DataFrame, points: pd.DataFrame, seed: int) -> Wo
 
     # lazy full-time workers
     ft_active = np.flatnonzero((w_role == "full_time") & (active == 1))
-    lazy = np.sort(rng.choice(ft_active, max(2, int(round(LAZY_SHARE * len(ft_active)))), replace=False))
+    n_lazy = min(len(ft_active), max(2, int(round(LAZY_SHARE * len(ft_active)))))  # a tiny area has < 2
+    lazy = np.sort(rng.choice(ft_active, n_lazy, replace=False))
     lazy_kind = np.where(np.arange(len(lazy)) % 2 == 0, "stuck", "gap")
 
     patrols, lazy_truth = _patrols(workers, w_village, lazy, lazy_kind, points, seed)
