@@ -197,6 +197,15 @@ class SourceIndexCache:
                     self._sizes.pop(old, None)
         return index
 
+    def clear(self) -> None:
+        """Forget every loaded index (loads under way still finish and are kept)."""
+        with self._lock:
+            self._items.clear()
+            self._sizes.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 _DEFAULT_INDEXES = SourceIndexCache()
 
@@ -213,7 +222,7 @@ def build_tile(
     # one place of the rule), so PostGIS encodes only what needs no disclosure
     if store.backend == "postgis" and (request.layer == "grids" or request.full_counts):
         return _postgis_tile(store, request)
-    return (indexes or _DEFAULT_INDEXES).get(store, request, revision).tile(request)
+    return (_DEFAULT_INDEXES if indexes is None else indexes).get(store, request, revision).tile(request)
 
 
 def _postgis_tile(store: Store, request: TileRequest) -> bytes:
