@@ -147,6 +147,39 @@ def main(argv: list[str] | None = None) -> int:
         f"after malloc_trim(0): RSS {trimmed['Rss']:.0f} MiB, anonymous {trimmed['Anonymous']:.0f} MiB, "
         f"SQLite {sqlite_mib():.0f} MiB"
     )
+    # the server's idle stages, one cache at a time: what each holds (RSS freed once emptied + trimmed)
+    from api import limits, tilesource
+
+    state = app.state
+    steps = [
+        ("store caches (idle stage 1)", lambda: state.store.release_memory()),
+        (f"tile cache ({len(state.tile_cache)} tiles)", state.tile_cache.clear),
+        (
+            f"tile indexes ({len(state.tile_indexes) + len(tilesource._DEFAULT_INDEXES)} sources)",
+            lambda: (state.tile_indexes.clear(), tilesource._DEFAULT_INDEXES.clear()),
+        ),
+        ("tile source memo", state.tile_sources.clear),
+        (f"report cache ({len(limits.REPORTS)} reports)", limits.REPORTS.clear),
+        (
+            "functools caches ("
+            + ", ".join(
+                f"{c.__qualname__} {c.cache_info().currsize}"
+                for c in limits.project_lru_caches()
+                if c.cache_info().currsize
+            )
+            + ")",
+            lambda: limits.clear_caches(limits.project_lru_caches()),
+        ),
+        ("gc.collect()", gc.collect),
+    ]
+    last = trimmed["Rss"]
+    for label, step in steps:
+        step()
+        release_memory()
+        rss = smaps()["Rss"]
+        print(f"  emptied {label}: RSS {rss:.0f} MiB ({rss - last:+.0f})")
+        last = rss
+    print(f"after idle stage 2 (every cache emptied): RSS {last:.0f} MiB, SQLite {sqlite_mib():.0f} MiB")
     server.should_exit = True
     return 0
 
