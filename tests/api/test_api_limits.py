@@ -333,6 +333,8 @@ def test_the_second_idle_stage_empties_every_cache(env):
     assert [c.__qualname__ for c in limits.project_lru_caches() if c.cache_info().currsize] == []
     again = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
     assert again.status_code == 200 and again.content == tile.content  # rebuilt, same bytes
+    assert state.idle_trim.release_after_s == 60  # GRIDMAP_IDLE_RELEASE_S
+    assert make_client(env[0], idle_release_s=0).app.state.idle_trim.release_after_s == 0
 
 
 def test_the_second_idle_stage_comes_after_the_first_and_not_under_load():
