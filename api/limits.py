@@ -8,7 +8,9 @@
 * a response over ``settings.max_response_bytes_anonymous`` to an anonymous caller is replaced
   by a 413 (the safety net behind the feature caps);
 * after a large response the C allocator is asked to give freed memory back to the system
-  (``malloc_trim``), so a burst of big answers does not leave the process at its peak size.
+  (``malloc_trim``), so a burst of big answers does not leave the process at its peak size;
+* when requests stop, :class:`IdleTrim` gives memory back in two stages (store caches at 15 s,
+  every in-process cache at ``settings.idle_release_s``, 60 s).
 """
 
 from __future__ import annotations
