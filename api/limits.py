@@ -8,7 +8,9 @@
 * a response over ``settings.max_response_bytes_anonymous`` to an anonymous caller is replaced
   by a 413 (the safety net behind the feature caps);
 * after a large response the C allocator is asked to give freed memory back to the system
-  (``malloc_trim``), so a burst of big answers does not leave the process at its peak size.
+  (``malloc_trim``), so a burst of big answers does not leave the process at its peak size;
+* when requests stop, :class:`IdleTrim` gives memory back in two stages (store caches at 15 s,
+  every in-process cache at ``settings.idle_release_s``, 60 s).
 """
 
 from __future__ import annotations
@@ -93,40 +95,99 @@ def release_memory() -> None:
 #: seconds without a request before the store's caches and freed memory go back to the system
 #: (idle worker threads keep their store connections: anyio retires them only when new work comes)
 IDLE_TRIM_AFTER_S = 15.0
+#: seconds without a request before every in-process cache is emptied too (second stage;
+#: ``settings.idle_release_s`` overrides it; 0 turns the second stage off)
+IDLE_RELEASE_AFTER_S = 60.0
+
+
+def clear_caches(caches) -> None:
+    """Empty each cache: objects with ``clear()`` or ``cache_clear()`` (functools caches)."""
+    for cache in caches:
+        (getattr(cache, "cache_clear", None) or cache.clear)()
+
+
+def project_lru_caches() -> list:
+    """Every ``functools`` cache of a function in gridmap or api loaded in this process, except
+    ``gridmap.config.get_settings`` (the settings, not data).  Found by walking the gc-tracked
+    objects, so a cache added later is emptied too without being listed here."""
+    import functools
+    import gc
+
+    wrapper = type(functools.lru_cache(maxsize=1)(len))
+    found = []
+    for obj in gc.get_objects():
+        if type(obj) is wrapper:
+            module = getattr(obj, "__module__", "") or ""
+            if module.split(".")[0] in ("gridmap", "api") and obj.__qualname__ != "get_settings":
+                found.append(obj)
+    return found
 
 
 class IdleTrim:
-    """Once the server has had no request for ``IDLE_TRIM_AFTER_S``, empty the store's caches
-    (:meth:`gridmap.store.base.Store.release_memory`) and ``malloc_trim`` once.
+    """Two stages once the server has had no request for a while.
 
-    Under load the caches and the allocator's free lists serve the next request (cheap); when
-    the load stops, the worker threads' page caches and the freed heap would otherwise stay in
-    the process, and the server would not return to its idle size.
+    1. After ``after_s`` (15 s): empty the store's caches
+       (:meth:`gridmap.store.base.Store.release_memory`) and ``malloc_trim`` once.
+    2. After ``release_after_s`` (60 s): empty every in-process cache — ``caches`` (tile cache,
+       tile indexes, tile source memo, report cache) and the project's ``functools`` caches
+       (:func:`project_lru_caches`) — collect garbage, empty the store's caches and
+       ``malloc_trim`` again, so the process goes back to its size before the load.
+
+    The second stage runs on the event loop (about 0.2 s, mostly finding the ``functools``
+    caches among the gc-tracked objects), once per pause.
+
+    Under load the caches and the allocator's free lists serve the next request (cheap); a
+    short pause keeps the caches (stage 1 only), a long one gives their memory back (stage 2):
+    the first requests after it rebuild what they need.
     """
 
-    def __init__(self, after_s: float = IDLE_TRIM_AFTER_S, store=None) -> None:
+    def __init__(
+        self,
+        after_s: float = IDLE_TRIM_AFTER_S,
+        store=None,
+        release_after_s: float = IDLE_RELEASE_AFTER_S,
+        caches=(),
+    ) -> None:
         self.after_s = after_s
+        self.release_after_s = release_after_s
         self.store = store
+        self.caches = list(caches)
         self.in_flight = 0
-        self._handle = None
+        self._handles: list = []
 
     def started(self) -> None:
         self.in_flight += 1
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        for handle in self._handles:
+            handle.cancel()
+        self._handles = []
 
     def finished(self) -> None:
         self.in_flight -= 1
-        if self.in_flight == 0 and self._handle is None:
-            self._handle = asyncio.get_running_loop().call_later(self.after_s, self._trim)
+        if self.in_flight == 0 and not self._handles:
+            loop = asyncio.get_running_loop()
+            self._handles = [loop.call_later(self.after_s, self._trim)]
+            if self.release_after_s > 0:
+                self._handles.append(loop.call_later(self.release_after_s, self._release))
 
     def _trim(self) -> None:
-        self._handle = None
         if self.in_flight == 0:
             if self.store is not None:
                 self.store.release_memory()  # the store's caches (SQLite pages) first
             release_memory()
+
+    def _release(self) -> None:
+        self._handles = []
+        if self.in_flight == 0:
+            self.release_all()
+
+    def release_all(self) -> None:
+        """The second stage: every cache emptied, garbage collected, memory given back."""
+        import gc
+
+        clear_caches(self.caches)
+        clear_caches(project_lru_caches())
+        gc.collect()
+        self._trim()
 
 
 def install(app, settings) -> None:
@@ -138,7 +199,21 @@ def install(app, settings) -> None:
     # requests that read the store and build answers hold their working set until they finish;
     # a bounded number at once bounds the server's memory (tiles and health are light: not counted)
     busy = asyncio.Semaphore(max(1, settings.max_concurrent_requests))
-    idle = IdleTrim(store=getattr(app.state, "store", None))
+    state = app.state
+    idle = IdleTrim(
+        store=getattr(state, "store", None),
+        release_after_s=getattr(settings, "idle_release_s", IDLE_RELEASE_AFTER_S),
+        caches=[
+            *(
+                getattr(state, name)
+                for name in ("tile_cache", "tile_indexes", "tile_sources")
+                if hasattr(state, name)
+            ),
+            REPORTS,
+            _default_tile_indexes(),
+        ],
+    )
+    app.state.idle_trim = idle
 
     @app.middleware("http")
     async def bounded_cost(request, call_next):
@@ -189,6 +264,13 @@ def install(app, settings) -> None:
         if size > TRIM_AFTER_BYTES:
             release_memory()
         return response
+
+
+def _default_tile_indexes():
+    """The tile indexes of callers that pass none (:data:`api.tilesource._DEFAULT_INDEXES`)."""
+    from api.tilesource import _DEFAULT_INDEXES
+
+    return _DEFAULT_INDEXES
 
 
 def answer_cap(principal, settings) -> int | None:
@@ -275,6 +357,14 @@ class ReportCache:
                     self._items.popitem(last=False)
         release_memory()
         return value
+
+    def clear(self) -> None:
+        """Forget every kept report (computations under way still finish and are kept)."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 #: one per process: the reports are keyed by store URL and state

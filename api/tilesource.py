@@ -237,6 +237,15 @@ class SourceIndexCache:
                     self._sizes.pop(old, None)
         return index
 
+    def clear(self) -> None:
+        """Forget every loaded index (loads under way still finish and are kept)."""
+        with self._lock:
+            self._items.clear()
+            self._sizes.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 _DEFAULT_INDEXES = SourceIndexCache()
 
@@ -262,7 +271,11 @@ def build_tile(
         and (request.layer == "grids" or (request.layer == "hotspots" and request.full_counts))
     ):
         return _postgis_tile(store, request)
-    return (indexes or _DEFAULT_INDEXES).get(store, request, revision, frame_loader).tile(request)
+    return (
+        (_DEFAULT_INDEXES if indexes is None else indexes)
+        .get(store, request, revision, frame_loader)
+        .tile(request)
+    )
 
 
 def _postgis_tile(store: Store, request: TileRequest) -> bytes:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/route_memory.py --store COPY.gpkg [--requests 24] [--clients 4]
                                            [--tracemalloc] [--routes "latest gi,cases"]
+                                           [--passes 1]
 
 Runs the server *in this process* (uvicorn in a thread, the same app ``gridmap serve`` builds)
 so that the process can be inspected from inside, then calls each of ``bench/soak.py``'s routes
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--port", type=int, default=8117)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument(
+        "--passes", type=int, default=1, help="run every route, then the idle stages, this many times"
+    )
     parser.add_argument("--routes", default="", help="comma-separated route names (default: all)")
     args = parser.parse_args(argv)
 
@@ -95,58 +99,101 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.start(8)
     gc.collect()
     before = smaps()
-    print(f"idle: RSS {before['Rss']:.0f} MiB, anonymous {before['Anonymous']:.0f} MiB")
+    print(
+        f"idle: RSS {before['Rss']:.0f} MiB, anonymous {before['Anonymous']:.0f} MiB, "
+        f"{len(sys.modules)} modules loaded"
+    )
     print(
         f"{'route':<18}{'codes':>14}{'RSS':>7}{'ΔRSS':>7}{'anon':>7}"
         + f"{'sqlite':>7}{'threads':>8}{'conns':>6}"
         + (f"{'traced':>8}{'Δtraced':>8}{'objects':>9}" if args.tracemalloc else "")
     )
     snapshot = tracemalloc.take_snapshot() if args.tracemalloc else None
-    for name, _, signed, url in table:
-        headers = {"Authorization": f"Bearer {token}"} if signed else {}
-        codes: dict[int, int] = {}
-        lock = threading.Lock()
-        per_client = max(1, args.requests // args.clients)
+    state = app.state
+    for run in range(1, args.passes + 1):
+        if args.passes > 1:
+            print(f"pass {run} of {args.passes}")
+        for name, _, signed, url in table:
+            headers = {"Authorization": f"Bearer {token}"} if signed else {}
+            codes: dict[int, int] = {}
+            lock = threading.Lock()
+            per_client = max(1, args.requests // args.clients)
 
-        def client(url=url, headers=headers, codes=codes, lock=lock, per_client=per_client) -> None:
-            with httpx.Client(base_url=base, timeout=300) as http:
-                for _ in range(per_client):
-                    code = http.get(url(), headers=headers).status_code
-                    with lock:
-                        codes[code] = codes.get(code, 0) + 1
+            def client(url=url, headers=headers, codes=codes, lock=lock, per_client=per_client) -> None:
+                with httpx.Client(base_url=base, timeout=300) as http:
+                    for _ in range(per_client):
+                        code = http.get(url(), headers=headers).status_code
+                        with lock:
+                            codes[code] = codes.get(code, 0) + 1
 
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        gc.collect()
-        now = smaps()
-        line = (
-            f"{name:<18}{','.join(f'{k}:{v}' for k, v in sorted(codes.items())):>14}"
-            f"{now['Rss']:>7.0f}{now['Rss'] - before['Rss']:>+7.0f}{now['Anonymous']:>7.0f}"
-            f"{sqlite_mib():>7.0f}{threading.active_count():>8}{len(getattr(app.state.store, '_connections', [])):>6}"
+            threads = [threading.Thread(target=client) for _ in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            gc.collect()
+            now = smaps()
+            line = (
+                f"{name:<18}{','.join(f'{k}:{v}' for k, v in sorted(codes.items())):>14}"
+                f"{now['Rss']:>7.0f}{now['Rss'] - before['Rss']:>+7.0f}{now['Anonymous']:>7.0f}"
+                f"{sqlite_mib():>7.0f}{threading.active_count():>8}{len(getattr(app.state.store, '_connections', [])):>6}"
+            )
+            if args.tracemalloc:
+                current = tracemalloc.take_snapshot()
+                traced = sum(s.size for s in current.statistics("filename")) / 2**20
+                was = sum(s.size for s in snapshot.statistics("filename")) / 2**20
+                line += f"{traced:>8.0f}{traced - was:>+8.1f}{len(gc.get_objects()):>9}"
+                print(line)
+                for stat in current.compare_to(snapshot, "traceback")[:3]:
+                    if stat.size_diff > 512 * 1024:
+                        frames = [f"{f.filename.split('/')[-1]}:{f.lineno}" for f in stat.traceback[:4]]
+                        print(f"    {stat.size_diff / 2**20:+.1f} MiB at {' < '.join(frames)}")
+                snapshot = current
+            else:
+                print(line)
+            before = now
+        release_memory()
+        trimmed = smaps()
+        print(
+            f"after malloc_trim(0): RSS {trimmed['Rss']:.0f} MiB, anonymous {trimmed['Anonymous']:.0f} MiB, "
+            f"SQLite {sqlite_mib():.0f} MiB"
         )
-        if args.tracemalloc:
-            current = tracemalloc.take_snapshot()
-            traced = sum(s.size for s in current.statistics("filename")) / 2**20
-            was = sum(s.size for s in snapshot.statistics("filename")) / 2**20
-            line += f"{traced:>8.0f}{traced - was:>+8.1f}{len(gc.get_objects()):>9}"
-            print(line)
-            for stat in current.compare_to(snapshot, "traceback")[:3]:
-                if stat.size_diff > 512 * 1024:
-                    frames = [f"{f.filename.split('/')[-1]}:{f.lineno}" for f in stat.traceback[:4]]
-                    print(f"    {stat.size_diff / 2**20:+.1f} MiB at {' < '.join(frames)}")
-            snapshot = current
-        else:
-            print(line)
-        before = now
-    release_memory()
-    trimmed = smaps()
-    print(
-        f"after malloc_trim(0): RSS {trimmed['Rss']:.0f} MiB, anonymous {trimmed['Anonymous']:.0f} MiB, "
-        f"SQLite {sqlite_mib():.0f} MiB"
-    )
+        # the server's idle stages, one cache at a time: what each holds (RSS freed once emptied + trimmed)
+        from api import limits, tilesource
+
+        steps = [
+            ("store caches (idle stage 1)", lambda: state.store.release_memory()),
+            (f"tile cache ({len(state.tile_cache)} tiles)", state.tile_cache.clear),
+            (
+                f"tile indexes ({len(state.tile_indexes) + len(tilesource._DEFAULT_INDEXES)} sources)",
+                lambda: (state.tile_indexes.clear(), tilesource._DEFAULT_INDEXES.clear()),
+            ),
+            ("tile source memo", state.tile_sources.clear),
+            (f"report cache ({len(limits.REPORTS)} reports)", limits.REPORTS.clear),
+            (
+                "functools caches ("
+                + ", ".join(
+                    f"{c.__qualname__} {c.cache_info().currsize}"
+                    for c in limits.project_lru_caches()
+                    if c.cache_info().currsize
+                )
+                + ")",
+                lambda: limits.clear_caches(limits.project_lru_caches()),
+            ),
+            ("gc.collect()", gc.collect),
+        ]
+        last = trimmed["Rss"]
+        for label, step in steps:
+            step()
+            release_memory()
+            rss = smaps()["Rss"]
+            print(f"  emptied {label}: RSS {rss:.0f} MiB ({rss - last:+.0f})")
+            last = rss
+        print(
+            f"after idle stage 2 (every cache emptied): RSS {last:.0f} MiB, SQLite {sqlite_mib():.0f} MiB, "
+            f"{len(sys.modules)} modules loaded"
+        )
+        before = smaps()
     server.should_exit = True
     return 0
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/soak.py [--store var/gridmap.gpkg] [--minutes 10] [--clients 20]
                                    [--port 8114] [--keep-rate-limit] [--code DIR]
+                                   [--idle-seconds 100]
 
 Starts ``gridmap serve`` (its own uvicorn process on 127.0.0.1:``--port``) on the store, signs
 a soak user in (a commander, created in the store with a random password), then ``--clients``
@@ -11,7 +12,9 @@ in (cases, case points, KPIs, plan quality, coverage audit) — for ``--minutes`
 
 Prints per route: requests, errors (5xx, transport failures), 4xx, p50 and p99 latency (ms);
 then the server's resident memory (RSS, from /proc) every 30 s with its threads and open store
-connections (files open on the store), its idle size before the load and 20 s after it.
+connections (files open on the store); then, once the server's CPU is quiet, its RSS every 5 s for
+``--idle-seconds`` (default 100: the server empties its caches after 60 s without a request), and
+the final RSS beside the idle RSS before the load.
 ``--code DIR`` runs the server from another checkout (the peer: the code before a change).  Targets (issue #13): 0 errors, RSS < 1.5 GB, back near idle after.
 The per-address rate limit is off for the run (all clients share 127.0.0.1) unless
 ``--keep-rate-limit``; 429 answers are counted apart.
@@ -166,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--port", type=int, default=8114)
     parser.add_argument("--keep-rate-limit", action="store_true")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=100.0,
+        help="how long to watch the server idle after the load (its caches are emptied at 60 s)",
+    )
     parser.add_argument("--code", default=str(ROOT), help="checkout whose server to run (default: this one)")
     args = parser.parse_args(argv)
 
@@ -224,21 +233,26 @@ def main(argv: list[str] | None = None) -> int:
             if not samples or now - samples[-1][0] >= 30:
                 samples.append((now, current, *threads_and_store_files(server.pid, args.store)))
             time.sleep(1)
-        time.sleep(20)
-        idle_after = rss_mb(server.pid)
-        threads_after, files_after = threads_and_store_files(server.pid, args.store)
         # requests of clients that timed out may still be running: wait until the server's CPU
-        # time stands still for 5 s (at most 5 min), then 20 s more (its idle trim comes at 15 s)
-        quiet_since, last_cpu, waited = time.monotonic(), cpu_seconds(server.pid), time.monotonic()
-        while time.monotonic() - quiet_since < 5 and time.monotonic() - waited < 300:
+        # time stands still for 5 s (at most 5 min); then watch it idle for --idle-seconds (its
+        # idle stages: store caches + malloc_trim at 15 s, every cache emptied at 60 s)
+        load_end = time.monotonic()
+        quiet_since, last_cpu = time.monotonic(), cpu_seconds(server.pid)
+        while time.monotonic() - quiet_since < 5 and time.monotonic() - load_end < 300:
             time.sleep(1)
             now_cpu = cpu_seconds(server.pid)
             if now_cpu - last_cpu > 0.02:
                 quiet_since = time.monotonic()
             last_cpu = now_cpu
-        time.sleep(20)
-        idle_settled = rss_mb(server.pid)
-        settled_after_s = time.monotonic() - waited + 20
+        idle_samples: list[tuple[float, float]] = []
+        watch_until = time.monotonic() + args.idle_seconds
+        while True:
+            idle_samples.append((time.monotonic() - load_end, rss_mb(server.pid)))
+            if time.monotonic() >= watch_until:
+                break
+            time.sleep(5)
+        idle_settled = idle_samples[-1][1]
+        threads_after, files_after = threads_and_store_files(server.pid, args.store)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -264,9 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{t / 60:.1f} min {m:.0f} ({n} thr, {c} conn)" for t, m, n, c in samples)
     )
     print(
-        f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, 20 s after the load "
-        f"{idle_after:.0f} MiB ({threads_after} threads, {files_after} store connections); "
-        f"idle again ({settled_after_s:.0f} s after the load, 20 s after its last CPU use) {idle_settled:.0f} MiB"
+        "server RSS (MiB) after the load: "
+        + ", ".join(f"{t:.0f} s {m:.0f}" for t, m in idle_samples[:: max(1, len(idle_samples) // 24)])
+    )
+    print(
+        f"server RSS: idle before {idle_before:.0f} MiB, peak {peak:.0f} MiB, final "
+        f"{idle_settled:.0f} MiB ({idle_samples[-1][0]:.0f} s after the load; {threads_after} threads, "
+        f"{files_after} store connections); final - idle before = {idle_settled - idle_before:+.0f} MiB"
     )
     return 1 if errors else 0
 

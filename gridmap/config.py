@@ -134,6 +134,8 @@ class LimitsSettings(BaseSettings):
     max_features_signed_in: int = 200_000
     max_response_bytes_anonymous: int = 5 * 1024 * 1024
     max_concurrent_requests: int = 4
+    #: seconds without a request before every in-process cache is emptied (0 = never)
+    idle_release_s: float = 60.0
 
 
 class TilesSettings(BaseSettings):

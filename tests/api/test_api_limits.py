@@ -309,3 +309,58 @@ def test_freed_memory_goes_back_once_the_server_is_idle(monkeypatch):
 
     asyncio.run(scenario())
     assert trims == [1]
+
+
+def test_the_second_idle_stage_empties_every_cache(env):
+    """After a long pause every in-process cache is emptied; the next requests rebuild them."""
+    from api import limits, mvt, tilesource
+
+    _, _, client, headers = env
+    state = client.app.state
+    z, x, y = mvt.tiles_covering((122.1, 43.6, 122.1, 43.6), [10])[0]
+    tile = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
+    assert tile.status_code == 200
+    assert client.get("/api/v1/plans/P2/quality", headers=headers["admin"]).status_code == 200
+    assert client.get("/api/v1/grid-counts", params={"limit": 5}).status_code == 200
+    tilesource._DEFAULT_INDEXES._items["probe"] = object()  # a caller that passes no index cache
+    filled = [c for c in limits.project_lru_caches() if c.cache_info().currsize]
+    assert len(state.tile_cache) and len(state.tile_indexes) and len(limits.REPORTS) and filled
+
+    state.idle_trim.release_all()
+
+    assert len(state.tile_cache) == len(state.tile_indexes) == len(limits.REPORTS) == 0
+    assert len(tilesource._DEFAULT_INDEXES) == 0 and state.tile_sources._items == {}
+    assert [c.__qualname__ for c in limits.project_lru_caches() if c.cache_info().currsize] == []
+    again = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf")
+    assert again.status_code == 200 and again.content == tile.content  # rebuilt, same bytes
+    assert state.idle_trim.release_after_s == 60  # GRIDMAP_IDLE_RELEASE_S
+    assert make_client(env[0], idle_release_s=0).app.state.idle_trim.release_after_s == 0
+
+
+def test_the_second_idle_stage_comes_after_the_first_and_not_under_load():
+    import asyncio
+
+    from api import limits
+
+    events = []
+
+    class Probe(limits.IdleTrim):
+        def _trim(self):
+            events.append("trim")
+
+        def release_all(self):
+            events.append("release")
+
+    async def scenario() -> None:
+        idle = Probe(after_s=0.02, release_after_s=0.06)
+        idle.started()
+        idle.finished()
+        await asyncio.sleep(0.04)
+        idle.started()  # a request between the stages: the second stage waits for a new pause
+        await asyncio.sleep(0.05)
+        assert events == ["trim"]
+        idle.finished()
+        await asyncio.sleep(0.1)
+
+    asyncio.run(scenario())
+    assert events == ["trim", "trim", "release"]
