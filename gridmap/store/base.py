@@ -143,7 +143,7 @@ class Store(abc.ABC):
         paging, paging_params = limit_sql(limit, offset, self._dialect)
         sql = (
             f"SELECT {', '.join(selected) or '1'} FROM {self._table_sql(decl.name)}{condition}"
-            f"{order_sql(decl, order_by)}{paging}"
+            f"{order_sql(decl, order_by, self._dialect)}{paging}"
         )
         with gc_paused():
             rows = self._fetch(f"read {table}", sql, params + paging_params)

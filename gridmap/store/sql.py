@@ -6,8 +6,9 @@ Semantics are the same on every backend (see :mod:`gridmap.store.base`):
   an empty list matches nothing); :class:`Between` → ``lo <= col < hi`` (no bounds → ``IS NOT NULL``);
   :class:`Op` with ``=``/``!=`` and ``None`` → ``IS [NOT] NULL``; other comparisons never match NULL.
 * ``order_by`` items are ``"col"``, ``"col DESC"`` or ``"-col"``; NULLs sort last ascending and
-  first descending (PostgreSQL's rule, imposed on SQLite too).  Without ``order_by`` rows come
-  in primary-key order, so paging with ``limit``/``offset`` is stable.
+  first descending (PostgreSQL's rule, imposed on SQLite too); ties come in primary-key order
+  (on partitioned PostgreSQL tables the key is added to the ORDER BY).  Without ``order_by`` rows come in primary-key order, so paging with ``limit``/``offset``
+  is stable.
 * Operands are converted to the column type first (``{"code": 150502}`` matches ``'150502'``).
 """
 
@@ -35,6 +36,8 @@ def quote(name: str) -> str:
 class Dialect:
     placeholder = "?"
     limit_all = "-1"
+    #: whether a table may be declared partitioned here (its rows then come in partition-scan order)
+    scans_partitions = False
 
     def in_list(self, column_sql: str, values: list[Any]) -> tuple[str, list[Any]]:
         marks = ", ".join([self.placeholder] * len(values))
@@ -56,6 +59,7 @@ class SqliteDialect(Dialect):
 class PostgresDialect(Dialect):
     placeholder = "%s"
     limit_all = "ALL"
+    scans_partitions = True
 
     def in_list(self, column_sql: str, values: list[Any]) -> tuple[str, list[Any]]:
         return f"{column_sql} = ANY(%s)", [list(values)]
@@ -128,7 +132,7 @@ def where_sql(table: Table, where: Where | None, dialect: Dialect) -> tuple[str,
     return " AND ".join(f"({c})" for c in clauses), params
 
 
-def order_sql(table: Table, order_by: Sequence[str] | None) -> str:
+def order_sql(table: Table, order_by: Sequence[str] | None, dialect: Dialect | None = None) -> str:
     """``ORDER BY …`` (primary-key order when ``order_by`` is None; "" for a table without one)."""
     if order_by is None:
         items = [(c, False) for c in table.primary_key]
@@ -147,6 +151,11 @@ def order_sql(table: Table, order_by: Sequence[str] | None) -> str:
                     text, descending = words[0], words[1].upper() == "DESC"
             _column_type(table, text)
             items.append((text, descending))
+        if table.partition_key is not None and dialect is not None and dialect.scans_partitions:
+            # a partitioned PostgreSQL table returns equal rows in partition-scan order: ties are
+            # broken by the primary key, so that the order (and paging) is the one SQLite gives
+            named = {c for c, _ in items}
+            items += [(c, False) for c in table.primary_key if c not in named]
     if not items:
         return ""
     terms = [f"{quote(c)} {'DESC NULLS FIRST' if d else 'ASC NULLS LAST'}" for c, d in items]
