@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from gridmap.coverage.audit import AuditResult, AuditThresholds, run_audit, sorted_findings
+from gridmap.coverage.audit import AuditResult, AuditThresholds, sorted_findings
 from gridmap.coverage.periods import parse_period
-from gridmap.coverage.service import AuditInputs, load_audit_inputs
+from gridmap.coverage.service import AuditInputs, audit_inputs, load_audit_inputs
 from gridmap.domain import area_prefix
 from gridmap.errors import InputError
 
@@ -76,19 +76,7 @@ def audit_city(
         inputs = area_inputs(load_audit_inputs(store, period, task.plan_id), task.area)
     if not len(inputs.grids):
         raise InputError(f"city {task.area} has no grids in plan {inputs.plan_id}")
-    return run_audit(
-        inputs.grids,
-        inputs.assignments,
-        inputs.patrols,
-        inputs.workers,
-        inputs.cases,
-        None,
-        period,
-        thresholds=thresholds,
-        targets=inputs.addresses if len(inputs.addresses) else None,
-        items=inputs.items,
-        visits=inputs.visits,
-    )
+    return audit_inputs(inputs, period, thresholds)
 
 
 def merge_results(results: Sequence[AuditResult]) -> AuditResult:

@@ -113,7 +113,14 @@ def audit_from_store(
     """Run :func:`run_audit` on the store's records; returns the result and the inputs read."""
     period = parse_period(period)
     inputs = load_audit_inputs(store, period, plan_id)
-    result = run_audit(
+    return audit_inputs(inputs, period, thresholds), inputs
+
+
+def audit_inputs(
+    inputs: AuditInputs, period: Period, thresholds: AuditThresholds | None = None
+) -> AuditResult:
+    """:func:`run_audit` on inputs read by :func:`load_audit_inputs` (or a city's share of them)."""
+    return run_audit(
         inputs.grids,
         inputs.assignments,
         inputs.patrols,
@@ -126,7 +133,6 @@ def audit_from_store(
         items=inputs.items,
         visits=inputs.visits,
     )
-    return result, inputs
 
 
 def kpis_from_store(
