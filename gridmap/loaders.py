@@ -529,18 +529,7 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
     try:
         sheets = workbook.worksheets
         if sheet is not None:
-            names = [s.title for s in sheets]
-            if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
-                index = int(sheet)
-                if not 0 <= index < len(sheets):
-                    raise InputError(f"{name}: no sheet {index} (sheets: {', '.join(names)})")
-                chosen = sheets[index]
-            elif sheet in names:
-                chosen = sheets[names.index(sheet)]
-            else:
-                raise InputError(
-                    f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME"
-                )
+            chosen = named_sheet(sheets, sheet, name)
         else:
             sizes = [
                 sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, ""))
@@ -742,3 +731,17 @@ def read_table(
     frame = frame.fillna("").astype("str")  # short CSV rows: missing cells are empty strings
     report.rows_read = report.rows_kept = len(frame)
     return frame, report
+
+
+def named_sheet(sheets: list, sheet: str | int, name: str):
+    """The worksheet ``sheet`` names (its title, or its 0-based position) in ``sheets``; a
+    one-line :class:`InputError` that lists the sheets when there is none."""
+    names = [s.title for s in sheets]
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
+        index = int(sheet)
+        if not 0 <= index < len(sheets):
+            raise InputError(f"{name}: no sheet {index} (sheets: {', '.join(names)})")
+        return sheets[index]
+    if sheet in names:
+        return sheets[names.index(sheet)]
+    raise InputError(f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME")

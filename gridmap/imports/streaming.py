@@ -39,6 +39,7 @@ from gridmap.loaders import (
     _cell_text,
     _clean_columns,
     _text_kind,
+    named_sheet,
     xlsx_header,
 )
 
@@ -284,19 +285,8 @@ def _xlsx_chunks(
         ) from None
     try:
         sheets = workbook.worksheets
-        names = [s.title for s in sheets]
         if sheet is not None:
-            if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
-                index = int(sheet)
-                if not 0 <= index < len(sheets):
-                    raise InputError(f"{name}: no sheet {index} (sheets: {', '.join(names)})")
-                chosen = sheets[index]
-            elif sheet in names:
-                chosen = sheets[names.index(sheet)]
-            else:
-                raise InputError(
-                    f"{name}: no sheet {sheet!r} (sheets: {', '.join(names)}); pass --sheet NAME"
-                )
+            chosen = named_sheet(sheets, sheet, name)
         elif len(sheets) == 1:
             chosen = sheets[0]
         else:
