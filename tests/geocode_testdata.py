@@ -120,3 +120,23 @@ def village_grids() -> gpd.GeoDataFrame:
         rows.append({"code": f"{code}001", "village_code": code, "geometry": box(x0, y0, xm, y1)})
         rows.append({"code": f"{code}002", "village_code": code, "geometry": box(xm, y0, x1, y1)})
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=WGS84)
+
+
+def fill_store(store, mode: str = "replace") -> None:
+    """Write the tiny city into ``store``: admin units, addresses, and its village grids as the
+    active plan ``P1`` (the set-up every geocoding, intake and import test starts from)."""
+    store.write("admin_units", admin_units(), mode=mode)
+    store.write("addresses", addresses(), mode=mode)
+    store.write(
+        "plans",
+        pd.DataFrame(
+            [{"plan_id": "P1", "name": "test", "status": "active", "created_at": "2024-01-01T00:00:00"}]
+        ),
+        mode=mode,
+    )
+    grids = village_grids().assign(
+        plan_id="P1",
+        township_code=lambda g: g["village_code"].str[:9],
+        county_code=lambda g: g["village_code"].str[:6],
+    )
+    store.write("grids", grids, mode=mode)

@@ -24,20 +24,7 @@ def geocode_store(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("geo") / "geo.gpkg"
     store = open_store(path)
-    store.write("admin_units", td.admin_units())
-    store.write("addresses", td.addresses())
-    grids = td.village_grids().assign(
-        plan_id="P1",
-        township_code=lambda g: g["village_code"].str[:9],
-        county_code=lambda g: g["village_code"].str[:6],
-    )
-    store.write(
-        "plans",
-        pd.DataFrame(
-            [{"plan_id": "P1", "name": "t", "status": "active", "created_at": "2024-01-01T00:00:00"}]
-        ),
-    )
-    store.write("grids", grids)
+    td.fill_store(store, mode="append")
     store.close()
     return str(path)
 

@@ -61,21 +61,7 @@ CSV = pd.DataFrame(ROWS, columns=HEADER).to_csv(index=False).encode("utf-8")
 
 
 def _client(store):
-    store.write("admin_units", td.admin_units(), mode="replace")
-    store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(
-        plan_id="P1",
-        township_code=lambda g: g["village_code"].str[:9],
-        county_code=lambda g: g["village_code"].str[:6],
-    )
-    store.write(
-        "plans",
-        pd.DataFrame(
-            [{"plan_id": "P1", "name": "t", "status": "active", "created_at": "2024-01-01T00:00:00"}]
-        ),
-        mode="replace",
-    )
-    store.write("grids", grids, mode="replace")
+    td.fill_store(store)
     create_user(store, "clerk", "clerk-pass-1", "admin", replace=True)
     create_user(store, "boss", "boss-pass-1", "commander", replace=True)
     c = make_client(store)

@@ -117,21 +117,7 @@ def csv_bytes(encoding: str = "utf-8", rows=None) -> bytes:
 @pytest.fixture
 def intake_store(store):
     """The shared ``store`` fixture (GeoPackage and PostGIS) with the tiny city and an active plan."""
-    store.write("admin_units", td.admin_units(), mode="replace")
-    store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(
-        plan_id="P1",
-        township_code=lambda g: g["village_code"].str[:9],
-        county_code=lambda g: g["village_code"].str[:6],
-    )
-    store.write(
-        "plans",
-        pd.DataFrame(
-            [{"plan_id": "P1", "name": "test", "status": "active", "created_at": "2024-01-01T00:00:00"}]
-        ),
-        mode="replace",
-    )
-    store.write("grids", grids, mode="replace")
+    td.fill_store(store)
     store.delete("cases")
     return store
 

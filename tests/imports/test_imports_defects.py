@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.crs import WGS84
 from gridmap.errors import InputError
 from gridmap.geocode.transform import from_wgs84
 from gridmap.imports.framework import undo_batch
@@ -42,23 +41,7 @@ ROWS = [
 @pytest.fixture
 def city(store):
     """The tiny test city (geocode_testdata) with an active plan, on each backend."""
-    import geopandas as gpd
-
-    store.write("admin_units", td.admin_units(), mode="replace")
-    store.write("addresses", td.addresses(), mode="replace")
-    grids = td.village_grids().assign(
-        plan_id="P1",
-        township_code=lambda g: g["village_code"].str[:9],
-        county_code=lambda g: g["village_code"].str[:6],
-    )
-    store.write(
-        "plans",
-        pd.DataFrame(
-            [{"plan_id": "P1", "name": "test", "status": "active", "created_at": "2024-01-01T00:00:00"}]
-        ),
-        mode="replace",
-    )
-    store.write("grids", gpd.GeoDataFrame(grids, crs=WGS84), mode="replace")
+    td.fill_store(store)
     return store
 
 
