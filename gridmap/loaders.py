@@ -527,20 +527,7 @@ def _read_xlsx(data: bytes, name: str, report: LoadReport, sheet: str | int | No
             f"{name}: not a readable .xlsx workbook ({str(exc).strip() or type(exc).__name__})"
         ) from None
     try:
-        sheets = workbook.worksheets
-        if sheet is not None:
-            chosen = named_sheet(sheets, sheet, name)
-        else:
-            sizes = [
-                sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, ""))
-                for s in sheets
-            ]
-            chosen = sheets[int(np.argmax(sizes))]
-            if len(sheets) > 1:
-                report.notes.append(
-                    f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the "
-                    "most data (--sheet picks another)"
-                )
+        chosen = choose_sheet(workbook.worksheets, sheet, name, report.notes)
         rows, formulas = _sheet_rows(chosen, formulas_book[chosen.title])
     finally:
         workbook.close()
@@ -731,6 +718,24 @@ def read_table(
     frame = frame.fillna("").astype("str")  # short CSV rows: missing cells are empty strings
     report.rows_read = report.rows_kept = len(frame)
     return frame, report
+
+
+def choose_sheet(sheets: list, sheet: str | int | None, name: str, notes: list[str]):
+    """The worksheet to read: the one ``sheet`` names, else the one with the most filled cells
+    (a note in ``notes`` says so when there are several)."""
+    if sheet is not None:
+        return named_sheet(sheets, sheet, name)
+    if len(sheets) == 1:
+        return sheets[0]
+    sizes = [
+        sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, "")) for s in sheets
+    ]
+    chosen = sheets[int(np.argmax(sizes))]
+    notes.append(
+        f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the most data "
+        "(--sheet picks another)"
+    )
+    return chosen
 
 
 def named_sheet(sheets: list, sheet: str | int, name: str):

@@ -39,7 +39,7 @@ from gridmap.loaders import (
     _cell_text,
     _clean_columns,
     _text_kind,
-    named_sheet,
+    choose_sheet,
     xlsx_header,
 )
 
@@ -284,21 +284,7 @@ def _xlsx_chunks(
             f"{name}: not a readable .xlsx workbook ({str(exc).strip() or type(exc).__name__})"
         ) from None
     try:
-        sheets = workbook.worksheets
-        if sheet is not None:
-            chosen = named_sheet(sheets, sheet, name)
-        elif len(sheets) == 1:
-            chosen = sheets[0]
-        else:
-            sizes = [
-                sum(1 for row in s.iter_rows(values_only=True) for v in row if v not in (None, ""))
-                for s in sheets
-            ]
-            chosen = sheets[max(range(len(sheets)), key=lambda i: sizes[i])]
-            notes.append(
-                f"workbook has {len(sheets)} sheets; read {chosen.title!r}, the one with the most data "
-                "(--sheet picks another)"
-            )
+        chosen = choose_sheet(workbook.worksheets, sheet, name, notes)
         rows = _sheet_cells(chosen, _merged_ranges(workbook, chosen))
         head: list[tuple[list[str], list[int]]] = []
         for item in rows:
