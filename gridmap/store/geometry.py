@@ -136,7 +136,10 @@ def encode_gpkg(geoms: np.ndarray, srs_id: int = WGS84_EPSG) -> list[bytes | Non
     if not present.any():
         return out
     kept = geoms[present]
-    if (shapely.get_type_id(kept) == int(shapely.GeometryType.POINT)).all():
+    # the numpy path needs one coordinate pair per geometry: POINT EMPTY has none
+    if (shapely.get_type_id(kept) == int(shapely.GeometryType.POINT)).all() and not shapely.is_empty(
+        kept
+    ).any():
         records = np.zeros(len(kept), dtype=_GPKG_POINT)
         records["magic"] = b"GP"
         records["flags"] = 0b00000001
@@ -187,7 +190,8 @@ def ewkb_hex(geoms: np.ndarray, srid: int = WGS84_EPSG) -> list[str | None]:
     geoms = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(geoms)
     kept = geoms[present]
-    if len(kept) and (shapely.get_type_id(kept) == int(shapely.GeometryType.POINT)).all():
+    points = len(kept) and (shapely.get_type_id(kept) == int(shapely.GeometryType.POINT)).all()
+    if points and not shapely.is_empty(kept).any():  # POINT EMPTY has no coordinate pair
         records = np.zeros(len(kept), dtype=_EWKB_POINT_SRID)
         records["order"] = 1
         records["type"] = 0x20000001  # Point with the EWKB SRID flag

@@ -766,6 +766,22 @@ def test_point_codecs_match_shapely():
         assert shapely.from_wkb(blob[8:]).equals(geom)
 
 
+def test_point_codecs_keep_an_empty_point_among_points():
+    # the numpy fast paths need one coordinate pair per point: POINT EMPTY must not shift the rest
+    from gridmap.store.geometry import encode_gpkg, ewkb_hex
+
+    points = np.array([shapely.Point(1, 2), shapely.Point(), shapely.Point(3, 4)], dtype=object)
+    decoded = shapely.from_wkb(
+        [blob[8:] if blob[3] >> 1 & 0b111 == 0 else blob[40:] for blob in encode_gpkg(points)]
+    )
+    assert [g.wkt for g in decoded] == ["POINT (1 2)", "POINT EMPTY", "POINT (3 4)"]
+    assert [g.wkt for g in shapely.from_wkb(ewkb_hex(points))] == [
+        "POINT (1 2)",
+        "POINT EMPTY",
+        "POINT (3 4)",
+    ]
+
+
 def test_rtree_bulk_load_matches_sqlite_inserts():
     from gridmap.store.rtree import bulk_load, float32_outward
 
