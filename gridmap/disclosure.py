@@ -192,6 +192,30 @@ def withhold_statistics(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+
+#: run-summary entries that are exact case counts or follow from them (a KDE peak density is
+#: one or two cases over a kernel's area): left out of what a role without all-case access sees
+EXACT_SUMMARY_KEYS = (
+    "cases_matched",
+    "cases_located",
+    "cases_in_units",
+    "cases_outside_units",
+    "max_density_per_km2",
+)
+
+
+def withhold_summary(summary: dict) -> dict:
+    """A hot-spot run's summary without its exact counts (:data:`EXACT_SUMMARY_KEYS`, and the
+    ``cases`` and z of each of ``top_areas``), as roles without all-case access see it: a run over
+    one category of one township names its small total otherwise, whatever its cells show."""
+    out = {k: v for k, v in summary.items() if k not in EXACT_SUMMARY_KEYS}
+    if "top_areas" in out:
+        out["top_areas"] = [
+            {k: v for k, v in area.items() if k not in ("cases", *EXACT_STATISTICS)}
+            for area in out["top_areas"]
+        ]
+    return out
+
 def run_cell_labels(run: dict | pd.Series, unit_ids: Iterable[object]) -> pd.Series:
     """Cell labels of a stored hot-spot run's units: the record selection (plan, unit kind, H3
     resolution, filters — not the method or the run id, so two runs over the same cases give

@@ -29,7 +29,7 @@ from api.queries import (
 )
 from api.routers.cases import CaseFilterDep
 from api.tilesource import hotspot_run_for
-from gridmap.disclosure import DisclosureRule, disclose_record_counts
+from gridmap.disclosure import DisclosureRule, disclose_record_counts, withhold_summary
 from gridmap.hotspots.inference import BIN_CONFIDENCE
 from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
 
@@ -39,12 +39,14 @@ RUN_JSON_COLUMNS = ("params", "filters", "summary")
 RESULT_COLUMNS = ["run_id", "unit_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "extra"]
 
 
-def _run_records(runs) -> list[dict]:
+def _run_records(runs, principal: Principal) -> list[dict]:
     out = records(runs)
     for row in out:
         for col in RUN_JSON_COLUMNS:
             with contextlib.suppress(ValueError):
                 row[col] = json.loads(row[col]) if row.get(col) else {}
+        if not principal.sees_all_cases and isinstance(row.get("summary"), dict):
+            row["summary"] = withhold_summary(row["summary"])
         if row.get("method") == "gi":
             # what each stored bin means; "hot" is summary.confidence (default FDR 0.05)
             row["bin_confidence"] = {str(b): text for b, text in BIN_CONFIDENCE.items()}
@@ -52,20 +54,20 @@ def _run_records(runs) -> list[dict]:
 
 
 @router.get("/hotspots/runs")
-def list_runs(store: StoreDep, method: str | None = None) -> list[dict]:
+def list_runs(store: StoreDep, principal: PrincipalDep, method: str | None = None) -> list[dict]:
     """Every hotspot run (newest first), optionally of one method: parameters, filters, summary."""
     runs = store.read(
         "hotspot_runs", where={"method": method} if method else None, order_by=["-created_at", "run_id"]
     )
-    return _run_records(runs)
+    return _run_records(runs, principal)
 
 
 @router.get("/hotspots/runs/{run_id}")
-def get_run(run_id: str, store: StoreDep) -> dict:
+def get_run(run_id: str, store: StoreDep, principal: PrincipalDep) -> dict:
     runs = store.read("hotspot_runs", where={"run_id": run_id})
     if runs.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run {run_id}")
-    return _run_records(runs)[0]
+    return _run_records(runs, principal)[0]
 
 
 def results_text(

@@ -419,3 +419,31 @@ def test_hot_spot_areas_hide_their_largest_z_from_roles_without_case_access(prob
         admin = client.get(path, headers=sign_in(client, "admin")).json()["features"]
     assert public and all(f["properties"]["max_z"] is None for f in public)
     assert all(f["properties"]["max_z"] is not None for f in admin)
+
+
+def test_hot_spot_run_summaries_hide_exact_counts_from_roles_without_case_access(probe_city):
+    import json
+
+    from tests.api_testdata import City
+
+    store, _, _ = probe_city
+    run = store.read("hotspot_runs", where={"run_id": City().gi_run}).iloc[[0]].copy()
+    run["run_id"] = "hs-summary-probe"
+    run["created_at"] = "2000-01-01T00:00:00"  # never the latest run the module's other tests read
+    area = {"rank": 1, "sign": 1, "cases": 2.0, "units": 1, "max_z": 3.1, "area_km2": 0.4}
+    summary = {"method": "gi", "cases_matched": 2, "cases_in_units": 2, "top_areas": [area]}
+    run["summary"] = json.dumps(summary)
+    store.write("hotspot_runs", run)
+    with make_client(store) as client:
+        path = "/api/v1/hotspots/runs/hs-summary-probe"
+        admin = client.get(path, headers=sign_in(client, "admin")).json()["summary"]
+        public = [client.get(path).json()["summary"]]
+        public += [
+            r["summary"]
+            for r in client.get("/api/v1/hotspots/runs").json()
+            if r["run_id"] == run["run_id"].iloc[0]
+        ]
+    assert admin["cases_in_units"] == 2 and admin["top_areas"][0]["cases"] == 2.0
+    for shown in public:
+        assert not set(shown) & set(disclosure.EXACT_SUMMARY_KEYS)
+        assert shown["top_areas"] == [{"rank": 1, "sign": 1, "units": 1, "area_km2": 0.4}]
