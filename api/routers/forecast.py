@@ -90,6 +90,8 @@ def _public_summary(run: dict, settings) -> dict:
         )
         summary["expected_total"] = None if np.isnan(shown.values[0]) else float(shown.values[0])
     summary["top"] = [{k: v for k, v in t.items() if k != "expected"} for t in summary.get("top", [])]
+    for key in ("cases_read", "cases_outside_grids", "history_cases", "fitted"):  # exact counts, fits
+        summary.pop(key, None)
     return {**run, "summary": summary}
 
 
@@ -138,6 +140,15 @@ def run_xlsx(
     )
 
 
+def _records_selection(run: dict) -> str:
+    """A label naming only the cases a run counted (kind, categories, as-of date, plan), not its
+    model: recent-case counts are the same for every method and horizon, so they get the same
+    noise in every run over those cases (a method per request would otherwise average it away)."""
+    return json.dumps(
+        [run.get("kind"), run.get("categories"), run.get("asof"), run.get("plan_id")], default=str
+    )
+
+
 @router.get("/forecast/runs/{run_id}")
 def get_run(run_id: str, store: StoreDep, settings: SettingsDep, principal: PrincipalDep) -> dict:
     require_table("forecast_runs")
@@ -156,19 +167,25 @@ def _run_row(store, run_id: str) -> dict:
 
 
 def _results(store, run: dict, principal: Principal, rule, limit: int):
-    """Per-grid results by rank with ``band``; scrubbed for roles without all-case access."""
+    """Per-grid results by rank with ``band``; scrubbed for roles without all-case access, and
+    then ordered by what they see (band, published rank, grid code): the exact rank order of the
+    grids whose rank is withheld would otherwise be their position in the list."""
+    full = principal.sees_all_cases
     frame = store.read(
-        "forecast_results", where={"run_id": run["run_id"]}, order_by=["rank"], limit=limit or None
+        "forecast_results",
+        where={"run_id": run["run_id"]},
+        order_by=["rank"],
+        limit=(limit or None) if full else None,
     )
     frame["band"] = rank_band(frame["rank"], int(run["summary"].get("grids") or len(frame)))
-    labels = _selection(run) + "|" + frame["grid_code"].astype(str)
-    frame = suppress_frame(
-        frame, ["recent_cases", "recent_nearby"], rule, principal.sees_all_cases, cell_labels=labels
-    )
-    if not principal.sees_all_cases:
+    labels = _records_selection(run) + "|" + frame["grid_code"].astype(str)
+    frame = suppress_frame(frame, ["recent_cases", "recent_nearby"], rule, full, cell_labels=labels)
+    if not full:
         for column in EXACT_ONLY:
             frame[column] = None
         frame["rank"] = frame["rank"].astype(object).where(frame["band"] <= 10, None)
+        frame = frame.sort_values(["band", "rank", "grid_code"], na_position="last", kind="stable")
+        frame = frame.head(limit) if limit else frame
     return frame
 
 
@@ -218,13 +235,21 @@ def run_list(
     if not principal.sees_all_cases:
         towns["expected"] = towns["expected"].round()
         towns["top_expected"] = None
+    township = "|township|" + towns["township_code"].astype(str)
     towns = suppress_frame(
         towns,
-        ["recent_cases", "expected"],
+        ["recent_cases"],
         rule,
         principal.sees_all_cases,
-        cell_labels=_selection(run) + "|township|" + towns["township_code"].astype(str),
+        cell_labels=_records_selection(run) + township,
     )
+    counted = towns.pop("suppressed")
+    towns = suppress_frame(
+        towns, ["expected"], rule, principal.sees_all_cases, cell_labels=_selection(run) + township
+    )
+    towns["suppressed"] |= counted
+    if not principal.sees_all_cases:  # ordered by what is shown, not by the exact expectation
+        towns = towns.sort_values(["expected", "township_code"], ascending=[False, True], na_position="last")
     columns = [c for c in [*RESULT_COLUMNS, "suppressed"] if c in frame.columns]
     return {"run_id": run_id, "grids": records(frame[columns].head(limit)), "townships": records(towns)}
 

@@ -87,6 +87,11 @@ def test_without_case_access_only_bands_and_disclosed_totals(env):
             for f in client.get(f"/api/v1/forecast/runs/{run_id}/results", headers=who).json()["features"]
         }
         assert set(public) == set(full)
+        # listed by what is shown: the grids whose rank is withheld come in code order, not rank order
+        shown_order = [(p["band"], p["rank"] is None, p["rank"] or 0, code) for code, p in public.items()]
+        assert shown_order == sorted(shown_order)
+        run_summary = client.get(f"/api/v1/forecast/runs/{run_id}", headers=who).json()["summary"]
+        assert not {"cases_read", "history_cases", "cases_outside_grids", "fitted"} & set(run_summary)
         for code, p in public.items():
             assert p["expected"] is None and p["lower"] is None and p["upper"] is None
             assert p["why"] is None and p["trend"] is None
@@ -145,3 +150,26 @@ def test_bad_request_fails_the_job_with_a_message(env):
     ).json()
     body = _wait(client, headers["commander"], job["job_id"])
     assert body["state"] == "failed" and "first day of a month" in body["error"]
+
+
+def test_recent_counts_are_keyed_by_the_cases_not_the_model():
+    """Recent-case counts do not depend on the model: their disclosure noise is keyed by the
+    cases counted only, so one run per method or horizon averages nothing away (the test city's
+    counts are all small, so the published values cannot show it: the keys are checked)."""
+    from api.routers.forecast import _records_selection, _selection
+
+    runs = [
+        {
+            "kind": "dispute",
+            "categories": None,
+            "asof": "2024-12-01",
+            "plan_id": "P1",
+            "method": m,
+            "horizon_months": h,
+        }
+        for m, h in (("hgb", 1), ("rolling_3", 1), ("sepp", 3))
+    ]
+    assert len({_records_selection(r) for r in runs}) == 1
+    assert len({_selection(r) for r in runs}) == 3
+    other_cases = {**runs[0], "asof": "2024-11-01"}
+    assert _records_selection(other_cases) != _records_selection(runs[0])
