@@ -192,7 +192,6 @@ def withhold_statistics(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-
 #: run-summary entries that are exact case counts or follow from them (a KDE peak density is
 #: one or two cases over a kernel's area): left out of what a role without all-case access sees
 EXACT_SUMMARY_KEYS = (
@@ -215,6 +214,7 @@ def withhold_summary(summary: dict) -> dict:
             for area in out["top_areas"]
         ]
     return out
+
 
 def run_cell_labels(run: dict | pd.Series, unit_ids: Iterable[object]) -> pd.Series:
     """Cell labels of a stored hot-spot run's units: the record selection (plan, unit kind, H3
