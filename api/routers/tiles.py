@@ -25,7 +25,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from api import mvt
-from api.deps import PrincipalDep
+from api.deps import PrincipalDep, require
 from api.geojson import check_crs
 from api.queries import coverage_audit, disclosure_rule, grid_coverage
 from api.tilesource import LAYERS, TileRequest, build_tile
@@ -67,12 +67,8 @@ async def tile(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}"
         )
-    if layer == "coverage" and not principal.can("coverage.read"):
-        if not principal.is_authenticated:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"}
-            )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not read coverage")
+    if layer == "coverage":
+        require("coverage.read")(principal)  # 401 anonymous, 403 without the right
     try:
         mvt.check_tile(z, x, y)
         crs = check_crs(crs)

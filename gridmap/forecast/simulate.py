@@ -1,7 +1,5 @@
 """Simulated processes with a known intensity, to test and benchmark the forecasts.
 
-* :func:`simulate_grid_hawkes` — the grid SEPP of :mod:`gridmap.forecast.sepp` itself
-  (constant background per grid, exponential triggering), by the cluster construction;
 * :func:`simulate_county` — a county on a square lattice of grids: households in a few
   towns, a background ∝ households × a seasonal cycle × a drifting hot zone, and
   exponential triggering within the grid; :meth:`County.true_expected` is the exact
@@ -22,31 +20,6 @@ from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
 from gridmap.forecast.data import CaseHistory, GridLayer, month_start_days
-
-
-def simulate_grid_hawkes(
-    mu: np.ndarray, theta: float, omega: float, t_end: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Times (days in [0, t_end)) and grids of a grid Hawkes process, sorted by time.
-
-    ``mu``: background cases per day of each grid; each case has Poisson(``theta``)
-    children in its grid after Exp(``omega``) delays (mean 1/omega days).
-    """
-    n_imm = rng.poisson(np.asarray(mu) * t_end)
-    grid = np.repeat(np.arange(len(mu)), n_imm)
-    t = rng.uniform(0.0, t_end, len(grid))
-    all_t, all_g = [t], [grid]
-    while len(t):
-        kids = rng.poisson(theta, len(t))
-        grid = np.repeat(grid, kids)
-        t = np.repeat(t, kids) + rng.exponential(1.0 / omega, kids.sum())
-        inside = t < t_end
-        t, grid = t[inside], grid[inside]
-        all_t.append(t)
-        all_g.append(grid)
-    t, grid = np.concatenate(all_t), np.concatenate(all_g)
-    order = np.argsort(t, kind="stable")
-    return t[order], grid[order]
 
 
 def simulate_spatial_hawkes(

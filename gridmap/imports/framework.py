@@ -194,7 +194,9 @@ def _texts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     present = ~missing
     if present.any():
         missing[present] = cells[present] == ""
-    text = np.where(missing, "", cells).astype(str)
+    # pandas' astype(str) keeps Python strings in an object array; numpy's would make a fixed-width
+    # array as wide as the longest cell, times every row (a 2,000-character note → 8 kB a row)
+    text = pd.Series(np.where(missing, "", cells), dtype=object).astype(str).to_numpy(dtype=object)
     return text, missing
 
 

@@ -242,7 +242,7 @@ def _sheet_cells(sheet, merged: list[tuple[int, int, int, int]]) -> Iterator[tup
     """Non-empty rows as (texts, formula column positions), merged ranges filled with their top-left text."""
     by_row: dict[int, list[tuple[int, int, int, int]]] = {}
     for r0, c0, r1, c1 in merged:
-        for r in range(r0, min(r1, r0 + 1000) + 1):
+        for r in range(r0, r1 + 1):  # the whole range, as the whole-file reader fills it
             by_row.setdefault(r, []).append((r0, c0, r1, c1))
     top_left: dict[tuple[int, int], str] = {}
     for r, cells in enumerate(sheet.iter_rows()):
