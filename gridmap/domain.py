@@ -40,6 +40,16 @@ def area_prefix(area: str) -> str:
     return prefix
 
 
+def post_counties(workers: pd.DataFrame) -> pd.Series:
+    """worker_id → the county code of each worker's post (its village, else its township: an
+    agent posted to a township has no village), the county a check-in is filed under (the
+    PostGIS partition of ``patrols``).  Needs ``worker_id``, ``village_code``, ``township_code``."""
+    village = workers["village_code"].astype(object)
+    post = village.where(village.fillna("").astype(str) != "", workers["township_code"].astype(object))
+    county = post.map(lambda code: str(code)[:6] if isinstance(code, str) and code else None)
+    return pd.Series(county.to_numpy(dtype=object), index=workers["worker_id"].astype(str).to_numpy())
+
+
 def now_local() -> str:
     """Current local time (:data:`LOCAL_TZ`) as the store's ISO text, seconds precision."""
     return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="seconds")

@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
-from gridmap.domain import CATEGORIES, LOCAL_TZ, assignment_active
+from gridmap.domain import CATEGORIES, LOCAL_TZ, assignment_active, post_counties
 from gridmap.errors import InputError
 from gridmap.geocode.transform import canonical_crs, to_wgs84
 
@@ -189,12 +189,21 @@ def record_patrol(
                 "raw_lat": [float(lat)],
                 "raw_crs": [name],
                 "source": [FIELD_SOURCE],
+                "county_code": [_post_county(store, worker_id)],
             },
             geometry=[shapely.Point(wlon, wlat)],
             crs=WGS84,
         )
         store.write("patrols", frame)
     return FieldResult(patrol_id, True, str(grid["code"]), wlon, wlat, when)
+
+
+def _post_county(store, worker_id: str) -> str | None:
+    """The county a worker's check-ins are filed under (:func:`gridmap.domain.post_counties`)."""
+    worker = store.read(
+        "workers", where={"worker_id": worker_id}, columns=["worker_id", "village_code", "township_code"]
+    )
+    return post_counties(worker).get(worker_id) if len(worker) else None
 
 
 def record_case(

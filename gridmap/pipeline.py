@@ -37,6 +37,7 @@ import pandas as pd
 
 from gridmap.config import Settings, get_settings
 from gridmap.crs import WGS84
+from gridmap.domain import post_counties
 from gridmap.errors import InputError
 from gridmap.store import Store, open_store
 
@@ -92,11 +93,7 @@ def _patrol_points_wgs84(patrols: pd.DataFrame, workers: pd.DataFrame) -> gpd.Ge
     lon, lat = to_wgs84_mixed(patrols["raw_lon"], patrols["raw_lat"], patrols["raw_crs"].to_numpy())
     frame = pd.DataFrame(patrols).drop(columns=["geometry"], errors="ignore")
     if "county_code" not in frame:
-        post = workers["village_code"].where(
-            workers["village_code"].fillna("") != "", workers["township_code"]
-        )
-        county = post.astype(object).str[:6].set_axis(workers["worker_id"].to_numpy())
-        frame["county_code"] = frame["worker_id"].map(county).to_numpy()
+        frame["county_code"] = frame["worker_id"].astype(str).map(post_counties(workers)).to_numpy()
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import WGS84
+from gridmap.domain import post_counties
 from gridmap.imports import streaming
 from gridmap.imports.common import (
     COORDINATE_ALIASES,
@@ -66,7 +67,7 @@ class StreamState:
     later chunk is rejected as a duplicate like a repeat in the same chunk.
     """
 
-    roster: set[str]
+    roster: pd.Series  # worker_id → county of the worker's post (domain.post_counties)
     area: object
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     seen_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -75,8 +76,11 @@ class StreamState:
     def of(cls, store) -> StreamState:
         from gridmap.geocode.batch import city_outline
 
-        roster = set(store.read("workers", columns=["worker_id"])["worker_id"].astype(str))
-        return cls(roster, city_outline(store.read("admin_units", where={"level": ["city", "county"]})))
+        workers = store.read("workers", columns=["worker_id", "village_code", "township_code"])
+        return cls(
+            post_counties(workers),
+            city_outline(store.read("admin_units", where={"level": ["city", "county"]})),
+        )
 
     def drop_seen(self, keys: np.ndarray, rows: Rows, offset: int, what: str) -> None:
         """Reject rows whose key (uint64) an earlier chunk had; then remember this chunk's first occurrences."""
@@ -136,7 +140,7 @@ def prepare(
     what = "check-in (same worker, time and point)"
     drop_repeats(ids, rows, what, offset=table.offset)
     state.drop_seen(keys, rows, table.offset, what)
-    unknown = ~fields["worker_id"].isin(state.roster).to_numpy()
+    unknown = ~fields["worker_id"].isin(state.roster.index).to_numpy()
     rows.mark(unknown & rows.live, REVIEW, "worker not on the roster (import workers first)")
     crs_cells = fields["raw_crs"] if "raw_crs" in fields else pd.Series([""] * n)
     raw_crs = crs_cells.where(crs_cells.ne(""), crs or "").to_numpy(dtype=object)
@@ -152,6 +156,7 @@ def prepare(
             "raw_lat": y,
             "raw_crs": raw_crs,
             "source": f"import {table.name}",
+            "county_code": fields["worker_id"].map(state.roster).to_numpy(dtype=object),
         },
         geometry=gpd.GeoSeries(geometry, crs=WGS84).values,
         crs=WGS84,

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridmap.domain import post_counties
 from gridmap.errors import InputError
 from gridmap.store.schema import get_table
 from gridmap.synth import seasonality, selfexcite
@@ -148,11 +149,11 @@ def synthesize(
         .astype({"id_number": object})
     )
     patrols = pd.concat([work.patrols, agents.patrols], ignore_index=True)
-    # the county of each worker's post (village, else township): the PostGIS partition of a check-in
-    post = workers["village_code"].where(workers["village_code"].fillna("") != "", workers["township_code"])
-    county = pd.Series(post.astype(object).str[:6].to_numpy(), index=workers["worker_id"].to_numpy())
+    # the county of each worker's post: the PostGIS partition of a check-in
     patrols.insert(
-        patrols.columns.get_loc("geometry"), "county_code", patrols["worker_id"].map(county).to_numpy()
+        patrols.columns.get_loc("geometry"),
+        "county_code",
+        patrols["worker_id"].astype(str).map(post_counties(workers)).to_numpy(),
     )
 
     truth = _truth(seed, scale, hotspots, case_res, points, work.truth)

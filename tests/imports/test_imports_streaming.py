@@ -41,13 +41,20 @@ def small_chunks(monkeypatch):
 
 
 def test_streamed_checkins_are_all_accounted_for(city, small_chunks):  # noqa: F811
-    city.write("workers", pd.DataFrame({"worker_id": ["W1"], "source": "test"}))
+    city.write(
+        "workers",
+        pd.DataFrame({"worker_id": ["W1"], "village_code": ["150502001001"], "source": "test"}),
+    )
     rows = checkins()
     data = pd.DataFrame(rows, columns=HEADER).to_csv(index=False).encode("gbk")
     report = run_import(city, "patrols", data, "p.csv")
     assert report.rows == len(rows) == 29
     assert (report.accepted, report.review, report.rejected) == (25, 1, 3)
     assert city.count("patrols") == 26
+    # filed under the county of the worker's post (the PostGIS partition), none without a worker
+    counties = city.read("patrols", columns=["worker_id", "county_code"])
+    assert set(counties.loc[counties["worker_id"] == "W1", "county_code"]) == {"150502"}
+    assert counties.loc[counties["worker_id"] != "W1", "county_code"].isna().all()
     assert report.reasons["duplicate check-in (same worker, time and point)"] == 2
     assert any("GBK" in note for note in report.notes)
     recorded = city.read("import_rows", where={"batch_id": report.batch_id}, order_by=["row_number"])
