@@ -61,12 +61,18 @@ def pai_pei(
     return float(pai), float(pei), float(hit_rate)
 
 
+def top_count(share: float, n_grids: int) -> int:
+    """How many grids "the top ``share`` of grids" is (at least one): the one cut-off of the
+    top-10 % share, the watch list and the rank bands."""
+    return max(int(round(share * n_grids)), 1)
+
+
 def top_share(expected: np.ndarray, observed: np.ndarray, share: float = 0.10) -> float:
     """Share of the cases in the top ``share`` of grids by forecast."""
     observed = np.asarray(observed, float)
     if observed.sum() == 0:
         return float("nan")
-    k = max(int(round(share * len(observed))), 1)
+    k = top_count(share, len(observed))
     order = np.argsort(-np.asarray(expected, float), kind="stable")
     return float(observed[order[:k]].sum() / observed.sum())
 

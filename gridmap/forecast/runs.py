@@ -30,6 +30,7 @@ from gridmap.errors import InputError
 from gridmap.forecast.backtest import BacktestResult, backtest
 from gridmap.forecast.data import CaseHistory, GridLayer, history_from_frame, parse_month, seasonal_factor
 from gridmap.forecast.methods import FALLBACK_METHOD, METHODS, run_method
+from gridmap.forecast.metrics import top_count
 from gridmap.hotspots.aggregate import case_lonlat, locate_in_polygons
 from gridmap.hotspots.runs import _clean, _json, _multipolygons
 from gridmap.store.base import Store
@@ -287,7 +288,7 @@ def rank_band(rank: np.ndarray | pd.Series, n_grids: int) -> np.ndarray:
     rank = np.asarray(rank, dtype=float)
     out = np.full(len(rank), 100, dtype=np.int64)
     for band in BANDS[::-1][1:]:
-        out[rank <= max(int(round(band / 100 * n_grids)), 1)] = band
+        out[rank <= top_count(band / 100, n_grids)] = band
     return out
 
 
@@ -295,7 +296,7 @@ def township_summary(
     results: pd.DataFrame, names: pd.Series | None = None, watch_share: float = 0.10
 ) -> pd.DataFrame:
     """Per township: grids, expected cases, grids on the watch list (top ``watch_share`` by rank), top grid."""
-    watch_rank = max(int(round(watch_share * len(results))), 1)
+    watch_rank = top_count(watch_share, len(results))
     frame = pd.DataFrame(results).assign(watch=lambda f: f["rank"] <= watch_rank)
     by = frame.sort_values("rank").groupby("township_code", sort=False)
     out = pd.DataFrame(
