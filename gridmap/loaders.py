@@ -90,6 +90,18 @@ class LoadReport:
 # --- vector files ---------------------------------------------------------------------------
 
 
+#: how every CSV is read: every cell as the text the office typed ("007" stays "007", "NA" stays
+#: "NA"), blank lines skipped, and no header (taken by the reader, so repeated names stay visible)
+CSV_AS_TEXT = {
+    "dtype": str,
+    "keep_default_na": False,
+    "na_filter": False,
+    "skip_blank_lines": True,
+    "quoting": csv.QUOTE_MINIMAL,
+    "header": None,
+}
+
+
 def _region_with_margin(
     bounds: tuple[float, float, float, float], margin_km: float
 ) -> tuple[float, float, float, float]:
@@ -428,16 +440,7 @@ def _read_csv(text: str, name: str, report: LoadReport) -> pd.DataFrame:
         report.notes.append(f"columns separated by {delimiter!r}")
     try:
         # header=None: the header row is taken below, so repeated names are not silently mangled to "a.1"
-        raw = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            quoting=csv.QUOTE_MINIMAL,
-            header=None,
-        )
+        raw = pd.read_csv(io.StringIO(text), sep=delimiter, **CSV_AS_TEXT)
     except pd.errors.EmptyDataError:
         raise InputError(f"{name}: no header row (the file is empty or blank)") from None
     except pd.errors.ParserError as exc:

@@ -19,7 +19,6 @@ gives for the whole file:
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import io
 import re
@@ -35,6 +34,7 @@ from gridmap.errors import InputError
 from gridmap.imports.reading import InputTable, _max_upload_bytes, read_input, too_big
 from gridmap.loaders import (
     _DELIMITERS,
+    CSV_AS_TEXT,
     LoadReport,
     _cell_text,
     _clean_columns,
@@ -176,17 +176,7 @@ def _csv_chunks(
     handle.seek(0)
     text = io.TextIOWrapper(handle, encoding=codec, newline="")
     try:
-        reader = pd.read_csv(
-            text,
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            quoting=csv.QUOTE_MINIMAL,
-            header=None,
-            chunksize=chunk_rows,
-        )
+        reader = pd.read_csv(text, sep=delimiter, chunksize=chunk_rows, **CSV_AS_TEXT)
         columns: list[str] | None = None
         offset = 0
         for raw in reader:
