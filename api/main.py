@@ -203,6 +203,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _upload_limit(app, settings)
     limits.install(app, settings)
     limits.limit_malloc_arenas()
+    limits.disable_huge_pages()
     contract.install(app)
     _security_headers(app, settings)
     _docs_routes(app)

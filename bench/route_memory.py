@@ -59,6 +59,32 @@ def sqlite_mib() -> float:
     return lib.sqlite3_memory_used() / 2**20
 
 
+def pymalloc_mib() -> tuple[float, float]:
+    """Python's small-object allocator: MiB held in arenas and MiB of live objects in them
+    (parsed from ``sys._debugmallocstats()``, which writes to file descriptor 2)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read()
+    numbers = {}
+    for line in text.splitlines():
+        if "=" in line:
+            label, _, value = line.rpartition("=")
+            numbers.setdefault(label.strip(), float(value.strip().replace(",", "") or 0))
+    arenas = next((v for k, v in numbers.items() if k.endswith("bytes/arena")), float("nan"))
+    return arenas / 2**20, numbers.get("# bytes in allocated blocks", float("nan")) / 2**20
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True)
@@ -101,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     before = smaps()
     print(
         f"idle: RSS {before['Rss']:.0f} MiB, anonymous {before['Anonymous']:.0f} MiB, "
-        f"{len(sys.modules)} modules loaded"
+        f"{len(sys.modules)} modules loaded, Python arenas {pymalloc_mib()[0]:.0f} MiB "
+        f"({pymalloc_mib()[1]:.0f} MiB live objects)"
     )
     print(
         f"{'route':<18}{'codes':>14}{'RSS':>7}{'ΔRSS':>7}{'anon':>7}"
@@ -189,9 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             rss = smaps()["Rss"]
             print(f"  emptied {label}: RSS {rss:.0f} MiB ({rss - last:+.0f})")
             last = rss
+        arenas, live = pymalloc_mib()
         print(
             f"after idle stage 2 (every cache emptied): RSS {last:.0f} MiB, SQLite {sqlite_mib():.0f} MiB, "
-            f"{len(sys.modules)} modules loaded"
+            f"{len(sys.modules)} modules loaded, Python arenas {arenas:.0f} MiB ({live:.0f} MiB live objects)"
         )
         before = smaps()
     server.should_exit = True

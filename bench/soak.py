@@ -50,6 +50,37 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def memory_breakdown(pid: int) -> dict[str, float]:
+    """Where a process's resident memory sits (MiB, from /proc/<pid>/smaps): anonymous memory
+    (heap, arenas, arrays), file-backed pages (code and data of the libraries it has mapped) and
+    huge pages; plus how many distinct files it maps (libraries loaded so far)."""
+    anon = file_backed = huge = 0
+    files: set[str] = set()
+    path = ""
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=6)
+            if "-" in head[0] and not head[0].endswith(":"):
+                path = head[5].strip() if len(head) > 5 else ""
+                if path.startswith("/"):
+                    files.add(path)
+            elif head[0] == "Rss:":
+                if path.startswith("/"):
+                    file_backed += int(head[1])
+                else:
+                    anon += int(head[1])
+            elif head[0] == "AnonHugePages:":
+                huge += int(head[1])
+    return {"anon": anon / 1024, "file": file_backed / 1024, "huge": huge / 1024, "files": len(files)}
+
+
+def _breakdown_text(parts: dict[str, float]) -> str:
+    return (
+        f"anonymous {parts['anon']:.0f} MiB (huge pages {parts['huge']:.0f}), "
+        f"file-backed {parts['file']:.0f} MiB in {parts['files']:.0f} mapped files"
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (s)."""
     import os
@@ -192,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         ).json()["access_token"]
         time.sleep(2)
         idle_before = rss_mb(server.pid)
+        parts_before = memory_breakdown(server.pid)
         table = routes(ctx)
         weights = [w for _, w, _, _ in table]
         latencies: dict[str, list[float]] = defaultdict(list)
@@ -252,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             time.sleep(5)
         idle_settled = idle_samples[-1][1]
+        parts_after = memory_breakdown(server.pid)
         threads_after, files_after = threads_and_store_files(server.pid, args.store)
     finally:
         server.terminate()
@@ -286,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{idle_settled:.0f} MiB ({idle_samples[-1][0]:.0f} s after the load; {threads_after} threads, "
         f"{files_after} store connections); final - idle before = {idle_settled - idle_before:+.0f} MiB"
     )
+    print(f"  idle before: {_breakdown_text(parts_before)}")
+    print(f"  final:       {_breakdown_text(parts_after)}")
     return 1 if errors else 0
 
 

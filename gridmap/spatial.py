@@ -28,6 +28,8 @@ import numpy as np
 import shapely
 
 NO_POLYGON = -1
+#: points located per batch by :meth:`PolygonIndex.locate_ranks` (bounds its memory)
+_POINTS_PER_BATCH = 100_000
 
 
 class PolygonIndex:
@@ -76,10 +78,13 @@ class PolygonIndex:
             raise ValueError(f"lon and lat differ in length: {lon.shape[0]} vs {lat.shape[0]}")
         best = np.full(lon.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
         ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-        if len(ok) and len(self._kept):
-            point_i, kept_i = self.tree.query(shapely.points(lon[ok], lat[ok]))  # envelope candidates
-            inside = shapely.intersects_xy(self._kept[kept_i], lon[ok][point_i], lat[ok][point_i])
-            np.minimum.at(best, ok[point_i[inside]], self.rank[self._positions[kept_i[inside]]])
+        # a bounded batch of points at a time: the candidate pairs and point objects of a
+        # million points at once would need hundreds of MiB
+        for start in range(0, len(ok) if len(self._kept) else 0, _POINTS_PER_BATCH):
+            part = ok[start : start + _POINTS_PER_BATCH]
+            point_i, kept_i = self.tree.query(shapely.points(lon[part], lat[part]))  # envelope candidates
+            inside = shapely.intersects_xy(self._kept[kept_i], lon[part][point_i], lat[part][point_i])
+            np.minimum.at(best, part[point_i[inside]], self.rank[self._positions[kept_i[inside]]])
         best[best == np.iinfo(np.int64).max] = NO_POLYGON
         return best
 

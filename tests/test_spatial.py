@@ -58,3 +58,17 @@ def test_shared_edge_and_corner_go_to_the_lowest_code_whatever_the_row_order():
     assert index.locate(lon, lat).tolist() == [1, 2, 1, -1, 1]
     pts = np.array([shapely.Point(1.0, 0.5), None, shapely.Point(0.5, 1.5)], dtype=object)
     assert geometries_in_polygons(pts, polygons, codes).tolist() == [1, -1, 2]
+
+
+def test_points_located_in_batches_give_the_same_answer(monkeypatch):
+    import gridmap.spatial as spatial
+
+    tiles = _tiles(seed=4)
+    rng = np.random.default_rng(2)
+    vertices = shapely.get_coordinates(tiles.geometry.values)
+    lon = np.concatenate([122.17 + rng.random(3000) * 0.16, vertices[:, 0], [np.nan]])
+    lat = np.concatenate([43.57 + rng.random(3000) * 0.14, vertices[:, 1], [43.6]])
+    whole = points_in_polygons(lon, lat, tiles.geometry.values, tiles["code"])
+    monkeypatch.setattr(spatial, "_POINTS_PER_BATCH", 97)  # 30+ batches, the last one short
+    assert (points_in_polygons(lon, lat, tiles.geometry.values, tiles["code"]) == whole).all()
+    assert (whole >= 0).sum() > 1500

@@ -364,3 +364,58 @@ def test_the_second_idle_stage_comes_after_the_first_and_not_under_load():
 
     asyncio.run(scenario())
     assert events == ["trim", "trim", "release"]
+
+
+def test_the_second_idle_stage_ends_the_idle_worker_threads(monkeypatch):
+    """Worker threads left by a busy spell (each with its store connection and PROJ contexts)
+    end at the second idle stage, not only when the next request comes."""
+    import asyncio
+    import threading
+
+    import anyio.to_thread
+    from anyio._backends._asyncio import WorkerThread
+
+    from api import limits
+
+    monkeypatch.setattr(WorkerThread, "MAX_IDLE_TIME", 0.1)  # anyio's 10 s, shortened
+    trims = []
+    monkeypatch.setattr(limits, "release_memory", lambda: trims.append(1))
+
+    async def scenario() -> tuple[int, int, int]:
+        start = threading.active_count()
+        together = threading.Barrier(4)
+        await asyncio.gather(*(anyio.to_thread.run_sync(together.wait) for _ in range(4)))
+        busy = threading.active_count()
+        await asyncio.sleep(0.2)  # longer idle than MAX_IDLE_TIME
+        limits.IdleTrim(after_s=0.01, release_after_s=0.02).release_all()
+        await asyncio.sleep(1.5)  # the stopped threads end, then the trim after them
+        return start, busy, threading.active_count()
+
+    start, busy, after = asyncio.run(scenario())
+    assert busy == start + 4
+    assert after <= start + 1  # one worker stays for the job that ended the others
+    assert len(trims) == 2  # the stage's own trim and the one after the threads ended
+
+
+def test_the_server_process_keeps_to_small_pages():
+    """The app opts its process out of transparent huge pages and numpy's huge-page advice
+    (checked in a child process: the setting is per process and inherited, not undone)."""
+    code = (
+        "from numpy._core import multiarray\n"
+        "from api import limits\n"
+        "assert multiarray._get_madvise_hugepage()\n"
+        "accepted = limits.disable_huge_pages()\n"
+        "assert not multiarray._get_madvise_hugepage()\n"
+        "print(accepted, limits.thp_disabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    accepted, disabled = out.stdout.split()
+    assert accepted == disabled == "True"
+
+
+def test_building_the_app_turns_huge_pages_off(env):
+    from numpy._core import multiarray
+
+    from api import limits
+
+    assert limits.thp_disabled() is True and not multiarray._get_madvise_hugepage()

@@ -81,7 +81,7 @@ def sjoin_codes(lon, lat, grids, predicate):
 @pytest.mark.parametrize("cell_deg", [None, 0.01, 0.1, 0.3, 5.0])
 def test_known_points_including_edges_and_vertices(grids, cell_deg):
     lon, lat = np.array([p(*c)[0] for c, _ in CASES]), np.array([p(*c)[1] for c, _ in CASES])
-    got = GridIndex(grids, cell_deg=cell_deg).assign(lon, lat)
+    got = GridIndex(grids, cell_deg=cell_deg, raster_min_points=0).assign(lon, lat)
     assert list(got) == [code for _, code in CASES]
 
 
@@ -97,7 +97,7 @@ def test_equals_sjoin_within_inside_and_smallest_intersecting_code_on_edges(grid
     on_boundary = pd.notna(intersects) & ~inside
     assert on_boundary.sum() > 500  # the lattice really puts many points on edges
     for cell_deg in (None, 0.02, 0.2):
-        got = GridIndex(grids, cell_deg=cell_deg).assign(lon, lat)
+        got = GridIndex(grids, cell_deg=cell_deg, raster_min_points=0).assign(lon, lat)
         assert (got[inside] == within[inside]).all()
         assert (got[on_boundary] == intersects[on_boundary]).all()
         assert pd.isna(got[pd.isna(intersects)]).all()
@@ -143,3 +143,30 @@ def test_code_column_and_length_mismatch(grids):
     assert list(assign_points([p(1, 1)[0]], [p(1, 1)[1]], renamed, code_col="grid_code")) == ["G2"]
     with pytest.raises(ValueError, match="differ in length"):
         assign_points([1.0, 2.0], [1.0], grids)
+
+
+def test_raster_in_batches_and_exact_path_agree(monkeypatch):
+    """The raster built a few boundary pieces at a time marks the same cells as in one go, and
+    calls below ``raster_min_points`` (exact test only, no raster built) give the same codes."""
+    import gridmap.geocode.assign as assign
+
+    centre = h3.latlng_to_cell(43.62, 122.26, 6)
+    cells = sorted(h3.cell_to_children(centre, 9))
+    polys = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
+    grids = gpd.GeoDataFrame({"code": [f"G{i:04d}" for i in range(len(cells))]}, geometry=polys, crs=WGS84)
+    rng = np.random.default_rng(9)
+    minx, miny, maxx, maxy = grids.total_bounds
+    vertices = shapely.get_coordinates(grids.geometry.values)
+    lon = np.concatenate([rng.uniform(minx, maxx, 5_000), vertices[:500, 0]])
+    lat = np.concatenate([rng.uniform(miny, maxy, 5_000), vertices[:500, 1]])
+
+    whole = GridIndex(grids, cell_deg=0.001, raster_min_points=0)
+    via_raster = whole.assign(lon, lat)
+    monkeypatch.setattr(assign, "_PIECES_PER_BATCH", 7)  # far fewer than the ~2,000 pieces
+    batched = GridIndex(grids, cell_deg=0.001, raster_min_points=0)
+    assert (batched.assign(lon, lat) == via_raster).all()
+    assert (batched.region == whole.region).all() and batched.region.any()
+
+    exact_only = GridIndex(grids, cell_deg=0.001)  # 5,500 points < RASTER_MIN_POINTS
+    assert (exact_only.assign(lon, lat) == via_raster).all()
+    assert exact_only.region.size == 0  # no raster was built
