@@ -87,13 +87,12 @@ def county_backtest():
 
 
 #: where the default falls short of a target (measured, seeded: strict, so a fix shows up).
-#: At low counts the default (hgb) wins on log score, but a year of sparse months is a noisy
-#: judge of ranking: petitions (~80 cases a month) — PAI at 5 % 4.77 below rolling 3's 5.14
-#: (rolling 3 beats the true intensity itself in 4 of the 12 months); the Poisson county (~31 a
-#: month, 271 grids) — PAI at 5 % 4.43 and top-10 % share 0.245 below the climatology's 4.83 and
-#: 0.248.  Scored against the true intensity instead of the draw, hgb ranks above every naive
-#: baseline on all four (test_default_ranks_the_true_intensity_at_least_as_well_as_the_naive_baselines)
-SHORT = {("petition", "pai_5"), ("poisson", "pai_5"), ("poisson", "top10_share")}
+#: None since hgb is held by monotonic constraints and small, shrunk trees (gridmap/forecast/hgb.py):
+#: before, at low counts it fell short on the petition-level county (PAI at 5 % 4.77 below rolling
+#: 3's 5.14) and the Poisson county (PAI at 5 % 4.43, top-10 % share 0.245 below the climatology's
+#: 4.83 and 0.248).  A year of sparse months is a noisy judge of ranking, so a future shortfall
+#: goes here with its figures rather than loosening the targets.
+SHORT: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("name", list(PROCESSES))
