@@ -205,9 +205,23 @@ class IdleTrim:
             loop = asyncio.get_running_loop()
         except (ImportError, RuntimeError):  # not inside the server's event loop
             return
-        job = loop.create_task(anyio.to_thread.run_sync(_noop))
-        # the stopped threads end asynchronously: give them a moment before trimming again
-        job.add_done_callback(lambda _job: loop.call_later(1.0, self._trim))
+
+        def retire() -> None:
+            if self.in_flight:  # a request came in meanwhile: the pool is in use again
+                return
+            job = loop.create_task(anyio.to_thread.run_sync(_noop))
+            # the stopped threads end asynchronously: give them a moment before trimming again
+            job.add_done_callback(lambda _job: loop.call_later(1.0, self._trim))
+
+        # anyio stops only workers idle for its MAX_IDLE_TIME (10 s): with a short second stage
+        # (GRIDMAP_IDLE_RELEASE_S below that) the job waits until they are
+        try:
+            from anyio._backends._asyncio import WorkerThread
+
+            worker_idle_s = float(WorkerThread.MAX_IDLE_TIME)
+        except (ImportError, AttributeError):
+            worker_idle_s = 10.0
+        loop.call_later(max(0.0, worker_idle_s + 0.5 - self.release_after_s), retire)
 
 
 def _noop() -> None:

@@ -78,9 +78,11 @@ def pymalloc_mib() -> tuple[float, float]:
         text = tmp.read()
     numbers = {}
     for line in text.splitlines():
-        if "=" in line:
-            label, _, value = line.rpartition("=")
-            numbers.setdefault(label.strip(), float(value.strip().replace(",", "") or 0))
+        label, _, value = line.rpartition("=")
+        try:
+            numbers.setdefault(label.strip(), float(value.strip().replace(",", "")))
+        except ValueError:  # headers and lines that are not "label = number"
+            continue
     arenas = next((v for k, v in numbers.items() if k.endswith("bytes/arena")), float("nan"))
     return arenas / 2**20, numbers.get("# bytes in allocated blocks", float("nan")) / 2**20
 

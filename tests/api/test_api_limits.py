@@ -388,7 +388,7 @@ def test_the_second_idle_stage_ends_the_idle_worker_threads(monkeypatch):
         busy = threading.active_count()
         await asyncio.sleep(0.2)  # longer idle than MAX_IDLE_TIME
         limits.IdleTrim(after_s=0.01, release_after_s=0.02).release_all()
-        await asyncio.sleep(1.5)  # the stopped threads end, then the trim after them
+        await asyncio.sleep(2.2)  # the job (after anyio's idle time), the threads end, the trim
         return start, busy, threading.active_count()
 
     start, busy, after = asyncio.run(scenario())
