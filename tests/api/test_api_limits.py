@@ -419,3 +419,26 @@ def test_building_the_app_turns_huge_pages_off(env):
     from api import limits
 
     assert limits.thp_disabled() is True and not multiarray._get_madvise_hugepage()
+
+
+def test_serve_restarts_itself_under_the_chosen_allocator(monkeypatch):
+    """GRIDMAP_PYTHON_ALLOCATOR=malloc: ``serve`` execs itself with PYTHONMALLOC=malloc (same
+    arguments, same process); pymalloc, or malloc already in force, starts nothing."""
+    from api import cli
+
+    calls = []
+    monkeypatch.setattr(cli.os, "execve", lambda *a: calls.append(a))
+    monkeypatch.setattr(cli.sys, "argv", ["gridmap", "serve", "--port", "8123"])
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    cli._use_allocator("pymalloc")
+    assert calls == []
+    cli._use_allocator("malloc")
+    (executable, argv, environ) = calls[0]
+    assert argv[1:] == ["-m", "api.cli", "serve", "--port", "8123"] and environ["PYTHONMALLOC"] == "malloc"
+    monkeypatch.setenv("PYTHONMALLOC", "malloc")
+    cli._use_allocator("malloc")
+    assert len(calls) == 1
+    from gridmap.errors import InputError
+
+    with pytest.raises(InputError, match="GRIDMAP_PYTHON_ALLOCATOR"):
+        cli._use_allocator("jemalloc")
