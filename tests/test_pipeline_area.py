@@ -13,7 +13,10 @@ import pytest
 import shapely
 
 from api import mvt
-from gridmap.hotspots.runs import area_counties, compute_run
+from gridmap.coverage.batch import area_inputs
+from gridmap.coverage.service import load_audit_inputs
+from gridmap.domain import area_counties
+from gridmap.hotspots.runs import compute_run
 from gridmap.pipeline import build_demo, peak_rss_mb
 from tests.api_testdata import make_client
 
@@ -67,11 +70,23 @@ def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store)
     store.read = spy
     try:
         compute_run(store, "gi", "grid", plan, None, {"kind": "dispute"}, {}, area="150300")
+        partitioned = [(t, w) for t, w in reads if t in ("cases", "grids", "addresses")]
+        assert {t for t, _ in partitioned} >= {"cases", "grids"}
+        assert all(w.get("county_code") == ["150303"] for _, w in partitioned), partitioned
+        # a city's audit too (check-ins: the counties its staff are posted in, or none), with the
+        # same inputs as the city's share of the whole store's
+        reads.clear()
+        city = load_audit_inputs(store, "2024-11", area="150300")
+        read = dict(reads)
+        assert read["grids"]["county_code"] == read["cases"]["county_code"] == ["150303"]
+        assert read["patrols"]["county_code"] == ["150303", None]
     finally:
         del store.read
-    partitioned = [(t, w) for t, w in reads if t in ("cases", "grids", "addresses")]
-    assert {t for t, _ in partitioned} >= {"cases", "grids"}
-    assert all(w.get("county_code") == ["150303"] for _, w in partitioned), partitioned
+    whole = area_inputs(load_audit_inputs(store, "2024-11"), "150300")
+    city = area_inputs(city, "150300")
+    for name in ("grids", "assignments", "patrols", "workers", "cases", "items"):
+        a, b = getattr(city, name), getattr(whole, name)
+        assert a.reset_index(drop=True).equals(b.reset_index(drop=True)), name
     # the first plan is a recipe, not stored grids
     first = store.read("plans", where={"status": "archived"})
     assert len(first) == 1 and store.count("grids", {"plan_id": first["plan_id"].iloc[0]}) == 0

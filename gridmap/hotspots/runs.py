@@ -28,7 +28,7 @@ import shapely
 from gridmap.cases import CaseFilter, read_cases
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
-from gridmap.domain import LOCAL_TZ, area_prefix
+from gridmap.domain import LOCAL_TZ, area_counties, area_prefix
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
     case_lonlat,
@@ -124,22 +124,6 @@ def resolve_params(method: str, params: dict | None) -> dict:
 
 #: the case columns an analysis reads (no personal fields)
 ANALYSIS_COLUMNS = ["case_id", "kind", "category", "status", "reported_at", "lon", "lat", "geometry"]
-
-
-def area_counties(store: Store, area: str | None) -> list[str] | None:
-    """The county codes (the ``county_code`` partition keys) of the rows inside ``area``, so that a
-    city's run reads its own partitions only; None (read everything) without an area, or when the
-    store has no county or township units to tell them.  A county or smaller area is its county;
-    a city or province: its county units and the statistical counties its townships carry
-    (通辽经济技术开发区 150571 in 1505).  Rows are still checked against the area's code prefix."""
-    if area is None:
-        return None
-    prefix = area_prefix(area)
-    if len(prefix) >= 6:
-        return [prefix[:6]]
-    units = store.read("admin_units", where={"level": ["county", "township"]}, columns=["code"])
-    codes = sorted({c[:6] for c in units["code"].astype(str) if c.startswith(prefix)})
-    return codes or None
 
 
 def _with_counties(where: dict, counties: list[str] | None) -> dict:
