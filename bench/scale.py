@@ -250,8 +250,9 @@ def _steps(stdout: str) -> dict[str, float]:
 
 
 def bench_build(scales: list[float], seed: int, areas: list[str], database: str | None, keep: bool) -> None:
-    """``gridmap build-demo --area A --scale S`` per area and scale under GNU time (wall, CPU, the build
-    process's own peak RSS: its partition worker processes are not included), then per-county costs
+    """``gridmap build-demo --area A --scale S`` per area and scale under GNU time (wall and CPU of the
+    process tree; peak RSS of its largest single process: a city's child or a partition worker counts
+    on its own, never summed), with the load average before and after, then per-county costs
     and the grid-tile p50 through the API.  With ``--database`` each build goes into its own schema
     ``bench_<area>_<scale>`` of that PostgreSQL database (dropped afterwards unless ``--keep``)."""
     print(
