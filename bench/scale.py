@@ -250,8 +250,9 @@ def _steps(stdout: str) -> dict[str, float]:
 
 
 def bench_build(scales: list[float], seed: int, areas: list[str], database: str | None, keep: bool) -> None:
-    """``gridmap build-demo --area A --scale S`` per area and scale under GNU time (wall, CPU, the build
-    process's own peak RSS: its partition worker processes are not included), then per-county costs
+    """``gridmap build-demo --area A --scale S`` per area and scale under GNU time (wall and CPU of the
+    process tree; peak RSS of its largest single process: a city's child or a partition worker counts
+    on its own, never summed), with the load average before and after, then per-county costs
     and the grid-tile p50 through the API.  With ``--database`` each build goes into its own schema
     ``bench_<area>_<scale>`` of that PostgreSQL database (dropped afterwards unless ``--keep``)."""
     print(
@@ -263,6 +264,7 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
     rows = []
     for area in areas:
         for scale in scales:
+            load_before = Path("/proc/loadavg").read_text().split()[0]
             tmp = tempfile.TemporaryDirectory()
             schema = f"bench_{area.replace(',', '_')}_{str(scale).replace('.', '_')}"
             url = f"{database}?schema={schema}" if database else str(Path(tmp.name) / "demo.gpkg")
@@ -275,6 +277,7 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
                 text=True,
             )
             seconds = time.perf_counter() - t
+            load = f"{load_before}→{Path('/proc/loadavg').read_text().split()[0]}"
             wall, user, system, peak_kib = (
                 peak_file.read_text().split()[-4:] if peak_file.exists() else [0] * 4
             )
@@ -284,6 +287,7 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
                 "build_s": round(seconds, 1),
                 "cpu_s": round(float(user) + float(system), 1),
                 "peak_rss_MiB": round(int(peak_kib) / 1024),
+                "load_1min": load,
             }
             if proc.returncode != 0:
                 row["result"] = f"failed: {proc.stderr.strip().splitlines()[-1:]}"
@@ -292,6 +296,10 @@ def bench_build(scales: list[float], seed: int, areas: list[str], database: str 
                 continue
             steps = _steps(proc.stdout)
             print("\n".join(f"    {line}" for line in proc.stdout.splitlines()[:3]), flush=True)
+            # per city (province, lists of cities): its own peak (VmHWM of its child) and hot spots
+            for line in proc.stderr.splitlines():
+                if line.startswith(("[city ", "    done in ", "    hot spots [city ")):
+                    print(f"    {line.strip()}", flush=True)
             counts = _store_counts(url)
             partition_s = steps.get(
                 "balanced plan (partition)", steps.get("partition (all cities)", float("nan"))

@@ -40,6 +40,23 @@ def area_prefix(area: str) -> str:
     return prefix
 
 
+def area_counties(store: Any, area: str | None) -> list[str] | None:
+    """The county codes (the ``county_code`` partition keys) of the rows inside ``area`` (a
+    :class:`gridmap.store.Store`), so that a city's batch task (hot spots, audit) reads its own
+    partitions only; None (read everything) without an area, or when the
+    store has no county or township units to tell them.  A county or smaller area is its county;
+    a city or province: its county units and the statistical counties its townships carry
+    (通辽经济技术开发区 150571 in 1505).  Rows are still checked against the area's code prefix."""
+    if area is None:
+        return None
+    prefix = area_prefix(area)
+    if len(prefix) >= 6:
+        return [prefix[:6]]
+    units = store.read("admin_units", where={"level": ["county", "township"]}, columns=["code"])
+    codes = sorted({c[:6] for c in units["code"].astype(str) if c.startswith(prefix)})
+    return codes or None
+
+
 def post_counties(workers: pd.DataFrame) -> pd.Series:
     """worker_id → the county code of each worker's post (its village, else its township: an
     agent posted to a township has no village), the county a check-in is filed under (the

@@ -2,14 +2,14 @@
 
 ``--area CODE`` builds another shipped 内蒙古 area instead (a city such as 150100, or the province
 150000): the same steps, synthesised and stored city by city (:func:`build_area`) so that memory
-holds one city at a time; hot-spot runs and users then cover the whole area.
+holds one city at a time; hot-spot runs are then made city by city, and users cover the whole area.
 
 Steps (each logged with its duration):
 
 1. real boundaries (city, 8 counties) + official township/village codes;
 2. the seeded synthetic city below county level (``gridmap.synth``);
 3. a first grid plan of H3 cells clipped to village polygons (stored compactly: the plan row with
-   its recipe and grid count, its grids recomputed on demand by
+   its recipe, not even its grid count, its grids recomputed on demand by
    :func:`gridmap.partition.h3plan.recompute_h3_plan`), then a balanced plan (``gridmap.partition``)
    that becomes the active plan;
 4. cases geocoded: coordinates converted from GCJ-02/BD-09 to WGS-84 and checked,
@@ -164,6 +164,21 @@ def build_demo(
     return _finish(store, seed, scale, report, progress, with_users)
 
 
+_LAST_YEAR = {"from": "2024-01-01", "to": "2025-01-01"}
+# hotspots are planted from 2022 (2021 is the quiet 同比 base year): trends are read over 2022–2024
+_BOTH = {"kind": ["dispute", "petition"], "from": "2022-01-01"}
+#: the demo's five stored hot-spot runs: (method, case filters, params).  Rates with Empirical Bayes
+#: smoothing keep grids of unequal households from reading as hot spots; the three-month time
+#: window steadies the emerging-hot-spot trend classes
+HOTSPOT_RUNS: tuple[tuple[str, dict, dict], ...] = (
+    ("gi", {"kind": "dispute", **_LAST_YEAR}, {"value": "eb_rate"}),
+    ("gi", {"kind": "petition", **_LAST_YEAR}, {"value": "eb_rate"}),
+    ("gi", {**_BOTH, **_LAST_YEAR}, {"value": "eb_rate"}),
+    ("emerging", _BOTH, {"time_lag": 3}),
+    ("kde", {"kind": "dispute", **_LAST_YEAR}, {}),
+)
+
+
 def _hotspot_runs(store: Store, plan_id: str, report: BuildReport, progress: Callable[[str], None]) -> None:
     """The demo's five stored hot-spot runs over the active plan's grids."""
     with _step(report, "hotspots", progress):
@@ -172,18 +187,7 @@ def _hotspot_runs(store: Store, plan_id: str, report: BuildReport, progress: Cal
         with store.transaction():
             store.delete("hotspot_results")
             store.delete("hotspot_runs")
-        last_year = {"from": "2024-01-01", "to": "2025-01-01"}
-        # hotspots are planted from 2022 (2021 is the quiet 同比 base year): trends are read over 2022–2024
-        both = {"kind": ["dispute", "petition"], "from": "2022-01-01"}
-        # rates with Empirical Bayes smoothing keep grids of unequal households from reading as
-        # hot spots; the three-month time window steadies the emerging-hot-spot trend classes
-        for method, filters, params in (
-            ("gi", {"kind": "dispute", **last_year}, {"value": "eb_rate"}),
-            ("gi", {"kind": "petition", **last_year}, {"value": "eb_rate"}),
-            ("gi", {**both, **last_year}, {"value": "eb_rate"}),
-            ("emerging", both, {"time_lag": 3}),
-            ("kde", {"kind": "dispute", **last_year}, {}),
-        ):
+        for method, filters, params in HOTSPOT_RUNS:
             try:
                 run_id = run_hotspots(
                     store, method=method, unit="grid", plan_id=plan_id, filters=filters, params=params
@@ -251,7 +255,6 @@ def _build_plans(
 ) -> str:
     """First plan (H3 cells clipped to villages), then the balanced plan; returns the active plan id."""
     from gridmap.partition import plans
-    from gridmap.partition.h3plan import h3_plan
     from gridmap.store.schema import all_tables
 
     known = all_tables()
@@ -261,9 +264,11 @@ def _build_plans(
                 store.delete(table)
 
     res = settings.demo_h3_resolution
-    with _step(report, f"first plan: H3 r{res} clipped to villages", progress):
-        first = h3_plan(villages, addresses, resolution=res)
-        first_id = _first_plan(store, res, len(first))
+    with _step(report, f"first plan: H3 r{res} recipe", progress):
+        # only the recipe is stored; clipping every village to H3 cells just to count them cost
+        # 76 s and a 1.8 GB peak for Tongliao (150,520 cells), so the count is left to whoever
+        # recomputes the plan (gridmap plan list, load_plan)
+        first_id = _first_plan(store, res, None)
         plans.activate_plan(store, first_id)
 
     with _step(report, "balanced plan (partition)", progress):
@@ -282,7 +287,7 @@ def _build_plans(
         plans.activate_plan(store, balanced_id)
         r = outcome.result.report
         report.notes.append(
-            f"plans: first {first_id} (archived, {len(first):,} grids, recomputed on demand), balanced {balanced_id} (active, "
+            f"plans: first {first_id} (archived, H3 r{res}, recomputed on demand), balanced {balanced_id} (active, "
             f"{len(outcome.grids):,} grids; {len(r.get('villages_outside_tolerance') or [])} villages whose "
             "atoms cannot give every grid ±tolerance: see `gridmap plan quality`)"
         )
@@ -341,6 +346,20 @@ class CityOutcome:
     lines: list[str] = field(default_factory=list)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (MiB): Linux ``VmHWM`` from /proc/self/status, NaN
+    elsewhere.  Not ``ru_maxrss``: Linux carries that over from the parent across fork + exec, so a
+    spawned city child would report at least the parent's resident size at the spawn."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _reopen_url(store: Store) -> str | None:
     """The URL another process opens ``store`` with, or None when it cannot (a store kind or a
     keyword DSN it does not know): the cities are then built in this process."""
@@ -365,8 +384,6 @@ def _build_city(
     progress: Callable[[str], None],
 ) -> CityOutcome:
     """Synthesise, store, partition, geocode and assign one city of :func:`build_area`."""
-    import resource
-
     from gridmap import synth
     from gridmap.coverage.assignments import assign_workers
     from gridmap.partition import plans
@@ -417,13 +434,12 @@ def _build_city(
         store.write("cases", cases)
     with phase("assign workers"):
         store.write("assignments", assign_workers(city.workers, grids, seed=city_seed))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return CityOutcome(
         code=code,
         seconds=seconds,
         wall_s=time.perf_counter() - wall0,
         cpu_s=time.process_time() - cpu0,
-        peak_rss_mb=peak_mb,
+        peak_rss_mb=peak_rss_mb(),
         notes=report.notes,
     )
 
@@ -480,8 +496,8 @@ def build_area(
     per village), stored (PostGIS: into its counties' partitions, created first), partitioned into
     balanced grids, its cases geocoded and its workers assigned, then dropped from memory: peak
     memory is that of the largest city, not of the area.  With several cities each gets the seed
-    ``seed + int(city code)`` and its sequence ids a ``<city code>-`` prefix.  Hot-spot runs then
-    cover the whole area's active plan.  Replaces what the store held.
+    ``seed + int(city code)`` and its sequence ids a ``<city code>-`` prefix.  The hot-spot runs are
+    then made city by city (:func:`_hotspot_runs_per_city`).  Replaces what the store held.
 
     ``isolate``: build each city in its own spawned child process, which returns all its memory to
     the system when the city ends.  None (default): for the province or a list of cities, when the
@@ -574,5 +590,66 @@ def build_area(
         f"plans: first {first_id} (archived, H3 r{res}, recomputed on demand), "
         f"balanced {balanced_id} (active, {store.count('grids', {'plan_id': balanced_id}):,} grids)"
     )
-    _hotspot_runs(store, balanced_id, report, progress)
+    # one set of runs per city (a county list: per city of its counties), written city by city, so
+    # the build holds one city's hot-spot inputs at a time: the five runs over the whole province
+    # at once took the build to 4.4 GB at scale 0.05
+    hotspot_cities = list(dict.fromkeys(f"{code[:4]}00" for code in cities))
+    _hotspot_runs_per_city(store, url, balanced_id, hotspot_cities, report, progress)
     return _finish(store, seed, scale, report, progress, with_users, area=area)
+
+
+def _hotspot_runs_per_city(
+    store: Store,
+    url: str | None,
+    plan_id: str,
+    cities: list[str],
+    report: BuildReport,
+    progress: Callable[[str], None],
+) -> None:
+    """The demo's five hot-spot runs (:data:`HOTSPOT_RUNS`) for each city in ``cities`` over its grids
+    and cases only (:func:`gridmap.hotspots.batch.run_per_city`: a Gi* z-score compares a grid with
+    its own city), each stored before the next is computed.  ``url`` (None: the store cannot be
+    reopened) is what each task opens to read.  A city whose cases cannot make a run (too few units
+    or cases at a small scale) gets a note instead of that run."""
+    from gridmap.hotspots.batch import CityRun, run_per_city
+    from gridmap.hotspots.runs import run_hotspots
+
+    def run(task: CityRun) -> str:
+        if url is None:
+            return run_hotspots(
+                store, task.method, task.unit, task.plan_id, None, task.filters, task.params, area=task.area
+            )
+        return run_per_city(store, [task], url)[0]
+
+    with _step(report, "hotspots", progress):
+        with store.transaction():
+            store.delete("hotspot_results")
+            store.delete("hotspot_runs")
+        for number, city in enumerate(cities, 1):
+            t0 = time.perf_counter()
+            done = 0
+            for method, filters, params in HOTSPOT_RUNS:
+                task = CityRun(city, method, "grid", plan_id, None, filters, params)
+                try:
+                    try:
+                        run_id = run(task)
+                    except InputError as exc:
+                        if params.get("value") != "eb_rate":
+                            raise
+                        report.notes.append(
+                            f"hotspot run {city} {method}: EB rates unusable ({exc}); counts used"
+                        )
+                        task = CityRun(city, method, "grid", plan_id, None, filters, {"value": "count"})
+                        run_id = run(task)
+                except InputError as exc:
+                    report.notes.append(f"hotspot run {city} {method} {json.dumps(filters)}: none ({exc})")
+                    continue
+                done += 1
+                report.notes.append(
+                    f"hotspot run {city} {method} "
+                    f"{json.dumps({**filters, **task.params}, ensure_ascii=False)} → {run_id}"
+                )
+            progress(
+                f"    hot spots [city {number}/{len(cities)}] {city}: {done} runs in "
+                f"{time.perf_counter() - t0:.1f} s (peak RSS of the build so far {peak_rss_mb():,.0f} MB)"
+            )

@@ -5,12 +5,19 @@ The province build (`--area 150000`) is the same loop over 12 cities; it is meas
 
 from __future__ import annotations
 
+import json
+
 import mapbox_vector_tile
+import numpy as np
 import pytest
 import shapely
 
 from api import mvt
-from gridmap.pipeline import build_demo
+from gridmap.coverage.batch import area_inputs
+from gridmap.coverage.service import load_audit_inputs
+from gridmap.domain import area_counties
+from gridmap.hotspots.runs import compute_run
+from gridmap.pipeline import build_demo, peak_rss_mb
 from tests.api_testdata import make_client
 
 #: 白云鄂博矿区 (包头市, 4 villages) and 乌达区 (乌海市, 21 villages): the smallest two-city build
@@ -44,6 +51,42 @@ def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store)
     assert cases["case_id"].is_unique and set(cases["case_id"].str[:6]) == {"150206", "150303"}
     assert set(cases["county_code"].dropna()) == counties
     assert report.counts["grids"] == len(grids) and store.count("hotspot_results") > 0
+    # hot spots city by city: each run covers its own city's grids only
+    runs = store.read("hotspot_runs", columns=["run_id", "method", "summary"])
+    runs["area"] = [json.loads(s).get("area") for s in runs["summary"]]
+    assert set(runs["area"]) == {"150200", "150300"}, report.notes
+    for run_id, area in runs.loc[runs["method"] == "gi", ["run_id", "area"]].itertuples(index=False):
+        units = store.read("hotspot_results", where={"run_id": run_id}, columns=["unit_id"])["unit_id"]
+        assert set(units) == set(grids.loc[grids["code"].str[:4] == area[:4], "code"]), area
+    # and reads its own county partitions only
+    assert area_counties(store, "150300") == ["150303"] and area_counties(store, "150303") == ["150303"]
+    reads = []
+    original = store.read
+
+    def spy(table, where=None, **kwargs):
+        reads.append((table, dict(where or {})))
+        return original(table, where=where, **kwargs)
+
+    store.read = spy
+    try:
+        compute_run(store, "gi", "grid", plan, None, {"kind": "dispute"}, {}, area="150300")
+        partitioned = [(t, w) for t, w in reads if t in ("cases", "grids", "addresses")]
+        assert {t for t, _ in partitioned} >= {"cases", "grids"}
+        assert all(w.get("county_code") == ["150303"] for _, w in partitioned), partitioned
+        # a city's audit too (check-ins: the counties its staff are posted in, or none), with the
+        # same inputs as the city's share of the whole store's
+        reads.clear()
+        city = load_audit_inputs(store, "2024-11", area="150300")
+        read = dict(reads)
+        assert read["grids"]["county_code"] == read["cases"]["county_code"] == ["150303"]
+        assert read["patrols"]["county_code"] == ["150303", None]
+    finally:
+        del store.read
+    whole = area_inputs(load_audit_inputs(store, "2024-11"), "150300")
+    city = area_inputs(city, "150300")
+    for name in ("grids", "assignments", "patrols", "workers", "cases", "items"):
+        a, b = getattr(city, name), getattr(whole, name)
+        assert a.reset_index(drop=True).equals(b.reset_index(drop=True)), name
     # the first plan is a recipe, not stored grids
     first = store.read("plans", where={"status": "archived"})
     assert len(first) == 1 and store.count("grids", {"plan_id": first["plan_id"].iloc[0]}) == 0
@@ -78,6 +121,29 @@ def test_a_first_plan_stored_as_a_recipe_is_recomputed(gpkg_store):
     assert len(plan.grids) == len(expected) and set(plan.grids["code"]) == set(expected["code"])
 
 
+def test_the_demo_build_stores_the_first_plan_without_clipping_it(gpkg_store, monkeypatch):
+    """Clipping every village to H3 cells only to count them cost Tongliao 76 s and 1.8 GB."""
+    from gridmap.config import Settings
+    from gridmap.partition import h3plan
+    from gridmap.pipeline import BuildReport, _build_plans
+    from gridmap.synth import synthesize
+
+    city = synthesize(seed=5, scale=0.5, area="150206")  # 白云鄂博矿区: 4 villages
+    gpkg_store.write("admin_units", city.admin_units)
+    gpkg_store.write("addresses", city.addresses)
+    villages = city.admin_units[city.admin_units["level"] == "village"].reset_index(drop=True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the first plan was materialised")
+
+    monkeypatch.setattr(h3plan, "h3_plan", refuse)
+    active = _build_plans(gpkg_store, villages, city.addresses, Settings(), BuildReport(), lambda m: None)
+    first = gpkg_store.read("plans", where={"status": "archived"})
+    assert len(first) == 1 and json.loads(first["params"].iloc[0])["grids"] is None
+    assert gpkg_store.count("grids", {"plan_id": first["plan_id"].iloc[0]}) == 0
+    assert gpkg_store.count("grids", {"plan_id": active}) > 0
+
+
 def test_a_store_is_reopened_by_url_in_a_child_process(gpkg_store, tmp_path):
     from gridmap.pipeline import _reopen_url
     from gridmap.store import open_store
@@ -102,9 +168,14 @@ def test_a_city_built_in_a_child_process_equals_the_in_process_build(tmp_path):
         store.close()
         return report, grids.sort_values("code").reset_index(drop=True), cases.sort_values("case_id")
 
+    # the parent made big first: a spawned child's ru_maxrss would start at the parent's resident
+    # size, its VmHWM (what the city reports) does not
+    ballast = np.ones(96 * 2**20, dtype=np.float64)  # 768 MiB, touched
+    parent_rss = peak_rss_mb()
     child, child_grids, child_cases = build(True)
+    del ballast
     here, here_grids, here_cases = build(False)
-    assert child.cities[0].peak_rss_mb > 0 and child.cities[0].code == "150206"
+    assert 0 < child.cities[0].peak_rss_mb < parent_rss - 300 and child.cities[0].code == "150206"
     assert child.counts == here.counts and child.counts["grids"] > 0
     assert child_grids.equals(here_grids)
     assert child_cases.reset_index(drop=True).equals(here_cases.reset_index(drop=True))

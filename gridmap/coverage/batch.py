@@ -73,7 +73,8 @@ def audit_city(
 
     period = parse_period(task.period)
     with open_store(store_url) as store:
-        inputs = area_inputs(load_audit_inputs(store, period, task.plan_id), task.area)
+        # the city's partitions only, then exactly the city's share (as of the whole store's inputs)
+        inputs = area_inputs(load_audit_inputs(store, period, task.plan_id, area=task.area), task.area)
     if not len(inputs.grids):
         raise InputError(f"city {task.area} has no grids in plan {inputs.plan_id}")
     return audit_inputs(inputs, period, thresholds)

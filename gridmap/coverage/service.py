@@ -42,21 +42,27 @@ class AuditInputs:
     visits: pd.DataFrame | None = None
 
 
-def load_grids(store: Store, plan_id: str | None = None) -> gpd.GeoDataFrame:
-    """The grids of ``plan_id`` (default: the active plan), EPSG:4326."""
+def load_grids(
+    store: Store, plan_id: str | None = None, counties: list[str] | None = None
+) -> gpd.GeoDataFrame:
+    """The grids of ``plan_id`` (default: the active plan), EPSG:4326; of ``counties`` only when given."""
     plan = plan_id or store.active_plan_id()
     if plan is None:
         raise InputError("the store has no active plan: activate a grid plan first (or pass --plan)")
-    grids = store.read("grids", where={"plan_id": plan}, columns=GRID_COLUMNS)
+    where = {"plan_id": plan} if counties is None else {"plan_id": plan, "county_code": counties}
+    grids = store.read("grids", where=where, columns=GRID_COLUMNS)
     if len(grids) == 0:
         raise InputError(f"plan {plan!r} has no grids in the store")
     return grids
 
 
-def load_cases(store: Store, until: Period | None = None) -> pd.DataFrame:
-    """Cases without personal columns; only those reported before ``until`` ends when given."""
-    where = {"reported_at": Between(None, until.end_iso)} if until is not None else None
-    return store.read("cases", where=where, columns=list(CASE_COLUMNS))
+def load_cases(store: Store, until: Period | None = None, counties: list[str] | None = None) -> pd.DataFrame:
+    """Cases without personal columns; only those reported before ``until`` ends when given, and
+    of ``counties`` (their partitions) when given."""
+    where = {"reported_at": Between(None, until.end_iso)} if until is not None else {}
+    if counties is not None:
+        where["county_code"] = counties
+    return store.read("cases", where=where or None, columns=list(CASE_COLUMNS))
 
 
 def load_admin_units(store: Store) -> pd.DataFrame | None:
@@ -64,23 +70,39 @@ def load_admin_units(store: Store) -> pd.DataFrame | None:
     return units if len(units) else None
 
 
-def load_audit_inputs(store: Store, period: str | Period, plan_id: str | None = None) -> AuditInputs:
-    """Everything :func:`run_audit` needs for ``period`` (check-ins of the period only)."""
+def load_audit_inputs(
+    store: Store, period: str | Period, plan_id: str | None = None, area: str | None = None
+) -> AuditInputs:
+    """Everything :func:`run_audit` needs for ``period`` (check-ins of the period only).
+
+    ``area`` (a city code, :func:`gridmap.coverage.batch.area_inputs`): the partitioned tables are
+    read for its counties only (grids, cases, petition items; check-ins of the counties its staff
+    are posted in), a superset of what the city's audit keeps."""
+    from gridmap.domain import area_counties, area_prefix, post_counties
+
     period = parse_period(period)
-    grids = load_grids(store, plan_id)
+    counties = area_counties(store, area)
+    grids = load_grids(store, plan_id, counties)
     plan = str(grids["plan_id"].iloc[0])
     log.info("reading assignments, workers, check-ins %s, cases and addresses of plan %s", period, plan)
     assignments = store.read("assignments", where={"plan_id": plan}, columns=ASSIGNMENT_COLUMNS)
-    patrols = store.read(
-        "patrols", where={"ts": Between(period.start_iso, period.end_iso)}, columns=PATROL_COLUMNS
-    )
     workers = store.read("workers", columns=WORKER_COLUMNS)
-    cases = load_cases(store, period)
+    when = {"ts": Between(period.start_iso, period.end_iso)}
+    if counties is not None:
+        # check-ins are filed under the county of the worker's post: the staff of the city's grids
+        # and the workers posted in it are posted in these counties (or in none: NULL)
+        staff = set(assignments.loc[assignments["grid_code"].isin(set(grids["code"])), "worker_id"])
+        posted = workers["village_code"].fillna("").astype(str).str.startswith(area_prefix(area))
+        staff |= set(workers.loc[posted, "worker_id"])
+        posts = post_counties(workers[workers["worker_id"].isin(staff)])
+        when["county_code"] = [*sorted(set(posts.dropna().astype(str)) | set(counties)), None]
+    patrols = store.read("patrols", where=when, columns=PATROL_COLUMNS)
+    cases = load_cases(store, period, counties)
     minx, miny, maxx, maxy = (float(v) for v in grids.total_bounds)
     addresses = store.read(
         "addresses", columns=["address_id", "households", "geometry"], bbox=(minx, miny, maxx, maxy)
     )
-    items, visits = load_petition_items(store, period)
+    items, visits = load_petition_items(store, period, counties)
     log.info(
         "%d grids, %d assignments, %d check-ins, %d workers, %d cases, %d addresses, %d agent items",
         len(grids),
@@ -94,12 +116,17 @@ def load_audit_inputs(store: Store, period: str | Period, plan_id: str | None = 
     return AuditInputs(plan, grids, assignments, patrols, workers, cases, addresses, items, visits)
 
 
-def load_petition_items(store: Store, until: Period | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Petition items taken on before ``until`` ends (all when None) and all their visits."""
+def load_petition_items(
+    store: Store, until: Period | None = None, counties: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Petition items taken on before ``until`` ends (all when None; of ``counties`` only when
+    given) and all their visits."""
     from gridmap.coverage.duty import ITEM_COLUMNS, VISIT_COLUMNS
 
-    where = {"taken_at": Between(None, until.end_iso)} if until is not None else None
-    items = store.read("petition_items", where=where, columns=ITEM_COLUMNS)
+    where = {"taken_at": Between(None, until.end_iso)} if until is not None else {}
+    if counties is not None:
+        where["county_code"] = counties
+    items = store.read("petition_items", where=where or None, columns=ITEM_COLUMNS)
     visits = store.read("petition_visits", columns=VISIT_COLUMNS)
     return items, visits
 

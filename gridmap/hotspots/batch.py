@@ -78,26 +78,32 @@ def run_per_city(
     LocalCluster of ``workers``) and write their runs to ``store``; the run ids, in task order.
 
     ``store_url`` is what each task opens (``store``'s own path or URL, or None for the
-    settings' store); the serial path opens it too, so both paths read alike."""
+    settings' store); the serial path opens it too, so both paths read alike.  The serial path
+    stores each run before it computes the next (memory holds one city's run; a failing task
+    leaves the runs before it stored); the dask path stores them all once every task is done."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
     if not tasks:
         raise InputError("no city to analyse: the store has no city-level admin unit")
     if engine == "serial":
-        runs = []
+        run_ids = []
         for i, task in enumerate(tasks, start=1):
-            runs.append(compute_city_run(task, store_url))
+            run = compute_city_run(task, store_url)
+            # stored before the next city is computed: one city's results in memory at a time
+            write_run(store, run.run_row, run.results, run.areas, run.surface)
+            run_ids.append(run.run_id)
+            del run
             if progress:
                 progress(i, len(tasks), task.key)
-    else:
-        from gridmap.distributed import dask_client, run_tasks
+        return run_ids
+    from gridmap.distributed import dask_client, run_tasks
 
-        keys = [t.key for t in tasks]
-        if client is None:
-            with dask_client(workers=workers) as own:
-                runs = run_tasks(compute_city_run, tasks, keys, own, progress, store_url=store_url)
-        else:
-            runs = run_tasks(compute_city_run, tasks, keys, client, progress, store_url=store_url)
+    keys = [t.key for t in tasks]
+    if client is None:
+        with dask_client(workers=workers) as own:
+            runs = run_tasks(compute_city_run, tasks, keys, own, progress, store_url=store_url)
+    else:
+        runs = run_tasks(compute_city_run, tasks, keys, client, progress, store_url=store_url)
     for run in runs:
         write_run(store, run.run_row, run.results, run.areas, run.surface)
     return [run.run_id for run in runs]

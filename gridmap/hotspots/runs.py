@@ -28,7 +28,7 @@ import shapely
 from gridmap.cases import CaseFilter, read_cases
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
-from gridmap.domain import LOCAL_TZ, area_prefix
+from gridmap.domain import LOCAL_TZ, area_counties, area_prefix
 from gridmap.errors import InputError
 from gridmap.hotspots.aggregate import (
     case_lonlat,
@@ -126,9 +126,15 @@ def resolve_params(method: str, params: dict | None) -> dict:
 ANALYSIS_COLUMNS = ["case_id", "kind", "category", "status", "reported_at", "lon", "lat", "geometry"]
 
 
-def _households_by_code(store: Store, level: str) -> pd.Series:
+def _with_counties(where: dict, counties: list[str] | None) -> dict:
+    return where if counties is None else {**where, "county_code": counties}
+
+
+def _households_by_code(store: Store, level: str, counties: list[str] | None = None) -> pd.Series:
     column = f"{level}_code"
-    addresses = store.read("addresses", columns=[column, "households"])
+    addresses = store.read(
+        "addresses", where=_with_counties({}, counties) or None, columns=[column, "households"]
+    )
     if addresses.empty:
         return pd.Series(dtype=float)
     return pd.to_numeric(addresses["households"], errors="coerce").fillna(0).groupby(addresses[column]).sum()
@@ -147,7 +153,12 @@ def load_polygon_units(
         plan = plan_id or store.active_plan_id()
         if plan is None:
             raise InputError("no active plan: pass plan_id (--plan) or activate a plan first")
-        frame = store.read("grids", where={"plan_id": plan}, columns=["code", "households", "geometry"])
+        counties = area_counties(store, area)
+        frame = store.read(
+            "grids",
+            where=_with_counties({"plan_id": plan}, counties),
+            columns=["code", "households", "geometry"],
+        )
         frame = frame[_in_area(frame["code"], area)]
         if frame.empty:
             raise InputError(f"plan {plan!r} has no grids" + (f" in {area}" if area else ""))
@@ -157,7 +168,7 @@ def load_polygon_units(
         frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty) & _in_area(frame["code"], area)]
         if frame.empty:
             raise InputError(f"the store has no {unit} polygons (run the demo build or import admin units)")
-        by_code = _households_by_code(store, unit)
+        by_code = _households_by_code(store, unit, area_counties(store, area))
         households = frame["code"].map(by_code).to_numpy(dtype=float)
     frame = frame.reset_index(drop=True)
     weights = queen_weights(frame, ids="code", criterion="geometry", tolerance_m=tolerance_m)
@@ -176,7 +187,11 @@ def load_h3_units(
     area: str | None = None,
 ) -> Units:
     case_cells = np.unique(latlng_to_cells(lat, lon, resolution))
-    addresses = store.read("addresses", columns=["county_code", "households", "geometry"])
+    addresses = store.read(
+        "addresses",
+        where=_with_counties({}, area_counties(store, area)) or None,
+        columns=["county_code", "households", "geometry"],
+    )
     addresses = addresses[_in_area(addresses["county_code"], area)]
     if fill is None:
         fill = "addresses" if len(addresses) else "ring"
@@ -321,7 +336,16 @@ def read_inputs(
     :func:`gridmap.hotspots.optimized.choose_resolution`), recorded in ``resolution_note``.
     ``area`` (a city or county code): only the cases and units inside it (one city's run).
     """
-    cases = read_cases(store, case_filter, [*ANALYSIS_COLUMNS, "county_code"])
+    columns = [*ANALYSIS_COLUMNS, "county_code"]
+    counties = area_counties(store, area)
+    where = case_filter.where()
+    if counties is None or where is None:
+        cases = read_cases(store, case_filter, columns)
+    else:
+        # a city's run reads its counties' partitions only (an admin filter narrows them further)
+        if "county_code" not in where:
+            where["county_code"] = counties
+        cases = store.read("cases", where=where, columns=columns, order_by=["reported_at", "case_id"])
     cases = cases[_in_area(cases["county_code"], area)].drop(columns="county_code")
     lon, lat, located = case_lonlat(cases, return_mask=True)
     located_cases = cases.loc[located]
