@@ -190,6 +190,12 @@ def feature_cube(
     return x, counts
 
 
+def clear_fits() -> None:
+    """Forget the cached fits (a benchmark's cold start; a test's fresh fit)."""
+    with _FITS_LOCK:
+        _FITS.clear()
+
+
 def _data_key(grids: GridLayer, near: object, params: dict) -> hashlib.blake2b:
     """Digest of what every fit of one series shares: the grids, the neighbourhood, the parameters."""
     h = hashlib.blake2b(digest_size=16)

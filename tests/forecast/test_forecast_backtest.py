@@ -183,11 +183,11 @@ def test_hgb_chooses_its_window_on_forecasts_of_months_before_the_origin():
     county = simulate_county(seed=5, side=10, years=3, cases_per_year=900)
     origin = np.datetime64("2024-09")
     known = county.history.before(origin)
-    hgb._FITS.clear()
+    hgb.clear_fits()
     chosen = hgb.forecast_hgb(county.grids, known, origin)
     window = chosen.params["train_months"]
     assert window in hgb.WINDOWS and tuple(sorted(hgb.WINDOWS)) == hgb.WINDOWS
-    hgb._FITS.clear()
+    hgb.clear_fits()
     scores = {}
     for w in hgb.WINDOWS:
         shares = []
@@ -199,6 +199,6 @@ def test_hgb_chooses_its_window_on_forecasts_of_months_before_the_origin():
         assert chosen.params[f"validation_top10_{w}"] == round(scores[w], 4)
     # the best mean share wins; a tie keeps the shorter window
     assert window == min(w for w in hgb.WINDOWS if scores[w] == max(scores.values()))
-    hgb._FITS.clear()
+    hgb.clear_fits()
     fresh = hgb.forecast_hgb(county.grids, known, origin, train_months=window)
     np.testing.assert_array_equal(fresh.expected, chosen.expected)
