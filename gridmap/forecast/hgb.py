@@ -269,6 +269,8 @@ def choose_window(
     forecast fitted on cases before its own month.  Returns the window and the scores.
     """
     months = len(counts)
+    if len(WINDOWS) == 1:  # nothing to choose: no validation fits
+        return WINDOWS[0], {}
     validation = range(max(2, months - VALIDATION_MONTHS), months)
     scores: dict[int, float] = {}
     for window in WINDOWS:
