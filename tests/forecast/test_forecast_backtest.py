@@ -25,6 +25,7 @@ import pytest
 
 from gridmap.errors import InputError
 from gridmap.forecast.backtest import backtest
+from gridmap.forecast.metrics import top_share
 from gridmap.forecast.simulate import simulate_county, simulate_square_county
 
 NAIVE = ("last_period", "rolling_3", "rolling_12")
@@ -171,3 +172,33 @@ def test_bad_origins_are_refused():
         backtest(county.grids, county.history, "2022-01", "2022-03")
     with pytest.raises(InputError, match="unknown forecast methods"):
         backtest(county.grids, county.history, "2022-06", "2022-07", methods=("magic",))
+
+
+def test_hgb_chooses_its_window_on_forecasts_of_months_before_the_origin():
+    """hgb's training window is scored on the months before the origin, each forecast from the
+    cases before its own month (what a forecast made then would have seen), and its cached fits
+    give what fresh fits give."""
+    from gridmap.forecast import hgb
+
+    county = simulate_county(seed=5, side=10, years=3, cases_per_year=900)
+    origin = np.datetime64("2024-09")
+    known = county.history.before(origin)
+    hgb.clear_fits()
+    chosen = hgb.forecast_hgb(county.grids, known, origin)
+    window = chosen.params["train_months"]
+    assert window in hgb.WINDOWS and tuple(sorted(hgb.WINDOWS)) == hgb.WINDOWS
+    hgb.clear_fits()
+    scores = {}
+    for w in hgb.WINDOWS:
+        shares = []
+        for back in range(hgb.VALIDATION_MONTHS, 0, -1):
+            month = origin - back
+            fresh = hgb.forecast_hgb(county.grids, county.history.before(month), month, train_months=w)
+            shares.append(top_share(fresh.expected, county.history.counts_in(len(county.grids), month), 0.10))
+        scores[w] = np.mean(shares)
+        assert chosen.params[f"validation_top10_{w}"] == round(scores[w], 4)
+    # the best mean share wins; a tie keeps the shorter window
+    assert window == min(w for w in hgb.WINDOWS if scores[w] == max(scores.values()))
+    hgb.clear_fits()
+    fresh = hgb.forecast_hgb(county.grids, known, origin, train_months=window)
+    np.testing.assert_array_equal(fresh.expected, chosen.expected)
