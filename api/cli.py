@@ -9,10 +9,9 @@ import os
 import secrets
 import sys
 
-from gridmap.cli import main as library_main
-
-#: ``GRIDMAP_PYTHON_ALLOCATOR``: ``pymalloc`` (Python's own small-object allocator, the default)
-#: or ``malloc`` (every object from the C allocator, ``PYTHONMALLOC=malloc``)
+#: ``GRIDMAP_PYTHON_ALLOCATOR`` for ``gridmap serve``: ``malloc`` (every object from the C
+#: allocator, ``PYTHONMALLOC=malloc``; the default) or ``pymalloc`` (Python's own small-object
+#: allocator: less CPU, but memory a load leaves fragmented stays with the server)
 ALLOCATORS = ("pymalloc", "malloc")
 
 
@@ -20,13 +19,14 @@ def _use_allocator(name: str) -> None:
     """Run the server under the chosen Python allocator: ``PYTHONMALLOC`` must be set before
     the interpreter starts, so ``serve`` starts itself again (same process id) when it differs.
 
-    Why offer ``malloc``: pymalloc frees a 1 MiB arena only when every object in it is gone, so
+    Why ``malloc`` by default: pymalloc frees a 1 MiB arena only when every object in it is gone, so
     after a load a few long-lived objects keep arenas that are mostly empty; the C allocator
     hands back any free page at the idle stages' ``malloc_trim``.  Measured with
     ``bench/route_memory.py --passes 2`` on the scale-0.1 demo: 287 → 345 → 380 MiB after each
     pass and its idle stages with pymalloc (Python arenas 88 → 118 → 129 MiB around 85–87 MiB of
-    live objects), 293 → 337 → 310 MiB with malloc — at about 20 % more CPU per request
-    (17.5 s against 21.1 s for the same requests).
+    live objects), 293 → 337 → 310 MiB with malloc — at 8–20 % more CPU for the same requests
+    (``bench/allocator_cost.py``).  Under the 10-minute soak the server ended 37 MiB above its
+    idle size with pymalloc and 14 MiB above it with malloc.
     """
     if name not in ALLOCATORS:
         from gridmap.errors import InputError
@@ -41,7 +41,6 @@ def _use_allocator(name: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    _use_allocator(os.environ.get("GRIDMAP_PYTHON_ALLOCATOR", "pymalloc").strip() or "pymalloc")
     import uvicorn
 
     from api.main import create_app
@@ -140,6 +139,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``gridmap …`` (the console script)."""
+    if argv is None and sys.argv[1:2] == ["serve"]:
+        # before the library's imports: the restarted process imports them once
+        from gridmap.errors import InputError
+
+        try:
+            _use_allocator(os.environ.get("GRIDMAP_PYTHON_ALLOCATOR", "malloc").strip() or "malloc")
+        except InputError as error:
+            print(f"gridmap: {error}", file=sys.stderr)
+            return 2
+    from gridmap.cli import main as library_main
+
     return library_main(argv, extra=(register,))
 
 

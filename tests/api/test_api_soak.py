@@ -4,7 +4,8 @@ load as after the first (that idle worker threads end is tested in ``test_api_li
 
 The 10-minute, 20-client version on the scale-0.1 demo is ``bench/soak.py``; this one runs the
 same mechanism (a ``gridmap serve`` process, its thread pool, both idle stages) in seconds on the
-test city, with the second idle stage brought forward (``GRIDMAP_IDLE_RELEASE_S=2``).
+test city, with the second idle stage brought forward (``GRIDMAP_IDLE_RELEASE_S=2``), under the
+default allocator of ``gridmap serve`` (the C allocator: see ``api/cli.py``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ def test_soak_no_errors_and_back_to_idle_size(tmp_path):
                 pass
             assert time.time() < deadline, "the server did not come up"
             time.sleep(0.2)
+        # by default ``gridmap serve`` restarted itself (same process) under the C allocator
+        with open(f"/proc/{server.pid}/environ", "rb") as environ:
+            assert b"PYTHONMALLOC=malloc" in environ.read().split(b"\0")
         token = httpx.post(
             f"{base}/api/v1/auth/token", data={"username": "commander", "password": PASSWORDS["commander"]}
         ).json()["access_token"]
