@@ -239,5 +239,7 @@ def test_a_store_of_several_cities_shows_each_citys_newest_run(city_store):
     assert sorted(units) == sorted(west + east)  # once each: R-a-old is not drawn
     latest = client.get("/api/v1/hotspots/latest/gi").json()
     assert latest["run_ids"] == ["R-b", "R-a"] and {f["id"] for f in latest["features"]} == set(west + east)
+    ogc = client.get("/ogc/collections/hotspots-gi/items").json()["features"]
+    assert sorted(f["id"] for f in ogc) == sorted(west + east)
     listed = client.get("/api/v1/hotspots/latest/gi/runs").json()
     assert [(r["run_id"], r["area"]) for r in listed] == [("R-b", "150400"), ("R-a", "150500")]
