@@ -35,6 +35,7 @@ from api.deps import PrincipalDep, SettingsDep, StoreDep
 from api.geojson import GEOJSON_MEDIA_TYPE, feature_collection_text, parse_bbox, records
 from api.limits import answer_cap, feature_cap, features_within
 from api.queries import coverage_audit, disclosure_rule, run_labels, suppress_frame
+from api.tilesource import latest_hotspot_runs
 from gridmap.errors import InputError
 from gridmap.store.base import Store
 
@@ -79,18 +80,28 @@ def _load_grids(store: Store, _settings, _principal, bbox, _dt) -> gpd.GeoDataFr
     return store.read("grids", where={"plan_id": plan_id}, bbox=bbox, order_by=["code"])
 
 
-def _hotspot_loader(method: str, run_id: str):
+def _hotspot_loader(method: str, run_ids: list[str]):
+    """Results of ``run_ids`` (one run, or every city's newest run of ``method``), each run
+    disclosed by its own labels, ordered by unit id."""
+
     def load(store: Store, settings, principal, bbox, _dt) -> gpd.GeoDataFrame:
-        rows = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
-        return suppress_frame(
-            rows,
-            ["count"],
-            disclosure_rule(settings),
-            principal.sees_all_cases,
-            cell_labels=run_labels(store, run_id, rows["unit_id"]),
-            derived_columns=["value"],
-            statistics=True,
-        )
+        parts = []
+        for run_id in run_ids:
+            rows = store.read("hotspot_results", where={"run_id": run_id}, bbox=bbox, order_by=["unit_id"])
+            parts.append(
+                suppress_frame(
+                    rows,
+                    ["count"],
+                    disclosure_rule(settings),
+                    principal.sees_all_cases,
+                    cell_labels=run_labels(store, run_id, rows["unit_id"]),
+                    derived_columns=["value"],
+                    statistics=True,
+                )
+            )
+        if len(parts) == 1:
+            return parts[0]
+        return pd.concat(parts, ignore_index=True).sort_values("unit_id", ignore_index=True)
 
     return load
 
@@ -154,17 +165,18 @@ def collections(store: Store) -> dict[str, Collection]:
         ),
         _load_grids,
     )
-    runs = store.read(
-        "hotspot_runs", columns=["run_id", "method", "created_at"], order_by=["created_at", "run_id"]
-    )
-    for method, run_id in runs.groupby("method")["run_id"].last().items():
+    methods = store.read("hotspot_runs", columns=["method"])["method"].astype(str)
+    for method in sorted(set(methods)):
+        # one run, or each city's newest in a store of several cities (api.tilesource)
+        run_ids = latest_hotspot_runs(store, method)
+        which = f"hotspot run {run_ids[0]}" if len(run_ids) == 1 else f"hotspot runs {', '.join(run_ids)}"
         out[f"hotspots-{method}"] = Collection(
             f"hotspots-{method}",
             f"热点分析（{method}，最新）/ hotspots: latest {method} run",
-            f"Aggregated results of hotspot run {run_id} (method {method}); small counts suppressed.",
+            f"Aggregated results of {which} (method {method}); small counts suppressed.",
             "unit_id",
             ("unit_id", "run_id", "count", "value", "z", "p", "p_fdr", "bin", "label", "suppressed"),
-            _hotspot_loader(str(method), str(run_id)),
+            _hotspot_loader(method, run_ids),
         )
     out["coverage-findings"] = Collection(
         "coverage-findings",

@@ -45,15 +45,78 @@ def plan_revision(store: Store, plan_id: str) -> int:
     return store.count("plan_edits", {"plan_id": plan_id})
 
 
-def hotspot_run_for(store: Store, method: str) -> str | None:
-    """Id of the latest hotspot run of ``method``."""
+def _run_area(summary: object) -> str | None:
+    """The area (city or county code) a run was restricted to (``summary.area``), None for the whole store."""
+    import json
+
+    try:
+        area = json.loads(summary).get("area") if isinstance(summary, str) and summary else None
+    except (ValueError, AttributeError):
+        return None
+    return str(area) if area else None
+
+
+def _json_key(text: object) -> str:
+    import json
+
+    try:
+        return json.dumps(json.loads(text), sort_keys=True) if isinstance(text, str) and text else ""
+    except ValueError:
+        return str(text)
+
+
+def latest_hotspot_runs(store: Store, method: str) -> list[str]:
+    """Ids of the runs the page shows for ``method``: the newest run of each area, newest first.
+
+    A build of several cities (``build-demo --area 150000``) stores one run per city and method
+    (``summary.area``, :mod:`gridmap.hotspots.batch`); a province-wide layer is every city's newest
+    run together.  Starting from the newest run of ``method``, each older run with the same plan,
+    unit and case filters joins when its area neither contains nor lies inside an area already
+    taken; a run over the whole store (no area) ends the list (it covers everything older).  A
+    single-city store therefore gives the newest run alone, as before.
+    """
+    from gridmap.domain import area_prefix
+
     runs = store.read(
         "hotspot_runs",
         where={"method": method},
-        columns=["run_id", "created_at"],
-        order_by=["created_at", "run_id"],
+        columns=["run_id", "created_at", "plan_id", "unit_kind", "filters", "summary"],
+        order_by=["-created_at", "-run_id"],
     )
-    return None if runs.empty else str(runs["run_id"].iloc[-1])
+    if runs.empty:
+        return []
+    newest = runs.iloc[0]
+    same = (
+        (runs["plan_id"].astype(str) == str(newest["plan_id"]))
+        & (runs["unit_kind"].astype(str) == str(newest["unit_kind"]))
+        & (runs["filters"].map(_json_key) == _json_key(newest["filters"]))
+    )
+    chosen: list[str] = []
+    prefixes: list[str] = []
+    for run_id, summary in runs.loc[same, ["run_id", "summary"]].itertuples(index=False):
+        area = _run_area(summary)
+        if area is None:
+            if not chosen:
+                chosen.append(str(run_id))
+            break
+        prefix = area_prefix(area)
+        if any(p.startswith(prefix) or prefix.startswith(p) for p in prefixes):
+            continue  # a newer run of this area (or of one around or inside it) is shown
+        chosen.append(str(run_id))
+        prefixes.append(prefix)
+    return chosen
+
+
+def hotspot_run_for(store: Store, method: str) -> str | None:
+    """Tile source id of the latest hot-spot layer of ``method``: the run ids of
+    :func:`latest_hotspot_runs` joined by commas (one id for a single-city store), None without runs."""
+    runs = latest_hotspot_runs(store, method)
+    return ",".join(sorted(runs)) if runs else None
+
+
+def source_runs(source_id: str) -> list[str]:
+    """The run ids of a hot-spot tile source id (see :func:`hotspot_run_for`)."""
+    return [run for run in source_id.split(",") if run]
 
 
 def _numeric_id(values: pd.Series) -> list[int | None]:
@@ -130,13 +193,16 @@ class SourceIndex:
             )
             id_column, columns = "code", GRID_PROPERTIES
         else:
-            frame = store.read(
-                "hotspot_results",
-                where={"run_id": request.source_id},
-                columns=[*HOTSPOT_PROPERTIES, "geometry"],
-            )
-            runs = store.read("hotspot_runs", where={"run_id": request.source_id})
-            frame = _hotspot_frame(frame, request, runs.iloc[0].to_dict() if len(runs) else {})
+            # one run, or every city's newest run of a method (disclosed run by run: a run's
+            # labels key its counts, gridmap.disclosure)
+            parts = []
+            for run_id in source_runs(request.source_id):
+                part = store.read(
+                    "hotspot_results", where={"run_id": run_id}, columns=[*HOTSPOT_PROPERTIES, "geometry"]
+                )
+                runs = store.read("hotspot_runs", where={"run_id": run_id})
+                parts.append(_hotspot_frame(part, request, runs.iloc[0].to_dict() if len(runs) else {}))
+            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
             id_column, columns = "unit_id", [*HOTSPOT_PROPERTIES, "suppressed"]
         if len(frame):
             frame = frame[frame.geometry.notna()]
@@ -305,7 +371,7 @@ def _postgis_tile(store: Store, request: TileRequest) -> bytes:
         layer=request.layer,
         columns=HOTSPOT_PROPERTIES,
         filter_column="run_id",
-        filter_value=request.source_id,
+        filter_value=source_runs(request.source_id),
         id_column="unit_id",
         extent=mvt.EXTENT,
         buffer=mvt.BUFFER,

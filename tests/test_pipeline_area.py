@@ -100,6 +100,11 @@ def test_two_cities_build_into_partitions_and_serve_tiles_in_both(postgis_store)
             assert r.status_code == 200, (county, r.status_code)
             features = mapbox_vector_tile.decode(r.content)["grids"]["features"]
             assert any(f["properties"]["code"].startswith(county) for f in features), county
+            # the hot-spot layer draws each city's newest run, not only the last city's (issue #15)
+            r = client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf", params={"method": "gi"})
+            assert r.status_code == 200, (county, r.status_code)
+            features = mapbox_vector_tile.decode(r.content)["hotspots"]["features"]
+            assert any(f["properties"]["unit_id"].startswith(county) for f in features), county
     finally:
         client.close()
 

@@ -366,9 +366,25 @@ async function showGridInfo(code) {
   box.replaceChildren(el("h2", {}, t("grid_info")), dl);
 }
 
-// one unit's result of the latest run of a method, by its id (tiles hold only what they draw)
+// the runs a method's layer shows (newest first, each with its area), or [] without a run
+async function latestSet(run) {
+  if (!run) return [];
+  try { return await api(`${API}/hotspots/latest/${run.method}/runs`); } catch (_) { return [run]; }
+}
+
+// the code prefix every unit inside an area shares (gridmap.domain.area_prefix): 150500 → 1505
+function areaPrefix(area) {
+  let prefix = String(area);
+  while (prefix.length > 2 && prefix.endsWith("00")) prefix = prefix.slice(0, -2);
+  return prefix;
+}
+
+// one unit's result of the latest run of a method, by its id (tiles hold only what they draw);
+// with a run per city, the run of the unit's city
 async function hotspotOf(method, code) {
-  const run = method === "gi" ? state.giRun : (state.hotspotRuns || {})[method];
+  const set = (state.hotspotSets || {})[method] || [];
+  const run = set.find((r) => !r.area || String(code).startsWith(areaPrefix(r.area)))
+    || (method === "gi" ? state.giRun : (state.hotspotRuns || {})[method]);
   if (!run) return null;
   try {
     const fc = await api(`${API}/hotspots/runs/${run.run_id}/results/${encodeURIComponent(code)}`);
@@ -412,13 +428,18 @@ async function loadHotspots() {
   // the Gi* layer shows the newest Gi* run, plain or optimized (runs come newest first)
   const giRun = runs.find((run) => run.method === "gi" || run.method === "optimized");
   state.giRun = giRun || null;
+  // a store of several cities has a run per city: the layer of a method is every city's newest run
+  // (one run for a single city); tiles by method draw them together
+  const [giSet, emergingSet] = await Promise.all([latestSet(giRun), latestSet(latest.emerging)]);
+  state.hotspotSets = { gi: giSet, emerging: emergingSet };
   // hot-spot units as vector tiles (non-interactive: clicks go through to the units and grids below)
   if (giRun) {
-    layers.gi = vectorTiles("hotspots", { run: giRun.run_id }, (p) => ({ className: "gi-unit", color: "#999",
+    layers.gi = vectorTiles("hotspots", giSet.length > 1 ? { method: giRun.method } : { run: giRun.run_id }, (p) => ({ className: "gi-unit", color: "#999",
       weight: 0.3, fill: true, fillColor: GI_COLOURS[p.bin ?? 0], fillOpacity: p.bin ? 0.6 : 0.05 }), { pane: "hot" });
   }
   if (latest.emerging) {
-    layers.emerging = vectorTiles("hotspots", { run: latest.emerging.run_id }, (p) => ({ className: "emerging-unit",
+    layers.emerging = vectorTiles("hotspots",
+      emergingSet.length > 1 ? { method: "emerging" } : { run: latest.emerging.run_id }, (p) => ({ className: "emerging-unit",
       color: "#999", weight: 0.3, fill: true, fillColor: EMERGING_COLOURS[p.label] || "#f0f0f0",
       fillOpacity: p.label && p.label !== "no_pattern_detected" ? 0.65 : 0.05 }), { pane: "hot" });
   }
@@ -446,9 +467,11 @@ async function loadHotspotAreas() {
   state.hotspotZoom = map.getZoom();
   const gi = state.giRun;
   if (!gi) return;
-  try {
-    layers.areas.addData(await api(`${API}/hotspots/runs/${gi.run_id}/areas${qs({ sign: 1, crs: crs(), simplify: simplifyM() })}`));
-  } catch (_) { /* a store without areas */ }
+  const set = ((state.hotspotSets || {}).gi || []).length ? state.hotspotSets.gi : [gi];
+  // every city's newest Gi* run: each run's areas (a store without areas answers nothing)
+  const answers = await Promise.all(set.map((run) => api(`${API}/hotspots/runs/${run.run_id}/areas${qs({ sign: 1,
+    crs: crs(), simplify: simplifyM() })}`).catch(() => null)));
+  for (const fc of answers) if (fc) layers.areas.addData(fc);
   layers.areas.setStyle({ color: "#c00", weight: 3, dashArray: "6 4", fill: false });
   showLayer(layers.areas, state.view === "command" && document.getElementById("l-areas").checked);
 }

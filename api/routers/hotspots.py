@@ -28,7 +28,7 @@ from api.queries import (
     suppress_frame,
 )
 from api.routers.cases import CaseFilterDep
-from api.tilesource import hotspot_run_for
+from api.tilesource import latest_hotspot_runs
 from gridmap.disclosure import DisclosureRule, disclose_record_counts, withhold_summary
 from gridmap.hotspots.inference import BIN_CONFIDENCE
 from gridmap.hotspots.runs import METHODS, UNITS, run_hotspots
@@ -72,7 +72,7 @@ def get_run(run_id: str, store: StoreDep, principal: PrincipalDep) -> dict:
 
 def results_text(
     store,
-    run_id: str,
+    run_id: str | list[str],
     principal: Principal,
     rule: DisclosureRule,
     crs: str,
@@ -82,25 +82,33 @@ def results_text(
     unit_id: str | None = None,
 ) -> str:
     """The results of one run (or of its unit ``unit_id``) as GeoJSON text, disclosed for
-    ``principal`` as needed (413 beyond the role's feature cap)."""
+    ``principal`` as needed (413 beyond the role's feature cap).  A list of runs (every city's
+    newest run of a method) gives their results together, each run disclosed by its own labels,
+    with a ``run_ids`` member instead of ``run_id``."""
+    run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
     if settings is not None:
         check_feature_count(
-            count_rows(store, "hotspot_results", {"run_id": run_id}, bbox, "unit_id"),
+            sum(count_rows(store, "hotspot_results", {"run_id": run}, bbox, "unit_id") for run in run_ids),
             principal,
             settings,
             "result units",
         )
-    where = {"run_id": run_id, **({"unit_id": unit_id} if unit_id is not None else {})}
-    results = store.read("hotspot_results", where=where, bbox=bbox, order_by=["unit_id"])
-    results = suppress_frame(
-        results,
-        ["count"],
-        rule,
-        principal.sees_all_cases,
-        derived_columns=["value"],
-        cell_labels=run_labels(store, run_id, results["unit_id"]),
-        statistics=True,
-    )
+    parts = []
+    for run in run_ids:
+        where = {"run_id": run, **({"unit_id": unit_id} if unit_id is not None else {})}
+        part = store.read("hotspot_results", where=where, bbox=bbox, order_by=["unit_id"])
+        parts.append(
+            suppress_frame(
+                part,
+                ["count"],
+                rule,
+                principal.sees_all_cases,
+                derived_columns=["value"],
+                cell_labels=run_labels(store, run, part["unit_id"]),
+                statistics=True,
+            )
+        )
+    results = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True).sort_values("unit_id")
     columns = [c for c in RESULT_COLUMNS if c != "extra" or principal.sees_all_cases] + ["suppressed"]
     if "extra" in columns:
         results["extra"] = [json.loads(e) if isinstance(e, str) and e else None for e in results["extra"]]
@@ -109,7 +117,7 @@ def results_text(
         "unit_id",
         columns,
         crs,
-        members={"run_id": run_id},
+        members={"run_id": run_id} if isinstance(run_id, str) else {"run_ids": run_ids},
         simplify_m=simplify_m,
         max_bytes=answer_cap(principal, settings) if settings is not None else None,
     )
@@ -174,6 +182,30 @@ def run_result(
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 
 
+@router.get("/hotspots/latest/{method}/runs")
+def latest_runs(method: str, store: StoreDep, principal: PrincipalDep) -> list[dict]:
+    """The runs the latest ``method`` layer shows (newest first): one run, or in a store of several
+    cities each city's newest (:func:`api.tilesource.latest_hotspot_runs`), each with its ``area``
+    (a city or county code; None for a run over the whole store)."""
+    run_ids = latest_hotspot_runs(store, method)
+    if not run_ids:
+        return []
+    runs = store.read("hotspot_runs", where={"run_id": run_ids})
+    areas = {r: a for r, a in zip(runs["run_id"], runs["summary"].map(_summary_area), strict=True)}
+    out = _run_records(runs.set_index("run_id").loc[run_ids].reset_index(), principal)
+    for row in out:
+        row["area"] = areas.get(row["run_id"])
+    return out
+
+
+def _summary_area(summary) -> str | None:
+    try:
+        area = json.loads(summary).get("area") if isinstance(summary, str) and summary else None
+    except (ValueError, AttributeError):
+        return None
+    return str(area) if area else None
+
+
 @router.get(
     "/hotspots/latest/{method}",
     response_class=Response,
@@ -189,12 +221,21 @@ def latest_results(
         0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
     ),
 ) -> Response:
-    """Results of the latest run of ``method`` (gi, emerging, …) as GeoJSON."""
-    run_id = hotspot_run_for(store, method)
-    if run_id is None:
+    """Results of the latest run of ``method`` (gi, emerging, …) as GeoJSON; in a store of several
+    cities, of each city's latest run together (:func:`api.tilesource.latest_hotspot_runs`, member
+    ``run_ids``)."""
+    run_ids = latest_hotspot_runs(store, method)
+    if not run_ids:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hotspot run for method {method!r}")
     text = results_text(
-        store, run_id, principal, disclosure_rule(settings), check_crs(crs), None, simplify, settings
+        store,
+        run_ids[0] if len(run_ids) == 1 else run_ids,
+        principal,
+        disclosure_rule(settings),
+        check_crs(crs),
+        None,
+        simplify,
+        settings,
     )
     return Response(text, media_type=GEOJSON_MEDIA_TYPE)
 

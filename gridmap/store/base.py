@@ -255,8 +255,8 @@ class Store(abc.ABC):
         buffer: int = 64,
         small_counts: tuple[str, int, Sequence[str]] | None = None,
     ) -> bytes:
-        """A Mapbox vector tile of ``table``'s rows where ``filter_column = filter_value``, encoded by
-        the database (z/x/y in Web Mercator, EPSG:3857).  Backends that cannot encode tiles
+        """A Mapbox vector tile of ``table``'s rows where ``filter_column = filter_value`` (a list:
+        equal to any of its values), encoded by the database (z/x/y in Web Mercator, EPSG:3857).  Backends that cannot encode tiles
         raise :class:`StoreError`; callers then encode them themselves (``api.mvt``)."""
         raise StoreError(f"the {self.backend} store does not encode vector tiles")
 

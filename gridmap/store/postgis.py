@@ -564,6 +564,10 @@ class PostgisStore(Store):
             if id_column
             else "NULL::bigint"
         )
+        # a list of values (every city's newest hot-spot run of a method): any of them
+        match = "= ANY(%(source)s)" if isinstance(filter_value, list | tuple) else "= %(source)s"
+        if isinstance(filter_value, tuple):
+            params["source"] = list(filter_value)
         sql = f"""
             WITH bounds AS (
                 SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env
@@ -572,7 +576,7 @@ class PostgisStore(Store):
                            AS mvtgeom,
                        {fid} AS fid, {", ".join(props)}
                 FROM {self._table_sql(table)} t, bounds
-                WHERE t.{quote(filter_column)} = %(source)s
+                WHERE t.{quote(filter_column)} {match}
                   AND t.{geom} && ST_Transform(
                         ST_Expand(bounds.env, (ST_XMax(bounds.env) - ST_XMin(bounds.env)) * %(buffer)s / %(extent)s),
                         4326)

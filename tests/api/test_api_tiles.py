@@ -11,7 +11,7 @@ from shapely.geometry import shape
 from api import mvt
 from api.tilesource import TileRequest, build_tile
 from gridmap.disclosure import DisclosureRule
-from tests.api_testdata import CASES_PER_GRID, G1, G5, GRID_BOXES, build_city, make_client
+from tests.api_testdata import CASES_PER_GRID, G1, G2, G3, G4, G5, GRID_BOXES, build_city, make_client
 
 CITY_BOX = (122.0, 43.5, 122.5, 43.8)
 RULE = DisclosureRule(threshold=3)
@@ -184,3 +184,62 @@ def test_one_hotspot_result_by_unit(city_store):
     (feature,) = r.json()["features"]
     assert feature["id"] == G5 and feature["properties"]["bin"] == -1 and feature["properties"]["suppressed"]
     assert client.get("/api/v1/hotspots/runs/R-gi/results/nope").status_code == 404
+
+
+def test_a_store_of_several_cities_shows_each_citys_newest_run(city_store):
+    """An area build stores a Gi* run per city (summary.area): the hot-spot tiles and the latest
+    results draw every city's newest run together, not only the last city built (issue #15)."""
+    import json
+
+    import pandas as pd
+
+    from api.tilesource import hotspot_run_for, latest_hotspot_runs
+
+    base = city_store.read("hotspot_results", where={"run_id": "R-gi"})
+    west, east = [G1, G2, G3], [G4, G5]  # two "cities": 150500 and 150400 (synthetic split)
+    runs = [
+        ("R-a-old", "150500", "2024-12-02T00:00:00", west),  # superseded by R-a
+        ("R-a", "150500", "2024-12-03T00:00:00", west),
+        ("R-b", "150400", "2024-12-04T00:00:00", east),
+    ]
+    city_store.write(
+        "hotspot_runs",
+        pd.DataFrame(
+            [
+                {
+                    "run_id": run,
+                    "method": "gi",
+                    "created_at": created,
+                    "plan_id": "P1",
+                    "unit_kind": "grid",
+                    "params": "{}",
+                    "filters": json.dumps({"kind": "dispute"}),
+                    "summary": json.dumps({"area": area}),
+                }
+                for run, area, created, _ in runs
+            ]
+        ),
+    )
+    city_store.write(
+        "hotspot_results",
+        pd.concat([base[base["unit_id"].isin(units)].assign(run_id=run) for run, _, _, units in runs]),
+    )
+    assert latest_hotspot_runs(city_store, "gi") == ["R-b", "R-a"]
+    assert latest_hotspot_runs(city_store, "emerging") == ["R-emerging"]  # one run: as before
+    client = make_client(city_store)
+    z, x, y = mvt.tiles_covering(CITY_BOX, [9])[0]
+    r = client.get(f"/tiles/hotspots/{z}/{x}/{y}.pbf", params={"method": "gi"})
+    public = {f["properties"]["unit_id"]: f["properties"] for f in _decode(r.content)["hotspots"]["features"]}
+    assert set(public) == set(west + east)  # the old route drew R-b's (east) only
+    assert public[G5]["suppressed"] is True and "count" not in public[G5]  # disclosed run by run
+    full = TileRequest("hotspots", hotspot_run_for(city_store, "gi"), z, x, y, True, RULE)
+    units = [
+        f["properties"]["unit_id"] for f in _decode(build_tile(city_store, full))["hotspots"]["features"]
+    ]
+    assert sorted(units) == sorted(west + east)  # once each: R-a-old is not drawn
+    latest = client.get("/api/v1/hotspots/latest/gi").json()
+    assert latest["run_ids"] == ["R-b", "R-a"] and {f["id"] for f in latest["features"]} == set(west + east)
+    ogc = client.get("/ogc/collections/hotspots-gi/items").json()["features"]
+    assert sorted(f["id"] for f in ogc) == sorted(west + east)
+    listed = client.get("/api/v1/hotspots/latest/gi/runs").json()
+    assert [(r["run_id"], r["area"]) for r in listed] == [("R-b", "150400"), ("R-a", "150500")]
