@@ -33,7 +33,7 @@ import pandas as pd
 
 from gridmap.config import get_settings
 from gridmap.crs import WGS84
-from gridmap.domain import AREA_CODE
+from gridmap.domain import AREA_CODE, PROVINCE_CODE
 from gridmap.errors import InputError
 
 LEVELS = ("city", "county", "township", "village")
@@ -152,7 +152,6 @@ def real_admin_units(data_dir: Path | None = None) -> gpd.GeoDataFrame:
 # Tongliao's 8 outlines in them equal tongliao_counties.geojson vertex for vertex).
 # ---------------------------------------------------------------------------------------------
 
-PROVINCE_CODE = "150000"
 AREA_LEVELS = ("province", *LEVELS)
 PROVINCE_FILES = {
     "cities": "neimenggu_cities.geojson.gz",

@@ -17,12 +17,14 @@ import pandas as pd
 
 from gridmap.domain import (
     AREA_CODE,
-    AREA_CODE_PREFIX,
     AREA_NAME,
     CASE_KINDS,
     CASE_STATUSES,
     CODE_COLUMNS,
+    PROVINCE_CODE,
+    PROVINCE_NAME,
     STATUS_GROUPS,
+    area_prefix,
     expand_statuses,
 )
 from gridmap.errors import InputError
@@ -59,6 +61,20 @@ def _choices(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 FILTER_KEYS = ("kind", "category", "status", "start", "end", "admin", "grid")
+
+
+def admin_condition(code: str) -> tuple[str, Any]:
+    """The case column and store condition of an admin filter code.
+
+    A province or city (6 digits ending in ``00``: ``150000``, ``150500``) selects the county
+    codes that start with its prefix (a range of text: ``1505 <= county_code < 1506``); a
+    county, township, village or grid code (6, 9, 12, 15 digits) the rows with that code in
+    its column.  Codes of the province outside the store's area are valid and match nothing.
+    """
+    if len(code) == 6 and code.endswith("00"):
+        prefix = area_prefix(code)
+        return "county_code", Between(prefix, str(int(prefix) + 1).zfill(len(prefix)))
+    return CODE_COLUMNS[len(code)], code
 
 
 @dataclass(frozen=True)
@@ -107,10 +123,12 @@ class CaseFilter:
             if bad:
                 raise InputError(f"{name} {','.join(bad)!r} unknown; use {', '.join(allowed)}")
         code = self.admin
-        if code and not (code.isdigit() and code.startswith(AREA_CODE_PREFIX) and len(code) in CODE_COLUMNS):
+        province = area_prefix(PROVINCE_CODE)
+        if code and not (code.isdigit() and code.startswith(province) and len(code) in CODE_COLUMNS):
             raise InputError(
-                f"admin {code!r}: give a county (6 digits), township (9), village (12) "
-                f"or grid (15) code of {AREA_NAME['en']} ({AREA_CODE_PREFIX}…)"
+                f"admin {code!r}: give a city (6 digits ending in 00, e.g. {AREA_CODE} {AREA_NAME['en']}), "
+                f"county (6), township (9), village (12) or grid (15) code of {PROVINCE_NAME['en']} "
+                f"({province}…)"
             )
 
     def as_dict(self) -> dict:
@@ -129,8 +147,9 @@ class CaseFilter:
                 where[column] = list(expand_statuses(values) if column == "status" else values)
         if self.start or self.end:
             where["reported_at"] = Between(self.start, self.end)
-        if self.admin and self.admin != AREA_CODE:
-            where[CODE_COLUMNS[len(self.admin)]] = self.admin
+        if self.admin:
+            column, condition = admin_condition(self.admin)
+            where[column] = condition
         if self.grid:
             if where.get("grid_code", self.grid) != self.grid:
                 return None
@@ -165,11 +184,18 @@ class CaseFilter:
                 keep &= (reported >= self.start).to_numpy(dtype=bool, na_value=False)
             if self.end:
                 keep &= (reported < self.end).to_numpy(dtype=bool, na_value=False)
-        for column, value in (
-            (CODE_COLUMNS.get(len(self.admin or "")), self.admin),
-            ("grid_code", self.grid),
-        ):
-            if value and value != AREA_CODE and column:
+        if self.admin:
+            column, condition = admin_condition(self.admin)
+            if column not in cases.columns:
+                raise InputError(f"cases have no {column!r} column to filter on")
+            codes = cases[column].astype("string")
+            if isinstance(condition, Between):
+                inside = (codes >= condition.lo) & (codes < condition.hi)
+            else:
+                inside = codes == condition
+            keep &= inside.to_numpy(dtype=bool, na_value=False)
+        for column, value in (("grid_code", self.grid),):
+            if value and column:
                 if column not in cases.columns:
                     raise InputError(f"cases have no {column!r} column to filter on")
                 keep &= (cases[column].astype("string") == value).to_numpy(dtype=bool, na_value=False)

@@ -21,6 +21,10 @@ import pandas as pd
 AREA_CODE = "150500"
 AREA_CODE_PREFIX = AREA_CODE[:4]
 AREA_NAME = {"zh": "通辽市", "en": "Tongliao"}
+#: the province whose boundaries the project ships (data/boundaries/): every area gridmap can be
+#: initialised or built for lies in it
+PROVINCE_CODE = "150000"
+PROVINCE_NAME = {"zh": "内蒙古自治区", "en": "Inner Mongolia"}
 
 #: stored timestamps are naive ISO text in this zone (``2024-03-05T14:30:00``)
 LOCAL_TZ_NAME = "Asia/Shanghai"

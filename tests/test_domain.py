@@ -13,6 +13,7 @@ from gridmap import domain
 from gridmap.cases import CaseFilter, filter_cases
 from gridmap.domain import assignment_active
 from gridmap.errors import InputError
+from gridmap.store import Between
 
 
 def test_open_and_resolved_partition_the_statuses():
@@ -112,7 +113,17 @@ def test_one_case_filter_in_memory_and_for_the_store():
     county = CaseFilter.from_dict({"admin": "150502"})
     assert county.where() == {"county_code": "150502"}
     assert filter_cases(CASES, county)["case_id"].tolist() == ["c1", "c2", "c4"]
-    assert CaseFilter.from_dict({"admin": domain.AREA_CODE}).where() == {}
+    # a city (or the province) selects its counties by code prefix, in the store and in memory
+    city = CaseFilter.from_dict({"admin": domain.AREA_CODE})
+    assert city.where() == {"county_code": Between("1505", "1506")}
+    assert filter_cases(CASES, city)["case_id"].tolist() == ["c1", "c2", "c3", "c4"]
+    other_city = CaseFilter.from_dict({"admin": "150100"})  # 呼和浩特: in the province, not here
+    assert other_city.where() == {"county_code": Between("1501", "1502")}
+    assert filter_cases(CASES, other_city).empty
+    province = CaseFilter.from_dict({"admin": domain.PROVINCE_CODE})
+    assert (
+        province.where() == {"county_code": Between("15", "16")} and len(filter_cases(CASES, province)) == 4
+    )
 
 
 def test_case_filter_scope_and_bad_input():

@@ -28,8 +28,9 @@ from api.geojson import (
 from api.limits import REPORTS, answer_cap, check_feature_count, count_rows
 from api.queries import disclosure_rule, present_workers, suppress_frame
 from api.tilesource import plan_revision
+from gridmap.cases import admin_condition
 from gridmap.disclosure import cell_keys, record_keys
-from gridmap.domain import CODE_COLUMNS, OPEN_STATUSES
+from gridmap.domain import OPEN_STATUSES
 from gridmap.partition.diff import diff_plans
 from gridmap.partition.edits import merge_grids, move_atoms, split_grid
 from gridmap.partition.plans import activate_plan
@@ -100,7 +101,9 @@ def plan_grids(
     settings: SettingsDep,
     principal: PrincipalDep,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)"),
-    admin: str | None = Query(None, description="county (6 digits), township (9) or village (12) code"),
+    admin: str | None = Query(
+        None, description="city (6 digits ending in 00), county (6), township (9) or village (12) code"
+    ),
     crs: str = Query("wgs84", description="wgs84 (RFC 7946) or gcj02 (to overlay a GCJ-02 base map)"),
     simplify: float = Query(
         0, ge=0, le=5000, description="display simplification tolerance in metres (0 = exact)"
@@ -115,7 +118,8 @@ def plan_grids(
                 status.HTTP_400_BAD_REQUEST,
                 f"admin {admin!r}: give a county (6 digits), township (9) or village (12) code",
             )
-        where[CODE_COLUMNS[len(admin)]] = admin
+        column, condition = admin_condition(admin)  # a city code: its counties' grids
+        where[column] = condition
     box = parse_bbox(bbox)
     check_feature_count(count_rows(store, "grids", where, box, "code"), principal, settings, "grids")
     grids = store.read("grids", where=where, bbox=box, order_by=["code"])
