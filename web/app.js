@@ -152,6 +152,9 @@ function vectorTiles(layer, params, style, options = {}) {
     fetchOptions: { headers: state.token ? { Authorization: "Bearer " + state.token } : {} },
   });
   grid.on("tileload", (e) => tagTile(grid, e.coords));
+  // once every tile in view has arrived, tag them all again: a tile whose "tileload" came while
+  // it was not yet registered (tiles replaced during a zoom animation) would otherwise stay untagged
+  grid.on("load", () => { for (const tile of Object.values(grid._vectorTiles || {})) tagFeatures(tile); });
   if (options.tooltip) {
     grid.on("mouseover", (e) => map.openTooltip(hoverTip.setContent(options.tooltip(e.layer.properties)), e.latlng));
     grid.on("mouseout", () => map.closeTooltip(hoverTip));
@@ -162,8 +165,11 @@ function vectorTiles(layer, params, style, options = {}) {
 // each tile's SVG paths carry their feature's code (data-code), like the GeoJSON layers' paths
 function tagTile(grid, coords) {
   const tile = grid._vectorTiles && grid._vectorTiles[grid._tileCoordsToKey(coords)];
-  if (!tile) return;
-  for (const [id, f] of Object.entries(tile._features)) if (f.feature._path) f.feature._path.dataset.code = id;
+  if (tile) tagFeatures(tile);
+}
+
+function tagFeatures(tile) {
+  for (const [id, f] of Object.entries(tile._features || {})) if (f.feature._path) f.feature._path.dataset.code = id;
 }
 
 // resolves when the visible tiles of the vector-tile layers on the map have arrived (at most 15 s)
