@@ -4,7 +4,7 @@ load as after the first (that idle worker threads end is tested in ``test_api_li
 
 The 10-minute, 20-client version on the scale-0.1 demo is ``bench/soak.py``; this one runs the
 same mechanism (a ``gridmap serve`` process, its thread pool, both idle stages) in seconds on the
-test city, with the second idle stage brought forward (``GRIDMAP_IDLE_RELEASE_S=2``), under the
+test city, with the second idle stage brought forward (``GRIDMAP_IDLE_RELEASE_S=1``), under the
 default allocator of ``gridmap serve`` (the C allocator: see ``api/cli.py``).
 """
 
@@ -101,7 +101,7 @@ def test_soak_no_errors_and_back_to_idle_size(tmp_path):
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
-        GRIDMAP_IDLE_RELEASE_S="2",
+        GRIDMAP_IDLE_RELEASE_S="1",
         GRIDMAP_RATE_LIMIT_PER_ADDRESS="0",
         GRIDMAP_RATE_LIMIT_PER_TOKEN="0",
     )
@@ -130,12 +130,12 @@ def test_soak_no_errors_and_back_to_idle_size(tmp_path):
 
         # idle size: every route served once (code loaded, lazy state built), then the idle stages
         _load(base, token, 1.0, 1, server.pid)
-        idle = _settled(server.pid, 3.0)
+        idle = _settled(server.pid, 2.2)
 
-        requests, errors, peak = _load(base, token, 3.0, 8, server.pid)
-        after_first = _settled(server.pid, 3.0)
-        requests_2, errors_2, peak_2 = _load(base, token, 3.0, 8, server.pid)
-        after_second = _settled(server.pid, 3.0)
+        requests, errors, peak = _load(base, token, 2.5, 8, server.pid)
+        after_first = _settled(server.pid, 2.2)
+        requests_2, errors_2, peak_2 = _load(base, token, 2.5, 8, server.pid)
+        after_second = _settled(server.pid, 2.2)
 
         assert requests > 30 and requests_2 > 30
         assert errors == errors_2 == 0
