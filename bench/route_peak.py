@@ -23,16 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from _server import start_server  # noqa: E402  (bench/ is the script folder, first on sys.path)
-from soak import prepare, routes, rss_mb  # noqa: E402
-
-
-def peak_mb(pid: int) -> float:
-    """The process's peak resident memory since the last reset (MiB, ``VmHWM``)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from soak import prepare, routes, rss_mb, status_mib  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 thread.join()
             codes = sorted({code for code, _, _ in answers})
             print(
-                f"{name:<18}{before:>11.0f}{peak_mb(server.pid):>7.0f}{rss_mb(server.pid):>7.0f}  "
+                f"{name:<18}{before:>11.0f}{status_mib(server.pid, 'VmHWM'):>7.0f}{rss_mb(server.pid):>7.0f}  "
                 f"{codes}, {max(b for _, b, _ in answers):,} bytes, {max(s for *_, s in answers):.1f} s",
                 flush=True,
             )

@@ -45,13 +45,18 @@ from _server import start_server  # noqa: E402  (bench/ is the script folder, fi
 from api import mvt  # noqa: E402
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process in MiB (Linux /proc)."""
+def status_mib(pid: int, field: str) -> float:
+    """A memory line of ``/proc/<pid>/status`` in MiB (``VmRSS``, ``VmHWM`` …; Linux), NaN if absent."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB (Linux /proc)."""
+    return status_mib(pid, "VmRSS")
 
 
 def memory_breakdown(pid: int) -> dict[str, float]:

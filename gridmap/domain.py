@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 
 # --- where and when --------------------------------------------------------------------------
-#: the demo city, 通辽市 (NBS 统计用区划代码); every admin code of the area starts with the prefix
+#: the demo city, 通辽市 (NBS 统计用区划代码); its admin codes start with ``area_prefix(AREA_CODE)``
 AREA_CODE = "150500"
-AREA_CODE_PREFIX = AREA_CODE[:4]
 AREA_NAME = {"zh": "通辽市", "en": "Tongliao"}
 #: the province whose boundaries the project ships (data/boundaries/): every area gridmap can be
 #: initialised or built for lies in it

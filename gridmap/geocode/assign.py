@@ -30,7 +30,7 @@ MAX_RASTER_CELLS = 24_000_000
 NO_GRID = -1
 #: boundary pieces rasterised per batch in :meth:`GridIndex._build_raster` (bounds its memory)
 _PIECES_PER_BATCH = 1 << 19
-#: fewer points per call than this skip the raster (measured on the scale-0.1 demo's 2,574 grids,
+#: an index asked about fewer points than this (over all its calls) skips the raster (measured on the scale-0.1 demo's 2,574 grids,
 #: 2.0 M boundary vertices: raster 0.4 s to build + 0.5 µs a point, exact test 2 µs a point)
 RASTER_MIN_POINTS = 250_000
 
@@ -48,9 +48,10 @@ class GridIndex:
         Raster cell side in degrees; default a twelfth of the median grid envelope side,
         coarsened so that the raster has at most :data:`MAX_RASTER_CELLS` cells.
     raster_min_points : int or None
-        Calls with fewer points go straight to the exact test and never build the raster
-        (default :data:`RASTER_MIN_POINTS`; 0 = always use the raster).  Both give the same
-        answer; the raster is built on the first call that reaches this many points and kept.
+        Until the index has been asked about this many points in all (default
+        :data:`RASTER_MIN_POINTS`; 0 = always use the raster) it uses the exact test alone and
+        builds no raster.  Both give the same answer; the raster is built on the call that
+        reaches the count and kept.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class GridIndex:
         self.raster_min_points = RASTER_MIN_POINTS if raster_min_points is None else int(raster_min_points)
         self._cell_deg_asked = cell_deg
         self._raster_built = False
+        self._points_asked = 0
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -176,10 +178,12 @@ class GridIndex:
         out = np.full(lon.shape[0], NO_GRID, dtype=np.int64)
         if not len(self.geoms) or not lon.size:
             return out
-        if lon.size < self.raster_min_points and not self._raster_built:
+        self._points_asked += lon.size
+        if self._points_asked < self.raster_min_points and not self._raster_built:
             # building the raster costs as much as ~250k exact tests (a city's grids have
-            # millions of boundary vertices): for fewer points the exact test alone is quicker
-            # and needs no raster in memory
+            # millions of boundary vertices): until an index has been asked about that many
+            # points (over all its calls: a kept index pays the raster off in batches too) the
+            # exact test alone is quicker and needs no raster in memory
             return self._exact_ranks(lon, lat)
         if not self._raster_built:
             self._build_raster(self._cell_deg_asked)

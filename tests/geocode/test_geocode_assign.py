@@ -170,3 +170,7 @@ def test_raster_in_batches_and_exact_path_agree(monkeypatch):
     exact_only = GridIndex(grids, cell_deg=0.001)  # 5,500 points < RASTER_MIN_POINTS
     assert (exact_only.assign(lon, lat) == via_raster).all()
     assert exact_only.region.size == 0  # no raster was built
+    # a kept index counts the points of all its calls: the raster comes once they add up
+    kept = GridIndex(grids, cell_deg=0.001, raster_min_points=10_000)
+    assert (kept.assign(lon, lat) == via_raster).all() and kept.region.size == 0
+    assert (kept.assign(lon, lat) == via_raster).all() and (kept.region == whole.region).all()
