@@ -65,6 +65,11 @@ def page(browser, server):
     pg = context.new_page()
     requests, errors = [], []
     pg.on("request", lambda r: requests.append(r.url))
+    # what went wrong on the wire, for the message of a step that times out (see _wait)
+    troubles = []
+    pg.on("response", lambda r: r.status >= 400 and troubles.append(f"{r.status} {r.url}"))
+    pg.on("requestfailed", lambda r: troubles.append(f"failed {r.url}: {r.failure}"))
+    pg.troubles = troubles
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on(
         "console",
@@ -118,6 +123,19 @@ def _shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+def _wait(pg, selector: str) -> None:
+    """``wait_for_selector``; on a timeout, a screenshot (``<artifacts>/timeout.png``) and the
+    page's failed or refused requests go with the error (the drill-down below timed out in two of
+    six CI runs and in no rerun)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        pg.wait_for_selector(selector)
+    except PlaywrightTimeout as error:
+        _shot(pg, "timeout")
+        raise AssertionError(f"{selector} never shown; failed requests: {pg.troubles[-20:]}") from error
+
+
 def test_public_page_shows_aggregates_only(page):
     assert page.inner_text("#views").count("指挥调度") == 1  # Chinese by default
     assert _codes(page, "path.gi-unit") == {G1, G2, G3, G4, G5}
@@ -140,10 +158,11 @@ def test_command_view_drill_down_to_a_grid(page):
     steps = ["150502", "150502001", "150502001001"]
     for code, shown_next in zip(steps, [*steps[1:], None], strict=True):
         page.click(f"path.admin-unit[data-code='{code}']")
-        page.wait_for_selector(
+        _wait(
+            page,
             f"path.admin-unit[data-code='{shown_next}']"
             if shown_next
-            else f"path.command-grid[data-code='{G1}']"
+            else f"path.command-grid[data-code='{G1}']",
         )
     assert "民航社区" in page.inner_text("#breadcrumb")
     page.click(f"path.command-grid[data-code='{G1}']")
