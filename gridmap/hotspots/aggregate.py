@@ -118,6 +118,18 @@ def latlng_to_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.nda
     return cells if cells.flags.writeable else cells.copy()  # callers sort it in place
 
 
+def study_polygon(study_area) -> shapely.Polygon | shapely.MultiPolygon:
+    """A study area as one shapely (Multi)Polygon in WGS-84 lon/lat (GeoSeries/GeoDataFrame unioned)."""
+    if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
+        geometry = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
+        if geometry.crs is not None and not geometry.crs.equals(WGS84):
+            geometry = geometry.to_crs(WGS84)
+        study_area = shapely.union_all(np.asarray(geometry.values))
+    if not isinstance(study_area, shapely.Polygon | shapely.MultiPolygon) or study_area.is_empty:
+        raise InputError("study_area must be a non-empty polygon in WGS-84 lon/lat")
+    return study_area
+
+
 def h3_study_cells(study_area, resolution: int) -> np.ndarray:
     """All H3 cells whose centre lies in ``study_area`` (shapely (Multi)Polygon, WGS-84 lon/lat), sorted.
 
@@ -126,13 +138,7 @@ def h3_study_cells(study_area, resolution: int) -> np.ndarray:
     """
     from h3ronpy.vector import ContainmentMode, geometry_to_cells
 
-    if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
-        geometry = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
-        if geometry.crs is not None and not geometry.crs.equals(WGS84):
-            geometry = geometry.to_crs(WGS84)
-        study_area = shapely.union_all(np.asarray(geometry.values))
-    if not isinstance(study_area, shapely.Polygon | shapely.MultiPolygon) or study_area.is_empty:
-        raise InputError("study_area must be a non-empty polygon in WGS-84 lon/lat")
+    study_area = study_polygon(study_area)
     if not 0 <= resolution <= 15:
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
     cells = geometry_to_cells(study_area, resolution, containment_mode=ContainmentMode.ContainsCentroid)
@@ -167,9 +173,24 @@ def count_in_h3(
     -------
     (cells, totals): sorted uint64 cells and float64 totals.
 
-    Integers all the way (h3ronpy cells as uint64, one in-place sort, run lengths): no
-    string ids, no pandas group-by.
+    Where the points and the study area lie on one icosahedron face (any one city or province)
+    the counts come from that face's H3 lattice in one compiled pass
+    (:func:`gridmap.hotspots.h3_lattice.lattice_counts`: the same cells and totals, ~10x faster);
+    otherwise integers all the way (h3ronpy cells as uint64, one in-place sort, run lengths,
+    h3ronpy's polygon fill): no string ids, no pandas group-by.
     """
+    from gridmap.hotspots.h3_lattice import lattice_counts
+
+    area = None if study_area is None else study_polygon(study_area)
+    lattice = lattice_counts(lon, lat, resolution, area, weights)
+    if lattice is not None:
+        order = np.argsort(lattice.cells)
+        return lattice.cells[order], lattice.totals[order]
+    return _count_in_h3_general(lon, lat, resolution, area, weights)
+
+
+def _count_in_h3_general(lon, lat, resolution: int, study_area, weights) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`count_in_h3` through h3ronpy: any input, any faces (NaN coordinates raise InputError)."""
     cells = latlng_to_cells(lat, lon, resolution)
     if weights is None:
         cells.sort()  # h3ronpy's array is ours: sorted in place, no copy

@@ -163,6 +163,20 @@ def gi_star_z(
 
     Returns (G, EG, VG, z); raises InputError when the values have no variation or sum to 0.
     """
+    if len(values) < 3:
+        raise InputError(f"Gi* needs at least 3 units, got {len(values)}")
+    local_sum = adjacency @ values
+    local_sum += values
+    return gi_star_moments(values, local_sum, np.diff(adjacency.indptr) + 1.0)
+
+
+def gi_star_moments(
+    values: np.ndarray, local_sum: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(G, EG, VG, z) from each unit's neighbourhood sum (itself included) and size ``W_i = k_i + 1``.
+
+    ``local_sum`` is consumed (the z-score is built in its buffer).
+    """
     n = len(values)
     if n < 3:
         raise InputError(f"Gi* needs at least 3 units, got {n}")
@@ -175,19 +189,16 @@ def gi_star_z(
         raise InputError(
             f"all {n} units have the same value ({values[0]:g}): Gi* is undefined; widen the filters or the area"
         )
-    weight = np.diff(adjacency.indptr) + 1.0  # neighbours + self
-    local_sum = adjacency @ values
-    local_sum += values
     # in place: this is the whole cost of analytical Gi*, so no needless temporaries
     spread = n - weight
     spread *= weight
     spread *= 1.0 / (n - 1)
     np.sqrt(spread, out=spread)
     spread *= math.sqrt(variance)
-    z = weight * -mean
-    z += local_sum
-    z /= spread
     G = local_sum / total
+    z = local_sum
+    z -= weight * mean
+    z /= spread
     EG = weight / n
     VG = spread / (n * mean)
     VG *= VG  # = W (n − W) / (n − 1) / n² · s² / x̄², esda's VGs
@@ -331,3 +342,82 @@ def resolve_inference(inference: str, permutations: int, exact: bool) -> str:
     if exact:
         return "exact"
     return "permutations" if permutations else "auto"
+
+
+def gi_star_h3_points(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    resolution: int,
+    study_area=None,
+    alpha: float = 0.05,
+    fdr: bool = True,
+    inference: str = "auto",
+) -> GiStarResult:
+    """Gi* hot spots of points binned to H3 cells with ring-1 weights, from points to result in one call.
+
+    Parameters
+    ----------
+    lon, lat : numpy.ndarray
+        case points, WGS-84 degrees.
+    resolution : int
+        H3 resolution (8 ≈ 0.74 km², 9 ≈ 0.11 km², 10 ≈ 0.015 km² per cell).
+    study_area : shapely (Multi)Polygon in WGS-84 lon/lat, GeoSeries/GeoDataFrame, or None
+        also analyse every cell whose centre lies inside it, as a true zero.
+    alpha, fdr, inference : as :func:`gi_star` (without permutations).
+
+    Returns
+    -------
+    GiStarResult whose ``ids`` are the uint64 H3 cells: the cells, counts and z-scores of
+    ``gi_star(*count_in_h3(...), h3_weights(cells))``, in the lattice order of
+    :mod:`gridmap.hotspots.h3_lattice` (not sorted by index) when that path applies.
+
+    The counts, the empty cells of the study area and the ring sums come from one face's H3
+    lattice (:func:`gridmap.hotspots.h3_lattice.lattice_counts`), with no weights matrix for the
+    normal inference; anything the lattice cannot take (several icosahedron faces, NaN
+    coordinates) goes through ``count_in_h3``, ``h3_weights`` and :func:`gi_star`.
+    """
+    from gridmap.hotspots.aggregate import _count_in_h3_general, study_polygon
+    from gridmap.hotspots.h3_lattice import lattice_counts, ring1_csr, ring1_sums
+    from gridmap.hotspots.weights import h3_weights
+
+    area = None if study_area is None else study_polygon(study_area)
+    counts = lattice_counts(lon, lat, resolution, area)
+    if counts is None:
+        cells, totals = _count_in_h3_general(lon, lat, resolution, area, None)
+        return gi_star(totals, h3_weights(cells), alpha=alpha, fdr=fdr, inference=inference)
+    resolved = resolve_inference(inference, 0, False)
+    if resolved in ("auto", "log_counts"):  # the default for counts needs the neighbour matrix
+        weights = SpatialWeights.from_canonical(ring1_csr(counts), counts.cells, "h3_k1")
+        return gi_star(counts.totals, weights, alpha=alpha, fdr=fdr, inference=inference)
+    x = check_values(counts.totals, counts.n)
+    alpha = check_alpha(alpha)
+    neighbours, neighbour_sum = ring1_sums(counts, x)
+    neighbour_sum += x
+    G, EG, VG, z = gi_star_moments(x, neighbour_sum, neighbours + 1.0)
+    p = two_sided_normal_p(z)
+    p_fdr = fdr_bh(p)
+    cardinalities = neighbours.astype(np.int64)
+    return GiStarResult(
+        ids=counts.cells,
+        values=x,
+        G=G,
+        EG=EG,
+        VG=VG,
+        z=z,
+        p_norm=p,
+        p_sim=None,
+        p_exact=None,
+        p=p,
+        p_fdr=p_fdr,
+        significant_fdr=p_fdr <= alpha,
+        bin=arcgis_bins(z, p_fdr if fdr else p),
+        cardinalities=cardinalities,
+        islands=np.flatnonzero(cardinalities == 0),
+        alpha=alpha,
+        fdr=fdr,
+        permutations=0,
+        seed=None,
+        fdr_limited=False,
+        fdr_warning=None,
+        inference="normal",
+    )
