@@ -316,7 +316,30 @@ function drawBreadcrumb() {
 
 function adminStyle() { return { color: "#1f3a5f", weight: 1.5, fillColor: "#9fb7d3", fillOpacity: 0.08 }; }
 
+// fitBounds, resolving once the map has stopped moving (an animated zoom ends with "moveend"; at most 2 s)
+function fitAndSettle(bounds, options) {
+  return new Promise((done) => {
+    const finish = () => { clearTimeout(timer); map.off("moveend", finish); done(); };
+    const timer = setTimeout(finish, 2000);
+    map.on("moveend", finish);
+    map.fitBounds(bounds, options);
+  });
+}
+
+// while a drill-down fetches, fits the view and refreshes the panels the page says so (body[data-busy]):
+// a click meant for a unit drawn before the view moved would land where the unit no longer is
 async function drillTo(fit = true) {
+  state.drilling = (state.drilling || 0) + 1;
+  document.body.dataset.busy = "1";
+  try {
+    await drawDrill(fit);
+  } finally {
+    state.drilling -= 1;
+    if (!state.drilling) delete document.body.dataset.busy;
+  }
+}
+
+async function drawDrill(fit) {
   const unit = currentUnit();
   drawBreadcrumb();
   const childLevel = CHILD_LEVEL[unit.level];
@@ -333,7 +356,7 @@ async function drillTo(fit = true) {
     layers.grids.addTo(map);
     if (fit) {
       const village = await api(`${API}/admin-units/${unit.code}${qs({ crs: crs() })}`);
-      if (village.geometry) map.fitBounds(L.geoJSON(village).getBounds(), { padding: [20, 20] });
+      if (village.geometry) await fitAndSettle(L.geoJSON(village).getBounds(), { padding: [20, 20] });
     }
   } else {
     const fc = await api(`${API}/admin-units${qs({ parent: unit.code, crs: crs(), simplify: simplifyM() / 2 })}`);
@@ -349,7 +372,7 @@ async function drillTo(fit = true) {
       });
     });
     tagPaths(layers.admin);
-    if (fit && fc.features.length) map.fitBounds(layers.admin.getBounds(), { padding: [10, 10] });
+    if (fit && fc.features.length) await fitAndSettle(layers.admin.getBounds(), { padding: [10, 10] });
   }
   await refreshCommandData();
 }

@@ -157,6 +157,9 @@ def test_command_view_drill_down_to_a_grid(page):
     # city → county → township → village → grid, by clicking the map
     steps = ["150502", "150502001", "150502001001"]
     for code, shown_next in zip(steps, [*steps[1:], None], strict=True):
+        # as a person would, click once the previous drill-down has moved the map (in 2 of 7 CI runs a
+        # click sent while the view was still fitting landed on the map's background)
+        page.wait_for_selector("body:not([data-busy])", state="attached")
         page.click(f"path.admin-unit[data-code='{code}']")
         _wait(
             page,
@@ -165,6 +168,7 @@ def test_command_view_drill_down_to_a_grid(page):
             else f"path.command-grid[data-code='{G1}']",
         )
     assert "民航社区" in page.inner_text("#breadcrumb")
+    page.wait_for_selector("body:not([data-busy])", state="attached")
     page.click(f"path.command-grid[data-code='{G1}']")
     page.wait_for_selector("#grid-info .grid-code")
     assert page.inner_text("#grid-info .grid-code") == G1
