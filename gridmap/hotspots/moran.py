@@ -14,6 +14,7 @@ neighbour sum, so a test of that sum is a test of ``I_i``), else 999 conditional
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,11 +27,12 @@ from gridmap.hotspots.inference import (
     check_alpha,
     check_values,
     fdr_bh,
+    fdr_bh_pseudo,
     fdr_resolution,
     two_sided_normal_p,
     warn_fdr_resolution,
 )
-from gridmap.hotspots.permutation import STREAM_GROUP, folded_pseudo_p, neighbour_sum_counts
+from gridmap.hotspots.permutation import STREAM_GROUP, _workers, neighbour_sum_counts
 from gridmap.hotspots.weights import SpatialWeights, as_weights
 
 QUADRANT_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -183,54 +185,54 @@ def local_moran(
     q = np.where(high & high_lag, 1, np.where(~high & high_lag, 2, np.where(~high & ~high_lag, 3, 4)))
     del high, high_lag
 
-    # permutations before the moments: the engine's temporaries are gone before those arrays exist
-    p_sim = p_exact = None
+    # the conditional randomisation moments do not depend on the permutations: with more than
+    # one thread they are computed alongside the engine (its heavy loops release the GIL)
+    pool = ThreadPoolExecutor(max_workers=1) if (permutations or exact) and _workers(n_jobs) > 1 else None
+    moments = pool.submit(_moments, z, k, has_neighbours, den, I) if pool is not None else None
+    p_sim = p_exact = extreme = None
     used_seed = used_engine = None
     limited, message = False, None
-    if permutations or exact:
-        # for a fixed unit I_i is monotone in the neighbour sum of z, and that sum is an
-        # increasing affine function of the neighbour sum of y: randomise y (integer for counts)
-        counts = neighbour_sum_counts(
-            y,
-            w.sparse,
-            max(permutations, 1),
-            seed=seed,
-            n_jobs=n_jobs,
-            block_units=block_units,
-            engine="exact" if exact else engine,
+    try:
+        if permutations or exact:
+            # for a fixed unit I_i is monotone in the neighbour sum of z, and that sum is an
+            # increasing affine function of the neighbour sum of y: randomise y (integer for counts)
+            counts = neighbour_sum_counts(
+                y,
+                w.sparse,
+                max(permutations, 1),
+                seed=seed,
+                n_jobs=n_jobs,
+                block_units=block_units,
+                engine="exact" if exact else engine,
+            )
+            used_engine = counts.engine
+            if counts.p_exact is not None:
+                # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
+                p_exact = np.where(z == 0, 1.0, counts.p_exact)
+            if permutations:
+                # the smaller tail count; z_i = 0 counts as all permutations (p = 1)
+                extreme = np.where(z == 0, permutations, np.minimum(counts.at_least, counts.at_most))
+                p_sim = (extreme + 1.0) / (permutations + 1.0)  # folded_pseudo_p
+                used_seed = counts.seed
+                if not exact:
+                    limited, _, message = fdr_resolution(permutations, n, alpha)
+                    if limited:
+                        warn_fdr_resolution(permutations, n, alpha)
+            del counts
+        EI, VI, z_norm, p_norm = (
+            moments.result() if moments is not None else _moments(z, k, has_neighbours, den, I)
         )
-        used_engine = counts.engine
-        if counts.p_exact is not None:
-            # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
-            p_exact = np.where(z == 0, 1.0, counts.p_exact)
-        if permutations:
-            p_sim = np.where(z == 0, 1.0, folded_pseudo_p(counts.at_least, counts.at_most, permutations))
-            used_seed = counts.seed
-            if not exact:
-                limited, _, message = fdr_resolution(permutations, n, alpha)
-                if limited:
-                    warn_fdr_resolution(permutations, n, alpha)
-        del counts
-
-    # conditional randomisation moments (Sokal et al. 1998, eqs. A7, A8), row-standardised w:
-    # w_i = Σ_j w_ij = 1 and w_i2 = Σ_j w_ij² = 1/k_i for units with neighbours, 0 for islands
-    m2 = den / n
-    wi = has_neighbours.astype(np.float64)
-    wi2 = np.divide(1.0, k, out=np.zeros(n), where=has_neighbours)
-    z2 = z * z
-    EI = -(z2 * wi) / ((n - 1) * m2)
-    VI = (z2 / m2**2) * (n / (n - 2)) * (wi2 - wi / (n - 1)) * (m2 - z2 / (n - 1))
-    del z2, wi2
-    z_norm = np.zeros(n)
-    np.divide(I - EI, np.sqrt(VI, where=VI > 0, out=np.ones(n)), out=z_norm, where=VI > 0)
-    p_norm = two_sided_normal_p(z_norm)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     if test is not None:
         used = "log_counts"
         p = np.where(z == 0, 1.0, test.p)
     else:
         used = "exact" if exact else ("permutations" if p_sim is not None else "normal")
         p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
-    p_fdr = fdr_bh(p)
+    # pseudo p-values take permutations + 1 values: BH from their histogram, no sort
+    p_fdr = fdr_bh_pseudo(extreme, permutations) if p is p_sim and p_sim is not None else fdr_bh(p)
     significant = (p_fdr <= alpha) & has_neighbours
     cluster = np.where(significant, q, 0)
     return LocalMoranResult(
@@ -260,3 +262,28 @@ def local_moran(
         engine=used_engine,
         inference=used,
     )
+
+
+def _moments(
+    z: np.ndarray,
+    k: np.ndarray,
+    has_neighbours: np.ndarray,
+    den: float,
+    I: np.ndarray,  # noqa: E741
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """EI, VI, z_norm, p_norm under conditional randomisation (Sokal et al. 1998, eqs. A7, A8).
+
+    Row-standardised w: ``w_i = Σ_j w_ij = 1`` and ``w_i2 = Σ_j w_ij² = 1/k_i`` for units with
+    neighbours, 0 for islands.
+    """
+    n = len(z)
+    m2 = den / n
+    wi = has_neighbours.astype(np.float64)
+    wi2 = np.divide(1.0, k, out=np.zeros(n), where=has_neighbours)
+    z2 = z * z
+    EI = -(z2 * wi) / ((n - 1) * m2)
+    VI = (z2 / m2**2) * (n / (n - 2)) * (wi2 - wi / (n - 1)) * (m2 - z2 / (n - 1))
+    del z2, wi2
+    z_norm = np.zeros(n)
+    np.divide(I - EI, np.sqrt(VI, where=VI > 0, out=np.ones(n)), out=z_norm, where=VI > 0)
+    return EI, VI, z_norm, two_sided_normal_p(z_norm)

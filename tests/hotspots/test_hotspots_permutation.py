@@ -18,7 +18,7 @@ from gridmap.errors import InputError
 from gridmap.hotspots import exact_null
 from gridmap.hotspots.exact_null import exact_feasible, exact_tails
 from gridmap.hotspots.getis_ord import gi_star
-from gridmap.hotspots.inference import FDRResolutionWarning
+from gridmap.hotspots.inference import FDRResolutionWarning, fdr_bh, fdr_bh_pseudo
 from gridmap.hotspots.moran import local_moran
 from gridmap.hotspots.permutation import _draw_subsets, folded_pseudo_p, neighbour_sum_counts
 from gridmap.hotspots.weights import SpatialWeights
@@ -242,6 +242,18 @@ def test_exact_tails_bit_identical_to_one_row_programme(monkeypatch, batching):
     expected = np.where(result.z_values == 0, 1.0, folded_pseudo_p(at_least, at_most, 999))
     assert result.engine == "exact"
     np.testing.assert_array_equal(result.p_sim, expected)
+
+
+def test_pseudo_p_fdr_from_histogram_equals_sorted_bh():
+    rng = np.random.default_rng(2)
+    for m, permutations in [(1, 9), (7, 9), (900, 99), (20_000, 999)]:
+        for share in (0.001, 0.05, 0.5):
+            extreme = np.minimum(rng.geometric(share, m) - 1, permutations)
+            extreme[rng.random(m) < 0.1] = permutations  # p = 1, as for z = 0
+            p = (extreme + 1.0) / (permutations + 1.0)
+            np.testing.assert_array_equal(fdr_bh_pseudo(extreme, permutations), fdr_bh(p))
+    with pytest.raises(InputError):
+        fdr_bh_pseudo(np.array([0, 10]), 9)
 
 
 def test_exact_and_draw_engines_agree_on_counts():
