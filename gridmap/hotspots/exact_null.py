@@ -31,8 +31,7 @@ MAX_SUM_RANGE = 4_000_000
 MAX_TABLE = 1_000_000
 #: one-unit values whose rows reach fewer columns are added as one rectangle (a numpy call
 #: costs about as much as adding a few thousand floats)
-_RECTANGLE_REACH = 2_000
-_MULTI_ROWS_REACH = 10**9
+_RECTANGLE_REACH = 1_000
 
 
 def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
@@ -81,13 +80,14 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
     never read by the same value), and touches only the columns a row can reach so far:
     ``reach[j]``, the largest sum of ``j`` units seen, beyond which row ``j`` is zero.
 
-    Several values share one numpy operation where that saves more interpreter work than it
-    costs in arithmetic on zeros: rows ``1…`` as one rectangle per ``a`` (a value held by
-    several units, or a short one-unit value), row 0 (the empty set) as single elements.
-    Each table entry still receives the same terms in the same order (``a`` ascending,
-    values ascending) as the one-row-at-a-time programme; the extra terms are exact zeros
-    (``x + b·0 = x``), so the table is the same to the last bit — see
-    ``tests/hotspots/test_hotspots_permutation.py::test_subset_sum_table_bit_identical``.
+    The rows share numpy operations where that saves more interpreter work than it costs in
+    arithmetic on zeros: rows ``1…`` as one rectangle per ``a`` (for a value held by several
+    units, or a one-unit value while the rows are short; long rows of a one-unit value are
+    added one by one, top down), row 0 (the empty set) as single elements.  Each table entry
+    still receives the same terms in the same order (``a`` ascending, values ascending) as
+    in the one-row-at-a-time programme; the extra terms are exact zeros (``x + b·0 = x``),
+    so the table is the same to the last bit (see ``test_exact_tails_bit_identical_to_one_row_programme``
+    in ``tests/hotspots/test_hotspots_permutation.py``).
     """
     keep = levels < width
     levels, counts = levels[keep], counts[keep]
@@ -129,37 +129,22 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
             if a * level >= width:
                 break
             binomials.append(binomial)
-        top = min(filled, k_max - 1)
-        if top >= 1 and reach[top] >= _MULTI_ROWS_REACH:
-            for j in range(k_max, 0, -1):  # top down: the rows read are not yet written
-                for a in range(1, min(len(binomials), j) + 1):
-                    source = j - a
-                    if source > filled:
-                        continue
-                    shift = a * level
-                    hi = min(reach[source] + shift, last)
-                    b = binomials[a - 1]
-                    if b == 1.0:
-                        rows[j][shift : hi + 1] += rows[source][: hi + 1 - shift]
-                    else:
-                        rows[j][shift : hi + 1] += b * rows[source][: hi + 1 - shift]
-            continue
-        if top >= 1:
-            # all terms from the table before this value, then added in order of a
-            extent = reach[top] + 1
-            block = ways[1 : top + 1, :extent]
-            terms = np.multiply.outer(np.array(binomials), block)
-            for a in range(1, len(binomials) + 1):
-                top_a = min(filled, k_max - a)
-                if top_a < 1:
-                    break
-                shift = a * level
-                hi = min(reach[top_a] + shift, last)
-                ways[a + 1 : a + top_a + 1, shift : hi + 1] += terms[a - 1, :top_a, : hi + 1 - shift]
+        # every term from the table as it was before this value, then added in order of a
+        made = []
+        for a, b in enumerate(binomials, start=1):
+            top_a = min(filled, k_max - a)  # source rows 1..top_a (row 0 below)
+            if top_a < 1:
+                break
+            shift = a * level
+            hi = min(reach[top_a] + shift, last)
+            made.append((a, top_a, shift, hi, ways[1 : top_a + 1, : hi + 1 - shift] * b))
+        for a, top_a, shift, hi, term in made:
+            ways[a + 1 : a + top_a + 1, shift : hi + 1] += term
         for a, b in enumerate(binomials, start=1):
             rows[a][a * level] += b  # the empty set plus a units of this value
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
-    return ways / np.exp(log_subsets)[:, None]
+    ways /= np.exp(log_subsets)[:, None]  # in place: no second table
+    return ways
 
 
 def exact_tails(

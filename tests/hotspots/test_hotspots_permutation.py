@@ -209,10 +209,8 @@ def test_exact_tails_bit_identical_to_one_row_programme(monkeypatch, batching):
     """
     if batching == "rows":
         monkeypatch.setattr(exact_null, "_RECTANGLE_REACH", 0)
-        monkeypatch.setattr(exact_null, "_MULTI_ROWS_REACH", 0)
     elif batching == "rectangles":
         monkeypatch.setattr(exact_null, "_RECTANGLE_REACH", 10**9)
-        monkeypatch.setattr(exact_null, "_MULTI_ROWS_REACH", 10**9)
     rng = np.random.default_rng(8)
     weights = lattice(40, 40)
     heavy = np.floor(rng.pareto(1.2, weights.n) * 4).astype(float)  # many distinct, many unique
