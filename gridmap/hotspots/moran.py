@@ -14,7 +14,6 @@ neighbour sum, so a test of that sum is a test of ``I_i``), else 999 conditional
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ from gridmap.hotspots.inference import (
     two_sided_normal_p,
     warn_fdr_resolution,
 )
-from gridmap.hotspots.permutation import STREAM_GROUP, _workers, neighbour_sum_counts
+from gridmap.hotspots.permutation import STREAM_GROUP, neighbour_sum_counts
 from gridmap.hotspots.weights import SpatialWeights, as_weights
 
 QUADRANT_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -185,46 +184,38 @@ def local_moran(
     q = np.where(high & high_lag, 1, np.where(~high & high_lag, 2, np.where(~high & ~high_lag, 3, 4)))
     del high, high_lag
 
-    # the conditional randomisation moments do not depend on the permutations: with more than
-    # one thread they are computed alongside the engine (its heavy loops release the GIL)
-    pool = ThreadPoolExecutor(max_workers=1) if (permutations or exact) and _workers(n_jobs) > 1 else None
-    moments = pool.submit(_moments, z, k, has_neighbours, den, I) if pool is not None else None
+    # permutations before the moments: the engine's temporaries are gone before those arrays exist
     p_sim = p_exact = extreme = None
     used_seed = used_engine = None
     limited, message = False, None
-    try:
-        if permutations or exact:
-            # for a fixed unit I_i is monotone in the neighbour sum of z, and that sum is an
-            # increasing affine function of the neighbour sum of y: randomise y (integer for counts)
-            counts = neighbour_sum_counts(
-                y,
-                w.sparse,
-                max(permutations, 1),
-                seed=seed,
-                n_jobs=n_jobs,
-                block_units=block_units,
-                engine="exact" if exact else engine,
-            )
-            used_engine = counts.engine
-            if counts.p_exact is not None:
-                # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
-                p_exact = np.where(z == 0, 1.0, counts.p_exact)
-            if permutations:
-                # the smaller tail count; z_i = 0 counts as all permutations (p = 1)
-                extreme = np.where(z == 0, permutations, np.minimum(counts.at_least, counts.at_most))
-                p_sim = (extreme + 1.0) / (permutations + 1.0)  # folded_pseudo_p
-                used_seed = counts.seed
-                if not exact:
-                    limited, _, message = fdr_resolution(permutations, n, alpha)
-                    if limited:
-                        warn_fdr_resolution(permutations, n, alpha)
-            del counts
-        EI, VI, z_norm, p_norm = (
-            moments.result() if moments is not None else _moments(z, k, has_neighbours, den, I)
+    if permutations or exact:
+        # for a fixed unit I_i is monotone in the neighbour sum of z, and that sum is an
+        # increasing affine function of the neighbour sum of y: randomise y (integer for counts)
+        counts = neighbour_sum_counts(
+            y,
+            w.sparse,
+            max(permutations, 1),
+            seed=seed,
+            n_jobs=n_jobs,
+            block_units=block_units,
+            engine="exact" if exact else engine,
         )
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        used_engine = counts.engine
+        if counts.p_exact is not None:
+            # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
+            p_exact = np.where(z == 0, 1.0, counts.p_exact)
+        if permutations:
+            # the smaller tail count, all permutations where z_i = 0 (p = 1)
+            extreme = np.where(z == 0, permutations, np.minimum(counts.at_least, counts.at_most))
+            p_sim = (extreme + 1.0) / (permutations + 1.0)  # = folded_pseudo_p
+            used_seed = counts.seed
+            if not exact:
+                limited, _, message = fdr_resolution(permutations, n, alpha)
+                if limited:
+                    warn_fdr_resolution(permutations, n, alpha)
+        del counts
+
+    EI, VI, z_norm, p_norm = _moments(z, k, has_neighbours, den, I)
     if test is not None:
         used = "log_counts"
         p = np.where(z == 0, 1.0, test.p)
