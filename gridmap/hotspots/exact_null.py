@@ -115,11 +115,13 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
             if top >= 1:
                 if reach[top] < _RECTANGLE_REACH:
                     hi = min(reach[top] + level, last)
-                    ways[2 : top + 2, level : hi + 1] += ways[1 : top + 1, : hi + 1 - level]
+                    target = ways[2 : top + 2, level : hi + 1]  # a view: `+=` on it, no __setitem__
+                    target += ways[1 : top + 1, : hi + 1 - level]
                 else:  # long rows: one add per row, top down, each on its own reach
                     for r in range(top, 0, -1):
                         hi = min(reach[r] + level, last)
-                        rows[r + 1][level : hi + 1] += rows[r][: hi + 1 - level]
+                        target = rows[r + 1][level : hi + 1]
+                        target += rows[r][: hi + 1 - level]
             rows[1][level] += 1.0
             continue
         binomials = []
@@ -139,7 +141,8 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
             hi = min(reach[top_a] + shift, last)
             made.append((a, top_a, shift, hi, ways[1 : top_a + 1, : hi + 1 - shift] * b))
         for a, top_a, shift, hi, term in made:
-            ways[a + 1 : a + top_a + 1, shift : hi + 1] += term
+            target = ways[a + 1 : a + top_a + 1, shift : hi + 1]
+            target += term
         for a, b in enumerate(binomials, start=1):
             rows[a][a * level] += b  # the empty set plus a units of this value
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
@@ -224,31 +227,30 @@ def exact_tails(
     running = np.searchsorted(-k, -np.arange(k_max + 1), side="right")  # running[j]: how many k >= j
 
     # recursion from j = 1 up to each unit's k, all units at once (units with smaller k stop early)
-    ge = (x - k * own <= 0).astype(np.float64)  # Q_0(>= x - k u): the empty set sums to 0
-    le = (x - k * own >= 0).astype(np.float64)
-    eq = (x - k * own == 0).astype(np.float64)
+    # the three tails side by side: rows P(>=), P(<=), P(=)
+    tails = np.empty((3, len(k)))
+    tails[0] = x - k * own <= 0  # Q_0(>= x - k u): the empty set sums to 0
+    tails[1] = x - k * own >= 0
+    tails[2] = x - k * own == 0
     for j in range(1, k_max + 1):
         m = int(running[j])
         reach = reaches[j]
         row = p[j, : reach + 1]
+        # row j's P_j(>= s), P_j(<= s), P_j(= s) for s = -1 (below the table: 1, 0, 0),
+        # 0..reach, and reach + 1 (past the row's reach: 0, the row's total, 0)
+        table = np.empty((3, reach + 3))
+        table[:, 0] = (1.0, 0.0, 0.0)
+        np.cumsum(row[::-1], out=table[0, reach + 1 : 0 : -1])
+        np.cumsum(row, out=table[1, 1 : reach + 2])
+        table[2, 1 : reach + 2] = row
+        table[:, reach + 2] = (0.0, table[1, reach + 1], 0.0)
         # at step j the target is x − (k − j) u: what the j drawn units must reach
         target = x[:m] - (k[:m] - j) * own[:m]
-        at = np.clip(target, 0, reach)
-        below, beyond = target < 0, target > reach
-        # P_j(>= target): 1 below the table, 0 past the row's reach
-        tail = np.cumsum(row[::-1])  # tail[i] = P_j(>= reach - i)
-        at_least = tail[reach - at]
-        at_least[below] = 1.0
-        at_least[beyond] = 0.0
-        # P_j(<= target): 0 below the table, 1 past its width, the row's total in between
-        at_most = np.cumsum(row)[at]
-        at_most[below] = 0.0
-        at_most[target >= width] = 1.0
-        point = row[at]
-        point[below | beyond] = 0.0
-        ge[:m] = np.clip((n * at_least - j * ge[:m]) / (n - j), 0.0, 1.0)
-        le[:m] = np.clip((n * at_most - j * le[:m]) / (n - j), 0.0, 1.0)
-        eq[:m] = np.clip((n * point - j * eq[:m]) / (n - j), 0.0, 1.0)
+        found = table[:, np.clip(target, -1, reach + 1) + 1]
+        if target.max(initial=0) >= width:  # past the table's width P_j(<= s) is 1 (not reached by sums)
+            found[1, target >= width] = 1.0
+        tails[:, :m] = np.clip((n * found - j * tails[:, :m]) / (n - j), 0.0, 1.0)
+    ge, le, eq = tails
     eq = np.minimum(eq, np.minimum(ge, le))
     gt = np.clip(ge - eq, 0.0, 1.0)
     lt = np.clip(le - eq, 0.0, 1.0)
