@@ -232,13 +232,14 @@ def exact_tails(
     tails[0] = x - k * own <= 0  # Q_0(>= x - k u): the empty set sums to 0
     tails[1] = x - k * own >= 0
     tails[2] = x - k * own == 0
+    buffer = np.empty((3, max(reaches) + 3))  # one allocation for every row's lookup table
     for j in range(1, k_max + 1):
         m = int(running[j])
         reach = reaches[j]
         row = p[j, : reach + 1]
         # row j's P_j(>= s), P_j(<= s), P_j(= s) for s = -1 (below the table: 1, 0, 0),
         # 0..reach, and reach + 1 (past the row's reach: 0, the row's total, 0)
-        table = np.empty((3, reach + 3))
+        table = buffer[:, : reach + 3]
         table[:, 0] = (1.0, 0.0, 0.0)
         np.cumsum(row[::-1], out=table[0, reach + 1 : 0 : -1])
         np.cumsum(row, out=table[1, 1 : reach + 2])
