@@ -80,9 +80,9 @@ def fdr_bh_pseudo(extreme: np.ndarray, permutations: int) -> np.ndarray:
     m = extreme.size
     if m == 0:
         return np.full(0, np.nan)
-    counts = np.bincount(extreme, minlength=permutations + 1)
-    if len(counts) > permutations + 1 or extreme.min() < 0:
+    if extreme.min() < 0 or extreme.max() > permutations:
         raise InputError(f"extreme counts must lie in 0..{permutations}")
+    counts = np.bincount(extreme, minlength=permutations + 1)
     held = np.flatnonzero(counts)
     ends = np.cumsum(counts[held])  # rank of the last unit with each p that occurs
     scaled = (held + 1.0) / (permutations + 1.0)

@@ -215,7 +215,18 @@ def local_moran(
                     warn_fdr_resolution(permutations, n, alpha)
         del counts
 
-    EI, VI, z_norm, p_norm = _moments(z, k, has_neighbours, den, I)
+    # conditional randomisation moments (Sokal et al. 1998, eqs. A7, A8), row-standardised w:
+    # w_i = Σ_j w_ij = 1 and w_i2 = Σ_j w_ij² = 1/k_i for units with neighbours, 0 for islands
+    m2 = den / n
+    wi = has_neighbours.astype(np.float64)
+    wi2 = np.divide(1.0, k, out=np.zeros(n), where=has_neighbours)
+    z2 = z * z
+    EI = -(z2 * wi) / ((n - 1) * m2)
+    VI = (z2 / m2**2) * (n / (n - 2)) * (wi2 - wi / (n - 1)) * (m2 - z2 / (n - 1))
+    del z2, wi2
+    z_norm = np.zeros(n)
+    np.divide(I - EI, np.sqrt(VI, where=VI > 0, out=np.ones(n)), out=z_norm, where=VI > 0)
+    p_norm = two_sided_normal_p(z_norm)
     if test is not None:
         used = "log_counts"
         p = np.where(z == 0, 1.0, test.p)
@@ -253,28 +264,3 @@ def local_moran(
         engine=used_engine,
         inference=used,
     )
-
-
-def _moments(
-    z: np.ndarray,
-    k: np.ndarray,
-    has_neighbours: np.ndarray,
-    den: float,
-    I: np.ndarray,  # noqa: E741
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """EI, VI, z_norm, p_norm under conditional randomisation (Sokal et al. 1998, eqs. A7, A8).
-
-    Row-standardised w: ``w_i = Σ_j w_ij = 1`` and ``w_i2 = Σ_j w_ij² = 1/k_i`` for units with
-    neighbours, 0 for islands.
-    """
-    n = len(z)
-    m2 = den / n
-    wi = has_neighbours.astype(np.float64)
-    wi2 = np.divide(1.0, k, out=np.zeros(n), where=has_neighbours)
-    z2 = z * z
-    EI = -(z2 * wi) / ((n - 1) * m2)
-    VI = (z2 / m2**2) * (n / (n - 2)) * (wi2 - wi / (n - 1)) * (m2 - z2 / (n - 1))
-    del z2, wi2
-    z_norm = np.zeros(n)
-    np.divide(I - EI, np.sqrt(VI, where=VI > 0, out=np.ones(n)), out=z_norm, where=VI > 0)
-    return EI, VI, z_norm, two_sided_normal_p(z_norm)
