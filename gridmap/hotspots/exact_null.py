@@ -237,18 +237,25 @@ def exact_tails(
         m = int(running[j])
         reach = reaches[j]
         row = p[j, : reach + 1]
-        # row j's P_j(>= s), P_j(<= s), P_j(= s) for s = -1 (below the table: 1, 0, 0),
-        # 0..reach, and reach + 1 (past the row's reach: 0, the row's total, 0)
-        table = buffer[:, : reach + 3]
-        table[:, 0] = (1.0, 0.0, 0.0)
-        np.cumsum(row[::-1], out=table[0, reach + 1 : 0 : -1])
-        np.cumsum(row, out=table[1, 1 : reach + 2])
-        table[2, 1 : reach + 2] = row
-        table[:, reach + 2] = (0.0, table[1, reach + 1], 0.0)
         # at step j the target is x − (k − j) u: what the j drawn units must reach
         target = x[:m] - (k[:m] - j) * own[:m]
+        low, high = int(target.min()), int(target.max())
+        # row j's P_j(>= s), P_j(<= s), P_j(= s) at position s + 1 for s = -1 (below the table:
+        # 1, 0, 0), 0..reach, and reach + 1 (past the row's reach: 0, the row's total, 0); the
+        # sums run from their own end of the row only as far as some target needs
+        table = buffer[:, : reach + 3]
+        table[:, 0] = (1.0, 0.0, 0.0)
+        first = min(max(low, 0), reach)
+        np.cumsum(row[first:][::-1], out=table[0, reach + 1 : first : -1])
+        if high > reach:
+            np.cumsum(row, out=table[1, 1 : reach + 2])
+            table[1, reach + 2] = table[1, reach + 1]
+        elif high >= 0:
+            np.cumsum(row[: high + 1], out=table[1, 1 : high + 2])
+        table[2, 1 : reach + 2] = row
+        table[0, reach + 2] = table[2, reach + 2] = 0.0
         found = table[:, np.clip(target, -1, reach + 1) + 1]
-        if target.max(initial=0) >= width:  # past the table's width P_j(<= s) is 1 (not reached by sums)
+        if high >= width:  # past the table's width P_j(<= s) is 1 (not reached by sums of counts)
             found[1, target >= width] = 1.0
         tails[:, :m] = np.clip((n * found - j * tails[:, :m]) / (n - j), 0.0, 1.0)
     ge, le, eq = tails
