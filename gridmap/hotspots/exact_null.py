@@ -22,12 +22,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy.special import gammaln
 
 #: largest sum range (k_max × value spread) handled exactly
 MAX_SUM_RANGE = 4_000_000
 #: working-set bound (floats) for the per-value tables
 MAX_TABLE = 1_000_000
+#: one-unit values whose rows reach fewer columns are added as one rectangle (a numpy call
+#: costs about as much as adding a few thousand floats)
+_RECTANGLE_REACH = 1_000
 
 
 def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
@@ -45,39 +49,105 @@ def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
     return bool(log10_subsets < 290)
 
 
-def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.ndarray:
-    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max).
+def _levels(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (ascending) and their counts: ``np.unique(shifted, return_counts=True)``."""
+    top = int(shifted.max(initial=0))
+    if top <= 4 * len(shifted) + 1024:  # a histogram instead of a sort
+        histogram = np.bincount(shifted, minlength=top + 1)
+        levels = np.flatnonzero(histogram)
+        return levels, histogram[levels]
+    return np.unique(shifted, return_counts=True)
 
-    Values are added in increasing order, rows from the top down (so every row reads rows
-    below it before they change: no copy of the table), and each add touches only the
-    columns a row can reach so far (``reach``): the cost is the occupied part of the table,
-    not ``distinct values × k_max × width``.
+
+def _population_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.ndarray:
+    """p[j, s]: probability that a uniform random j-subset of all units sums to s (j <= k_max)."""
+    levels, counts = _levels(shifted)
+    return _subset_sum_table(levels, counts, len(shifted), k_max, width)
+
+
+def _top_sums(levels: np.ndarray, counts: np.ndarray, k_max: int) -> list[int]:
+    """[s_0, …, s_k_max]: s_j is the sum of the j largest units (0 for j = 0; needs k_max units)."""
+    top = np.repeat(levels[::-1][:k_max], np.minimum(counts[::-1][:k_max], k_max))[:k_max]
+    return [0, *np.cumsum(top).tolist()]
+
+
+def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int, width: int) -> np.ndarray:
+    """:func:`_population_subset_sums` from the distinct values (ascending) and their counts.
+
+    A dynamic programme over the distinct values in increasing order: adding ``c`` units of
+    value ``v`` sends row ``j − a`` (shifted ``a v`` columns, weighted ``C(c, a)``) into row
+    ``j``.  Every add reads the table as it was before the value (the rows it writes are
+    never read by the same value), and touches only the columns a row can reach so far:
+    ``reach[j]``, the largest sum of ``j`` units seen, beyond which row ``j`` is zero.
+
+    The rows share numpy operations where that saves more interpreter work than it costs in
+    arithmetic on zeros: rows ``1…`` as one rectangle per ``a`` (for a value held by several
+    units, or a one-unit value while the rows are short; long rows of a one-unit value are
+    added one by one, top down), row 0 (the empty set) as single elements.  Each table entry
+    still receives the same terms in the same order (``a`` ascending, values ascending) as
+    in the one-row-at-a-time programme; the extra terms are exact zeros (``x + b·0 = x``),
+    so the table is the same to the last bit (see ``test_exact_tails_bit_identical_to_one_row_programme``
+    in ``tests/hotspots/test_hotspots_permutation.py``).
     """
-    n = len(shifted)
-    levels, counts = np.unique(shifted, return_counts=True)
+    keep = levels < width
+    levels, counts = levels[keep], counts[keep]
     ways = np.zeros((k_max + 1, width))
     ways[0, 0] = 1.0
-    reach = [0] + [-1] * k_max  # reach[j]: last column row j may be non-zero in
-    for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
-        if level >= width:
+    rows = list(ways)  # 1-D views: cheaper to slice than the 2-D table
+    last = width - 1
+    # reach before each value: the sum of the j largest units of the smaller values (-1: fewer
+    # than j units), from the prefix sums of the sorted units
+    # (k_max copies of a value are as many as any row can take)
+    copies = np.minimum(counts, k_max)
+    prefix = np.concatenate(([0], np.cumsum(np.repeat(levels, copies))))
+    before = np.cumsum(copies) - copies  # units with a smaller value (at most k_max of each)
+    j = np.arange(k_max + 1)
+    reaches = np.where(
+        before[:, None] >= j, prefix[before][:, None] - prefix[np.maximum(before[:, None] - j, 0)], -1
+    )
+    np.minimum(reaches, last, out=reaches)
+    for level, count, reach, done in zip(
+        levels.tolist(), counts.tolist(), reaches.tolist(), before.tolist(), strict=True
+    ):
+        filled = min(done, k_max)  # rows 0..filled hold subsets
+        if count == 1:
+            top = min(filled, k_max - 1)
+            if top >= 1:
+                if reach[top] < _RECTANGLE_REACH:
+                    hi = min(reach[top] + level, last)
+                    target = ways[2 : top + 2, level : hi + 1]  # a view: `+=` on it, no __setitem__
+                    target += ways[1 : top + 1, : hi + 1 - level]
+                else:  # long rows: one add per row, top down, each on its own reach
+                    for r in range(top, 0, -1):
+                        hi = min(reach[r] + level, last)
+                        target = rows[r + 1][level : hi + 1]
+                        target += rows[r][: hi + 1 - level]
+            rows[1][level] += 1.0
             continue
-        for j in range(k_max, 0, -1):
-            binomial = 1.0
-            for a in range(1, min(count, j) + 1):
-                binomial = binomial * (count - a + 1) / a  # C(count, a)
-                source, shift = j - a, a * level
-                if shift >= width:
-                    break
-                if reach[source] < 0:  # no subset of that size yet
-                    continue
-                hi = min(reach[source] + shift, width - 1)
-                if binomial == 1.0:
-                    ways[j, shift : hi + 1] += ways[source, : hi + 1 - shift]
-                else:
-                    ways[j, shift : hi + 1] += binomial * ways[source, : hi + 1 - shift]
-                reach[j] = max(reach[j], hi)
+        binomials = []
+        binomial = 1.0
+        for a in range(1, min(count, k_max) + 1):
+            binomial = binomial * (count - a + 1) / a  # C(count, a), as the one-row programme
+            if a * level >= width:
+                break
+            binomials.append(binomial)
+        # every term from the table as it was before this value, then added in order of a
+        made = []
+        for a, b in enumerate(binomials, start=1):
+            top_a = min(filled, k_max - a)  # source rows 1..top_a (row 0 below)
+            if top_a < 1:
+                break
+            shift = a * level
+            hi = min(reach[top_a] + shift, last)
+            made.append((a, top_a, shift, hi, ways[1 : top_a + 1, : hi + 1 - shift] * b))
+        for a, top_a, shift, hi, term in made:
+            target = ways[a + 1 : a + top_a + 1, shift : hi + 1]
+            target += term
+        for a, b in enumerate(binomials, start=1):
+            rows[a][a * level] += b  # the empty set plus a units of this value
     log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
-    return ways / np.exp(log_subsets)[:, None]
+    ways /= np.exp(log_subsets)[:, None]  # in place: no second table
+    return ways
 
 
 def exact_tails(
@@ -110,66 +180,100 @@ def exact_tails(
     shifted = np.rint(values - base).astype(np.int64)
     k_max = int(cardinalities.max())
     width = k_max * int(shifted.max()) + 1
-    p = _population_subset_sums(shifted, k_max, width)  # (k_max + 1, width)
-    at_least = np.cumsum(p[:, ::-1], axis=1)[:, ::-1]  # P_j(>= s)
-    at_most = np.cumsum(p, axis=1)  # P_j(<= s)
+    levels, counts = _levels(shifted)
+    p = _subset_sum_table(levels, counts, n, k_max, width)  # (k_max + 1, width)
+    # row j is zero beyond the sum of the j largest units: its cumulative sums stop there
+    # (past it P_j(>= s) is 0 and P_j(<= s) keeps its last value: adding zeros changes nothing)
+    reaches = [min(s, width - 1) for s in _top_sums(levels, counts, k_max)]
 
-    active = np.flatnonzero(cardinalities > 0)
-    k = cardinalities[active]
-    own = shifted[active]
-    x = np.rint(observed[active] - k * base).astype(np.int64)
+    has_neighbours = cardinalities > 0
+    active = None if has_neighbours.all() else np.flatnonzero(has_neighbours)
+    if active is None:  # no islands: no copies
+        k, own = cardinalities, shifted
+        x = np.rint(observed - k * base).astype(np.int64)
+    else:
+        k = cardinalities[active]
+        own = shifted[active]
+        x = np.rint(observed[active] - k * base).astype(np.int64)
     # the tails depend on (k, own value, observed sum) only, and most units share their triple
     # with many others (zeros next to zeros): compute each distinct triple once
     expand = None
     x_low = int(x.min(initial=0))
     spans = (k_max + 1, int(own.max(initial=0)) + 1, int(x.max(initial=0)) - x_low + 1)
-    if len(active) > 1000 and float(spans[0]) * spans[1] * spans[2] < 2.0**62:
+    if len(k) > 1000 and float(spans[0]) * spans[1] * spans[2] < 2.0**62:
         key = (k * spans[1] + own) * spans[2] + (x - x_low)
         space = spans[0] * spans[1] * spans[2]
-        if space <= 4 * len(key) + 1_000_000:  # small key space: a table instead of a sort
+        if space <= 4 * len(key) + 1_000_000:  # small key space: a table instead of a hash
             seen = np.zeros(space, dtype=bool)
             seen[key] = True
-            rank = np.cumsum(seen, dtype=np.int64) - 1
+            distinct = np.flatnonzero(seen)
+            del seen
+            # rank of each distinct key, written only where keys are (the rest stays untouched)
+            rank = np.empty(space, dtype=np.min_scalar_type(len(distinct)))
+            rank[distinct] = np.arange(len(distinct))
             expand = rank[key]
-            key = np.flatnonzero(seen)
-            del seen, rank
+            key = distinct
+            del rank
         else:
-            key, expand = np.unique(key, return_inverse=True)
+            expand, key = pd.factorize(key)  # distinct keys in order of appearance
         x = key % spans[2] + x_low
         key //= spans[2]
         own = key % spans[1]
         k = key // spans[1]
         del key
-
-    def table_at(table: np.ndarray, j: np.ndarray, s: np.ndarray, below: float, above: float) -> np.ndarray:
-        """table[j, s] with s outside 0..width-1 mapped to ``below`` / ``above``."""
-        out = table[j, np.clip(s, 0, width - 1)]
-        out = np.where(s < 0, below, out)
-        return np.where(s >= width, above, out)
+    # triples by k, largest first: the units still running at step j are a prefix
+    order = np.argsort(-k, kind="stable")
+    k, own, x = k[order], own[order], x[order]
+    running = np.searchsorted(-k, -np.arange(k_max + 1), side="right")  # running[j]: how many k >= j
 
     # recursion from j = 1 up to each unit's k, all units at once (units with smaller k stop early)
-    ge = (x - k * own <= 0).astype(np.float64)  # Q_0(>= x - k u): the empty set sums to 0
-    le = (x - k * own >= 0).astype(np.float64)
-    eq = (x - k * own == 0).astype(np.float64)
+    # the three tails side by side: rows P(>=), P(<=), P(=)
+    tails = np.empty((3, len(k)))
+    tails[0] = x - k * own <= 0  # Q_0(>= x - k u): the empty set sums to 0
+    tails[1] = x - k * own >= 0
+    tails[2] = x - k * own == 0
+    buffer = np.empty((3, max(reaches) + 3))  # one allocation for every row's lookup table
     for j in range(1, k_max + 1):
-        running = k >= j
+        m = int(running[j])
+        reach = reaches[j]
+        row = p[j, : reach + 1]
         # at step j the target is x − (k − j) u: what the j drawn units must reach
-        target = x - (k - j) * own
-        jj = np.full(len(k), j)
-        new_ge = (n * table_at(at_least, jj, target, 1.0, 0.0) - j * ge) / (n - j)
-        new_le = (n * table_at(at_most, jj, target, 0.0, 1.0) - j * le) / (n - j)
-        new_eq = (n * table_at(p, jj, target, 0.0, 0.0) - j * eq) / (n - j)
-        ge = np.where(running, np.clip(new_ge, 0.0, 1.0), ge)
-        le = np.where(running, np.clip(new_le, 0.0, 1.0), le)
-        eq = np.where(running, np.clip(new_eq, 0.0, 1.0), eq)
+        target = x[:m] - (k[:m] - j) * own[:m]
+        low, high = int(target.min()), int(target.max())
+        # row j's P_j(>= s), P_j(<= s), P_j(= s) at position s + 1 for s = -1 (below the table:
+        # 1, 0, 0), 0..reach, and reach + 1 (past the row's reach: 0, the row's total, 0); the
+        # sums run from their own end of the row only as far as some target needs
+        table = buffer[:, : reach + 3]
+        table[:, 0] = (1.0, 0.0, 0.0)
+        first = min(max(low, 0), reach)
+        np.cumsum(row[first:][::-1], out=table[0, reach + 1 : first : -1])
+        if high > reach:
+            np.cumsum(row, out=table[1, 1 : reach + 2])
+            table[1, reach + 2] = table[1, reach + 1]
+        elif high >= 0:
+            np.cumsum(row[: high + 1], out=table[1, 1 : high + 2])
+        table[2, 1 : reach + 2] = row
+        table[0, reach + 2] = table[2, reach + 2] = 0.0
+        found = table[:, np.clip(target, -1, reach + 1) + 1]
+        if high >= width:  # past the table's width P_j(<= s) is 1 (not reached by sums of counts)
+            found[1, target >= width] = 1.0
+        tails[:, :m] = np.clip((n * found - j * tails[:, :m]) / (n - j), 0.0, 1.0)
+    ge, le, eq = tails
     eq = np.minimum(eq, np.minimum(ge, le))
+    gt = np.clip(ge - eq, 0.0, 1.0)
+    lt = np.clip(le - eq, 0.0, 1.0)
+    # back to the order of the triples, then to the units
+    for tail in (gt, eq, lt):
+        tail[order] = tail.copy()
     if expand is not None:
-        ge, le, eq = ge[expand], le[expand], eq[expand]
+        gt, eq, lt = gt[expand], eq[expand], lt[expand]
+    if active is None:
+        return gt, eq, lt
     p_gt = np.zeros(n)
     p_eq = np.ones(n)
     p_lt = np.zeros(n)
-    p_gt[active] = np.clip(ge - eq, 0.0, 1.0)
-    p_lt[active] = np.clip(le - eq, 0.0, 1.0)
+    p_gt[active] = gt
+    p_lt[active] = lt
     p_eq[active] = eq
     return p_gt, p_eq, p_lt
 

@@ -26,11 +26,12 @@ from gridmap.hotspots.inference import (
     check_alpha,
     check_values,
     fdr_bh,
+    fdr_bh_pseudo,
     fdr_resolution,
     two_sided_normal_p,
     warn_fdr_resolution,
 )
-from gridmap.hotspots.permutation import STREAM_GROUP, folded_pseudo_p, neighbour_sum_counts
+from gridmap.hotspots.permutation import STREAM_GROUP, neighbour_sum_counts
 from gridmap.hotspots.weights import SpatialWeights, as_weights
 
 QUADRANT_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -184,7 +185,7 @@ def local_moran(
     del high, high_lag
 
     # permutations before the moments: the engine's temporaries are gone before those arrays exist
-    p_sim = p_exact = None
+    p_sim = p_exact = extreme = None
     used_seed = used_engine = None
     limited, message = False, None
     if permutations or exact:
@@ -204,7 +205,9 @@ def local_moran(
             # with z_i = 0 every random I_i equals the observed 0: all ties, p = 1
             p_exact = np.where(z == 0, 1.0, counts.p_exact)
         if permutations:
-            p_sim = np.where(z == 0, 1.0, folded_pseudo_p(counts.at_least, counts.at_most, permutations))
+            # the smaller tail count, all permutations where z_i = 0 (p = 1)
+            extreme = np.where(z == 0, permutations, np.minimum(counts.at_least, counts.at_most))
+            p_sim = (extreme + 1.0) / (permutations + 1.0)  # = folded_pseudo_p
             used_seed = counts.seed
             if not exact:
                 limited, _, message = fdr_resolution(permutations, n, alpha)
@@ -230,7 +233,8 @@ def local_moran(
     else:
         used = "exact" if exact else ("permutations" if p_sim is not None else "normal")
         p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
-    p_fdr = fdr_bh(p)
+    # pseudo p-values take permutations + 1 values: BH from their histogram, no sort
+    p_fdr = fdr_bh_pseudo(extreme, permutations) if p is p_sim and p_sim is not None else fdr_bh(p)
     significant = (p_fdr <= alpha) & has_neighbours
     cluster = np.where(significant, q, 0)
     return LocalMoranResult(

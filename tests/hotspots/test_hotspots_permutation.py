@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy import stats
+from scipy.special import gammaln
 
 from gridmap.errors import InputError
+from gridmap.hotspots import exact_null
 from gridmap.hotspots.exact_null import exact_feasible, exact_tails
 from gridmap.hotspots.getis_ord import gi_star
-from gridmap.hotspots.inference import FDRResolutionWarning
+from gridmap.hotspots.inference import FDRResolutionWarning, fdr_bh, fdr_bh_pseudo
 from gridmap.hotspots.moran import local_moran
-from gridmap.hotspots.permutation import _draw_subsets, neighbour_sum_counts
+from gridmap.hotspots.permutation import _draw_subsets, folded_pseudo_p, neighbour_sum_counts
 from gridmap.hotspots.weights import SpatialWeights
 
 with warnings.catch_warnings():
@@ -134,6 +136,122 @@ def test_exact_tails_equal_enumeration():
             np.testing.assert_allclose([greater[i], equal[i], less[i]], expected, atol=1e-12)
             checked += 1
     assert checked > 100
+
+
+def reference_subset_sums(shifted: np.ndarray, k_max: int, width: int) -> np.ndarray:
+    """The subset-sum table one row and one term at a time (gridmap's first programme)."""
+    n = len(shifted)
+    levels, counts = np.unique(shifted, return_counts=True)
+    ways = np.zeros((k_max + 1, width))
+    ways[0, 0] = 1.0
+    reach = [0] + [-1] * k_max
+    for level, count in zip(levels.tolist(), counts.tolist(), strict=True):
+        for j in range(k_max, 0, -1):  # top down: rows read are not yet written for this value
+            binomial = 1.0
+            for a in range(1, min(count, j) + 1):
+                binomial = binomial * (count - a + 1) / a
+                source, shift = j - a, a * level
+                if shift >= width:
+                    break
+                if reach[source] < 0:
+                    continue
+                hi = min(reach[source] + shift, width - 1)
+                ways[j, shift : hi + 1] += binomial * ways[source, : hi + 1 - shift]
+                reach[j] = max(reach[j], hi)
+    subsets = np.exp(
+        gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
+    )
+    return ways / subsets[:, None]
+
+
+def reference_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.ndarray):
+    """Exact tails from whole cumulative tables, every unit on its own (no shared triples)."""
+    n = len(values)
+    base = values.min()
+    shifted = np.rint(values - base).astype(np.int64)
+    k_max = int(cardinalities.max())
+    width = k_max * int(shifted.max()) + 1
+    p = reference_subset_sums(shifted, k_max, width)
+    tables = {"ge": np.cumsum(p[:, ::-1], axis=1)[:, ::-1], "le": np.cumsum(p, axis=1), "eq": p}
+    outside = {"ge": (1.0, 0.0), "le": (0.0, 1.0), "eq": (0.0, 0.0)}  # value below / above the table
+    active = np.flatnonzero(cardinalities > 0)
+    k, own = cardinalities[active], shifted[active]
+    x = np.rint(observed[active] - k * base).astype(np.int64)
+    tails = {
+        "ge": (x - k * own <= 0).astype(float),
+        "le": (x - k * own >= 0).astype(float),
+        "eq": (x - k * own == 0).astype(float),
+    }
+    for j in range(1, k_max + 1):
+        target = x - (k - j) * own
+        for name, table in tables.items():
+            below, above = outside[name]
+            at = np.where(
+                target < 0, below, np.where(target >= width, above, table[j, np.clip(target, 0, width - 1)])
+            )
+            new = np.clip((n * at - j * tails[name]) / (n - j), 0.0, 1.0)
+            tails[name] = np.where(k >= j, new, tails[name])
+    eq = np.minimum(tails["eq"], np.minimum(tails["ge"], tails["le"]))
+    p_gt, p_eq, p_lt = np.zeros(n), np.ones(n), np.zeros(n)
+    p_gt[active] = np.clip(tails["ge"] - eq, 0.0, 1.0)
+    p_lt[active] = np.clip(tails["le"] - eq, 0.0, 1.0)
+    p_eq[active] = eq
+    return p_gt, p_eq, p_lt
+
+
+@pytest.mark.parametrize("batching", ["default", "rows", "rectangles"])
+def test_exact_tails_bit_identical_to_one_row_programme(monkeypatch, batching):
+    """The batched table and the per-row tails give the reference's floats to the last bit.
+
+    Counts with a dense low range and a sparse heavy tail (values held by one unit and by
+    several), islands, negative values, both ways of sharing (k, value, sum) triples; the
+    batching thresholds forced both ways so every branch of the table runs.
+    """
+    if batching == "rows":
+        monkeypatch.setattr(exact_null, "_RECTANGLE_REACH", 0)
+    elif batching == "rectangles":
+        monkeypatch.setattr(exact_null, "_RECTANGLE_REACH", 10**9)
+    rng = np.random.default_rng(8)
+    weights = lattice(40, 40)
+    heavy = np.floor(rng.pareto(1.2, weights.n) * 4).astype(float)  # many distinct, many unique
+    small = rng.poisson(1.5, weights.n).astype(float)  # small key space: the lookup table
+    islands = SpatialWeights(
+        sp.csr_matrix(weights.sparse.multiply(np.arange(weights.n) % 97 != 0)), np.arange(weights.n)
+    )
+    cases = [(heavy, weights), (small, weights), (heavy - 3.0, islands), (small[:300], lattice(15, 20))]
+    for y, w in cases:
+        adjacency = w.sparse
+        k = np.diff(adjacency.indptr).astype(np.int64)
+        observed = np.asarray(adjacency @ y).ravel()
+        shifted = np.rint(y - y.min()).astype(np.int64)
+        width = int(k.max()) * int(shifted.max()) + 1
+        np.testing.assert_array_equal(
+            exact_null._population_subset_sums(shifted, int(k.max()), width),
+            reference_subset_sums(shifted, int(k.max()), width),
+        )
+        for ours, reference in zip(exact_tails(y, k, observed), reference_tails(y, k, observed), strict=True):
+            np.testing.assert_array_equal(ours, reference)
+    # and through local Moran: the same pseudo p as sampling the reference tails
+    y, w = cases[0]
+    result = local_moran(y, w, permutations=999, seed=5, n_jobs=2)
+    adjacency = w.sparse
+    p_gt, p_eq, _ = reference_tails(y, np.diff(adjacency.indptr), np.asarray(adjacency @ y).ravel())
+    at_least, at_most = exact_null.sample_counts(p_gt, p_eq, 999, 5)
+    expected = np.where(result.z_values == 0, 1.0, folded_pseudo_p(at_least, at_most, 999))
+    assert result.engine == "exact"
+    np.testing.assert_array_equal(result.p_sim, expected)
+
+
+def test_pseudo_p_fdr_from_histogram_equals_sorted_bh():
+    rng = np.random.default_rng(2)
+    for m, permutations in [(1, 9), (7, 9), (900, 99), (20_000, 999)]:
+        for share in (0.001, 0.05, 0.5):
+            extreme = np.minimum(rng.geometric(share, m) - 1, permutations)
+            extreme[rng.random(m) < 0.1] = permutations  # p = 1, as for z = 0
+            p = (extreme + 1.0) / (permutations + 1.0)
+            np.testing.assert_array_equal(fdr_bh_pseudo(extreme, permutations), fdr_bh(p))
+    with pytest.raises(InputError):
+        fdr_bh_pseudo(np.array([0, 10]), 9)
 
 
 def test_exact_and_draw_engines_agree_on_counts():
