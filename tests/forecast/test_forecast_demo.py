@@ -31,7 +31,14 @@ SHORT: set[tuple[str, str]] = set()
 RANKING = ("pai_5", "top10_share", "pai_5_true", "top10_share_true")
 
 
-def _oracle(store, city, grid_geometry, kind: str = KIND):
+#: the last city's (points, cases, grid of each address): the same for both kinds, built once
+_FRAMES: dict = {}
+
+
+def _city_frames(city, grid_geometry):
+    key = (id(city), b"".join(grid_geometry.to_wkb()))
+    if _FRAMES.get("key") == key:
+        return _FRAMES["frames"]
     addresses = city.addresses.reset_index(drop=True)
     x, y = to_local(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
     points = pd.DataFrame(
@@ -56,6 +63,13 @@ def _oracle(store, city, grid_geometry, kind: str = KIND):
             "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
         }
     )
+    _FRAMES.clear()
+    _FRAMES.update(key=key, city=city, frames=(points, cases, grid_of))  # city: its id stays its own
+    return points, cases, grid_of
+
+
+def _oracle(store, city, grid_geometry, kind: str = KIND):
+    points, cases, grid_of = _city_frames(city, grid_geometry)
 
     # the generator's yearly totals are its inputs; only earlier cases trigger
     intensity = AddressIntensity(points, city.truth, cases, kind)
