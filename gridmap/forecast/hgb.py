@@ -48,10 +48,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble._hist_gradient_boosting import binning as _sk_binning
 from threadpoolctl import threadpool_limits
 
 from gridmap.forecast.data import CaseHistory, GridLayer, MethodForecast, month_start_days
@@ -116,6 +119,45 @@ _FITS: OrderedDict[bytes, tuple[np.ndarray, int, int]] = OrderedDict()
 #: bytes of cached forecasts kept (a year's backtest of 4,000 grids needs 2 × 15 × 32 kB)
 _FITS_BYTES = 32 * 2**20
 _FITS_LOCK = threading.Lock()
+
+
+#: scikit-learn's bin thresholds of one column (private; None if a release renames it)
+_FIND_THRESHOLDS = getattr(_sk_binning, "_find_binning_thresholds", None)
+_BINNING_LOCK = threading.Lock()
+_binning_users = 0
+
+
+def _thresholds_sorted_first(col_data: np.ndarray, max_bins: int, *args, **kwargs) -> np.ndarray:
+    """scikit-learn's thresholds of ``col_data``, the column sorted with ``np.sort`` first.
+
+    Without sample weights the thresholds depend only on the column's values (sorted, NaN
+    dropped, then distinct values or quantiles), not their order; scikit-learn sorts them with
+    ``np.argsort``, which on these columns of few distinct counts takes 15-50 ms each and on an
+    already sorted column 1 ms: a third of each fit's time here, for the same thresholds.
+    """
+    weighted = (len(args) > 0 and args[0] is not None) or kwargs.get("sample_weight") is not None
+    if not weighted:
+        col_data = np.sort(col_data)  # NaN last; dropped by scikit-learn
+    return _FIND_THRESHOLDS(col_data, max_bins, *args, **kwargs)
+
+
+@contextmanager
+def _presorted_binning() -> Iterator[None]:
+    """While inside, scikit-learn's binning uses :func:`_thresholds_sorted_first` (same thresholds)."""
+    global _binning_users
+    if _FIND_THRESHOLDS is None:
+        yield
+        return
+    with _BINNING_LOCK:
+        _binning_users += 1
+        _sk_binning._find_binning_thresholds = _thresholds_sorted_first
+    try:
+        yield
+    finally:
+        with _BINNING_LOCK:
+            _binning_users -= 1
+            if _binning_users == 0:
+                _sk_binning._find_binning_thresholds = _FIND_THRESHOLDS
 
 
 def _shift(counts: np.ndarray, k: int) -> np.ndarray:
@@ -248,8 +290,9 @@ def _cached_fit(
     usable = ~np.all(np.isnan(train_x), axis=0)
     monotonic = [MONOTONIC.get(name, 0) for name, use in zip(FEATURES, usable, strict=True) if use]
     model = HistGradientBoostingRegressor(**{**params, "monotonic_cst": monotonic})
-    with threadpool_limits(THREADS):
-        model.fit(train_x[:, usable], train_y)
+    with threadpool_limits(THREADS), _presorted_binning():
+        # column-major: scikit-learn bins column by column (the same numbers, a little faster)
+        model.fit(np.asfortranarray(train_x[:, usable]), train_y)
         pred = np.maximum(model.predict(x[month][:, usable]), 0.0)
     out = (pred, len(train_y), int(model.n_iter_))
     with _FITS_LOCK:
