@@ -36,6 +36,7 @@ What the p-value means and assumes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,13 +90,23 @@ def log_count_test(counts: np.ndarray, adjacency: sp.csr_matrix) -> CountTest | 
     -------
     CountTest, or None when the values are not counts or the exact tables would not fit.
     """
+    return log_count_test_from_sums(
+        counts, np.diff(adjacency.indptr).astype(np.int64), lambda v: np.asarray(adjacency @ v).ravel()
+    )
+
+
+def log_count_test_from_sums(
+    counts: np.ndarray, cardinalities: np.ndarray, neighbour_sum: Callable[[np.ndarray], np.ndarray]
+) -> CountTest | None:
+    """:func:`log_count_test` from each unit's neighbour count and a function that sums values over
+    each unit's neighbours (a lattice needs no neighbour matrix: see
+    :func:`gridmap.hotspots.getis_ord.gi_star_h3_points`)."""
     if not is_counts(counts):
         return None
     scores = log_count_scores(counts)
-    cardinalities = np.diff(adjacency.indptr).astype(np.int64)
     if scores.max() == scores.min() or not exact_feasible(scores, cardinalities):
         return None
-    observed = np.asarray(adjacency @ scores).ravel()
+    observed = neighbour_sum(scores)
     p_gt, p_eq, p_lt = exact_tails(scores, cardinalities, observed)
     upper = np.minimum(p_gt + p_eq, 1.0)
     lower = np.minimum(p_lt + p_eq, 1.0)

@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridmap.errors import InputError
-from gridmap.hotspots.count_tests import log_count_test
+from gridmap.hotspots.count_tests import log_count_test, log_count_test_from_sums
 from gridmap.hotspots.inference import (
     arcgis_bins,
     bin_label,
@@ -262,6 +262,10 @@ def gi_star(
     if permutations < 0:
         raise InputError(f"permutations must be >= 0, got {permutations}")
     inference = resolve_inference(inference, permutations, exact)
+    test = None
+    if inference in ("auto", "log_counts"):
+        # before the moments: the exact tables' temporaries are freed before five result arrays exist
+        test = log_count_test(x, w.sparse)
     G, EG, VG, z = gi_star_z(x, w.sparse)
     p_norm = two_sided_normal_p(z)
     p_sim = p_exact = None
@@ -270,7 +274,6 @@ def gi_star(
     limited = False
     direction = None
     if inference in ("auto", "log_counts"):
-        test = log_count_test(x, w.sparse)
         if test is None and inference == "log_counts":
             raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
         inference = "normal" if test is None else "log_counts"
@@ -373,7 +376,7 @@ def gi_star_h3_points(
 
     The counts, the empty cells of the study area and the ring sums come from one face's H3
     lattice (:func:`gridmap.hotspots.h3_lattice.lattice_counts`), with no weights matrix for the
-    normal inference; anything the lattice cannot take (several icosahedron faces, NaN
+    normal and the log-count inference (the default for counts); anything the lattice cannot take (several icosahedron faces, NaN
     coordinates) goes through ``count_in_h3``, ``h3_weights`` and :func:`gi_star`.
     """
     from gridmap.hotspots.aggregate import _count_in_h3_general, study_polygon
@@ -386,15 +389,28 @@ def gi_star_h3_points(
         cells, totals = _count_in_h3_general(lon, lat, resolution, area, None)
         return gi_star(totals, h3_weights(cells), alpha=alpha, fdr=fdr, inference=inference)
     resolved = resolve_inference(inference, 0, False)
-    if resolved in ("auto", "log_counts"):  # the default for counts needs the neighbour matrix
+    if resolved not in ("auto", "log_counts", "normal"):  # the raw exact test: its engine takes a matrix
         weights = SpatialWeights.from_canonical(ring1_csr(counts), counts.cells, "h3_k1")
         return gi_star(counts.totals, weights, alpha=alpha, fdr=fdr, inference=inference)
     x = check_values(counts.totals, counts.n)
     alpha = check_alpha(alpha)
     neighbours, neighbour_sum = ring1_sums(counts, x)
+    direction = None
+    if resolved in ("auto", "log_counts"):
+        # the default test for counts, with the lattice's ring sums instead of a neighbour matrix
+        # (at 1M cells the matrix alone is 70 MB)
+        test = log_count_test_from_sums(x, neighbours.astype(np.int64), lambda v: ring1_sums(counts, v)[1])
+        if test is None and resolved == "log_counts":
+            raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
+        if test is not None:
+            p, direction, resolved = test.p, test.direction, "log_counts"
+        del test
+    if direction is None:
+        resolved = "normal"
     neighbour_sum += x
     G, EG, VG, z = gi_star_moments(x, neighbour_sum, neighbours + 1.0)
-    p = two_sided_normal_p(z)
+    if direction is None:
+        p = two_sided_normal_p(z)
     p_fdr = fdr_bh(p)
     cardinalities = neighbours.astype(np.int64)
     return GiStarResult(
@@ -404,13 +420,13 @@ def gi_star_h3_points(
         EG=EG,
         VG=VG,
         z=z,
-        p_norm=p,
+        p_norm=p if direction is None else two_sided_normal_p(z),
         p_sim=None,
         p_exact=None,
         p=p,
         p_fdr=p_fdr,
         significant_fdr=p_fdr <= alpha,
-        bin=arcgis_bins(z, p_fdr if fdr else p),
+        bin=arcgis_bins(z if direction is None else direction, p_fdr if fdr else p),
         cardinalities=cardinalities,
         islands=np.flatnonzero(cardinalities == 0),
         alpha=alpha,
@@ -419,5 +435,6 @@ def gi_star_h3_points(
         seed=None,
         fdr_limited=False,
         fdr_warning=None,
-        inference="normal",
+        inference=resolved,
+        direction=direction,
     )

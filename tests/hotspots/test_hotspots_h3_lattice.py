@@ -122,7 +122,7 @@ def test_weighted_counts_equal_the_general_path():
 
 def test_gi_star_from_points_equals_counts_weights_and_gi_star():
     lon, lat = _points(REGIONS["tongliao"], 30_000, seed=7)
-    for inference in ("normal", "auto"):
+    for inference in ("normal", "auto", "exact"):
         fast = gi_star_h3_points(lon, lat, 9, TONGLIAO, inference=inference)
         cells, totals = count_in_h3(lon, lat, 9, study_area=TONGLIAO)
         reference = gi_star(totals, h3_weights(cells), inference=inference)
@@ -130,6 +130,8 @@ def test_gi_star_from_points_equals_counts_weights_and_gi_star():
         np.testing.assert_array_equal(fast.ids[order], reference.ids)
         np.testing.assert_allclose(fast.z[order], reference.z, rtol=0, atol=1e-12)
         np.testing.assert_allclose(fast.p_fdr[order], reference.p_fdr, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(fast.p_norm[order], reference.p_norm, rtol=0, atol=1e-15)
+        assert (fast.hot[order] == reference.hot).all() and fast.hot.sum() > 0
         np.testing.assert_array_equal(fast.bin[order], reference.bin)
         np.testing.assert_array_equal(fast.cardinalities[order], reference.cardinalities)
         assert fast.inference == reference.inference
