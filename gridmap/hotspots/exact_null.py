@@ -25,6 +25,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+try:  # compiled kernels for the table and the tails; without numba the numpy programme below runs
+    import numba
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a dependency; kept optional for odd platforms
+    numba = None
+
 #: largest sum range (k_max × value spread) handled exactly
 MAX_SUM_RANGE = 4_000_000
 #: working-set bound (floats) for the per-value tables
@@ -32,6 +38,9 @@ MAX_TABLE = 1_000_000
 #: one-unit values whose rows reach fewer columns are added as one rectangle (a numpy call
 #: costs about as much as adding a few thousand floats)
 _RECTANGLE_REACH = 1_000
+#: the compiled kernels when numba is there (the numpy programme gives the same floats: tests
+#: switch this off to compare the two bit for bit)
+_KERNELS = numba is not None
 
 
 def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
@@ -71,8 +80,29 @@ def _top_sums(levels: np.ndarray, counts: np.ndarray, k_max: int) -> list[int]:
     return [0, *np.cumsum(top).tolist()]
 
 
+def _subset_counts(n: int, k_max: int) -> np.ndarray:
+    """[C(n, 0), …, C(n, k_max)] as floats (from log-gamma): what each table row is divided by."""
+    j = np.arange(k_max + 1)
+    return np.exp(gammaln(n + 1) - gammaln(j + 1) - gammaln(n - j + 1))
+
+
 def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int, width: int) -> np.ndarray:
     """:func:`_population_subset_sums` from the distinct values (ascending) and their counts.
+
+    The compiled kernel :func:`_subset_sum_kernel` when numba is there, else
+    :func:`_subset_sum_table_numpy`: the same floats either way.
+    """
+    if _KERNELS:
+        levels = np.ascontiguousarray(levels, dtype=np.int64)
+        counts = np.ascontiguousarray(counts, dtype=np.int64)
+        return _subset_sum_kernel(levels, counts, k_max, width, _subset_counts(n, k_max))
+    return _subset_sum_table_numpy(levels, counts, n, k_max, width)
+
+
+def _subset_sum_table_numpy(
+    levels: np.ndarray, counts: np.ndarray, n: int, k_max: int, width: int
+) -> np.ndarray:
+    """:func:`_subset_sum_table` in numpy (the fallback without numba).
 
     A dynamic programme over the distinct values in increasing order: adding ``c`` units of
     value ``v`` sends row ``j − a`` (shifted ``a v`` columns, weighted ``C(c, a)``) into row
@@ -145,9 +175,117 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
             target += term
         for a, b in enumerate(binomials, start=1):
             rows[a][a * level] += b  # the empty set plus a units of this value
-    log_subsets = gammaln(n + 1) - gammaln(np.arange(k_max + 1) + 1) - gammaln(n - np.arange(k_max + 1) + 1)
-    ways /= np.exp(log_subsets)[:, None]  # in place: no second table
+    ways /= _subset_counts(n, k_max)[:, None]  # in place: no second table
     return ways
+
+
+if numba is not None:
+
+    @njit(cache=True)
+    def _subset_sum_kernel(levels, counts, k_max, width, subsets):
+        """:func:`_subset_sum_table` compiled: the one-row-at-a-time programme itself.
+
+        Rows top down for each value (ascending), ``a`` ascending within a row: each entry
+        receives its terms in the order of the reference programme, and only up to the
+        reach of the source row (past it the terms are exact zeros).
+        """
+        ways = np.zeros((k_max + 1, width))
+        ways[0, 0] = 1.0
+        reach = np.full(k_max + 1, -1, dtype=np.int64)  # -1: no subset of j units yet
+        reach[0] = 0
+        last = width - 1
+        for v in range(len(levels)):
+            level = levels[v]
+            count = counts[v]
+            if level >= width:  # ascending: no later value fits either
+                break
+            for j in range(k_max, 0, -1):  # top down: rows read are not yet written for this value
+                binomial = 1.0
+                target = ways[j]
+                for a in range(1, min(count, j) + 1):
+                    binomial = binomial * (count - a + 1) / a  # C(count, a)
+                    shift = a * level
+                    if shift >= width:
+                        break
+                    source = j - a
+                    if reach[source] < 0:
+                        continue
+                    hi = min(reach[source] + shift, last)
+                    row = ways[source]
+                    for s in range(shift, hi + 1):
+                        target[s] += binomial * row[s - shift]
+                    if hi > reach[j]:
+                        reach[j] = hi
+        for j in range(k_max + 1):  # past its reach a row is zero (0 / C = 0)
+            row = ways[j]
+            divisor = subsets[j]
+            for s in range(reach[j] + 1):
+                row[s] /= divisor
+        return ways
+
+    @njit(cache=True)
+    def _tails_kernel(p, reaches, n, k, own, x, width):
+        """:func:`exact_tails` from the table, each unit on its own (compiled).
+
+        The cumulative rows are the numpy programme's (sequential sums from each end, the
+        same values at every position looked up), and each unit runs the same recursion on
+        the same floats: the tails are the same to the last bit.
+        """
+        k_max = p.shape[0] - 1
+        span = 3
+        for j in range(k_max + 1):
+            span = max(span, reaches[j] + 3)
+        # P_j(>= s), P_j(<= s), P_j(= s) side by side: one cache line per look-up
+        table = np.empty((k_max + 1, span, 3))
+        for j in range(1, k_max + 1):
+            reach = reaches[j]
+            # position s + 1 for s = -1 (below the row: 1, 0, 0), 0..reach, reach + 1 (past its
+            # reach: 0, the row's total, 0)
+            table[j, 0, 0] = 1.0
+            table[j, 0, 1] = 0.0
+            table[j, 0, 2] = 0.0
+            total = 0.0
+            for s in range(reach, -1, -1):
+                total += p[j, s]
+                table[j, s + 1, 0] = total
+            total = 0.0
+            for s in range(reach + 1):
+                total += p[j, s]
+                table[j, s + 1, 1] = total
+                table[j, s + 1, 2] = p[j, s]
+            table[j, reach + 2, 0] = 0.0
+            table[j, reach + 2, 1] = total
+            table[j, reach + 2, 2] = 0.0
+        units = len(k)
+        p_gt = np.empty(units)
+        p_eq = np.empty(units)
+        p_lt = np.empty(units)
+        for i in range(units):
+            ki = k[i]
+            if ki == 0:  # no neighbours: the sum is always 0 = observed
+                p_gt[i] = 0.0
+                p_eq[i] = 1.0
+                p_lt[i] = 0.0
+                continue
+            u = own[i]
+            xi = x[i]
+            gap = xi - ki * u  # Q_0: the empty set sums to 0
+            ge = 1.0 if gap <= 0 else 0.0
+            le = 1.0 if gap >= 0 else 0.0
+            eq = 1.0 if gap == 0 else 0.0
+            for j in range(1, ki + 1):
+                reach = reaches[j]
+                target = xi - (ki - j) * u
+                at = min(max(target, -1), reach + 1) + 1
+                found_le = 1.0 if target >= width else table[j, at, 1]
+                ge = min(max((n * table[j, at, 0] - j * ge) / (n - j), 0.0), 1.0)
+                le = min(max((n * found_le - j * le) / (n - j), 0.0), 1.0)
+                eq = min(max((n * table[j, at, 2] - j * eq) / (n - j), 0.0), 1.0)
+            eq = min(eq, min(ge, le))
+            p_gt[i] = min(max(ge - eq, 0.0), 1.0)
+            p_eq[i] = eq
+            p_lt[i] = min(max(le - eq, 0.0), 1.0)
+        return p_gt, p_eq, p_lt
 
 
 def exact_tails(
@@ -185,6 +323,10 @@ def exact_tails(
     # row j is zero beyond the sum of the j largest units: its cumulative sums stop there
     # (past it P_j(>= s) is 0 and P_j(<= s) keeps its last value: adding zeros changes nothing)
     reaches = [min(s, width - 1) for s in _top_sums(levels, counts, k_max)]
+    if _KERNELS:
+        x = np.rint(observed - cardinalities * base).astype(np.int64)
+        k = np.ascontiguousarray(cardinalities, dtype=np.int64)
+        return _tails_kernel(p, np.array(reaches, dtype=np.int64), n, k, shifted, x, width)
 
     has_neighbours = cardinalities > 0
     active = None if has_neighbours.all() else np.flatnonzero(has_neighbours)
