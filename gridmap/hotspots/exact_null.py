@@ -80,6 +80,16 @@ def _top_sums(levels: np.ndarray, counts: np.ndarray, k_max: int) -> list[int]:
     return [0, *np.cumsum(top).tolist()]
 
 
+def _zeros(shape: tuple[int, int]) -> np.ndarray:
+    """``np.zeros(shape)``, from a block of at least 4 MiB when the table is over 256 KiB: numpy
+    asks for huge pages from 4 MiB on, and in a fresh process their few page faults cost less
+    than one per 4 KiB of table (at most 4 MiB more memory, for tables under 4 MiB)."""
+    size = shape[0] * shape[1]
+    if size <= 1 << 15:
+        return np.zeros(shape)
+    return np.zeros(max(size, 1 << 19))[:size].reshape(shape)
+
+
 def _subset_counts(n: int, k_max: int) -> np.ndarray:
     """[C(n, 0), …, C(n, k_max)] as floats (from log-gamma): what each table row is divided by."""
     j = np.arange(k_max + 1)
@@ -95,7 +105,11 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
     if _KERNELS:
         levels = np.ascontiguousarray(levels, dtype=np.int64)
         counts = np.ascontiguousarray(counts, dtype=np.int64)
-        return _subset_sum_kernel(levels, counts, k_max, width, _subset_counts(n, k_max))
+        # numpy allocates the tables: large ones on huge pages (far fewer page faults in a fresh
+        # process than numba's allocator)
+        ways = _zeros((k_max + 1, width))
+        _subset_sum_kernel(levels, counts, _subset_counts(n, k_max), ways)
+        return ways
     return _subset_sum_table_numpy(levels, counts, n, k_max, width)
 
 
@@ -182,14 +196,15 @@ def _subset_sum_table_numpy(
 if numba is not None:
 
     @njit(cache=True)
-    def _subset_sum_kernel(levels, counts, k_max, width, subsets):
+    def _subset_sum_kernel(levels, counts, subsets, ways):
         """:func:`_subset_sum_table` compiled: the one-row-at-a-time programme itself.
 
         Rows top down for each value (ascending), ``a`` ascending within a row: each entry
         receives its terms in the order of the reference programme, and only up to the
         reach of the source row (past it the terms are exact zeros).
         """
-        ways = np.zeros((k_max + 1, width))
+        k_max = ways.shape[0] - 1
+        width = ways.shape[1]
         ways[0, 0] = 1.0
         reach = np.full(k_max + 1, -1, dtype=np.int64)  # -1: no subset of j units yet
         reach[0] = 0
@@ -221,71 +236,70 @@ if numba is not None:
             divisor = subsets[j]
             for s in range(reach[j] + 1):
                 row[s] /= divisor
-        return ways
 
     @njit(cache=True)
-    def _tails_kernel(p, reaches, n, k, own, x, width):
+    def _tails_kernel(p, reaches, n, k, own, x, table):
         """:func:`exact_tails` from the table, each unit on its own (compiled).
 
         The cumulative rows are the numpy programme's (sequential sums from each end, the
         same values at every position looked up), and each unit runs the same recursion on
-        the same floats: the tails are the same to the last bit.
+        the same floats: the tails are the same to the last bit.  Step ``j`` of all units
+        runs on row ``j`` alone, written just before into ``table`` (``(reach + 3, 3)``
+        floats): its look-ups stay in cache.
         """
         k_max = p.shape[0] - 1
-        span = 3
-        for j in range(k_max + 1):
-            span = max(span, reaches[j] + 3)
-        # P_j(>= s), P_j(<= s), P_j(= s) side by side: one cache line per look-up
-        table = np.empty((k_max + 1, span, 3))
+        width = p.shape[1]
+        units = len(k)
+        # the recursion's state per unit, Q_j(>= x), Q_j(<= x), Q_j(= x), from Q_0: the empty
+        # set sums to 0
+        ge = np.empty(units)
+        le = np.empty(units)
+        eq = np.empty(units)
+        for i in range(units):
+            gap = x[i] - k[i] * own[i]
+            ge[i] = 1.0 if gap <= 0 else 0.0
+            le[i] = 1.0 if gap >= 0 else 0.0
+            eq[i] = 1.0 if gap == 0 else 0.0
         for j in range(1, k_max + 1):
             reach = reaches[j]
-            # position s + 1 for s = -1 (below the row: 1, 0, 0), 0..reach, reach + 1 (past its
+            # table[s + 1]: P_j(>= s), P_j(<= s), P_j(= s) side by side (one cache line per
+            # look-up) for s = -1 (below the row: 1, 0, 0), 0..reach, reach + 1 (past its
             # reach: 0, the row's total, 0)
-            table[j, 0, 0] = 1.0
-            table[j, 0, 1] = 0.0
-            table[j, 0, 2] = 0.0
+            table[0, 0] = 1.0
+            table[0, 1] = 0.0
+            table[0, 2] = 0.0
             total = 0.0
             for s in range(reach, -1, -1):
                 total += p[j, s]
-                table[j, s + 1, 0] = total
+                table[s + 1, 0] = total
             total = 0.0
             for s in range(reach + 1):
                 total += p[j, s]
-                table[j, s + 1, 1] = total
-                table[j, s + 1, 2] = p[j, s]
-            table[j, reach + 2, 0] = 0.0
-            table[j, reach + 2, 1] = total
-            table[j, reach + 2, 2] = 0.0
-        units = len(k)
-        p_gt = np.empty(units)
-        p_eq = np.empty(units)
-        p_lt = np.empty(units)
-        for i in range(units):
-            ki = k[i]
-            if ki == 0:  # no neighbours: the sum is always 0 = observed
-                p_gt[i] = 0.0
-                p_eq[i] = 1.0
-                p_lt[i] = 0.0
-                continue
-            u = own[i]
-            xi = x[i]
-            gap = xi - ki * u  # Q_0: the empty set sums to 0
-            ge = 1.0 if gap <= 0 else 0.0
-            le = 1.0 if gap >= 0 else 0.0
-            eq = 1.0 if gap == 0 else 0.0
-            for j in range(1, ki + 1):
-                reach = reaches[j]
-                target = xi - (ki - j) * u
+                table[s + 1, 1] = total
+                table[s + 1, 2] = p[j, s]
+            table[reach + 2, 0] = 0.0
+            table[reach + 2, 1] = total
+            table[reach + 2, 2] = 0.0
+            for i in range(units):
+                if k[i] < j:
+                    continue
+                target = x[i] - (k[i] - j) * own[i]
                 at = min(max(target, -1), reach + 1) + 1
-                found_le = 1.0 if target >= width else table[j, at, 1]
-                ge = min(max((n * table[j, at, 0] - j * ge) / (n - j), 0.0), 1.0)
-                le = min(max((n * found_le - j * le) / (n - j), 0.0), 1.0)
-                eq = min(max((n * table[j, at, 2] - j * eq) / (n - j), 0.0), 1.0)
-            eq = min(eq, min(ge, le))
-            p_gt[i] = min(max(ge - eq, 0.0), 1.0)
-            p_eq[i] = eq
-            p_lt[i] = min(max(le - eq, 0.0), 1.0)
-        return p_gt, p_eq, p_lt
+                found_le = 1.0 if target >= width else table[at, 1]
+                ge[i] = min(max((n * table[at, 0] - j * ge[i]) / (n - j), 0.0), 1.0)
+                le[i] = min(max((n * found_le - j * le[i]) / (n - j), 0.0), 1.0)
+                eq[i] = min(max((n * table[at, 2] - j * eq[i]) / (n - j), 0.0), 1.0)
+        for i in range(units):
+            if k[i] == 0:  # no neighbours: the sum is always 0 = observed
+                ge[i] = 0.0
+                eq[i] = 1.0
+                le[i] = 0.0
+                continue
+            share = min(eq[i], min(ge[i], le[i]))
+            ge[i] = min(max(ge[i] - share, 0.0), 1.0)
+            le[i] = min(max(le[i] - share, 0.0), 1.0)
+            eq[i] = share
+        return ge, eq, le
 
 
 def exact_tails(
@@ -326,7 +340,8 @@ def exact_tails(
     if _KERNELS:
         x = np.rint(observed - cardinalities * base).astype(np.int64)
         k = np.ascontiguousarray(cardinalities, dtype=np.int64)
-        return _tails_kernel(p, np.array(reaches, dtype=np.int64), n, k, shifted, x, width)
+        table = np.empty((max(reaches) + 3, 3))
+        return _tails_kernel(p, np.array(reaches, dtype=np.int64), n, k, shifted, x, table)
 
     has_neighbours = cardinalities > 0
     active = None if has_neighbours.all() else np.flatnonzero(has_neighbours)
