@@ -24,8 +24,8 @@ resolution 8, 9 (~135 k cells) and 10 (~940 k cells) over a 1.3° × 0.87° box 
   both engines
 
 Every measurement runs in its own subprocess: wall seconds of the call alone (weights objects
-are built before the clock starts; esda's numba kernels are compiled by a warm-up run
-first), CPU seconds of the process during the call, and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
+are built before the clock starts; esda's numba kernels, and for permutation runs gridmap's
+exact-null kernels, are compiled or loaded by a warm-up run first), CPU seconds of the process during the call, and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
 RSS just before the call).  Both libraries use all cores for permutations (esda ``n_jobs=-1``,
 gridmap ``n_jobs=-1``); esda keeps no simulations (``keep_simulations=False``) — with them
 it would need 7 GB at resolution 10.  Install numba (``pip install numba``) so esda's
