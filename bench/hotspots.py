@@ -24,8 +24,8 @@ resolution 8, 9 (~135 k cells) and 10 (~940 k cells) over a 1.3° × 0.87° box 
   both engines
 
 Every measurement runs in its own subprocess: wall seconds of the call alone (weights objects
-are built before the clock starts; esda's numba kernels are compiled by a warm-up run
-first), CPU seconds of the process during the call, and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
+are built before the clock starts; esda's numba kernels, and for permutation runs gridmap's
+exact-null kernels, are compiled or loaded by a warm-up run first), CPU seconds of the process during the call, and peak memory (the subprocess's peak RSS, ``VmHWM``, and its increase over the
 RSS just before the call).  Both libraries use all cores for permutations (esda ``n_jobs=-1``,
 gridmap ``n_jobs=-1``); esda keeps no simulations (``keep_simulations=False``) — with them
 it would need 7 GB at resolution 10.  Install numba (``pip install numba``) so esda's
@@ -134,6 +134,9 @@ def measure(kind: str, data: Path, permutations: int) -> dict:
     extra: dict = {}
     if library == "esda" and statistic in ("e2e_gi_perm", "gi_perm", "lisa"):
         extra["jit_warmup_s"] = warm_up_esda()  # numba compiles before the clock starts
+    if library == "ours" and (statistic in ("lisa", "lisa_draws") or statistic.startswith("gi_perm")):
+        # gridmap's exact-null kernels (numba) too: loaded before the clock, as esda's are
+        extra["jit_warmup_s"] = warm_up_ours_permutation()
     if statistic.startswith("e2e"):
         # gridmap's H3 lattice kernels (numba) are loaded before the clock on both sides: esda's side
         # bins with the same count_in_h3, which uses them
@@ -259,6 +262,30 @@ def warm_up_ours() -> float:
     rng = np.random.default_rng(0)
     lon, lat = rng.uniform(122.0, 122.1, 100), rng.uniform(43.6, 43.7, 100)
     gi_star_h3_points(lon, lat, 9, shapely.box(122.0, 43.6, 122.1, 43.7), inference="normal")
+    return time.perf_counter() - t
+
+
+def warm_up_ours_permutation() -> float:
+    """Load (or compile) gridmap's exact-null kernels on a 10x10 lattice; returns the seconds it took."""
+    import warnings
+
+    import scipy.sparse as sp
+
+    from gridmap.hotspots.moran import local_moran
+    from gridmap.hotspots.weights import SpatialWeights
+
+    t = time.perf_counter()
+    cells = np.arange(100).reshape(10, 10)
+    pairs = [(a, b) for a, b in zip(cells[:, :-1].ravel(), cells[:, 1:].ravel(), strict=True)]
+    pairs += [(a, b) for a, b in zip(cells[:-1].ravel(), cells[1:].ravel(), strict=True)]
+    rows, cols = np.array(pairs).T
+    adjacency = sp.csr_matrix(
+        (np.ones(2 * len(rows)), (np.r_[rows, cols], np.r_[cols, rows])), shape=(100, 100)
+    )
+    counts = np.random.default_rng(0).poisson(2.0, 100).astype(np.float64)
+    with warnings.catch_warnings():  # 9 permutations: too few for the FDR, as meant
+        warnings.simplefilter("ignore")
+        local_moran(counts, SpatialWeights(adjacency, np.arange(100)), permutations=9, seed=1, n_jobs=-1)
     return time.perf_counter() - t
 
 

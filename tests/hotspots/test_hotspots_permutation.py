@@ -199,14 +199,21 @@ def reference_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.
     return p_gt, p_eq, p_lt
 
 
-@pytest.mark.parametrize("batching", ["default", "rows", "rectangles"])
+needs_numba = pytest.mark.skipif(exact_null.numba is None, reason="numba is not installed")
+
+
+@pytest.mark.parametrize(
+    "batching", [pytest.param("kernels", marks=needs_numba), "default", "rows", "rectangles"]
+)
 def test_exact_tails_bit_identical_to_one_row_programme(monkeypatch, batching):
-    """The batched table and the per-row tails give the reference's floats to the last bit.
+    """The compiled kernels, and the numpy programme's batched table and shared tails, give
+    the reference's floats to the last bit.
 
     Counts with a dense low range and a sparse heavy tail (values held by one unit and by
     several), islands, negative values, both ways of sharing (k, value, sum) triples; the
-    batching thresholds forced both ways so every branch of the table runs.
+    numpy programme's batching thresholds forced both ways so every branch of the table runs.
     """
+    monkeypatch.setattr(exact_null, "_KERNELS", batching == "kernels")
     if batching == "rows":
         monkeypatch.setattr(exact_null, "_RECTANGLE_REACH", 0)
     elif batching == "rectangles":
@@ -240,6 +247,62 @@ def test_exact_tails_bit_identical_to_one_row_programme(monkeypatch, batching):
     expected = np.where(result.z_values == 0, 1.0, folded_pseudo_p(at_least, at_most, 999))
     assert result.engine == "exact"
     np.testing.assert_array_equal(result.p_sim, expected)
+
+
+def assert_same_bits(ours: np.ndarray, theirs: np.ndarray) -> None:
+    """Equal to the last bit (0.0 and -0.0 told apart, NaN equal to itself)."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    if ours.dtype.kind == "f":
+        ours, theirs = ours.view(np.int64), theirs.view(np.int64)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@needs_numba
+def test_kernels_equal_numpy_programme_bit_for_bit(monkeypatch):
+    """numba's table, tails and through them local Moran's and Gi*'s p, FDR and classes are the
+    numpy programme's to the last bit, on lattices with light and heavy counts, islands and
+    negative values (so the numpy side runs its triple sharing both ways)."""
+    rng = np.random.default_rng(12)
+    square = lattice(45, 45)
+    islands = SpatialWeights(
+        sp.csr_matrix(square.sparse.multiply(np.arange(square.n) % 31 != 0)), np.arange(square.n)
+    )
+    cases = [
+        (rng.poisson(2.0, square.n).astype(float), square),
+        (np.floor(rng.pareto(1.1, square.n) * 6).astype(float), square),
+        (rng.poisson(0.7, islands.n) - 1.0, islands),
+        (rng.integers(0, 4000, 120).astype(float), lattice(10, 12)),
+        (rng.poisson(9.0, 600).astype(float), lattice(20, 30)),
+    ]
+
+    def both(call):
+        monkeypatch.setattr(exact_null, "_KERNELS", True)
+        compiled = call()
+        monkeypatch.setattr(exact_null, "_KERNELS", False)
+        return compiled, call()
+
+    for number, (y, w) in enumerate(cases):
+        adjacency = w.sparse
+        k = np.diff(adjacency.indptr).astype(np.int64)
+        observed = np.asarray(adjacency @ y).ravel()
+        shifted = np.rint(y - y.min()).astype(np.int64)
+        k_max = int(k.max())
+        width = k_max * int(shifted.max()) + 1
+        compiled, numpy_table = both(lambda: exact_null._population_subset_sums(shifted, k_max, width))  # noqa: B023
+        assert compiled.sum() > 0
+        assert_same_bits(compiled, numpy_table)
+        compiled, numpy_tails = both(lambda: exact_tails(y, k, observed))  # noqa: B023
+        assert 0 < compiled[0].mean() < 1
+        for ours, theirs in zip(compiled, numpy_tails, strict=True):
+            assert_same_bits(ours, theirs)
+        moran, numpy_moran = both(lambda: local_moran(y, w, permutations=999, seed=number, n_jobs=1))  # noqa: B023
+        assert moran.engine == numpy_moran.engine == "exact"
+        for field in ("p_sim", "p", "p_fdr", "significant_fdr", "cluster"):
+            assert_same_bits(getattr(moran, field), getattr(numpy_moran, field))
+        hot, numpy_hot = both(lambda: gi_star(y, w, permutations=999, seed=number, exact=True))  # noqa: B023
+        for field in ("p_sim", "p_exact", "p", "p_fdr", "bin"):
+            assert_same_bits(getattr(hot, field), getattr(numpy_hot, field))
 
 
 def test_pseudo_p_fdr_from_histogram_equals_sorted_bh():
