@@ -19,17 +19,16 @@ table per distinct pair: O(n) overall instead of ``n × permutations × k`` rand
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-try:  # compiled kernels for the table and the tails; without numba the numpy programme below runs
-    import numba
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; kept optional for odd platforms
-    numba = None
+#: numba is there: the table and the tails run as compiled kernels (gridmap/hotspots/_exact_null_kernels.py,
+#: imported on first use); without it the numpy programme below runs
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 #: largest sum range (k_max × value spread) handled exactly
 MAX_SUM_RANGE = 4_000_000
@@ -40,7 +39,7 @@ MAX_TABLE = 1_000_000
 _RECTANGLE_REACH = 1_000
 #: the compiled kernels when numba is there (the numpy programme gives the same floats: tests
 #: switch this off to compare the two bit for bit)
-_KERNELS = numba is not None
+_KERNELS = HAS_NUMBA
 
 
 def exact_feasible(values: np.ndarray, cardinalities: np.ndarray) -> bool:
@@ -99,7 +98,7 @@ def _subset_counts(n: int, k_max: int) -> np.ndarray:
 def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int, width: int) -> np.ndarray:
     """:func:`_population_subset_sums` from the distinct values (ascending) and their counts.
 
-    The compiled kernel :func:`_subset_sum_kernel` when numba is there, else
+    The compiled kernel :func:`gridmap.hotspots._exact_null_kernels.subset_sum_kernel` when numba is there, else
     :func:`_subset_sum_table_numpy`: the same floats either way.
     """
     if _KERNELS:
@@ -108,7 +107,9 @@ def _subset_sum_table(levels: np.ndarray, counts: np.ndarray, n: int, k_max: int
         # numpy allocates the tables: large ones on huge pages (far fewer page faults in a fresh
         # process than numba's allocator)
         ways = _zeros((k_max + 1, width))
-        _subset_sum_kernel(levels, counts, _subset_counts(n, k_max), ways)
+        from gridmap.hotspots._exact_null_kernels import subset_sum_kernel
+
+        subset_sum_kernel(levels, counts, _subset_counts(n, k_max), ways)
         return ways
     return _subset_sum_table_numpy(levels, counts, n, k_max, width)
 
@@ -193,115 +194,6 @@ def _subset_sum_table_numpy(
     return ways
 
 
-if numba is not None:
-
-    @njit(cache=True)
-    def _subset_sum_kernel(levels, counts, subsets, ways):
-        """:func:`_subset_sum_table` compiled: the one-row-at-a-time programme itself.
-
-        Rows top down for each value (ascending), ``a`` ascending within a row: each entry
-        receives its terms in the order of the reference programme, and only up to the
-        reach of the source row (past it the terms are exact zeros).
-        """
-        k_max = ways.shape[0] - 1
-        width = ways.shape[1]
-        ways[0, 0] = 1.0
-        reach = np.full(k_max + 1, -1, dtype=np.int64)  # -1: no subset of j units yet
-        reach[0] = 0
-        last = width - 1
-        for v in range(len(levels)):
-            level = levels[v]
-            count = counts[v]
-            if level >= width:  # ascending: no later value fits either
-                break
-            for j in range(k_max, 0, -1):  # top down: rows read are not yet written for this value
-                binomial = 1.0
-                target = ways[j]
-                for a in range(1, min(count, j) + 1):
-                    binomial = binomial * (count - a + 1) / a  # C(count, a)
-                    shift = a * level
-                    if shift >= width:
-                        break
-                    source = j - a
-                    if reach[source] < 0:
-                        continue
-                    hi = min(reach[source] + shift, last)
-                    row = ways[source]
-                    for s in range(shift, hi + 1):
-                        target[s] += binomial * row[s - shift]
-                    if hi > reach[j]:
-                        reach[j] = hi
-        for j in range(k_max + 1):  # past its reach a row is zero (0 / C = 0)
-            row = ways[j]
-            divisor = subsets[j]
-            for s in range(reach[j] + 1):
-                row[s] /= divisor
-
-    @njit(cache=True)
-    def _tails_kernel(p, reaches, n, k, own, x, table):
-        """:func:`exact_tails` from the table, each unit on its own (compiled).
-
-        The cumulative rows are the numpy programme's (sequential sums from each end, the
-        same values at every position looked up), and each unit runs the same recursion on
-        the same floats: the tails are the same to the last bit.  Step ``j`` of all units
-        runs on row ``j`` alone, written just before into ``table`` (``(reach + 3, 3)``
-        floats): its look-ups stay in cache.
-        """
-        k_max = p.shape[0] - 1
-        width = p.shape[1]
-        units = len(k)
-        # the recursion's state per unit, Q_j(>= x), Q_j(<= x), Q_j(= x), from Q_0: the empty
-        # set sums to 0
-        ge = np.empty(units)
-        le = np.empty(units)
-        eq = np.empty(units)
-        for i in range(units):
-            gap = x[i] - k[i] * own[i]
-            ge[i] = 1.0 if gap <= 0 else 0.0
-            le[i] = 1.0 if gap >= 0 else 0.0
-            eq[i] = 1.0 if gap == 0 else 0.0
-        for j in range(1, k_max + 1):
-            reach = reaches[j]
-            # table[s + 1]: P_j(>= s), P_j(<= s), P_j(= s) side by side (one cache line per
-            # look-up) for s = -1 (below the row: 1, 0, 0), 0..reach, reach + 1 (past its
-            # reach: 0, the row's total, 0)
-            table[0, 0] = 1.0
-            table[0, 1] = 0.0
-            table[0, 2] = 0.0
-            total = 0.0
-            for s in range(reach, -1, -1):
-                total += p[j, s]
-                table[s + 1, 0] = total
-            total = 0.0
-            for s in range(reach + 1):
-                total += p[j, s]
-                table[s + 1, 1] = total
-                table[s + 1, 2] = p[j, s]
-            table[reach + 2, 0] = 0.0
-            table[reach + 2, 1] = total
-            table[reach + 2, 2] = 0.0
-            for i in range(units):
-                if k[i] < j:
-                    continue
-                target = x[i] - (k[i] - j) * own[i]
-                at = min(max(target, -1), reach + 1) + 1
-                found_le = 1.0 if target >= width else table[at, 1]
-                ge[i] = min(max((n * table[at, 0] - j * ge[i]) / (n - j), 0.0), 1.0)
-                le[i] = min(max((n * found_le - j * le[i]) / (n - j), 0.0), 1.0)
-                eq[i] = min(max((n * table[at, 2] - j * eq[i]) / (n - j), 0.0), 1.0)
-        for i in range(units):
-            if k[i] == 0:  # no neighbours: the sum is always 0 = observed
-                ge[i] = 0.0
-                eq[i] = 1.0
-                le[i] = 0.0
-                continue
-            share = min(eq[i], min(ge[i], le[i]))
-            ge[i] = min(max(ge[i] - share, 0.0), 1.0)
-            le[i] = min(max(le[i] - share, 0.0), 1.0)
-            eq[i] = share
-        return ge, eq, le
-
-
 def exact_tails(
     values: np.ndarray,
     cardinalities: np.ndarray,
@@ -341,7 +233,9 @@ def exact_tails(
         x = np.rint(observed - cardinalities * base).astype(np.int64)
         k = np.ascontiguousarray(cardinalities, dtype=np.int64)
         table = np.empty((max(reaches) + 3, 3))
-        return _tails_kernel(p, np.array(reaches, dtype=np.int64), n, k, shifted, x, table)
+        from gridmap.hotspots._exact_null_kernels import tails_kernel
+
+        return tails_kernel(p, np.array(reaches, dtype=np.int64), n, k, shifted, x, table)
 
     has_neighbours = cardinalities > 0
     active = None if has_neighbours.all() else np.flatnonzero(has_neighbours)

@@ -199,7 +199,7 @@ def reference_tails(values: np.ndarray, cardinalities: np.ndarray, observed: np.
     return p_gt, p_eq, p_lt
 
 
-needs_numba = pytest.mark.skipif(exact_null.numba is None, reason="numba is not installed")
+needs_numba = pytest.mark.skipif(not exact_null.HAS_NUMBA, reason="numba is not installed")
 
 
 @pytest.mark.parametrize(
