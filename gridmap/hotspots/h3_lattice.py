@@ -32,6 +32,7 @@ Units: lon/lat in WGS-84 degrees (EPSG:4326); lattice coordinates are integers a
 from __future__ import annotations
 
 import math
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -516,6 +517,10 @@ if numba is not None:
 
 
 _PARALLEL_FROM = 50_000  # below this many items a kernel runs on one thread
+# numba's "workqueue" threading layer (the one left where neither TBB nor OpenMP is installed) aborts
+# the process when two threads launch parallel kernels at once: the API server's request and job
+# threads take turns (re-entrant: lattice_counts calls lattice_indexes)
+_LAUNCH = threading.RLock()
 
 
 @contextmanager
@@ -586,7 +591,7 @@ def _digits_of(cells: np.ndarray, resolution: int) -> np.ndarray:
     return ((cells[:, None] >> shifts[None, :]) & np.uint64(7)).astype(np.uint8)
 
 
-def lattice_indexes(a: np.ndarray, b: np.ndarray, frame: FaceFrame) -> np.ndarray | None:
+def _lattice_indexes(a: np.ndarray, b: np.ndarray, frame: FaceFrame) -> np.ndarray | None:
     """H3 indexes (uint64) of lattice cells ``(a, b)`` on ``frame``; None if the arithmetic disagrees with H3.
 
     Digits are computed here.  Each key (resolution-0 coordinates and leading digit, see ``_digits``)
@@ -684,6 +689,15 @@ def _study_cells(study_area, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray] 
     return a[inside], b[inside]
 
 
+def lattice_indexes(a: np.ndarray, b: np.ndarray, frame: FaceFrame) -> np.ndarray | None:
+    """H3 indexes (uint64) of lattice cells ``(a, b)`` on ``frame``; None if the arithmetic disagrees with H3.
+
+    See :func:`_lattice_indexes`; one thread of the process at a time (``_LAUNCH``).
+    """
+    with _LAUNCH:
+        return _lattice_indexes(a, b, frame)
+
+
 def lattice_counts(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -709,6 +723,18 @@ def lattice_counts(
     (in lattice order rather than sorted), or None when the points or the study area are not all on one
     icosahedron face, a coordinate is not finite, or the lattice would be too large.
     """
+    with _LAUNCH:
+        return _lattice_counts(lon, lat, resolution, study_area, weights)
+
+
+def _lattice_counts(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    resolution: int,
+    study_area=None,
+    weights: np.ndarray | None = None,
+) -> LatticeCounts | None:
+    """The body of :func:`lattice_counts` (under its lock)."""
     if numba is None or not 1 <= resolution <= 15:
         return None
     lon = np.ascontiguousarray(lon, dtype=np.float64)

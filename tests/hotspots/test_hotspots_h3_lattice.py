@@ -179,3 +179,37 @@ def test_what_the_lattice_cannot_take_goes_the_general_way():
     # NaN coordinates: the general path's clear error
     with pytest.raises(InputError):
         count_in_h3(np.r_[lon, np.nan], np.r_[lat, 43.5], 8)
+
+
+def test_threads_binning_at_once_get_their_own_answers_even_on_numba_workqueue():
+    """The API server bins from request and job threads. numba's "workqueue" threading layer (used where
+    neither TBB nor OpenMP is installed) aborts the process on two parallel launches at once: the lattice
+    takes a lock. Run in a child process pinned to that layer, four threads at once."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from concurrent.futures import ThreadPoolExecutor
+        from gridmap.hotspots import h3_lattice
+        rng = np.random.default_rng(1)
+        lon, lat = rng.uniform(121.6, 122.9, 100_000), rng.uniform(43.2, 44.0, 100_000)
+        def run(resolution):
+            got = h3_lattice.lattice_counts(lon, lat, resolution)
+            return int(got.cells.sum() % 1_000_003), float(got.totals.sum())
+        serial = [run(r) for r in (7, 8, 9, 10)] * 2
+        with ThreadPoolExecutor(4) as pool:
+            threaded = list(pool.map(run, [7, 8, 9, 10] * 2))
+        import numba
+        assert numba.threading_layer() == "workqueue", numba.threading_layer()
+        assert threaded == serial, (threaded, serial)
+        print("ok")
+        """
+    )
+    env = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
