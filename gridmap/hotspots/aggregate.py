@@ -186,10 +186,10 @@ def count_in_h3(
     if lattice is not None:
         order = np.argsort(lattice.cells)
         return lattice.cells[order], lattice.totals[order]
-    return _count_in_h3_general(lon, lat, resolution, area, weights)
+    return count_in_h3_h3ronpy(lon, lat, resolution, area, weights)
 
 
-def _count_in_h3_general(lon, lat, resolution: int, study_area, weights) -> tuple[np.ndarray, np.ndarray]:
+def count_in_h3_h3ronpy(lon, lat, resolution: int, study_area, weights) -> tuple[np.ndarray, np.ndarray]:
     """:func:`count_in_h3` through h3ronpy: any input, any faces (NaN coordinates raise InputError)."""
     cells = latlng_to_cells(lat, lon, resolution)
     if weights is None:

@@ -274,9 +274,7 @@ def gi_star(
     limited = False
     direction = None
     if inference in ("auto", "log_counts"):
-        if test is None and inference == "log_counts":
-            raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
-        inference = "normal" if test is None else "log_counts"
+        inference = _counts_test_or_normal(inference, test)
     if inference == "log_counts":
         p, direction = test.p, test.direction
     elif inference in ("permutations", "exact"):
@@ -301,33 +299,78 @@ def gi_star(
                     warn_fdr_resolution(permutations, w.n, alpha)
     if inference != "log_counts":
         p = p_exact if exact else (p_sim if p_sim is not None else p_norm)
-    p_fdr = fdr_bh(p)
-    bins = arcgis_bins(z if direction is None else direction, p_fdr if fdr else p)
-    return GiStarResult(
-        ids=w.ids,
-        values=x,
-        G=G,
-        EG=EG,
-        VG=VG,
-        z=z,
-        p_norm=p_norm,
+    return _result(
+        w.ids,
+        x,
+        (G, EG, VG, z),
+        p_norm,
+        p,
+        direction,
+        w.cardinalities,
+        alpha,
+        fdr,
+        inference,
         p_sim=p_sim,
         p_exact=p_exact,
-        p=p,
-        p_fdr=p_fdr,
-        significant_fdr=p_fdr <= alpha,
-        bin=bins,
-        cardinalities=w.cardinalities,
-        islands=w.islands,
-        alpha=alpha,
-        fdr=fdr,
         permutations=int(permutations),
         seed=used_seed,
         fdr_limited=limited,
         fdr_warning=message,
         engine=used_engine,
+    )
+
+
+def _counts_test_or_normal(inference: str, test) -> str:
+    """What ``auto``/``log_counts`` resolve to given the log-count test (None: the values are not counts)."""
+    if test is None and inference == "log_counts":
+        raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
+    return "normal" if test is None else "log_counts"
+
+
+def _result(
+    ids: np.ndarray,
+    values: np.ndarray,
+    moments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    p_norm: np.ndarray,
+    p: np.ndarray,
+    direction: np.ndarray | None,
+    cardinalities: np.ndarray,
+    alpha: float,
+    fdr: bool,
+    inference: str,
+    **permutation_fields,
+) -> GiStarResult:
+    """The result from the moments and the p-values used: BH, ArcGIS bins, islands."""
+    G, EG, VG, z = moments
+    p_fdr = fdr_bh(p)
+    fields = {
+        "p_sim": None,
+        "p_exact": None,
+        "permutations": 0,
+        "seed": None,
+        "fdr_limited": False,
+        "fdr_warning": None,
+        **permutation_fields,
+    }
+    return GiStarResult(
+        ids=ids,
+        values=values,
+        G=G,
+        EG=EG,
+        VG=VG,
+        z=z,
+        p_norm=p_norm,
+        p=p,
+        p_fdr=p_fdr,
+        significant_fdr=p_fdr <= alpha,
+        bin=arcgis_bins(z if direction is None else direction, p_fdr if fdr else p),
+        cardinalities=cardinalities,
+        islands=np.flatnonzero(cardinalities == 0),
+        alpha=alpha,
+        fdr=fdr,
         inference=inference,
         direction=direction,
+        **fields,
     )
 
 
@@ -379,14 +422,14 @@ def gi_star_h3_points(
     normal and the log-count inference (the default for counts); anything the lattice cannot take (several icosahedron faces, NaN
     coordinates) goes through ``count_in_h3``, ``h3_weights`` and :func:`gi_star`.
     """
-    from gridmap.hotspots.aggregate import _count_in_h3_general, study_polygon
+    from gridmap.hotspots.aggregate import count_in_h3_h3ronpy, study_polygon
     from gridmap.hotspots.h3_lattice import lattice_counts, ring1_csr, ring1_sums
     from gridmap.hotspots.weights import h3_weights
 
     area = None if study_area is None else study_polygon(study_area)
     counts = lattice_counts(lon, lat, resolution, area)
     if counts is None:
-        cells, totals = _count_in_h3_general(lon, lat, resolution, area, None)
+        cells, totals = count_in_h3_h3ronpy(lon, lat, resolution, area, None)
         return gi_star(totals, h3_weights(cells), alpha=alpha, fdr=fdr, inference=inference)
     resolved = resolve_inference(inference, 0, False)
     if resolved not in ("auto", "log_counts", "normal"):  # the raw exact test: its engine takes a matrix
@@ -395,46 +438,18 @@ def gi_star_h3_points(
     x = check_values(counts.totals, counts.n)
     alpha = check_alpha(alpha)
     neighbours, neighbour_sum = ring1_sums(counts, x)
-    direction = None
+    cardinalities = neighbours.astype(np.int64)
+    p = direction = None
     if resolved in ("auto", "log_counts"):
         # the default test for counts, with the lattice's ring sums instead of a neighbour matrix
-        # (at 1M cells the matrix alone is 70 MB)
-        test = log_count_test_from_sums(x, neighbours.astype(np.int64), lambda v: ring1_sums(counts, v)[1])
-        if test is None and resolved == "log_counts":
-            raise InputError("log_counts inference needs non-negative whole numbers (counts) that vary")
+        # (at 1M cells the matrix alone is 70 MB); only p and direction are kept
+        test = log_count_test_from_sums(x, cardinalities, lambda v: ring1_sums(counts, v)[1])
+        resolved = _counts_test_or_normal(resolved, test)
         if test is not None:
-            p, direction, resolved = test.p, test.direction, "log_counts"
+            p, direction = test.p, test.direction
         del test
-    if direction is None:
-        resolved = "normal"
     neighbour_sum += x
-    G, EG, VG, z = gi_star_moments(x, neighbour_sum, neighbours + 1.0)
-    if direction is None:
-        p = two_sided_normal_p(z)
-    p_fdr = fdr_bh(p)
-    cardinalities = neighbours.astype(np.int64)
-    return GiStarResult(
-        ids=counts.cells,
-        values=x,
-        G=G,
-        EG=EG,
-        VG=VG,
-        z=z,
-        p_norm=p if direction is None else two_sided_normal_p(z),
-        p_sim=None,
-        p_exact=None,
-        p=p,
-        p_fdr=p_fdr,
-        significant_fdr=p_fdr <= alpha,
-        bin=arcgis_bins(z if direction is None else direction, p_fdr if fdr else p),
-        cardinalities=cardinalities,
-        islands=np.flatnonzero(cardinalities == 0),
-        alpha=alpha,
-        fdr=fdr,
-        permutations=0,
-        seed=None,
-        fdr_limited=False,
-        fdr_warning=None,
-        inference=resolved,
-        direction=direction,
-    )
+    moments = gi_star_moments(x, neighbour_sum, neighbours + 1.0)
+    p_norm = two_sided_normal_p(moments[3])
+    p = p_norm if p is None else p
+    return _result(counts.cells, x, moments, p_norm, p, direction, cardinalities, alpha, fdr, resolved)

@@ -175,21 +175,39 @@ class LatticeCounts:
 
 
 if numba is not None:
+    # The kernels below are branch-free (selects, clamped table indexes) so that LLVM vectorises the
+    # point loop: ~5 ns a point a thread, against 30 ns with branches (a parallel loop also tells LLVM
+    # that the arrays do not alias; a plain loop over eight arrays is not vectorised).  No
+    # "nnan"/"ninf" in fastmath: the NaN test must survive; reassociation errors (~1e-16) are far
+    # inside the 1e-9 edge margin.
+    _FASTMATH = {"contract", "afn", "reassoc", "arcp", "nsz"}
 
-    @njit(cache=True, inline="always")
+    @njit(cache=True, inline="always", fastmath=_FASTMATH)
     def _sincos(angle):
-        k = int(math.floor(angle * 64.0 + 0.5))
-        d = angle - k / 64.0
+        """(sin, cos) by a table every 1/64 rad and a short Taylor series (index clamped: NaN-safe)."""
+        k = min(max(math.floor(angle * _TABLE_STEP + 0.5), -200.0), 200.0)
+        d = angle - k / _TABLE_STEP
         d2 = d * d
         s = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)))
         c = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
-        st = _SIN_TABLE[k + _TABLE_OFFSET]
-        ct = _COS_TABLE[k + _TABLE_OFFSET]
-        return st * c + ct * s, ct * c - st * s
+        at = int(k) + _TABLE_OFFSET
+        return _SIN_TABLE[at] * c + _COS_TABLE[at] * s, _COS_TABLE[at] * c - _SIN_TABLE[at] * s
 
-    @njit(cache=True, inline="always")
+    @njit(cache=True, inline="always", fastmath=_FASTMATH)
+    def _unit_vector(lat_deg, lon_deg):
+        """The point on the unit sphere (x, y, z) of WGS-84 degrees, as H3's ``_geoToVec3d``."""
+        sla, cla = _sincos(lat_deg * (math.pi / 180.0))
+        slo, clo = _sincos(lon_deg * (math.pi / 180.0))
+        return cla * clo, cla * slo, sla
+
+    @njit(cache=True, inline="always", fastmath=_FASTMATH)
     def _round_hex(x, y):
-        """Nearest lattice centre (a, b) of hex2d (x, y) and the margin to the cell's edge (spacings)."""
+        """Nearest lattice centre (a, b) of hex2d (x, y), as floats, and the relative edge margin.
+
+        Cube rounding in the 60° basis (q, r).  Margin: distance to the cell's edge in cell spacings
+        over ``1 + |x| + |y|`` (the size of the floating-point error of x and y).
+        """
+        h = math.sqrt(3.0) / 2.0
         r = y * (2.0 / math.sqrt(3.0))
         q = x - 0.5 * r
         s = -q - r
@@ -199,121 +217,49 @@ if numba is not None:
         dq = abs(rq - q)
         dr = abs(rr - r)
         ds = abs(rs - s)
-        if dq > dr and dq > ds:
-            rq = -rr - rs
-        elif dr > ds:
-            rr = -rq - rs
+        fix_q = (dq > dr) & (dq > ds)
+        fix_r = (~fix_q) & (dr > ds)
+        rq = -rr - rs if fix_q else rq
+        rr = -rq - rs if fix_r else rr
         a = rq + rr
         b = rr
         dx = x - (a - 0.5 * b)
-        dy = y - b * (math.sqrt(3.0) / 2.0)
-        h = math.sqrt(3.0) / 2.0
-        worst = max(abs(dx), abs(0.5 * dx + h * dy), abs(-0.5 * dx + h * dy))
-        return int(a), int(b), 0.5 - worst
+        dy = y - b * h
+        worst = max(abs(dx), max(abs(0.5 * dx + h * dy), abs(-0.5 * dx + h * dy)))
+        return a, b, (0.5 - worst) / (1.0 + abs(x) + abs(y))
+
+    @njit(parallel=True, cache=True, fastmath=_FASTMATH)
+    def _place_points(lat, lon, c, u, v, out_a, out_b, out_margin):
+        """Lattice coordinates (as float32) and relative edge margin of points on the face of ``c``.
+
+        ``x = p·u / p·c``, ``y = p·v / p·c`` (H3's hex2d plane, see :class:`FaceFrame`); margin -2 for
+        NaN or coordinates off the globe.  Whether each point's nearest face is this one is :func:`_test_faces`' question.
+        """
+        for n in prange(len(lat)):
+            px, py, pz = _unit_vector(lat[n], lon[n])
+            inv = 1.0 / (px * c[0] + py * c[1] + pz * c[2])
+            a, b, margin = _round_hex(
+                (px * u[0] + py * u[1] + pz * u[2]) * inv, (px * v[0] + py * v[1] + pz * v[2]) * inv
+            )
+            out_a[n] = np.float32(a)  # float32 holds every lattice coordinate exactly (|a| < 2**24)
+            out_b[n] = np.float32(b)
+            out_margin[n] = np.float32(margin if abs(lat[n]) <= 90.0 and abs(lon[n]) <= 180.0 else -2.0)
 
     @njit(parallel=True, cache=True)
-    def _place_points(lat, lon, face, centres, u, v, out_a, out_b, out_margin):
-        """As :func:`_place_points_fast`, also testing each point's nearest face (near a face boundary).
-
-        Margin -2 for a point on another face or NaN, 0 for one within 1e-12 (cosine) of a boundary.
-        """
-        to_rad = math.pi / 180.0
-        cx = centres[face, 0]
-        cy = centres[face, 1]
-        cz = centres[face, 2]
+    def _test_faces(lat, lon, face, centres, out_margin):
+        """Margin -2 for a point whose nearest face is another, 0 for one within 1e-12 (cosine) of a
+        face boundary (placed by h3ronpy); for point sets near a face edge (see :func:`_cap_inside_face`)."""
         for n in prange(len(lat)):
-            la = lat[n] * to_rad
-            lo = lon[n] * to_rad
-            if not (abs(la) <= 2.0 and abs(lo) <= 3.5):  # also catches NaN
-                out_margin[n] = -2.0
-                out_a[n] = 0.0
-                out_b[n] = 0.0
-                continue
-            sla, cla = _sincos(la)
-            slo, clo = _sincos(lo)
-            px = cla * clo
-            py = cla * slo
-            pz = sla
-            own = px * cx + py * cy + pz * cz
-            x = (px * u[0] + py * u[1] + pz * u[2]) / own
-            y = (px * v[0] + py * v[1] + pz * v[2]) / own
-            a, b, margin = _round_hex(x, y)
-            out_a[n] = a
-            out_b[n] = b
-            margin /= 1.0 + abs(x) + abs(y)
+            px, py, pz = _unit_vector(lat[n], lon[n])
+            own = px * centres[face, 0] + py * centres[face, 1] + pz * centres[face, 2]
             other = -2.0
             for f in range(20):
                 if f != face:
-                    d = px * centres[f, 0] + py * centres[f, 1] + pz * centres[f, 2]
-                    other = max(other, d)
+                    other = max(other, px * centres[f, 0] + py * centres[f, 1] + pz * centres[f, 2])
             if own < other:
-                margin = -2.0
+                out_margin[n] = -2.0
             elif own - other < _FACE_MARGIN:
-                margin = 0.0
-            out_margin[n] = margin
-
-    # Branch-free so that LLVM vectorises it: ~5 ns a point a thread, against 30 ns for the branchy
-    # kernel above (a parallel loop also tells LLVM that the arrays do not alias; a plain loop over
-    # eight arrays is not vectorised).  No "nnan"/"ninf" in fastmath: the NaN test must survive;
-    # reassociation errors (~1e-16) are far inside the 1e-9 edge margin.
-    @njit(parallel=True, cache=True, fastmath={"contract", "afn", "reassoc", "arcp", "nsz"})
-    def _place_points_fast(lat, lon, c, u, v, out_a, out_b, out_margin):
-        """Lattice coordinates (as floats) and relative edge margin of points known to lie on the face.
-
-        Margin: distance to the cell's edge in cell spacings over ``1 + |x| + |y|``; -2 for NaN.
-        """
-        to_rad = math.pi / 180.0
-        h = math.sqrt(3.0) / 2.0
-        k2 = 2.0 / math.sqrt(3.0)
-        for n in prange(len(lat)):
-            la = lat[n] * to_rad
-            lo = lon[n] * to_rad
-            # table indexes clamped so that NaN or wild values cannot index outside the tables
-            ka = min(max(math.floor(la * _TABLE_STEP + 0.5), -200.0), 200.0)
-            ko = min(max(math.floor(lo * _TABLE_STEP + 0.5), -200.0), 200.0)
-            da = la - ka / _TABLE_STEP
-            do = lo - ko / _TABLE_STEP
-            d2 = da * da
-            sa = da * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)))
-            ca = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
-            d2 = do * do
-            so = do * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)))
-            co = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
-            ia = int(ka) + _TABLE_OFFSET
-            io = int(ko) + _TABLE_OFFSET
-            sla = _SIN_TABLE[ia] * ca + _COS_TABLE[ia] * sa
-            cla = _COS_TABLE[ia] * ca - _SIN_TABLE[ia] * sa
-            slo = _SIN_TABLE[io] * co + _COS_TABLE[io] * so
-            clo = _COS_TABLE[io] * co - _SIN_TABLE[io] * so
-            px = cla * clo
-            py = cla * slo
-            pz = sla
-            inv = 1.0 / (px * c[0] + py * c[1] + pz * c[2])
-            x = (px * u[0] + py * u[1] + pz * u[2]) * inv
-            y = (px * v[0] + py * v[1] + pz * v[2]) * inv
-            # nearest centre: cube rounding in the 60° basis (q, r), selects instead of branches
-            r = y * k2
-            q = x - 0.5 * r
-            s = -q - r
-            rq = math.floor(q + 0.5)
-            rr = math.floor(r + 0.5)
-            rs = math.floor(s + 0.5)
-            dq = abs(rq - q)
-            dr = abs(rr - r)
-            ds = abs(rs - s)
-            fix_q = (dq > dr) & (dq > ds)
-            fix_r = (~fix_q) & (dr > ds)
-            rq = -rr - rs if fix_q else rq
-            rr = -rq - rs if fix_r else rr
-            a = rq + rr
-            b = rr
-            dx = x - (a - 0.5 * b)
-            dy = y - b * h
-            worst = max(abs(dx), max(abs(0.5 * dx + h * dy), abs(-0.5 * dx + h * dy)))
-            out_a[n] = np.float32(a)  # float32 holds every lattice coordinate exactly (|a| < 2**24)
-            out_b[n] = np.float32(b)
-            margin = (0.5 - worst) / (1.0 + abs(x) + abs(y)) if la == la and lo == lo else -2.0
-            out_margin[n] = np.float32(margin)
+                out_margin[n] = min(out_margin[n], 0.0)
 
     @njit(parallel=True, cache=True)
     def _point_bounds(fa, fb, margin):
@@ -758,10 +704,9 @@ def _lattice_counts(
     if len(lon):
         margin = np.empty(len(lon), np.float32)
         with _threads_for(len(lon)):
-            if _cap_inside_face(lon, lat, face):
-                _place_points_fast(lat, lon, frame.centre, frame.u, frame.v, fa, fb, margin)
-            else:
-                _place_points(lat, lon, face, _FACE_CENTRE_XYZ, frame.u, frame.v, fa, fb, margin)
+            _place_points(lat, lon, frame.centre, frame.u, frame.v, fa, fb, margin)
+            if not _cap_inside_face(lon, lat, face):  # near a face edge: each point's nearest face
+                _test_faces(lat, lon, face, _FACE_CENTRE_XYZ, margin)
             a0, a1, b0, b1, worst = _point_bounds(fa, fb, margin)
         if worst < -1.5:  # a point on another face, or NaN
             return None

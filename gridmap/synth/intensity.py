@@ -31,6 +31,37 @@ from gridmap.synth import seasonality
 from gridmap.synth.cases import CATEGORY_SHARE, KIND_CATEGORIES, URBAN_RURAL_FACTOR
 
 
+def city_frames(city) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``points`` and ``cases`` frames :func:`expected_by_address` takes, from a synthesised city.
+
+    ``points``: one row per address (address_id, x and y in :data:`gridmap.crs.LOCAL_CRS` metres,
+    households, urban); ``cases``: kind, category, day (datetime64[D], local date) and the position of
+    the case's address in ``points`` (from the generator's ``case_truth``).
+    """
+    addresses = city.addresses.reset_index(drop=True)
+    x, y = to_local(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
+    points = pd.DataFrame(
+        {
+            "address_id": addresses["address_id"].to_numpy(),
+            "x": x,
+            "y": y,
+            "households": addresses["households"].to_numpy(),
+            "urban": addresses["urban"].to_numpy(),
+        }
+    )
+    position = pd.Series(np.arange(len(points)), index=points["address_id"])
+    truth = city.case_truth.set_index("case_id")
+    cases = pd.DataFrame(
+        {
+            "kind": city.cases["kind"].to_numpy(),
+            "category": city.cases["category"].to_numpy(),
+            "day": pd.to_datetime(city.cases["reported_at"].str[:10]).to_numpy().astype("datetime64[D]"),
+            "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
+        }
+    )
+    return points, cases
+
+
 def expected_by_address(
     points: pd.DataFrame, truth: dict, cases: pd.DataFrame, kind: str, month: np.datetime64
 ) -> np.ndarray:

@@ -14,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from gridmap.crs import to_local
 from gridmap.forecast.backtest import NAIVE, backtest
 from gridmap.forecast.runs import load_inputs
 from gridmap.hotspots.aggregate import locate_in_polygons
-from gridmap.synth.intensity import AddressIntensity
+from gridmap.synth.intensity import AddressIntensity, city_frames
 
 KIND = "dispute"
 #: measured shortfalls (seeded, so strict).  None since hgb chooses its training window by
@@ -39,29 +37,10 @@ def _city_frames(city, grid_geometry):
     key = (id(city), b"".join(grid_geometry.to_wkb()))
     if _FRAMES.get("key") == key:
         return _FRAMES["frames"]
+    points, cases = city_frames(city)
     addresses = city.addresses.reset_index(drop=True)
-    x, y = to_local(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
-    points = pd.DataFrame(
-        {
-            "address_id": addresses["address_id"].to_numpy(),
-            "x": x,
-            "y": y,
-            "households": addresses["households"].to_numpy(),
-            "urban": addresses["urban"].to_numpy(),
-        }
-    )
     grid_of = locate_in_polygons(
         addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy(), grid_geometry
-    )
-    position = pd.Series(np.arange(len(points)), index=points["address_id"])
-    truth = city.case_truth.set_index("case_id")
-    cases = pd.DataFrame(
-        {
-            "kind": city.cases["kind"].to_numpy(),
-            "category": city.cases["category"].to_numpy(),
-            "day": pd.to_datetime(city.cases["reported_at"].str[:10]).to_numpy().astype("datetime64[D]"),
-            "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
-        }
     )
     _FRAMES.clear()
     _FRAMES.update(key=key, city=city, frames=(points, cases, grid_of))  # city: its id stays its own

@@ -12,7 +12,7 @@ import shapely
 
 from gridmap.errors import InputError
 from gridmap.hotspots import h3_lattice
-from gridmap.hotspots.aggregate import _count_in_h3_general, count_in_h3, h3_study_cells, latlng_to_cells
+from gridmap.hotspots.aggregate import count_in_h3, count_in_h3_h3ronpy, h3_study_cells, latlng_to_cells
 from gridmap.hotspots.getis_ord import gi_star, gi_star_h3_points
 from gridmap.hotspots.weights import h3_weights
 
@@ -68,7 +68,7 @@ def test_lattice_counts_equal_h3ronpy_cell_for_cell(region):
         got = h3_lattice.lattice_counts(all_lon, all_lat, resolution)
         assert got is not None, (region, resolution)
         order = np.argsort(got.cells)
-        cells, totals = _count_in_h3_general(all_lon, all_lat, resolution, None, None)
+        cells, totals = count_in_h3_h3ronpy(all_lon, all_lat, resolution, None, None)
         np.testing.assert_array_equal(got.cells[order], cells)
         np.testing.assert_array_equal(got.totals[order], totals)
         if resolution >= 9:  # vertices and edge midpoints lie on edges: some must need h3ronpy
@@ -88,7 +88,7 @@ def test_study_fill_equals_h3ronpy_fill(resolution):
         got = h3_lattice.lattice_counts(lon, lat, resolution, area)
         assert got is not None
         order = np.argsort(got.cells)
-        cells, totals = _count_in_h3_general(lon, lat, resolution, area, None)
+        cells, totals = count_in_h3_h3ronpy(lon, lat, resolution, area, None)
         np.testing.assert_array_equal(got.cells[order], cells)
         np.testing.assert_array_equal(got.totals[order], totals)
         # every cell of the fill is a unit, and nothing else except cells holding points
@@ -115,7 +115,7 @@ def test_weighted_counts_equal_the_general_path():
     weights = np.random.default_rng(5).integers(0, 4, len(lon)).astype(float)
     got = h3_lattice.lattice_counts(lon, lat, 9, weights=weights)
     order = np.argsort(got.cells)
-    cells, totals = _count_in_h3_general(lon, lat, 9, None, weights)
+    cells, totals = count_in_h3_h3ronpy(lon, lat, 9, None, weights)
     np.testing.assert_array_equal(got.cells[order], cells)
     np.testing.assert_allclose(got.totals[order], totals, rtol=0, atol=1e-12)
 
@@ -154,7 +154,7 @@ def test_points_beside_a_face_boundary_are_tested_face_by_face():
         got = h3_lattice.lattice_counts(lon, lat, resolution)
         assert got is not None and got.frame.face == 0
         order = np.argsort(got.cells)
-        cells, totals = _count_in_h3_general(lon, lat, resolution, None, None)
+        cells, totals = count_in_h3_h3ronpy(lon, lat, resolution, None, None)
         np.testing.assert_array_equal(got.cells[order], cells)
         np.testing.assert_array_equal(got.totals[order], totals)
     # across the edge: the lattice refuses

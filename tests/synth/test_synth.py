@@ -767,30 +767,9 @@ def test_audit_finds_the_planted_agent_gaps_exactly(city):
 def test_address_intensity_reuses_a_years_pieces_without_changing_a_month(city):
     """The oracle of the forecast tests: one AddressIntensity, asked for months in any order and
     across years, gives each month what a fresh one gives; a year's expected cases are its cases."""
-    from gridmap.synth.intensity import AddressIntensity, expected_by_address
+    from gridmap.synth.intensity import AddressIntensity, city_frames, expected_by_address
 
-    addresses = city.addresses.reset_index(drop=True)
-    x, y = to_local(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
-    points = pd.DataFrame(
-        {
-            "address_id": addresses["address_id"].to_numpy(),
-            "x": x,
-            "y": y,
-            "households": addresses["households"].to_numpy(),
-            "urban": addresses["urban"].to_numpy(),
-        }
-    )
-    position = pd.Series(np.arange(len(points)), index=points["address_id"])
-    truth = city.case_truth.set_index("case_id")
-    day = pd.to_datetime(city.cases["reported_at"].str[:10]).to_numpy().astype("datetime64[D]")
-    cases = pd.DataFrame(
-        {
-            "kind": city.cases["kind"].to_numpy(),
-            "category": city.cases["category"].to_numpy(),
-            "day": day,
-            "address": position.reindex(truth.loc[city.cases["case_id"], "address_id"]).to_numpy(),
-        }
-    )
+    points, cases = city_frames(city)
     months = [np.datetime64(m) for m in ("2024-03", "2023-12", "2024-01", "2023-02", "2024-03")]
     for kind in ("dispute", "petition"):
         intensity = AddressIntensity(points, city.truth, cases, kind)
@@ -803,6 +782,9 @@ def test_address_intensity_reuses_a_years_pieces_without_changing_a_month(city):
             assert got.shape == (len(points),) and np.all(got >= 0)
         year = sum(intensity(np.datetime64("2023-01") + i).sum() for i in range(12))
         cases_2023 = int(
-            ((cases["kind"] == kind) & (day.astype("datetime64[Y]") == np.datetime64("2023"))).sum()
+            (
+                (cases["kind"] == kind)
+                & (cases["day"].to_numpy().astype("datetime64[Y]") == np.datetime64("2023"))
+            ).sum()
         )
         assert year == pytest.approx(cases_2023, rel=0.15), kind
